@@ -1,0 +1,99 @@
+// tunebench-cli dataset inspect PATH [--shots K] [--seed S] [--base-new]
+
+#include "app/cli/Commands.h"
+
+#include "core/Error.h"
+#include "core/data/DatasetIndex.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/data/FewShot.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace tunebench::cli {
+
+namespace {
+
+nlohmann::ordered_json splitsJson(const DatasetIndex& dataset)
+{
+    const SplitCounts counts = dataset.splitCounts();
+    return {{"train", counts.train}, {"val", counts.val}, {"test", counts.test}};
+}
+
+std::vector<std::string> classNamesOf(const DatasetIndex& dataset, const std::vector<int>& labels)
+{
+    std::vector<std::string> names;
+    for (int label : labels)
+        names.push_back(label >= 0 && static_cast<std::size_t>(label) < dataset.classNames.size()
+                            ? dataset.classNames[static_cast<std::size_t>(label)]
+                            : std::to_string(label));
+    return names;
+}
+
+int inspect(const CliArgs& args)
+{
+    const std::vector<std::string>& positional = args.positional();
+    if (positional.size() < 2)
+        throw Error("dataset inspect: missing PATH (a dataset folder, or fashion-mnist / mnist)");
+    if (positional.size() > 2)
+        throw Error("dataset inspect: unexpected argument '" + positional[2] + "'");
+    const int shots = args.intValue("shots", 0);
+    if (shots < 0)
+        throw Error("option --shots must be >= 0, got " + std::to_string(shots));
+    const int seed = args.intValue("seed", 1);
+    if (seed < 0)
+        throw Error("option --seed must be >= 0, got " + std::to_string(seed));
+
+    // The folder split keeps its own fixed seed: --seed only changes the few-shot draw, as in CoOp where
+    // the split files are fixed and the seed picks the shots.
+    const DatasetIndex opened =
+        openDataset(positional[1], FolderSplitOptions{}, [](const std::string& message) {
+            std::cerr << "dataset: " << message << std::endl;
+        });
+    const DatasetIndex dataset = applyFewShot(opened, FewShotOptions{shots, static_cast<std::uint64_t>(seed)});
+
+    nlohmann::ordered_json perClass = nlohmann::ordered_json::object();
+    const std::vector<SplitCounts> counts = dataset.perClassCounts();
+    for (std::size_t label = 0; label < counts.size(); ++label)
+        perClass[dataset.classNames[label]] = {
+            {"train", counts[label].train}, {"val", counts[label].val}, {"test", counts[label].test}};
+
+    nlohmann::ordered_json report = {
+        {"name", dataset.name},
+        {"layout", dataset.layout},
+        {"root", dataset.root},
+        {"template", dataset.promptTemplate},
+        {"classes", dataset.classNames},
+        {"splits", splitsJson(dataset)},
+        {"per_class", perClass},
+        {"base_classes", classNamesOf(dataset, selectClassLabels(dataset.train, ClassSubset::Base))},
+        {"new_classes", classNamesOf(dataset, selectClassLabels(dataset.train, ClassSubset::New))},
+        {"problems", dataset.problems},
+        {"shots", shots},
+        {"seed", seed},
+    };
+    if (args.flag("base-new")) {
+        report["base"] = {{"splits", splitsJson(subsampleClasses(dataset, ClassSubset::Base))}};
+        report["new"] = {{"splits", splitsJson(subsampleClasses(dataset, ClassSubset::New))}};
+    }
+    // Class names and paths come from the file system: replace invalid UTF-8 rather than throw.
+    std::cout << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;
+    return 0;
+}
+
+} // namespace
+
+int runDataset(const std::vector<std::string>& words)
+{
+    const CliArgs args(words, {"base-new"});
+    if (args.positional().empty())
+        throw Error("dataset: missing verb (expected: dataset inspect PATH [--shots K] [--seed S] [--base-new])");
+    const std::string& verb = args.positional().front();
+    if (verb != "inspect")
+        throw Error("dataset: unknown verb '" + verb + "' (expected: inspect)");
+    args.requireKnown({"shots", "seed", "base-new"});
+    return inspect(args);
+}
+
+} // namespace tunebench::cli

@@ -1,0 +1,71 @@
+// tunebench-cli: every job of the workbench, headless. JSON results on stdout, progress and logs on
+// stderr, one-line errors and a non-zero exit status on bad input.
+#include "app/cli/Commands.h"
+
+#include "core/Error.h"
+
+#include <c10/util/Exception.h>
+
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace {
+
+const char* kUsage = R"(usage: tunebench-cli COMMAND [OPTIONS]
+
+commands:
+  tokenize [--vocab FILE] TEXT...            CLIP token ids of each text (with start/end, no padding)
+  info     --model PATH                      summary of a checkpoint (family, towers, parameters, hash)
+  encode   --model PATH [--vocab FILE] [--image FILE]... [--text STR]...
+                                             L2-normalised image and text features
+  classify --model PATH [--vocab FILE] --class NAME... [--template STR] --image FILE...
+                                             zero-shot classification of images
+  dataset inspect PATH|fashion-mnist [--shots K --seed S --base-new]
+                                             classes, splits and problems of a dataset
+
+common options: --device auto|cpu|cuda[:N]   --threads N
+PATH is an OpenAI TorchScript .pt, a .safetensors file (OpenAI/open_clip, Hugging Face or timm names)
+or a Hugging Face CLIP folder. The vocabulary comes from --vocab, else next to the checkpoint, else
+$TUNEBENCH_CLIP_VOCAB, else the clip/open_clip Python packages and the Hugging Face cache.
+)";
+
+std::string firstLine(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace tunebench::cli;
+    const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
+        {"tokenize", runTokenize}, {"info", runInfo}, {"encode", runEncode},
+        {"classify", runClassify}, {"dataset", runDataset},
+    };
+    if (argc < 2) {
+        std::cerr << kUsage;
+        return 2;
+    }
+    const std::string command = argv[1];
+    if (command == "--help" || command == "-h" || command == "help") {
+        std::cout << kUsage;
+        return 0;
+    }
+    auto it = commands.find(command);
+    if (it == commands.end()) {
+        std::cerr << "tunebench-cli: unknown command '" << command << "' (see tunebench-cli --help)\n";
+        return 2;
+    }
+    try {
+        return it->second(std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const tunebench::Error& e) {
+        std::cerr << "tunebench-cli: " << firstLine(e.what()) << "\n";
+    } catch (const c10::Error& e) {
+        std::cerr << "tunebench-cli: " << firstLine(e.what_without_backtrace()) << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "tunebench-cli: " << firstLine(e.what()) << "\n";
+    }
+    return 1;
+}

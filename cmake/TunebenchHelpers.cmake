@@ -1,0 +1,22 @@
+# Shared settings for every Tunebench target.
+function(tunebench_target_defaults target)
+  target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS)  # LibTorch headers use the name `slots`
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endfunction()
+
+# tunebench_add_test(NAME SOURCES... LIBS libs...): one Qt Test executable registered with CTest.
+# Tests run from the source tree root so that ../shared/data resolves as documented.
+function(tunebench_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_SOURCES)
+    set(ARG_SOURCES ${name}.cpp)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  tunebench_target_defaults(${name})
+  target_link_libraries(${name} PRIVATE Qt6::Test ${ARG_LIBS})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_SOURCE_DIR=${PROJECT_SOURCE_DIR};TUNEBENCH_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;OMP_NUM_THREADS=2"
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endfunction()

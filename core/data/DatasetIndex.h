@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+// One labelled image. For file-based layouts `path` is the image file (UTF-8); for IDX datasets it is
+// the IDX images file and `idxIndex` the image's position in it.
+struct Sample
+{
+    std::string path;
+    std::int64_t idxIndex = -1;
+    int label = 0;
+};
+
+// The decoded pixels of one IDX images file (MNIST style): uint8, `count` images of rows x cols,
+// row-major and contiguous.
+struct IdxImages
+{
+    std::string path;
+    std::int64_t count = 0;
+    int rows = 0;
+    int cols = 0;
+    std::vector<std::uint8_t> pixels;
+
+    // The first pixel of image `index`, or nullptr when `index` is out of range.
+    const std::uint8_t* image(std::int64_t index) const;
+};
+
+enum class DatasetSplit { Train, Val, Test };
+
+struct SplitCounts
+{
+    std::size_t train = 0;
+    std::size_t val = 0;
+    std::size_t test = 0;
+};
+
+// A dataset as a list of labelled samples per split, independent of how it is laid out on disk.
+struct DatasetIndex
+{
+    std::string name;
+    std::string layout;  // "folder" | "dassl" | "idx"
+    std::string root;
+    std::vector<std::string> classNames;  // prompt names ('_' replaced by ' '); index = label
+    std::vector<Sample> train, val, test;
+    std::vector<std::string> problems;  // human-readable, each naming the file
+    std::string promptTemplate = "a photo of a {}.";  // the dataset's hand-crafted template
+    // IDX only (nullptr otherwise): train and val samples index idxTrain (val is held out of the train
+    // file), test samples index idxTest.
+    std::shared_ptr<const IdxImages> idxTrain, idxTest;
+
+    const std::vector<Sample>& split(DatasetSplit which) const;
+    const IdxImages* idxImages(DatasetSplit which) const;
+    SplitCounts splitCounts() const;
+    // One entry per class name (index = label); samples with labels outside that range are not counted.
+    std::vector<SplitCounts> perClassCounts() const;
+};
+
+// The prompt form of a folder or split-file class name: CoOp replaces '_' by ' '.
+std::string promptClassName(const std::string& rawName);
+
+} // namespace tunebench

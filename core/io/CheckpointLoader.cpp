@@ -1,0 +1,360 @@
+#include "core/io/CheckpointLoader.h"
+
+#include "core/Error.h"
+#include "core/io/KeyMaps.h"
+#include "core/io/Sha256.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+bool startsWith(const std::string& text, const std::string& prefix)
+{
+    return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string firstLine(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
+
+std::string readPrefix(const std::string& path, size_t count)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path + ": cannot open file");
+    std::string bytes(count, '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(count));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+    return bytes;
+}
+
+nlohmann::json readJson(const fs::path& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error(path.string() + ": cannot open file");
+    try {
+        return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path.string() + ": invalid JSON (" + std::string(e.what()) + ")");
+    }
+}
+
+const std::map<std::string, std::string>& knownOpenAiHashes()
+{
+    static const std::map<std::string, std::string> hashes = {
+        {"40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af", "OpenAI ViT-B/32"},
+        {"5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f", "OpenAI ViT-B/16"},
+        {"b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836", "OpenAI ViT-L/14"},
+        {"3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02", "OpenAI ViT-L/14@336px"},
+    };
+    return hashes;
+}
+
+int countLayers(const StateDict& weights, const std::string& prefix)
+{
+    std::set<std::string> layers;
+    for (auto it = weights.lower_bound(prefix); it != weights.end() && startsWith(it->first, prefix); ++it)
+        layers.insert(it->first.substr(prefix.size(), it->first.find('.', prefix.size()) - prefix.size()));
+    return static_cast<int>(layers.size());
+}
+
+const torch::Tensor& require(const StateDict& weights, const std::string& key, int dims)
+{
+    auto it = weights.find(key);
+    if (it == weights.end())
+        throw Error("missing key '" + key + "'");
+    if (it->second.dim() != dims)
+        throw Error("key '" + key + "' expected " + std::to_string(dims) + " dimensions, found shape " +
+                    shapeString(it->second.sizes()));
+    return it->second;
+}
+
+StateDict readTorchScriptWeights(const std::string& path)
+{
+    {
+        caffe2::serialize::PyTorchStreamReader reader(path);
+        bool hasCode = false;
+        for (const auto& record : reader.getAllRecords())
+            hasCode = hasCode || startsWith(record, "code/") || record.find("/code/") != std::string::npos;
+        if (!hasCode)
+            throw Error(path + ": a PyTorch pickle (torch.save) archive, not a TorchScript archive; "
+                               "save the state dict as .safetensors to load it here");
+    }
+    torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+    StateDict weights;
+    for (const auto& item : module.named_parameters(true))
+        weights[item.name] = item.value.detach();
+    for (const auto& item : module.named_buffers(true))
+        weights[item.name] = item.value.detach();
+    return weights;
+}
+
+// Fills what the tensors cannot tell from a Hugging Face config.json (heads, activation, eps, eos id).
+void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const std::string& configPath)
+{
+    auto section = [&](const char* name) {
+        if (config.contains(name) && config[name].is_object())
+            return config[name];
+        const std::string legacy = std::string(name) + "_dict";
+        if (config.contains(legacy) && config[legacy].is_object())
+            return config[legacy];
+        return nlohmann::json::object();
+    };
+    auto apply = [&](const nlohmann::json& cfg, TowerSpec& tower, const char* which) {
+        tower.heads = cfg.value("num_attention_heads", tower.heads);
+        tower.layerNormEps = cfg.value("layer_norm_eps", 1e-5);
+        const std::string act = cfg.value("hidden_act", std::string("quick_gelu"));
+        if (act == "quick_gelu")
+            tower.activation = Activation::QuickGelu;
+        else if (act == "gelu")
+            tower.activation = Activation::Gelu;
+        else
+            throw Error(configPath + ": " + which + ".hidden_act '" + act + "' is not supported (quick_gelu or gelu)");
+        if (tower.heads <= 0 || tower.width % tower.heads != 0)
+            throw Error(configPath + ": " + which + ".num_attention_heads " + std::to_string(tower.heads) +
+                        " does not divide the width " + std::to_string(tower.width));
+    };
+    apply(section("vision_config"), spec.vision, "vision_config");
+    if (spec.text) {
+        const nlohmann::json textConfig = section("text_config");
+        apply(textConfig, *spec.text, "text_config");
+        // Old exports carry the legacy ids 0/2 (tokenizer.md); keep the CLIP default then.
+        const int eos = textConfig.value("eos_token_id", spec.text->endOfTextId);
+        if (eos != 2)
+            spec.text->endOfTextId = eos;
+    }
+}
+
+StateDict readHuggingFaceWeights(const fs::path& folder)
+{
+    const fs::path single = folder / "model.safetensors";
+    if (fs::exists(single))
+        return readSafetensors(single.string());
+    const fs::path index = folder / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+        const nlohmann::json map = readJson(index);
+        if (!map.contains("weight_map") || !map["weight_map"].is_object())
+            throw Error(index.string() + ": no \"weight_map\" object");
+        std::set<std::string> shards;
+        for (const auto& [tensor, shard] : map["weight_map"].items())
+            shards.insert(shard.get<std::string>());
+        StateDict all;
+        for (const auto& shard : shards)
+            for (auto& [key, value] : readSafetensors((folder / shard).string()))
+                all[key] = value;
+        return all;
+    }
+    if (fs::exists(folder / "pytorch_model.bin"))
+        throw Error(folder.string() + ": only pytorch_model.bin found; Tunebench reads safetensors weights "
+                                      "(model.safetensors), which the Hugging Face hub provides for CLIP models");
+    throw Error(folder.string() + ": no model.safetensors in this Hugging Face folder");
+}
+
+std::string hashFiles(const std::vector<std::string>& paths)
+{
+    if (paths.size() == 1)
+        return sha256File(paths.front());
+    Sha256 hasher;
+    for (const auto& path : paths) {
+        const std::string digest = sha256File(path);
+        hasher.update(digest.data(), digest.size());
+    }
+    return hasher.hexDigest();
+}
+
+} // namespace
+
+CheckpointFormat detectCheckpointFormat(const std::string& path)
+{
+    if (fs::is_directory(path)) {
+        if (fs::exists(fs::path(path) / "config.json"))
+            return CheckpointFormat::HuggingFaceFolder;
+        throw Error(path + ": a folder without config.json; expected a Hugging Face CLIP folder");
+    }
+    if (!fs::exists(path))
+        throw Error(path + ": no such file or folder");
+    const std::string head = readPrefix(path, 9);
+    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0)
+        return CheckpointFormat::OpenAiTorchScript;
+    if (head.size() == 9 && head[8] == '{')
+        return CheckpointFormat::Safetensors;
+    throw Error(path + ": not a recognised checkpoint (expected a TorchScript .pt archive, a .safetensors file or "
+                       "a Hugging Face folder)");
+}
+
+ModelSpec inferSpec(const StateDict& w)
+{
+    ModelSpec spec;
+    const auto& conv = require(w, "visual.conv1.weight", 4);
+    VisionSpec& v = spec.vision;
+    v.width = static_cast<int>(conv.size(0));
+    v.patchSize = static_cast<int>(conv.size(-1));
+    v.layers = countLayers(w, "visual.transformer.resblocks.");
+    const auto& pos = require(w, "visual.positional_embedding", 2);
+    const int grid = static_cast<int>(std::lround(std::sqrt(static_cast<double>(pos.size(0) - 1))));
+    v.imageSize = v.patchSize * grid;
+    v.heads = std::max(1, v.width / 64);
+    v.mlpWidth = static_cast<int>(require(w, "visual.transformer.resblocks.0.mlp.c_fc.weight", 2).size(0));
+    v.preNorm = w.count("visual.ln_pre.weight") > 0;
+    v.patchBias = w.count("visual.conv1.bias") > 0;
+    if (w.count("visual.proj"))
+        v.outputDim = static_cast<int>(require(w, "visual.proj", 2).size(1));
+    if (w.count("text.ln_final.weight")) {
+        TextSpec t;
+        t.width = static_cast<int>(require(w, "text.ln_final.weight", 1).size(0));
+        t.layers = countLayers(w, "text.transformer.resblocks.");
+        t.heads = std::max(1, t.width / 64);
+        t.mlpWidth = static_cast<int>(require(w, "text.transformer.resblocks.0.mlp.c_fc.weight", 2).size(0));
+        t.contextLength = static_cast<int>(require(w, "text.positional_embedding", 2).size(0));
+        t.vocabSize = static_cast<int>(require(w, "text.token_embedding.weight", 2).size(0));
+        t.outputDim = static_cast<int>(require(w, "text.text_projection", 2).size(1));
+        spec.text = t;
+        spec.family = ModelSpec::Family::Clip;
+    } else {
+        spec.family = ModelSpec::Family::Vit;
+    }
+    if (w.count("head.weight"))
+        spec.headClasses = static_cast<int>(require(w, "head.weight", 2).size(0));
+    return spec;
+}
+
+Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options)
+{
+    Checkpoint checkpoint;
+    std::vector<std::string> hashed;
+    std::optional<nlohmann::json> hfConfig;
+    std::string configPath;
+    Naming naming = Naming::Unknown;
+    try {
+        const CheckpointFormat format = detectCheckpointFormat(path);
+        StateDict raw;
+        switch (format) {
+        case CheckpointFormat::OpenAiTorchScript:
+            raw = readTorchScriptWeights(path);
+            checkpoint.spec.format = "openai-torchscript";
+            hashed = {path};
+            break;
+        case CheckpointFormat::Safetensors:
+            raw = readSafetensors(path);
+            hashed = {path};
+            break;
+        case CheckpointFormat::HuggingFaceFolder: {
+            configPath = (fs::path(path) / "config.json").string();
+            hfConfig = readJson(configPath);
+            const std::string modelType = hfConfig->value("model_type", std::string());
+            if (modelType != "clip")
+                throw Error(configPath + ": model_type '" + modelType + "' is not a CLIP model (expected \"clip\")");
+            raw = readHuggingFaceWeights(path);
+            checkpoint.spec.format = "huggingface";
+            for (const auto& entry : fs::directory_iterator(path))
+                if (entry.path().extension() == ".safetensors")
+                    hashed.push_back(entry.path().string());
+            std::sort(hashed.begin(), hashed.end());
+            break;
+        }
+        }
+        naming = detectNaming(raw);
+        switch (naming) {
+        case Naming::OpenAi: checkpoint.weights = canonicalFromOpenAi(std::move(raw)); break;
+        case Naming::HuggingFace: checkpoint.weights = canonicalFromHuggingFace(raw); break;
+        case Naming::Timm: checkpoint.weights = canonicalFromTimm(raw); break;
+        case Naming::Unknown:
+            throw Error("the tensor names match no supported naming (OpenAI/open_clip, Hugging Face CLIP, timm ViT)");
+        }
+        if (format == CheckpointFormat::Safetensors)
+            checkpoint.spec.format = naming == Naming::Timm ? "timm-safetensors" : naming == Naming::HuggingFace ? "huggingface-safetensors" : "openai-safetensors";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        throw Error(startsWith(message, path) ? message : path + ": " + message);
+    } catch (const c10::Error& e) {
+        throw Error(path + ": cannot read the archive (" + firstLine(e.what_without_backtrace()) + ")");
+    }
+
+    ModelSpec inferred;
+    try {
+        inferred = inferSpec(checkpoint.weights);
+        if (naming == Naming::Timm) {
+            // timm ViTs use exact GELU; its CLIP towers (pre-norm) use eps 1e-5, the others 1e-6.
+            inferred.vision.activation = Activation::Gelu;
+            inferred.vision.layerNormEps = inferred.vision.preNorm ? 1e-5 : 1e-6;
+        }
+        if (hfConfig)
+            applyHuggingFaceConfig(*hfConfig, inferred, configPath);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    if (options.activation) {
+        inferred.vision.activation = *options.activation;
+        if (inferred.text)
+            inferred.text->activation = *options.activation;
+    }
+    inferred.format = checkpoint.spec.format;
+    inferred.path = path;
+    inferred.name = fs::path(path).filename().string();
+    if (options.computeHash) {
+        inferred.sha256 = hashFiles(hashed);
+        auto known = knownOpenAiHashes().find(inferred.sha256);
+        if (known != knownOpenAiHashes().end())
+            inferred.name = known->second;
+    }
+    for (const auto& [key, tensor] : checkpoint.weights)
+        inferred.parameterCount += tensor.numel();
+    checkpoint.spec = inferred;
+    return checkpoint;
+}
+
+void loadWeightsStrict(torch::nn::Module& model, const StateDict& weights, const std::string& source)
+{
+    std::set<std::string> used;
+    torch::NoGradGuard noGrad;
+    auto copyInto = [&](const std::string& name, torch::Tensor& target) {
+        auto it = weights.find(name);
+        if (it == weights.end())
+            throw Error(source + ": missing key '" + name + "' (expected shape " + shapeString(target.sizes()) + ")");
+        if (it->second.sizes() != target.sizes())
+            throw Error(source + ": key '" + name + "' expected shape " + shapeString(target.sizes()) + ", found " +
+                        shapeString(it->second.sizes()));
+        target.copy_(it->second);  // also casts stored fp16/bf16 to the compute type
+        used.insert(name);
+    };
+    for (auto& item : model.named_parameters(true))
+        copyInto(item.key(), item.value());
+    for (auto& item : model.named_buffers(true))
+        copyInto(item.key(), item.value());
+    for (const auto& [name, tensor] : weights)
+        if (!used.count(name))
+            throw Error(source + ": unexpected key '" + name + "' with shape " + shapeString(tensor.sizes()));
+}
+
+ClipModel buildModel(const Checkpoint& checkpoint)
+{
+    ClipModel model(checkpoint.spec);
+    loadWeightsStrict(*model, checkpoint.weights, checkpoint.spec.path);
+    model->eval();
+    return model;
+}
+
+ClipModel loadModel(const std::string& path, const LoadOptions& options, ModelSpec* spec)
+{
+    Checkpoint checkpoint = readCheckpoint(path, options);
+    ClipModel model = buildModel(checkpoint);
+    if (spec)
+        *spec = checkpoint.spec;
+    return model;
+}
+
+} // namespace tunebench

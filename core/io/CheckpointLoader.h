@@ -1,0 +1,49 @@
+#pragma once
+
+#include "core/io/StateDict.h"
+#include "core/model/ClipModel.h"
+#include "core/model/ModelSpec.h"
+
+#include <optional>
+#include <string>
+
+namespace tunebench {
+
+enum class CheckpointFormat { OpenAiTorchScript, Safetensors, HuggingFaceFolder };
+
+struct LoadOptions
+{
+    std::optional<Activation> activation;  // override what the format implies (open_clip non-OpenAI models use GELU)
+    bool computeHash = true;
+};
+
+// A checkpoint read from disk: the inferred spec and the weights in canonical naming, stored dtypes.
+struct Checkpoint
+{
+    ModelSpec spec;
+    StateDict weights;
+};
+
+// Detects the format from the file's first bytes or the folder's contents; Error naming the path when
+// it is none of the supported ones.
+CheckpointFormat detectCheckpointFormat(const std::string& path);
+
+// Reads any supported checkpoint: an OpenAI TorchScript `.pt`, a `.safetensors` file with OpenAI,
+// open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder. Errors name the file, the key,
+// and the expected and found shapes.
+Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options = {});
+
+// Hyper-parameters from the tensors alone, as the reference's build_model infers them.
+ModelSpec inferSpec(const StateDict& canonical);
+
+// A model with exactly the checkpoint's weights (strict: every parameter present with its shape, no key
+// left over), computing in fp32.
+ClipModel buildModel(const Checkpoint& checkpoint);
+
+// The two above in one step.
+ClipModel loadModel(const std::string& path, const LoadOptions& options = {}, ModelSpec* spec = nullptr);
+
+// Copies `weights` into `model` strictly; `source` names the checkpoint in error messages.
+void loadWeightsStrict(torch::nn::Module& model, const StateDict& weights, const std::string& source);
+
+} // namespace tunebench

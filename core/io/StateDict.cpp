@@ -1,0 +1,93 @@
+#include "core/io/StateDict.h"
+
+#include "core/Error.h"
+#include "core/io/Safetensors.h"
+
+#include <torch/torch.h>
+
+#include <cstring>
+#include <optional>
+
+namespace tunebench {
+
+namespace {
+
+std::optional<torch::ScalarType> toTorchType(SafeDtype dtype)
+{
+    switch (dtype) {
+    case SafeDtype::Bool: return torch::kBool;
+    case SafeDtype::U8: return torch::kUInt8;
+    case SafeDtype::I8: return torch::kInt8;
+    case SafeDtype::I16: return torch::kInt16;
+    case SafeDtype::F16: return torch::kHalf;
+    case SafeDtype::BF16: return torch::kBFloat16;
+    case SafeDtype::I32: return torch::kInt32;
+    case SafeDtype::F32: return torch::kFloat;
+    case SafeDtype::F64: return torch::kDouble;
+    case SafeDtype::I64: return torch::kLong;
+    case SafeDtype::C64: return torch::kComplexFloat;
+    default: return std::nullopt;
+    }
+}
+
+SafeDtype toSafeType(torch::ScalarType type, const std::string& name)
+{
+    switch (type) {
+    case torch::kBool: return SafeDtype::Bool;
+    case torch::kUInt8: return SafeDtype::U8;
+    case torch::kInt8: return SafeDtype::I8;
+    case torch::kInt16: return SafeDtype::I16;
+    case torch::kHalf: return SafeDtype::F16;
+    case torch::kBFloat16: return SafeDtype::BF16;
+    case torch::kInt32: return SafeDtype::I32;
+    case torch::kFloat: return SafeDtype::F32;
+    case torch::kDouble: return SafeDtype::F64;
+    case torch::kLong: return SafeDtype::I64;
+    case torch::kComplexFloat: return SafeDtype::C64;
+    default: throw Error("tensor '" + name + "': dtype " + std::string(c10::toString(type)) + " cannot be stored in safetensors");
+    }
+}
+
+} // namespace
+
+std::string shapeString(at::IntArrayRef shape)
+{
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
+}
+
+StateDict readSafetensors(const std::string& path, std::map<std::string, std::string>* metadata)
+{
+    SafetensorsFile file(path);
+    if (metadata)
+        *metadata = file.metadata();
+    StateDict out;
+    for (const SafetensorInfo& info : file.tensors()) {
+        auto type = toTorchType(info.dtype);
+        if (!type)
+            throw Error(path + ": tensor '" + info.name + "' has dtype " + dtypeName(info.dtype) +
+                        ", which Tunebench cannot compute with");
+        auto tensor = torch::empty(info.shape, torch::TensorOptions().dtype(*type));
+        const size_t bytes = info.end - info.begin;
+        if (bytes > 0)
+            std::memcpy(tensor.data_ptr(), file.data(info), bytes);
+        out.emplace(info.name, std::move(tensor));
+    }
+    return out;
+}
+
+void writeSafetensors(const StateDict& tensors, const std::string& path, const std::map<std::string, std::string>& metadata)
+{
+    SafetensorsWriter writer;
+    for (const auto& [name, tensor] : tensors) {
+        auto cpu = tensor.detach().to(torch::kCPU).contiguous();
+        writer.add(name, toSafeType(cpu.scalar_type(), name), cpu.sizes().vec(), cpu.data_ptr(), cpu.nbytes());
+    }
+    for (const auto& [key, value] : metadata)
+        writer.setMetadata(key, value);
+    writer.write(path);
+}
+
+} // namespace tunebench

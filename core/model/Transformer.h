@@ -1,0 +1,103 @@
+#pragma once
+
+#include "core/model/ModelSpec.h"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+namespace tunebench {
+
+// Per-layer extension points of a transformer tower. Strategies insert or replace prompt tokens
+// (VPT-deep, deep text prompts, MaPLe) and wrap sub-layers (adapters) here instead of subclassing the
+// model. Tokens are batch-first: [batch, sequence, width].
+class TransformerHooks
+{
+public:
+    virtual ~TransformerHooks() = default;
+    // Before block `layer`: may return a sequence of another length (inserted tokens).
+    virtual torch::Tensor beforeBlock(int layer, const torch::Tensor& tokens) { return tokens; }
+    // The MLP branch output of block `layer` before its residual add; `mlpInput` is the (normalised)
+    // input of that branch. Adapters add their output here.
+    virtual torch::Tensor afterMlp(int layer, const torch::Tensor& mlpOutput, const torch::Tensor& mlpInput)
+    {
+        return mlpOutput;
+    }
+};
+
+// Multi-head self-attention with the parameter names of torch.nn.MultiheadAttention (the names every
+// CLIP checkpoint uses): in_proj_weight rows [q; k; v], in_proj_bias, out_proj.
+class SelfAttentionImpl : public torch::nn::Module
+{
+public:
+    SelfAttentionImpl(int width, int heads);
+    // `causal`: position i attends to positions <= i only (CLIP's text mask).
+    torch::Tensor forward(const torch::Tensor& x, bool causal);
+
+    torch::Tensor in_proj_weight;
+    torch::Tensor in_proj_bias;
+    torch::nn::Linear out_proj{nullptr};
+
+private:
+    int m_heads;
+};
+TORCH_MODULE(SelfAttention);
+
+class MlpImpl : public torch::nn::Module
+{
+public:
+    MlpImpl(int width, int hidden, Activation activation);
+    torch::Tensor forward(const torch::Tensor& x);
+
+    torch::nn::Linear c_fc{nullptr};
+    torch::nn::Linear c_proj{nullptr};
+
+private:
+    Activation m_activation;
+};
+TORCH_MODULE(Mlp);
+
+// LayerNorm computed in fp32 whatever the input type, as the reference does.
+class Fp32LayerNormImpl : public torch::nn::Module
+{
+public:
+    Fp32LayerNormImpl(int width, double eps);
+    torch::Tensor forward(const torch::Tensor& x);
+
+    torch::Tensor weight;
+    torch::Tensor bias;
+
+private:
+    double m_eps;
+};
+TORCH_MODULE(Fp32LayerNorm);
+
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+class ResidualAttentionBlockImpl : public torch::nn::Module
+{
+public:
+    explicit ResidualAttentionBlockImpl(const TowerSpec& spec);
+    torch::Tensor forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks);
+
+    SelfAttention attn{nullptr};
+    Fp32LayerNorm ln_1{nullptr};
+    Mlp mlp{nullptr};
+    Fp32LayerNorm ln_2{nullptr};
+};
+TORCH_MODULE(ResidualAttentionBlock);
+
+class TransformerImpl : public torch::nn::Module
+{
+public:
+    explicit TransformerImpl(const TowerSpec& spec);
+    torch::Tensor forward(torch::Tensor x, bool causal, TransformerHooks* hooks = nullptr);
+    ResidualAttentionBlock block(int layer) const;
+    int layers() const { return static_cast<int>(resblocks->size()); }
+
+    torch::nn::ModuleList resblocks{nullptr};
+};
+TORCH_MODULE(Transformer);
+
+} // namespace tunebench

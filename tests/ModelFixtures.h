@@ -1,0 +1,24 @@
+#pragma once
+
+#include "core/io/StateDict.h"
+#include "core/model/ModelSpec.h"
+
+#include <string>
+
+namespace tunebench::test {
+
+// A CLIP of the real architecture at toy widths: 32x32 images, patch 8, vision width 128 (2 heads),
+// text width 64 (1 head), 2 layers each, the real 49,408-token vocabulary and 77 positions.
+ModelSpec tinyClipSpec();
+
+// A timm-style ViT (no pre-norm, patch bias, GELU, eps 1e-6, 10-class head) at toy widths.
+ModelSpec tinyTimmSpec();
+
+// Random canonical weights for `spec`, rounded through fp16 so that archives storing fp16 hold the
+// same values as fp32 ones; LayerNorm weights away from 1 so that they matter.
+StateDict randomWeights(const ModelSpec& spec, int seed);
+
+// Path of the real CLIP vocabulary in ../shared/data (from $TUNEBENCH_SHARED_DIR when set).
+std::string sharedVocabularyPath();
+
+} // namespace tunebench::test

@@ -1,0 +1,226 @@
+// tunebench-cli's contract, end to end: JSON on stdout, one-line errors on stderr, non-zero exit on bad
+// input, and the same numbers as the engine called directly.
+#include "core/data/ImagePreprocess.h"
+#include "core/io/CheckpointLoader.h"
+#include "core/io/CheckpointWriter.h"
+#include "tests/ModelFixtures.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+using namespace tunebench;
+using nlohmann::json;
+
+namespace {
+
+struct CliResult
+{
+    int exitCode = -1;
+    std::string out;
+    std::string err;
+};
+
+CliResult runCli(const QStringList& arguments, const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment())
+{
+    QProcess process;
+    process.setProcessEnvironment(environment);
+    process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
+    process.waitForFinished(120000);
+    CliResult result;
+    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    result.out = process.readAllStandardOutput().toStdString();
+    result.err = process.readAllStandardError().toStdString();
+    return result;
+}
+
+bool isOneLineError(const CliResult& result)
+{
+    const auto newlines = std::count(result.err.begin(), result.err.end(), '\n');
+    return result.exitCode != 0 && result.exitCode != -1 && newlines == 1 && result.out.empty() &&
+           result.err.find("frame #") == std::string::npos;
+}
+
+std::vector<float> dots(const json& a, const json& b)
+{
+    std::vector<float> out;
+    for (const auto& rowA : a)
+        for (const auto& rowB : b) {
+            double sum = 0;
+            for (size_t i = 0; i < rowA.size(); ++i)
+                sum += rowA[i].get<double>() * rowB[i].get<double>();
+            out.push_back(static_cast<float>(sum));
+        }
+    return out;
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_root = m_dir.path();
+        m_vocab = QString::fromStdString(test::sharedVocabularyPath());
+        QVERIFY2(QFile::exists(m_vocab), qPrintable(m_vocab + " is missing"));
+        m_spec = test::tinyClipSpec();
+        m_weights = test::randomWeights(m_spec, 5);
+        writeOpenAiTorchScript(m_weights, m_spec, (m_root + "/tiny.pt").toStdString());
+        writeOpenAiSafetensors(m_weights, (m_root + "/tiny.safetensors").toStdString());
+        writeHuggingFaceFolder(m_weights, m_spec, (m_root + "/tiny-hf").toStdString());
+        // Two images: a gradient and a checkerboard, 40x36 so that resize and crop both happen.
+        cv::Mat a(36, 40, CV_8UC3), b(36, 40, CV_8UC3);
+        for (int y = 0; y < 36; ++y)
+            for (int x = 0; x < 40; ++x) {
+                a.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 6, y * 7, (x + y) * 3);
+                b.at<cv::Vec3b>(y, x) = ((x / 4 + y / 4) % 2) ? cv::Vec3b(250, 240, 10) : cv::Vec3b(5, 20, 200);
+            }
+        m_imageA = m_root + "/gradient image.png";
+        m_imageB = m_root + "/棋盘.png";
+        QVERIFY(cv::imwrite(m_imageA.toStdString(), a));
+        QVERIFY(cv::imwrite(m_imageB.toStdString(), b));
+    }
+
+    void tokenizeMatchesGoldenVectors()
+    {
+        const CliResult r = runCli({"tokenize", "--vocab", m_vocab, "a photo of a cat.", "Hello, World!", ""});
+        QCOMPARE(r.exitCode, 0);
+        const json tokens = json::parse(r.out)["tokens"];
+        QCOMPARE(tokens.size(), size_t(3));
+        QCOMPARE(tokens[0].get<std::vector<int>>(), (std::vector<int>{49406, 320, 1125, 539, 320, 2368, 269, 49407}));
+        QCOMPARE(tokens[1].get<std::vector<int>>(), (std::vector<int>{49406, 3306, 267, 1002, 256, 49407}));
+        QCOMPARE(tokens[2].get<std::vector<int>>(), (std::vector<int>{49406, 49407}));
+    }
+
+    void tokenizeFindsVocabularyFromEnvironmentOrSaysWhereItLooked()
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("TUNEBENCH_CLIP_VOCAB", m_vocab);
+        const CliResult found = runCli({"tokenize", "a dog"}, env);
+        QCOMPARE(found.exitCode, 0);
+        QCOMPARE(json::parse(found.out)["tokens"][0].get<std::vector<int>>(), (std::vector<int>{49406, 320, 1929, 49407}));
+
+        QProcessEnvironment bare;
+        bare.insert("HOME", m_root + "/empty-home");
+        bare.insert("PATH", "/usr/bin:/bin");
+        const CliResult missing = runCli({"tokenize", "a dog"}, bare);
+        QVERIFY2(isOneLineError(missing), missing.err.c_str());
+        QVERIFY2(missing.err.find("TUNEBENCH_CLIP_VOCAB") != std::string::npos, missing.err.c_str());
+    }
+
+    void encodeGivesTheEngineFeaturesInEveryFormat()
+    {
+        // Reference: the engine directly, with the CLIP preprocessing.
+        ClipModel model(m_spec);
+        loadWeightsStrict(*model, m_weights, "fixture");
+        model->eval();
+        EvalTransform transform;
+        transform.resolution = 32;
+        auto images = torch::empty({2, 3, 32, 32});
+        transform.apply(decodeImage(m_imageA.toStdString()), images[0].data_ptr<float>());
+        transform.apply(decodeImage(m_imageB.toStdString()), images[1].data_ptr<float>());
+        torch::NoGradGuard noGrad;
+        const auto expected = l2Normalize(model->encodeImage(images));
+
+        json first;
+        for (const QString& name : {"tiny.pt", "tiny.safetensors", "tiny-hf"}) {
+            QStringList args = {"encode", "--model", m_root + "/" + name, "--vocab", m_vocab, "--image", m_imageA,
+                                "--image", m_imageB, "--text", "a photo of a dog.", "--device", "cpu"};
+            const CliResult r = runCli(args);
+            QVERIFY2(r.exitCode == 0, r.err.c_str());
+            const json out = json::parse(r.out);
+            QCOMPARE(out["image_features"].size(), size_t(2));
+            QCOMPARE(out["image_features"][0].size(), size_t(48));
+            QCOMPARE(out["text_features"].size(), size_t(1));
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 48; ++j)
+                    QCOMPARE(out["image_features"][i][j].get<float>(), expected[i][j].item<float>());
+            double norm = 0;
+            for (const auto& v : out["text_features"][0])
+                norm += v.get<double>() * v.get<double>();
+            QVERIFY(std::abs(norm - 1.0) < 1e-5);
+            if (first.is_null())
+                first = out;
+            else
+                QVERIFY2(out == first, qPrintable(name + " gives other features"));
+        }
+    }
+
+    void classifyIsScaledCosineAndSoftmax()
+    {
+        const QStringList common = {"--model", m_root + "/tiny.safetensors", "--vocab", m_vocab};
+        const CliResult enc = runCli(QStringList{"encode"} + common +
+                                     QStringList{"--image", m_imageA, "--text", "a sketch of a cat.", "--text", "a sketch of a dog."});
+        QCOMPARE(enc.exitCode, 0);
+        const CliResult r = runCli(QStringList{"classify"} + common +
+                                   QStringList{"--class", "cat", "--class", "dog", "--template", "a sketch of a {}.", "--image", m_imageA});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const json out = json::parse(r.out);
+        QCOMPARE(out["prompts"][1].get<std::string>(), std::string("a sketch of a dog."));
+        const double scale = out["logit_scale"].get<double>();
+        QVERIFY(std::abs(scale - 100.0) < 1e-3);
+        const json encoded = json::parse(enc.out);
+        const auto cosines = dots(encoded["image_features"], encoded["text_features"]);
+        const json& image = out["images"][0];
+        QCOMPARE(image["path"].get<std::string>(), m_imageA.toStdString());
+        double probSum = 0;
+        for (int c = 0; c < 2; ++c) {
+            QVERIFY(std::abs(image["logits"][c].get<double>() - scale * cosines[c]) < 1e-3);
+            probSum += image["probs"][c].get<double>();
+        }
+        QVERIFY(std::abs(probSum - 1.0) < 1e-5);
+        const double l0 = image["logits"][0], l1 = image["logits"][1];
+        QVERIFY(std::abs(image["probs"][0].get<double>() - 1.0 / (1.0 + std::exp(l1 - l0))) < 1e-5);
+    }
+
+    void defaultTemplateIsAPhotoOfA()
+    {
+        const CliResult r = runCli({"classify", "--model", m_root + "/tiny-hf", "--vocab", m_vocab, "--class", "sea_lion",
+                                    "--image", m_imageB});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        QCOMPARE(json::parse(r.out)["prompts"][0].get<std::string>(), std::string("a photo of a sea_lion."));
+    }
+
+    void badInputIsOneLineOnStderr()
+    {
+        const QString corrupt = m_root + "/corrupt.safetensors";
+        QFile file(corrupt);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(QByteArray("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 12", 17));
+        file.close();
+        const std::vector<std::pair<QStringList, std::string>> cases = {
+            {{"encode", "--vocab", m_vocab, "--text", "x"}, "--model PATH is required"},
+            {{"encode", "--model", corrupt, "--vocab", m_vocab, "--text", "x"}, "corrupt.safetensors"},
+            {{"encode", "--model", m_root + "/tiny.pt", "--vocab", m_vocab, "--image", m_root + "/missing.png"}, "missing.png"},
+            {{"encode", "--model", m_root + "/nothing-here.pt", "--image", m_imageA}, "nothing-here.pt"},
+            {{"classify", "--model", m_root + "/tiny.pt", "--vocab", m_vocab, "--image", m_imageA}, "--class"},
+            {{"classify", "--model", m_root + "/tiny.pt", "--vocab", m_vocab, "--class", "a", "--template", "no slot",
+              "--image", m_imageA},
+             "{}"},
+            {{"tokenize", "--vocab", m_root + "/nope.txt.gz", "x"}, "nope.txt.gz"},
+            {{"encode", "--model", m_root + "/tiny.pt", "--bogus", "1"}, "--bogus"},
+        };
+        for (const auto& [args, needle] : cases) {
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r), qPrintable(args.join(' ') + " -> exit " + QString::number(r.exitCode) + ": " +
+                                                   QString::fromStdString(r.err)));
+            QVERIFY2(r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        QCOMPARE(runCli({"frobnicate"}).exitCode, 2);
+    }
+
+private:
+    QTemporaryDir m_dir;
+    QString m_root, m_vocab, m_imageA, m_imageB;
+    ModelSpec m_spec;
+    StateDict m_weights;
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
