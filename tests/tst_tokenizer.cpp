@@ -561,11 +561,11 @@ private Q_SLOTS:
 
         const std::string badGzip = temporaryPath("bad.txt.gz");
         writeFile(badGzip, std::string("\x1f\x8b\x08\x00", 4) + std::string(200, '\x55'));
-        expectError([&] { ClipTokenizer::fromOpenAiVocab(badGzip); }, {badGzip});
+        expectError([&] { ClipTokenizer::fromOpenAiVocab(badGzip); }, {badGzip, "not a valid gzip file"});
 
         const std::string truncated = temporaryPath("truncated.txt.gz");
         writeFile(truncated, readFile(m_vocabularyPath).substr(0, 50000));
-        expectError([&] { ClipTokenizer::fromOpenAiVocab(truncated); }, {truncated});
+        expectError([&] { ClipTokenizer::fromOpenAiVocab(truncated); }, {truncated, "not a valid gzip file"});
 
         const std::string threeSymbols = temporaryPath("three.txt");
         writeFile(threeSymbols, "#version: 0.2\ni n\nt h e\n");

@@ -15,5 +15,11 @@ int runInfo(const std::vector<std::string>& words);
 int runEncode(const std::vector<std::string>& words);
 int runClassify(const std::vector<std::string>& words);
 int runDataset(const std::vector<std::string>& words);
+int runTrain(const std::vector<std::string>& words);
+int runEval(const std::vector<std::string>& words);
+int runExport(const std::vector<std::string>& words);
+int runCompare(const std::vector<std::string>& words);
+int runParams(const std::vector<std::string>& words);
+int runPretrain(const std::vector<std::string>& words);
 
 } // namespace tunebench::cli

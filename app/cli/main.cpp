@@ -42,7 +42,9 @@ int main(int argc, char** argv)
     using namespace tunebench::cli;
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"tokenize", runTokenize}, {"info", runInfo}, {"encode", runEncode},
-        {"classify", runClassify}, {"dataset", runDataset},
+        {"classify", runClassify}, {"dataset", runDataset}, {"train", runTrain},
+        {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
+        {"params", runParams},     {"pretrain", runPretrain},
     };
     if (argc < 2) {
         std::cerr << kUsage;

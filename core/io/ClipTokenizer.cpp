@@ -466,6 +466,15 @@ std::size_t matchLength(const std::u32string& text, std::size_t position)
 
 // ---- file reading ----
 
+// zlib prefixes its messages with the file name, which our messages already carry.
+std::string zlibMessage(gzFile file, const std::string& path, int& code)
+{
+    std::string message = gzerror(file, &code);
+    if (message.rfind(path + ": ", 0) == 0)
+        message.erase(0, path.size() + 2);
+    return message;
+}
+
 // Whole file content; gzip is decompressed, anything else is read as is (zlib's transparent mode).
 std::string readPossiblyCompressedFile(const std::string& path)
 {
@@ -484,16 +493,20 @@ std::string readPossiblyCompressedFile(const std::string& path)
         const int count = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()));
         if (count < 0) {
             int code = 0;
-            const std::string message = gzerror(file, &code);
+            std::string message = zlibMessage(file, path, code);
+            if (code == Z_ERRNO)
+                message = std::strerror(errno);
             gzclose(file);
-            throw Error("cannot read vocabulary file '" + path + "': " + (code == Z_ERRNO ? std::strerror(errno) : message));
+            if (code == Z_ERRNO)
+                throw Error("cannot read vocabulary file '" + path + "': " + message);
+            throw Error("vocabulary file '" + path + "' is not a valid gzip file: " + message);
         }
         if (count == 0)
             break;
         content.append(buffer.data(), static_cast<std::size_t>(count));
     }
     int code = Z_OK;
-    const std::string message = gzerror(file, &code);
+    const std::string message = zlibMessage(file, path, code);
     gzclose(file);
     // A truncated gzip stream ends the reads without a negative count; gzerror still reports it.
     if (code != Z_OK && code != Z_STREAM_END)

@@ -13,7 +13,8 @@ namespace tunebench {
 // forms of the real vocabulary give the same ids. Immutable after loading, cheap to copy (copies share
 // the vocabulary and the BPE cache) and safe to use from several threads at once.
 //
-// Text goes through cleanText() first (see there for what differs from the reference's ftfy step).
+// Text goes through cleanText() first (see there for what differs from the reference's ftfy step),
+// then the reference's split pattern (Unicode tables: UnicodeTables, currently Unicode 14.0.0).
 // Input that is not valid UTF-8 does not fail: each invalid sequence becomes U+FFFD (the maximal-subpart
 // rule of Python's decode(errors="replace")) and is tokenized like any other symbol.
 class ClipTokenizer
@@ -28,7 +29,10 @@ public:
     // with merges.txt beside it.
     static ClipTokenizer load(const std::string& path);
 
-    // HTML unescape (twice), strip, collapse whitespace runs to one space, Python full lowercase.
+    // HTML unescape (twice, as Python's html.unescape), strip, collapse whitespace runs to one space,
+    // Python's full lowercase (with final sigma). The reference's ftfy.fix_text step is not ported (no
+    // mojibake repair, NFC, quote uncurling, full-width/ligature folding, control-character removal):
+    // ids match the reference for clean NFC text and may differ for "dirty" text.
     std::string cleanText(const std::string& text) const;
     std::vector<int> encode(const std::string& text) const;     // BPE ids, no start/end tokens
     std::vector<int> tokenize(const std::string& text) const;   // start id, ids, end id; no padding

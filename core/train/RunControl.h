@@ -1,0 +1,28 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+namespace tunebench {
+
+// Cooperative stop and pause for a run on a worker thread. The training loop blocks that thread, so
+// the GUI flips these flags instead of queuing slots; the loop checks them once per batch.
+class RunControl
+{
+public:
+    void requestStop();
+    void setPaused(bool paused);
+    bool stopRequested() const { return m_stop.load(); }
+    bool paused() const { return m_paused.load(); }
+    // Blocks while paused; returns false when a stop was requested.
+    bool waitWhilePaused();
+
+private:
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_paused{false};
+    std::mutex m_mutex;
+    std::condition_variable m_resumed;
+};
+
+} // namespace tunebench

@@ -1,0 +1,329 @@
+#include "core/train/Trainer.h"
+
+#include "core/Error.h"
+#include "core/train/RunControl.h"
+
+#include <ATen/autocast_mode.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Mixed precision on CUDA; a no-op for fp32 and on the CPU.
+class AutocastScope
+{
+public:
+    AutocastScope(const std::string& precision, bool cuda)
+        : m_enabled(cuda && precision != "fp32")
+    {
+        if (!m_enabled)
+            return;
+        const auto dtype = precision == "bf16" ? at::kBFloat16 : at::kHalf;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+        at::autocast::set_autocast_gpu_dtype(dtype);
+        at::autocast::set_enabled(true);
+#endif
+    }
+    ~AutocastScope()
+    {
+        if (!m_enabled)
+            return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+        at::autocast::set_enabled(false);
+#endif
+        at::autocast::clear_cache();
+    }
+
+private:
+    bool m_enabled;
+};
+
+// Dynamic loss scaling for fp16: skip the step and halve the scale on overflow, double it after a
+// run of good steps.
+class LossScaler
+{
+public:
+    explicit LossScaler(bool enabled) : m_enabled(enabled) {}
+    torch::Tensor scale(const torch::Tensor& loss) const { return m_enabled ? loss * m_scale : loss; }
+    // Unscales gradients in place; false when they overflowed (the step must be skipped).
+    bool unscale(const std::vector<torch::Tensor>& params)
+    {
+        if (!m_enabled)
+            return true;
+        bool finite = true;
+        for (const auto& p : params) {
+            if (!p.grad().defined())
+                continue;
+            p.grad().div_(m_scale);
+            finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+        }
+        if (!finite) {
+            m_scale /= 2.0;
+            m_goodSteps = 0;
+        } else if (++m_goodSteps % 2000 == 0) {
+            m_scale *= 2.0;
+        }
+        return finite;
+    }
+
+private:
+    bool m_enabled;
+    double m_scale = 65536.0;
+    std::int64_t m_goodSteps = 0;
+};
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainerConfig& c, const std::vector<torch::Tensor>& params)
+{
+    if (c.optimizer == "sgd")
+        return std::make_unique<torch::optim::SGD>(
+            params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).weight_decay(c.weightDecay));
+    if (c.optimizer == "adamw")
+        return std::make_unique<torch::optim::AdamW>(
+            params, torch::optim::AdamWOptions(c.lr).betas({c.adamBeta1, c.adamBeta2}).eps(c.adamEps).weight_decay(c.weightDecay));
+    throw Error("unknown optimizer '" + c.optimizer + "' (use sgd or adamw)");
+}
+
+void setLr(torch::optim::Optimizer& optimizer, double lr)
+{
+    for (auto& group : optimizer.param_groups())
+        group.options().set_lr(lr);
+}
+
+void writeTextAtomically(const fs::path& path, const std::string& text)
+{
+    const fs::path temporary = path.string() + ".tmp";
+    {
+        std::ofstream out(temporary);
+        out << text;
+        if (!out)
+            throw Error(path.string() + ": cannot write");
+    }
+    fs::rename(temporary, path);
+}
+
+struct Progress
+{
+    int epochsDone = 0;
+    std::int64_t steps = 0;
+};
+
+void saveCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimizer& optimizer, const Progress& progress)
+{
+    fs::create_directories(dir);
+    writeSafetensors(task.trainableState(), (dir / "trainable.safetensors").string());
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    const fs::path optimizerPath = dir / "optimizer.pt";
+    archive.save_to(optimizerPath.string() + ".tmp");
+    fs::rename(optimizerPath.string() + ".tmp", optimizerPath);
+    writeTextAtomically(dir / "progress.json",
+                        nlohmann::json{{"epochs_done", progress.epochsDone}, {"steps", progress.steps}}.dump() + "\n");
+}
+
+std::optional<Progress> loadCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimizer& optimizer)
+{
+    if (!fs::exists(dir / "progress.json"))
+        return std::nullopt;
+    std::ifstream in(dir / "progress.json");
+    nlohmann::json json;
+    try {
+        json = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error((dir / "progress.json").string() + ": invalid JSON (" + e.what() + ")");
+    }
+    task.loadTrainableState(readSafetensors((dir / "trainable.safetensors").string()));
+    torch::serialize::InputArchive archive;
+    archive.load_from((dir / "optimizer.pt").string());
+    optimizer.load(archive);
+    return Progress{json.value("epochs_done", 0), json.value("steps", std::int64_t(0))};
+}
+
+} // namespace
+
+nlohmann::json toJson(const TrainerConfig& c)
+{
+    return {{"optimizer", c.optimizer},   {"lr", c.lr},
+            {"momentum", c.momentum},     {"weight_decay", c.weightDecay},
+            {"adam_beta1", c.adamBeta1},  {"adam_beta2", c.adamBeta2},
+            {"adam_eps", c.adamEps},      {"epochs", c.epochs},
+            {"warmup_epochs", c.warmupEpochs}, {"warmup_lr", c.warmupLr},
+            {"cosine_per_step", c.cosinePerStep}, {"grad_clip_norm", c.gradClipNorm},
+            {"precision", c.precision},   {"max_steps", c.maxSteps}};
+}
+
+TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
+{
+    c.optimizer = j.value("optimizer", c.optimizer);
+    c.lr = j.value("lr", c.lr);
+    c.momentum = j.value("momentum", c.momentum);
+    c.weightDecay = j.value("weight_decay", c.weightDecay);
+    c.adamBeta1 = j.value("adam_beta1", c.adamBeta1);
+    c.adamBeta2 = j.value("adam_beta2", c.adamBeta2);
+    c.adamEps = j.value("adam_eps", c.adamEps);
+    c.epochs = j.value("epochs", c.epochs);
+    c.warmupEpochs = j.value("warmup_epochs", c.warmupEpochs);
+    c.warmupLr = j.value("warmup_lr", c.warmupLr);
+    c.cosinePerStep = j.value("cosine_per_step", c.cosinePerStep);
+    c.gradClipNorm = j.value("grad_clip_norm", c.gradClipNorm);
+    c.precision = j.value("precision", c.precision);
+    c.maxSteps = j.value("max_steps", c.maxSteps);
+    return c;
+}
+
+double scheduledLr(const TrainerConfig& c, int epoch, std::int64_t step, std::int64_t totalSteps)
+{
+    if (epoch < c.warmupEpochs)
+        return c.warmupLr;
+    const double pi = 3.14159265358979323846;
+    if (c.cosinePerStep)
+        return c.lr * 0.5 * (1.0 + std::cos(pi * static_cast<double>(step) / std::max<std::int64_t>(1, totalSteps)));
+    // Dassl steps the cosine once per epoch after the warm-up: epoch e uses cos(pi * e / E).
+    return c.lr * 0.5 * (1.0 + std::cos(pi * epoch / std::max(1, c.epochs)));
+}
+
+Trainer::Trainer(TrainerConfig config)
+    : m_config(std::move(config))
+{
+    if (m_config.precision != "fp32" && m_config.precision != "bf16" && m_config.precision != "fp16")
+        throw Error("unknown precision '" + m_config.precision + "' (use fp32, bf16 or fp16)");
+    if (m_config.epochs <= 0)
+        throw Error("epochs must be positive, got " + std::to_string(m_config.epochs));
+}
+
+TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallbacks& callbacks, RunControl* control)
+{
+    const TrainerConfig& c = m_config;
+    const auto params = task.trainableParameters();
+    if (params.empty())
+        throw Error("nothing to train: the strategy has no trainable parameters");
+    const torch::Device device = params.front().device();
+    auto optimizer = makeOptimizer(c, params);
+    LossScaler scaler(c.precision == "fp16" && device.is_cuda());
+
+    Progress progress;
+    const fs::path checkpointDir = c.checkpointDir;
+    if (!c.checkpointDir.empty() && c.resume) {
+        if (auto restored = loadCheckpoint(checkpointDir, task, *optimizer))
+            progress = *restored;
+    }
+
+    const std::int64_t perEpoch = data.batchesPerEpoch();
+    std::int64_t totalSteps = perEpoch * c.epochs;
+    if (c.maxSteps > 0)
+        totalSteps = std::min(totalSteps, c.maxSteps);
+
+    TrainResult result;
+    result.epochsDone = progress.epochsDone;
+    result.steps = progress.steps;
+    const auto runStart = Clock::now();
+    std::int64_t stepsThisRun = 0;
+    double imagesThisRun = 0;
+
+    for (int epoch = progress.epochsDone; epoch < c.epochs; ++epoch) {
+        const auto epochStart = Clock::now();
+        task.setTraining(true);
+        data.startEpoch(epoch);
+        double lossSum = 0;
+        std::int64_t lossCount = 0, correct = 0, seen = 0;
+        if (!c.cosinePerStep)
+            setLr(*optimizer, scheduledLr(c, epoch, 0, totalSteps));
+        while (auto batch = data.next()) {
+            if (control && (control->stopRequested() || (control->paused() && !control->waitWhilePaused()))) {
+                result.status = TrainResult::Status::Stopped;
+                result.message = "stopped by request";
+                break;
+            }
+            if (c.maxSteps > 0 && result.steps >= c.maxSteps)
+                break;
+            double lr = scheduledLr(c, epoch, result.steps, totalSteps);
+            if (c.cosinePerStep)
+                setLr(*optimizer, lr);
+            batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
+            batch->labels = batch->labels.to(device, true);
+
+            optimizer->zero_grad();
+            StepOutput out;
+            {
+                AutocastScope autocast(c.precision, device.is_cuda());
+                out = task.trainStep(*batch);
+            }
+            const double lossValue = out.loss.item<double>();
+            if (!std::isfinite(lossValue)) {
+                result.status = TrainResult::Status::Diverged;
+                result.message = "the loss became " + std::string(std::isnan(lossValue) ? "NaN" : "infinite") + " at epoch " +
+                                 std::to_string(epoch + 1) + ", step " + std::to_string(result.steps + 1) +
+                                 (c.checkpointDir.empty() ? "" : "; the last good checkpoint is kept in " + c.checkpointDir) +
+                                 " (try a lower learning rate)";
+                break;
+            }
+            scaler.scale(out.loss).backward();
+            if (scaler.unscale(params)) {
+                if (c.gradClipNorm > 0)
+                    torch::nn::utils::clip_grad_norm_(params, c.gradClipNorm);
+                optimizer->step();
+            }
+            ++result.steps;
+            ++stepsThisRun;
+            const auto batchSize = batch->labels.size(0);
+            imagesThisRun += static_cast<double>(batchSize);
+            lossSum += lossValue;
+            ++lossCount;
+            if (out.logits.defined()) {
+                correct += (out.logits.argmax(-1) == batch->labels).sum().item<std::int64_t>();
+                seen += batchSize;
+            }
+            if (callbacks.onStep) {
+                const double elapsed = secondsSince(runStart);
+                StepReport report;
+                report.epoch = epoch;
+                report.epochs = c.epochs;
+                report.step = result.steps;
+                report.totalSteps = totalSteps;
+                report.loss = lossValue;
+                report.accuracy = seen > 0 ? static_cast<double>(correct) / seen : -1;
+                report.lr = lr;
+                report.imagesPerSecond = elapsed > 0 ? imagesThisRun / elapsed : 0;
+                report.etaSeconds = elapsed / stepsThisRun * static_cast<double>(totalSteps - result.steps);
+                callbacks.onStep(report);
+            }
+        }
+        if (result.status != TrainResult::Status::Finished)
+            break;
+        task.afterEpoch(epoch, c.epochs);
+        result.epochsDone = epoch + 1;
+        result.finalLoss = lossCount ? lossSum / lossCount : 0;
+        if (!c.checkpointDir.empty())
+            saveCheckpoint(checkpointDir, task, *optimizer, {result.epochsDone, result.steps});
+        if (callbacks.onEpoch)
+            callbacks.onEpoch({epoch, c.epochs, result.finalLoss, seen > 0 ? static_cast<double>(correct) / seen : -1,
+                               secondsSince(epochStart)});
+        if (c.maxSteps > 0 && result.steps >= c.maxSteps)
+            break;
+    }
+    task.setTraining(false);
+    result.seconds = secondsSince(runStart);
+    return result;
+}
+
+} // namespace tunebench

@@ -1,0 +1,113 @@
+#pragma once
+
+#include "core/io/StateDict.h"
+#include "core/train/BatchSource.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+class RunControl;
+
+// What one optimisation step returns: the loss and, when the task classifies, the logits (for the
+// running accuracy).
+struct StepOutput
+{
+    at::Tensor loss;
+    at::Tensor logits;
+};
+
+// What the trainer optimises. Strategies implement it; the trainer never sees a model.
+class Trainable
+{
+public:
+    virtual ~Trainable() = default;
+    virtual std::vector<at::Tensor> trainableParameters() = 0;
+    virtual void setTraining(bool training) = 0;
+    virtual StepOutput trainStep(const Batch& batch) = 0;  // forward and loss, batch already on the device
+    virtual StateDict trainableState() = 0;                // what a checkpoint keeps besides the optimizer
+    virtual void loadTrainableState(const StateDict& state) = 0;
+    virtual void afterEpoch(int epoch, int epochs) {}      // e.g. weight aggregation across epochs
+};
+
+struct TrainerConfig
+{
+    std::string optimizer = "sgd";  // sgd | adamw
+    double lr = 0.002;
+    double momentum = 0.9;
+    double weightDecay = 5e-4;
+    double adamBeta1 = 0.9, adamBeta2 = 0.999, adamEps = 1e-8;
+    int epochs = 10;
+    int warmupEpochs = 1;     // constant warm-up (Dassl's ConstantWarmupScheduler)
+    double warmupLr = 1e-5;
+    bool cosinePerStep = false;  // cosine over all steps instead of per epoch (Tip-Adapter-F)
+    double gradClipNorm = 0.0;   // 0 = off
+    std::string precision = "fp32";  // fp32 | bf16 | fp16 (the latter two on CUDA only; fp16 uses loss scaling)
+    std::string checkpointDir;       // empty: no checkpoints
+    bool resume = false;
+    std::int64_t maxSteps = 0;       // > 0: stop after this many steps (benchmarks, smoke tests)
+};
+
+nlohmann::json toJson(const TrainerConfig& config);
+TrainerConfig trainerConfigFromJson(const nlohmann::json& json, TrainerConfig defaults = {});
+
+struct StepReport
+{
+    int epoch = 0;
+    int epochs = 0;
+    std::int64_t step = 0;        // global, 1-based
+    std::int64_t totalSteps = 0;
+    double loss = 0;
+    double accuracy = -1;         // running accuracy of the epoch; -1 when the task has no logits
+    double lr = 0;
+    double imagesPerSecond = 0;
+    double etaSeconds = 0;
+};
+
+struct EpochReport
+{
+    int epoch = 0;  // 0-based
+    int epochs = 0;
+    double loss = 0;
+    double accuracy = -1;
+    double seconds = 0;
+};
+
+struct TrainerCallbacks
+{
+    std::function<void(const StepReport&)> onStep;
+    std::function<void(const EpochReport&)> onEpoch;
+};
+
+struct TrainResult
+{
+    enum class Status { Finished, Stopped, Diverged };
+    Status status = Status::Finished;
+    std::string message;
+    int epochsDone = 0;
+    std::int64_t steps = 0;
+    double seconds = 0;
+    double finalLoss = 0;
+};
+
+// lr of epoch `epoch` (0-based), or of a step when cosinePerStep: constant warm-up, then cosine from lr.
+double scheduledLr(const TrainerConfig& config, int epoch, std::int64_t step, std::int64_t totalSteps);
+
+// Optimiser + schedule + checkpoint/resume + NaN guard + cooperative stop/pause. Checkpoints after
+// every epoch (atomic writes) into config.checkpointDir: trainable.safetensors, optimizer.pt,
+// progress.json. A non-finite loss stops the run and keeps the last good checkpoint.
+class Trainer
+{
+public:
+    explicit Trainer(TrainerConfig config);
+    TrainResult fit(Trainable& task, BatchSource& data, const TrainerCallbacks& callbacks = {}, RunControl* control = nullptr);
+
+private:
+    TrainerConfig m_config;
+};
+
+} // namespace tunebench
