@@ -7,6 +7,7 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/train/ContrastivePretraining.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -109,14 +110,6 @@ torch::Tensor textFeatures(LoadedClip& clip, const std::vector<std::string>& tex
         batches.push_back(clip.model->encodeText(tokens.to(clip.device)));
     }
     return torch::cat(batches).to(torch::kCPU);
-}
-
-std::string fillTemplate(const std::string& templ, const std::string& className)
-{
-    const size_t slot = templ.find("{}");
-    if (slot == std::string::npos)
-        throw Error("--template '" + templ + "' has no {} for the class name");
-    return templ.substr(0, slot) + className + templ.substr(slot + 2);
 }
 
 } // namespace

@@ -817,6 +817,42 @@ std::vector<int> ClipTokenizer::encode(const std::string& text) const
     return ids;
 }
 
+std::vector<std::string> ClipTokenizer::splitWords(const std::string& text)
+{
+    const std::u32string cleaned = cleanCodePoints(text);
+    std::vector<std::string> words;
+    std::size_t position = 0;
+    while (position < cleaned.size()) {
+        const std::size_t length = matchLength(cleaned, position);
+        if (length == 0) {
+            ++position;
+            continue;
+        }
+        words.push_back(toUtf8(std::u32string_view(cleaned).substr(position, length)));
+        position += length;
+    }
+    return words;
+}
+
+std::vector<std::string> ClipTokenizer::byteSymbolsInIdOrder()
+{
+    const ByteAlphabet& alphabet = byteAlphabet();
+    std::vector<std::string> symbols(256);
+    for (int byte = 0; byte < 256; ++byte)
+        symbols[static_cast<std::size_t>(alphabet.orderOfByte[byte])] = alphabet.utf8OfByte[byte];
+    return symbols;
+}
+
+std::vector<std::string> ClipTokenizer::toByteSymbols(const std::string& utf8Word)
+{
+    const ByteAlphabet& alphabet = byteAlphabet();
+    std::vector<std::string> symbols;
+    symbols.reserve(utf8Word.size());
+    for (unsigned char byte : utf8Word)
+        symbols.push_back(alphabet.utf8OfByte[byte]);
+    return symbols;
+}
+
 void ClipTokenizer::appendWordIds(const std::string& utf8Word, std::vector<int>& ids) const
 {
     // Only the exact special strings become the special ids (the reference seeds its BPE cache with

@@ -47,6 +47,14 @@ public:
     std::string displayWord(int id) const;   // byte-decoded, "</w>" removed, e.g. "photo"
     int tokenId(const std::string& tokenString) const;   // inverse of tokenString(); -1 if unknown
 
+    // Building blocks for training a vocabulary with the same byte-level scheme (BpeTrainer):
+    // the cleaned pre-tokens of `text` (the reference's split pattern), UTF-8 ...
+    static std::vector<std::string> splitWords(const std::string& text);
+    // ... the 256 byte symbols in id order (ids 0-255; ids 256-511 are the same with "</w>") ...
+    static std::vector<std::string> byteSymbolsInIdOrder();
+    // ... and a word's bytes written as byte symbols, one per byte.
+    static std::vector<std::string> toByteSymbols(const std::string& utf8Word);
+
     int startId() const;
     int endId() const;
     int vocabSize() const;    // number of ids (largest id + 1), i.e. rows of the token embedding
