@@ -52,6 +52,9 @@ LoadedClip loadClip(const CliArgs& args, bool needText)
     loaded.spec = checkpoint.spec;
     loaded.model = buildModel(checkpoint);
     loaded.model->to(loaded.device);
+    // fp32 on the CPU (no fp16 kernels there); half precision on CUDA, LayerNorms stay fp32 (Fp32LayerNorm).
+    if (loaded.device.is_cuda())
+        loaded.model->to(torch::kHalf);
     return loaded;
 }
 

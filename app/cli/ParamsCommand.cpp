@@ -1,12 +1,93 @@
+// params: trainable parameters of a strategy and the storage multiplier for N tasks (VPT paper, Table 1).
 #include "app/cli/Commands.h"
 
+#include "core/Device.h"
 #include "core/Error.h"
+#include "core/io/CheckpointLoader.h"
+#include "core/io/ClipTokenizer.h"
+#include "core/io/VocabularyLocator.h"
+#include "core/tuning/ParameterBudget.h"
+#include "core/tuning/Strategy.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <iostream>
 
 namespace tunebench::cli {
 
-int runParams(const std::vector<std::string>&)
+namespace {
+
+// --opt name=value: integers, numbers and true/false keep their type, anything else is a string.
+nlohmann::json parseOptions(const std::vector<std::string>& options)
 {
-    throw Error("this command is not available yet");
+    nlohmann::json out = nlohmann::json::object();
+    for (const std::string& option : options) {
+        const size_t equals = option.find('=');
+        if (equals == std::string::npos || equals == 0)
+            throw Error("--opt '" + option + "' must be name=value");
+        const std::string name = option.substr(0, equals);
+        const std::string text = option.substr(equals + 1);
+        nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (value.is_discarded() || !(value.is_number() || value.is_boolean()))
+            value = text;
+        out[name] = value;
+    }
+    return out;
+}
+
+} // namespace
+
+int runParams(const std::vector<std::string>& words)
+{
+    const CliArgs args(words, {});
+    args.requireKnown({"model", "strategy", "opt", "tasks", "classes", "vocab", "threads"});
+    configureThreads(args.intValue("threads", 0));
+    const auto modelName = args.value("model");
+    if (!modelName)
+        throw Error("--model PATH|GEOMETRY is required (geometries: vit-s16, vit-b16, vit-b32, vit-l16)");
+    const auto strategyName = args.value("strategy");
+    if (!strategyName)
+        throw Error("--strategy NAME is required");
+    const int tasks = args.intValue("tasks", 1);
+    if (tasks < 1)
+        throw Error("option --tasks must be at least 1, got " + std::to_string(tasks));
+    const int classes = args.intValue("classes", 100);
+    if (classes < 2)
+        throw Error("option --classes must be at least 2, got " + std::to_string(classes));
+
+    const StrategyInfo& info = findStrategy(*strategyName);
+    const nlohmann::json params = resolveParams(info.schema, parseOptions(args.values("opt")));
+
+    ClipModel model{nullptr};
+    if (isVitGeometryName(*modelName)) {
+        torch::NoGradGuard noGrad;
+        model = ClipModel(vitGeometry(*modelName));
+    } else {
+        model = loadModel(*modelName, LoadOptions{std::nullopt, /*computeHash=*/false});
+    }
+
+    TaskSetup setup;
+    for (int i = 0; i < classes; ++i)
+        setup.classNames.push_back("class " + std::to_string(i));
+    if (info.family == StrategyFamily::PromptLearning) {
+        if (!model->hasText())
+            throw Error(*modelName + ": strategy '" + *strategyName + "' needs a CLIP model with a text tower");
+        setup.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), *modelName)));
+    }
+    auto strategy = info.create();
+    strategy->attach(model, setup, params);
+    const ParameterBudget budget = parameterBudget(*strategy, model, tasks);
+
+    const nlohmann::json result = {{"strategy", *strategyName},
+                                   {"trainable", budget.trainable},
+                                   {"backbone", budget.backbone},
+                                   {"tasks", tasks},
+                                   {"multiplier", budget.multiplier}};
+    std::cout << result.dump() << std::endl;
+    std::cerr << info.title << " on " << model->spec().name << " with " << classes << " classes: " << budget.trainable
+              << " trainable parameters per task\n";
+    return 0;
 }
 
 } // namespace tunebench::cli

@@ -1,27 +1,337 @@
+// train, eval, export and compare: the commands that tune and score strategies.
 #include "app/cli/Commands.h"
 
+#include "app/cli/RunSetup.h"
+#include "core/Device.h"
 #include "core/Error.h"
+#include "core/data/FewShot.h"
+#include "core/export/PromptExport.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/ClipStrategy.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace fs = std::filesystem;
 
 namespace tunebench::cli {
 
-int runTrain(const std::vector<std::string>&)
+namespace {
+
+const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
+                                           "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
+                                           "log-every", "vocab",   "opt",        "crop-scale-min"};
+
+std::vector<std::string> splitComma(const std::string& text)
 {
-    throw Error("this command is not available yet");
+    std::vector<std::string> out;
+    std::stringstream stream(text);
+    std::string piece;
+    while (std::getline(stream, piece, ','))
+        if (!piece.empty())
+            out.push_back(piece);
+    return out;
 }
 
-int runEval(const std::vector<std::string>&)
+void requireSettings(const RunSettings& s, bool needMethod)
 {
-    throw Error("this command is not available yet");
+    if (s.model.empty())
+        throw Error("--model PATH is required");
+    if (s.dataset.empty())
+        throw Error("--dataset PATH|NAME is required");
+    if (needMethod && s.method.empty())
+        throw Error("--method NAME is required");
+    if (s.shots < 0)
+        throw Error("--shots must be 0 (all) or positive, got " + std::to_string(s.shots));
 }
 
-int runExport(const std::vector<std::string>&)
+std::string percent(const nlohmann::json& value)
 {
-    throw Error("this command is not available yet");
+    if (!value.is_number())
+        return "   -  ";
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "%6.2f", value.get<double>() * 100);
+    return buffer;
 }
 
-int runCompare(const std::vector<std::string>&)
+} // namespace
+
+int runTrain(const std::vector<std::string>& words)
 {
-    throw Error("this command is not available yet");
+    CliArgs args(words, {"base-new"});
+    auto known = kRunOptions;
+    known.insert({"config", "runs", "resume"});
+    args.requireKnown(known);
+    RunSettings settings;
+    std::optional<RunStore> store;
+    bool resume = false;
+    if (auto resumeDir = args.value("resume")) {
+        store = RunStore::open(*resumeDir);
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        resume = true;
+    } else if (auto configPath = args.value("config")) {
+        const auto config = RunStore::readJsonFile(*configPath);
+        settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
+    }
+    settings = RunSettings::fromArgs(args, settings);
+    requireSettings(settings, true);
+    configureThreads(settings.threads);
+    findStrategy(settings.method);  // unknown names fail before any loading
+
+    const Backbone backbone = loadBackbone(settings.model, settings.vocab, settings.device);
+    const DatasetIndex dataset = openDatasetLogged(settings.dataset);
+    if (!store) {
+        store = RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, dataset.name);
+    }
+    store->writeConfig({{"method", settings.method},
+                        {"dataset", dataset.name},
+                        {"model", settings.model},
+                        {"created", RunStore::utcNow()},
+                        {"device", describeDevice(backbone.device)},
+                        {"settings", settings.toJson()}});
+    std::cerr << "run folder: " << store->folder() << "\n";
+    nlohmann::json results = runExperiment(settings, backbone, dataset, &*store, resume, "");
+    results["run"] = store->folder();
+    store->writeResults(results);
+    std::cout << results.dump() << std::endl;
+    return results["status"] == "finished" ? 0 : 1;
+}
+
+int runEval(const std::vector<std::string>& words)
+{
+    CliArgs args(words, {"base-new"});
+    args.requireKnown({"model", "dataset", "split", "prompt", "base-new", "template", "shots", "seed", "vocab", "device", "threads",
+                       "loader-threads", "opt", "method"});
+    const auto modelPath = args.value("model");
+    const auto datasetName = args.value("dataset");
+    if (!modelPath)
+        throw Error("--model PATH is required");
+    if (!datasetName)
+        throw Error("--dataset PATH|NAME is required");
+    configureThreads(args.intValue("threads", 0));
+    const std::string split = args.value("split", "test");
+    if (split != "test" && split != "val" && split != "train")
+        throw Error("--split must be test, val or train, got '" + split + "'");
+    const int loaderThreads = args.intValue("loader-threads", 0);
+    const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
+    if (!backbone.tokenizer)
+        throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
+    DatasetIndex dataset = openDatasetLogged(*datasetName);
+    if (const int shots = args.intValue("shots", 0); shots > 0)
+        dataset = applyFewShot(dataset, {shots, static_cast<std::uint64_t>(args.intValue("seed", 1))});
+    const bool baseNew = args.flag("base-new");
+    const DatasetIndex first = baseNew ? subsampleClasses(dataset, ClassSubset::Base) : dataset;
+    const int resolution = backbone.checkpoint.spec.vision.imageSize;
+    auto samplesOf = [&](const DatasetIndex& d) -> const std::vector<Sample>& {
+        return split == "train" ? d.train : split == "val" ? d.val : d.test;
+    };
+
+    TaskSetup setup;
+    setup.classNames = first.classNames;
+    setup.promptTemplate = dataset.promptTemplate;
+    setup.datasetName = dataset.name;
+    setup.tokenizer = backbone.tokenizer;
+    std::unique_ptr<Strategy> strategy;
+    if (auto prompt = args.value("prompt")) {
+        if (args.value("template"))
+            throw Error("--template applies to zero-shot evaluation, not to --prompt");
+        ImportedPrompt imported = PromptExport::read(*prompt, backbone.build(), setup);
+        for (const auto& warning : imported.warnings)
+            std::cerr << "warning: " << warning << "\n";
+        strategy = std::move(imported.strategy);
+    } else {
+        const std::string method = args.value("method", "zeroshot");
+        nlohmann::json options = parseOptions(args.values("opt"));
+        if (auto templ = args.value("template"))
+            options["template"] = *templ;
+        torch::manual_seed(static_cast<std::uint64_t>(args.intValue("seed", 1)));
+        strategy = findStrategy(method).create();
+        strategy->attach(backbone.build(), setup, options);
+        if (strategy->needsTraining())
+            std::cerr << "warning: " << method << " is evaluated untrained (use --prompt EXPORT.json for a trained one)\n";
+    }
+    const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads);
+    nlohmann::json out = accuracyJson(evaluation, first.classNames);
+    if (baseNew) {
+        const DatasetIndex novel = subsampleClasses(dataset, ClassSubset::New);
+        strategy->setClasses(novel.classNames);
+        const Evaluation newEval = evaluateOn(*strategy, novel, samplesOf(novel), resolution, loaderThreads);
+        out["base"] = evaluation.accuracy;
+        out["new"] = newEval.accuracy;
+        out["h"] = harmonicMean(evaluation.accuracy, newEval.accuracy);
+        out["new_eval"] = accuracyJson(newEval, novel.classNames);
+    }
+    std::cerr << "evaluated " << out["n"].get<std::int64_t>() << " images of " << dataset.name << " (" << split << ") on "
+              << describeDevice(backbone.device) << "\n";
+    std::cout << out.dump() << std::endl;
+    return 0;
+}
+
+int runExport(const std::vector<std::string>& words)
+{
+    CliArgs args(words, {});
+    args.requireKnown({"run", "out", "vocab", "device", "threads"});
+    const auto runDir = args.value("run");
+    if (!runDir)
+        throw Error("--run RUN_DIR is required");
+    configureThreads(args.intValue("threads", 0));
+    const RunStore store = RunStore::open(*runDir);
+    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()));
+    const std::string manifestPath = (fs::path(store.exportDir()) / "prompt.json").string();
+    if (!fs::exists(manifestPath))
+        throw Error(*runDir + ": the run has no export/prompt.json (it did not finish its evaluation)");
+    const Backbone backbone = loadBackbone(settings.model, args.value("vocab", settings.vocab), args.value("device", "cpu"));
+    const auto manifest = RunStore::readJsonFile(manifestPath);
+    TaskSetup setup;
+    setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
+    setup.promptTemplate = manifest.value("template", setup.promptTemplate);
+    setup.datasetName = manifest.value("dataset", "");
+    setup.shots = manifest.value("shots", 16);
+    setup.tokenizer = backbone.tokenizer;
+    ImportedPrompt imported = PromptExport::read(manifestPath, backbone.build(), setup);
+    for (const auto& warning : imported.warnings)
+        std::cerr << "warning: " << warning << "\n";
+    // The latest trained state (a stopped run's last checkpoint) wins over the exported one.
+    const fs::path checkpoint = fs::path(store.checkpointDir()) / "trainable.safetensors";
+    if (fs::exists(checkpoint))
+        imported.strategy->loadTrainableState(readSafetensors(checkpoint.string()));
+    auto* clip = dynamic_cast<ClipStrategy*>(imported.strategy.get());
+    if (!clip)
+        throw Error(*runDir + ": method '" + manifest.value("method", "") + "' has no prompt to export");
+    const std::string out = args.value("out", (fs::path(store.exportDir()) / "prompt").string());
+    const nlohmann::json written = PromptExport::write(*clip, out, manifest.value("metrics", nlohmann::json::object()));
+    std::string base = out;
+    if (fs::path(base).extension() == ".json" || fs::path(base).extension() == ".safetensors")
+        base = (fs::path(base).parent_path() / fs::path(base).stem()).string();
+    std::cerr << "exported " << settings.method << " to " << base << ".json + .safetensors\n";
+    std::cout << nlohmann::json{{"manifest", base + ".json"}, {"tensors", base + ".safetensors"}, {"method", written["method"]},
+                                {"nearest_words", written["nearest_words"]}}
+                     .dump()
+              << std::endl;
+    return 0;
+}
+
+int runCompare(const std::vector<std::string>& words)
+{
+    CliArgs args(words, {"base-new", "no-base-new"});
+    auto known = kRunOptions;
+    known.insert({"methods", "seeds", "runs", "no-base-new"});
+    args.requireKnown(known);
+    RunSettings settings = RunSettings::fromArgs(args);
+    settings.baseNew = !args.flag("no-base-new");
+    const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
+    std::vector<int> seeds;
+    for (const auto& seed : splitComma(args.value("seeds", "1")))
+        seeds.push_back(std::stoi(seed));
+    if (methods.empty() || seeds.empty())
+        throw Error("--methods and --seeds need at least one value each");
+    settings.method = methods.front();
+    requireSettings(settings, false);
+    for (const auto& method : methods)
+        findStrategy(method);
+    configureThreads(settings.threads);
+    const Backbone backbone = loadBackbone(settings.model, settings.vocab, settings.device);
+    const DatasetIndex dataset = openDatasetLogged(settings.dataset);
+    RunStore store = RunStore::create(args.value("runs", RunStore::defaultRoot()), "compare", dataset.name);
+    nlohmann::json settingsJson = settings.toJson();
+    settingsJson["methods"] = methods;
+    settingsJson["seeds"] = seeds;
+    store.writeConfig({{"method", "compare"}, {"dataset", dataset.name}, {"model", settings.model}, {"created", RunStore::utcNow()},
+                       {"device", describeDevice(backbone.device)}, {"settings", settingsJson}});
+    std::cerr << "compare run folder: " << store.folder() << "\n";
+
+    auto printHeader = [] { std::cerr << "\nmethod           seed    base     new       H  (accuracy %)\n"; };
+    nlohmann::json table = nlohmann::json::object();
+    std::string csv = "method,seed,base,new,h,accuracy\n";
+    std::vector<std::string> rowsSoFar;
+    for (const auto& method : methods) {
+        const StrategyInfo& info = findStrategy(method);
+        const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
+        nlohmann::json perSeed = nlohmann::json::array();
+        double baseSum = 0, newSum = 0, accuracySum = 0;
+        int newCount = 0;
+        for (int seed : seeds) {
+            RunSettings one = settings;
+            one.method = method;
+            one.seed = seed;
+            // --opt values go to the methods that have them.
+            nlohmann::json options = nlohmann::json::object();
+            for (const auto& [name, value] : settings.options.items())
+                for (const auto& field : info.schema)
+                    if (field.name == name)
+                        options[name] = value;
+            one.options = options;
+            const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
+            nlohmann::json result = runExperiment(one, backbone, dataset, nullptr, false, label);
+            nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
+            accuracySum += result["accuracy"].get<double>();
+            if (baseNew) {
+                row["base"] = result["base"];
+                row["new"] = result["new"];
+                row["h"] = result["h"];
+                baseSum += result["base"].get<double>();
+                if (result["new"].is_number()) {
+                    newSum += result["new"].get<double>();
+                    ++newCount;
+                }
+            }
+            perSeed.push_back(row);
+            store.appendMetric({{"type", "compare_row"}, {"method", method}, {"result", result}});
+            char line[160];
+            std::snprintf(line, sizeof line, "%-16s %4d  %s  %s  %s", method.c_str(), seed,
+                          percent(baseNew ? row["base"] : row["accuracy"]).c_str(), percent(row.value("new", nlohmann::json())).c_str(),
+                          percent(row.value("h", nlohmann::json())).c_str());
+            rowsSoFar.push_back(line);
+            printHeader();
+            for (const auto& r : rowsSoFar)
+                std::cerr << r << "\n";
+            csv += method + "," + std::to_string(seed) + "," + (baseNew ? row["base"].dump() : "") + "," +
+                   (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "\n";
+        }
+        const double n = static_cast<double>(seeds.size());
+        nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}};
+        if (baseNew) {
+            // Seed-averaged B and N, then H of the averages (methods.md 3).
+            const double base = baseSum / n;
+            entry["base"] = base;
+            if (newCount == static_cast<int>(seeds.size())) {
+                entry["new"] = newSum / n;
+                entry["h"] = harmonicMean(base, newSum / n);
+            } else {
+                entry["new"] = nullptr;
+                entry["h"] = nullptr;
+            }
+        }
+        table[method] = entry;
+        csv += method + ",mean," + (baseNew ? entry["base"].dump() : "") + "," + (baseNew ? entry["new"].dump() : "") + "," +
+               (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "\n";
+    }
+    std::cerr << "\nseed-averaged:\n";
+    for (const auto& [method, entry] : table.items()) {
+        char line[160];
+        std::snprintf(line, sizeof line, "%-16s mean  %s  %s  %s", method.c_str(),
+                      percent(entry.contains("base") ? entry["base"] : entry["accuracy"]).c_str(),
+                      percent(entry.value("new", nlohmann::json())).c_str(), percent(entry.value("h", nlohmann::json())).c_str());
+        std::cerr << line << "\n";
+    }
+    nlohmann::json out = {{"methods", table},
+                          {"dataset", dataset.name},
+                          {"model", backbone.checkpoint.spec.name},
+                          {"shots", settings.shots},
+                          {"seeds", seeds},
+                          {"base_new", settings.baseNew},
+                          {"run", store.folder()}};
+    RunStore::writeTextAtomically((fs::path(store.folder()) / "table.csv").string(), csv);
+    RunStore::writeTextAtomically((fs::path(store.folder()) / "table.json").string(), out.dump(2) + "\n");
+    store.writeResults(out);
+    std::cout << out.dump() << std::endl;
+    return 0;
 }
 
 } // namespace tunebench::cli

@@ -22,8 +22,8 @@ int main(int argc, char** argv)
 
     tunebench::MainWindow window;
     window.show();
-    if (!parser.positionalArguments().isEmpty())
-        window.openCheckpoint(parser.positionalArguments().first());
+    // The demo model and fashion-mnist by default, so that the first Start trains something.
+    window.openDefaults(parser.positionalArguments().value(0));
     if (parser.isSet(quitAfter))
         QTimer::singleShot(parser.value(quitAfter).toInt(), &app, &QApplication::quit);
     return app.exec();

@@ -1,20 +1,100 @@
 #include "core/tuning/Strategy.h"
+#include "core/tuning/ClassicPetlStrategy.h"
 
 #include "core/Error.h"
 
 #include <torch/torch.h>
 
+#include <map>
+#include <mutex>
+
 namespace tunebench {
 
 // Each strategy's file pair defines its StrategyInfo; the registry lists them in display order.
 // (Declarations of the per-strategy info functions go here, one line each.)
+StrategyInfo zeroShotStrategyInfo();
+StrategyInfo coopStrategyInfo();
+StrategyInfo cocoopStrategyInfo();
+StrategyInfo kgcoopStrategyInfo();
+StrategyInfo clipAdapterStrategyInfo();
+StrategyInfo tipAdapterStrategyInfo();
+StrategyInfo tipAdapterFStrategyInfo();
+StrategyInfo linearProbeStrategyInfo();
+StrategyInfo fullStrategyInfo();
+StrategyInfo linearStrategyInfo();
+StrategyInfo partialStrategyInfo();
+StrategyInfo mlpStrategyInfo();
+StrategyInfo sidetuneStrategyInfo();
+StrategyInfo biasStrategyInfo();
+StrategyInfo adapterStrategyInfo();
+StrategyInfo vptShallowStrategyInfo();
+StrategyInfo vptDeepStrategyInfo();
 
 const std::vector<StrategyInfo>& strategyRegistry()
 {
     static const std::vector<StrategyInfo> registry = {
         // one line per strategy, e.g. coopStrategyInfo(),
+        zeroShotStrategyInfo(),
+        coopStrategyInfo(),
+        cocoopStrategyInfo(),
+        kgcoopStrategyInfo(),
+        clipAdapterStrategyInfo(),
+        tipAdapterStrategyInfo(),
+        tipAdapterFStrategyInfo(),
+        linearProbeStrategyInfo(),
+        fullStrategyInfo(),
+        linearStrategyInfo(),
+        partialStrategyInfo(),
+        mlpStrategyInfo(),
+        sidetuneStrategyInfo(),
+        biasStrategyInfo(),
+        adapterStrategyInfo(),
+        vptShallowStrategyInfo(),
+        vptDeepStrategyInfo(),
     };
     return registry;
+}
+
+// "partial-2", "mlp-3": the paper's names for a strategy with an integer option "k". The variant is
+// the base entry with k's default set (and its name), so callers that only know names (compare) work.
+static const StrategyInfo* findStrategyVariant(const std::string& name)
+{
+    const size_t dash = name.rfind('-');
+    if (dash == std::string::npos || dash + 1 >= name.size() ||
+        name.find_first_not_of("0123456789", dash + 1) != std::string::npos || name.size() - dash > 4)
+        return nullptr;
+    const std::string baseName = name.substr(0, dash);
+    const int k = std::stoi(name.substr(dash + 1));
+    for (const StrategyInfo& info : strategyRegistry()) {
+        if (info.name != baseName)
+            continue;
+        for (const ParamField& field : info.schema) {
+            if (field.name != "k" || field.type != ParamField::Type::Int || (field.max > field.min && (k < field.min || k > field.max)))
+                continue;
+            static std::mutex mutex;
+            static std::map<std::string, std::unique_ptr<StrategyInfo>> variants;
+            std::lock_guard<std::mutex> lock(mutex);
+            auto& variant = variants[name];
+            if (!variant) {
+                variant = std::make_unique<StrategyInfo>(info);
+                variant->name = name;
+                const size_t slot = variant->title.rfind("-k");
+                if (slot != std::string::npos)
+                    variant->title = variant->title.substr(0, slot) + "-" + std::to_string(k);
+                for (ParamField& f : variant->schema)
+                    if (f.name == "k")
+                        f.defaultValue = k;
+                variant->create = [create = info.create, k]() {
+                    auto strategy = create();
+                    if (auto* classic = dynamic_cast<ClassicPetlStrategy*>(strategy.get()))
+                        classic->setParamDefaults({{"k", k}});
+                    return strategy;
+                };
+            }
+            return variant.get();
+        }
+    }
+    return nullptr;
 }
 
 const StrategyInfo& findStrategy(const std::string& name)
@@ -25,6 +105,8 @@ const StrategyInfo& findStrategy(const std::string& name)
             return info;
         known += (known.empty() ? "" : ", ") + info.name;
     }
+    if (const StrategyInfo* variant = findStrategyVariant(name))
+        return *variant;
     throw Error("unknown strategy '" + name + "' (known: " + known + ")");
 }
 

@@ -1,0 +1,121 @@
+#include "core/export/PromptExport.h"
+
+#include "core/Error.h"
+#include "core/io/ClipTokenizer.h"
+#include "core/io/StateDict.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/ClipStrategy.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+std::string withoutExtension(const std::string& path)
+{
+    for (const char* extension : {".json", ".safetensors"}) {
+        const std::string ext = extension;
+        if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0)
+            return path.substr(0, path.size() - ext.size());
+    }
+    return path;
+}
+
+} // namespace
+
+std::vector<NearestWords> PromptExport::nearestWords(const at::Tensor& contexts, const at::Tensor& tokenEmbedding,
+                                                     const ClipTokenizer& tokenizer, int count)
+{
+    torch::NoGradGuard noGrad;
+    auto vectors = contexts.detach().to(torch::kCPU, torch::kFloat).reshape({-1, contexts.size(-1)});
+    // Only ids the vocabulary uses (a model's embedding may have spare rows).
+    const int64_t rows = std::min<int64_t>(tokenEmbedding.size(0), tokenizer.vocabSize());
+    auto table = tokenEmbedding.detach().to(torch::kCPU, torch::kFloat).narrow(0, 0, rows);
+    // compute_mode 2: direct differences, not the matmul expansion, so an exact match reads 0.
+    auto distances = torch::cdist(vectors.unsqueeze(0), table.unsqueeze(0), 2.0, 2).squeeze(0);  // [M, V]
+    const int64_t k = std::min<int64_t>(count, rows);
+    auto [values, indices] = distances.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+    std::vector<NearestWords> out;
+    for (int64_t m = 0; m < vectors.size(0); ++m) {
+        NearestWords nearest;
+        for (int64_t j = 0; j < k; ++j) {
+            const int id = static_cast<int>(indices[m][j].item<int64_t>());
+            nearest.ids.push_back(id);
+            nearest.words.push_back(tokenizer.displayWord(id));
+            nearest.distances.push_back(values[m][j].item<double>());
+        }
+        out.push_back(std::move(nearest));
+    }
+    return out;
+}
+
+nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& basePath, const nlohmann::json& metrics,
+                                   int nearestCount)
+{
+    const std::string base = withoutExtension(basePath);
+    const fs::path parent = fs::path(base).parent_path();
+    if (!parent.empty())
+        fs::create_directories(parent);
+    StateDict tensors = strategy.exportTensors();
+    nlohmann::json manifest = strategy.exportManifest();
+    manifest["format"] = "tunebench-prompt-1";
+    manifest["tensors"] = fs::path(base + ".safetensors").filename().string();
+    manifest["metrics"] = metrics.is_null() ? nlohmann::json::object() : metrics;
+    nlohmann::json shapes = nlohmann::json::object();
+    for (const auto& [key, tensor] : tensors)
+        shapes[key] = tensor.sizes().vec();
+    manifest["tensor_shapes"] = shapes;
+    const at::Tensor contexts = strategy.contextVectors();
+    nlohmann::json nearestJson = nlohmann::json::array();
+    if (contexts.defined() && strategy.setup().tokenizer) {
+        const auto nearest = nearestWords(contexts, strategy.model()->text->token_embedding->weight, *strategy.setup().tokenizer,
+                                          nearestCount);
+        for (size_t i = 0; i < nearest.size(); ++i) {
+            nlohmann::json words = nlohmann::json::array();
+            for (size_t j = 0; j < nearest[i].words.size(); ++j)
+                words.push_back({{"word", nearest[i].words[j]}, {"id", nearest[i].ids[j]}, {"distance", nearest[i].distances[j]}});
+            nearestJson.push_back({{"index", i}, {"nearest", words}});
+        }
+    }
+    manifest["nearest_words"] = nearestJson;
+    writeSafetensors(tensors, base + ".safetensors", {{"format", "tunebench-prompt-1"}, {"method", strategy.name()}});
+    RunStore::writeTextAtomically(base + ".json", manifest.dump(2) + "\n");
+    return manifest;
+}
+
+ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel model, const TaskSetup& target)
+{
+    const std::string base = withoutExtension(manifestPath);
+    ImportedPrompt imported;
+    imported.manifest = RunStore::readJsonFile(base + ".json");
+    const auto& manifest = imported.manifest;
+    if (!manifest.contains("method") || !manifest["method"].is_string() || !manifest.contains("class_names"))
+        throw Error(base + ".json: not a Tunebench prompt export (no method or class_names)");
+    const std::string method = manifest["method"].get<std::string>();
+    const std::string loadedHash = model->spec().sha256;
+    const std::string exportedHash = manifest.value("/checkpoint/sha256"_json_pointer, std::string());
+    if (!exportedHash.empty() && !loadedHash.empty() && exportedHash != loadedHash)
+        imported.warnings.push_back(base + ".json: exported for model " +
+                                    manifest.value("/checkpoint/name"_json_pointer, std::string("?")) + " (sha256 " +
+                                    exportedHash.substr(0, 12) + "...), loaded model has sha256 " + loadedHash.substr(0, 12) +
+                                    "...; results may be meaningless");
+    StateDict tensors = readSafetensors(base + ".safetensors");
+    tensors.erase("class_text_features");
+
+    TaskSetup exported = target;
+    exported.classNames = manifest["class_names"].get<std::vector<std::string>>();
+    exported.promptTemplate = manifest.value("template", target.promptTemplate);
+    imported.strategy = findStrategy(method).create();
+    imported.strategy->attach(model, exported, manifest.value("params", nlohmann::json::object()));
+    imported.strategy->loadTrainableState(tensors);
+    if (target.classNames != exported.classNames)
+        imported.strategy->setClasses(target.classNames);
+    return imported;
+}
+
+} // namespace tunebench

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+// What the run history shows of one run folder.
+struct RunSummary
+{
+    std::string folder;   // absolute path
+    std::string id;       // folder name: <timestamp>-<method>-<dataset>
+    std::string method;
+    std::string dataset;
+    std::string model;
+    std::string created;  // ISO 8601 UTC
+    std::string status;   // "running" until results.json exists, then its "status" (finished, stopped, diverged)
+    nlohmann::json results;  // results.json, or null
+};
+
+// One run = one folder: config.json (enough to rerun), metrics.jsonl (one JSON object per logged
+// step/epoch/eval, appended and flushed), results.json, checkpoint/, export/. JSON files are written
+// atomically (temporary file, then rename), so a reader never sees half a file.
+class RunStore
+{
+public:
+    // $TUNEBENCH_RUNS_DIR, else ./runs.
+    static std::string defaultRoot();
+    // Now, ISO 8601 UTC ("2026-11-26T16:45:00Z"), for config.json's "created".
+    static std::string utcNow();
+    // Creates <root>/<UTC timestamp>-<method>-<dataset>/ (with a -2, -3 ... suffix when taken).
+    static RunStore create(const std::string& root, const std::string& method, const std::string& dataset);
+    // An existing run folder; Error naming the folder when it has no config.json.
+    static RunStore open(const std::string& folder);
+
+    const std::string& folder() const { return m_folder; }
+    std::string checkpointDir() const;
+    std::string exportDir() const;
+
+    void writeConfig(const nlohmann::json& config) const;
+    nlohmann::json readConfig() const;
+    void appendMetric(const nlohmann::json& record) const;
+    std::vector<nlohmann::json> readMetrics() const;
+    void writeResults(const nlohmann::json& results) const;
+    nlohmann::json readResults() const;  // null when absent
+
+    // Atomic JSON/text writes used for the run's files (and the compare table's CSV).
+    static void writeTextAtomically(const std::string& path, const std::string& text);
+    static nlohmann::json readJsonFile(const std::string& path);
+
+private:
+    explicit RunStore(std::string folder) : m_folder(std::move(folder)) {}
+    std::string m_folder;
+};
+
+// The run folders under `root` (those with a config.json), newest first. A missing root gives none.
+std::vector<RunSummary> listRuns(const std::string& root);
+
+} // namespace tunebench

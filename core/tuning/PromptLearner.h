@@ -1,0 +1,61 @@
+#pragma once
+
+#include "core/model/ClipModel.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+class ClipTokenizer;
+
+struct PromptLearnerOptions
+{
+    int contextLength = 16;              // M; replaced by the phrase's token count when initPhrase is set
+    std::string initPhrase;              // e.g. "a photo of a"; empty = random N(0, 0.02)
+    std::string classTokenPosition = "end";  // end | middle | front
+    bool classSpecific = false;          // CSC: one context per class
+};
+
+// CoOp's prompt learner: M learned context vectors take the place of the words of "X X ... X {class}.".
+// The start token (prefix) and the class/"."/end part (suffix) are frozen embeddings rebuilt whenever
+// the classes change, which is what allows base-to-new evaluation.
+class PromptLearner
+{
+public:
+    PromptLearner(ClipModel model, std::shared_ptr<const ClipTokenizer> tokenizer, const PromptLearnerOptions& options,
+                  const std::vector<std::string>& classNames);
+
+    // Rebuilds the frozen parts for other classes. Error for class-specific contexts and other names.
+    void setClasses(const std::vector<std::string>& classNames);
+    // Text features [C, E] (unnormalised) of the prompts with the learned context.
+    at::Tensor encode();
+    // Text features [B, C, E] with bias[b] [D] added to every context vector (CoCoOp), one tower pass.
+    at::Tensor encodeWithBias(const at::Tensor& bias);
+
+    at::Tensor& context() { return m_context; }  // [M, D] or [C, M, D], requires grad
+    int contextLength() const { return m_options.contextLength; }
+    bool classSpecific() const { return m_options.classSpecific; }
+    // The words the placeholders stand for in the tokenized prompt ("X X X X" or the init phrase).
+    const std::string& promptPrefix() const { return m_promptPrefix; }
+    const std::vector<std::string>& classNames() const { return m_classNames; }
+
+private:
+    // Embedded prompts [N, C, L, D] for contexts [N, C, M, D].
+    at::Tensor assemble(const at::Tensor& contexts) const;
+    at::Tensor encodeAssembled(const at::Tensor& prompts);
+
+    ClipModel m_model;
+    std::shared_ptr<const ClipTokenizer> m_tokenizer;
+    PromptLearnerOptions m_options;
+    std::string m_promptPrefix;
+    std::vector<std::string> m_classNames;
+    at::Tensor m_context;
+    at::Tensor m_prefix;        // [C, 1, D]
+    at::Tensor m_suffix;        // [C, L - 1 - M, D]
+    at::Tensor m_endPositions;  // [C]
+    std::vector<int64_t> m_nameLengths;
+};
+
+} // namespace tunebench

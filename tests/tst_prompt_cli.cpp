@@ -1,0 +1,146 @@
+// tunebench-cli train / eval / export / compare end to end on a generated folder dataset with a tiny CLIP: JSON on
+// stdout, run folders on disk, prompt import through eval --prompt.
+#include "core/io/CheckpointWriter.h"
+#include "tests/ModelFixtures.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace tunebench;
+using nlohmann::json;
+
+namespace {
+
+struct CliResult
+{
+    int exitCode = -1;
+    std::string out;
+    std::string err;
+};
+
+CliResult runCli(const QStringList& arguments)
+{
+    QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    process.setProcessEnvironment(environment);
+    process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
+    process.waitForFinished(300000);
+    CliResult result;
+    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    result.out = process.readAllStandardOutput().toStdString();
+    result.err = process.readAllStandardError().toStdString();
+    return result;
+}
+
+} // namespace
+
+class TestPromptCli : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        // A small folder dataset: 4 classes, 4 train / 2 val / 3 test images each, a colour per class.
+        m_dataset = m_dir.path() + "/toys";
+        const char* classes[] = {"apple", "banana", "cherry", "grape"};
+        cv::RNG rng(3);
+        for (int c = 0; c < 4; ++c)
+            for (auto [split, count] : {std::pair<const char*, int>{"train", 4}, {"val", 2}, {"test", 3}}) {
+                const fs::path folder = fs::path(m_dataset.toStdString()) / split / classes[c];
+                fs::create_directories(folder);
+                for (int i = 0; i < count; ++i) {
+                    cv::Mat image(20, 24, CV_8UC3, cv::Scalar(60 * c, 255 - 60 * c, 40 * i));
+                    cv::randn(image, cv::Scalar(60 * c, 200 - 40 * c, 100), cv::Scalar(20, 20, 20));
+                    cv::imwrite((folder / (std::to_string(i) + ".png")).string(), image);
+                }
+            }
+        m_model = m_dir.path() + "/tiny.safetensors";
+        writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), m_model.toStdString());
+        m_vocab = QString::fromStdString(test::sharedVocabularyPath());
+        m_runs = m_dir.path() + "/runs";
+    }
+
+    void trainEvalExport()
+    {
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "2", "--seed", "1", "--base-new", "--epochs", "1", "--batch-size", "4", "--opt",
+                                     "n_ctx=4", "--runs", m_runs, "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const json results = json::parse(trained.out);
+        QVERIFY(results["base"].is_number() && results["new"].is_number() && results["h"].is_number());
+        QCOMPARE(results["n"].get<int>(), 6);  // the 2 base classes' test images
+        QCOMPARE(results["trainable_parameters"].get<int>(), 4 * 64);
+        QCOMPARE(results["train"]["steps"].get<int>(), 1);  // 2 shots x 2 base classes, batch 4
+        const double h = 2 * results["base"].get<double>() * results["new"].get<double>() /
+                         (results["base"].get<double>() + results["new"].get<double>());
+        QVERIFY(std::abs(results["h"].get<double>() - h) < 1e-9);
+        const std::string run = results["run"].get<std::string>();
+        for (const char* file : {"config.json", "metrics.jsonl", "results.json", "checkpoint/trainable.safetensors",
+                                 "export/prompt.json", "export/prompt.safetensors"})
+            QVERIFY2(fs::exists(fs::path(run) / file), file);
+        QVERIFY(trained.err.find("ETA") != std::string::npos);
+
+        // The exported prompt evaluated through eval --prompt on the same classes gives the same base accuracy.
+        const auto evaluated = runCli({"eval", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--split", "test",
+                                       "--prompt", QString::fromStdString(run + "/export/prompt.json"), "--base-new", "--threads", "2"});
+        QVERIFY2(evaluated.exitCode == 0, evaluated.err.c_str());
+        const json scores = json::parse(evaluated.out);
+        QVERIFY(std::abs(scores["base"].get<double>() - results["base"].get<double>()) < 1e-9);
+        QVERIFY(std::abs(scores["new"].get<double>() - results["new"].get<double>()) < 1e-9);
+
+        const auto exported = runCli({"export", "--run", QString::fromStdString(run), "--out", m_dir.path() + "/again", "--vocab", m_vocab});
+        QVERIFY2(exported.exitCode == 0, exported.err.c_str());
+        QVERIFY(fs::exists((m_dir.path() + "/again.safetensors").toStdString()));
+        QCOMPARE(json::parse(exported.out)["nearest_words"].size(), size_t(4));
+    }
+
+    void zeroShotEvalPrintsTheContractJson()
+    {
+        const auto evaluated = runCli({"eval", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--split", "test",
+                                       "--threads", "2"});
+        QVERIFY2(evaluated.exitCode == 0, evaluated.err.c_str());
+        const json scores = json::parse(evaluated.out);
+        QCOMPARE(scores["n"].get<int>(), 12);
+        QCOMPARE(scores["per_class"].size(), size_t(4));
+        QVERIFY(scores["accuracy"].get<double>() >= 0 && scores["accuracy"].get<double>() <= 1);
+        const auto bad = runCli({"eval", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--split", "dev"});
+        QVERIFY(bad.exitCode != 0 && bad.out.empty());
+    }
+
+    void compareFillsTheTable()
+    {
+        const auto compared = runCli({"compare", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--methods",
+                                      "zeroshot,coop", "--shots", "1", "--seeds", "1,2", "--epochs", "1", "--opt", "n_ctx=2", "--runs",
+                                      m_runs, "--threads", "2"});
+        QVERIFY2(compared.exitCode == 0, compared.err.c_str());
+        const json table = json::parse(compared.out);
+        for (const char* method : {"zeroshot", "coop"}) {
+            const json& entry = table["methods"][method];
+            QCOMPARE(entry["per_seed"].size(), size_t(2));
+            const double base = (entry["per_seed"][0]["base"].get<double>() + entry["per_seed"][1]["base"].get<double>()) / 2;
+            const double novel = (entry["per_seed"][0]["new"].get<double>() + entry["per_seed"][1]["new"].get<double>()) / 2;
+            QVERIFY(std::abs(entry["base"].get<double>() - base) < 1e-12);
+            QVERIFY(std::abs(entry["h"].get<double>() - 2 * base * novel / (base + novel)) < 1e-12);
+        }
+        // Zero-shot does not depend on the seed's few-shot sample.
+        QCOMPARE(table["methods"]["zeroshot"]["per_seed"][0]["new"], table["methods"]["zeroshot"]["per_seed"][1]["new"]);
+        const std::string run = table["run"].get<std::string>();
+        QVERIFY(fs::exists(fs::path(run) / "table.csv"));
+        QVERIFY(fs::exists(fs::path(run) / "table.json"));
+        QVERIFY(compared.err.find("method") != std::string::npos);
+    }
+
+private:
+    QTemporaryDir m_dir;
+    QString m_model, m_vocab, m_runs, m_dataset;
+};
+
+QTEST_GUILESS_MAIN(TestPromptCli)
+#include "tst_prompt_cli.moc"

