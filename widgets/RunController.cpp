@@ -268,9 +268,7 @@ RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
     }
     auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
 
-    TrainerConfig config = strategy->defaultTrainerConfig(request.shots);
-    if (request.epochs > 0)
-        config.epochs = request.epochs;
+    TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(request.shots), request.epochs);
     if (request.lr > 0)
         config.lr = request.lr;
     config.maxSteps = request.maxSteps;

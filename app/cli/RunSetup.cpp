@@ -226,9 +226,7 @@ nlohmann::json runExperiment(const RunSettings& settings, const Backbone& backbo
     strategy->attach(backbone.build(), setup, settings.options);
     auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
 
-    TrainerConfig config = strategy->defaultTrainerConfig(settings.shots);
-    if (settings.epochs > 0)
-        config.epochs = settings.epochs;
+    TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(settings.shots), settings.epochs);
     if (settings.lr > 0)
         config.lr = settings.lr;
     config.precision = settings.precision;

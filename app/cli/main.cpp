@@ -23,6 +23,18 @@ commands:
                                              zero-shot classification of images
   dataset inspect PATH|fashion-mnist [--shots K --seed S --base-new]
                                              classes, splits and problems of a dataset
+  train    --model PATH --dataset D --method NAME [--shots K --seed S --base-new --epochs N --lr X
+           --batch-size B --opt name=value ... --config run.json --runs DIR --resume RUN_DIR]
+                                             tune a strategy; writes a run folder
+  eval     --model PATH --dataset D [--split test --prompt EXPORT.json --base-new --template T]
+                                             accuracy, per class (zero-shot without --prompt)
+  export   --run RUN_DIR [--out PATH]        export a run's tuned prompt (.safetensors + .json)
+  compare  --model PATH --dataset D --methods a,b,c [--shots K --seeds 1,2,3 --epochs N]
+                                             Base/New/H (or accuracy) table across methods and seeds
+  params   --model PATH|vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
+                                             trainable parameters and storage multiplier for N tasks
+  pretrain [--dataset fashion-mnist --epochs 2 --out DIR --model-out DIR --resume]
+                                             pretrain the small demo CLIP on a dataset's class names
 
 common options: --device auto|cpu|cuda[:N]   --threads N
 PATH is an OpenAI TorchScript .pt, a .safetensors file (OpenAI/open_clip, Hugging Face or timm names)

@@ -191,6 +191,16 @@ TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
     return c;
 }
 
+TrainerConfig withEpochs(TrainerConfig recipe, int epochs)
+{
+    if (epochs <= 0 || epochs == recipe.epochs)
+        return recipe;
+    if (recipe.epochs > 0)
+        recipe.warmupEpochs = static_cast<int>(std::lround(static_cast<double>(recipe.warmupEpochs) * epochs / recipe.epochs));
+    recipe.epochs = epochs;
+    return recipe;
+}
+
 double scheduledLr(const TrainerConfig& c, int epoch, std::int64_t step, std::int64_t totalSteps)
 {
     if (epoch < c.warmupEpochs)

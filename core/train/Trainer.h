@@ -94,6 +94,10 @@ struct TrainResult
     double finalLoss = 0;
 };
 
+// The recipe with another epoch count; the warm-up shrinks in proportion (rounded), so that a short run
+// is not spent entirely at the warm-up rate.
+TrainerConfig withEpochs(TrainerConfig recipe, int epochs);
+
 // lr of epoch `epoch` (0-based), or of a step when cosinePerStep: constant warm-up, then cosine from lr.
 double scheduledLr(const TrainerConfig& config, int epoch, std::int64_t step, std::int64_t totalSteps);
 

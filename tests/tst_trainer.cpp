@@ -1,0 +1,159 @@
+// The trainer on a tiny linear classifier: the Dassl schedule, shortened recipes, resume that equals an
+// uninterrupted run, the NaN guard keeping the last good checkpoint, and cooperative stop.
+#include "core/train/RunControl.h"
+#include "core/train/Trainer.h"
+
+#include <QtTest>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+
+using namespace tunebench;
+
+namespace {
+
+class LinearTask : public Trainable
+{
+public:
+    explicit LinearTask(int poisonAtStep = -1) : m_poisonAtStep(poisonAtStep)
+    {
+        torch::manual_seed(3);
+        m_layer = torch::nn::Linear(4, 3);
+    }
+    std::vector<at::Tensor> trainableParameters() override { return m_layer->parameters(); }
+    void setTraining(bool training) override { m_layer->train(training); }
+    StepOutput trainStep(const Batch& batch) override
+    {
+        auto logits = m_layer(batch.inputs);
+        auto loss = torch::cross_entropy_loss(logits, batch.labels);
+        if (++m_steps == m_poisonAtStep)
+            loss = loss * std::numeric_limits<float>::quiet_NaN();
+        return {loss, logits};
+    }
+    StateDict trainableState() override { return {{"weight", m_layer->weight.detach().clone()}, {"bias", m_layer->bias.detach().clone()}}; }
+    void loadTrainableState(const StateDict& state) override
+    {
+        torch::NoGradGuard noGrad;
+        m_layer->weight.copy_(state.at("weight"));
+        m_layer->bias.copy_(state.at("bias"));
+    }
+    torch::nn::Linear m_layer{nullptr};
+
+private:
+    int m_poisonAtStep;
+    int m_steps = 0;
+};
+
+TensorBatchSource makeData()
+{
+    torch::manual_seed(11);
+    auto inputs = torch::randn({40, 4});
+    auto labels = inputs.narrow(1, 0, 3).argmax(1);  // learnable: the largest of the first three features
+    return TensorBatchSource(inputs, labels, 8, true, 5);
+}
+
+TrainerConfig config(int epochs)
+{
+    TrainerConfig c;
+    c.lr = 0.5;
+    c.epochs = epochs;
+    c.warmupEpochs = 1;
+    c.warmupLr = 0.01;
+    return c;
+}
+
+} // namespace
+
+class TestTrainer : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void scheduleFollowsDassl()
+    {
+        TrainerConfig c = config(10);
+        QCOMPARE(scheduledLr(c, 0, 0, 50), 0.01);  // constant warm-up epoch
+        QVERIFY(std::abs(scheduledLr(c, 1, 0, 50) - 0.25 * (1 + std::cos(M_PI / 10))) < 1e-12);
+        QVERIFY(std::abs(scheduledLr(c, 5, 0, 50) - 0.25) < 1e-12);
+        c.cosinePerStep = true;
+        c.warmupEpochs = 0;
+        QVERIFY(std::abs(scheduledLr(c, 3, 25, 50) - 0.25) < 1e-12);
+    }
+
+    void shortenedRecipeScalesWarmup()
+    {
+        TrainerConfig recipe = config(100);
+        recipe.warmupEpochs = 10;
+        QCOMPARE(withEpochs(recipe, 20).warmupEpochs, 2);
+        QCOMPARE(withEpochs(recipe, 20).epochs, 20);
+        QCOMPARE(withEpochs(recipe, 4).warmupEpochs, 0);
+        QCOMPARE(withEpochs(recipe, 0).epochs, 100);  // 0 keeps the recipe
+    }
+
+    void learnsAndResumesExactly()
+    {
+        QTemporaryDir dir;
+        // Uninterrupted: 4 epochs.
+        LinearTask straight;
+        auto data = makeData();
+        const TrainResult full = Trainer(config(4)).fit(straight, data);
+        QCOMPARE(int(full.status), int(TrainResult::Status::Finished));
+        QCOMPARE(full.epochsDone, 4);
+        QCOMPARE(full.steps, int64_t(20));
+
+        // Interrupted after 2 epochs, then resumed to 4 from the checkpoint by a fresh task.
+        TrainerConfig first = config(4);
+        first.checkpointDir = dir.path().toStdString();
+        first.maxSteps = 10;
+        LinearTask part;
+        auto data2 = makeData();
+        Trainer(first).fit(part, data2);
+        QVERIFY(std::filesystem::exists(first.checkpointDir + "/progress.json"));
+        TrainerConfig second = config(4);
+        second.checkpointDir = first.checkpointDir;
+        second.resume = true;
+        LinearTask resumed;
+        auto data3 = makeData();
+        const TrainResult rest = Trainer(second).fit(resumed, data3);
+        QCOMPARE(rest.epochsDone, 4);
+        QCOMPARE(rest.steps, int64_t(20));
+        QVERIFY(torch::equal(resumed.m_layer->weight, straight.m_layer->weight));
+        QVERIFY(torch::equal(resumed.m_layer->bias, straight.m_layer->bias));
+    }
+
+    void nanStopsAndKeepsTheLastGoodCheckpoint()
+    {
+        QTemporaryDir dir;
+        TrainerConfig c = config(4);
+        c.checkpointDir = dir.path().toStdString();
+        LinearTask task(/*poisonAtStep=*/13);  // epoch 3 of 5-step epochs
+        auto data = makeData();
+        const TrainResult result = Trainer(c).fit(task, data);
+        QCOMPARE(int(result.status), int(TrainResult::Status::Diverged));
+        QVERIFY2(result.message.find("NaN at epoch 3, step 13") != std::string::npos, result.message.c_str());
+        QVERIFY(result.message.find(c.checkpointDir) != std::string::npos);
+        QCOMPARE(result.epochsDone, 2);
+        const StateDict kept = readSafetensors(c.checkpointDir + "/trainable.safetensors");
+        QVERIFY(torch::isfinite(kept.at("weight")).all().item<bool>());
+    }
+
+    void stopRequestEndsTheRun()
+    {
+        RunControl control;
+        LinearTask task;
+        auto data = makeData();
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](const StepReport& report) {
+            if (report.step == 3)
+                control.requestStop();
+        };
+        const TrainResult result = Trainer(config(4)).fit(task, data, callbacks, &control);
+        QCOMPARE(int(result.status), int(TrainResult::Status::Stopped));
+        QCOMPARE(result.steps, int64_t(3));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestTrainer)
+#include "tst_trainer.moc"
