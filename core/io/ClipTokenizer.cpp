@@ -797,23 +797,9 @@ std::string ClipTokenizer::cleanText(const std::string& text) const
 
 std::vector<int> ClipTokenizer::encode(const std::string& text) const
 {
-    const std::u32string cleaned = cleanCodePoints(text);
     std::vector<int> ids;
-    ids.reserve(cleaned.size() / 3 + 1);
-    std::string word;
-    std::size_t position = 0;
-    while (position < cleaned.size()) {
-        const std::size_t length = matchLength(cleaned, position);
-        if (length == 0) {
-            ++position;
-            continue;
-        }
-        word.clear();
-        for (std::size_t offset = 0; offset < length; ++offset)
-            appendUtf8(cleaned[position + offset], word);
+    for (const std::string& word : splitWords(text))
         appendWordIds(word, ids);
-        position += length;
-    }
     return ids;
 }
 
