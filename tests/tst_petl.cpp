@@ -17,8 +17,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
+#include <random>
 #include <set>
 
 using namespace tunebench;
@@ -100,6 +103,41 @@ std::set<std::string> methodPrefixes(const std::string& strategy)
 }
 
 // The binary built with the tests; $TUNEBENCH_CLI points elsewhere (a build in another folder).
+// An IDX dataset (the Fashion-MNIST layout) of `classes` classes, a constant grey level per class plus
+// noise, so that the tiny models can tell them apart.
+void writeIdxDataset(const QString& folder, int classes, int trainPerClass, int testPerClass)
+{
+    auto bigEndian = [](std::ofstream& out, std::uint32_t value) {
+        const char bytes[] = {char(value >> 24), char(value >> 16), char(value >> 8), char(value)};
+        out.write(bytes, 4);
+    };
+    const int side = 12;
+    std::mt19937 noise(5);
+    auto write = [&](const char* images, const char* labels, int perClass) {
+        std::ofstream imageFile((folder + "/" + images).toStdString(), std::ios::binary);
+        std::ofstream labelFile((folder + "/" + labels).toStdString(), std::ios::binary);
+        const std::uint32_t count = static_cast<std::uint32_t>(classes * perClass);
+        bigEndian(imageFile, 0x00000803);
+        bigEndian(imageFile, count);
+        bigEndian(imageFile, side);
+        bigEndian(imageFile, side);
+        bigEndian(labelFile, 0x00000801);
+        bigEndian(labelFile, count);
+        for (int i = 0; i < perClass; ++i)
+            for (int c = 0; c < classes; ++c) {
+                for (int p = 0; p < side * side; ++p)
+                    imageFile.put(static_cast<char>(std::clamp<int>(40 + 80 * c + static_cast<int>(noise() % 30), 0, 255)));
+                labelFile.put(static_cast<char>(c));
+            }
+    };
+    QDir().mkpath(folder);
+    write("train-images-idx3-ubyte", "train-labels-idx1-ubyte", trainPerClass);
+    write("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", testPerClass);
+    std::ofstream names((folder + "/classes.txt").toStdString());
+    for (int c = 0; c < classes; ++c)
+        names << "shade " << c << "\n";
+}
+
 QString cliPath()
 {
     return qEnvironmentVariable("TUNEBENCH_CLI", QStringLiteral(TUNEBENCH_CLI_PATH));
@@ -556,6 +594,41 @@ private Q_SLOTS:
         const QString error = QString::fromUtf8(process.readAllStandardError());
         QCOMPARE(error.count('\n'), 1);
         QVERIFY2(error.contains("reduction"), qPrintable(error));
+    }
+
+    void compareReportsAccuracyAndParameterCost()
+    {
+        // The survey's table in one command: accuracy and the storage multiplier of each method, the latter
+        // equal to what `params` reports for the same model, class count and number of tasks.
+        const QString model = m_dir.path() + "/compare-timm.safetensors";
+        writeTimmSafetensors(test::randomWeights(test::tinyTimmSpec(), 17), model.toStdString());
+        const QString dataset = m_dir.path() + "/shades";
+        writeIdxDataset(dataset, 3, 6, 4);
+        QProcess process;
+        process.start(cliPath(), {"compare", "--model", model, "--dataset", dataset, "--methods", "linear,bias,vpt-deep", "--shots", "2",
+                                  "--seeds", "1", "--epochs", "1", "--tasks", "5", "--runs", m_dir.path() + "/runs", "--threads", "2"});
+        QVERIFY(process.waitForFinished(120000));
+        const QString err = QString::fromUtf8(process.readAllStandardError());
+        QVERIFY2(process.exitCode() == 0, qPrintable(err));
+        const json table = json::parse(process.readAllStandardOutput().toStdString());
+        QVERIFY2(err.contains("params x5"), qPrintable(err));
+        for (const char* method : {"linear", "bias", "vpt-deep"}) {
+            const json& entry = table["methods"][method];
+            const double accuracy = entry["accuracy"].get<double>();
+            QVERIFY(accuracy >= 0 && accuracy <= 1);
+            QProcess params;
+            params.start(cliPath(), {"params", "--model", model, "--strategy", method, "--tasks", "5", "--classes", "3"});
+            QVERIFY(params.waitForFinished(120000));
+            QCOMPARE(params.exitCode(), 0);
+            const json expected = json::parse(params.readAllStandardOutput().toStdString());
+            QCOMPARE(entry["trainable"].get<std::int64_t>(), expected["trainable"].get<std::int64_t>());
+            QVERIFY2(std::abs(entry["multiplier"].get<double>() - expected["multiplier"].get<double>()) < 1e-12, method);
+        }
+        // The CSV carries both columns.
+        std::ifstream csv(table["run"].get<std::string>() + "/table.csv");
+        std::string header;
+        std::getline(csv, header);
+        QCOMPARE(header, std::string("method,seed,base,new,h,accuracy,trainable,multiplier"));
     }
 
 private:

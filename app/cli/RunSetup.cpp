@@ -8,6 +8,7 @@
 #include "core/data/ImageBatchSource.h"
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
+#include "core/tuning/ParameterBudget.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
@@ -95,7 +96,7 @@ nlohmann::json RunSettings::toJson() const
     return {{"model", model},         {"dataset", dataset},     {"method", method},       {"shots", shots},
             {"seed", seed},           {"base_new", baseNew},    {"device", device},       {"threads", threads},
             {"precision", precision}, {"epochs", epochs},       {"lr", lr},               {"batch_size", batchSize},
-            {"max_steps", maxSteps},  {"loader_threads", loaderThreads}, {"log_every", logEvery}, {"crop_scale_min", cropScaleMin}, {"vocab", vocab},
+            {"max_steps", maxSteps},  {"loader_threads", loaderThreads}, {"log_every", logEvery}, {"crop_scale_min", cropScaleMin}, {"tasks", tasks}, {"vocab", vocab},
             {"options", options}};
 }
 
@@ -119,6 +120,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.loaderThreads = j.value("loader_threads", s.loaderThreads);
         s.logEvery = j.value("log_every", s.logEvery);
         s.cropScaleMin = j.value("crop_scale_min", s.cropScaleMin);
+        s.tasks = j.value("tasks", s.tasks);
         s.vocab = j.value("vocab", s.vocab);
         s.options = j.value("options", nlohmann::json::object());
     } catch (const nlohmann::json::exception& e) {
@@ -152,6 +154,9 @@ RunSettings RunSettings::fromArgs(const CliArgs& args, RunSettings s)
     s.cropScaleMin = args.doubleValue("crop-scale-min", s.cropScaleMin);
     if (!(s.cropScaleMin > 0 && s.cropScaleMin <= 1))
         throw Error("--crop-scale-min must be in (0, 1], got " + std::to_string(s.cropScaleMin));
+    s.tasks = args.intValue("tasks", s.tasks);
+    if (s.tasks < 1)
+        throw Error("--tasks must be at least 1, got " + std::to_string(s.tasks));
     s.vocab = args.value("vocab", s.vocab);
     const nlohmann::json given = parseOptions(args.values("opt"));  // items() must not outlive it
     for (const auto& [name, value] : given.items())
@@ -223,7 +228,8 @@ nlohmann::json runExperiment(const RunSettings& settings, const Backbone& backbo
     setup.shots = settings.shots;
     setup.tokenizer = backbone.tokenizer;
     auto strategy = info.create();
-    strategy->attach(backbone.build(), setup, settings.options);
+    const ClipModel model = backbone.build();
+    strategy->attach(model, setup, settings.options);
     auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
 
     TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(settings.shots), settings.epochs);
@@ -289,6 +295,9 @@ nlohmann::json runExperiment(const RunSettings& settings, const Backbone& backbo
         tuned->tuneOnValidation(*valSource);
     }
     results["trainable_parameters"] = strategy->trainableParameterCount();
+    const ParameterBudget budget = parameterBudget(*strategy, model, settings.tasks);
+    results["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"tasks", budget.tasks},
+                             {"multiplier", budget.multiplier}};
 
     const Evaluation first = evaluateOn(*strategy, trainSet, trainSet.test, resolution, settings.loaderThreads);
     const auto firstJson = accuracyJson(first, trainSet.classNames);

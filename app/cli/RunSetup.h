@@ -49,6 +49,7 @@ struct RunSettings
     int loaderThreads = 0;
     int logEvery = 0;        // 0 = about 50 lines per run
     double cropScaleMin = 0.08;  // random resized crop's smallest area fraction (recipe: 0.08; small images may want more)
+    int tasks = 24;              // tasks counted by the storage multiplier (the VPT paper's table: 24 VTAB tasks)
     std::string vocab;
     nlohmann::json options = nlohmann::json::object();  // strategy options (--opt name=value)
 

@@ -26,7 +26,7 @@ namespace {
 
 const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
                                            "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
-                                           "log-every", "vocab",   "opt",        "crop-scale-min"};
+                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks"};
 
 std::vector<std::string> splitComma(const std::string& text)
 {
@@ -246,14 +246,19 @@ int runCompare(const std::vector<std::string>& words)
                        {"device", describeDevice(backbone.device)}, {"settings", settingsJson}});
     std::cerr << "compare run folder: " << store.folder() << "\n";
 
-    auto printHeader = [] { std::cerr << "\nmethod           seed    base     new       H  (accuracy %)\n"; };
+    // The last columns are the VPT paper's cost: trainable parameters per task, and the parameters stored
+    // for --tasks tasks relative to one backbone.
+    auto printHeader = [&] {
+        std::cerr << "\nmethod           seed    base     new       H   trainable  params x" << settings.tasks << "  (accuracy %)\n";
+    };
     nlohmann::json table = nlohmann::json::object();
-    std::string csv = "method,seed,base,new,h,accuracy\n";
+    std::string csv = "method,seed,base,new,h,accuracy,trainable,multiplier\n";
     std::vector<std::string> rowsSoFar;
     for (const auto& method : methods) {
         const StrategyInfo& info = findStrategy(method);
         const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
         nlohmann::json perSeed = nlohmann::json::array();
+        nlohmann::json parameters;  // the same for every seed
         double baseSum = 0, newSum = 0, accuracySum = 0;
         int newCount = 0;
         for (int seed : seeds) {
@@ -270,6 +275,7 @@ int runCompare(const std::vector<std::string>& words)
             const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
             nlohmann::json result = runExperiment(one, backbone, dataset, nullptr, false, label);
             nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
+            parameters = result["parameters"];
             accuracySum += result["accuracy"].get<double>();
             if (baseNew) {
                 row["base"] = result["base"];
@@ -284,18 +290,21 @@ int runCompare(const std::vector<std::string>& words)
             perSeed.push_back(row);
             store.appendMetric({{"type", "compare_row"}, {"method", method}, {"result", result}});
             char line[160];
-            std::snprintf(line, sizeof line, "%-16s %4d  %s  %s  %s", method.c_str(), seed,
+            std::snprintf(line, sizeof line, "%-16s %4d  %s  %s  %s  %10lld  %8.2fx", method.c_str(), seed,
                           percent(baseNew ? row["base"] : row["accuracy"]).c_str(), percent(row.value("new", nlohmann::json())).c_str(),
-                          percent(row.value("h", nlohmann::json())).c_str());
+                          percent(row.value("h", nlohmann::json())).c_str(), parameters["trainable"].get<long long>(),
+                          parameters["multiplier"].get<double>());
             rowsSoFar.push_back(line);
             printHeader();
             for (const auto& r : rowsSoFar)
                 std::cerr << r << "\n";
             csv += method + "," + std::to_string(seed) + "," + (baseNew ? row["base"].dump() : "") + "," +
-                   (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "\n";
+                   (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "," +
+                   parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
         }
         const double n = static_cast<double>(seeds.size());
-        nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}};
+        nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}, {"trainable", parameters["trainable"]},
+                                {"multiplier", parameters["multiplier"]}};
         if (baseNew) {
             // Seed-averaged B and N, then H of the averages (methods.md 3).
             const double base = baseSum / n;
@@ -310,14 +319,17 @@ int runCompare(const std::vector<std::string>& words)
         }
         table[method] = entry;
         csv += method + ",mean," + (baseNew ? entry["base"].dump() : "") + "," + (baseNew ? entry["new"].dump() : "") + "," +
-               (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "\n";
+               (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "," + entry["trainable"].dump() + "," +
+               entry["multiplier"].dump() + "\n";
     }
     std::cerr << "\nseed-averaged:\n";
-    for (const auto& [method, entry] : table.items()) {
+    for (const auto& method : methods) {  // in the order asked for (the JSON object sorts its keys)
+        const nlohmann::json& entry = table[method];
         char line[160];
-        std::snprintf(line, sizeof line, "%-16s mean  %s  %s  %s", method.c_str(),
+        std::snprintf(line, sizeof line, "%-16s mean  %s  %s  %s  %10lld  %8.2fx", method.c_str(),
                       percent(entry.contains("base") ? entry["base"] : entry["accuracy"]).c_str(),
-                      percent(entry.value("new", nlohmann::json())).c_str(), percent(entry.value("h", nlohmann::json())).c_str());
+                      percent(entry.value("new", nlohmann::json())).c_str(), percent(entry.value("h", nlohmann::json())).c_str(),
+                      entry["trainable"].get<long long>(), entry["multiplier"].get<double>());
         std::cerr << line << "\n";
     }
     nlohmann::json out = {{"methods", table},
