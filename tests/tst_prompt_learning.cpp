@@ -11,6 +11,7 @@
 #include "core/tuning/CoopStrategy.h"
 #include "core/tuning/KgCoopStrategy.h"
 #include "core/tuning/LinearProbeStrategy.h"
+#include "core/tuning/PromptLearner.h"
 #include "core/tuning/PromptTemplates.h"
 #include "core/tuning/TipAdapterStrategy.h"
 #include "core/tuning/ZeroShotStrategy.h"
@@ -196,6 +197,42 @@ private Q_SLOTS:
             QVERIFY(!item.value().grad().defined() || item.value().grad().abs().sum().item<double>() == 0);
         }
         QCOMPARE(strategy->logits(images).sizes().vec(), (std::vector<int64_t>{12, 3}));
+    }
+
+    void sharedPrefixEqualsThePlainTower()
+    {
+        // Three text layers, so that the prefix's hidden states travel through several blocks.
+        ModelSpec spec = test::tinyClipSpec();
+        spec.text->layers = 3;
+        auto model = buildModel(Checkpoint{spec, test::randomWeights(spec, 21)});
+        const std::vector<std::string> classes = {"cat", "dog", "golden retriever", "a very long class name with many words"};
+        PromptLearnerOptions options;
+        options.contextLength = 5;
+        torch::manual_seed(4);
+        PromptLearner shared(model, vocabulary(), options, classes);
+        options.sharePrefix = false;
+        PromptLearner plain(model, vocabulary(), options, classes);
+        plain.context().data().copy_(shared.context().data());
+
+        auto features = shared.encode();
+        auto expected = plain.encode();
+        QCOMPARE(features.sizes().vec(), expected.sizes().vec());
+        QVERIFY(torch::allclose(features, expected, 1e-4, 1e-5));
+        auto weights = torch::randn_like(expected);
+        (features * weights).sum().backward();
+        (expected * weights).sum().backward();
+        QVERIFY(shared.context().grad().abs().sum().item<double>() > 0);
+        // Float rounding differs with the order of the sums: compare against the gradient's scale.
+        const double scale = plain.context().grad().abs().max().item<double>();
+        QVERIFY(scale > 0);
+        QVERIFY((shared.context().grad() - plain.context().grad()).abs().max().item<double>() < 1e-5 * scale);
+
+        // CoCoOp's per-image contexts: one prefix per image.
+        auto bias = torch::randn({3, shared.context().size(1)}) * 0.1;
+        auto perImage = shared.encodeWithBias(bias);
+        QCOMPARE(perImage.sizes().vec(), (std::vector<int64_t>{3, 4, spec.text->outputDim}));
+        QVERIFY(torch::allclose(perImage, plain.encodeWithBias(bias), 1e-4, 1e-5));
+        QVERIFY(!torch::allclose(perImage[0], perImage[1], 1e-4, 1e-5));
     }
 
     void cocoopBatchedEqualsPerImageLoop()

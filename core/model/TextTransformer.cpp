@@ -52,4 +52,22 @@ torch::Tensor TextTransformerImpl::encodeEmbeddings(const torch::Tensor& embeddi
     return torch::matmul(pooled, text_projection.to(pooled.scalar_type()));
 }
 
+torch::Tensor TextTransformerImpl::encodeSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
+                                                      const torch::Tensor& endPositions)
+{
+    const int64_t n = prefix.size(0), prefixLength = prefix.size(1), classes = suffix.size(0);
+    const int64_t used = endPositions.max().item<int64_t>() + 1;
+    TORCH_CHECK(endPositions.min().item<int64_t>() >= prefixLength, "an end-of-text token lies inside the shared prefix");
+    TORCH_CHECK(used <= m_spec.contextLength && used - prefixLength <= suffix.size(1), "text sequence longer than the context length");
+    const int64_t suffixLength = used - prefixLength;
+    auto p = prefix + positional_embedding.narrow(0, 0, prefixLength).to(prefix.scalar_type());
+    auto s = suffix.narrow(1, 0, suffixLength) + positional_embedding.narrow(0, prefixLength, suffixLength).to(suffix.scalar_type());
+    s = s.unsqueeze(0).expand({n, classes, suffixLength, s.size(2)}).reshape({n * classes, suffixLength, s.size(2)});
+    s = transformer->forwardSharedPrefix(p, s).second;
+    auto rows = torch::arange(n * classes, endPositions.options().dtype(torch::kLong));
+    auto ends = (endPositions.to(torch::kLong) - prefixLength).unsqueeze(0).expand({n, classes}).reshape({n * classes});
+    auto pooled = ln_final(s.index({rows, ends}));
+    return torch::matmul(pooled, text_projection.to(pooled.scalar_type())).view({n, classes, -1});
+}
+
 } // namespace tunebench

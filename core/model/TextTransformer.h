@@ -21,6 +21,13 @@ public:
     torch::Tensor encodeEmbeddings(const torch::Tensor& embeddings, const torch::Tensor& endPositions,
                                    TransformerHooks* hooks = nullptr);
 
+    // The same features for N x C prompts that share their first P embedded tokens per n (CoOp's start
+    // token and unified context): `prefix` [N, P, width], `suffix` [C, L - P, width] (the rest of each
+    // class's prompt, the same for every n), `endPositions` [C] counted from the prompt's start.
+    // Returns [N, C, outputDim]. Exact shortcut: under the causal mask the prefix's hidden states do
+    // not depend on what follows, so they are computed once per n instead of once per prompt.
+    torch::Tensor encodeSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, const torch::Tensor& endPositions);
+
     torch::Tensor embedTokens(const torch::Tensor& tokens);           // [B, L, width], no positions
     torch::Tensor endPositions(const torch::Tensor& tokens) const;    // [B], first end-of-text id per row
 

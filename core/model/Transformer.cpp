@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 namespace tunebench {
 
@@ -36,6 +38,46 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal)
 #endif
     context = context.permute({0, 2, 1, 3}).reshape({batch, length, width});
     return out_proj(context);
+}
+
+std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix)
+{
+    const int64_t n = prefix.size(0), prefixLength = prefix.size(1), width = prefix.size(2);
+    const int64_t classes = suffix.size(0) / n, suffixLength = suffix.size(1);
+    const int64_t headDim = width / m_heads;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
+    auto pqkv = torch::linear(prefix, in_proj_weight, in_proj_bias).view({n, prefixLength, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
+    auto sqkv = torch::linear(suffix, in_proj_weight, in_proj_bias)
+                    .view({n * classes, suffixLength, 3, m_heads, headDim})
+                    .permute({2, 0, 3, 1, 4});
+    auto pq = pqkv[0], pk = pqkv[1], pv = pqkv[2];  // [N, H, P, d]
+    auto sq = sqkv[0], sk = sqkv[1], sv = sqkv[2];  // [N*C, H, S, d]
+    // [N*C, H, S, X] <-> [N, H, C*S, X]: every suffix query of an n meets that n's prefix keys in one product.
+    auto toShared = [&](const torch::Tensor& t) {
+        return t.view({n, classes, m_heads, suffixLength, t.size(-1)}).permute({0, 2, 1, 3, 4}).reshape({n, m_heads, classes * suffixLength, t.size(-1)});
+    };
+    auto fromShared = [&](const torch::Tensor& t) {
+        return t.view({n, m_heads, classes, suffixLength, t.size(-1)}).permute({0, 2, 1, 3, 4}).reshape({n * classes, m_heads, suffixLength, t.size(-1)});
+    };
+    const float negInf = -std::numeric_limits<float>::infinity();
+
+    // The prefix attends only to itself (causal): its output is the same for all C sequences.
+    auto prefixScores = torch::matmul(pq * scale, pk.transpose(-2, -1));
+    prefixScores = prefixScores + torch::full({prefixLength, prefixLength}, negInf, prefixScores.options()).triu(1);
+    auto prefixContext = torch::matmul(torch::softmax(prefixScores, -1), pv);
+
+    // A suffix token attends to the whole prefix and to the suffix tokens up to itself.
+    auto scaledQuery = sq * scale;
+    auto toPrefix = fromShared(torch::matmul(toShared(scaledQuery), pk.transpose(-2, -1)));  // [N*C, H, S, P]
+    auto toSelf = torch::matmul(scaledQuery, sk.transpose(-2, -1));                        // [N*C, H, S, S]
+    toSelf = toSelf + torch::full({suffixLength, suffixLength}, negInf, toSelf.options()).triu(1);
+    auto weights = torch::softmax(torch::cat({toPrefix, toSelf}, -1), -1);
+    auto suffixContext = fromShared(torch::matmul(toShared(weights.narrow(-1, 0, prefixLength)), pv)) +
+                         torch::matmul(weights.narrow(-1, prefixLength, suffixLength), sv);
+
+    prefixContext = prefixContext.permute({0, 2, 1, 3}).reshape({n, prefixLength, width});
+    suffixContext = suffixContext.permute({0, 2, 1, 3}).reshape({n * classes, suffixLength, width});
+    return {out_proj(prefixContext), out_proj(suffixContext)};
 }
 
 MlpImpl::MlpImpl(int width, int hidden, Activation activation)
@@ -85,6 +127,15 @@ torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool c
     return h + mlpOutput;
 }
 
+std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardSharedPrefix(const torch::Tensor& prefix,
+                                                                                       const torch::Tensor& suffix)
+{
+    auto [prefixAttention, suffixAttention] = attn->forwardSharedPrefix(ln_1(prefix), ln_1(suffix));
+    auto p = prefix + prefixAttention;
+    auto s = suffix + suffixAttention;
+    return {p + mlp(ln_2(p)), s + mlp(ln_2(s))};
+}
+
 TransformerImpl::TransformerImpl(const TowerSpec& spec)
 {
     resblocks = register_module("resblocks", torch::nn::ModuleList());
@@ -105,6 +156,13 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, Transformer
         x = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forward(x, causal, i, hooks);
     }
     return x;
+}
+
+std::pair<torch::Tensor, torch::Tensor> TransformerImpl::forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix)
+{
+    for (int i = 0; i < layers(); ++i)
+        std::tie(prefix, suffix) = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forwardSharedPrefix(prefix, suffix);
+    return {prefix, suffix};
 }
 
 } // namespace tunebench

@@ -8,6 +8,8 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <utility>
+
 namespace tunebench {
 
 // Per-layer extension points of a transformer tower. Strategies insert or replace prompt tokens
@@ -35,6 +37,10 @@ public:
     SelfAttentionImpl(int width, int heads);
     // `causal`: position i attends to positions <= i only (CLIP's text mask).
     torch::Tensor forward(const torch::Tensor& x, bool causal);
+    // Causal attention over sequences that share their first tokens: `prefix` [N, P, W] is common to the C
+    // sequences of each n, `suffix` [N * C, S, W] holds their own tokens (n-major). Equal to running
+    // forward(causal) on the N * C full sequences, but the prefix is computed once per n.
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix);
 
     torch::Tensor in_proj_weight;
     torch::Tensor in_proj_bias;
@@ -80,6 +86,8 @@ class ResidualAttentionBlockImpl : public torch::nn::Module
 public:
     explicit ResidualAttentionBlockImpl(const TowerSpec& spec);
     torch::Tensor forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks);
+    // Causal, no hooks; see SelfAttentionImpl::forwardSharedPrefix.
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix);
 
     SelfAttention attn{nullptr};
     Fp32LayerNorm ln_1{nullptr};
@@ -93,6 +101,8 @@ class TransformerImpl : public torch::nn::Module
 public:
     explicit TransformerImpl(const TowerSpec& spec);
     torch::Tensor forward(torch::Tensor x, bool causal, TransformerHooks* hooks = nullptr);
+    // Causal, no hooks; see SelfAttentionImpl::forwardSharedPrefix.
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix);
     ResidualAttentionBlock block(int layer) const;
     int layers() const { return static_cast<int>(resblocks->size()); }
 

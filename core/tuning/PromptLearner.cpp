@@ -109,8 +109,22 @@ at::Tensor PromptLearner::encodeAssembled(const at::Tensor& prompts)
     return m_model->text->encodeEmbeddings(flat, ends).reshape({n, classes, -1});
 }
 
+bool PromptLearner::canSharePrefix() const
+{
+    return m_options.sharePrefix && !m_options.classSpecific && m_options.classTokenPosition == "end";
+}
+
+at::Tensor PromptLearner::encodeShared(const at::Tensor& contexts)
+{
+    // Every class's prompt starts with the start token and the same context: [N, 1 + M, D].
+    auto start = m_prefix.select(0, 0).unsqueeze(0).expand({contexts.size(0), 1, contexts.size(2)});
+    return m_model->text->encodeSharedPrefix(torch::cat({start.to(contexts.scalar_type()), contexts}, 1), m_suffix, m_endPositions);
+}
+
 at::Tensor PromptLearner::encode()
 {
+    if (canSharePrefix())
+        return encodeShared(m_context.unsqueeze(0)).squeeze(0);
     const int64_t classes = m_prefix.size(0);
     auto ctx = m_options.classSpecific ? m_context : m_context.unsqueeze(0).expand({classes, -1, -1});
     return encodeAssembled(assemble(ctx.unsqueeze(0))).squeeze(0);
@@ -118,6 +132,8 @@ at::Tensor PromptLearner::encode()
 
 at::Tensor PromptLearner::encodeWithBias(const at::Tensor& bias)
 {
+    if (canSharePrefix())
+        return encodeShared(bias.unsqueeze(1) + m_context.unsqueeze(0));
     const int64_t classes = m_prefix.size(0);
     auto ctx = m_options.classSpecific ? m_context : m_context.unsqueeze(0).expand({classes, -1, -1});
     // [B, 1, 1, D] + [1, C, M, D]: one shifted context per image, shared by its classes.

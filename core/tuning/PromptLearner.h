@@ -16,6 +16,9 @@ struct PromptLearnerOptions
     std::string initPhrase;              // e.g. "a photo of a"; empty = random N(0, 0.02)
     std::string classTokenPosition = "end";  // end | middle | front
     bool classSpecific = false;          // CSC: one context per class
+    // Run the start token and a unified context once per context instead of once per class (exact; see
+    // TextTransformerImpl::encodeSharedPrefix). Off only to check the shortcut against the plain path.
+    bool sharePrefix = true;
 };
 
 // CoOp's prompt learner: M learned context vectors take the place of the words of "X X ... X {class}.".
@@ -45,6 +48,9 @@ private:
     // Embedded prompts [N, C, L, D] for contexts [N, C, M, D].
     at::Tensor assemble(const at::Tensor& contexts) const;
     at::Tensor encodeAssembled(const at::Tensor& prompts);
+    bool canSharePrefix() const;
+    // Features [N, C, E] for unified contexts [N, M, D] through the shared-prefix path.
+    at::Tensor encodeShared(const at::Tensor& contexts);
 
     ClipModel m_model;
     std::shared_ptr<const ClipTokenizer> m_tokenizer;
