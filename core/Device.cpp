@@ -4,12 +4,24 @@
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <thread>
+
+#if defined(TUNEBENCH_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+#if TORCH_VERSION_MAJOR >= 2
+#include <c10/util/Exception.h>
+#endif
 
 namespace tunebench {
 
@@ -37,8 +49,19 @@ c10::Device chooseDevice(const std::string& request)
 
 std::string describeDevice(const c10::Device& device)
 {
-    if (device.is_cuda())
-        return "CUDA " + std::to_string(device.index());
+    if (device.is_cuda()) {
+        const int index = std::max<int>(0, device.index());
+        std::string text = "CUDA " + std::to_string(index);
+#if defined(TUNEBENCH_WITH_CUDA)
+        cudaDeviceProp properties{};
+        if (cudaGetDeviceProperties(&properties, index) == cudaSuccess) {
+            char total[32];
+            std::snprintf(total, sizeof total, "%.1f GiB", static_cast<double>(properties.totalGlobalMem) / (1u << 30));
+            text += std::string(": ") + properties.name + " (" + total + ")";
+        }
+#endif
+        return text;
+    }
     return "CPU (" + std::to_string(torch::get_num_threads()) + " threads)";
 }
 
@@ -57,6 +80,88 @@ void configureThreads(int requested)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_TOP_PAD, 64 << 20);
 #endif
+}
+
+namespace {
+
+std::string gibibytes(std::int64_t bytes)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
+    return text;
+}
+
+} // namespace
+
+DeviceMemory deviceMemory(const c10::Device& device)
+{
+    DeviceMemory memory;
+#if defined(TUNEBENCH_WITH_CUDA)
+    if (!device.is_cuda() || !torch::cuda::is_available())
+        return memory;
+    const auto index = static_cast<c10::DeviceIndex>(std::max<int>(0, device.index()));
+    // Index 0 of each statistic array is the aggregate over small and large pools.
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+    memory.allocated = stats.allocated_bytes[0].current;
+    memory.reserved = stats.reserved_bytes[0].current;
+    memory.peakAllocated = stats.allocated_bytes[0].peak;
+    c10::cuda::CUDAGuard guard(index);
+    size_t freeBytes = 0, totalBytes = 0;
+    if (cudaMemGetInfo(&freeBytes, &totalBytes) == cudaSuccess)
+        memory.total = static_cast<std::int64_t>(totalBytes);
+    memory.available = true;
+#else
+    (void)device;
+#endif
+    return memory;
+}
+
+std::string describeMemory(const DeviceMemory& memory)
+{
+    if (!memory.available)
+        return "no device memory statistics";
+    std::string text = gibibytes(memory.allocated) + " allocated, " + gibibytes(memory.reserved) + " reserved";
+    if (memory.total > 0)
+        text += " of " + gibibytes(memory.total);
+    return text;
+}
+
+void resetPeakMemory(const c10::Device& device)
+{
+#if defined(TUNEBENCH_WITH_CUDA)
+    if (device.is_cuda() && torch::cuda::is_available())
+        c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(std::max<int>(0, device.index())));
+#else
+    (void)device;
+#endif
+}
+
+std::string explainOutOfMemory(const std::string& what, int batchSize)
+{
+    std::string text = "out of memory during " + what;
+    if (batchSize > 0)
+        text += " with batch size " + std::to_string(batchSize);
+    if (torch::cuda::is_available()) {
+        const DeviceMemory memory = deviceMemory(c10::Device(c10::kCUDA, 0));
+        if (memory.available)
+            text += " (" + describeMemory(memory) + ")";
+    }
+    if (batchSize > 1)
+        text += "; try --batch-size " + std::to_string(batchSize / 2);
+    else
+        text += "; try a smaller model or image size, or --precision bf16";
+    return text;
+}
+
+bool isOutOfMemory(const std::exception& e)
+{
+#if TORCH_VERSION_MAJOR >= 2
+    if (dynamic_cast<const c10::OutOfMemoryError*>(&e))
+        return true;
+#endif
+    // 1.x raises a plain c10::Error; CPU allocation failures say "can't allocate memory".
+    const std::string message = e.what();
+    return message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos;
 }
 
 } // namespace tunebench

@@ -2,6 +2,8 @@
 
 #include <c10/core/Device.h>
 
+#include <cstdint>
+#include <exception>
 #include <string>
 
 namespace tunebench {
@@ -17,5 +19,22 @@ std::string describeDevice(const c10::Device& device);
 // large freed blocks in the heap: returning every activation buffer to the kernel and faulting it back
 // in made element-wise ops several times slower than the arithmetic (measured on this VM).
 void configureThreads(int requested = 0);
+
+// CUDA caching-allocator statistics and the device's capacity, in bytes, for logs and the GUI.
+struct DeviceMemory
+{
+    bool available = false;  // false on the CPU and with a LibTorch built without CUDA
+    std::int64_t allocated = 0, reserved = 0, peakAllocated = 0, total = 0;
+};
+
+DeviceMemory deviceMemory(const c10::Device& device);
+// "1.2 GiB allocated, 3.0 GiB reserved of 79.2 GiB"; "no device memory statistics" when unavailable.
+std::string describeMemory(const DeviceMemory& memory);
+// Clears the allocator's peak counter (benchmarks measure one phase at a time); no-op without CUDA.
+void resetPeakMemory(const c10::Device& device);
+// One line for a failed allocation: what ran out, the memory state, and "try --batch-size N/2".
+std::string explainOutOfMemory(const std::string& what, int batchSize);
+// Whether `e` is LibTorch's out-of-memory error (CUDA or a failed CPU allocation).
+bool isOutOfMemory(const std::exception& e);
 
 } // namespace tunebench

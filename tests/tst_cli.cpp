@@ -3,6 +3,7 @@
 #include "core/data/ImagePreprocess.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
+#include "tests/CliRunner.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -13,28 +14,10 @@
 
 using namespace tunebench;
 using nlohmann::json;
+using test::CliResult;
+using test::runCli;
 
 namespace {
-
-struct CliResult
-{
-    int exitCode = -1;
-    std::string out;
-    std::string err;
-};
-
-CliResult runCli(const QStringList& arguments, const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment())
-{
-    QProcess process;
-    process.setProcessEnvironment(environment);
-    process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
-    process.waitForFinished(120000);
-    CliResult result;
-    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    result.out = process.readAllStandardOutput().toStdString();
-    result.err = process.readAllStandardError().toStdString();
-    return result;
-}
 
 bool isOneLineError(const CliResult& result)
 {
@@ -129,7 +112,7 @@ private Q_SLOTS:
         const auto expected = l2Normalize(model->encodeImage(images));
 
         json first;
-        for (const QString& name : {"tiny.pt", "tiny.safetensors", "tiny-hf"}) {
+        for (const char* name : {"tiny.pt", "tiny.safetensors", "tiny-hf"}) {
             QStringList args = {"encode", "--model", m_root + "/" + name, "--vocab", m_vocab, "--image", m_imageA,
                                 "--image", m_imageB, "--text", "a photo of a dog.", "--device", "cpu"};
             const CliResult r = runCli(args);
@@ -148,7 +131,7 @@ private Q_SLOTS:
             if (first.is_null())
                 first = out;
             else
-                QVERIFY2(out == first, qPrintable(name + " gives other features"));
+                QVERIFY2(out == first, qPrintable(QString(name) + " gives other features"));
         }
     }
 

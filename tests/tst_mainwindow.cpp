@@ -119,6 +119,28 @@ private Q_SLOTS:
         }
         QCOMPARE(window->resultsPanel()->confusionTable()->rowCount(), 2);
         QVERIFY(window->startButton()->isEnabled());
+
+        // Prompt comparison: every class with the hand-crafted prompt next to CoOp's learned context (no
+        // CoCoOp run yet), the best highlighted, and the nearest words of CoOp's 4 context vectors.
+        QTableWidget* prompts = window->resultsPanel()->promptTable();
+        QCOMPARE(prompts->rowCount(), 4);
+        QStringList promptClasses;
+        for (int row = 0; row < 4; ++row) {
+            promptClasses << prompts->item(row, 0)->text();
+            QVERIFY(prompts->item(row, 2)->text() != QString("–"));
+            QVERIFY(prompts->item(row, 3)->text() != QString("–"));
+            QCOMPARE(prompts->item(row, 4)->text(), QString("–"));
+            const double handcrafted = prompts->item(row, 2)->text().toDouble(), coop = prompts->item(row, 3)->text().toDouble();
+            if (handcrafted != coop)
+                QCOMPARE(prompts->item(row, handcrafted > coop ? 2 : 3)->background().color(), QColor(198, 239, 206));
+        }
+        QCOMPARE(promptClasses, QStringList({"blue", "green", "red", "yellow"}));
+        const QStringList nearest = window->resultsPanel()->nearestWordsText().split('\n');
+        QCOMPARE(nearest.size(), 4);
+        QVERIFY2(nearest.first().startsWith("CoOp context 1: ") && nearest.first().count(", ") == 4, qPrintable(nearest.first()));
+        QStringList perClassBefore;
+        for (int row = 0; row < perClass->rowCount(); ++row)
+            perClassBefore << perClass->item(row, 0)->text() + " " + perClass->item(row, 2)->text() + " " + perClass->item(row, 3)->text();
         QCOMPARE(window->progressBar()->value(), window->progressBar()->maximum());
 
         // The run folder is in the history and can be reopened into the table.
@@ -129,6 +151,14 @@ private Q_SLOTS:
         QCOMPARE(table->rowCount(), 1);
         QCOMPARE(table->item(0, 7)->text(), QString("finished"));
         QVERIFY(table->item(0, 5)->text() != QString("–"));
+        // ... with its per-class rows in label order, the hand-crafted comparison and the confusion matrix.
+        QStringList perClassAfter;
+        for (int row = 0; row < perClass->rowCount(); ++row)
+            perClassAfter << perClass->item(row, 0)->text() + " " + perClass->item(row, 2)->text() + " " + perClass->item(row, 3)->text();
+        QCOMPARE(perClassAfter, perClassBefore);
+        QCOMPARE(window->resultsPanel()->confusionTable()->rowCount(), 2);
+        QCOMPARE(window->resultsPanel()->promptTable()->rowCount(), 4);
+        QCOMPARE(window->resultsPanel()->nearestWordsText().split('\n').size(), 4);
 
         // The prompt export re-imports onto the model for the other classes.
         const QString exported = window->lastExportPath();
@@ -283,14 +313,32 @@ private Q_SLOTS:
         window.setTrainingOverrides(6, 0, 8);
         QVERIFY(window.startRun());
         QTRY_VERIFY_WITH_TIMEOUT(window.curvePlot()->pointCount(1) >= 12, 60000);
-        // TUNEBENCH_SCREENSHOT=docs/screenshot-main-window.png refreshes the README's picture.
+        // The finished CoOp run's prompt comparison: every class, the hand-crafted prompt next to CoOp.
+        QTabWidget* details = window.resultsPanel()->detailTabs();
+        details->setCurrentIndex(2);
+        QCOMPARE(window.resultsPanel()->promptTable()->rowCount(), 10);
+        // TUNEBENCH_SCREENSHOT=docs/screenshot-main-window.png refreshes the README's picture;
+        // TUNEBENCH_SCREENSHOT_ZH=docs/screenshot-main-window-zh.png the Chinese one.
         const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT");
         const QPixmap grabbed = window.grab();
         QVERIFY(!grabbed.isNull());
         if (!shot.isEmpty())
             QVERIFY(grabbed.save(shot));
+        QVERIFY(window.isRunning());
         window.stopRun();
         QVERIFY(finished.wait(120000) || finished.size() == 2);
+        // The same in Chinese: a run started in that language, so that every line of the window is translated.
+        const QString chineseShot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_ZH");
+        if (!chineseShot.isEmpty()) {
+            window.setLanguage("zh_CN");
+            QVERIFY(window.startRun());
+            QTRY_VERIFY_WITH_TIMEOUT(window.curvePlot()->runCount() == 3 && window.curvePlot()->pointCount(2) >= 12, 60000);
+            details->setCurrentIndex(2);
+            QVERIFY(window.grab().save(chineseShot));
+            window.stopRun();
+            QVERIFY(finished.wait(120000) || finished.size() == 3);
+            window.setLanguage("en");
+        }
     }
 
 private:

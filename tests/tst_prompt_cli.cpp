@@ -1,6 +1,7 @@
 // tunebench-cli train / eval / export / compare end to end on a generated folder dataset with a tiny CLIP: JSON on
 // stdout, run folders on disk, prompt import through eval --prompt.
 #include "core/io/CheckpointWriter.h"
+#include "tests/CliRunner.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -13,31 +14,8 @@
 namespace fs = std::filesystem;
 using namespace tunebench;
 using nlohmann::json;
-
-namespace {
-
-struct CliResult
-{
-    int exitCode = -1;
-    std::string out;
-    std::string err;
-};
-
-CliResult runCli(const QStringList& arguments)
-{
-    QProcess process;
-    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-    process.setProcessEnvironment(environment);
-    process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
-    process.waitForFinished(300000);
-    CliResult result;
-    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    result.out = process.readAllStandardOutput().toStdString();
-    result.err = process.readAllStandardError().toStdString();
-    return result;
-}
-
-} // namespace
+using test::CliResult;
+using test::runCli;
 
 class TestPromptCli : public QObject
 {

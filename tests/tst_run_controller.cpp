@@ -2,7 +2,11 @@
 // thread's event loop stays responsive; pause, resume and stop; clear failures on bad input.
 #include "widgets/RunController.h"
 
+#include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/data/Experiment.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/train/RunStore.h"
 #include "tests/GuiFixtures.h"
 
 #include <QElapsedTimer>
@@ -97,6 +101,22 @@ private Q_SLOTS:
         QCOMPARE(results.handcraftedFirst.samples, results.first.samples);
         QCOMPARE(results.handcraftedNovel.classNames, results.novel.classNames);
         QCOMPARE(results.handcraftedFirst.perClass.size(), 2);
+        // The nearest words of each of the 4 learned context vectors (the export manifest's), 5 words each.
+        QCOMPARE(results.nearestWords.size(), 4);
+        for (const QStringList& words : results.nearestWords)
+            QCOMPARE(words.size(), 5);
+
+        // Reopened from its folder, the run shows the same classes in label order, the confusion matrix and
+        // the hand-crafted comparison.
+        const RunResults reopened = RunController::readRunResults(results.runFolder);
+        QCOMPARE(reopened.status, QString("finished"));
+        QCOMPARE(reopened.first.classNames, results.first.classNames);
+        QCOMPARE(reopened.first.perClass, results.first.perClass);
+        QCOMPARE(reopened.first.confusion, results.first.confusion);
+        QCOMPARE(reopened.novel.confusion, results.novel.confusion);
+        QCOMPARE(reopened.handcraftedNovel.perClass, results.handcraftedNovel.perClass);
+        QCOMPARE(reopened.nearestWords, results.nearestWords);
+        QCOMPARE(reopened.harmonic, results.harmonic);
 
         qInfo("GUI event loop: %d ticks, worst gap %lld ms", ticks, worstGapMs);
         QVERIFY(ticks > 5);
@@ -131,6 +151,26 @@ private Q_SLOTS:
         QCOMPARE(results.status, QString("stopped"));
         QVERIFY(progress.last().first().value<RunProgress>().step < 400);
         QVERIFY(results.first.valid);  // a stopped run is still evaluated
+    }
+
+    // The next run, started the moment the previous one reports its results, counts as running until it ends.
+    void aRunStartedRightAfterAnotherIsRunning()
+    {
+        RunController controller;
+        QSignalSpy finished(&controller, &RunController::finished);
+        RunRequest first = tinyCoop();
+        first.epochs = 1;
+        first.runsRoot.clear();
+        QVERIFY(controller.start(first));
+        QVERIFY(finished.wait(60000));
+        RunRequest second = first;
+        second.epochs = 200;
+        QVERIFY(controller.start(second));
+        QTest::qWait(200);  // whatever the first run still had queued is delivered now
+        QVERIFY(controller.isRunning());
+        controller.requestStop();
+        QVERIFY(controller.waitForFinished(30000));
+        QCOMPARE(finished.size(), 2);
     }
 
     void visionOnlyModelGivesPlainAccuracy()
@@ -191,6 +231,40 @@ private Q_SLOTS:
         QVERIFY(controller.start(tinyCoop()) || true);  // the controller is usable again
         controller.requestStop();
         QVERIFY(controller.waitForFinished(30000));
+    }
+
+    // A run that fails mid-way (an out-of-memory error, say) keeps its folder and the last epoch's checkpoint,
+    // and results.json says why it ended.
+    void failedRunKeepsItsFolderAndCheckpoint()
+    {
+        const Backbone backbone = loadBackbone(m_files.clipFolder.toStdString(), m_files.vocabulary.toStdString(), "cpu");
+        const DatasetIndex dataset = openDataset(m_files.datasetFolder.toStdString());
+        RunSettings settings;
+        settings.method = "coop";
+        settings.options = {{"n_ctx", 4}};
+        settings.shots = 2;
+        settings.epochs = 3;
+        settings.batchSize = 2;
+        settings.baseNew = true;
+        settings.loaderThreads = 1;
+        RunStore store = RunStore::create((m_dir.path() + "/failing").toStdString(), "coop", dataset.name);
+        store.writeConfig(runConfig(settings, dataset, backbone));
+        ExperimentCallbacks callbacks;
+        int stages = 0;
+        callbacks.onStage = [&](ExperimentStage) { ++stages; };
+        callbacks.onStep = [](const StepReport& r) {
+            if (r.step == 3)  // the first step of epoch 2: epoch 1's checkpoint is on disk
+                throw Error("out of memory during the training step (simulated); try --batch-size 1");
+        };
+        QVERIFY_THROWS_EXCEPTION(Error, runExperiment(settings, backbone, dataset, &store, false, callbacks));
+        QCOMPARE(stages, 2);  // preparing, training
+        QVERIFY(QFileInfo::exists(QString::fromStdString(store.checkpointDir()) + "/trainable.safetensors"));
+        const nlohmann::json results = store.readResults();
+        QCOMPARE(results.value("status", ""), std::string("failed"));
+        QVERIFY(results.value("message", "").find("out of memory") != std::string::npos);
+        const auto runs = listRuns((m_dir.path() + "/failing").toStdString());
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(runs.front().status, std::string("failed"));
     }
 
     void missingVocabularyNamesWhereItLooked()

@@ -639,10 +639,6 @@ SHA-256：%7
         <translation>H %1%</translation>
     </message>
     <message>
-        <source>Run %1 has no results yet</source>
-        <translation>运行 %1 还没有结果</translation>
-    </message>
-    <message>
         <source>Could not open run %1: %2</source>
         <translation>无法打开运行 %1：%2</translation>
     </message>
@@ -711,6 +707,10 @@ SHA-256：%7
     <message>
         <source>Evaluate a prompt exported by Tunebench on the classes of the open dataset</source>
         <translation>在当前数据集的类别上评估由 Tunebench 导出的提示</translation>
+    </message>
+    <message>
+        <source>GPU memory: %1</source>
+        <translation>显存：%1</translation>
     </message>
 </context>
 <context>
@@ -831,6 +831,61 @@ SHA-256：%7
         <source>Hand-crafted prompt: %1% (learned %2%)</source>
         <translation>手工提示：%1%（学到的 %2%）</translation>
     </message>
+    <message>
+        <source>Prompt comparison</source>
+        <translation>提示词对比</translation>
+    </message>
+    <message>
+        <source>CoOp (%)</source>
+        <translation>CoOp (%)</translation>
+    </message>
+    <message>
+        <source>CoCoOp (%)</source>
+        <translation>CoCoOp (%)</translation>
+    </message>
+    <message>
+        <source>Per-class accuracy of the dataset&apos;s hand-crafted prompt and of the learned contexts of the latest finished CoOp and CoCoOp runs on the same dataset; the best prompt of each class is highlighted</source>
+        <translation>数据集手工提示词与同一数据集上最近完成的 CoOp 和 CoCoOp 运行所学上下文的逐类准确率；每个类别中最好的提示词会高亮显示</translation>
+    </message>
+    <message>
+        <source>The nearest vocabulary words of each learned context vector appear here after a CoOp or CoCoOp run.</source>
+        <translation>CoOp 或 CoCoOp 运行结束后，这里显示每个学习到的上下文向量最近的词表单词。</translation>
+    </message>
+    <message>
+        <source>For each learned context vector, the vocabulary words whose embeddings are nearest (Euclidean distance), as in CoOp&apos;s paper</source>
+        <translation>每个学习到的上下文向量在词嵌入空间中（欧氏距离）最近的词表单词，与 CoOp 论文相同</translation>
+    </message>
+    <message>
+        <source>Train CoOp or CoCoOp (or reopen such runs from the history) to compare learned prompts with the hand-crafted one.</source>
+        <translation>训练 CoOp 或 CoCoOp（或从运行历史中重新打开此类运行），即可将学习到的提示词与手工提示词对比。</translation>
+    </message>
+    <message>
+        <source>%1 (%2): no nearest words were recorded</source>
+        <translation>%1（%2）：未记录最近词</translation>
+    </message>
+    <message>
+        <source>%1 context %2: %3</source>
+        <translation>%1 上下文 %2：%3</translation>
+    </message>
+    <message>
+        <source>Dataset %1. CoOp: %2. CoCoOp: %3.</source>
+        <translation>数据集 %1。CoOp：%2。CoCoOp：%3。</translation>
+    </message>
+    <message>
+        <source>no finished run</source>
+        <translation>无已完成的运行</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>已失败</translation>
+    </message>
+</context>
+<context>
+    <name>tunebench::RunController</name>
+    <message>
+        <source> (imported)</source>
+        <translation>（导入）</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::RunWorker</name>
@@ -861,6 +916,10 @@ SHA-256：%7
     <message>
         <source> (imported)</source>
         <translation>（导入）</translation>
+    </message>
+    <message>
+        <source>Tuning on validation images</source>
+        <translation>在验证图像上调整</translation>
     </message>
 </context>
 </TS>

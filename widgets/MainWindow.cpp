@@ -107,24 +107,6 @@ QString humanCount(qint64 count)
     return QString::number(count);
 }
 
-RunEvaluation evaluationFromJson(const nlohmann::json& accuracy, const nlohmann::json& eval)
-{
-    RunEvaluation out;
-    if (!accuracy.is_number())
-        return out;
-    out.valid = true;
-    out.accuracy = accuracy.get<double>();
-    if (eval.is_object()) {
-        out.samples = eval.value("n", 0LL);
-        if (eval.contains("per_class") && eval["per_class"].is_object())
-            for (const auto& [name, value] : eval["per_class"].items()) {
-                out.classNames << QString::fromStdString(name);
-                out.perClass << (value.is_number() ? value.get<double>() : -1.0);
-            }
-    }
-    return out;
-}
-
 } // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -132,6 +114,16 @@ MainWindow::MainWindow(QWidget* parent)
 {
     setAcceptDrops(true);
     setObjectName("MainWindow");
+    // Chinese text needs a CJK font; the usual Latin font stays first (Debian: fonts-noto-cjk).
+    QFont font = QApplication::font();
+    QStringList families = font.families();
+    if (families.isEmpty())
+        families << font.family();
+    for (const QString& cjk : {QStringLiteral("Noto Sans CJK SC"), QStringLiteral("WenQuanYi Micro Hei")})
+        if (!families.contains(cjk))
+            families << cjk;
+    font.setFamilies(families);
+    QApplication::setFont(font);
     m_controller = new RunController(this);
     m_countTimer = new QTimer(this);
     m_countTimer->setSingleShot(true);
@@ -371,11 +363,14 @@ QWidget* MainWindow::buildTrainBar()
     m_progress->setTextVisible(true);
     m_progress->setMinimumWidth(360);
     m_stageLabel = new QLabel(bar);
+    m_memoryLabel = new QLabel(bar);
+    m_memoryLabel->setVisible(false);
     layout->addWidget(m_startButton);
     layout->addWidget(m_pauseButton);
     layout->addWidget(m_stopButton);
     layout->addWidget(m_progress, 1);
     layout->addWidget(m_stageLabel);
+    layout->addWidget(m_memoryLabel);
     connect(m_startButton, &QPushButton::clicked, this, [this] { startRun(); });
     connect(m_pauseButton, &QPushButton::toggled, this, &MainWindow::setRunPaused);
     connect(m_stopButton, &QPushButton::clicked, this, &MainWindow::stopRun);
@@ -481,6 +476,7 @@ void MainWindow::retranslateUi()
     m_baseNewCheck->setToolTip(tr("Train on the first half of the classes and test on both halves (CoCoOp's protocol); "
                                   "only for methods that use the text tower"));
     m_classTree->setHeaderLabels({tr("Class"), tr("Train"), tr("Test"), tr("Split")});
+    reloadDatasetMembership();  // its base / new / all column is translated text
     m_problemsLabel->setText(tr("Problems"));
 
     m_strategyCombo->setToolTip(tr("Prompt learning needs a CLIP model with a text tower; classic tuning works on any vision tower"));
@@ -1083,6 +1079,8 @@ bool MainWindow::startRun()
     settings.setValue("options/testImages", request.maxTestImages);
     settings.setValue("options/dataset", request.dataset);
     m_curveRun = -1;
+    m_memoryLabel->clear();
+    m_memoryLabel->setVisible(false);
     m_pauseButton->setChecked(false);
     m_progress->setRange(0, 0);  // busy until the first step reports the total
     m_progress->setFormat(tr("Starting..."));
@@ -1151,6 +1149,10 @@ void MainWindow::onRunProgress(const RunProgress& p)
                               .arg(p.totalSteps)
                               .arg(p.imagesPerSecond, 0, 'f', 1)
                               .arg(formatDuration(p.etaSeconds)));
+    if (!p.memory.isEmpty()) {
+        m_memoryLabel->setText(tr("GPU memory: %1").arg(p.memory));
+        m_memoryLabel->setVisible(true);
+    }
 }
 
 void MainWindow::onRunFinished(const RunResults& results)
@@ -1228,6 +1230,8 @@ void MainWindow::refreshHistory()
                 result = tr("H %1%").arg(run.results["h"].get<double>() * 100, 0, 'f', 2);
             else if (run.results.contains("accuracy") && run.results["accuracy"].is_number())
                 result = tr("accuracy %1%").arg(run.results["accuracy"].get<double>() * 100, 0, 'f', 2);
+            else if (run.results.contains("message") && run.results["message"].is_string())
+                result = QString::fromStdString(run.results["message"].get<std::string>());  // why a failed run ended
         }
         item->setText(4, result);
         item->setData(0, Qt::UserRole, QString::fromStdString(run.folder));
@@ -1243,38 +1247,10 @@ void MainWindow::reopenSelectedRuns()
     for (QTreeWidgetItem* item : m_history->selectedItems()) {
         const QString folder = item->data(0, Qt::UserRole).toString();
         try {
-            const RunStore store = RunStore::open(folder.toStdString());
-            const nlohmann::json results = store.readResults();
-            if (!results.is_object()) {
-                setStatus(tr("Run %1 has no results yet").arg(item->text(0)), true);
-                continue;
-            }
-            RunResults r;
-            r.runId = item->text(0);
-            r.runFolder = folder;
-            r.method = QString::fromStdString(results.value("method", ""));
-            try {
-                r.methodTitle = QString::fromStdString(findStrategy(r.method.toStdString()).title);
-            } catch (const std::exception&) {
-                r.methodTitle = r.method;
-            }
-            r.dataset = QString::fromStdString(results.value("dataset", ""));
-            r.status = QString::fromStdString(results.value("status", ""));
-            r.message = QString::fromStdString(results.value("message", ""));
-            r.baseNew = results.value("base_new", false);
-            r.trainableParameters = results.value("trainable_parameters", 0LL);
-            r.seconds = results.value("seconds", 0.0);
-            r.first = evaluationFromJson(results.value("accuracy", nlohmann::json()), results.value("eval", nlohmann::json()));
-            if (r.baseNew) {
-                r.novel = evaluationFromJson(results.value("new", nlohmann::json()), results.value("new_eval", nlohmann::json()));
-                r.novelMessage = QString::fromStdString(results.value("new_message", ""));
-                if (results.contains("h") && results["h"].is_number())
-                    r.harmonic = results["h"].get<double>();
-            }
-            m_results->addResults(r);
+            m_results->addResults(RunController::readRunResults(folder));
             m_tabs->setCurrentWidget(m_results);
         } catch (const std::exception& e) {
-            setStatus(tr("Could not open run %1: %2").arg(folder, firstLine(e)), true);
+            setStatus(tr("Could not open run %1: %2").arg(item->text(0), firstLine(e)), true);
         }
     }
 }

@@ -186,6 +186,7 @@ private:
     QPushButton* m_stopButton = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_stageLabel = nullptr;
+    QLabel* m_memoryLabel = nullptr;  // device memory while training on CUDA; hidden on the CPU
     QLabel* m_statusLabel = nullptr;
     CurvePlot* m_curves = nullptr;
     ResultsPanel* m_results = nullptr;

@@ -2,6 +2,7 @@
 
 #include <QHeaderView>
 #include <QLabel>
+#include <QPlainTextEdit>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
@@ -26,6 +27,24 @@ QTableWidgetItem* readOnlyItem(const QString& text, Qt::Alignment alignment = Qt
     return item;
 }
 
+// A vocabulary token as text a reader can see: quoted (so that empty and space tokens show), control
+// bytes as \xNN, spaces as '␣' and undecodable byte pieces as '?'.
+QString visibleToken(const QString& token)
+{
+    QString out = QStringLiteral("\"");
+    for (const QChar c : token) {
+        if (c == QChar(0xFFFD))
+            out += '?';
+        else if (c == ' ')
+            out += QChar(0x2423);
+        else if (!c.isPrint())
+            out += QStringLiteral("\\x%1").arg(c.unicode(), 2, 16, QChar('0'));
+        else
+            out += c;
+    }
+    return out + '"';
+}
+
 } // namespace
 
 ResultsPanel::ResultsPanel(QWidget* parent)
@@ -44,12 +63,29 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     m_detailTabs = new QTabWidget(this);
     m_detailTabs->addTab(m_perClass, QString());
     m_detailTabs->addTab(m_confusion, QString());
+    m_promptPage = new QWidget(this);
+    m_promptTable = new QTableWidget(0, 5, m_promptPage);
+    m_promptTable->verticalHeader()->setVisible(false);
+    m_promptTable->horizontalHeader()->setStretchLastSection(true);
+    m_promptNote = new QLabel(m_promptPage);
+    m_promptNote->setWordWrap(true);
+    m_nearestWords = new QPlainTextEdit(m_promptPage);
+    m_nearestWords->setReadOnly(true);
+    m_nearestWords->setMaximumHeight(110);
+    auto* promptLayout = new QVBoxLayout(m_promptPage);
+    promptLayout->setContentsMargins(0, 0, 0, 0);
+    promptLayout->addWidget(m_promptNote);
+    promptLayout->addWidget(m_promptTable, 1);
+    promptLayout->addWidget(m_nearestWords);
+    m_detailTabs->addTab(m_promptPage, QString());
     m_note = new QLabel(this);
     m_note->setWordWrap(true);
 
     auto* splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(m_summary);
     splitter->addWidget(m_detailTabs);
+    splitter->setStretchFactor(0, 1);  // the run table holds a few rows; the per-class views need the room
+    splitter->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
@@ -69,10 +105,17 @@ void ResultsPanel::retranslate()
                               "on the same test images; the better of the two is highlighted"));
     m_detailTabs->setTabText(0, tr("Per-class accuracy"));
     m_detailTabs->setTabText(1, tr("Confusion matrix"));
+    m_detailTabs->setTabText(2, tr("Prompt comparison"));
+    m_promptTable->setHorizontalHeaderLabels({tr("Class"), tr("Split"), tr("Hand-crafted (%)"), tr("CoOp (%)"), tr("CoCoOp (%)")});
+    m_promptTable->setToolTip(tr("Per-class accuracy of the dataset's hand-crafted prompt and of the learned contexts of the latest "
+                                 "finished CoOp and CoCoOp runs on the same dataset; the best prompt of each class is highlighted"));
+    m_nearestWords->setPlaceholderText(tr("The nearest vocabulary words of each learned context vector appear here after a CoOp or CoCoOp run."));
+    m_nearestWords->setToolTip(tr("For each learned context vector, the vocabulary words whose embeddings are nearest (Euclidean distance), as in CoOp's paper"));
     m_confusion->setToolTip(tr("Rows: true class; columns: predicted class"));
     for (int row = 0; row < m_results.size(); ++row)
         fillSummaryRow(row);
     showDetails(m_summary->currentRow());
+    updatePromptComparison();
 }
 
 void ResultsPanel::addResults(const RunResults& results)
@@ -91,6 +134,7 @@ void ResultsPanel::addResults(const RunResults& results)
     fillSummaryRow(row);
     m_summary->setCurrentCell(row, 0);
     showDetails(row);
+    updatePromptComparison();
 }
 
 void ResultsPanel::clear()
@@ -98,6 +142,7 @@ void ResultsPanel::clear()
     m_results.clear();
     m_summary->setRowCount(0);
     showDetails(-1);
+    updatePromptComparison();
 }
 
 void ResultsPanel::fillSummaryRow(int row)
@@ -114,7 +159,9 @@ void ResultsPanel::fillSummaryRow(int row)
     h->setFont(bold);
     m_summary->setItem(row, 5, h);
     m_summary->setItem(row, 6, readOnlyItem(QLocale().toString(r.trainableParameters)));
-    const QString status = r.status == "finished" ? tr("finished") : r.status == "stopped" ? tr("stopped") : r.status == "diverged" ? tr("diverged") : r.status;
+    const QString status = r.status == "finished" ? tr("finished") : r.status == "stopped" ? tr("stopped") : r.status == "diverged" ? tr("diverged")
+                         : r.status == "failed"   ? tr("failed")
+                                                  : r.status;
     auto* statusItem = readOnlyItem(status, Qt::AlignLeft | Qt::AlignVCenter);
     statusItem->setToolTip(r.message.isEmpty() ? r.novelMessage : r.message);
     m_summary->setItem(row, 7, statusItem);
@@ -191,6 +238,110 @@ void ResultsPanel::showDetails(int row)
     if (!r.message.isEmpty())
         note += ' ' + r.message;
     m_note->setText(note);
+}
+
+QString ResultsPanel::nearestWordsText() const
+{
+    return m_nearestWords->toPlainText();
+}
+
+void ResultsPanel::updatePromptComparison()
+{
+    m_promptTable->setRowCount(0);
+    m_nearestWords->clear();
+    // The dataset of the latest finished CoOp or CoCoOp run, then the latest finished run of each on it.
+    auto isLearnedPrompt = [](const RunResults& r) { return r.status == "finished" && (r.method == "coop" || r.method == "cocoop"); };
+    QString dataset;
+    for (int i = m_results.size() - 1; i >= 0 && dataset.isEmpty(); --i)
+        if (isLearnedPrompt(m_results[i]))
+            dataset = m_results[i].dataset;
+    if (dataset.isEmpty()) {
+        m_promptNote->setText(tr("Train CoOp or CoCoOp (or reopen such runs from the history) to compare learned prompts with the hand-crafted one."));
+        return;
+    }
+    const RunResults* columns[2] = {nullptr, nullptr};  // CoOp, CoCoOp
+    for (int i = m_results.size() - 1; i >= 0; --i) {
+        const RunResults& r = m_results[i];
+        if (!isLearnedPrompt(r) || r.dataset != dataset)
+            continue;
+        const int column = r.method == "coop" ? 0 : 1;
+        if (!columns[column])
+            columns[column] = &r;
+    }
+
+    // Rows: the classes in the runs' label order (base, then new); values looked up by class name.
+    struct Row
+    {
+        QString className, split;
+        double values[3] = {-1, -1, -1};  // hand-crafted, CoOp, CoCoOp
+    };
+    QVector<Row> rows;
+    auto rowOf = [&rows](const QString& name, const QString& split) -> Row& {
+        for (Row& row : rows)
+            if (row.className == name)
+                return row;
+        rows.append(Row{name, split, {-1, -1, -1}});
+        return rows.last();
+    };
+    auto addEvaluation = [&](const RunEvaluation& e, const QString& split, int column) {
+        if (!e.valid)
+            return;
+        for (int c = 0; c < e.classNames.size(); ++c) {
+            Row& row = rowOf(e.classNames[c], split);
+            if (row.values[column] < 0 && c < e.perClass.size())
+                row.values[column] = e.perClass[c];
+        }
+    };
+    for (int column = 0; column < 2; ++column)
+        if (const RunResults* r = columns[column]) {
+            const QString firstSplit = r->baseNew ? tr("base") : tr("all");
+            addEvaluation(r->first, firstSplit, column + 1);
+            addEvaluation(r->novel, tr("new"), column + 1);
+            addEvaluation(r->handcraftedFirst, firstSplit, 0);
+            addEvaluation(r->handcraftedNovel, tr("new"), 0);
+        }
+
+    const QColor winner(198, 239, 206);
+    for (const Row& row : rows) {
+        const int line = m_promptTable->rowCount();
+        m_promptTable->insertRow(line);
+        m_promptTable->setItem(line, 0, readOnlyItem(row.className, Qt::AlignLeft | Qt::AlignVCenter));
+        m_promptTable->setItem(line, 1, readOnlyItem(row.split, Qt::AlignLeft | Qt::AlignVCenter));
+        double best = -1;
+        int known = 0;
+        for (double v : row.values) {
+            best = std::max(best, v);
+            known += v >= 0 ? 1 : 0;
+        }
+        for (int column = 0; column < 3; ++column) {
+            auto* item = readOnlyItem(percent(row.values[column]));
+            // The winner only where there is something to beat; ties all count as winners.
+            if (known >= 2 && row.values[column] >= 0 && row.values[column] == best)
+                item->setBackground(winner);
+            m_promptTable->setItem(line, column + 2, item);
+        }
+    }
+    m_promptTable->resizeColumnsToContents();
+
+    QStringList lines;
+    for (int column = 0; column < 2; ++column) {
+        const RunResults* r = columns[column];
+        if (!r)
+            continue;
+        const QString title = column == 0 ? QStringLiteral("CoOp") : QStringLiteral("CoCoOp");
+        if (r->nearestWords.isEmpty())
+            lines << tr("%1 (%2): no nearest words were recorded").arg(title, r->runId);
+        for (int v = 0; v < r->nearestWords.size(); ++v) {
+            QStringList words;
+            for (const QString& word : r->nearestWords[v])
+                words << visibleToken(word);
+            lines << tr("%1 context %2: %3").arg(title).arg(v + 1).arg(words.join(", "));
+        }
+    }
+    m_nearestWords->setPlainText(lines.join('\n'));
+    m_promptNote->setText(tr("Dataset %1. CoOp: %2. CoCoOp: %3.")
+                              .arg(dataset, columns[0] ? columns[0]->runId : tr("no finished run"),
+                                   columns[1] ? columns[1]->runId : tr("no finished run")));
 }
 
 } // namespace tunebench

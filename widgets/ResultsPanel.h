@@ -5,6 +5,7 @@
 #include <QWidget>
 
 class QLabel;
+class QPlainTextEdit;
 class QTableWidget;
 class QTabWidget;
 
@@ -27,16 +28,25 @@ public:
     QTableWidget* summaryTable() const { return m_summary; }
     QTableWidget* perClassTable() const { return m_perClass; }
     QTableWidget* confusionTable() const { return m_confusion; }
+    // Per class: the hand-crafted prompt next to the latest finished CoOp and CoCoOp runs on one dataset.
+    QTableWidget* promptTable() const { return m_promptTable; }
+    QTabWidget* detailTabs() const { return m_detailTabs; }  // per-class, confusion, prompt comparison
+    QString nearestWordsText() const;
     void retranslate();
 
 private:
     void showDetails(int row);
     void fillSummaryRow(int row);
+    void updatePromptComparison();
 
     QTableWidget* m_summary = nullptr;
     QTabWidget* m_detailTabs = nullptr;
     QTableWidget* m_perClass = nullptr;
     QTableWidget* m_confusion = nullptr;
+    QWidget* m_promptPage = nullptr;
+    QTableWidget* m_promptTable = nullptr;
+    QLabel* m_promptNote = nullptr;
+    QPlainTextEdit* m_nearestWords = nullptr;
     QLabel* m_note = nullptr;
     QVector<RunResults> m_results;
 };

@@ -3,52 +3,29 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
-#include "core/data/FewShot.h"
-#include "core/data/ImageBatchSource.h"
-#include "core/export/PromptExport.h"
-#include "core/io/CheckpointLoader.h"
-#include "core/io/ClipTokenizer.h"
-#include "core/io/VocabularyLocator.h"
-#include "core/train/Evaluator.h"
+#include "core/data/Experiment.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
-#include "core/train/Trainer.h"
-#include "core/tuning/ClipStrategy.h"
 #include "core/tuning/Strategy.h"
-#include "core/tuning/ValidationTuned.h"
-
-#include <torch/torch.h>
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
-#include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFileInfo>
 #include <QThread>
-#include <QTimer>
 
-#include <algorithm>
-#include <filesystem>
 #include <mutex>
 
 namespace tunebench {
 
 namespace {
 
-constexpr int kEvalBatch = 64;
-
-// A checkpoint kept in memory with its vocabulary: parameter counts and runs rebuild a fresh model
-// from it (a strategy that tunes the backbone must not leak into the next run) without rereading disk.
-struct Backbone
-{
-    std::string key;
-    Checkpoint checkpoint;
-    std::shared_ptr<const ClipTokenizer> tokenizer;
-};
-
-std::shared_ptr<const Backbone> loadBackbone(const RunRequest& request)
+// The last checkpoint read, with its vocabulary: parameter counts and runs rebuild a fresh model from it
+// without rereading the disk. Loaded for the CPU; a run sets its own device on a copy.
+std::shared_ptr<const Backbone> cachedBackbone(const RunRequest& request)
 {
     static std::mutex mutex;
+    static std::string cachedKey;
     static std::shared_ptr<const Backbone> cached;
     const std::string path = request.modelPath.toStdString();
     const std::string vocab = request.vocabularyPath.toStdString();
@@ -56,22 +33,12 @@ std::shared_ptr<const Backbone> loadBackbone(const RunRequest& request)
     const std::string key = path + "|" + vocab + "|" + info.lastModified().toString(Qt::ISODateWithMs).toStdString();
     {
         std::lock_guard<std::mutex> lock(mutex);
-        if (cached && cached->key == key)
+        if (cached && cachedKey == key)
             return cached;
     }
-    auto backbone = std::make_shared<Backbone>();
-    backbone->key = key;
-    backbone->checkpoint = readCheckpoint(path);
-    if (backbone->checkpoint.spec.text) {
-        const std::string vocabPath = locateVocabulary(vocab, path);
-        auto tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(vocabPath));
-        if (tokenizer->vocabSize() > backbone->checkpoint.spec.text->vocabSize)
-            throw Error(vocabPath + ": vocabulary has " + std::to_string(tokenizer->vocabSize()) + " tokens but the model's embedding has " +
-                        std::to_string(backbone->checkpoint.spec.text->vocabSize) + " rows");
-        backbone->checkpoint.spec.text->endOfTextId = tokenizer->endId();
-        backbone->tokenizer = tokenizer;
-    }
+    auto backbone = std::make_shared<const Backbone>(loadBackbone(path, vocab, "cpu"));
     std::lock_guard<std::mutex> lock(mutex);
+    cachedKey = key;
     cached = backbone;
     return cached;
 }
@@ -114,42 +81,27 @@ nlohmann::json optionsJson(const QVariantMap& options)
     return out;
 }
 
-// A fixed seeded subset of `samples` in their original order (quick evaluations on large test splits).
-std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, int seed)
+RunSettings toSettings(const RunRequest& request)
 {
-    if (limit <= 0 || static_cast<std::size_t>(limit) >= samples.size())
-        return samples;
-    auto order = seededPermutation(static_cast<std::int64_t>(samples.size()), static_cast<std::uint64_t>(seed));
-    order.resize(static_cast<std::size_t>(limit));
-    std::sort(order.begin(), order.end());
-    std::vector<Sample> out;
-    out.reserve(order.size());
-    for (auto index : order)
-        out.push_back(samples[static_cast<std::size_t>(index)]);
-    return out;
-}
-
-std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
-                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
-                                             int seed, int threads)
-{
-    ImagePipeline pipeline;
-    pipeline.eval.resolution = resolution;
-    pipeline.train = train;
-    LoaderOptions options;
-    options.batchSize = std::max(1, batchSize);
-    options.shuffle = shuffle;
-    options.seed = static_cast<std::uint64_t>(seed);
-    options.threads = threads;
-    return std::make_unique<ImageBatchSource>(dataset, samples, pipeline, options);
-}
-
-TrainTransform trainTransform(int resolution, double scaleMin)
-{
-    TrainTransform transform;
-    transform.resolution = resolution;
-    transform.scaleMin = scaleMin;
-    return transform;
+    RunSettings settings;
+    settings.model = request.modelPath.toStdString();
+    settings.vocab = request.vocabularyPath.toStdString();
+    settings.dataset = request.dataset.toStdString();
+    settings.method = request.method.toStdString();
+    settings.options = optionsJson(request.options);
+    settings.shots = request.shots;
+    settings.seed = request.seed;
+    settings.baseNew = request.baseNew;
+    settings.epochs = request.epochs;
+    settings.lr = request.lr;
+    settings.batchSize = request.batchSize;
+    settings.maxSteps = request.maxSteps;
+    settings.maxTestImages = request.maxTestImages;
+    settings.loaderThreads = request.loaderThreads;
+    settings.compareHandcrafted = request.compareHandcrafted;
+    settings.device = request.device.toStdString();
+    settings.importPrompt = request.importPrompt.toStdString();
+    return settings;
 }
 
 QStringList toQStringList(const std::vector<std::string>& strings)
@@ -160,13 +112,16 @@ QStringList toQStringList(const std::vector<std::string>& strings)
     return out;
 }
 
-RunEvaluation toRunEvaluation(const Evaluation& evaluation, const std::vector<std::string>& classNames)
+RunEvaluation toRunEvaluation(const std::optional<ClassEvaluation>& classEvaluation)
 {
     RunEvaluation out;
+    if (!classEvaluation)
+        return out;
+    const Evaluation& evaluation = classEvaluation->evaluation;
     out.valid = true;
     out.accuracy = evaluation.accuracy;
     out.samples = evaluation.n;
-    out.classNames = toQStringList(classNames);
+    out.classNames = toQStringList(classEvaluation->classNames);
     out.perClass = QVector<double>(evaluation.perClass.begin(), evaluation.perClass.end());
     out.support = QVector<qint64>(evaluation.support.begin(), evaluation.support.end());
     for (const auto& row : evaluation.confusion)
@@ -174,20 +129,39 @@ RunEvaluation toRunEvaluation(const Evaluation& evaluation, const std::vector<st
     return out;
 }
 
-bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info)
+QVector<QStringList> nearestWordsFromJson(const nlohmann::json& nearest)
 {
-    return backbone.tokenizer && backbone.checkpoint.spec.text && info.family == StrategyFamily::PromptLearning;
+    QVector<QStringList> out;
+    if (!nearest.is_array())
+        return out;
+    for (const auto& vector : nearest) {
+        QStringList words;
+        if (vector.is_object() && vector.contains("nearest") && vector["nearest"].is_array())
+            for (const auto& word : vector["nearest"])
+                if (word.is_object() && word.contains("word") && word["word"].is_string())
+                    words << QString::fromStdString(word["word"].get<std::string>());
+        out << words;
+    }
+    return out;
 }
 
-TaskSetup taskSetup(const Backbone& backbone, const DatasetIndex& dataset, const std::vector<std::string>& classNames, int shots)
+// Older results.json files (before "details"): accuracy and per-class values keyed by class name.
+RunEvaluation evaluationFromPlainJson(const nlohmann::json& accuracy, const nlohmann::json& eval)
 {
-    TaskSetup setup;
-    setup.classNames = classNames;
-    setup.promptTemplate = dataset.promptTemplate;
-    setup.datasetName = dataset.name;
-    setup.shots = shots;
-    setup.tokenizer = backbone.tokenizer;
-    return setup;
+    RunEvaluation out;
+    if (!accuracy.is_number())
+        return out;
+    out.valid = true;
+    out.accuracy = accuracy.get<double>();
+    if (eval.is_object()) {
+        out.samples = eval.value("n", 0LL);
+        if (eval.contains("per_class") && eval["per_class"].is_object())
+            for (const auto& [name, value] : eval["per_class"].items()) {
+                out.classNames << QString::fromStdString(name);
+                out.perClass << (value.is_number() ? value.get<double>() : -1.0);
+            }
+    }
+    return out;
 }
 
 } // namespace
@@ -207,7 +181,6 @@ Q_SIGNALS:
     void epochFinished(int epoch, double loss, double accuracy);
     void finished(const tunebench::RunResults& results);
     void failed(const QString& message);
-    void ended();
 
 private:
     RunResults execute(const RunRequest& request, RunControl& control);
@@ -222,189 +195,84 @@ void RunWorker::run(const RunRequest& request, std::shared_ptr<RunControl> contr
         // One line: LibTorch appends a C++ stack trace to its messages.
         Q_EMIT failed(QString::fromStdString(e.what()).section('\n', 0, 0).trimmed());
     }
-    Q_EMIT ended();
 }
 
 RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
 {
-    QElapsedTimer clock;
-    clock.start();
     Q_EMIT stageChanged(tr("Loading model"));
-    const auto backbone = loadBackbone(request);
+    Backbone backbone = *cachedBackbone(request);  // shares the weights; the device is this run's
+    backbone.device = chooseDevice(request.device.toStdString());
     Q_EMIT stageChanged(tr("Opening dataset"));
     const auto dataset = loadDataset(request.dataset);
     if (dataset->train.empty())
         throw Error(request.dataset.toStdString() + ": the dataset has no training images");
 
-    // An imported prompt is evaluated on every class of this dataset, without training.
-    const bool imported = !request.importPrompt.isEmpty();
-    std::string method = request.method.toStdString();
-    if (imported) {
-        const auto manifest = RunStore::readJsonFile(request.importPrompt.toStdString());
-        if (!manifest.is_object() || !manifest.contains("method") || !manifest["method"].is_string())
-            throw Error(request.importPrompt.toStdString() + ": not a prompt export (no \"method\")");
-        method = manifest["method"].get<std::string>();
-    }
-    const StrategyInfo& info = findStrategy(method);
-    const bool baseNew = !imported && request.baseNew && baseNewApplies(*backbone, info);
-    torch::manual_seed(static_cast<std::uint64_t>(request.seed));
-    const c10::Device device = chooseDevice(request.device.toStdString());
-
-    // CoOp's protocol: few-shot sampling first, then the class split.
-    const DatasetIndex fewShot = applyFewShot(*dataset, {request.shots, static_cast<std::uint64_t>(request.seed)});
-    const auto trainSet = std::make_shared<const DatasetIndex>(baseNew ? subsampleClasses(fewShot, ClassSubset::Base) : fewShot);
-    const int resolution = backbone->checkpoint.spec.vision.imageSize;
-
-    std::unique_ptr<Strategy> strategy;
-    ClipModel model = buildModel(backbone->checkpoint);
-    model->to(device);
-    if (imported) {
-        ImportedPrompt prompt =
-            PromptExport::read(request.importPrompt.toStdString(), model, taskSetup(*backbone, *dataset, trainSet->classNames, request.shots));
-        strategy = std::move(prompt.strategy);
-    } else {
-        strategy = info.create();
-        strategy->attach(model, taskSetup(*backbone, *dataset, trainSet->classNames, request.shots), optionsJson(request.options));
-    }
-    auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
-
-    TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(request.shots), request.epochs);
-    if (request.lr > 0)
-        config.lr = request.lr;
-    config.maxSteps = request.maxSteps;
-    const int batchSize = request.batchSize > 0 ? request.batchSize : strategy->defaultBatchSize(request.shots);
+    const RunSettings settings = toSettings(request);
+    const bool imported = !settings.importPrompt.empty();
+    const StrategyInfo& info = findStrategy(experimentMethod(settings));
 
     RunResults results;
-    results.method = QString::fromStdString(info.name);
-    results.methodTitle = QString::fromStdString(info.title) + (imported ? tr(" (imported)") : QString());
-    results.dataset = QString::fromStdString(dataset->name);
-    results.baseNew = baseNew;
-    results.status = "finished";
-    results.trainableParameters = strategy->trainableParameterCount();
-
     std::optional<RunStore> store;
     if (!request.runsRoot.isEmpty()) {
         store = RunStore::create(request.runsRoot.toStdString(), imported ? info.name + "-imported" : info.name, dataset->name);
-        config.checkpointDir = store->checkpointDir();
-        store->writeConfig({{"model", request.modelPath.toStdString()}, {"dataset", request.dataset.toStdString()},
-                            {"method", info.name}, {"shots", request.shots}, {"seed", request.seed}, {"base_new", baseNew},
-                            {"device", request.device.toStdString()}, {"epochs", request.epochs}, {"lr", request.lr},
-                            {"batch_size", request.batchSize}, {"max_steps", request.maxSteps},
-                            {"vocab", request.vocabularyPath.toStdString()}, {"options", optionsJson(request.options)}, {"import_prompt", request.importPrompt.toStdString()},
-                            {"created", RunStore::utcNow()}, {"source", "tunebench (GUI)"}});
+        nlohmann::json config = runConfig(settings, *dataset, backbone);
+        config["method"] = info.name;
+        config["source"] = "tunebench (GUI)";
+        store->writeConfig(config);
         results.runFolder = QString::fromStdString(store->folder());
         results.runId = QFileInfo(results.runFolder).fileName();
     } else {
-        results.runId = QString("%1-%2").arg(results.method, results.dataset);
-    }
-    Q_EMIT started(results.runId, results.trainableParameters, static_cast<int>(trainSet->train.size()));
-
-    if (!imported) {
-        Q_EMIT stageChanged(tr("Preparing"));
-        const bool augment = !clipStrategy || clipStrategy->prepareWithAugmentation();
-        auto prepareSource = makeSource(trainSet, trainSet->train, resolution,
-                                        augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
-                                        kEvalBatch, false, request.seed, request.loaderThreads);
-        strategy->prepare(*prepareSource);
+        results.runId = QString("%1-%2").arg(QString::fromStdString(info.name), QString::fromStdString(dataset->name));
     }
 
-    if (!imported && strategy->needsTraining() && !control.stopRequested()) {
-        Q_EMIT stageChanged(tr("Training"));
-        auto trainSource = makeSource(trainSet, trainSet->train, resolution, trainTransform(resolution, 0.08), batchSize, true,
-                                      request.seed, request.loaderThreads);
-        TrainerCallbacks callbacks;
-        callbacks.onStep = [&](const StepReport& r) {
-            RunProgress p;
-            p.epoch = r.epoch;
-            p.epochs = r.epochs;
-            p.step = r.step;
-            p.totalSteps = r.totalSteps;
-            p.loss = r.loss;
-            p.accuracy = r.accuracy;
-            p.lr = r.lr;
-            p.imagesPerSecond = r.imagesPerSecond;
-            p.etaSeconds = r.etaSeconds;
-            Q_EMIT progress(p);
-            if (store)
-                store->appendMetric({{"type", "step"}, {"epoch", r.epoch}, {"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy},
-                                     {"lr", r.lr}, {"images_per_second", r.imagesPerSecond}});
-        };
-        callbacks.onEpoch = [&](const EpochReport& r) {
-            Q_EMIT epochFinished(r.epoch, r.loss, r.accuracy);
-            if (store)
-                store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
-        };
-        const TrainResult trained = Trainer(config).fit(*strategy, *trainSource, callbacks, &control);
-        if (trained.status != TrainResult::Status::Finished) {
-            results.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
-            results.message = QString::fromStdString(trained.message);
-        }
-    }
-    if (auto* tuned = dynamic_cast<ValidationTuned*>(strategy.get()); !imported && tuned && !trainSet->val.empty()) {
-        auto valSource = makeSource(trainSet, trainSet->val, resolution, std::nullopt, kEvalBatch, false, 1, request.loaderThreads);
-        tuned->tuneOnValidation(*valSource);
-    }
-
-    // A stopped run is still evaluated: what was learned so far is worth seeing (and keeping).
-    Q_EMIT stageChanged(tr("Evaluating"));
-    auto evaluateSplit = [&](const std::shared_ptr<const DatasetIndex>& set, Strategy& method) {
-        auto source = makeSource(set, limitSamples(set->test, request.maxTestImages, request.seed), resolution, std::nullopt, kEvalBatch,
-                                 false, 1, request.loaderThreads);
-        return evaluate([&](const at::Tensor& images) { return method.logits(images); }, *source,
-                        static_cast<int>(set->classNames.size()));
+    ExperimentCallbacks callbacks;
+    callbacks.onStart = [&](const ExperimentStart& start) {
+        Q_EMIT started(results.runId, start.trainableParameters, start.trainImages);
     };
-    const Evaluation first = evaluateSplit(trainSet, *strategy);
-    results.first = toRunEvaluation(first, trainSet->classNames);
-    nlohmann::json resultsJson = {{"method", info.name},       {"dataset", dataset->name},   {"model", backbone->checkpoint.spec.name},
-                                  {"shots", request.shots},    {"seed", request.seed},       {"base_new", baseNew},
-                                  {"trainer", toJson(config)}, {"batch_size", batchSize},    {"status", results.status.toStdString()},
-                                  {"trainable_parameters", results.trainableParameters},     {"accuracy", first.accuracy},
-                                  {"eval", first.toJson(trainSet->classNames)}};
-    if (store && clipStrategy && !imported) {
-        const auto base = (std::filesystem::path(store->exportDir()) / "prompt").string();
-        PromptExport::write(*clipStrategy, base, {{"accuracy", first.accuracy}});
-        results.exportPath = QString::fromStdString(base + ".json");
-    }
-    if (baseNew) {
-        const auto newSet = std::make_shared<const DatasetIndex>(subsampleClasses(fewShot, ClassSubset::New));
-        resultsJson["base"] = first.accuracy;
-        try {
-            strategy->setClasses(newSet->classNames);
-            const Evaluation novel = evaluateSplit(newSet, *strategy);
-            results.novel = toRunEvaluation(novel, newSet->classNames);
-            results.harmonic = harmonicMean(first.accuracy, novel.accuracy);
-            resultsJson["new"] = novel.accuracy;
-            resultsJson["new_eval"] = novel.toJson(newSet->classNames);
-            resultsJson["h"] = results.harmonic;
-        } catch (const Error& e) {
-            results.novelMessage = QString::fromStdString(e.what());
-            resultsJson["new"] = nullptr;
-            resultsJson["h"] = nullptr;
-            resultsJson["new_message"] = e.what();
+    callbacks.onStage = [&](ExperimentStage stage) {
+        switch (stage) {
+        case ExperimentStage::Preparing: Q_EMIT stageChanged(tr("Preparing")); break;
+        case ExperimentStage::Training: Q_EMIT stageChanged(tr("Training")); break;
+        case ExperimentStage::Tuning: Q_EMIT stageChanged(tr("Tuning on validation images")); break;
+        case ExperimentStage::Evaluating: Q_EMIT stageChanged(tr("Evaluating")); break;
+        case ExperimentStage::ScoringHandcrafted: Q_EMIT stageChanged(tr("Scoring the hand-crafted prompt")); break;
         }
-    }
-    // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
-    if (request.compareHandcrafted && clipStrategy && backbone->tokenizer && info.name != "zeroshot") {
-        Q_EMIT stageChanged(tr("Scoring the hand-crafted prompt"));
-        auto handcrafted = findStrategy("zeroshot").create();
-        ClipModel fresh = buildModel(backbone->checkpoint);  // the learned method's hooks must not leak in
-        fresh->to(device);
-        handcrafted->attach(fresh, taskSetup(*backbone, *dataset, trainSet->classNames, request.shots), nlohmann::json::object());
-        results.handcraftedFirst = toRunEvaluation(evaluateSplit(trainSet, *handcrafted), trainSet->classNames);
-        resultsJson["handcrafted"] = results.handcraftedFirst.accuracy;
-        if (baseNew) {
-            const auto newSet = std::make_shared<const DatasetIndex>(subsampleClasses(fewShot, ClassSubset::New));
-            handcrafted->setClasses(newSet->classNames);
-            results.handcraftedNovel = toRunEvaluation(evaluateSplit(newSet, *handcrafted), newSet->classNames);
-            resultsJson["handcrafted_new"] = results.handcraftedNovel.accuracy;
-        }
-    }
-    results.seconds = clock.elapsed() / 1000.0;
-    resultsJson["seconds"] = results.seconds;
-    if (!results.message.isEmpty())
-        resultsJson["message"] = results.message.toStdString();
-    if (store)
-        store->writeResults(resultsJson);
+    };
+    const bool onCuda = backbone.device.is_cuda();
+    callbacks.onStep = [&](const StepReport& r) {
+        RunProgress p;
+        p.epoch = r.epoch;
+        p.epochs = r.epochs;
+        p.step = r.step;
+        p.totalSteps = r.totalSteps;
+        p.loss = r.loss;
+        p.accuracy = r.accuracy;
+        p.lr = r.lr;
+        p.imagesPerSecond = r.imagesPerSecond;
+        p.etaSeconds = r.etaSeconds;
+        if (onCuda)  // the allocator's counters: cheap host-side reads, no synchronisation
+            p.memory = QString::fromStdString(describeMemory(deviceMemory(backbone.device)));
+        Q_EMIT progress(p);
+    };
+    callbacks.onEpoch = [&](const EpochReport& r) { Q_EMIT epochFinished(r.epoch, r.loss, r.accuracy); };
+
+    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &control);
+    results.method = QString::fromStdString(info.name);
+    results.methodTitle = QString::fromStdString(info.title) + (imported ? tr(" (imported)") : QString());
+    results.dataset = QString::fromStdString(dataset->name);
+    results.status = QString::fromStdString(r.status);
+    results.message = QString::fromStdString(r.message);
+    results.exportPath = QString::fromStdString(r.exportPath);
+    results.baseNew = r.baseNew;
+    results.trainableParameters = r.trainableParameters;
+    results.seconds = r.seconds;
+    results.first = toRunEvaluation(r.first);
+    results.novel = toRunEvaluation(r.novel);
+    results.handcraftedFirst = toRunEvaluation(r.handcraftedFirst);
+    results.handcraftedNovel = toRunEvaluation(r.handcraftedNovel);
+    results.novelMessage = QString::fromStdString(r.novelMessage);
+    results.harmonic = r.harmonic ? *r.harmonic : -1;
+    results.nearestWords = nearestWordsFromJson(r.nearestWords);
     return results;
 }
 
@@ -431,7 +299,8 @@ RunController::RunController(QObject* parent)
         m_running = false;
         Q_EMIT failed(message);
     });
-    connect(m_worker, &RunWorker::ended, this, &RunController::onEnded);
+    // finished or failed ends every run; nothing else may clear m_running (a late signal of the previous
+    // run must not mark the next one as over).
     m_thread->start();
 }
 
@@ -481,14 +350,9 @@ bool RunController::waitForFinished(int timeoutMs)
     return !m_running;
 }
 
-void RunController::onEnded()
-{
-    m_running = false;
-}
-
 qint64 RunController::countTrainableParameters(const RunRequest& request, const QStringList& classNames)
 {
-    const auto backbone = loadBackbone(request);
+    const auto backbone = cachedBackbone(request);
     const StrategyInfo& info = findStrategy(request.method.toStdString());
     if (info.family == StrategyFamily::PromptLearning && !backbone->tokenizer)
         throw Error(info.title + " needs a CLIP model with a text tower");
@@ -500,8 +364,54 @@ qint64 RunController::countTrainableParameters(const RunRequest& request, const 
     setup.tokenizer = backbone->tokenizer;
     setup.shots = request.shots;
     auto strategy = info.create();
-    strategy->attach(buildModel(backbone->checkpoint), setup, optionsJson(request.options));
+    strategy->attach(backbone->build(), setup, optionsJson(request.options));
     return strategy->trainableParameterCount();
+}
+
+RunResults RunController::readRunResults(const QString& folder)
+{
+    const RunStore store = RunStore::open(folder.toStdString());
+    const nlohmann::json results = store.readResults();
+    if (!results.is_object())
+        throw Error(folder.toStdString() + ": the run has no results.json yet");
+    RunResults r;
+    r.runFolder = folder;
+    r.runId = QFileInfo(folder).fileName();
+    r.method = QString::fromStdString(results.value("method", ""));
+    try {
+        r.methodTitle = QString::fromStdString(findStrategy(r.method.toStdString()).title);
+    } catch (const std::exception&) {
+        r.methodTitle = r.method;
+    }
+    if (r.runId.contains("-imported"))
+        r.methodTitle += tr(" (imported)");
+    r.dataset = QString::fromStdString(results.value("dataset", ""));
+    r.status = QString::fromStdString(results.value("status", ""));
+    r.message = QString::fromStdString(results.value("message", ""));
+    r.baseNew = results.value("base_new", false);
+    r.trainableParameters = results.value("trainable_parameters", 0LL);
+    if (results.contains("export") && results["export"].is_string())
+        r.exportPath = QString::fromStdString(results["export"].get<std::string>());
+    const nlohmann::json details = results.value("details", nlohmann::json::object());
+    if (details.is_object() && details.contains("first")) {
+        // Written by the experiment runner: class order and confusion matrices as the run saw them.
+        r.first = toRunEvaluation(classEvaluationFromJson(details["first"]));
+        r.novel = toRunEvaluation(classEvaluationFromJson(details.value("novel", nlohmann::json())));
+        r.handcraftedFirst = toRunEvaluation(classEvaluationFromJson(details.value("handcrafted_first", nlohmann::json())));
+        r.handcraftedNovel = toRunEvaluation(classEvaluationFromJson(details.value("handcrafted_novel", nlohmann::json())));
+        r.nearestWords = nearestWordsFromJson(details.value("nearest_words", nlohmann::json()));
+        r.seconds = details.value("seconds", 0.0);
+    } else {
+        r.first = evaluationFromPlainJson(results.value("accuracy", nlohmann::json()),
+                                          results.contains("eval") ? results["eval"] : results);
+        if (r.baseNew)
+            r.novel = evaluationFromPlainJson(results.value("new", nlohmann::json()), results.value("new_eval", nlohmann::json()));
+        r.seconds = results.value("seconds", 0.0);
+    }
+    r.novelMessage = QString::fromStdString(results.value("new_message", ""));
+    if (results.contains("h") && results["h"].is_number())
+        r.harmonic = results["h"].get<double>();
+    return r;
 }
 
 } // namespace tunebench

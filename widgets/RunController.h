@@ -51,6 +51,7 @@ struct RunProgress
     double lr = 0;
     double imagesPerSecond = 0;
     double etaSeconds = 0;
+    QString memory;           // device memory in use (CUDA only; empty on the CPU)
 };
 
 // Accuracy of one evaluation split.
@@ -85,6 +86,7 @@ struct RunResults
     RunEvaluation handcraftedFirst, handcraftedNovel;
     QString novelMessage;     // why there is no new-class accuracy (class-specific contexts)
     double harmonic = -1;     // H = 2BN/(B+N), -1 when not computed
+    QVector<QStringList> nearestWords;  // per learned context vector, its nearest vocabulary words (prompt exports)
 };
 
 // One controller per run: a worker object on its own QThread does the loading, training and
@@ -110,6 +112,8 @@ public:
     // Blocking helpers for worker threads (never call them on the GUI thread): the trainable
     // parameters of `request.method` attached to the model, for these classes. Throws tunebench::Error.
     static qint64 countTrainableParameters(const RunRequest& request, const QStringList& classNames);
+    // A finished run's folder read back (results.json); throws tunebench::Error when it has no results.
+    static RunResults readRunResults(const QString& folder);
 
 Q_SIGNALS:
     void stageChanged(const QString& what);  // "Loading model", "Training", "Evaluating" ...
@@ -120,8 +124,6 @@ Q_SIGNALS:
     void failed(const QString& message);
 
 private:
-    void onEnded();
-
     QThread* m_thread = nullptr;
     RunWorker* m_worker = nullptr;
     std::shared_ptr<RunControl> m_control;

@@ -79,7 +79,7 @@ int runTrain(const std::vector<std::string>& words)
         const auto config = RunStore::readJsonFile(*configPath);
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
     }
-    settings = RunSettings::fromArgs(args, settings);
+    settings = settingsFromArgs(args, settings);
     requireSettings(settings, true);
     configureThreads(settings.threads);
     findStrategy(settings.method);  // unknown names fail before any loading
@@ -89,16 +89,10 @@ int runTrain(const std::vector<std::string>& words)
     if (!store) {
         store = RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, dataset.name);
     }
-    store->writeConfig({{"method", settings.method},
-                        {"dataset", dataset.name},
-                        {"model", settings.model},
-                        {"created", RunStore::utcNow()},
-                        {"device", describeDevice(backbone.device)},
-                        {"settings", settings.toJson()}});
+    store->writeConfig(runConfig(settings, dataset, backbone));
     std::cerr << "run folder: " << store->folder() << "\n";
-    nlohmann::json results = runExperiment(settings, backbone, dataset, &*store, resume, "");
-    results["run"] = store->folder();
-    store->writeResults(results);
+    // The experiment writes results.json (with the details a reopened run shows) into the run folder.
+    const nlohmann::json results = runExperimentLogged(settings, backbone, dataset, &*store, resume, "");
     std::cout << results.dump() << std::endl;
     return results["status"] == "finished" ? 0 : 1;
 }
@@ -223,7 +217,7 @@ int runCompare(const std::vector<std::string>& words)
     auto known = kRunOptions;
     known.insert({"methods", "seeds", "runs", "no-base-new"});
     args.requireKnown(known);
-    RunSettings settings = RunSettings::fromArgs(args);
+    RunSettings settings = settingsFromArgs(args);
     settings.baseNew = !args.flag("no-base-new");
     const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
     std::vector<int> seeds;
@@ -273,7 +267,7 @@ int runCompare(const std::vector<std::string>& words)
                         options[name] = value;
             one.options = options;
             const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
-            nlohmann::json result = runExperiment(one, backbone, dataset, nullptr, false, label);
+            nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label);
             nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
             parameters = result["parameters"];
             accuracySum += result["accuracy"].get<double>();

@@ -13,6 +13,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace fs = std::filesystem;
 
@@ -350,10 +353,64 @@ ClipModel buildModel(const Checkpoint& checkpoint)
 
 ClipModel loadModel(const std::string& path, const LoadOptions& options, ModelSpec* spec)
 {
-    Checkpoint checkpoint = readCheckpoint(path, options);
-    ClipModel model = buildModel(checkpoint);
+    // Peak memory: a model built next to the read weights holds two copies at once (its random
+    // initialisation and the checkpoint). Instead the spec comes from a first read, the model's
+    // initialisation is dropped before the second read (from the page cache), and the model adopts the
+    // read tensors without copying: about one copy of the weights at any time.
+    // configureThreads() keeps freed blocks in the heap for speed; here they are handed back so that each
+    // phase reuses or returns the previous one's memory instead of fragmenting around it.
+    auto releaseFreedMemory = [] {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    };
+    ModelSpec inferred = readCheckpoint(path, options).spec;
+    releaseFreedMemory();
+    ClipModel model(inferred);
+    std::map<std::string, std::vector<int64_t>> shapes;
+    {
+        torch::NoGradGuard noGrad;
+        for (auto& item : model->named_parameters(true)) {
+            shapes[item.key()] = item.value().sizes().vec();
+            item.value().set_data(torch::empty({0}, item.value().options()));
+        }
+        for (auto& item : model->named_buffers(true)) {
+            shapes[item.key()] = item.value().sizes().vec();
+            item.value().set_data(torch::empty({0}, item.value().options()));
+        }
+    }
+    releaseFreedMemory();
+    LoadOptions again = options;
+    again.computeHash = false;
+    Checkpoint checkpoint = readCheckpoint(path, again);
+    for (const auto& [name, shape] : shapes) {
+        auto it = checkpoint.weights.find(name);
+        if (it == checkpoint.weights.end())
+            throw Error(path + ": missing key '" + name + "' (expected shape " + shapeString(shape) + ")");
+        if (it->second.sizes() != at::IntArrayRef(shape))
+            throw Error(path + ": key '" + name + "' expected shape " + shapeString(shape) + ", found " + shapeString(it->second.sizes()));
+    }
+    for (const auto& [name, tensor] : checkpoint.weights)
+        if (!shapes.count(name))
+            throw Error(path + ": unexpected key '" + name + "' with shape " + shapeString(tensor.sizes()));
+    {
+        torch::NoGradGuard noGrad;
+        auto adopt = [&](const std::string& name, torch::Tensor& target) {
+            auto it = checkpoint.weights.find(name);
+            torch::Tensor weight = std::move(it->second);
+            checkpoint.weights.erase(it);  // frees stored-dtype tensors as soon as they are converted
+            if (weight.scalar_type() != target.scalar_type() || !weight.is_contiguous())
+                weight = weight.to(target.scalar_type()).contiguous();  // e.g. fp16 archives, computing in fp32
+            target.set_data(weight);
+        };
+        for (auto& item : model->named_parameters(true))
+            adopt(item.key(), item.value());
+        for (auto& item : model->named_buffers(true))
+            adopt(item.key(), item.value());
+    }
+    model->eval();
     if (spec)
-        *spec = checkpoint.spec;
+        *spec = inferred;
     return model;
 }
 

@@ -5,12 +5,39 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
+#ifdef __unix__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace tunebench {
 
 namespace {
+
+// Copies out of the file mapping in chunks and drops each copied chunk's pages from this process, so
+// that reading a checkpoint costs its size once (the tensors), not twice (tensors + mapped pages).
+void copyReleasingPages(void* target, const std::uint8_t* source, size_t bytes)
+{
+#ifdef __unix__
+    static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    constexpr size_t chunk = size_t(16) << 20;
+    for (size_t done = 0; done < bytes; done += chunk) {
+        const size_t n = std::min(chunk, bytes - done);
+        std::memcpy(static_cast<std::uint8_t*>(target) + done, source + done, n);
+        // Only whole pages inside this chunk: the neighbours' bytes may still be needed.
+        const auto first = (reinterpret_cast<std::uintptr_t>(source + done) + page - 1) / page * page;
+        const auto last = reinterpret_cast<std::uintptr_t>(source + done + n) / page * page;
+        if (last > first)
+            ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+#else
+    std::memcpy(target, source, bytes);
+#endif
+}
 
 std::optional<torch::ScalarType> toTorchType(SafeDtype dtype)
 {
@@ -72,7 +99,7 @@ StateDict readSafetensors(const std::string& path, std::map<std::string, std::st
         auto tensor = torch::empty(info.shape, torch::TensorOptions().dtype(*type));
         const size_t bytes = info.end - info.begin;
         if (bytes > 0)
-            std::memcpy(tensor.data_ptr(), file.data(info), bytes);
+            copyReleasingPages(tensor.data_ptr(), file.data(info), bytes);
         out.emplace(info.name, std::move(tensor));
     }
     return out;

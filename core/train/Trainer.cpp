@@ -1,5 +1,6 @@
 #include "core/train/Trainer.h"
 
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/train/RunControl.h"
 
@@ -269,16 +270,29 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             double lr = scheduledLr(c, epoch, result.steps, totalSteps);
             if (c.cosinePerStep)
                 setLr(*optimizer, lr);
+            // Page-locked host memory lets the copy overlap with the previous step's kernels.
+            if (device.is_cuda() && batch->inputs.device().is_cpu() && !batch->inputs.is_pinned())
+                batch->inputs = batch->inputs.pin_memory();
             batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
             batch->labels = batch->labels.to(device, true);
 
             optimizer->zero_grad();
             StepOutput out;
-            {
-                AutocastScope autocast(c.precision, device.is_cuda());
-                out = task.trainStep(*batch);
+            double lossValue = 0;
+            try {
+                {
+                    AutocastScope autocast(c.precision, device.is_cuda());
+                    out = task.trainStep(*batch);
+                }
+                lossValue = out.loss.item<double>();
+            } catch (const Error&) {
+                throw;
+            } catch (const std::exception& e) {
+                if (!isOutOfMemory(e))
+                    throw;
+                // The message says what to change instead of LibTorch's allocator dump.
+                throw Error(explainOutOfMemory("the training step", static_cast<int>(batch->labels.size(0))));
             }
-            const double lossValue = out.loss.item<double>();
             if (!std::isfinite(lossValue)) {
                 result.status = TrainResult::Status::Diverged;
                 result.message = "the loss became " + std::string(std::isnan(lossValue) ? "NaN" : "infinite") + " at epoch " +
@@ -287,11 +301,19 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                                  " (try a lower learning rate)";
                 break;
             }
-            scaler.scale(out.loss).backward();
-            if (scaler.unscale(params)) {
-                if (c.gradClipNorm > 0)
-                    torch::nn::utils::clip_grad_norm_(params, c.gradClipNorm);
-                optimizer->step();
+            try {
+                scaler.scale(out.loss).backward();
+                if (scaler.unscale(params)) {
+                    if (c.gradClipNorm > 0)
+                        torch::nn::utils::clip_grad_norm_(params, c.gradClipNorm);
+                    optimizer->step();
+                }
+            } catch (const Error&) {
+                throw;
+            } catch (const std::exception& e) {
+                if (!isOutOfMemory(e))
+                    throw;
+                throw Error(explainOutOfMemory("the backward pass", static_cast<int>(batch->labels.size(0))));
             }
             ++result.steps;
             ++stepsThisRun;

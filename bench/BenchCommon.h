@@ -1,0 +1,106 @@
+#pragma once
+
+// Shared pieces of the engine benchmarks and the engine check: options, timing, model geometry,
+// resident-memory readings. Header-only so that each benchmark stays one translation unit.
+
+#include "core/Error.h"
+#include "core/model/ModelSpec.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tunebench::bench {
+
+// CLIP geometries: "b16" is ViT-B/16 (224 px, 12 x 768 image tower, 12 x 512 text tower); "small" keeps
+// the architecture (patch 16, 77 positions, the real vocabulary) at widths a 2-core CPU runs in seconds.
+// Heads are width / 64 as OpenAI's build_model infers them, so the Python side rebuilds the same model.
+inline ModelSpec clipGeometry(const std::string& name)
+{
+    ModelSpec spec;
+    spec.family = ModelSpec::Family::Clip;
+    TextSpec text;
+    if (name == "b16") {
+        spec.vision.width = 768;
+        spec.vision.layers = 12;
+        spec.vision.mlpWidth = 3072;
+        spec.vision.imageSize = 224;
+        spec.vision.outputDim = 512;
+        text.width = 512;
+        text.layers = 12;
+        text.mlpWidth = 2048;
+        text.outputDim = 512;
+    } else if (name == "small") {
+        spec.vision.width = 256;
+        spec.vision.layers = 4;
+        spec.vision.mlpWidth = 1024;
+        spec.vision.imageSize = 112;
+        spec.vision.outputDim = 256;
+        text.width = 256;
+        text.layers = 4;
+        text.mlpWidth = 1024;
+        text.outputDim = 256;
+    } else {
+        throw Error("--geometry: unknown geometry '" + name + "' (use b16 or small)");
+    }
+    spec.vision.patchSize = 16;
+    spec.vision.heads = spec.vision.width / 64;
+    text.heads = text.width / 64;
+    spec.text = text;
+    spec.name = "random CLIP (" + name + ")";
+    return spec;
+}
+
+inline double median(std::vector<double> values)
+{
+    if (values.empty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    const size_t mid = values.size() / 2;
+    return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
+// `warmup` untimed calls, then `repeats` timed ones; `sync` waits for queued device work.
+inline std::vector<double> timeRuns(int warmup, int repeats, const std::function<void()>& run,
+                                    const std::function<void()>& sync = {})
+{
+    for (int i = 0; i < warmup; ++i)
+        run();
+    if (sync)
+        sync();
+    std::vector<double> seconds;
+    for (int i = 0; i < repeats; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        run();
+        if (sync)
+            sync();
+        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return seconds;
+}
+
+// A field of /proc/self/status in bytes (VmRSS, VmHWM); 0 where there is no /proc.
+inline std::int64_t procStatusBytes(const std::string& field)
+{
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stoll(line.substr(field.size() + 1)) * 1024;  // reported in kB
+    }
+    return 0;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0), so that a later VmHWM is the peak of one phase.
+inline bool resetPeakRss()
+{
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+    return static_cast<bool>(clear);
+}
+
+} // namespace tunebench::bench

@@ -1,0 +1,462 @@
+#include "core/data/Experiment.h"
+
+#include "core/Device.h"
+#include "core/Error.h"
+#include "core/data/FewShot.h"
+#include "core/data/ImageBatchSource.h"
+#include "core/export/PromptExport.h"
+#include "core/io/ClipTokenizer.h"
+#include "core/io/VocabularyLocator.h"
+#include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/ClipStrategy.h"
+#include "core/tuning/ParameterBudget.h"
+#include "core/tuning/ValidationTuned.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+constexpr int kEvalBatch = 64;
+
+std::string formatDuration(double seconds)
+{
+    const auto total = static_cast<long long>(seconds + 0.5);
+    char buffer[32];
+    if (total >= 3600)
+        std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", total / 3600, (total / 60) % 60);
+    else
+        std::snprintf(buffer, sizeof buffer, "%lldm%02llds", total / 60, total % 60);
+    return buffer;
+}
+
+std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
+                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
+                                             std::uint64_t seed, int threads)
+{
+    ImagePipeline pipeline;
+    pipeline.eval.resolution = resolution;
+    pipeline.train = train;
+    LoaderOptions options;
+    options.batchSize = std::max(1, batchSize);
+    options.shuffle = shuffle;
+    options.seed = seed;
+    options.threads = threads;
+    return std::make_unique<ImageBatchSource>(dataset, samples, pipeline, options);
+}
+
+TrainTransform trainTransform(int resolution, double scaleMin)
+{
+    TrainTransform transform;
+    transform.resolution = resolution;
+    transform.scaleMin = scaleMin;
+    return transform;
+}
+
+TaskSetup taskSetup(const Backbone& backbone, const DatasetIndex& dataset, const std::vector<std::string>& classNames, int shots)
+{
+    TaskSetup setup;
+    setup.classNames = classNames;
+    setup.promptTemplate = dataset.promptTemplate;
+    setup.datasetName = dataset.name;
+    setup.shots = shots;
+    setup.tokenizer = backbone.tokenizer;
+    return setup;
+}
+
+std::string firstLine(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
+
+nlohmann::json classEvaluationJson(const std::optional<ClassEvaluation>& e)
+{
+    if (!e)
+        return nullptr;
+    return {{"classes", e->classNames},          {"accuracy", e->evaluation.accuracy},   {"n", e->evaluation.n},
+            {"per_class", e->evaluation.perClass}, {"support", e->evaluation.support}, {"confusion", e->evaluation.confusion}};
+}
+
+} // namespace
+
+ClipModel Backbone::build() const
+{
+    ClipModel model = buildModel(checkpoint);
+    model->to(device);
+    return model;
+}
+
+Backbone loadBackbone(const std::string& modelPath, const std::string& vocabulary, const std::string& device)
+{
+    Backbone backbone;
+    backbone.path = modelPath;
+    backbone.checkpoint = readCheckpoint(modelPath);
+    if (backbone.checkpoint.spec.text) {
+        const std::string vocabPath = locateVocabulary(vocabulary, modelPath);
+        auto tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(vocabPath));
+        if (tokenizer->vocabSize() > backbone.checkpoint.spec.text->vocabSize)
+            throw Error(vocabPath + ": vocabulary has " + std::to_string(tokenizer->vocabSize()) + " tokens but the model's embedding has " +
+                        std::to_string(backbone.checkpoint.spec.text->vocabSize) + " rows");
+        backbone.checkpoint.spec.text->endOfTextId = tokenizer->endId();
+        backbone.tokenizer = tokenizer;
+    }
+    backbone.device = chooseDevice(device);
+    return backbone;
+}
+
+nlohmann::json RunSettings::toJson() const
+{
+    nlohmann::json json = {{"model", model},         {"dataset", dataset},     {"method", method},       {"shots", shots},
+                           {"seed", seed},           {"base_new", baseNew},    {"device", device},       {"threads", threads},
+                           {"precision", precision}, {"epochs", epochs},       {"lr", lr},               {"batch_size", batchSize},
+                           {"max_steps", maxSteps},  {"loader_threads", loaderThreads}, {"log_every", logEvery},
+                           {"crop_scale_min", cropScaleMin}, {"tasks", tasks}, {"vocab", vocab}, {"options", options}};
+    // Only where set, so that CLI configs keep their shape.
+    if (maxTestImages > 0)
+        json["max_test_images"] = maxTestImages;
+    if (compareHandcrafted)
+        json["compare_handcrafted"] = true;
+    if (!importPrompt.empty())
+        json["import_prompt"] = importPrompt;
+    return json;
+}
+
+RunSettings RunSettings::fromJson(const nlohmann::json& j)
+{
+    RunSettings s;
+    try {
+        s.model = j.value("model", s.model);
+        s.dataset = j.value("dataset", s.dataset);
+        s.method = j.value("method", s.method);
+        s.shots = j.value("shots", s.shots);
+        s.seed = j.value("seed", s.seed);
+        s.baseNew = j.value("base_new", s.baseNew);
+        s.device = j.value("device", s.device);
+        s.threads = j.value("threads", s.threads);
+        s.precision = j.value("precision", s.precision);
+        s.epochs = j.value("epochs", s.epochs);
+        s.lr = j.value("lr", s.lr);
+        s.batchSize = j.value("batch_size", s.batchSize);
+        s.maxSteps = j.value("max_steps", s.maxSteps);
+        s.loaderThreads = j.value("loader_threads", s.loaderThreads);
+        s.logEvery = j.value("log_every", s.logEvery);
+        s.cropScaleMin = j.value("crop_scale_min", s.cropScaleMin);
+        s.tasks = j.value("tasks", s.tasks);
+        s.vocab = j.value("vocab", s.vocab);
+        s.options = j.value("options", nlohmann::json::object());
+        s.maxTestImages = j.value("max_test_images", s.maxTestImages);
+        s.compareHandcrafted = j.value("compare_handcrafted", s.compareHandcrafted);
+        s.importPrompt = j.value("import_prompt", s.importPrompt);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
+    }
+    return s;
+}
+
+std::string experimentMethod(const RunSettings& settings)
+{
+    if (settings.importPrompt.empty())
+        return settings.method;
+    const auto manifest = RunStore::readJsonFile(settings.importPrompt);
+    if (!manifest.is_object() || !manifest.contains("method") || !manifest["method"].is_string())
+        throw Error(settings.importPrompt + ": not a prompt export (no \"method\")");
+    return manifest["method"].get<std::string>();
+}
+
+nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& dataset, const Backbone& backbone)
+{
+    return {{"method", settings.method},         {"dataset", dataset.name},
+            {"model", settings.model},           {"created", RunStore::utcNow()},
+            {"device", describeDevice(backbone.device)}, {"settings", settings.toJson()}};
+}
+
+bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info)
+{
+    return backbone.tokenizer && backbone.checkpoint.spec.text && info.family == StrategyFamily::PromptLearning;
+}
+
+std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, std::uint64_t seed)
+{
+    if (limit <= 0 || static_cast<std::size_t>(limit) >= samples.size())
+        return samples;
+    auto order = seededPermutation(static_cast<std::int64_t>(samples.size()), seed);
+    order.resize(static_cast<std::size_t>(limit));
+    std::sort(order.begin(), order.end());
+    std::vector<Sample> out;
+    out.reserve(order.size());
+    for (auto index : order)
+        out.push_back(samples[static_cast<std::size_t>(index)]);
+    return out;
+}
+
+Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
+                      int loaderThreads)
+{
+    auto shared = std::make_shared<const DatasetIndex>(dataset);
+    auto source = makeSource(shared, samples, resolution, std::nullopt, kEvalBatch, false, 1, loaderThreads);
+    return evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
+                    static_cast<int>(dataset.classNames.size()));
+}
+
+nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames)
+{
+    auto json = evaluation.toJson(classNames);
+    json.erase("confusion");
+    return json;
+}
+
+nlohmann::json ExperimentResult::details() const
+{
+    return {{"first", classEvaluationJson(first)},
+            {"novel", classEvaluationJson(novel)},
+            {"handcrafted_first", classEvaluationJson(handcraftedFirst)},
+            {"handcrafted_novel", classEvaluationJson(handcraftedNovel)},
+            {"nearest_words", nearestWords},
+            {"seconds", seconds}};
+}
+
+std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& json)
+{
+    if (!json.is_object() || !json.contains("classes"))
+        return std::nullopt;
+    try {
+        ClassEvaluation out;
+        out.classNames = json.at("classes").get<std::vector<std::string>>();
+        out.evaluation.accuracy = json.value("accuracy", 0.0);
+        out.evaluation.n = json.value("n", std::int64_t(0));
+        out.evaluation.perClass = json.value("per_class", std::vector<double>());
+        out.evaluation.support = json.value("support", std::vector<std::int64_t>());
+        out.evaluation.confusion = json.value("confusion", std::vector<std::vector<std::int64_t>>());
+        return out;
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;  // an older or hand-edited file: show what the plain fields give
+    }
+}
+
+namespace {
+
+ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
+                                    bool resume, const ExperimentCallbacks& callbacks, RunControl* control)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto log = [&](const std::string& line) {
+        if (callbacks.onLog)
+            callbacks.onLog(line);
+    };
+    auto stage = [&](ExperimentStage s) {
+        if (callbacks.onStage)
+            callbacks.onStage(s);
+    };
+    // An imported prompt is evaluated on every class of this dataset, without training.
+    const bool imported = !settings.importPrompt.empty();
+    const StrategyInfo& info = findStrategy(experimentMethod(settings));
+    const bool baseNew = !imported && settings.baseNew && baseNewApplies(backbone, info);
+    if (settings.baseNew && !baseNew && !imported)
+        log("base-to-new does not apply to " + info.name + " on this model: plain accuracy");
+    torch::manual_seed(static_cast<uint64_t>(settings.seed));
+
+    // CoOp's protocol: few-shot sampling first, then the class split (methods.md 3).
+    const DatasetIndex fewShot = applyFewShot(dataset, {settings.shots, static_cast<std::uint64_t>(settings.seed)});
+    const DatasetIndex trainSet = baseNew ? subsampleClasses(fewShot, ClassSubset::Base) : fewShot;
+    const auto trainShared = std::make_shared<const DatasetIndex>(trainSet);
+    const int resolution = backbone.checkpoint.spec.vision.imageSize;
+
+    std::unique_ptr<Strategy> strategy;
+    const ClipModel model = backbone.build();
+    if (imported) {
+        ImportedPrompt prompt = PromptExport::read(settings.importPrompt, model, taskSetup(backbone, dataset, trainSet.classNames, settings.shots));
+        for (const auto& warning : prompt.warnings)
+            log("warning: " + warning);
+        strategy = std::move(prompt.strategy);
+    } else {
+        strategy = info.create();
+        strategy->attach(model, taskSetup(backbone, dataset, trainSet.classNames, settings.shots), settings.options);
+    }
+    auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
+
+    TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(settings.shots), settings.epochs);
+    if (settings.lr > 0)
+        config.lr = settings.lr;
+    config.precision = settings.precision;
+    config.maxSteps = settings.maxSteps;
+    if (store) {
+        config.checkpointDir = store->checkpointDir();
+        config.resume = resume;
+    }
+    const int batchSize = settings.batchSize > 0 ? settings.batchSize : strategy->defaultBatchSize(settings.shots);
+
+    ExperimentResult result;
+    result.method = info.name;
+    result.baseNew = baseNew;
+    result.trainableParameters = strategy->trainableParameterCount();
+    nlohmann::json& results = result.json;
+    results = {{"method", info.name},       {"dataset", dataset.name}, {"model", backbone.checkpoint.spec.name},
+               {"shots", settings.shots},   {"seed", settings.seed},   {"base_new", baseNew},
+               {"trainer", toJson(config)}, {"batch_size", batchSize}, {"status", "finished"}};
+    if (store)
+        results["run"] = store->folder();
+    if (callbacks.onStart)
+        callbacks.onStart({info.name, result.trainableParameters, static_cast<int>(trainSet.train.size()), baseNew});
+
+    // Cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1).
+    if (!imported) {
+        stage(ExperimentStage::Preparing);
+        const bool augment = !clipStrategy || clipStrategy->prepareWithAugmentation();
+        auto prepareSource = makeSource(trainShared, trainSet.train, resolution,
+                                        augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
+                                        kEvalBatch, false, static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        strategy->prepare(*prepareSource);
+    }
+
+    if (!imported && strategy->needsTraining() && !(control && control->stopRequested())) {
+        stage(ExperimentStage::Training);
+        auto trainSource = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, settings.cropScaleMin), batchSize, true,
+                                      static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        const std::int64_t perEpoch = trainSource->batchesPerEpoch();
+        const std::int64_t logEvery = settings.logEvery > 0 ? settings.logEvery : std::max<std::int64_t>(1, perEpoch * config.epochs / 50);
+        {
+            std::ostringstream intro;
+            intro << info.name << ": " << strategy->trainableParameterCount() << " trainable parameters, " << trainSet.train.size()
+                  << " training images, " << config.epochs << " epochs x " << perEpoch << " steps, batch " << batchSize << ", lr "
+                  << config.lr;
+            log(intro.str());
+        }
+        TrainerCallbacks trainerCallbacks;
+        trainerCallbacks.onStep = [&](const StepReport& r) {
+            if (callbacks.onStep)
+                callbacks.onStep(r);
+            if (r.step % logEvery != 0 && r.step != r.totalSteps)
+                return;
+            char line[256];
+            std::snprintf(line, sizeof line, "epoch %d/%d step %lld/%lld loss %.4f acc %.1f%% lr %.2e %.1f img/s ETA %s", r.epoch + 1,
+                          r.epochs, static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.accuracy * 100,
+                          r.lr, r.imagesPerSecond, formatDuration(r.etaSeconds).c_str());
+            log(line);
+            if (store)
+                store->appendMetric({{"type", "step"}, {"epoch", r.epoch}, {"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy},
+                                     {"lr", r.lr}, {"images_per_second", r.imagesPerSecond}});
+        };
+        trainerCallbacks.onEpoch = [&](const EpochReport& r) {
+            if (callbacks.onEpoch)
+                callbacks.onEpoch(r);
+            if (store)
+                store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
+        };
+        const TrainResult trained = Trainer(config).fit(*strategy, *trainSource, trainerCallbacks, control);
+        results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps}, {"seconds", trained.seconds},
+                            {"final_loss", trained.finalLoss}};
+        if (trained.status != TrainResult::Status::Finished) {
+            result.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
+            result.message = trained.message;
+            results["status"] = result.status;
+            results["message"] = trained.message;
+            log(trained.message);
+        }
+    }
+    if (auto* tuned = dynamic_cast<ValidationTuned*>(strategy.get()); !imported && tuned && !trainSet.val.empty()) {
+        stage(ExperimentStage::Tuning);
+        auto valSource = makeSource(trainShared, trainSet.val, resolution, std::nullopt, kEvalBatch, false, 1, settings.loaderThreads);
+        tuned->tuneOnValidation(*valSource);
+    }
+    results["trainable_parameters"] = strategy->trainableParameterCount();
+    const ParameterBudget budget = parameterBudget(*strategy, model, settings.tasks);
+    results["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"tasks", budget.tasks},
+                             {"multiplier", budget.multiplier}};
+
+    // A stopped run is still evaluated: what was learned so far is worth seeing (and keeping).
+    stage(ExperimentStage::Evaluating);
+    const auto testSamples = [&](const DatasetIndex& set) {
+        return limitSamples(set.test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
+    };
+    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads);
+    result.first = ClassEvaluation{trainSet.classNames, first};
+    const auto firstJson = accuracyJson(first, trainSet.classNames);
+    for (const auto& key : {"accuracy", "per_class", "n"})
+        results[key] = firstJson[key];
+    if (store) {
+        store->appendMetric({{"type", "eval"}, {"split", baseNew ? "base" : "test"}, {"accuracy", first.accuracy}, {"n", first.n}});
+        if (clipStrategy && !imported) {
+            const auto manifest = PromptExport::write(*clipStrategy, (fs::path(store->exportDir()) / "prompt").string(),
+                                                      {{"accuracy", first.accuracy}});
+            result.exportPath = (fs::path(store->exportDir()) / "prompt.json").string();
+            result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
+            results["export"] = result.exportPath;
+        }
+    }
+    const DatasetIndex newSet = baseNew ? subsampleClasses(fewShot, ClassSubset::New) : DatasetIndex();
+    if (baseNew) {
+        results["base"] = first.accuracy;
+        results["base_eval"] = firstJson;
+        try {
+            strategy->setClasses(newSet.classNames);
+            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads);
+            result.novel = ClassEvaluation{newSet.classNames, novel};
+            result.harmonic = harmonicMean(first.accuracy, novel.accuracy);
+            results["new"] = novel.accuracy;
+            results["new_eval"] = accuracyJson(novel, newSet.classNames);
+            results["h"] = *result.harmonic;
+            if (store)
+                store->appendMetric({{"type", "eval"}, {"split", "new"}, {"accuracy", novel.accuracy}, {"n", novel.n}});
+        } catch (const Error& e) {
+            result.novelMessage = e.what();
+            results["new"] = nullptr;
+            results["h"] = nullptr;
+            results["new_message"] = e.what();
+            log("new classes: " + std::string(e.what()));
+        }
+    }
+    // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
+    if (settings.compareHandcrafted && clipStrategy && backbone.tokenizer && info.name != "zeroshot") {
+        stage(ExperimentStage::ScoringHandcrafted);
+        auto handcrafted = findStrategy("zeroshot").create();
+        // A fresh model: the learned method's hooks must not leak in.
+        handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
+        result.handcraftedFirst =
+            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads)};
+        if (baseNew) {
+            handcrafted->setClasses(newSet.classNames);
+            result.handcraftedNovel =
+                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads)};
+        }
+    }
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (store) {
+        nlohmann::json stored = results;
+        stored["details"] = result.details();
+        store->writeResults(stored);
+    }
+    return result;
+}
+
+} // namespace
+
+ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
+                               bool resume, const ExperimentCallbacks& callbacks, RunControl* control)
+{
+    try {
+        return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control);
+    } catch (const std::exception& e) {
+        // The run folder stays (config, metrics, the last epoch's checkpoint); the history shows why it ended.
+        if (store) {
+            try {
+                store->writeResults({{"method", settings.method}, {"dataset", dataset.name}, {"status", "failed"},
+                                     {"message", firstLine(e.what())}, {"run", store->folder()}});
+            } catch (const std::exception&) {
+                // The original failure matters more than a second one while recording it.
+            }
+        }
+        throw;
+    }
+}
+
+} // namespace tunebench

@@ -1,0 +1,141 @@
+#pragma once
+
+#include "core/data/DatasetIndex.h"
+#include "core/io/CheckpointLoader.h"
+#include "core/train/Evaluator.h"
+#include "core/train/Trainer.h"
+#include "core/tuning/Strategy.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+class ClipTokenizer;
+class RunControl;
+class RunStore;
+
+// A checkpoint kept in memory, so that every experiment gets a fresh model (strategies that tune the
+// backbone itself must not leak into the next one), plus its vocabulary and the device to run on.
+struct Backbone
+{
+    std::string path;
+    Checkpoint checkpoint;
+    std::shared_ptr<const ClipTokenizer> tokenizer;  // null for vision-only models
+    c10::Device device = c10::kCPU;
+    ClipModel build() const;
+};
+// Reads the checkpoint and, for CLIP models, locates and checks the vocabulary. `device`: see chooseDevice.
+Backbone loadBackbone(const std::string& modelPath, const std::string& vocabulary, const std::string& device);
+
+// Everything that defines one training run; config.json holds it, so a run can be repeated. The CLI
+// fills it from flags, the workbench from its panels.
+struct RunSettings
+{
+    std::string model, dataset, method;
+    int shots = 16;
+    int seed = 1;
+    bool baseNew = false;
+    std::string device = "auto";
+    int threads = 0;
+    std::string precision = "fp32";
+    int epochs = 0;          // 0 = the recipe's
+    double lr = 0;           // 0 = the recipe's
+    int batchSize = 0;       // 0 = the recipe's
+    std::int64_t maxSteps = 0;
+    int loaderThreads = 0;
+    int logEvery = 0;        // 0 = about 50 lines per run
+    double cropScaleMin = 0.08;  // random resized crop's smallest area fraction (recipe: 0.08; small images may want more)
+    int tasks = 24;              // tasks counted by the storage multiplier (the VPT paper's table: 24 VTAB tasks)
+    std::string vocab;
+    nlohmann::json options = nlohmann::json::object();  // strategy options (--opt name=value)
+    int maxTestImages = 0;           // > 0: evaluate on a fixed seeded subset of each test split (quick looks)
+    bool compareHandcrafted = false; // prompt learning: also score the dataset's hand-crafted prompt on the same images
+    std::string importPrompt;        // a prompt export's .json: evaluate it on every class of the dataset, no training
+
+    nlohmann::json toJson() const;
+    static RunSettings fromJson(const nlohmann::json& json);
+};
+
+// The method a run uses: settings.method, or the method written in the imported prompt's manifest.
+std::string experimentMethod(const RunSettings& settings);
+// What config.json holds for a run of `settings` (the CLI and the workbench write the same).
+nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& dataset, const Backbone& backbone);
+
+// Whether base-to-new applies (a CLIP model with text and a strategy that uses text).
+bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info);
+// A fixed seeded subset of `samples` in their original order; all of them when limit <= 0.
+std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, std::uint64_t seed);
+// Evaluates a strategy's logits on samples of `dataset` with the evaluation transform.
+Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
+                      int loaderThreads);
+// {"accuracy", "per_class", "n"} of an evaluation.
+nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames);
+
+enum class ExperimentStage { Preparing, Training, Tuning, Evaluating, ScoringHandcrafted };
+
+// What is known once the strategy is attached, before preparation and training.
+struct ExperimentStart
+{
+    std::string method;
+    std::int64_t trainableParameters = 0;
+    int trainImages = 0;
+    bool baseNew = false;
+};
+
+// Reports of a running experiment; all are called on the experiment's thread, any may be empty.
+struct ExperimentCallbacks
+{
+    std::function<void(ExperimentStage)> onStage;
+    std::function<void(const ExperimentStart&)> onStart;
+    std::function<void(const StepReport&)> onStep;    // every step
+    std::function<void(const EpochReport&)> onEpoch;
+    std::function<void(const std::string&)> onLog;   // progress lines (every settings.logEvery steps) and notes
+};
+
+// One evaluation with the class names of its label order.
+struct ClassEvaluation
+{
+    std::vector<std::string> classNames;
+    Evaluation evaluation;
+};
+
+struct ExperimentResult
+{
+    // The results as the CLI prints them (and results.json holds, with "details" added).
+    nlohmann::json json;
+    std::string method;
+    std::string status = "finished";  // finished | stopped | diverged
+    std::string message;
+    bool baseNew = false;
+    std::int64_t trainableParameters = 0;
+    double seconds = 0;
+    std::optional<ClassEvaluation> first;   // base classes when baseNew, else all classes
+    std::optional<ClassEvaluation> novel;   // new classes (baseNew only, unless the method refuses them)
+    std::string novelMessage;
+    std::optional<double> harmonic;
+    std::optional<ClassEvaluation> handcraftedFirst, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
+    std::string exportPath;                 // the prompt export's .json, when written
+    nlohmann::json nearestWords = nlohmann::json::array();  // the export manifest's "nearest_words"
+    // What results.json holds besides `json`: per-class accuracy in label order, confusion matrices, the
+    // hand-crafted comparison and nearest words, so that a reopened run shows everything.
+    nlohmann::json details() const;
+};
+
+// One experiment: few-shot sampling, (base) training, validation tuning, evaluation (base and new), the
+// hand-crafted comparison, export into the run folder, results.json. With `store`, metrics go to its
+// metrics.jsonl; results.json is written there (also with status "failed" when an exception escapes,
+// which is rethrown). `resume` continues from the store's checkpoint.
+ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
+                               bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr);
+
+// Reads an evaluation of a results.json "details" block back; nullopt when absent.
+std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& json);
+
+} // namespace tunebench

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <QProcessEnvironment>
+#include <QStringList>
+
+#include <string>
+
+namespace tunebench::test {
+
+// What one tunebench-cli invocation printed and returned.
+struct CliResult
+{
+    int exitCode = -1;  // -1 when the process crashed or did not finish in time
+    std::string out;
+    std::string err;
+};
+
+// Runs the tunebench-cli of this build with `arguments` and waits for it (up to `timeoutMs`).
+CliResult runCli(const QStringList& arguments, const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment(),
+                 int timeoutMs = 300000);
+
+} // namespace tunebench::test
