@@ -7,6 +7,7 @@
 // resize, flip, normalise) over it, and prints {"one_thread": ..., "all_threads": ...} on stdout.
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/data/ImageBatchSource.h"
 
 #include <nlohmann/json.hpp>
@@ -144,11 +145,11 @@ int main(int argc, char** argv)
         fs::create_directories(folder);
 
         std::cerr << "writing " << options.images << " JPEG images of " << options.width << "x" << options.height
-                  << " to " << folder.u8string() << "\n";
+                  << " to " << utf8(folder) << "\n";
         auto dataset = std::make_shared<DatasetIndex>();
         dataset->name = "synthetic";
         dataset->layout = "folder";
-        dataset->root = folder.u8string();
+        dataset->root = utf8(folder);
         const int classes = 10;
         for (int c = 0; c < classes; ++c)
             dataset->classNames.push_back("class " + std::to_string(c));
@@ -162,9 +163,9 @@ int main(int argc, char** argv)
             cv::Mat bgr;
             cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
             if (!cv::imwrite(file.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, 90}))
-                throw Error(file.u8string() + ": cannot write the benchmark image");
+                throw Error(utf8(file) + ": cannot write the benchmark image");
             bytes += fs::file_size(file);
-            dataset->train.push_back(Sample{file.u8string(), -1, label});
+            dataset->train.push_back(Sample{utf8(file), -1, label});
         }
 
         const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

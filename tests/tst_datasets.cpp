@@ -3,6 +3,7 @@
 // each vector so that it can be rerun.
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/data/DatasetIndex.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
@@ -37,14 +38,14 @@ QString errorOf(Action&& action)
 
 fs::path u8(const std::string& text)
 {
-    return fs::u8path(text);
+    return pathFromUtf8(text);
 }
 
 void writeImage(const fs::path& file, int seed = 0)
 {
     fs::create_directories(file.parent_path());
     cv::Mat image(8, 6, CV_8UC3, cv::Scalar(seed * 10 % 256, 40, 200));
-    QVERIFY2(cv::imwrite(file.u8string(), image), file.u8string().c_str());
+    QVERIFY2(cv::imwrite(utf8(file), image), utf8(file).c_str());
 }
 
 void writeText(const fs::path& file, const std::string& text)
@@ -56,7 +57,7 @@ void writeText(const fs::path& file, const std::string& text)
 
 std::string fileName(const Sample& sample)
 {
-    return u8(sample.path).filename().u8string();
+    return utf8(u8(sample.path).filename());
 }
 
 std::vector<std::string> fileNames(const std::vector<Sample>& samples)
@@ -462,7 +463,7 @@ void TestDatasets::folderLayoutSeededSplit()
         writeImage(root / u8("\xC3\xBCn\xC3\xAF" "code") / u8("\xC3\xB1" + std::to_string(i) + ".png"), i);
     writeText(root / "README", "stray file");
 
-    const DatasetIndex dataset = openDataset(root.u8string());
+    const DatasetIndex dataset = openDataset(utf8(root));
     QCOMPARE(dataset.layout, std::string("folder"));
     QCOMPARE(dataset.name, std::string("my pictures"));
     QCOMPARE(dataset.promptTemplate, std::string("a photo of a {}."));
@@ -490,7 +491,7 @@ void TestDatasets::folderLayoutSeededSplit()
     QVERIFY(allProblems.find(".hidden") == std::string::npos);
 
     // Another split seed gives another split of the same images.
-    const DatasetIndex reseeded = openFolderDataset(root.u8string(), FolderSplitOptions{2, 0.5, 0.2});
+    const DatasetIndex reseeded = openFolderDataset(utf8(root), FolderSplitOptions{2, 0.5, 0.2});
     QCOMPARE(reseeded.train.size(), dataset.train.size());
     QVERIFY(fileNames(reseeded.train) != fileNames(dataset.train));
 }
@@ -510,7 +511,7 @@ void TestDatasets::folderLayoutSplitFolders()
     writeImage(root / "test" / "dog" / "t2.jpg");
     writeImage(root / "test" / "sea_lion" / "t3.jpg");
 
-    DatasetIndex dataset = openDataset(root.u8string());
+    DatasetIndex dataset = openDataset(utf8(root));
     QCOMPARE(dataset.classNames, (std::vector<std::string>{"cat", "dog", "sea lion"}));
     QCOMPARE(dataset.train.size(), size_t(9));
     QCOMPARE(labelsOf(dataset.train), (std::vector<int>{0, 0, 0, 1, 1, 1, 2, 2, 2}));
@@ -523,20 +524,20 @@ void TestDatasets::folderLayoutSplitFolders()
 
     // val is optional.
     fs::remove_all(root / "val");
-    dataset = openDataset(root.u8string());
+    dataset = openDataset(utf8(root));
     QVERIFY(dataset.val.empty());
     QCOMPARE(dataset.test.size(), size_t(3));
 
     // A test class that train does not have, then an empty class folder.
     writeImage(root / "test" / "horse" / "h.jpg");
-    QString message = errorOf([&] { openDataset(root.u8string()); });
+    QString message = errorOf([&] { openDataset(utf8(root)); });
     QVERIFY2(message.contains("horse"), qPrintable(message));
     fs::remove_all(root / "test" / "horse");
     fs::create_directories(root / "test" / "cat");
-    message = errorOf([&] { openDataset(root.u8string()); });
+    message = errorOf([&] { openDataset(utf8(root)); });
     QVERIFY2(message.contains("test/cat") && message.contains("no images"), qPrintable(message));
     fs::remove_all(root / "test");
-    message = errorOf([&] { openDataset(root.u8string()); });
+    message = errorOf([&] { openDataset(utf8(root)); });
     QVERIFY2(message.contains("test") && message.contains("missing"), qPrintable(message));
 }
 
@@ -550,25 +551,25 @@ void TestDatasets::folderLayoutErrors()
     for (int i = 0; i < 10; ++i)
         writeImage(base / "a" / "one" / ("x" + std::to_string(i) + ".png"));
     fs::create_directories(base / "a" / "two");
-    QString message = errorOf([&] { openDataset((base / "a").u8string()); });
+    QString message = errorOf([&] { openDataset(utf8(base / "a")); });
     QVERIFY2(message.contains("a/two") && message.contains("no images"), qPrintable(message));
 
     // Two images: round(2 * 0.2) = 0 val images, which Dassl's assertion forbids.
     for (int i = 0; i < 2; ++i)
         writeImage(base / "b" / "tiny_class" / ("i" + std::to_string(i) + ".png"));
-    message = errorOf([&] { openDataset((base / "b").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "b")); });
     QVERIFY2(message.contains("tiny_class") && message.contains("empty"), qPrintable(message));
 
     // Bad fractions, a missing path, a file instead of a folder.
-    message = errorOf([&] { openFolderDataset((base / "b").u8string(), FolderSplitOptions{1, 0.8, 0.3}); });
+    message = errorOf([&] { openFolderDataset(utf8(base / "b"), FolderSplitOptions{1, 0.8, 0.3}); });
     QVERIFY2(message.contains("fractions"), qPrintable(message));
-    message = errorOf([&] { openDataset((base / "nowhere").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "nowhere")); });
     QVERIFY2(message.contains("nowhere"), qPrintable(message));
     writeText(base / "file.txt", "x");
-    message = errorOf([&] { openDataset((base / "file.txt").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "file.txt")); });
     QVERIFY2(message.contains("not a folder"), qPrintable(message));
     fs::create_directories(base / "c");
-    message = errorOf([&] { openDataset((base / "c").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "c")); });
     QVERIFY2(message.contains("no class folders"), qPrintable(message));
 }
 
@@ -580,7 +581,7 @@ void TestDatasets::dasslSplitJson()
     writePetsDataset(dataRoot / "oxford_pets");
 
     for (const fs::path& path : {dataRoot / "oxford_pets", dataRoot}) {  // own folder, then the data root
-        const DatasetIndex dataset = openDataset(path.u8string());
+        const DatasetIndex dataset = openDataset(utf8(path));
         QCOMPARE(dataset.layout, std::string("dassl"));
         QCOMPARE(dataset.name, std::string("OxfordPets"));
         QCOMPARE(dataset.promptTemplate, std::string("a photo of a {}, a type of pet."));
@@ -598,7 +599,7 @@ void TestDatasets::dasslSplitJson()
 
     // Few-shot over split-file order: label 0 items are 0..4; random.seed(1); random.sample(range(5), 2)
     // is [1, 0] (pool method), so the first two picks are american_bulldog_1 and _0.
-    const DatasetIndex fewShot = applyFewShot(openDataset((dataRoot / "oxford_pets").u8string()), {2, 1});
+    const DatasetIndex fewShot = applyFewShot(openDataset(utf8(dataRoot / "oxford_pets")), {2, 1});
     QCOMPARE(fewShot.train.size(), size_t(8));
     QCOMPARE(fileName(fewShot.train[0]), std::string("american_bulldog_1.jpg"));
     QCOMPARE(fileName(fewShot.train[1]), std::string("american_bulldog_0.jpg"));
@@ -616,7 +617,7 @@ void TestDatasets::dasslErrors()
     writeText(base / "dtd" / "split_zhou_DescribableTextures.json",
               R"({"train": [["a.jpg", 0, "banded"], ["a.jpg", 1, "bumpy"]], "val": [],
                   "test": [["a.jpg", 0, "banded"], ["a.jpg", 3, "woven"]]})");
-    QString message = errorOf([&] { openDataset((base / "dtd").u8string()); });
+    QString message = errorOf([&] { openDataset(utf8(base / "dtd")); });
     QVERIFY2(message.contains("split_zhou_DescribableTextures.json") && message.contains("test[1]")
                  && message.contains("out of range"),
              qPrintable(message));
@@ -624,32 +625,32 @@ void TestDatasets::dasslErrors()
     // One label with two class names.
     writeText(base / "dtd" / "split_zhou_DescribableTextures.json",
               R"({"train": [["a.jpg", 0, "banded"], ["a.jpg", 0, "bumpy"]], "val": [], "test": []})");
-    message = errorOf([&] { openDataset((base / "dtd").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "dtd")); });
     QVERIFY2(message.contains("train[1]") && message.contains("bumpy"), qPrintable(message));
 
     // Malformed entries and JSON.
     writeText(base / "dtd" / "split_zhou_DescribableTextures.json", R"({"train": [["a.jpg", "0", "x"]], "val": [], "test": []})");
-    message = errorOf([&] { openDataset((base / "dtd").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "dtd")); });
     QVERIFY2(message.contains("train[0]"), qPrintable(message));
     writeText(base / "dtd" / "split_zhou_DescribableTextures.json", R"({"train": [})");
-    message = errorOf([&] { openDataset((base / "dtd").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "dtd")); });
     QVERIFY2(message.contains("invalid JSON"), qPrintable(message));
     writeText(base / "dtd" / "split_zhou_DescribableTextures.json", R"({"train": [], "test": []})");
-    message = errorOf([&] { openDataset((base / "dtd").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "dtd")); });
     QVERIFY2(message.contains("\"val\""), qPrintable(message));
 
     // The image folder exists but the split file does not.
     writeImage(base / "eurosat" / "2750" / "Forest" / "f.jpg");
-    message = errorOf([&] { openDataset((base / "eurosat").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "eurosat")); });
     QVERIFY2(message.contains("split_zhou_EuroSAT.json") && message.contains("missing"), qPrintable(message));
 
     // The split file exists but the image folder does not.
     writeText(base / "food-101" / "split_zhou_Food101.json", R"({"train": [], "val": [], "test": []})");
-    message = errorOf([&] { openDataset((base / "food-101").u8string()); });
+    message = errorOf([&] { openDataset(utf8(base / "food-101")); });
     QVERIFY2(message.contains("food-101/images") && message.contains("missing"), qPrintable(message));
 
     // A data root with several benchmarks is ambiguous.
-    message = errorOf([&] { openDataset(base.u8string()); });
+    message = errorOf([&] { openDataset(utf8(base)); });
     QVERIFY2(message.contains("several"), qPrintable(message));
 }
 
@@ -666,7 +667,7 @@ void TestDatasets::dasslAircraftAndImageNet()
     writeText(aircraft / "images_variant_test.txt", "0005 707-320\r\n0006 A300B4\r\n");
     for (const char* id : {"0001", "0002", "0003", "0004", "0005", "0006"})
         writeImage(aircraft / "images" / (std::string(id) + ".jpg"));
-    DatasetIndex dataset = openDataset(aircraft.u8string());
+    DatasetIndex dataset = openDataset(utf8(aircraft));
     QCOMPARE(dataset.name, std::string("FGVCAircraft"));
     QCOMPARE(dataset.promptTemplate, std::string("a photo of a {}, a type of aircraft."));
     QCOMPARE(dataset.classNames, (std::vector<std::string>{"707-320", "A300B4", "F-16A/B"}));
@@ -676,7 +677,7 @@ void TestDatasets::dasslAircraftAndImageNet()
     QCOMPARE(fileName(dataset.test[1]), std::string("0006.jpg"));
     QVERIFY(dataset.problems.empty());
     writeText(aircraft / "images_variant_val.txt", "0004 F-22\n");
-    QString message = errorOf([&] { openDataset(aircraft.u8string()); });
+    QString message = errorOf([&] { openDataset(utf8(aircraft)); });
     QVERIFY2(message.contains("images_variant_val.txt:1") && message.contains("F-22"), qPrintable(message));
 
     const fs::path imagenet = base / "imagenet";
@@ -685,7 +686,7 @@ void TestDatasets::dasslAircraftAndImageNet()
     writeImage(imagenet / "images" / "train" / "n01" / "b.JPEG");
     writeImage(imagenet / "images" / "train" / "n02" / "c.JPEG");
     writeImage(imagenet / "images" / "val" / "n02" / "d.JPEG");
-    dataset = openDataset(imagenet.u8string());
+    dataset = openDataset(utf8(imagenet));
     QCOMPARE(dataset.name, std::string("ImageNet"));
     QCOMPARE(dataset.classNames, (std::vector<std::string>{"tench", "great white shark"}));
     QCOMPARE(labelsOf(dataset.train), (std::vector<int>{0, 0, 1}));
@@ -693,7 +694,7 @@ void TestDatasets::dasslAircraftAndImageNet()
     QCOMPARE(labelsOf(dataset.test), (std::vector<int>{1}));
     QVERIFY(applyFewShot(dataset, {1, 1}).val.empty());
     writeImage(imagenet / "images" / "val" / "n03" / "e.JPEG");
-    message = errorOf([&] { openDataset(imagenet.u8string()); });
+    message = errorOf([&] { openDataset(utf8(imagenet)); });
     QVERIFY2(message.contains("n03") && message.contains("classnames.txt"), qPrintable(message));
 }
 
@@ -704,7 +705,7 @@ void TestDatasets::idxLayout()
     const fs::path folder = u8(temporary.path().toStdString()) / "tiny-idx";
     writeIdxDataset(folder);
 
-    const DatasetIndex dataset = openDataset(folder.u8string());
+    const DatasetIndex dataset = openDataset(utf8(folder));
     QCOMPARE(dataset.layout, std::string("idx"));
     QCOMPARE(dataset.name, std::string("tiny-idx"));
     QCOMPARE(dataset.classNames, (std::vector<std::string>{"zero", "first class", "two"}));
@@ -741,7 +742,7 @@ void TestDatasets::idxErrors()
     QVERIFY(temporary.isValid());
     const fs::path folder = u8(temporary.path().toStdString()) / "idx";
     writeIdxDataset(folder);
-    const std::string path = folder.u8string();
+    const std::string path = utf8(folder);
     auto expectError = [&](const char* fragment1, const char* fragment2) {
         const QString message = errorOf([&] { openDataset(path); });
         QVERIFY2(message.contains(fragment1) && message.contains(fragment2), qPrintable(message));

@@ -2,6 +2,7 @@
 // files, and concurrent writers.
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/io/StateDict.h"
 #include "core/train/FeatureCache.h"
 
@@ -89,7 +90,7 @@ void TestFeatureCache::computesOnceThenHits()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const std::string folder = (fs::u8path(temporary.path().toStdString()) / "nested" / "features").u8string();
+    const std::string folder = utf8(pathFromUtf8(temporary.path().toStdString()) / "nested" / "features");
     FeatureCache cache(folder);
     const FeatureCacheKey key = sampleKey();
     QVERIFY(!cache.contains(key));
@@ -103,8 +104,8 @@ void TestFeatureCache::computesOnceThenHits()
     QCOMPARE(computations, 1);
     QVERIFY(torch::equal(features, makeFeatures(0.5).first));
     QVERIFY(cache.contains(key));
-    QVERIFY(fs::is_regular_file(fs::u8path(cache.pathFor(key))));
-    QCOMPARE(fs::u8path(cache.pathFor(key)).filename().u8string(), key.digest() + ".safetensors");
+    QVERIFY(fs::is_regular_file(pathFromUtf8(cache.pathFor(key))));
+    QCOMPARE(utf8(pathFromUtf8(cache.pathFor(key)).filename()), key.digest() + ".safetensors");
     QCOMPARE(key.digest().size(), size_t(64));
 
     // The file is plain safetensors with the key in its metadata.
@@ -269,7 +270,7 @@ void TestFeatureCache::concurrentWritersLeaveAValidFile()
         QVERIFY(torch::equal(stored.at("features"), expected.first));
         QVERIFY(torch::equal(stored.at("labels"), expected.second));
         // No temporary file is left behind.
-        QCOMPARE(filesIn(fs::u8path(folder)).size(), size_t(1));
+        QCOMPARE(filesIn(pathFromUtf8(folder)).size(), size_t(1));
         fs::remove(FeatureCache(folder).pathFor(key));
         QVERIFY(computations.load() == 2);
     }
@@ -311,14 +312,14 @@ void TestFeatureCache::badComputationsAndUnwritableFolders()
     QVERIFY(!cache.contains(key));
 
     // A cache folder that cannot be created: the features are still returned, the problem is kept.
-    const fs::path blocker = fs::u8path(temporary.path().toStdString()) / "a-file";
+    const fs::path blocker = pathFromUtf8(temporary.path().toStdString()) / "a-file";
     std::ofstream(blocker) << "x";
-    FeatureCache blocked((blocker / "features").u8string());
+    FeatureCache blocked(utf8(blocker / "features"));
     auto [features, labels] = blocked.getOrCompute(key, [] { return makeFeatures(1); });
     QVERIFY(torch::equal(features, makeFeatures(1).first));
     QVERIFY(!blocked.lastWriteProblem().empty());
     QVERIFY(!blocked.contains(key));
-    QVERIFY(blocked.lastWriteProblem().find(blocker.u8string()) != std::string::npos);
+    QVERIFY(blocked.lastWriteProblem().find(utf8(blocker)) != std::string::npos);
 
     QVERIFY_EXCEPTION_THROWN(FeatureCache(std::string()), Error);
 }

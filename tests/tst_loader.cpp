@@ -2,6 +2,7 @@
 // transforms, determinism across thread counts and runs, corrupt images, and shutdown mid-epoch.
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImageBatchSource.h"
 
@@ -84,7 +85,7 @@ void writeImage(const fs::path& file, int width, int height, int seed)
     fs::create_directories(file.parent_path());
     cv::Mat bgr;
     cv::cvtColor(texturedImage(width, height, seed), bgr, cv::COLOR_RGB2BGR);
-    QVERIFY2(cv::imwrite(file.u8string(), bgr), file.u8string().c_str());
+    QVERIFY2(cv::imwrite(utf8(file), bgr), utf8(file).c_str());
 }
 
 struct FolderFixture
@@ -103,7 +104,7 @@ FolderFixture writeFolderDataset(const fs::path& root)
     FolderFixture fixture;
     fixture.dataset->name = "tiny-folder";
     fixture.dataset->layout = "folder";
-    fixture.dataset->root = root.u8string();
+    fixture.dataset->root = utf8(root);
     fixture.dataset->classNames = {"cat", "dog", "bird"};
     for (int i = 0; i < 11; ++i) {
         const int label = i % 3;
@@ -112,9 +113,9 @@ FolderFixture writeFolderDataset(const fs::path& root)
             file = root / "dog" / "broken.jpg";
             writeBytes(file, std::string("\xFF\xD8\xFF\xE0 this is not really a JPEG", 30));
             fixture.corruptIndex = i;
-            fixture.corruptPath = file.u8string();
+            fixture.corruptPath = utf8(file);
         } else if (i == 9) {
-            file = root / fs::u8path(u8"chat_\u00e9t\u00e9") / fs::u8path(u8"\u00f1and\u00fa \u732b.png");
+            file = root / pathFromUtf8("chat_\u00e9t\u00e9") / pathFromUtf8("\u00f1and\u00fa \u732b.png");
             writeImage(file, 23, 31, i);
             fixture.nonAsciiIndex = i;
         } else {
@@ -123,7 +124,7 @@ FolderFixture writeFolderDataset(const fs::path& root)
                    / ("image" + std::to_string(i) + (jpeg ? ".jpg" : ".png"));
             writeImage(file, 20 + 3 * i, 17 + 2 * i, i);
         }
-        fixture.samples.push_back(Sample{file.u8string(), -1, label});
+        fixture.samples.push_back(Sample{utf8(file), -1, label});
     }
     return fixture;
 }
@@ -171,7 +172,7 @@ std::vector<std::int64_t> allIndices(const std::vector<Batch>& batches)
 
 fs::path tempPath(const QTemporaryDir& dir)
 {
-    return fs::u8path(dir.path().toStdString());
+    return pathFromUtf8(dir.path().toStdString());
 }
 
 } // namespace
@@ -195,7 +196,7 @@ void TestLoader::idxBatchesMatchEvalTransform()
     QVERIFY(temporary.isValid());
     const fs::path folder = tempPath(temporary) / "idx";
     writeIdxDataset(folder, 30);
-    auto dataset = std::make_shared<const DatasetIndex>(openIdxDataset(folder.u8string()));
+    auto dataset = std::make_shared<const DatasetIndex>(openIdxDataset(utf8(folder)));
     QCOMPARE(dataset->train.size(), size_t(27)); // 10% held out as val
 
     ImagePipeline pipeline;
@@ -359,9 +360,9 @@ void TestLoader::everyImageCorruptEndsTheEpoch()
     for (int i = 0; i < 5; ++i) {
         const fs::path file = root / ("bad" + std::to_string(i) + ".png");
         writeBytes(file, i == 0 ? std::string() : "garbage " + std::to_string(i));
-        samples.push_back(Sample{file.u8string(), -1, i % 2});
+        samples.push_back(Sample{utf8(file), -1, i % 2});
     }
-    const std::string missing = (root / "missing.jpg").u8string();
+    const std::string missing = utf8(root / "missing.jpg");
     samples.push_back(Sample{missing, -1, 0});
 
     LoaderOptions options;

@@ -1,6 +1,7 @@
 #include "core/data/DatasetLayouts.h"
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/data/IdxFile.h"
 #include "core/data/PyRandom.h"
 
@@ -23,16 +24,6 @@ namespace {
 // Where Debian's dataset-fashion-mnist / dataset-mnist packages install their files.
 const char* const kDebianDatasetDir = "/usr/share/datasets";
 constexpr std::size_t kProgressEvery = 20000;
-
-fs::path pathFromUtf8(const std::string& text)
-{
-    return fs::u8path(text);
-}
-
-std::string utf8(const fs::path& path)
-{
-    return path.u8string();
-}
 
 std::string lowercase(std::string text)
 {

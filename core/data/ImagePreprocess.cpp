@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 
 namespace tunebench {
 
@@ -292,8 +293,7 @@ double roundHalfToEven(double value)
 cv::Mat decodeImage(const std::string& path)
 {
     namespace fs = std::filesystem;
-    // u8path: the project passes UTF-8 strings; this keeps non-ASCII names working beyond POSIX too.
-    const fs::path filePath = fs::u8path(path);
+    const fs::path filePath = pathFromUtf8(path);
     std::error_code ec;
     const fs::file_status status = fs::status(filePath, ec);
     if (!fs::exists(status))

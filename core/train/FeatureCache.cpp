@@ -1,6 +1,7 @@
 #include "core/train/FeatureCache.h"
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
 #include "core/io/Safetensors.h"
 #include "core/io/Sha256.h"
 #include "core/io/StateDict.h"
@@ -68,23 +69,23 @@ std::string FeatureCache::defaultFolder()
     if (std::string explicitFolder = environment("TUNEBENCH_CACHE_DIR"); !explicitFolder.empty())
         return explicitFolder;
     if (std::string xdg = environment("XDG_CACHE_HOME"); !xdg.empty())
-        return (fs::u8path(xdg) / "tunebench" / "features").u8string();
+        return utf8(pathFromUtf8(xdg) / "tunebench" / "features");
     std::string home = environment("HOME");
     if (home.empty()) // a service account without a home: still a usable, per-machine place
-        return (fs::temp_directory_path() / "tunebench-cache" / "features").u8string();
-    return (fs::u8path(home) / ".cache" / "tunebench" / "features").u8string();
+        return utf8(fs::temp_directory_path() / "tunebench-cache" / "features");
+    return utf8(pathFromUtf8(home) / ".cache" / "tunebench" / "features");
 }
 
 std::string FeatureCache::pathFor(const FeatureCacheKey& key) const
 {
-    return (fs::u8path(m_folder) / (key.digest() + ".safetensors")).u8string();
+    return utf8(pathFromUtf8(m_folder) / (key.digest() + ".safetensors"));
 }
 
 bool FeatureCache::contains(const FeatureCacheKey& key) const
 {
     const std::string path = pathFor(key);
     std::error_code ec;
-    if (!fs::is_regular_file(fs::u8path(path), ec))
+    if (!fs::is_regular_file(pathFromUtf8(path), ec))
         return false;
     try {
         const SafetensorsFile file(path);
@@ -105,7 +106,7 @@ std::pair<at::Tensor, at::Tensor> FeatureCache::getOrCompute(
     const std::string keyText = storedKeyText(key);
 
     std::error_code ec;
-    if (fs::is_regular_file(fs::u8path(path), ec)) {
+    if (fs::is_regular_file(pathFromUtf8(path), ec)) {
         try {
             std::map<std::string, std::string> metadata;
             StateDict stored = readSafetensors(path, &metadata);
@@ -130,7 +131,7 @@ std::pair<at::Tensor, at::Tensor> FeatureCache::getOrCompute(
 
     m_lastWriteProblem.clear();
     try {
-        fs::create_directories(fs::u8path(m_folder));
+        fs::create_directories(pathFromUtf8(m_folder));
         writeSafetensors({{kFeaturesName, features}, {kLabelsName, labels}}, path, {{kKeyMetadata, keyText}});
     } catch (const Error& error) {
         m_lastWriteProblem = error.what();
