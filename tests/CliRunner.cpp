@@ -1,6 +1,10 @@
 #include "tests/CliRunner.h"
 
+#include <QElapsedTimer>
 #include <QProcess>
+
+#include <algorithm>
+#include <signal.h>
 
 namespace tunebench::test {
 
@@ -10,6 +14,27 @@ CliResult runCli(const QStringList& arguments, const QProcessEnvironment& enviro
     process.setProcessEnvironment(environment);
     process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
     process.waitForFinished(timeoutMs);
+    CliResult result;
+    result.exitCode = process.exitStatus() == QProcess::NormalExit && process.state() == QProcess::NotRunning ? process.exitCode() : -1;
+    result.out = process.readAllStandardOutput().toStdString();
+    result.err = process.readAllStandardError().toStdString();
+    return result;
+}
+
+CliResult runCliInterrupted(const QStringList& arguments, const std::function<bool()>& ready, bool& interrupted, int timeoutMs)
+{
+    QProcess process;
+    process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
+    interrupted = false;
+    QElapsedTimer clock;
+    clock.start();
+    while (!process.waitForFinished(10) && process.state() == QProcess::Running && clock.elapsed() < timeoutMs) {
+        if (!interrupted && ready()) {
+            ::kill(static_cast<pid_t>(process.processId()), SIGINT);
+            interrupted = true;
+        }
+    }
+    process.waitForFinished(std::max<qint64>(0, timeoutMs - clock.elapsed()));
     CliResult result;
     result.exitCode = process.exitStatus() == QProcess::NormalExit && process.state() == QProcess::NotRunning ? process.exitCode() : -1;
     result.out = process.readAllStandardOutput().toStdString();

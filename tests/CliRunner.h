@@ -3,6 +3,7 @@
 #include <QProcessEnvironment>
 #include <QStringList>
 
+#include <functional>
 #include <string>
 
 namespace tunebench::test {
@@ -18,5 +19,10 @@ struct CliResult
 // Runs the tunebench-cli of this build with `arguments` and waits for it (up to `timeoutMs`).
 CliResult runCli(const QStringList& arguments, const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment(),
                  int timeoutMs = 300000);
+
+// Runs tunebench-cli, polls `ready` every 10 ms and sends SIGINT (Ctrl-C) once it returns true, then
+// waits for the exit. `interrupted` says whether the signal went out before the process ended by itself.
+CliResult runCliInterrupted(const QStringList& arguments, const std::function<bool()>& ready, bool& interrupted,
+                            int timeoutMs = 300000);
 
 } // namespace tunebench::test

@@ -1,6 +1,7 @@
 // tunebench-cli train / eval / export / compare end to end on a generated folder dataset with a tiny CLIP: JSON on
 // stdout, run folders on disk, prompt import through eval --prompt.
 #include "core/io/CheckpointWriter.h"
+#include "core/io/StateDict.h"
 #include "tests/CliRunner.h"
 #include "tests/ModelFixtures.h"
 
@@ -10,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace tunebench;
@@ -77,6 +79,52 @@ private Q_SLOTS:
         QVERIFY2(exported.exitCode == 0, exported.err.c_str());
         QVERIFY(fs::exists((m_dir.path() + "/again.safetensors").toStdString()));
         QCOMPARE(json::parse(exported.out)["nearest_words"].size(), size_t(4));
+    }
+
+    // Ctrl-C stops a run after the current step with its folder and last finished epoch kept; train --resume
+    // then ends exactly where an uninterrupted run ends.
+    void ctrlCStopsAndResumeFinishesExactly()
+    {
+        const int epochs = 100;  // 4 steps each: long enough to interrupt, seconds in all
+        auto trainArgs = [&](const QString& runs) {
+            return QStringList{"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop", "--shots", "4",
+                               "--seed", "3", "--epochs", QString::number(epochs), "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                               runs, "--threads", "1", "--loader-threads", "2"};
+        };
+        const QString straightRuns = m_dir.path() + "/straight", stoppedRuns = m_dir.path() + "/stopped";
+        const auto straight = runCli(trainArgs(straightRuns));
+        QVERIFY2(straight.exitCode == 0, straight.err.c_str());
+        const json finished = json::parse(straight.out);
+
+        auto anEpochIsSaved = [&] {
+            std::error_code ec;
+            for (const auto& run : fs::directory_iterator(stoppedRuns.toStdString(), ec))
+                if (fs::exists(run.path() / "checkpoint" / "progress.json"))
+                    return true;
+            return false;
+        };
+        bool interrupted = false;
+        const auto stopped = test::runCliInterrupted(trainArgs(stoppedRuns), anEpochIsSaved, interrupted);
+        QVERIFY2(interrupted, "the run ended before it could be interrupted");
+        QCOMPARE(stopped.exitCode, 1);
+        const json partial = json::parse(stopped.out);
+        QCOMPARE(partial["status"].get<std::string>(), std::string("stopped"));
+        QVERIFY(partial["train"]["epochs_done"].get<int>() >= 1 && partial["train"]["epochs_done"].get<int>() < epochs);
+        QVERIFY(stopped.err.find("--resume") != std::string::npos);
+        const std::string run = partial["run"].get<std::string>();
+        QCOMPARE(json::parse(std::ifstream(fs::path(run) / "results.json"))["status"].get<std::string>(), std::string("stopped"));
+
+        const auto resumed = runCli({"train", "--resume", QString::fromStdString(run)});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.c_str());
+        const json done = json::parse(resumed.out);
+        QCOMPARE(done["train"]["epochs_done"].get<int>(), epochs);
+        QCOMPARE(done["train"]["steps"].get<int>(), 4 * epochs);
+        QCOMPARE(done["accuracy"].get<double>(), finished["accuracy"].get<double>());
+        const StateDict a = readSafetensors(finished["run"].get<std::string>() + "/checkpoint/trainable.safetensors");
+        const StateDict b = readSafetensors(run + "/checkpoint/trainable.safetensors");
+        QCOMPARE(a.size(), b.size());
+        for (const auto& [name, tensor] : a)
+            QVERIFY2(b.count(name) && tensor.equal(b.at(name)), name.c_str());
     }
 
     void zeroShotEvalPrintsTheContractJson()

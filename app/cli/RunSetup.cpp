@@ -3,7 +3,10 @@
 #include "app/cli/CliArgs.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/train/RunControl.h"
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
 namespace tunebench::cli {
@@ -60,11 +63,38 @@ DatasetIndex openDatasetLogged(const std::string& pathOrName)
 }
 
 nlohmann::json runExperimentLogged(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                   bool resume, const std::string& label)
+                                   bool resume, const std::string& label, RunControl* control)
 {
     ExperimentCallbacks callbacks;
     callbacks.onLog = [&label](const std::string& line) { std::cerr << label << line << "\n"; };
-    return runExperiment(settings, backbone, dataset, store, resume, callbacks).json;
+    return runExperiment(settings, backbone, dataset, store, resume, callbacks, control).json;
+}
+
+namespace {
+
+std::atomic<RunControl*> g_interruptedControl{nullptr};
+
+extern "C" void stopOnSignal(int signal)
+{
+    if (RunControl* control = g_interruptedControl.load())
+        control->requestStopFromSignal();
+    std::signal(signal, SIG_DFL);  // the next one is not caught
+}
+
+} // namespace
+
+StopOnInterrupt::StopOnInterrupt(RunControl& control)
+{
+    g_interruptedControl.store(&control);
+    m_previousInterrupt = std::signal(SIGINT, stopOnSignal);
+    m_previousTerminate = std::signal(SIGTERM, stopOnSignal);
+}
+
+StopOnInterrupt::~StopOnInterrupt()
+{
+    std::signal(SIGINT, m_previousInterrupt);
+    std::signal(SIGTERM, m_previousTerminate);
+    g_interruptedControl.store(nullptr);
 }
 
 } // namespace tunebench::cli

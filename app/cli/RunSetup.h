@@ -8,6 +8,7 @@
 #include <vector>
 
 namespace tunebench {
+class RunControl;
 class RunStore;
 }
 
@@ -25,6 +26,23 @@ DatasetIndex openDatasetLogged(const std::string& pathOrName);
 
 // runExperiment with its progress lines on stderr, each prefixed by `label`; returns the results JSON.
 nlohmann::json runExperimentLogged(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                   bool resume, const std::string& label);
+                                   bool resume, const std::string& label, RunControl* control = nullptr);
+
+// While alive, the first Ctrl-C (SIGINT) or SIGTERM asks `control` to stop after the current step: the run
+// keeps its folder and its last epoch's checkpoint, and `train --resume` continues it. A second one ends
+// the process at once.
+class StopOnInterrupt
+{
+public:
+    explicit StopOnInterrupt(RunControl& control);
+    ~StopOnInterrupt();
+    StopOnInterrupt(const StopOnInterrupt&) = delete;
+    StopOnInterrupt& operator=(const StopOnInterrupt&) = delete;
+
+private:
+    using Handler = void (*)(int);
+    Handler m_previousInterrupt;
+    Handler m_previousTerminate;
+};
 
 } // namespace tunebench::cli

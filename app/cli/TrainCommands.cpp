@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/data/FewShot.h"
 #include "core/export/PromptExport.h"
+#include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/ClipStrategy.h"
 
@@ -92,7 +93,11 @@ int runTrain(const std::vector<std::string>& words)
     store->writeConfig(runConfig(settings, dataset, backbone));
     std::cerr << "run folder: " << store->folder() << "\n";
     // The experiment writes results.json (with the details a reopened run shows) into the run folder.
-    const nlohmann::json results = runExperimentLogged(settings, backbone, dataset, &*store, resume, "");
+    RunControl control;
+    const StopOnInterrupt stopOnInterrupt(control);
+    const nlohmann::json results = runExperimentLogged(settings, backbone, dataset, &*store, resume, "", &control);
+    if (results["status"] == "stopped")
+        std::cerr << "stopped; the last finished epoch is kept: continue with tunebench-cli train --resume " << store->folder() << "\n";
     std::cout << results.dump() << std::endl;
     return results["status"] == "finished" ? 0 : 1;
 }

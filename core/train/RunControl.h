@@ -12,6 +12,8 @@ class RunControl
 {
 public:
     void requestStop();
+    // Async-signal-safe (a signal handler may call it): sets the flag only, so a paused run stays paused.
+    void requestStopFromSignal() { m_stop.store(true); }
     void setPaused(bool paused);
     bool stopRequested() const { return m_stop.load(); }
     bool paused() const { return m_paused.load(); }

@@ -257,6 +257,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         data.startEpoch(epoch);
         double lossSum = 0;
         std::int64_t lossCount = 0, correct = 0, seen = 0;
+        bool cutInsideEpoch = false;
         if (!c.cosinePerStep)
             setLr(*optimizer, scheduledLr(c, epoch, 0, totalSteps));
         while (auto batch = data.next()) {
@@ -265,8 +266,10 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                 result.message = "stopped by request";
                 break;
             }
-            if (c.maxSteps > 0 && result.steps >= c.maxSteps)
+            if (c.maxSteps > 0 && result.steps >= c.maxSteps) {
+                cutInsideEpoch = true;  // a batch of this epoch is left
                 break;
+            }
             double lr = scheduledLr(c, epoch, result.steps, totalSteps);
             if (c.cosinePerStep)
                 setLr(*optimizer, lr);
@@ -342,9 +345,13 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         }
         if (result.status != TrainResult::Status::Finished)
             break;
+        // A --max-steps cut inside an epoch leaves it unfinished: no epoch-end work and no checkpoint, so
+        // that resuming redoes the whole epoch from the last one exactly.
+        result.finalLoss = lossCount ? lossSum / lossCount : 0;
+        if (cutInsideEpoch)
+            break;
         task.afterEpoch(epoch, c.epochs);
         result.epochsDone = epoch + 1;
-        result.finalLoss = lossCount ? lossSum / lossCount : 0;
         if (!c.checkpointDir.empty())
             saveCheckpoint(checkpointDir, task, *optimizer, {result.epochsDone, result.steps});
         if (callbacks.onEpoch)
