@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,38 +19,38 @@ namespace tunebench::bench {
 
 // CLIP geometries: "b16" is ViT-B/16 (224 px, 12 x 768 image tower, 12 x 512 text tower); "small" keeps
 // the architecture (patch 16, 77 positions, the real vocabulary) at widths a 2-core CPU runs in seconds.
-// Heads are width / 64 as OpenAI's build_model infers them, so the Python side rebuilds the same model.
+// Heads are width / 64 (as OpenAI's build_model infers them, so the Python side rebuilds the same model)
+// and MLPs 4 x width, as in every OpenAI CLIP.
 inline ModelSpec clipGeometry(const std::string& name)
 {
+    struct Geometry
+    {
+        const char* name;
+        int visionWidth, visionLayers, imageSize, textWidth, textLayers, outputDim;
+    };
+    static const Geometry geometries[] = {
+        {"b16", 768, 12, 224, 512, 12, 512},
+        {"small", 256, 4, 112, 256, 4, 256},
+    };
+    const auto* found = std::find_if(std::begin(geometries), std::end(geometries),
+                                     [&](const Geometry& g) { return name == g.name; });
+    if (found == std::end(geometries))
+        throw Error("--geometry: unknown geometry '" + name + "' (use b16 or small)");
     ModelSpec spec;
     spec.family = ModelSpec::Family::Clip;
-    TextSpec text;
-    if (name == "b16") {
-        spec.vision.width = 768;
-        spec.vision.layers = 12;
-        spec.vision.mlpWidth = 3072;
-        spec.vision.imageSize = 224;
-        spec.vision.outputDim = 512;
-        text.width = 512;
-        text.layers = 12;
-        text.mlpWidth = 2048;
-        text.outputDim = 512;
-    } else if (name == "small") {
-        spec.vision.width = 256;
-        spec.vision.layers = 4;
-        spec.vision.mlpWidth = 1024;
-        spec.vision.imageSize = 112;
-        spec.vision.outputDim = 256;
-        text.width = 256;
-        text.layers = 4;
-        text.mlpWidth = 1024;
-        text.outputDim = 256;
-    } else {
-        throw Error("--geometry: unknown geometry '" + name + "' (use b16 or small)");
-    }
+    spec.vision.width = found->visionWidth;
+    spec.vision.layers = found->visionLayers;
+    spec.vision.mlpWidth = 4 * found->visionWidth;
+    spec.vision.imageSize = found->imageSize;
     spec.vision.patchSize = 16;
-    spec.vision.heads = spec.vision.width / 64;
-    text.heads = text.width / 64;
+    spec.vision.heads = found->visionWidth / 64;
+    spec.vision.outputDim = found->outputDim;
+    TextSpec text;
+    text.width = found->textWidth;
+    text.layers = found->textLayers;
+    text.mlpWidth = 4 * found->textWidth;
+    text.heads = found->textWidth / 64;
+    text.outputDim = found->outputDim;
     spec.text = text;
     spec.name = "random CLIP (" + name + ")";
     return spec;
