@@ -415,8 +415,8 @@
         <translation>打开检查点</translation>
     </message>
     <message>
-        <source>Checkpoints (*.pt *.safetensors config.json);;All files (*)</source>
-        <translation>检查点 (*.pt *.safetensors config.json);;所有文件 (*)</translation>
+        <source>Checkpoints (*.pt *.pth *.bin *.safetensors config.json);;All files (*)</source>
+        <translation>检查点 (*.pt *.pth *.bin *.safetensors config.json);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Choose the CLIP vocabulary</source>

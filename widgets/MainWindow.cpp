@@ -797,7 +797,7 @@ void MainWindow::openDefaults(const QString& checkpoint)
 void MainWindow::chooseCheckpoint()
 {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open checkpoint"), QString(),
-                                                      tr("Checkpoints (*.pt *.safetensors config.json);;All files (*)"));
+                                                      tr("Checkpoints (*.pt *.pth *.bin *.safetensors config.json);;All files (*)"));
     if (path.isEmpty())
         return;
     // A Hugging Face model is a folder: picking its config.json means the folder.

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/io/KeyMaps.h"
 #include "core/io/Sha256.h"
+#include "core/io/TorchSave.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <nlohmann/json.hpp>
@@ -94,8 +95,7 @@ StateDict readTorchScriptWeights(const std::string& path)
         for (const auto& record : reader.getAllRecords())
             hasCode = hasCode || startsWith(record, "code/") || record.find("/code/") != std::string::npos;
         if (!hasCode)
-            throw Error(path + ": a PyTorch pickle (torch.save) archive, not a TorchScript archive; "
-                               "save the state dict as .safetensors to load it here");
+            throw Error(path + ": a zip archive that is neither TorchScript nor torch.save");
     }
     torch::jit::Module module = torch::jit::load(path, torch::kCPU);
     StateDict weights;
@@ -142,13 +142,20 @@ void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const
     }
 }
 
-StateDict readHuggingFaceWeights(const fs::path& folder)
+// The weights of a Hugging Face folder: model.safetensors, else pytorch_model.bin, each possibly sharded
+// with an index. `files` receives the files read (for the hash).
+StateDict readHuggingFaceWeights(const fs::path& folder, std::vector<std::string>& files)
 {
-    const fs::path single = folder / "model.safetensors";
-    if (fs::exists(single))
-        return readSafetensors(single.string());
-    const fs::path index = folder / "model.safetensors.index.json";
-    if (fs::exists(index)) {
+    using Reader = StateDict (*)(const std::string&);
+    const Reader safetensors = [](const std::string& file) { return readSafetensors(file); };
+    for (const auto& [single, read] : {std::pair<std::string, Reader>{"model.safetensors", safetensors}, {"pytorch_model.bin", &readTorchSave}}) {
+        if (fs::exists(folder / single)) {
+            files = {(folder / single).string()};
+            return read(files.front());
+        }
+        const fs::path index = folder / (single + ".index.json");
+        if (!fs::exists(index))
+            continue;
         const nlohmann::json map = readJson(index);
         if (!map.contains("weight_map") || !map["weight_map"].is_object())
             throw Error(index.string() + ": no \"weight_map\" object");
@@ -156,15 +163,15 @@ StateDict readHuggingFaceWeights(const fs::path& folder)
         for (const auto& [tensor, shard] : map["weight_map"].items())
             shards.insert(shard.get<std::string>());
         StateDict all;
-        for (const auto& shard : shards)
-            for (auto& [key, value] : readSafetensors((folder / shard).string()))
+        files.clear();
+        for (const auto& shard : shards) {
+            files.push_back((folder / shard).string());
+            for (auto& [key, value] : read(files.back()))
                 all[key] = value;
+        }
         return all;
     }
-    if (fs::exists(folder / "pytorch_model.bin"))
-        throw Error(folder.string() + ": only pytorch_model.bin found; Tunebench reads safetensors weights "
-                                      "(model.safetensors), which the Hugging Face hub provides for CLIP models");
-    throw Error(folder.string() + ": no model.safetensors in this Hugging Face folder");
+    throw Error(folder.string() + ": no model.safetensors or pytorch_model.bin (or their .index.json) in this Hugging Face folder");
 }
 
 std::string hashFiles(const std::vector<std::string>& paths)
@@ -190,6 +197,8 @@ CheckpointFormat detectCheckpointFormat(const std::string& path)
     }
     if (!fs::exists(path))
         throw Error(path + ": no such file or folder");
+    if (torchSaveKind(path) != TorchSaveKind::NotTorchSave)
+        return CheckpointFormat::TorchSave;
     const std::string head = readPrefix(path, 9);
     if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0)
         return CheckpointFormat::OpenAiTorchScript;
@@ -255,18 +264,18 @@ Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options)
             raw = readSafetensors(path);
             hashed = {path};
             break;
+        case CheckpointFormat::TorchSave:
+            raw = readTorchSave(path);
+            hashed = {path};
+            break;
         case CheckpointFormat::HuggingFaceFolder: {
             configPath = (fs::path(path) / "config.json").string();
             hfConfig = readJson(configPath);
             const std::string modelType = hfConfig->value("model_type", std::string());
             if (modelType != "clip")
                 throw Error(configPath + ": model_type '" + modelType + "' is not a CLIP model (expected \"clip\")");
-            raw = readHuggingFaceWeights(path);
+            raw = readHuggingFaceWeights(path, hashed);
             checkpoint.spec.format = "huggingface";
-            for (const auto& entry : fs::directory_iterator(path))
-                if (entry.path().extension() == ".safetensors")
-                    hashed.push_back(entry.path().string());
-            std::sort(hashed.begin(), hashed.end());
             break;
         }
         }
@@ -278,8 +287,10 @@ Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options)
         case Naming::Unknown:
             throw Error("the tensor names match no supported naming (OpenAI/open_clip, Hugging Face CLIP, timm ViT)");
         }
-        if (format == CheckpointFormat::Safetensors)
-            checkpoint.spec.format = naming == Naming::Timm ? "timm-safetensors" : naming == Naming::HuggingFace ? "huggingface-safetensors" : "openai-safetensors";
+        if (format == CheckpointFormat::Safetensors || format == CheckpointFormat::TorchSave) {
+            const std::string container = format == CheckpointFormat::Safetensors ? "-safetensors" : "-torch-save";
+            checkpoint.spec.format = (naming == Naming::Timm ? "timm" : naming == Naming::HuggingFace ? "huggingface" : "openai") + container;
+        }
     } catch (const Error& e) {
         const std::string message = e.what();
         throw Error(startsWith(message, path) ? message : path + ": " + message);

@@ -9,7 +9,7 @@
 
 namespace tunebench {
 
-enum class CheckpointFormat { OpenAiTorchScript, Safetensors, HuggingFaceFolder };
+enum class CheckpointFormat { OpenAiTorchScript, Safetensors, TorchSave, HuggingFaceFolder };
 
 struct LoadOptions
 {
@@ -28,8 +28,8 @@ struct Checkpoint
 // it is none of the supported ones.
 CheckpointFormat detectCheckpointFormat(const std::string& path);
 
-// Reads any supported checkpoint: an OpenAI TorchScript `.pt`, a `.safetensors` file with OpenAI,
-// open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder. Errors name the file, the key,
+// Reads any supported checkpoint: an OpenAI TorchScript `.pt`, a `.safetensors` or torch.save file
+// (`.bin`, `.pth`) with OpenAI, open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder. Errors name the file, the key,
 // and the expected and found shapes.
 Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options = {});
 
