@@ -178,6 +178,11 @@ private Q_SLOTS:
         const std::string sparse = root + "/sparse.pt";
         writeBytes(sparse, legacyFile("ctorch._utils\n_rebuild_sparse_tensor\n)R"));
         QVERIFY(errorOf([&] { readTorchSave(sparse); }).contains("_rebuild_sparse_tensor"));
+        // A dict that contains itself (memo reference) ends in an error, not an endless walk.
+        const std::string cycle = root + "/cycle.pt";
+        static const char selfReference[] = "}q\x00X\x01\x00\x00\x00" "ah\x00s";  // d = {}; d["a"] = d
+        writeBytes(cycle, legacyFile(std::string(selfReference, sizeof selfReference - 1)));
+        QVERIFY(errorOf([&] { readTorchSave(cycle); }).contains("nested more than"));
         // An opcode outside what torch.save writes (INT, text form), with its offset.
         const std::string opcode = root + "/opcode.pt";
         writeBytes(opcode, legacyFile("I1\n"));

@@ -456,16 +456,24 @@ at::Tensor materialise(const TensorRef& ref, const std::map<std::string, at::Ten
     const at::Tensor& storage = it->second;
     if (storage.scalar_type() != ref.dtype)
         throw Error(file + ": storage " + ref.storageKey + " is read with two element types");
+    // The last element's index, offset + sum((size - 1) * stride), must lie inside the storage; summed
+    // term by term against what is left so that no product can overflow.
+    const std::int64_t numel = storage.numel();
+    bool empty = false, inside = ref.offset >= 0 && ref.offset <= numel;
     std::int64_t last = ref.offset;
-    bool empty = false;
     for (std::size_t d = 0; d < ref.sizes.size(); ++d) {
         if (ref.sizes[d] < 0 || ref.strides[d] < 0)
             throw Error(file + ": tensor '" + name + "' has a negative size or stride");
         empty = empty || ref.sizes[d] == 0;
-        last += (ref.sizes[d] - 1) * ref.strides[d];
+        if (inside && ref.sizes[d] > 1 && ref.strides[d] > 0) {
+            if (ref.sizes[d] - 1 > (numel - last) / ref.strides[d])
+                inside = false;
+            else
+                last += (ref.sizes[d] - 1) * ref.strides[d];
+        }
     }
-    if (ref.offset < 0 || (!empty && last >= storage.numel()))
-        throw Error(file + ": tensor '" + name + "' reaches past its storage (" + std::to_string(storage.numel()) + " elements)");
+    if (ref.offset < 0 || ref.offset > numel || (!empty && (!inside || last >= numel)))
+        throw Error(file + ": tensor '" + name + "' reaches past its storage (" + std::to_string(numel) + " elements)");
     return storage.as_strided(ref.sizes, ref.strides, ref.offset);
 }
 
@@ -478,26 +486,31 @@ std::string keyText(const Value& key)
     return {};
 }
 
-bool holdsTensors(const Value& v)
+// Weights nest a few dicts deep at most; the limit also stops a dict that contains itself.
+constexpr int kMaxNesting = 64;
+
+bool holdsTensors(const Value& v, int depth = 0)
 {
     if (std::holds_alternative<TensorRef>(v.data))
         return true;
-    if (const auto* dict = std::get_if<Dict>(&v.data))
+    if (const auto* dict = std::get_if<Dict>(&v.data); dict && depth < kMaxNesting)
         for (const auto& [key, value] : *dict)
-            if (holdsTensors(*value))
+            if (holdsTensors(*value, depth + 1))
                 return true;
     return false;
 }
 
-void flatten(const Value& v, const std::string& prefix, std::vector<std::pair<std::string, const TensorRef*>>& out)
+void flatten(const Value& v, const std::string& prefix, std::vector<std::pair<std::string, const TensorRef*>>& out, int depth = 0)
 {
+    if (depth > kMaxNesting)
+        throw Error("dicts nested more than " + std::to_string(kMaxNesting) + " deep at '" + prefix + "'");
     if (const auto* t = std::get_if<TensorRef>(&v.data)) {
         out.emplace_back(prefix, t);
     } else if (const auto* dict = std::get_if<Dict>(&v.data)) {
         for (const auto& [key, value] : *dict) {
             const std::string name = keyText(*key);
             if (!name.empty())
-                flatten(*value, prefix.empty() ? name : prefix + "." + name, out);
+                flatten(*value, prefix.empty() ? name : prefix + "." + name, out, depth + 1);
         }
     }
 }
@@ -648,7 +661,11 @@ StateDict readTorchSave(const std::string& path)
     }
 
     std::vector<std::pair<std::string, const TensorRef*>> named;
-    flatten(weightsOf(*top), "", named);
+    try {
+        flatten(weightsOf(*top), "", named);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
     if (named.empty())
         throw Error(path + ": no tensors in this torch.save file");
     StateDict out;
