@@ -108,6 +108,17 @@ private Q_SLOTS:
         QVERIFY(t.at("bf16").to(torch::kDouble).equal(ramp({2, 2})));
     }
 
+    // What PyTorch 2.x writes for dtypes without a storage class and for tensor subclasses (hand-built).
+    void readsRebuildV3AndSubclasses()
+    {
+        const StateDict t = readTorchSave(fixture("v3-zip.pt"));
+        QCOMPARE(t.size(), size_t(2));
+        QVERIFY(t.at("v3").scalar_type() == torch::kHalf);
+        QVERIFY(t.at("v3").to(torch::kDouble).equal(torch::tensor({1.5, -2.0}, torch::kDouble)));
+        QVERIFY(t.at("sub").scalar_type() == torch::kFloat);
+        QVERIFY(t.at("sub").to(torch::kDouble).equal(torch::tensor({0.25, 4.0}, torch::kDouble)));
+    }
+
     // A training checkpoint: {"epoch", "state_dict" with module. prefixes, "optimizer", argparse.Namespace}.
     void loadsATrainingCheckpointAsAModel_data()
     {

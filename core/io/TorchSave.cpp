@@ -85,6 +85,23 @@ c10::ScalarType storageDtype(const std::string& global, const std::string& file)
     return it->second;
 }
 
+// torch.<dtype> globals, as _rebuild_tensor_v3 names its dtype.
+c10::ScalarType tensorDtype(const std::string& global, const std::string& file)
+{
+    static const std::map<std::string, c10::ScalarType> types = {
+        {"torch.float32", c10::kFloat},   {"torch.float", c10::kFloat},     {"torch.float64", c10::kDouble},
+        {"torch.double", c10::kDouble},   {"torch.float16", c10::kHalf},    {"torch.half", c10::kHalf},
+        {"torch.bfloat16", c10::kBFloat16}, {"torch.int64", c10::kLong},    {"torch.long", c10::kLong},
+        {"torch.int32", c10::kInt},       {"torch.int", c10::kInt},         {"torch.int16", c10::kShort},
+        {"torch.short", c10::kShort},     {"torch.int8", c10::kChar},       {"torch.uint8", c10::kByte},
+        {"torch.bool", c10::kBool},
+    };
+    auto it = types.find(global);
+    if (it == types.end())
+        throw Error(file + ": holds a tensor of dtype '" + global + "', which Tunebench does not read");
+    return it->second;
+}
+
 // A pickle (protocols 2 to 5) over one buffer. Persistent ids are handed to `persistentLoad`.
 class Unpickler
 {
@@ -267,6 +284,24 @@ private:
             return make(Dict{});
         if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor")
             return rebuildTensor(args, at);
+        if (name == "torch._utils._rebuild_tensor_v3") {
+            // PyTorch 2.x, for dtypes without a legacy storage class: an untyped (byte) storage and the
+            // dtype as the seventh argument; offset, size and stride count elements of that dtype.
+            const auto* dtype = args.size() > 6 ? std::get_if<Global>(&args[6]->data) : nullptr;
+            if (!dtype)
+                fail(at, name + " without a dtype");
+            ValuePtr tensor = rebuildTensor(args, at);
+            std::get<TensorRef>(tensor->data).dtype = tensorDtype(dtype->name, m_file);
+            return tensor;
+        }
+        if (name == "torch._tensor._rebuild_from_type_v2") {
+            // (rebuild function, tensor subclass, its arguments, state): the plain tensor is what we keep.
+            const auto* inner = args.size() > 2 ? std::get_if<Global>(&args[0]->data) : nullptr;
+            const auto* innerArgs = inner ? std::get_if<List>(&args[2]->data) : nullptr;
+            if (!innerArgs)
+                fail(at, name + " without a rebuild function and its arguments");
+            return call(*inner, *innerArgs, at);
+        }
         if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
             if (args.empty() || !std::holds_alternative<TensorRef>(args[0]->data))
                 fail(at, name + " without a tensor");
