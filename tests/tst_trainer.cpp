@@ -123,6 +123,34 @@ private Q_SLOTS:
         QVERIFY(torch::equal(resumed.m_layer->bias, straight.m_layer->bias));
     }
 
+    // A step limit inside an epoch does not count that epoch as done: resuming redoes it and ends exactly
+    // where an uninterrupted run ends.
+    void stepLimitInsideAnEpochKeepsResumeExact()
+    {
+        QTemporaryDir dir;
+        LinearTask straight;
+        auto data = makeData();
+        Trainer(config(4)).fit(straight, data);
+
+        TrainerConfig first = config(4);
+        first.checkpointDir = dir.path().toStdString();
+        first.maxSteps = 7;  // 5 steps per epoch: 2 steps into the second
+        LinearTask part;
+        auto data2 = makeData();
+        const TrainResult cut = Trainer(first).fit(part, data2);
+        QCOMPARE(cut.steps, int64_t(7));
+        QCOMPARE(cut.epochsDone, 1);
+        TrainerConfig second = config(4);
+        second.checkpointDir = first.checkpointDir;
+        second.resume = true;
+        LinearTask resumed;
+        auto data3 = makeData();
+        const TrainResult rest = Trainer(second).fit(resumed, data3);
+        QCOMPARE(rest.steps, int64_t(20));
+        QVERIFY(torch::equal(resumed.m_layer->weight, straight.m_layer->weight));
+        QVERIFY(torch::equal(resumed.m_layer->bias, straight.m_layer->bias));
+    }
+
     void nanStopsAndKeepsTheLastGoodCheckpoint()
     {
         QTemporaryDir dir;

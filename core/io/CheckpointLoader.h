@@ -29,8 +29,8 @@ struct Checkpoint
 CheckpointFormat detectCheckpointFormat(const std::string& path);
 
 // Reads any supported checkpoint: an OpenAI TorchScript `.pt`, a `.safetensors` or torch.save file
-// (`.bin`, `.pth`) with OpenAI, open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder. Errors name the file, the key,
-// and the expected and found shapes.
+// (`.bin`, `.pth`) with OpenAI, open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder.
+// Errors name the file, the key, and the expected and found shapes.
 Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options = {});
 
 // Hyper-parameters from the tensors alone, as the reference's build_model infers them.

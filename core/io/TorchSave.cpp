@@ -38,7 +38,6 @@ struct StorageRef
 {
     std::string key;
     c10::ScalarType dtype = c10::kFloat;
-    std::int64_t numel = 0;
     std::int64_t viewOffset = 0;  // legacy views of a larger storage
 };
 
@@ -58,16 +57,15 @@ using Dict = std::vector<std::pair<ValuePtr, ValuePtr>>;
 
 struct Value
 {
+    // Tuples and lists are both List: nothing here needs to tell them apart.
     std::variant<std::monostate, bool, std::int64_t, double, std::string, List, Dict, TensorRef, StorageRef, Global, Opaque> data;
-    bool isTuple = false;  // a List that came from a tuple opcode
 };
 
 template <typename T>
-ValuePtr make(T value, bool tuple = false)
+ValuePtr make(T value)
 {
     auto v = std::make_shared<Value>();
     v->data = std::move(value);
-    v->isTuple = tuple;
     return v;
 }
 
@@ -322,7 +320,7 @@ private:
         case '(': m_marks.push_back(m_stack.size()); break;             // MARK
         case '}': m_stack.push_back(make(Dict{})); break;                // EMPTY_DICT
         case ']': m_stack.push_back(make(List{})); break;                // EMPTY_LIST
-        case ')': m_stack.push_back(make(List{}, true)); break;          // EMPTY_TUPLE
+        case ')': m_stack.push_back(make(List{})); break;          // EMPTY_TUPLE
         case 'd': {                                                     // DICT
             auto dict = make(Dict{});
             setItems(*dict, popMark(at), at);
@@ -330,12 +328,12 @@ private:
             break;
         }
         case 'l': m_stack.push_back(make(popMark(at))); break;          // LIST
-        case 't': m_stack.push_back(make(popMark(at), true)); break;    // TUPLE
+        case 't': m_stack.push_back(make(popMark(at))); break;    // TUPLE
         case 0x85: case 0x86: case 0x87: {                              // TUPLE1..3
             List items(op - 0x84);
             for (auto it = items.rbegin(); it != items.rend(); ++it)
                 *it = pop(at);
-            m_stack.push_back(make(std::move(items), true));
+            m_stack.push_back(make(std::move(items)));
             break;
         }
         case 'J': m_stack.push_back(make<std::int64_t>(static_cast<std::int32_t>(unsignedLE(4)))); break;  // BININT
@@ -454,10 +452,9 @@ ValuePtr storageFromPersistentId(const ValuePtr& id, const std::string& file)
         throw Error(file + ": a persistent id that is not a storage");
     const auto* type = std::get_if<Global>(&(*fields)[1]->data);
     const auto* key = std::get_if<std::string>(&(*fields)[2]->data);
-    const auto* numel = std::get_if<std::int64_t>(&(*fields)[4]->data);
-    if (!type || !key || !numel)
+    if (!type || !key)
         throw Error(file + ": a malformed storage id");
-    StorageRef storage{*key, storageDtype(type->name, file), *numel, 0};
+    StorageRef storage{*key, storageDtype(type->name, file), 0};
     if (fields->size() > 5) {
         // Legacy views: (view_key, offset, size) into the storage `key`.
         if (const auto* view = std::get_if<List>(&(*fields)[5]->data); view && view->size() == 3) {

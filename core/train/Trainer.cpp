@@ -345,9 +345,9 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         }
         if (result.status != TrainResult::Status::Finished)
             break;
+        result.finalLoss = lossCount ? lossSum / lossCount : 0;
         // A --max-steps cut inside an epoch leaves it unfinished: no epoch-end work and no checkpoint, so
         // that resuming redoes the whole epoch from the last one exactly.
-        result.finalLoss = lossCount ? lossSum / lossCount : 0;
         if (cutInsideEpoch)
             break;
         task.afterEpoch(epoch, c.epochs);
