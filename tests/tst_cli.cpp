@@ -170,6 +170,33 @@ private Q_SLOTS:
         QCOMPARE(json::parse(r.out)["prompts"][0].get<std::string>(), std::string("a photo of a sea_lion."));
     }
 
+    // info loads the checkpoint as a model (strictly) and prints the same summary for every format.
+    void infoSummarisesEveryFormat()
+    {
+        std::vector<nlohmann::json> summaries;
+        for (const char* name : {"/tiny.pt", "/tiny.safetensors", "/tiny-hf"}) {
+            const CliResult r = runCli({"info", "--model", m_root + name});
+            QVERIFY2(r.exitCode == 0, r.err.c_str());
+            summaries.push_back(nlohmann::json::parse(r.out));
+        }
+        int64_t parameters = 0;
+        for (const auto& [key, tensor] : m_weights)
+            parameters += tensor.numel();
+        for (const auto& summary : summaries) {
+            QCOMPARE(summary["parameters"].get<int64_t>(), parameters);
+            QCOMPARE(summary["vision"], summaries.front()["vision"]);
+            QCOMPARE(summary["text"]["width"].get<int>(), m_spec.text->width);
+            QCOMPARE(summary["sha256"].get<std::string>().size(), size_t(64));
+        }
+        // A state dict with a tensor missing is refused, naming the key.
+        StateDict partial = m_weights;
+        partial.erase("visual.ln_post.bias");
+        writeOpenAiSafetensors(partial, (m_root + "/partial.safetensors").toStdString());
+        const CliResult missing = runCli({"info", "--model", m_root + "/partial.safetensors"});
+        QVERIFY(isOneLineError(missing));
+        QVERIFY2(missing.err.find("visual.ln_post.bias") != std::string::npos, missing.err.c_str());
+    }
+
     void badInputIsOneLineOnStderr()
     {
         const QString corrupt = m_root + "/corrupt.safetensors";

@@ -124,9 +124,9 @@ int runInfo(const std::vector<std::string>& words)
     const auto modelPath = args.value("model");
     if (!modelPath)
         throw Error("--model PATH is required");
-    const Checkpoint checkpoint = readCheckpoint(*modelPath);
-    buildModel(checkpoint);  // proves the weights fit the inferred geometry
-    std::cout << checkpoint.spec.summary().dump(2) << std::endl;
+    ModelSpec spec;
+    loadModel(*modelPath, {}, &spec);  // proves the weights fit the inferred geometry, at about 1x the file in memory
+    std::cout << spec.summary().dump(2) << std::endl;
     return 0;
 }
 
