@@ -8,17 +8,26 @@
 
 namespace tunebench::test {
 
+namespace {
+
+CliResult resultOf(QProcess& process)
+{
+    CliResult result;
+    result.exitCode = process.exitStatus() == QProcess::NormalExit && process.state() == QProcess::NotRunning ? process.exitCode() : -1;
+    result.out = process.readAllStandardOutput().toStdString();
+    result.err = process.readAllStandardError().toStdString();
+    return result;
+}
+
+} // namespace
+
 CliResult runCli(const QStringList& arguments, const QProcessEnvironment& environment, int timeoutMs)
 {
     QProcess process;
     process.setProcessEnvironment(environment);
     process.start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
     process.waitForFinished(timeoutMs);
-    CliResult result;
-    result.exitCode = process.exitStatus() == QProcess::NormalExit && process.state() == QProcess::NotRunning ? process.exitCode() : -1;
-    result.out = process.readAllStandardOutput().toStdString();
-    result.err = process.readAllStandardError().toStdString();
-    return result;
+    return resultOf(process);
 }
 
 CliResult runCliInterrupted(const QStringList& arguments, const std::function<bool()>& ready, bool& interrupted, int timeoutMs)
@@ -35,11 +44,7 @@ CliResult runCliInterrupted(const QStringList& arguments, const std::function<bo
         }
     }
     process.waitForFinished(std::max<qint64>(0, timeoutMs - clock.elapsed()));
-    CliResult result;
-    result.exitCode = process.exitStatus() == QProcess::NormalExit && process.state() == QProcess::NotRunning ? process.exitCode() : -1;
-    result.out = process.readAllStandardOutput().toStdString();
-    result.err = process.readAllStandardError().toStdString();
-    return result;
+    return resultOf(process);
 }
 
 } // namespace tunebench::test

@@ -36,11 +36,6 @@ QString errorOf(Action&& action)
     return {};
 }
 
-fs::path u8(const std::string& text)
-{
-    return pathFromUtf8(text);
-}
-
 void writeImage(const fs::path& file, int seed = 0)
 {
     fs::create_directories(file.parent_path());
@@ -57,7 +52,7 @@ void writeText(const fs::path& file, const std::string& text)
 
 std::string fileName(const Sample& sample)
 {
-    return utf8(u8(sample.path).filename());
+    return utf8(pathFromUtf8(sample.path).filename());
 }
 
 std::vector<std::string> fileNames(const std::vector<Sample>& samples)
@@ -450,7 +445,7 @@ void TestDatasets::folderLayoutSeededSplit()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path root = u8(temporary.path().toStdString()) / "my pictures";
+    const fs::path root = pathFromUtf8(temporary.path().toStdString()) / "my pictures";
     for (int i = 0; i < 6; ++i)
         writeImage(root / "apple_pie" / ("0" + std::to_string(i) + ".png"), i);
     writeText(root / "apple_pie" / "broken.jpg", "this is not a JPEG");  // indexed; decoding is the loader's job
@@ -460,7 +455,7 @@ void TestDatasets::folderLayoutSeededSplit()
     for (const char* name : {"photo 1.jpg", "photo 2.jpg", "z3.png", "z4.png", "Z5.PNG"})
         writeImage(root / "b c" / name);
     for (int i = 0; i < 10; ++i)
-        writeImage(root / u8("\xC3\xBCn\xC3\xAF" "code") / u8("\xC3\xB1" + std::to_string(i) + ".png"), i);
+        writeImage(root / pathFromUtf8("\xC3\xBCn\xC3\xAF" "code") / pathFromUtf8("\xC3\xB1" + std::to_string(i) + ".png"), i);
     writeText(root / "README", "stray file");
 
     const DatasetIndex dataset = openDataset(utf8(root));
@@ -480,7 +475,7 @@ void TestDatasets::folderLayoutSeededSplit()
                                                                 n + "1.png", n + "3.png"}));
     QCOMPARE(labelsOf(dataset.val), (std::vector<int>{0, 1, 2, 2}));
     for (const Sample& sample : dataset.train)
-        QVERIFY2(fs::exists(u8(sample.path)), sample.path.c_str());
+        QVERIFY2(fs::exists(pathFromUtf8(sample.path)), sample.path.c_str());
 
     // notes.txt, empty.png and README are reported; the hidden file is not.
     QCOMPARE(dataset.problems.size(), size_t(3));
@@ -500,7 +495,7 @@ void TestDatasets::folderLayoutSplitFolders()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path root = u8(temporary.path().toStdString()) / "pets";
+    const fs::path root = pathFromUtf8(temporary.path().toStdString()) / "pets";
     for (int i = 0; i < 3; ++i) {
         writeImage(root / "train" / "dog" / ("d" + std::to_string(i) + ".jpg"));
         writeImage(root / "train" / "cat" / ("c" + std::to_string(i) + ".png"));
@@ -545,7 +540,7 @@ void TestDatasets::folderLayoutErrors()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path base = u8(temporary.path().toStdString());
+    const fs::path base = pathFromUtf8(temporary.path().toStdString());
 
     // An empty class folder.
     for (int i = 0; i < 10; ++i)
@@ -577,7 +572,7 @@ void TestDatasets::dasslSplitJson()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path dataRoot = u8(temporary.path().toStdString()) / "data";
+    const fs::path dataRoot = pathFromUtf8(temporary.path().toStdString()) / "data";
     writePetsDataset(dataRoot / "oxford_pets");
 
     for (const fs::path& path : {dataRoot / "oxford_pets", dataRoot}) {  // own folder, then the data root
@@ -592,7 +587,7 @@ void TestDatasets::dasslSplitJson()
         QCOMPARE(dataset.test.size(), size_t(12));  // the missing image stays, reported as a problem
         QCOMPARE(fileName(dataset.train.front()), std::string("american_bulldog_0.jpg"));
         QCOMPARE(dataset.train[5].label, 1);
-        QVERIFY(fs::exists(u8(dataset.train.front().path)));
+        QVERIFY(fs::exists(pathFromUtf8(dataset.train.front().path)));
         QCOMPARE(dataset.problems.size(), size_t(1));
         QVERIFY(dataset.problems[0].find("beagle_39.jpg") != std::string::npos);
     }
@@ -610,7 +605,7 @@ void TestDatasets::dasslErrors()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path base = u8(temporary.path().toStdString());
+    const fs::path base = pathFromUtf8(temporary.path().toStdString());
 
     // A label out of range: labels 0, 1, 3 name three classes, so 3 is out of 0..2.
     writeImage(base / "dtd" / "images" / "a.jpg");
@@ -658,7 +653,7 @@ void TestDatasets::dasslAircraftAndImageNet()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path base = u8(temporary.path().toStdString());
+    const fs::path base = pathFromUtf8(temporary.path().toStdString());
 
     const fs::path aircraft = base / "fgvc_aircraft";
     writeText(aircraft / "variants.txt", "707-320\nA300B4\nF-16A/B\n");
@@ -702,7 +697,7 @@ void TestDatasets::idxLayout()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path folder = u8(temporary.path().toStdString()) / "tiny-idx";
+    const fs::path folder = pathFromUtf8(temporary.path().toStdString()) / "tiny-idx";
     writeIdxDataset(folder);
 
     const DatasetIndex dataset = openDataset(utf8(folder));
@@ -740,7 +735,7 @@ void TestDatasets::idxErrors()
 {
     QTemporaryDir temporary;
     QVERIFY(temporary.isValid());
-    const fs::path folder = u8(temporary.path().toStdString()) / "idx";
+    const fs::path folder = pathFromUtf8(temporary.path().toStdString()) / "idx";
     writeIdxDataset(folder);
     const std::string path = utf8(folder);
     auto expectError = [&](const char* fragment1, const char* fragment2) {

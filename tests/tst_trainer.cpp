@@ -64,6 +64,16 @@ TrainerConfig config(int epochs)
     return c;
 }
 
+// A fresh task trained from the checkpoint in `checkpointDir` on to 4 epochs.
+TrainResult resumeToFourEpochs(const std::string& checkpointDir, LinearTask& task)
+{
+    TrainerConfig c = config(4);
+    c.checkpointDir = checkpointDir;
+    c.resume = true;
+    auto data = makeData();
+    return Trainer(c).fit(task, data);
+}
+
 } // namespace
 
 class TestTrainer : public QObject
@@ -111,12 +121,8 @@ private Q_SLOTS:
         auto data2 = makeData();
         Trainer(first).fit(part, data2);
         QVERIFY(std::filesystem::exists(first.checkpointDir + "/progress.json"));
-        TrainerConfig second = config(4);
-        second.checkpointDir = first.checkpointDir;
-        second.resume = true;
         LinearTask resumed;
-        auto data3 = makeData();
-        const TrainResult rest = Trainer(second).fit(resumed, data3);
+        const TrainResult rest = resumeToFourEpochs(first.checkpointDir, resumed);
         QCOMPARE(rest.epochsDone, 4);
         QCOMPARE(rest.steps, int64_t(20));
         QVERIFY(torch::equal(resumed.m_layer->weight, straight.m_layer->weight));
@@ -140,12 +146,8 @@ private Q_SLOTS:
         const TrainResult cut = Trainer(first).fit(part, data2);
         QCOMPARE(cut.steps, int64_t(7));
         QCOMPARE(cut.epochsDone, 1);
-        TrainerConfig second = config(4);
-        second.checkpointDir = first.checkpointDir;
-        second.resume = true;
         LinearTask resumed;
-        auto data3 = makeData();
-        const TrainResult rest = Trainer(second).fit(resumed, data3);
+        const TrainResult rest = resumeToFourEpochs(first.checkpointDir, resumed);
         QCOMPARE(rest.steps, int64_t(20));
         QVERIFY(torch::equal(resumed.m_layer->weight, straight.m_layer->weight));
         QVERIFY(torch::equal(resumed.m_layer->bias, straight.m_layer->bias));

@@ -160,6 +160,22 @@ std::optional<Progress> loadCheckpoint(const fs::path& dir, Trainable& task, tor
     return Progress{json.value("epochs_done", 0), json.value("steps", std::int64_t(0))};
 }
 
+// Runs `work`; LibTorch's out-of-memory error becomes an Error that says what to change (a smaller batch)
+// instead of the allocator's dump. Every other error passes through unchanged.
+template <typename Work>
+void explainingOutOfMemory(const char* what, std::int64_t batchSize, Work&& work)
+{
+    try {
+        work();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e))
+            throw;
+        throw Error(explainOutOfMemory(what, static_cast<int>(batchSize)));
+    }
+}
+
 } // namespace
 
 nlohmann::json toJson(const TrainerConfig& c)
@@ -280,22 +296,16 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             batch->labels = batch->labels.to(device, true);
 
             optimizer->zero_grad();
+            const auto batchSize = batch->labels.size(0);
             StepOutput out;
             double lossValue = 0;
-            try {
+            explainingOutOfMemory("the training step", batchSize, [&] {
                 {
                     AutocastScope autocast(c.precision, device.is_cuda());
                     out = task.trainStep(*batch);
                 }
                 lossValue = out.loss.item<double>();
-            } catch (const Error&) {
-                throw;
-            } catch (const std::exception& e) {
-                if (!isOutOfMemory(e))
-                    throw;
-                // The message says what to change instead of LibTorch's allocator dump.
-                throw Error(explainOutOfMemory("the training step", static_cast<int>(batch->labels.size(0))));
-            }
+            });
             if (!std::isfinite(lossValue)) {
                 result.status = TrainResult::Status::Diverged;
                 result.message = "the loss became " + std::string(std::isnan(lossValue) ? "NaN" : "infinite") + " at epoch " +
@@ -304,23 +314,16 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                                  " (try a lower learning rate)";
                 break;
             }
-            try {
+            explainingOutOfMemory("the backward pass", batchSize, [&] {
                 scaler.scale(out.loss).backward();
                 if (scaler.unscale(params)) {
                     if (c.gradClipNorm > 0)
                         torch::nn::utils::clip_grad_norm_(params, c.gradClipNorm);
                     optimizer->step();
                 }
-            } catch (const Error&) {
-                throw;
-            } catch (const std::exception& e) {
-                if (!isOutOfMemory(e))
-                    throw;
-                throw Error(explainOutOfMemory("the backward pass", static_cast<int>(batch->labels.size(0))));
-            }
+            });
             ++result.steps;
             ++stepsThisRun;
-            const auto batchSize = batch->labels.size(0);
             imagesThisRun += static_cast<double>(batchSize);
             lossSum += lossValue;
             ++lossCount;
