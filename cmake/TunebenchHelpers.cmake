@@ -4,6 +4,14 @@ function(tunebench_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
+# The folder holding data/bpe_simple_vocab_16e6.txt.gz for the tests: $TUNEBENCH_SHARED_DIR when set at
+# configure time (a clone that does not sit beside shared/), else ../shared beside the source tree.
+if(DEFINED ENV{TUNEBENCH_SHARED_DIR})
+  set(TUNEBENCH_TEST_SHARED_DIR "$ENV{TUNEBENCH_SHARED_DIR}")
+else()
+  set(TUNEBENCH_TEST_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared")
+endif()
+
 # tunebench_add_test(NAME SOURCES... LIBS libs...): one Qt Test executable registered with CTest.
 # Tests run from the source tree root so that ../shared/data resolves as documented.
 function(tunebench_add_test name)
@@ -17,6 +25,6 @@ function(tunebench_add_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_SOURCE_DIR=${PROJECT_SOURCE_DIR};TUNEBENCH_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;OMP_NUM_THREADS=2"
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_SOURCE_DIR=${PROJECT_SOURCE_DIR};TUNEBENCH_SHARED_DIR=${TUNEBENCH_TEST_SHARED_DIR};OMP_NUM_THREADS=2"
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endfunction()
