@@ -12,6 +12,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 using namespace tunebench;
 using nlohmann::json;
 using test::CliResult;
@@ -223,6 +227,60 @@ private Q_SLOTS:
             QVERIFY2(r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
         }
         QCOMPARE(runCli({"frobnicate"}).exitCode, 2);
+    }
+
+    void datasetListNamesEveryDatasetAndVariant()
+    {
+        // A CoOp benchmark under $TUNEBENCH_DATA: oxford_pets with 2 classes, 2 / 1 / 1 images each.
+        const std::filesystem::path data = (m_root + "/data").toStdString();
+        const char* classes[] = {"abyssinian", "beagle"};
+        int number = 0;
+        std::string lists[3];
+        for (int s = 0; s < 3; ++s)
+            for (int label = 0; label < 2; ++label)
+                for (int i = 0; i < (s == 0 ? 2 : 1); ++i) {
+                    const std::string file = std::string(classes[label]) + "_" + std::to_string(number++) + ".jpg";
+                    std::filesystem::create_directories(data / "oxford_pets" / "images");
+                    QVERIFY(cv::imwrite((data / "oxford_pets" / "images" / file).string(), cv::Mat(6, 6, CV_8UC3, cv::Scalar(number))));
+                    lists[s] += std::string(lists[s].empty() ? "" : ", ") + "[\"" + file + "\", " + std::to_string(label) + ", \"" +
+                                classes[label] + "\"]";
+                }
+        std::ofstream(data / "oxford_pets" / "split_zhou_OxfordPets.json")
+            << "{\"train\": [" << lists[0] << "], \"val\": [" << lists[1] << "], \"test\": [" << lists[2] << "]}";
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("TUNEBENCH_DATA", QString::fromStdString(data.string()));
+        const CliResult r = runCli({"dataset", "list"}, environment);
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const json list = json::parse(r.out);
+        QVERIFY(list["datasets"].is_array());
+        std::map<std::string, json> byName;
+        for (const json& entry : list["datasets"]) {
+            for (const char* key : {"name", "layout", "classes", "train", "val", "test", "description"})
+                QVERIFY2(entry.contains(key), key);
+            QVERIFY(entry["classes"].is_number_integer() && entry["train"].is_number_integer());
+            byName[entry["name"].get<std::string>()] = entry;
+        }
+        const std::string pets = (data / "oxford_pets").string();
+        QVERIFY2(byName.count(pets), r.out.c_str());
+        QCOMPARE(byName[pets]["layout"].get<std::string>(), std::string("dassl"));
+        QCOMPARE(byName[pets]["classes"].get<int>(), 2);
+        QCOMPARE(byName[pets]["train"].get<int>(), 4);
+        QCOMPARE(byName[pets]["test"].get<int>(), 2);
+        if (std::filesystem::is_directory("/usr/share/datasets/fashion-mnist")) {
+            for (const std::string name : {"fashion-mnist", "fashion-mnist:negative", "fashion-mnist:sketch", "fashion-mnist:blurred",
+                                           "fashion-mnist:upside-down", "fashion-mnist:tinted"}) {
+                QVERIFY2(byName.count(name), name.c_str());
+                QCOMPARE(byName[name]["classes"].get<int>(), 10);
+                QCOMPARE(byName[name]["train"].get<int>(), 54000);
+                QCOMPARE(byName[name]["val"].get<int>(), 6000);
+                QCOMPARE(byName[name]["test"].get<int>(), 10000);
+                QVERIFY(!byName[name]["description"].get<std::string>().empty());
+            }
+            // Every listed name opens as a dataset.
+            const CliResult inspected = runCli({"dataset", "inspect", "fashion-mnist:sketch"});
+            QVERIFY2(inspected.exitCode == 0, inspected.err.c_str());
+            QCOMPARE(json::parse(inspected.out)["name"].get<std::string>(), std::string("fashion-mnist:sketch"));
+        }
     }
 
 private:

@@ -7,11 +7,14 @@
 #include "core/data/DatasetIndex.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
+#include "core/data/ImageBatchSource.h"
+#include "core/data/ImageDomains.h"
 #include "core/data/PyRandom.h"
 
 #include <QtTest>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <zlib.h>
 
@@ -216,6 +219,10 @@ private Q_SLOTS:
     void idxLayout();
     void idxErrors();
     void fashionMnist();
+    void imageDomainsRenderDeterministically();
+    void datasetVariants();
+    void differentClassesAreNamed();
+    void fashionMnistVariants();
 };
 
 void TestDatasets::pyRandomMatchesCPython()
@@ -852,6 +859,198 @@ void TestDatasets::fashionMnist()
     const DatasetIndex base = subsampleClasses(fewShot, ClassSubset::Base);
     QCOMPARE(base.classNames, (std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"}));
     QCOMPARE(base.test.size(), size_t(5000));
+}
+
+namespace {
+
+// FNV-1a over a matrix's bytes: a checksum that is the same on every machine.
+std::uint64_t checksum(const void* data, std::size_t size)
+{
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i)
+        hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    return hash;
+}
+
+std::uint64_t checksum(const cv::Mat& image)
+{
+    const cv::Mat contiguous = image.isContinuous() ? image : image.clone();
+    return checksum(contiguous.data, contiguous.total() * contiguous.elemSize());
+}
+
+// A 28x28 grey "garment": a bright rectangle with a darker band on black, as Fashion-MNIST draws them.
+cv::Mat garment()
+{
+    cv::Mat gray(28, 28, CV_8UC1, cv::Scalar(0));
+    cv::rectangle(gray, cv::Rect(7, 4, 14, 20), cv::Scalar(200), cv::FILLED);
+    cv::rectangle(gray, cv::Rect(7, 12, 14, 3), cv::Scalar(90), cv::FILLED);
+    cv::Mat rgb;
+    cv::cvtColor(gray, rgb, cv::COLOR_GRAY2RGB);
+    return rgb;
+}
+
+cv::Mat rendered(const std::string& domain, std::uint64_t key)
+{
+    cv::Mat image = garment();
+    renderImageDomain(findImageDomain(domain), image, key);
+    return image;
+}
+
+} // namespace
+
+void TestDatasets::imageDomainsRenderDeterministically()
+{
+    const cv::Mat photo = garment();
+    QCOMPARE(findImageDomain("photo"), 0);
+    QCOMPARE(findImageDomain("no-such-domain"), -1);
+    QVERIFY(!imageDomains()[static_cast<std::size_t>(findImageDomain("sketch"))].inPretraining);  // the held-out domain
+    for (const ImageDomain& domain : imageDomains()) {
+        // Same input and key, same bytes; never a change of size or type.
+        const cv::Mat first = rendered(domain.name, 7), second = rendered(domain.name, 7);
+        QCOMPARE(checksum(first), checksum(second));
+        QCOMPARE(first.size(), photo.size());
+        QCOMPARE(first.type(), CV_8UC3);
+        QVERIFY2(domain.name == "photo" || checksum(first) != checksum(photo), domain.name.c_str());
+        QVERIFY(!domain.captionTemplates.empty());
+    }
+    // Exact definitions.
+    cv::Mat inverted;
+    cv::bitwise_not(photo, inverted);
+    QCOMPARE(checksum(rendered("negative", 1)), checksum(inverted));
+    cv::Mat flipped;
+    cv::flip(photo, flipped, 0);
+    QCOMPARE(checksum(rendered("upside-down", 1)), checksum(flipped));
+    // The sketch draws edges dark on white: flat regions (background, inside the garment) are white.
+    const cv::Mat sketch = rendered("sketch", 1);
+    QCOMPARE(sketch.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 255, 255));
+    QCOMPARE(sketch.at<cv::Vec3b>(8, 14), cv::Vec3b(255, 255, 255));
+    QVERIFY(sketch.at<cv::Vec3b>(4, 14)[0] < 128);  // the garment's top edge
+    // Blur keeps the mean brightness and softens edges.
+    const cv::Mat blurred = rendered("blurred", 1);
+    QVERIFY(std::abs(cv::mean(blurred)[0] - cv::mean(photo)[0]) < 1.0);
+    QVERIFY(blurred.at<cv::Vec3b>(14, 6)[0] > 0 && blurred.at<cv::Vec3b>(14, 6)[0] < 200);
+    // The tint's colour depends on the image's key only.
+    QCOMPARE(checksum(rendered("tinted", 3)), checksum(rendered("tinted", 3)));
+    std::set<std::uint64_t> tints;
+    for (std::uint64_t key = 0; key < 40; ++key)
+        tints.insert(checksum(rendered("tinted", key)));
+    QCOMPARE(tints.size(), size_t(6));
+
+    // Checksums of these renderings (OpenCV 4.6 on Debian 12): a change here changes every variant's images.
+    const std::map<std::string, std::uint64_t> golden = {
+        {"photo", 6009310874120141117ull},    {"negative", 6016212727584310717ull},    {"sketch", 4221250327412380005ull},
+        {"blurred", 1334897966110881565ull},  {"upside-down", 14405515737344240413ull}, {"tinted", 16535676573281913081ull}};
+    for (const auto& [name, expected] : golden) {
+        const std::uint64_t actual = checksum(rendered(name, 5));
+        if (actual != expected)
+            qWarning("%s: checksum %llu", name.c_str(), static_cast<unsigned long long>(actual));
+        QCOMPARE(actual, expected);
+    }
+}
+
+void TestDatasets::datasetVariants()
+{
+    QTemporaryDir temporary;
+    QVERIFY(temporary.isValid());
+    const fs::path folder = pathFromUtf8(temporary.path().toStdString()) / "tiny-idx";
+    writeIdxDataset(folder);
+    const DatasetIndex plain = openDataset(utf8(folder));
+    QCOMPARE(plain.recipe.cropScaleMin, 0.5);  // 4x3 images: a crop of 8% would leave nothing
+    const DatasetIndex variant = openDataset(utf8(folder) + ":negative");
+    QCOMPARE(variant.name, std::string("tiny-idx:negative"));
+    QCOMPARE(variant.domain, std::string("negative"));
+    QCOMPARE(variant.classNames, plain.classNames);
+    QCOMPARE(variant.train.size(), plain.train.size());
+    QCOMPARE(variant.val.size(), plain.val.size());
+    QCOMPARE(variant.test.size(), plain.test.size());
+    QVERIFY(variant.description.find("negative") != std::string::npos);
+    for (const auto* split : {&variant.train, &variant.val, &variant.test})
+        for (const Sample& sample : *split)
+            QCOMPARE(sample.domain, findImageDomain("negative"));
+    // Few-shot sampling and the class split keep the rendering.
+    const DatasetIndex fewShot = subsampleClasses(applyFewShot(variant, {2, 1}), ClassSubset::Base);
+    QVERIFY(!fewShot.train.empty());
+    for (const Sample& sample : fewShot.train)
+        QCOMPARE(sample.domain, findImageDomain("negative"));
+
+    // The loader renders at load time: a variant's batch is the plain image inverted, then preprocessed.
+    ImagePipeline pipeline;
+    pipeline.eval.resolution = 4;
+    LoaderOptions options;
+    options.batchSize = 3;
+    options.threads = 1;
+    const std::vector<Sample> firstPlain(plain.test.begin(), plain.test.begin() + 3);
+    const std::vector<Sample> firstVariant(variant.test.begin(), variant.test.begin() + 3);
+    ImageBatchSource plainSource(std::make_shared<const DatasetIndex>(plain), firstPlain, pipeline, options);
+    ImageBatchSource variantSource(std::make_shared<const DatasetIndex>(variant), firstVariant, pipeline, options);
+    const auto plainBatch = plainSource.next(), variantBatch = variantSource.next();
+    QVERIFY(plainBatch && variantBatch);
+    const std::uint8_t* pixels = plain.idxTest->image(0);
+    cv::Mat gray(4, 3, CV_8UC1, const_cast<std::uint8_t*>(pixels)), rgb;
+    cv::cvtColor(gray, rgb, cv::COLOR_GRAY2RGB);
+    cv::bitwise_not(rgb, rgb);
+    std::vector<float> expected(3 * 4 * 4);
+    pipeline.eval.apply(rgb, expected.data());
+    const float* got = variantBatch->inputs.data_ptr<float>();
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        QCOMPARE(got[i], expected[i]);
+    QVERIFY(!variantBatch->inputs.equal(plainBatch->inputs));
+
+    const QString unknown = errorOf([&] { openDataset(utf8(folder) + ":nope"); });
+    QVERIFY2(unknown.contains("tiny-idx:nope") && unknown.contains("unknown image domain 'nope'") && unknown.contains("sketch")
+                 && !unknown.contains('\n'),
+             qPrintable(unknown));
+    const QString twice = errorOf([&] { openDataset(utf8(folder) + ":negative:sketch"); });
+    QVERIFY2(twice.contains("already rendered as negative"), qPrintable(twice));
+    const QString missing = errorOf([&] { openDataset(utf8(folder) + "-missing:sketch"); });
+    QVERIFY2(missing.contains("-missing"), qPrintable(missing));
+}
+
+void TestDatasets::differentClassesAreNamed()
+{
+    DatasetIndex source, target;
+    source.name = "source";
+    target.name = "target";
+    source.classNames = {"cat", "dog", "fox"};
+    target.classNames = source.classNames;
+    requireSameClasses(source, target);  // no error
+    target.classNames = {"cat", "wolf", "fox", "owl"};
+    const QString message = errorOf([&] { requireSameClasses(source, target); });
+    QVERIFY2(message.contains("only in source: dog") && message.contains("only in target: wolf, owl") && !message.contains('\n'),
+             qPrintable(message));
+    target.classNames = {"dog", "cat", "fox"};
+    QVERIFY(errorOf([&] { requireSameClasses(source, target); }).contains("order"));
+}
+
+void TestDatasets::fashionMnistVariants()
+{
+    if (!fs::is_directory("/usr/share/datasets/fashion-mnist"))
+        QSKIP("Debian's dataset-fashion-mnist is not installed");
+    const auto plain = std::make_shared<const DatasetIndex>(openDataset("fashion-mnist"));
+    QCOMPARE(plain->recipe.cropScaleMin, 0.5);
+    for (const std::string& domain : datasetVariantDomains()) {
+        const auto variant = std::make_shared<const DatasetIndex>(renderedInDomain(*plain, domain));
+        QCOMPARE(variant->name, "fashion-mnist:" + domain);
+        QCOMPARE(variant->train.size(), size_t(54000));
+        QCOMPARE(variant->val.size(), size_t(6000));
+        QCOMPARE(variant->test.size(), size_t(10000));
+        // A few test images through the loader, twice with different thread counts: the same bytes.
+        const std::vector<Sample> few(variant->test.begin(), variant->test.begin() + 8);
+        ImagePipeline pipeline;
+        pipeline.eval.resolution = 28;
+        std::uint64_t sums[2] = {0, 0};
+        for (int threads : {1, 2}) {
+            LoaderOptions options;
+            options.batchSize = 8;
+            options.threads = threads;
+            ImageBatchSource source(variant, few, pipeline, options);
+            const auto batch = source.next();
+            QVERIFY(batch);
+            sums[threads - 1] = checksum(batch->inputs.data_ptr<float>(), static_cast<std::size_t>(batch->inputs.numel()) * sizeof(float));
+        }
+        QCOMPARE(sums[0], sums[1]);
+    }
 }
 
 QTEST_APPLESS_MAIN(TestDatasets)

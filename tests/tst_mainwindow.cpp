@@ -1,8 +1,11 @@
 // The workbench window under offscreen: load a model and a dataset, start a short run, watch the curve
 // and the results table fill, pause/resume/stop, export a prompt, and bad input shown in the window.
 #include "widgets/CurvePlot.h"
+#include "widgets/DomainGeneralisationPanel.h"
+#include "widgets/FewShotPanel.h"
 #include "widgets/MainWindow.h"
 #include "widgets/ResultsPanel.h"
+#include "widgets/ShotCurvePlot.h"
 
 #include "core/export/PromptExport.h"
 #include "core/io/CheckpointLoader.h"
@@ -308,6 +311,23 @@ private Q_SLOTS:
         QVERIFY(finished.wait(120000) || !finished.isEmpty());
         QTableWidget* table = window.resultsPanel()->summaryTable();
         QCOMPARE(table->rowCount(), 1);
+        // It opened on the demo task: a shifted domain, scored also on the other domains named in the dataset panel.
+        QVERIFY2(window.currentRequest().dataset.startsWith("fashion-mnist:"), qPrintable(window.currentRequest().dataset));
+        const QStringList targets = window.currentRequest().evalDatasets;
+        QVERIFY(!targets.isEmpty());
+        QTableWidget* generalisation = window.generalisationPanel()->table();
+        QCOMPARE(generalisation->rowCount(), 1);
+        QCOMPARE(generalisation->columnCount(), 4 + targets.size());
+        for (int t = 0; t < targets.size(); ++t) {
+            QCOMPARE(generalisation->horizontalHeaderItem(4 + t)->text(), targets[t]);
+            const double accuracy = generalisation->item(0, 4 + t)->text().toDouble();
+            QVERIFY(accuracy > 0 && accuracy <= 100);
+        }
+        // The few-shot panel: one point of CoOp at 16 shots, its H.
+        const QVector<ShotCurve> curves = window.fewShotPanel()->curves();
+        QCOMPARE(curves.size(), 1);
+        QCOMPARE(curves[0].shots, QVector<double>{16});
+        QVERIFY(std::abs(curves[0].values[0] - window.resultsPanel()->results(0).harmonic) < 1e-12);
 
         window.selectStrategy("cocoop");
         window.setTrainingOverrides(6, 0, 8);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -161,6 +162,97 @@ private Q_SLOTS:
         QVERIFY(fs::exists(fs::path(run) / "table.csv"));
         QVERIFY(fs::exists(fs::path(run) / "table.json"));
         QVERIFY(compared.err.find("method") != std::string::npos);
+    }
+
+    void compareDrawsCurvesAndScoresTargets()
+    {
+        // The few-shot figure (every --shots count) and domain generalisation (the dataset's variants as targets).
+        const QString negative = m_dataset + ":negative", sketch = m_dataset + ":sketch";
+        const auto compared = runCli({"compare", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--methods",
+                                      "zeroshot,coop", "--shots", "1,2", "--seeds", "1", "--epochs", "1", "--opt", "n_ctx=2",
+                                      "--eval-datasets", negative + "," + sketch, "--runs", m_runs, "--threads", "2"});
+        QVERIFY2(compared.exitCode == 0, compared.err.c_str());
+        const json out = json::parse(compared.out);
+        // Zero-shot ignores the shots: one point at 0 (the figure's star). CoOp: one point per count.
+        QCOMPARE(out["curves"]["zeroshot"].size(), size_t(1));
+        QCOMPARE(out["curves"]["zeroshot"][0]["shots"].get<int>(), 0);
+        QCOMPARE(out["curves"]["coop"].size(), size_t(2));
+        QCOMPARE(out["curves"]["coop"][0]["shots"].get<int>(), 1);
+        QCOMPARE(out["curves"]["coop"][1]["shots"].get<int>(), 2);
+        for (const json& point : out["curves"]["coop"])
+            for (const char* key : {"base", "new", "h"})
+                QVERIFY2(point[key].is_number(), key);
+        // The table is the last count's, and its curve point carries the same numbers.
+        QCOMPARE(out["shots"].get<int>(), 2);
+        QCOMPARE(out["methods"]["coop"]["h"], out["curves"]["coop"][1]["h"]);
+        QCOMPARE(out["methods"]["zeroshot"]["base"], out["curves"]["zeroshot"][0]["base"]);
+        // Targets: every method on every target dataset, as the per-seed runs measured them.
+        for (const QString& target : {negative, sketch}) {
+            const std::string name = fs::path(target.toStdString()).filename().string();
+            QVERIFY2(out["targets"].contains(name), name.c_str());
+            for (const char* method : {"zeroshot", "coop"}) {
+                const json& accuracy = out["targets"][name][method];
+                QVERIFY(accuracy.is_number() && accuracy.get<double>() >= 0 && accuracy.get<double>() <= 1);
+                QCOMPARE(accuracy, out["methods"][method]["per_seed"][0]["targets"][name]);
+            }
+        }
+        QVERIFY(compared.err.find("domain generalisation") != std::string::npos);
+        // Files: the table, the curve points and the figure (PNG and PDF, drawn by the workbench's plot).
+        const fs::path run = out["run"].get<std::string>();
+        std::ifstream csv(run / "curve.csv");
+        std::string line;
+        std::vector<std::string> lines;
+        while (std::getline(csv, line))
+            lines.push_back(line);
+        QCOMPARE(lines.size(), size_t(4));  // header, zero-shot's star, CoOp at 1 and 2 shots
+        QCOMPARE(lines[0], std::string("method,shots,accuracy,base,new,h"));
+        QVERIFY(lines[1].rfind("zeroshot,0,", 0) == 0);
+        QVERIFY(lines[3].rfind("coop,2,", 0) == 0);
+        std::ifstream png(run / "curve.png", std::ios::binary);
+        char magic[8] = {};
+        png.read(magic, 8);
+        QVERIFY(std::string(magic + 1, 3) == "PNG");
+        std::ifstream pdf(run / "curve.pdf", std::ios::binary);
+        char pdfMagic[5] = {};
+        pdf.read(pdfMagic, 4);
+        QCOMPARE(std::string(pdfMagic), std::string("%PDF"));
+        QVERIFY(fs::file_size(run / "curve.png") > 1000);
+        const json config = json::parse(std::ifstream(run / "config.json"));
+        QCOMPARE(config["settings"]["shot_counts"], json::array({1, 2}));
+        QVERIFY(config["recipe"]["crop_scale_min"].is_number());
+    }
+
+    void compareRefusesBadInput()
+    {
+        auto compare = [&](const QStringList& extra) {
+            QStringList arguments = {"compare", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--methods", "zeroshot",
+                                     "--runs", m_runs, "--threads", "2"};
+            return runCli(arguments + extra);
+        };
+        // The error is the last line on stderr, one line; flag errors come before anything is loaded, alone.
+        auto expectError = [](const CliResult& result, const std::string& words, bool alone) {
+            QVERIFY2(result.exitCode > 0, result.err.c_str());
+            QVERIFY2(result.out.empty(), result.out.c_str());
+            QVERIFY(!result.err.empty() && result.err.back() == '\n');
+            const std::string last = result.err.substr(result.err.rfind('\n', result.err.size() - 2) + 1);
+            QVERIFY2(last.find(words) != std::string::npos, result.err.c_str());
+            if (alone)
+                QCOMPARE(std::count(result.err.begin(), result.err.end(), '\n'), 1L);
+        };
+        expectError(compare({"--shots", "0,4"}), "0 is not a shot count", true);
+        expectError(compare({"--shots", "1,two"}), "'two' is not a whole number", true);
+        expectError(compare({"--shots", "4,2"}), "must increase", true);
+        expectError(runCli({"compare", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset + ":nope", "--methods", "zeroshot",
+                            "--runs", m_runs}),
+                    "unknown image domain 'nope'", false);
+        // A target whose classes differ: one line naming the differences.
+        const fs::path other = fs::path(m_dir.path().toStdString()) / "other";
+        for (const char* split : {"train", "test"})
+            for (const char* name : {"apple", "kiwi"}) {
+                fs::create_directories(other / split / name);
+                cv::imwrite((other / split / name / "0.png").string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 20, 30)));
+            }
+        expectError(compare({"--eval-datasets", QString::fromStdString(other.string())}), "only in other: kiwi", false);
     }
 
 private:

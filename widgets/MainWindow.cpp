@@ -1,11 +1,14 @@
 #include "widgets/MainWindow.h"
 
 #include "widgets/CurvePlot.h"
+#include "widgets/DomainGeneralisationPanel.h"
+#include "widgets/FewShotPanel.h"
 #include "widgets/ResultsPanel.h"
 
 #include "core/Device.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
+#include "core/data/ImageDomains.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/train/RunStore.h"
@@ -58,6 +61,11 @@
 namespace tunebench {
 
 namespace {
+
+// The demo task the workbench opens with, as scripts/run's headless job: a shifted image domain where the
+// hand-crafted prompt is only a guess, scored also on the other domains.
+constexpr const char* kDemoDataset = "fashion-mnist:tinted";
+constexpr const char* kDemoTargets = "fashion-mnist,fashion-mnist:sketch";
 
 constexpr int kMaxRecent = 8;
 constexpr int kStrategyNameRole = Qt::UserRole + 1;
@@ -147,7 +155,11 @@ MainWindow::MainWindow(QWidget* parent)
     m_curves = new CurvePlot(central);
     m_results = new ResultsPanel(central);
     m_tabs = new QTabWidget(central);
+    m_fewShot = new FewShotPanel(central);
+    m_generalisation = new DomainGeneralisationPanel(central);
     m_tabs->addTab(m_results, QString());
+    m_tabs->addTab(m_fewShot, QString());
+    m_tabs->addTab(m_generalisation, QString());
     m_tabs->addTab(buildHistoryPanel(), QString());
     auto* splitter = new QSplitter(Qt::Vertical, central);
     splitter->setObjectName("centralSplitter");
@@ -197,6 +209,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_baseNewCheck->setChecked(settings.value("options/baseNew", true).toBool());
     m_epochsSpin->setValue(settings.value("options/epochs", m_epochsSpin->value()).toInt());
     m_testImagesSpin->setValue(settings.value("options/testImages", m_testImagesSpin->value()).toInt());
+    m_evalDatasetsEdit->setText(settings.value("options/evalDatasets").toString());
     fillStrategyCombo();
     selectStrategy(settings.value("options/method", "coop").toString());
 
@@ -252,6 +265,8 @@ QWidget* MainWindow::buildDatasetPanel()
     m_datasetCombo = new QComboBox(m_datasetBox);
     m_datasetCombo->setEditable(true);
     m_datasetCombo->addItem("fashion-mnist");
+    for (const std::string& domain : datasetVariantDomains())
+        m_datasetCombo->addItem(QString::fromStdString("fashion-mnist:" + domain));
     m_datasetCombo->setCurrentText(QString());
     m_datasetButton = new QPushButton(m_datasetBox);
     auto* pathRow = new QHBoxLayout;
@@ -270,9 +285,13 @@ QWidget* MainWindow::buildDatasetPanel()
     m_baseNewCheck->setChecked(true);
     m_shotsLabel = new QLabel(m_datasetBox);
     m_seedLabel = new QLabel(m_datasetBox);
+    m_evalDatasetsEdit = new QLineEdit(m_datasetBox);
+    m_evalDatasetsEdit->setObjectName("evalDatasets");
+    m_evalDatasetsLabel = new QLabel(m_datasetBox);
     form->addRow(m_shotsLabel, m_shotsSpin);
     form->addRow(m_seedLabel, m_seedSpin);
     form->addRow(m_baseNewCheck);
+    form->addRow(m_evalDatasetsLabel, m_evalDatasetsEdit);
     layout->addLayout(form);
 
     m_classTree = new QTreeWidget(m_datasetBox);
@@ -320,7 +339,7 @@ QWidget* MainWindow::buildStrategyPanel()
     m_overridesForm = new QFormLayout(m_overridesBox);
     m_epochsSpin = new QSpinBox(m_overridesBox);
     m_epochsSpin->setRange(0, 1000);
-    m_epochsSpin->setValue(2);  // a first run on the CPU should finish in a minute or two
+    m_epochsSpin->setValue(0);  // the recipe: on the demo model a CoOp run takes about 15 s on two CPU cores
     m_lrSpin = new QDoubleSpinBox(m_overridesBox);
     m_lrSpin->setDecimals(5);
     m_lrSpin->setRange(0, 10);
@@ -332,7 +351,13 @@ QWidget* MainWindow::buildStrategyPanel()
     m_testImagesSpin = new QSpinBox(m_overridesBox);
     m_testImagesSpin->setRange(0, 10000000);
     m_testImagesSpin->setValue(1000);
-    for (QAbstractSpinBox* spin : std::initializer_list<QAbstractSpinBox*>{m_epochsSpin, m_lrSpin, m_batchSpin, m_maxStepsSpin, m_testImagesSpin})
+    m_cropSpin = new QDoubleSpinBox(m_overridesBox);
+    m_cropSpin->setObjectName("cropScaleMin");
+    m_cropSpin->setDecimals(2);
+    m_cropSpin->setRange(0, 1);
+    m_cropSpin->setSingleStep(0.05);
+    for (QAbstractSpinBox* spin :
+         std::initializer_list<QAbstractSpinBox*>{m_epochsSpin, m_lrSpin, m_batchSpin, m_maxStepsSpin, m_testImagesSpin, m_cropSpin})
         m_overridesForm->addRow(new QLabel(m_overridesBox), spin);
 
     layout->addWidget(m_strategyCombo);
@@ -475,6 +500,10 @@ void MainWindow::retranslateUi()
     m_baseNewCheck->setText(tr("Base-to-new split"));
     m_baseNewCheck->setToolTip(tr("Train on the first half of the classes and test on both halves (CoCoOp's protocol); "
                                   "only for methods that use the text tower"));
+    m_evalDatasetsLabel->setText(tr("Evaluate also on"));
+    m_evalDatasetsEdit->setPlaceholderText(tr("e.g. fashion-mnist,fashion-mnist:sketch"));
+    m_evalDatasetsEdit->setToolTip(tr("Domain generalisation: datasets with the same classes, separated by commas; every run is "
+                                      "also scored on their test images (the Domain generalisation tab)"));
     m_classTree->setHeaderLabels({tr("Class"), tr("Train"), tr("Test"), tr("Split")});
     reloadDatasetMembership();  // its base / new / all column is translated text
     m_problemsLabel->setText(tr("Problems"));
@@ -486,12 +515,17 @@ void MainWindow::retranslateUi()
     m_maxStepsSpin->setSpecialValueText(tr("no limit"));
     m_testImagesSpin->setSpecialValueText(tr("all"));
     m_overridesBox->setTitle(tr("Training"));
-    const QStringList overrideLabels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Max steps"), tr("Test images")};
+    // The dataset's recipe value shows where the field is left at 0 (Dassl's per-dataset configs).
+    m_cropSpin->setSpecialValueText(m_datasetCropScale > 0 ? tr("dataset: %1").arg(m_datasetCropScale) : tr("dataset"));
+    const QStringList overrideLabels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Max steps"), tr("Test images"),
+                                        tr("Crop scale min")};
     const QStringList overrideTips = {tr("Epochs to train; 'recipe' uses the method's published schedule"),
                                       tr("Peak learning rate; 'recipe' uses the method's"),
                                       tr("Images per step; 'recipe' uses the method's"),
                                       tr("Stop training after this many steps (quick checks)"),
-                                      tr("Evaluate on a fixed random subset of each test split (quicker); 'all' uses every test image")};
+                                      tr("Evaluate on a fixed random subset of each test split (quicker); 'all' uses every test image"),
+                                      tr("Smallest area fraction of the random resized crop; 'dataset' uses the dataset's recipe "
+                                         "(0.5 for 28-pixel images, else torchvision's 0.08)")};
     for (int row = 0; row < m_overridesForm->rowCount() && row < overrideLabels.size(); ++row) {
         if (QLayoutItem* item = m_overridesForm->itemAt(row, QFormLayout::LabelRole))
             if (auto* label = qobject_cast<QLabel*>(item->widget()))
@@ -504,8 +538,10 @@ void MainWindow::retranslateUi()
     m_stopButton->setText(tr("Stop"));
     if (!isRunning())
         m_progress->setFormat(tr("Idle"));
-    m_tabs->setTabText(0, tr("Results"));
-    m_tabs->setTabText(1, tr("Run history"));
+    m_tabs->setTabText(m_tabs->indexOf(m_results), tr("Results"));
+    m_tabs->setTabText(m_tabs->indexOf(m_fewShot), tr("Few-shot curves"));
+    m_tabs->setTabText(m_tabs->indexOf(m_generalisation), tr("Domain generalisation"));
+    m_tabs->setTabText(m_tabs->count() - 1, tr("Run history"));
     m_history->setHeaderLabels({tr("Run"), tr("Method"), tr("Dataset"), tr("Status"), tr("Result")});
     m_historyRefresh->setText(tr("Refresh"));
     m_historyOpen->setText(tr("Show results"));
@@ -527,6 +563,8 @@ void MainWindow::retranslateUi()
     m_languageMenu->setTitle(tr("&Language"));
     m_curves->retranslate();
     m_results->retranslate();
+    m_fewShot->retranslate();
+    m_generalisation->retranslate();
     fillStrategyCombo();
     updateControls();
 }
@@ -791,7 +829,11 @@ void MainWindow::openDefaults(const QString& checkpoint)
     const QString model = checkpoint.isEmpty() ? demoModelPath() : checkpoint;
     if (!model.isEmpty())
         openCheckpoint(model);
-    openDatasetPath(QSettings().value("options/dataset", "fashion-mnist").toString());
+    // First start: the demo task, scored also on its domain-generalisation targets.
+    const QSettings settings;
+    if (!settings.contains("options/dataset") && m_evalDatasetsEdit->text().isEmpty())
+        m_evalDatasetsEdit->setText(kDemoTargets);
+    openDatasetPath(settings.value("options/dataset", kDemoDataset).toString());
 }
 
 void MainWindow::chooseCheckpoint()
@@ -950,9 +992,11 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
         QString failure, name;
         QStringList classes, problems;
         QVector<qint64> trainCounts, testCounts;
+        double cropScale = 0;
         try {
             const DatasetIndex dataset = openDataset(pathOrName.toStdString());
             name = QString::fromStdString(dataset.name);
+            cropScale = dataset.recipe.cropScaleMin;
             for (const auto& c : dataset.classNames)
                 classes << QString::fromStdString(c);
             for (const auto& counts : dataset.perClassCounts()) {
@@ -975,6 +1019,9 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
                 return;
             }
             w->m_datasetPath = pathOrName;
+            w->m_datasetCropScale = cropScale;
+            w->m_cropSpin->setSpecialValueText(tr("dataset: %1").arg(cropScale));
+            w->m_fewShot->setDataset(name);
             w->showDataset(name, classes, trainCounts, testCounts, problems);
         });
     });
@@ -1043,6 +1090,10 @@ RunRequest MainWindow::currentRequest() const
     request.maxTestImages = m_testImagesSpin->value();
     request.runsRoot = m_runsRoot;
     request.importPrompt = m_importPrompt;
+    for (const QString& name : m_evalDatasetsEdit->text().split(',', Qt::SkipEmptyParts))
+        if (!name.trimmed().isEmpty())
+            request.evalDatasets << name.trimmed();
+    request.cropScaleMin = m_cropSpin->value();
     return request;
 }
 
@@ -1078,6 +1129,7 @@ bool MainWindow::startRun()
     settings.setValue("options/epochs", request.epochs);
     settings.setValue("options/testImages", request.maxTestImages);
     settings.setValue("options/dataset", request.dataset);
+    settings.setValue("options/evalDatasets", m_evalDatasetsEdit->text());
     m_curveRun = -1;
     m_memoryLabel->clear();
     m_memoryLabel->setVisible(false);
@@ -1157,7 +1209,7 @@ void MainWindow::onRunProgress(const RunProgress& p)
 
 void MainWindow::onRunFinished(const RunResults& results)
 {
-    m_results->addResults(results);
+    addToResultViews(results);
     m_tabs->setCurrentWidget(m_results);
     if (!results.exportPath.isEmpty())
         m_lastExportPath = results.exportPath;
@@ -1247,7 +1299,7 @@ void MainWindow::reopenSelectedRuns()
     for (QTreeWidgetItem* item : m_history->selectedItems()) {
         const QString folder = item->data(0, Qt::UserRole).toString();
         try {
-            m_results->addResults(RunController::readRunResults(folder));
+            addToResultViews(RunController::readRunResults(folder));
             m_tabs->setCurrentWidget(m_results);
         } catch (const std::exception& e) {
             setStatus(tr("Could not open run %1: %2").arg(item->text(0), firstLine(e)), true);
@@ -1397,6 +1449,13 @@ void MainWindow::closeEvent(QCloseEvent* event)
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
     QMainWindow::closeEvent(event);
+}
+
+void MainWindow::addToResultViews(const RunResults& results)
+{
+    m_results->addResults(results);
+    m_fewShot->addResults(results);
+    m_generalisation->addResults(results);
 }
 
 } // namespace tunebench

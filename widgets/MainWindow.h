@@ -32,6 +32,8 @@ class QToolButton;
 namespace tunebench {
 
 class CurvePlot;
+class DomainGeneralisationPanel;
+class FewShotPanel;
 class ResultsPanel;
 
 // The workbench window: Model and Dataset panels (left), the Strategy form (right), the train bar and
@@ -45,8 +47,9 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    // Opens `checkpoint`, else the demo model (when found), and the last dataset (fashion-mnist at first),
-    // so that the first Start trains something.
+    // Opens `checkpoint`, else the demo model (when found), and the last dataset; at first start the demo
+    // task (fashion-mnist:tinted, scored also on fashion-mnist and fashion-mnist:sketch), so that the first
+    // Start shows what a learned prompt buys.
     void openDefaults(const QString& checkpoint = QString());
     // $TUNEBENCH_DEMO_MODEL, else <exe>/../share/tunebench/demo-model, else the source tree's copy; empty if none.
     static QString demoModelPath();
@@ -83,6 +86,8 @@ public:
     qint64 trainableParameters() const { return m_trainableParameters; }
     CurvePlot* curvePlot() const { return m_curves; }
     ResultsPanel* resultsPanel() const { return m_results; }
+    FewShotPanel* fewShotPanel() const { return m_fewShot; }
+    DomainGeneralisationPanel* generalisationPanel() const { return m_generalisation; }
     RunController* runController() const { return m_controller; }
     QPushButton* startButton() const { return m_startButton; }
     QPushButton* pauseButton() const { return m_pauseButton; }
@@ -143,6 +148,8 @@ private:
     void onRunFinished(const RunResults& results);
     void onRunFailed(const QString& message);
     void exportPrompt();
+    // The results table, the few-shot curves and the domain-generalisation table.
+    void addToResultViews(const RunResults& results);
     void deleteSelectedRuns();
 
     // Model panel
@@ -165,6 +172,8 @@ private:
     QLabel* m_shotsLabel = nullptr;
     QLabel* m_seedLabel = nullptr;
     QLabel* m_problemsLabel = nullptr;
+    QLabel* m_evalDatasetsLabel = nullptr;
+    QLineEdit* m_evalDatasetsEdit = nullptr;
     // Strategy panel
     QGroupBox* m_strategyBox = nullptr;
     QComboBox* m_strategyCombo = nullptr;
@@ -178,6 +187,7 @@ private:
     QSpinBox* m_batchSpin = nullptr;
     QSpinBox* m_maxStepsSpin = nullptr;
     QSpinBox* m_testImagesSpin = nullptr;
+    QDoubleSpinBox* m_cropSpin = nullptr;
     QGroupBox* m_overridesBox = nullptr;
     QFormLayout* m_overridesForm = nullptr;
     // Train bar, curves, results, history
@@ -190,6 +200,8 @@ private:
     QLabel* m_statusLabel = nullptr;
     CurvePlot* m_curves = nullptr;
     ResultsPanel* m_results = nullptr;
+    FewShotPanel* m_fewShot = nullptr;
+    DomainGeneralisationPanel* m_generalisation = nullptr;
     QTabWidget* m_tabs = nullptr;
     QTreeWidget* m_history = nullptr;
     QPushButton* m_historyRefresh = nullptr;
@@ -225,6 +237,7 @@ private:
     bool m_modelHasText = false;
     bool m_modelLoading = false;
     QString m_datasetPath;
+    double m_datasetCropScale = 0;  // the open dataset's recipe value
     bool m_datasetLoading = false;
     QStringList m_classNames;
     QStringList m_datasetProblems;

@@ -101,6 +101,9 @@ RunSettings toSettings(const RunRequest& request)
     settings.compareHandcrafted = request.compareHandcrafted;
     settings.device = request.device.toStdString();
     settings.importPrompt = request.importPrompt.toStdString();
+    for (const QString& name : request.evalDatasets)
+        settings.evalDatasets.push_back(name.toStdString());
+    settings.cropScaleMin = request.cropScaleMin;
     return settings;
 }
 
@@ -273,6 +276,14 @@ RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
     results.novelMessage = QString::fromStdString(r.novelMessage);
     results.harmonic = r.harmonic ? *r.harmonic : -1;
     results.nearestWords = nearestWordsFromJson(r.nearestWords);
+    results.shots = settings.shots;
+    results.seed = settings.seed;
+    results.usesTrainingImages = info.usesTrainingImages;
+    results.usesPrompts = info.usesPrompts;
+    for (const auto& [name, evaluation] : r.targets) {
+        results.targetNames << QString::fromStdString(name);
+        results.targets << toRunEvaluation(evaluation);
+    }
     return results;
 }
 
@@ -379,7 +390,10 @@ RunResults RunController::readRunResults(const QString& folder)
     r.runId = QFileInfo(folder).fileName();
     r.method = QString::fromStdString(results.value("method", ""));
     try {
-        r.methodTitle = QString::fromStdString(findStrategy(r.method.toStdString()).title);
+        const StrategyInfo& info = findStrategy(r.method.toStdString());
+        r.methodTitle = QString::fromStdString(info.title);
+        r.usesTrainingImages = info.usesTrainingImages;
+        r.usesPrompts = info.usesPrompts;
     } catch (const std::exception&) {
         r.methodTitle = r.method;
     }
@@ -389,6 +403,8 @@ RunResults RunController::readRunResults(const QString& folder)
     r.status = QString::fromStdString(results.value("status", ""));
     r.message = QString::fromStdString(results.value("message", ""));
     r.baseNew = results.value("base_new", false);
+    r.shots = results.value("shots", 0);
+    r.seed = results.value("seed", 0);
     r.trainableParameters = results.value("trainable_parameters", 0LL);
     if (results.contains("export") && results["export"].is_string())
         r.exportPath = QString::fromStdString(results["export"].get<std::string>());
@@ -401,6 +417,12 @@ RunResults RunController::readRunResults(const QString& folder)
         r.handcraftedNovel = toRunEvaluation(classEvaluationFromJson(details.value("handcrafted_novel", nlohmann::json())));
         r.nearestWords = nearestWordsFromJson(details.value("nearest_words", nlohmann::json()));
         r.seconds = details.value("seconds", 0.0);
+        const nlohmann::json targets = details.value("targets", nlohmann::json::object());
+        if (targets.is_object())
+            for (const auto& [name, evaluation] : targets.items()) {
+                r.targetNames << QString::fromStdString(name);
+                r.targets << toRunEvaluation(classEvaluationFromJson(evaluation));
+            }
     } else {
         r.first = evaluationFromPlainJson(results.value("accuracy", nlohmann::json()),
                                           results.contains("eval") ? results["eval"] : results);

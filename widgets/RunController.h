@@ -37,6 +37,8 @@ struct RunRequest
     QString device = "auto";
     QString runsRoot;         // empty: no run folder is written
     QString importPrompt;     // a prompt export's .json: evaluate it on all classes of `dataset`, no training
+    QStringList evalDatasets; // domain generalisation: also evaluate on these datasets (same classes)
+    double cropScaleMin = 0;  // 0 = the dataset's recipe
 };
 
 // One training step as the GUI shows it.
@@ -77,6 +79,10 @@ struct RunResults
     QString runFolder;
     QString exportPath;       // the prompt export's .json, when written
     bool baseNew = false;
+    int shots = 0;            // per class; 0 = every training image
+    int seed = 0;
+    bool usesTrainingImages = true;  // false: the method ignores the shots (zero-shot)
+    bool usesPrompts = true;         // false: no text prompts (the linear probe)
     qint64 trainableParameters = 0;
     double seconds = 0;
     RunEvaluation first;      // base classes when baseNew, else all classes
@@ -87,6 +93,9 @@ struct RunResults
     QString novelMessage;     // why there is no new-class accuracy (class-specific contexts)
     double harmonic = -1;     // H = 2BN/(B+N), -1 when not computed
     QVector<QStringList> nearestWords;  // per learned context vector, its nearest vocabulary words (prompt exports)
+    // Domain generalisation: the training classes on each target dataset's test images.
+    QStringList targetNames;
+    QVector<RunEvaluation> targets;
 };
 
 // One controller per run: a worker object on its own QThread does the loading, training and

@@ -1,4 +1,5 @@
 // tunebench-cli dataset inspect PATH [--shots K] [--seed S] [--base-new]
+// tunebench-cli dataset list
 
 #include "app/cli/Commands.h"
 
@@ -6,9 +7,12 @@
 #include "core/data/DatasetIndex.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
+#include "core/data/ImageDomains.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 namespace tunebench::cli {
@@ -82,16 +86,72 @@ int inspect(const CliArgs& args)
     return 0;
 }
 
+nlohmann::ordered_json listEntry(const std::string& name, const DatasetIndex& dataset)
+{
+    const SplitCounts counts = dataset.splitCounts();
+    return {{"name", name},           {"layout", dataset.layout}, {"classes", dataset.classNames.size()},
+            {"train", counts.train},  {"val", counts.val},        {"test", counts.test},
+            {"description", dataset.description}};
+}
+
+// The built-in datasets that are installed, each followed by its image-domain variants, then the CoOp
+// benchmarks found under $TUNEBENCH_DATA.
+int list(const CliArgs& args)
+{
+    if (args.positional().size() > 1)
+        throw Error("dataset list: unexpected argument '" + args.positional()[1] + "'");
+    nlohmann::ordered_json datasets = nlohmann::ordered_json::array();
+    for (const char* name : {"fashion-mnist", "mnist"}) {
+        DatasetIndex dataset;
+        try {
+            dataset = openDataset(name);
+        } catch (const Error& e) {
+            std::cerr << "dataset list: " << e.what() << "\n";  // not installed: say so, list the rest
+            continue;
+        }
+        datasets.push_back(listEntry(name, dataset));
+        for (const std::string& domain : datasetVariantDomains()) {
+            const DatasetIndex variant = renderedInDomain(dataset, domain);
+            datasets.push_back(listEntry(variant.name, variant));
+        }
+    }
+    if (const char* root = std::getenv("TUNEBENCH_DATA"); root && *root) {
+        for (const DasslBenchmarkInfo& benchmark : dasslBenchmarks()) {
+            const std::filesystem::path folder = std::filesystem::path(root) / benchmark.folder;
+            std::error_code error;
+            if (!std::filesystem::is_directory(folder, error))
+                continue;
+            try {
+                const DatasetIndex dataset = openDasslDataset(folder.string(), benchmark.name);
+                auto entry = listEntry(folder.string(), dataset);
+                entry["benchmark"] = benchmark.name;
+                if (entry["description"].get<std::string>().empty())
+                    entry["description"] = "CoOp benchmark " + benchmark.name + " (" + benchmark.promptTemplate + ")";
+                datasets.push_back(entry);
+            } catch (const Error& e) {
+                std::cerr << "dataset list: " << e.what() << "\n";
+            }
+        }
+    }
+    std::cout << nlohmann::ordered_json{{"datasets", datasets}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << std::endl;
+    return 0;
+}
+
 } // namespace
 
 int runDataset(const std::vector<std::string>& words)
 {
     const CliArgs args(words, {"base-new"});
     if (args.positional().empty())
-        throw Error("dataset: missing verb (expected: dataset inspect PATH [--shots K] [--seed S] [--base-new])");
+        throw Error("dataset: missing verb (expected: dataset list, or dataset inspect PATH [--shots K] [--seed S] [--base-new])");
     const std::string& verb = args.positional().front();
+    if (verb == "list") {
+        args.requireKnown({});
+        return list(args);
+    }
     if (verb != "inspect")
-        throw Error("dataset: unknown verb '" + verb + "' (expected: inspect)");
+        throw Error("dataset: unknown verb '" + verb + "' (expected: list or inspect)");
     args.requireKnown({"shots", "seed", "base-new"});
     return inspect(args);
 }

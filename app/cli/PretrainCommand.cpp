@@ -1,11 +1,14 @@
 // tunebench-cli pretrain: trains a small CLIP (same model code, file format and tokenizer path as the
-// real one) on an image dataset with captions made from its class names. It produces the demo model.
+// real one) on an image dataset rendered into several image domains, with web-like captions that name the
+// domain and the class in varied words (core/data/DemoCaptions.h). It produces the demo model.
 #include "app/cli/Commands.h"
 
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/data/DemoCaptions.h"
 #include "core/data/ImageBatchSource.h"
+#include "core/data/ImageDomains.h"
 #include "core/io/BpeTrainer.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
@@ -81,17 +84,43 @@ torch::Tensor tokenRows(const ClipTokenizer& tokenizer, const std::vector<std::s
     return tokens;
 }
 
+// The domains named by --domains, else every domain the demo world pretrains on.
+std::vector<int> pretrainingDomains(const std::optional<std::string>& names)
+{
+    std::vector<int> domains;
+    if (!names) {
+        for (std::size_t i = 0; i < imageDomains().size(); ++i)
+            if (imageDomains()[i].inPretraining)
+                domains.push_back(static_cast<int>(i));
+        return domains;
+    }
+    std::string rest = *names;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string name = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        const int domain = findImageDomain(name);
+        if (domain < 0)
+            throw Error("--domains: unknown image domain '" + name + "'");
+        if (std::find(domains.begin(), domains.end(), domain) == domains.end())
+            domains.push_back(domain);
+    }
+    if (domains.empty())
+        throw Error("--domains needs at least one image domain");
+    return domains;
+}
+
 } // namespace
 
 int runPretrain(const std::vector<std::string>& words)
 {
     CliArgs args(words, {"resume"});
     args.requireKnown({"dataset", "out", "model-out", "epochs", "batch-size", "lr", "weight-decay", "seed", "threads",
-                       "device", "width", "layers", "patch", "merges", "max-steps", "resume"});
+                       "device", "width", "layers", "patch", "merges", "max-steps", "resume", "domains"});
     configureThreads(args.intValue("threads", 0));
     const std::string datasetName = args.value("dataset", "fashion-mnist");
     const fs::path out = args.value("out", "runs/pretrain-" + datasetName);
-    const int epochs = args.intValue("epochs", 2);
+    const int epochs = args.intValue("epochs", 5);
     const int batchSize = args.intValue("batch-size", 256);
     const std::uint64_t seed = static_cast<std::uint64_t>(args.intValue("seed", 1));
     const auto device = chooseDevice(args.value("device", "auto"));
@@ -102,16 +131,28 @@ int runPretrain(const std::vector<std::string>& words)
     std::cerr << "pretrain: " << dataset->name << ", " << classes.size() << " classes, " << dataset->train.size()
               << " training images\n";
 
-    // The vocabulary: byte-level BPE learned from the captions themselves.
+    // The captions of every class in every pretraining domain, and the vocabulary learned from them
+    // (byte-level BPE).
+    const std::vector<int> domains = pretrainingDomains(args.value("domains"));
+    const CaptionCorpus corpus = buildCaptionCorpus(classes, domains);
     const fs::path modelDir = out / "model";
     fs::create_directories(modelDir);
-    const auto templates = pretrainingCaptionTemplates();
-    std::vector<std::string> captions;
-    for (const auto& templ : templates)
-        for (const auto& name : classes)
-            captions.push_back(fillTemplate(templ, name));
-    writeHuggingFaceVocabulary(trainBpe(captions, args.intValue("merges", 1000)), modelDir.string());
+    writeHuggingFaceVocabulary(trainBpe(corpus.captions, args.intValue("merges", 1000)), modelDir.string());
     const ClipTokenizer tokenizer = ClipTokenizer::load(modelDir.string());
+    std::vector<std::string> domainNames;
+    for (int domain : domains)
+        domainNames.push_back(imageDomains()[static_cast<std::size_t>(domain)].name);
+
+    // Each training image once, rendered into a domain drawn from (seed, image); its caption group is
+    // that domain's version of its class.
+    std::vector<Sample> samples = dataset->train;
+    std::vector<int> sampleGroups(samples.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+        const std::size_t slot = sampleSeed(seed, 0, i) % domains.size();
+        samples[i].domain = domains[slot];
+        sampleGroups[i] = static_cast<int>(slot * classes.size()) + samples[i].label;
+    }
+    std::cerr << "pretrain: " << corpus.captions.size() << " captions over " << domains.size() << " image domains\n";
 
     const int resolution = dataset->idxTrain ? dataset->idxTrain->rows : 224;
     const int patch = args.intValue("patch", resolution == 28 ? 7 : 16);
@@ -130,10 +171,10 @@ int runPretrain(const std::vector<std::string>& words)
     loader.dropLast = true;  // contrastive batches of equal size
     loader.seed = seed;
     loader.threads = 1;  // decoding 28x28 images is cheap; keep the cores for the model
-    ImageBatchSource train(dataset, dataset->train, pipeline, loader);
+    ImageBatchSource train(dataset, samples, pipeline, loader);
 
-    const auto captionTokens = tokenRows(tokenizer, captions, spec.text->contextLength);
-    ContrastivePretraining task(model, captionTokens, static_cast<int>(templates.size()), static_cast<int>(classes.size()), seed);
+    const auto captionTokens = tokenRows(tokenizer, corpus.captions, spec.text->contextLength);
+    ContrastivePretraining task(model, captionTokens, corpus.groupCaptions, sampleGroups, seed);
 
     TrainerConfig config;
     config.optimizer = "adamw";
@@ -152,7 +193,8 @@ int runPretrain(const std::vector<std::string>& words)
                                         {"seed", seed},
                                         {"batch_size", batchSize},
                                         {"model", spec.summary()},
-                                        {"templates", templates},
+                                        {"domains", domainNames},
+                                        {"captions", corpus.captions.size()},
                                         {"trainer", toJson(config)}});
 
     std::ofstream metrics(out / "metrics.jsonl", std::ios::app);
@@ -177,7 +219,8 @@ int runPretrain(const std::vector<std::string>& words)
             tensor = tensor.to(torch::kHalf);
     writeHuggingFaceFolder(weights, spec, modelDir.string());
 
-    // Zero-shot accuracy on the test split with "a photo of a {}.", through the shipped (fp16) weights.
+    // Zero-shot accuracy with "a photo of a {}." through the shipped (fp16) weights, on the test split as
+    // stored and rendered into every domain (those never pretrained on included).
     ClipModel shipped = loadModel(modelDir.string());
     shipped->to(device);
     std::vector<std::string> prompts;
@@ -188,17 +231,31 @@ int runPretrain(const std::vector<std::string>& words)
         torch::NoGradGuard noGrad;
         classFeatures = l2Normalize(shipped->encodeText(tokenRows(tokenizer, prompts, spec.text->contextLength).to(device)));
     }
-    LoaderOptions testLoader;
-    testLoader.batchSize = 500;
-    ImageBatchSource test(dataset, dataset->test, pipeline, testLoader);
-    const Evaluation evaluation = evaluate(
-        [&](const at::Tensor& images) { return shipped->logits(shipped->encodeImage(images.to(device)), classFeatures); },
-        test, static_cast<int>(classes.size()));
+    auto zeroShot = [&](int domain) {
+        std::vector<Sample> test = dataset->test;
+        for (Sample& sample : test)
+            sample.domain = domain;
+        LoaderOptions testLoader;
+        testLoader.batchSize = 500;
+        ImageBatchSource source(dataset, test, pipeline, testLoader);
+        return evaluate(
+            [&](const at::Tensor& images) { return shipped->logits(shipped->encodeImage(images.to(device)), classFeatures); },
+            source, static_cast<int>(classes.size()));
+    };
+    const Evaluation evaluation = zeroShot(0);
+    nlohmann::json perDomain = nlohmann::json::object();
+    for (std::size_t domain = 0; domain < imageDomains().size(); ++domain) {
+        const double accuracy = domain == 0 ? evaluation.accuracy : zeroShot(static_cast<int>(domain)).accuracy;
+        perDomain[imageDomains()[domain].name] = accuracy;
+        std::fprintf(stderr, "pretrain: zero-shot %-12s %.2f%%%s\n", imageDomains()[domain].name.c_str(), 100 * accuracy,
+                     std::find(domains.begin(), domains.end(), static_cast<int>(domain)) == domains.end() ? "  (not pretrained on)" : "");
+    }
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     nlohmann::json results = evaluation.toJson(classes);
     results.erase("confusion");
     results["template"] = "a photo of a {}.";
+    results["domains"] = perDomain;
     results["seconds"] = seconds;
     results["steps"] = result.steps;
     results["model"] = modelDir.string();

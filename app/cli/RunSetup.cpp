@@ -8,15 +8,19 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <sstream>
 
 namespace tunebench::cli {
 
-RunSettings settingsFromArgs(const CliArgs& args, RunSettings s)
+RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
 {
     s.model = args.value("model", s.model);
     s.dataset = args.value("dataset", s.dataset);
     s.method = args.value("method", s.method);
-    s.shots = args.intValue("shots", s.shots);
+    if (!shotList)
+        s.shots = args.intValue("shots", s.shots);
+    if (auto names = args.value("eval-datasets"))
+        s.evalDatasets = splitComma(*names);
     s.seed = args.intValue("seed", s.seed);
     s.baseNew = s.baseNew || args.flag("base-new");
     s.device = args.value("device", s.device);
@@ -28,9 +32,11 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s)
     s.maxSteps = args.intValue("max-steps", static_cast<int>(s.maxSteps));
     s.loaderThreads = args.intValue("loader-threads", s.loaderThreads);
     s.logEvery = args.intValue("log-every", s.logEvery);
-    s.cropScaleMin = args.doubleValue("crop-scale-min", s.cropScaleMin);
-    if (!(s.cropScaleMin > 0 && s.cropScaleMin <= 1))
-        throw Error("--crop-scale-min must be in (0, 1], got " + std::to_string(s.cropScaleMin));
+    if (args.value("crop-scale-min")) {
+        s.cropScaleMin = args.doubleValue("crop-scale-min", s.cropScaleMin);
+        if (!(s.cropScaleMin > 0 && s.cropScaleMin <= 1))
+            throw Error("--crop-scale-min must be in (0, 1], got " + std::to_string(s.cropScaleMin));
+    }
     s.tasks = args.intValue("tasks", s.tasks);
     if (s.tasks < 1)
         throw Error("--tasks must be at least 1, got " + std::to_string(s.tasks));
@@ -41,6 +47,48 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s)
     if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "fp16")
         throw Error("--precision must be fp32, bf16 or fp16, got '" + s.precision + "'");
     return s;
+}
+
+std::vector<std::string> splitComma(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::stringstream stream(text);
+    std::string piece;
+    while (std::getline(stream, piece, ','))
+        if (!piece.empty())
+            out.push_back(piece);
+    return out;
+}
+
+int parseInteger(const std::string& option, const std::string& text)
+{
+    try {
+        std::size_t used = 0;
+        const int value = std::stoi(text, &used);
+        if (used == text.size())
+            return value;
+    } catch (const std::exception&) {
+    }
+    throw Error(option + ": '" + text + "' is not a whole number");
+}
+
+std::vector<int> parseShotCounts(const std::string& text)
+{
+    std::vector<int> counts;
+    for (const std::string& piece : splitComma(text))
+        counts.push_back(parseInteger("--shots", piece));
+    if (counts.empty())
+        throw Error("--shots needs at least one count, e.g. --shots 16 or --shots 1,2,4,8,16");
+    if (counts.size() == 1 && counts.front() == 0)
+        return counts;  // every training image
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        if (counts[i] <= 0)
+            throw Error("--shots " + text + ": " + std::to_string(counts[i]) +
+                        " is not a shot count (each must be a positive number of images per class)");
+        if (i > 0 && counts[i] <= counts[i - 1])
+            throw Error("--shots " + text + ": the counts must increase");
+    }
+    return counts;
 }
 
 nlohmann::json parseOptions(const std::vector<std::string>& pairs)
@@ -63,11 +111,12 @@ DatasetIndex openDatasetLogged(const std::string& pathOrName)
 }
 
 nlohmann::json runExperimentLogged(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                   bool resume, const std::string& label, RunControl* control)
+                                   bool resume, const std::string& label, RunControl* control,
+                                   const std::vector<DatasetIndex>& targets)
 {
     ExperimentCallbacks callbacks;
     callbacks.onLog = [&label](const std::string& line) { std::cerr << label << line << "\n"; };
-    return runExperiment(settings, backbone, dataset, store, resume, callbacks, control).json;
+    return runExperiment(settings, backbone, dataset, store, resume, callbacks, control, targets).json;
 }
 
 namespace {

@@ -17,7 +17,15 @@ namespace tunebench::cli {
 class CliArgs;
 
 // The run flags over `base` (train and compare share them); Error naming the flag on a bad value.
-RunSettings settingsFromArgs(const CliArgs& args, RunSettings base = {});
+// `shotList`: --shots is a list that the caller reads (parseShotCounts), not one count.
+RunSettings settingsFromArgs(const CliArgs& args, RunSettings base = {}, bool shotList = false);
+
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> splitComma(const std::string& text);
+// A whole number, or an Error naming `option` and the text.
+int parseInteger(const std::string& option, const std::string& text);
+// --shots "1,2,4,8,16": positive whole numbers, increasing; a single 0 means every training image.
+std::vector<int> parseShotCounts(const std::string& text);
 
 // --opt name=value: the value as JSON when it parses (numbers, true/false), else as a string.
 nlohmann::json parseOptions(const std::vector<std::string>& pairs);
@@ -26,7 +34,8 @@ DatasetIndex openDatasetLogged(const std::string& pathOrName);
 
 // runExperiment with its progress lines on stderr, each prefixed by `label`; returns the results JSON.
 nlohmann::json runExperimentLogged(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                   bool resume, const std::string& label, RunControl* control = nullptr);
+                                   bool resume, const std::string& label, RunControl* control = nullptr,
+                                   const std::vector<DatasetIndex>& targets = {});
 
 // While alive, the first Ctrl-C (SIGINT) or SIGTERM asks `control` to stop after the current step: the run
 // keeps its folder and its last epoch's checkpoint, and `train --resume` continues it. A second one ends

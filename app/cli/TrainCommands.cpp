@@ -9,6 +9,7 @@
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/ClipStrategy.h"
+#include "widgets/ShotCurvePlot.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -27,18 +29,7 @@ namespace {
 
 const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
                                            "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
-                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks"};
-
-std::vector<std::string> splitComma(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::stringstream stream(text);
-    std::string piece;
-    while (std::getline(stream, piece, ','))
-        if (!piece.empty())
-            out.push_back(piece);
-    return out;
-}
+                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets"};
 
 void requireSettings(const RunSettings& s, bool needMethod)
 {
@@ -216,18 +207,80 @@ int runExport(const std::vector<std::string>& words)
     return 0;
 }
 
+namespace {
+
+// One method's seed-averaged scores at one shot count: B and N averaged over seeds, then H of the
+// averages (methods.md 3); plain accuracy otherwise. `targets`: seed-averaged accuracy per target dataset.
+struct MethodScores
+{
+    nlohmann::json entry = nlohmann::json::object();
+    std::map<std::string, double> targets;
+};
+
+// A point of the few-shot figure from a table entry: the scores only.
+nlohmann::json curvePoint(int shots, const nlohmann::json& entry)
+{
+    nlohmann::json point = {{"shots", shots}};
+    for (const char* key : {"accuracy", "base", "new", "h"})
+        if (entry.contains(key))
+            point[key] = entry[key];
+    return point;
+}
+
+std::string csvNumber(const nlohmann::json& value)
+{
+    return value.is_number() ? value.dump() : "";
+}
+
+// curve.csv and curve.png/.pdf of compare's "curves"; H under base-to-new, else accuracy.
+void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const std::vector<std::string>& methods,
+                     const std::string& datasetName, bool baseNew)
+{
+    std::string csv = "method,shots,accuracy,base,new,h\n";
+    QVector<ShotCurve> figure;
+    const char* metric = baseNew ? "h" : "accuracy";
+    for (const std::string& method : methods) {
+        ShotCurve curve;
+        curve.method = QString::fromStdString(method);
+        curve.dashed = !findStrategy(method).usesPrompts;
+        for (const nlohmann::json& point : curves[method]) {
+            csv += method + "," + point["shots"].dump() + "," + csvNumber(point.value("accuracy", nlohmann::json())) + "," +
+                   csvNumber(point.value("base", nlohmann::json())) + "," + csvNumber(point.value("new", nlohmann::json())) + "," +
+                   csvNumber(point.value("h", nlohmann::json())) + "\n";
+            if (point.contains(metric) && point[metric].is_number()) {
+                curve.shots.push_back(point["shots"].get<double>());
+                curve.values.push_back(point[metric].get<double>());
+            }
+        }
+        figure.push_back(curve);
+    }
+    const fs::path folder = store.folder();
+    RunStore::writeTextAtomically((folder / "curve.csv").string(), csv);
+    const QString problem = renderShotCurves(figure, QString::fromStdString(datasetName),
+                                             baseNew ? QStringLiteral("H (%)") : QStringLiteral("Accuracy (%)"),
+                                             QString::fromStdString((folder / "curve.png").string()),
+                                             QString::fromStdString((folder / "curve.pdf").string()));
+    if (!problem.isEmpty())
+        std::cerr << "compare: the curve figure was not written: " << problem.toStdString() << "\n";
+}
+
+} // namespace
+
 int runCompare(const std::vector<std::string>& words)
 {
     CliArgs args(words, {"base-new", "no-base-new"});
     auto known = kRunOptions;
     known.insert({"methods", "seeds", "runs", "no-base-new"});
     args.requireKnown(known);
-    RunSettings settings = settingsFromArgs(args);
+    // --shots is a list here: every count is a point of the few-shot curves; the table is the last count's.
+    const std::vector<int> shotCounts = parseShotCounts(args.value("shots", "16"));
+    RunSettings settings = settingsFromArgs(args, {}, /*shotList=*/true);
+    settings.shots = shotCounts.back();
     settings.baseNew = !args.flag("no-base-new");
     const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
     std::vector<int> seeds;
     for (const auto& seed : splitComma(args.value("seeds", "1")))
-        seeds.push_back(std::stoi(seed));
+        seeds.push_back(parseInteger("--seeds", seed));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
     settings.method = methods.front();
@@ -237,109 +290,167 @@ int runCompare(const std::vector<std::string>& words)
     configureThreads(settings.threads);
     const Backbone backbone = loadBackbone(settings.model, settings.vocab, settings.device);
     const DatasetIndex dataset = openDatasetLogged(settings.dataset);
+    const std::vector<DatasetIndex> targets =
+        openTargetDatasets(settings, dataset, [](const std::string& message) { std::cerr << message << "\n"; });
     RunStore store = RunStore::create(args.value("runs", RunStore::defaultRoot()), "compare", dataset.name);
     nlohmann::json settingsJson = settings.toJson();
     settingsJson["methods"] = methods;
     settingsJson["seeds"] = seeds;
+    settingsJson["shot_counts"] = shotCounts;
     store.writeConfig({{"method", "compare"}, {"dataset", dataset.name}, {"model", settings.model}, {"created", RunStore::utcNow()},
-                       {"device", describeDevice(backbone.device)}, {"settings", settingsJson}});
+                       {"device", describeDevice(backbone.device)}, {"settings", settingsJson},
+                       {"recipe", recipeJson(effectiveRecipe(settings, dataset))}});
     std::cerr << "compare run folder: " << store.folder() << "\n";
 
     // The last columns are the VPT paper's cost: trainable parameters per task, and the parameters stored
     // for --tasks tasks relative to one backbone.
     auto printHeader = [&] {
-        std::cerr << "\nmethod           seed    base     new       H   trainable  params x" << settings.tasks << "  (accuracy %)\n";
+        std::cerr << "\nmethod           shots seed    base     new       H   trainable  params x" << settings.tasks << "  (accuracy %)\n";
     };
     nlohmann::json table = nlohmann::json::object();
-    std::string csv = "method,seed,base,new,h,accuracy,trainable,multiplier\n";
+    nlohmann::json curves = nlohmann::json::object();
+    std::map<std::string, std::map<std::string, double>> targetTable;  // dataset -> method -> accuracy
+    std::string csv = "method,shots,seed,base,new,h,accuracy,trainable,multiplier\n";
     std::vector<std::string> rowsSoFar;
-    for (const auto& method : methods) {
-        const StrategyInfo& info = findStrategy(method);
-        const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
-        nlohmann::json perSeed = nlohmann::json::array();
-        nlohmann::json parameters;  // the same for every seed
-        double baseSum = 0, newSum = 0, accuracySum = 0;
-        int newCount = 0;
-        for (int seed : seeds) {
-            RunSettings one = settings;
-            one.method = method;
-            one.seed = seed;
-            // --opt values go to the methods that have them.
-            nlohmann::json options = nlohmann::json::object();
-            for (const auto& [name, value] : settings.options.items())
-                for (const auto& field : info.schema)
-                    if (field.name == name)
-                        options[name] = value;
-            one.options = options;
-            const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
-            nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label);
-            nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
-            parameters = result["parameters"];
-            accuracySum += result["accuracy"].get<double>();
+    for (std::size_t k = 0; k < shotCounts.size(); ++k) {
+        const bool tableShots = k + 1 == shotCounts.size();
+        for (const auto& method : methods) {
+            const StrategyInfo& info = findStrategy(method);
+            // A method that ignores the training images is one point (zero-shot's star), at the table's count.
+            if (!info.usesTrainingImages && !tableShots)
+                continue;
+            const int shots = shotCounts[k];
+            const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
+            nlohmann::json perSeed = nlohmann::json::array();
+            nlohmann::json parameters;  // the same for every seed
+            double baseSum = 0, newSum = 0, accuracySum = 0;
+            int newCount = 0;
+            std::map<std::string, double> targetSums;
+            for (int seed : seeds) {
+                RunSettings one = settings;
+                one.method = method;
+                one.seed = seed;
+                one.shots = shots;
+                // --opt values go to the methods that have them.
+                nlohmann::json options = nlohmann::json::object();
+                for (const auto& [name, value] : settings.options.items())
+                    for (const auto& field : info.schema)
+                        if (field.name == name)
+                            options[name] = value;
+                one.options = options;
+                const std::string label = "[" + method + " " + std::to_string(shots) + "-shot seed " + std::to_string(seed) + "] ";
+                nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label, nullptr, targets);
+                nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
+                parameters = result["parameters"];
+                accuracySum += result["accuracy"].get<double>();
+                if (baseNew) {
+                    row["base"] = result["base"];
+                    row["new"] = result["new"];
+                    row["h"] = result["h"];
+                    baseSum += result["base"].get<double>();
+                    if (result["new"].is_number()) {
+                        newSum += result["new"].get<double>();
+                        ++newCount;
+                    }
+                }
+                if (result.contains("targets")) {
+                    row["targets"] = nlohmann::json::object();
+                    for (const auto& [name, scores] : result["targets"].items()) {
+                        row["targets"][name] = scores["accuracy"];
+                        targetSums[name] += scores["accuracy"].get<double>();
+                    }
+                }
+                perSeed.push_back(row);
+                store.appendMetric({{"type", "compare_row"}, {"method", method}, {"shots", shots}, {"result", result}});
+                char line[200];
+                std::snprintf(line, sizeof line, "%-16s %5d %4d  %s  %s  %s  %10lld  %8.2fx", method.c_str(), shots, seed,
+                              percent(baseNew ? row["base"] : row["accuracy"]).c_str(), percent(row.value("new", nlohmann::json())).c_str(),
+                              percent(row.value("h", nlohmann::json())).c_str(), parameters["trainable"].get<long long>(),
+                              parameters["multiplier"].get<double>());
+                rowsSoFar.push_back(line);
+                printHeader();
+                for (const auto& r : rowsSoFar)
+                    std::cerr << r << "\n";
+                csv += method + "," + std::to_string(shots) + "," + std::to_string(seed) + "," + (baseNew ? row["base"].dump() : "") + "," +
+                       (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "," +
+                       parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
+            }
+            const double n = static_cast<double>(seeds.size());
+            nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}, {"trainable", parameters["trainable"]},
+                                    {"multiplier", parameters["multiplier"]}, {"shots", shots}};
             if (baseNew) {
-                row["base"] = result["base"];
-                row["new"] = result["new"];
-                row["h"] = result["h"];
-                baseSum += result["base"].get<double>();
-                if (result["new"].is_number()) {
-                    newSum += result["new"].get<double>();
-                    ++newCount;
+                const double base = baseSum / n;
+                entry["base"] = base;
+                if (newCount == static_cast<int>(seeds.size())) {
+                    entry["new"] = newSum / n;
+                    entry["h"] = harmonicMean(base, newSum / n);
+                } else {
+                    entry["new"] = nullptr;
+                    entry["h"] = nullptr;
                 }
             }
-            perSeed.push_back(row);
-            store.appendMetric({{"type", "compare_row"}, {"method", method}, {"result", result}});
-            char line[160];
-            std::snprintf(line, sizeof line, "%-16s %4d  %s  %s  %s  %10lld  %8.2fx", method.c_str(), seed,
-                          percent(baseNew ? row["base"] : row["accuracy"]).c_str(), percent(row.value("new", nlohmann::json())).c_str(),
-                          percent(row.value("h", nlohmann::json())).c_str(), parameters["trainable"].get<long long>(),
-                          parameters["multiplier"].get<double>());
-            rowsSoFar.push_back(line);
-            printHeader();
-            for (const auto& r : rowsSoFar)
-                std::cerr << r << "\n";
-            csv += method + "," + std::to_string(seed) + "," + (baseNew ? row["base"].dump() : "") + "," +
-                   (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "," +
-                   parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
-        }
-        const double n = static_cast<double>(seeds.size());
-        nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}, {"trainable", parameters["trainable"]},
-                                {"multiplier", parameters["multiplier"]}};
-        if (baseNew) {
-            // Seed-averaged B and N, then H of the averages (methods.md 3).
-            const double base = baseSum / n;
-            entry["base"] = base;
-            if (newCount == static_cast<int>(seeds.size())) {
-                entry["new"] = newSum / n;
-                entry["h"] = harmonicMean(base, newSum / n);
-            } else {
-                entry["new"] = nullptr;
-                entry["h"] = nullptr;
+            if (!targetSums.empty()) {
+                entry["targets"] = nlohmann::json::object();
+                for (const auto& [name, sum] : targetSums)
+                    entry["targets"][name] = sum / n;
             }
+            curves[method].push_back(curvePoint(info.usesTrainingImages ? shots : 0, entry));
+            if (tableShots) {
+                table[method] = entry;
+                for (const auto& [name, sum] : targetSums)
+                    targetTable[name][method] = sum / n;
+            }
+            csv += method + "," + std::to_string(shots) + ",mean," + (baseNew ? entry["base"].dump() : "") + "," +
+                   (baseNew ? entry["new"].dump() : "") + "," + (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "," +
+                   entry["trainable"].dump() + "," + entry["multiplier"].dump() + "\n";
         }
-        table[method] = entry;
-        csv += method + ",mean," + (baseNew ? entry["base"].dump() : "") + "," + (baseNew ? entry["new"].dump() : "") + "," +
-               (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "," + entry["trainable"].dump() + "," +
-               entry["multiplier"].dump() + "\n";
     }
-    std::cerr << "\nseed-averaged:\n";
+    std::cerr << "\nseed-averaged, " << settings.shots << " shots:\n";
     for (const auto& method : methods) {  // in the order asked for (the JSON object sorts its keys)
         const nlohmann::json& entry = table[method];
-        char line[160];
+        char line[200];
         std::snprintf(line, sizeof line, "%-16s mean  %s  %s  %s  %10lld  %8.2fx", method.c_str(),
                       percent(entry.contains("base") ? entry["base"] : entry["accuracy"]).c_str(),
                       percent(entry.value("new", nlohmann::json())).c_str(), percent(entry.value("h", nlohmann::json())).c_str(),
                       entry["trainable"].get<long long>(), entry["multiplier"].get<double>());
         std::cerr << line << "\n";
     }
+    nlohmann::json targetsJson = nlohmann::json::object();
+    if (!targets.empty()) {
+        // Domain generalisation, as CoOp's ImageNet -> -V2/-Sketch/-A/-R table: trained on the source, scored on each target.
+        std::cerr << "\ndomain generalisation (accuracy %, " << (settings.baseNew ? "base classes" : "all classes")
+                  << ", trained on " << dataset.name << "):\n";
+        std::string header = "method          ";
+        for (const DatasetIndex& target : targets)
+            header += "  " + target.name;
+        std::cerr << header << "\n";
+        for (const auto& method : methods) {
+            std::string line = method;
+            line.resize(std::max<std::size_t>(16, line.size()), ' ');
+            for (const DatasetIndex& target : targets) {
+                std::string cell = percent(targetTable[target.name][method]);
+                cell.resize(std::max(cell.size(), target.name.size()), ' ');
+                line += "  " + cell;
+            }
+            std::cerr << line << "\n";
+        }
+        for (const auto& [name, scores] : targetTable)
+            for (const auto& [method, accuracy] : scores)
+                targetsJson[name][method] = accuracy;
+    }
     nlohmann::json out = {{"methods", table},
+                          {"curves", curves},
                           {"dataset", dataset.name},
                           {"model", backbone.checkpoint.spec.name},
                           {"shots", settings.shots},
                           {"seeds", seeds},
                           {"base_new", settings.baseNew},
                           {"run", store.folder()}};
+    if (!targets.empty())
+        out["targets"] = targetsJson;
     RunStore::writeTextAtomically((fs::path(store.folder()) / "table.csv").string(), csv);
     RunStore::writeTextAtomically((fs::path(store.folder()) / "table.json").string(), out.dump(2) + "\n");
+    writeCurveFiles(store, curves, methods, dataset.name, settings.baseNew);
     store.writeResults(out);
     std::cout << out.dump() << std::endl;
     return 0;

@@ -21,20 +21,25 @@ commands:
                                              L2-normalised image and text features
   classify --model PATH [--vocab FILE] --class NAME... [--template STR] --image FILE...
                                              zero-shot classification of images
-  dataset inspect PATH|fashion-mnist [--shots K --seed S --base-new]
+  dataset inspect PATH|fashion-mnist[:DOMAIN] [--shots K --seed S --base-new]
                                              classes, splits and problems of a dataset
+  dataset list                               built-in datasets, their image-domain variants
+                                             (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA
   train    --model PATH --dataset D --method NAME [--shots K --seed S --base-new --epochs N --lr X
            --batch-size B --opt name=value ... --config run.json --runs DIR --resume RUN_DIR]
                                              tune a strategy; writes a run folder
   eval     --model PATH --dataset D [--split test --prompt EXPORT.json --base-new --template T]
                                              accuracy, per class (zero-shot without --prompt)
   export   --run RUN_DIR [--out PATH]        export a run's tuned prompt (.safetensors + .json)
-  compare  --model PATH --dataset D --methods a,b,c [--shots K --seeds 1,2,3 --epochs N]
-                                             Base/New/H (or accuracy) table across methods and seeds
+  compare  --model PATH --dataset D --methods a,b,c [--shots K|1,2,4,8,16 --seeds 1,2,3 --epochs N
+           --eval-datasets D1,D2 --no-base-new]
+                                             Base/New/H (or accuracy) table across methods and seeds,
+                                             few-shot curves (curve.csv/.png/.pdf), domain generalisation
   params   --model PATH|vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
                                              trainable parameters and storage multiplier for N tasks
-  pretrain [--dataset fashion-mnist --epochs 2 --out DIR --model-out DIR --resume]
-                                             pretrain the small demo CLIP on a dataset's class names
+  pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
+                                             pretrain the small demo CLIP on a dataset rendered into
+                                             image domains, with web-like captions
 
 common options: --device auto|cpu|cuda[:N]   --threads N
 PATH is an OpenAI TorchScript .pt, a .safetensors file (OpenAI/open_clip, Hugging Face or timm names)

@@ -1,6 +1,9 @@
 #include "core/data/DatasetIndex.h"
 
+#include "core/Error.h"
+
 #include <algorithm>
+#include <set>
 
 namespace tunebench {
 
@@ -57,6 +60,30 @@ std::string promptClassName(const std::string& rawName)
     std::string name = rawName;
     std::replace(name.begin(), name.end(), '_', ' ');
     return name;
+}
+
+void requireSameClasses(const DatasetIndex& source, const DatasetIndex& target)
+{
+    if (source.classNames == target.classNames)
+        return;
+    auto listMissing = [](const std::vector<std::string>& names, const std::vector<std::string>& other) {
+        const std::set<std::string> present(other.begin(), other.end());
+        std::string list;
+        for (const std::string& name : names)
+            if (!present.count(name))
+                list += (list.empty() ? "" : ", ") + name;
+        return list;
+    };
+    const std::string onlySource = listMissing(source.classNames, target.classNames);
+    const std::string onlyTarget = listMissing(target.classNames, source.classNames);
+    std::string message = target.name + ": its classes differ from " + source.name + "'s";
+    if (!onlySource.empty())
+        message += "; only in " + source.name + ": " + onlySource;
+    if (!onlyTarget.empty())
+        message += "; only in " + target.name + ": " + onlyTarget;
+    if (onlySource.empty() && onlyTarget.empty())
+        message += " in order (labels would not match)";
+    throw Error(message);
 }
 
 } // namespace tunebench

@@ -15,6 +15,7 @@ struct Sample
     std::string path;
     std::int64_t idxIndex = -1;
     int label = 0;
+    int domain = 0;  // the image domain it is rendered into (imageDomains(); 0 = as stored)
 };
 
 // The decoded pixels of one IDX images file (MNIST style): uint8, `count` images of rows x cols,
@@ -40,6 +41,15 @@ struct SplitCounts
     std::size_t test = 0;
 };
 
+// Recipe values that suit a dataset better than a method's general recipe, as Dassl's per-dataset configs
+// do. A run's own settings override them; config.json records what was used.
+struct DatasetRecipe
+{
+    // Random resized crop's smallest area fraction: torchvision's 0.08 for photos; 28-pixel images lose
+    // their object in such crops and get 0.5.
+    double cropScaleMin = 0.08;
+};
+
 // A dataset as a list of labelled samples per split, independent of how it is laid out on disk.
 struct DatasetIndex
 {
@@ -50,6 +60,9 @@ struct DatasetIndex
     std::vector<Sample> train, val, test;
     std::vector<std::string> problems;  // human-readable, each naming the file
     std::string promptTemplate = "a photo of a {}.";  // the dataset's hand-crafted template
+    std::string description;  // one line for listings
+    std::string domain;       // NAME:DOMAIN variants: the image domain every sample is rendered into
+    DatasetRecipe recipe;
     // IDX only (nullptr otherwise): train and val samples index idxTrain (val is held out of the train
     // file), test samples index idxTest.
     std::shared_ptr<const IdxImages> idxTrain, idxTest;
@@ -60,6 +73,10 @@ struct DatasetIndex
     // One entry per class name (index = label); samples with labels outside that range are not counted.
     std::vector<SplitCounts> perClassCounts() const;
 };
+
+// Error, in one line naming what differs, unless `target` has the same class names in the same order as
+// `source` (a domain-generalisation or adaptation target must).
+void requireSameClasses(const DatasetIndex& source, const DatasetIndex& target);
 
 // The prompt form of a folder or split-file class name: CoOp replaces '_' by ' '.
 std::string promptClassName(const std::string& rawName);

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/data/ImageDomains.h"
 #include "core/data/IdxFile.h"
 #include "core/data/PyRandom.h"
 
@@ -759,9 +760,34 @@ DatasetIndex openIdxDataset(const std::string& folderText, const DatasetProgress
     for (std::size_t i = 0; i < testLabels.size(); ++i)
         dataset.test.push_back(Sample{testPath, static_cast<std::int64_t>(i), testLabels[i]});
 
+    dataset.description = std::to_string(trainImages->rows) + "x" + std::to_string(trainImages->cols) + " grayscale images of "
+                          + std::to_string(dataset.classNames.size()) + " classes (IDX files in " + utf8(folder) + ")";
+    if (std::min(trainImages->rows, trainImages->cols) <= 64)
+        dataset.recipe.cropScaleMin = 0.5;
     dataset.idxTrain = std::move(trainImages);
     dataset.idxTest = std::move(testImages);
     dataset.problems = std::move(problems);
+    return dataset;
+}
+
+DatasetIndex renderedInDomain(DatasetIndex dataset, const std::string& domainName)
+{
+    const int domain = findImageDomain(domainName);
+    if (domain <= 0) {
+        std::string known;
+        for (const std::string& name : datasetVariantDomains())
+            known += (known.empty() ? "" : ", ") + name;
+        throw Error(dataset.name + ":" + domainName + ": unknown image domain '" + domainName + "' (known: " + known + ")");
+    }
+    if (!dataset.domain.empty())
+        throw Error(dataset.name + ":" + domainName + ": " + dataset.name + " is already rendered as " + dataset.domain);
+    for (auto* split : {&dataset.train, &dataset.val, &dataset.test})
+        for (Sample& sample : *split)
+            sample.domain = domain;
+    const ImageDomain& info = imageDomains()[static_cast<std::size_t>(domain)];
+    dataset.name += ":" + domainName;
+    dataset.domain = domainName;
+    dataset.description = info.description + "; " + dataset.description;
     return dataset;
 }
 
@@ -770,6 +796,9 @@ DatasetIndex openDataset(const std::string& pathOrName, const FolderSplitOptions
 {
     fs::path path = pathFromUtf8(pathOrName);
     std::error_code error;
+    // NAME:DOMAIN, unless a file or folder has exactly that name.
+    if (const auto colon = pathOrName.rfind(':'); colon != std::string::npos && colon > 0 && !fs::exists(path, error))
+        return renderedInDomain(openDataset(pathOrName.substr(0, colon), split, progress), pathOrName.substr(colon + 1));
     if (!fs::exists(path, error)) {
         // Bare names of the Debian-packaged IDX datasets.
         const std::string name = lowercase(pathOrName);
@@ -778,7 +807,10 @@ DatasetIndex openDataset(const std::string& pathOrName, const FolderSplitOptions
             if (!isDirectory(installed))
                 throw Error(pathOrName + ": dataset not found (" + utf8(installed)
                             + " does not exist; install Debian's dataset-" + name + ")");
-            return openIdxDataset(utf8(installed), progress);
+            DatasetIndex dataset = openIdxDataset(utf8(installed), progress);
+            dataset.description = (name == "mnist" ? "MNIST: handwritten digits, " : "Fashion-MNIST: photos of clothing, ")
+                                  + dataset.description + " from Debian's dataset-" + name;
+            return dataset;
         }
         throw Error(pathOrName + ": no such file or folder");
     }

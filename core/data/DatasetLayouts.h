@@ -27,10 +27,15 @@ using DatasetProgress = std::function<void(const std::string& message)>;
 //    `mnist` (Debian's /usr/share/datasets/<name>);
 //  - "dassl": a CoOp benchmark folder (e.g. oxford_pets/ with split_zhou_OxfordPets.json) or a parent
 //    folder holding exactly one of them;
-//  - "folder": ROOT/{train,val,test}/<class>/<images> or ROOT/<class>/<images> (seeded split).
+//  - "folder": ROOT/{train,val,test}/<class>/<images> or ROOT/<class>/<images> (seeded split);
+//  - NAME:DOMAIN: any of the above with its images rendered into an image domain (fashion-mnist:sketch).
 // Throws tunebench::Error naming the path and the problem; recoverable oddities land in `problems`.
 DatasetIndex openDataset(const std::string& pathOrName, const FolderSplitOptions& split = {},
                          const DatasetProgress& progress = {});
+
+// Every image of `dataset` rendered into an image domain (ImageDomains.h): NAME:DOMAIN. Error naming the
+// known domains when `domain` is not one of them.
+DatasetIndex renderedInDomain(DatasetIndex dataset, const std::string& domain);
 
 DatasetIndex openFolderDataset(const std::string& root, const FolderSplitOptions& split = {},
                                const DatasetProgress& progress = {});

@@ -2,6 +2,7 @@
 
 #include "core/Device.h"
 #include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageBatchSource.h"
 #include "core/export/PromptExport.h"
@@ -128,6 +129,8 @@ nlohmann::json RunSettings::toJson() const
         json["compare_handcrafted"] = true;
     if (!importPrompt.empty())
         json["import_prompt"] = importPrompt;
+    if (!evalDatasets.empty())
+        json["eval_datasets"] = evalDatasets;
     return json;
 }
 
@@ -157,6 +160,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.maxTestImages = j.value("max_test_images", s.maxTestImages);
         s.compareHandcrafted = j.value("compare_handcrafted", s.compareHandcrafted);
         s.importPrompt = j.value("import_prompt", s.importPrompt);
+        s.evalDatasets = j.value("eval_datasets", s.evalDatasets);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }
@@ -173,11 +177,37 @@ std::string experimentMethod(const RunSettings& settings)
     return manifest["method"].get<std::string>();
 }
 
+DatasetRecipe effectiveRecipe(const RunSettings& settings, const DatasetIndex& dataset)
+{
+    DatasetRecipe recipe = dataset.recipe;
+    if (settings.cropScaleMin > 0)
+        recipe.cropScaleMin = settings.cropScaleMin;
+    return recipe;
+}
+
+nlohmann::json recipeJson(const DatasetRecipe& recipe)
+{
+    return {{"crop_scale_min", recipe.cropScaleMin}};
+}
+
 nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& dataset, const Backbone& backbone)
 {
     return {{"method", settings.method},         {"dataset", dataset.name},
             {"model", settings.model},           {"created", RunStore::utcNow()},
-            {"device", describeDevice(backbone.device)}, {"settings", settings.toJson()}};
+            {"device", describeDevice(backbone.device)}, {"settings", settings.toJson()},
+            {"recipe", recipeJson(effectiveRecipe(settings, dataset))}};
+}
+
+std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
+                                             const std::function<void(const std::string&)>& progress)
+{
+    std::vector<DatasetIndex> targets;
+    for (const std::string& name : settings.evalDatasets) {
+        DatasetIndex target = openDataset(name, {}, progress);
+        requireSameClasses(source, target);
+        targets.push_back(std::move(target));
+    }
+    return targets;
 }
 
 bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info)
@@ -217,11 +247,15 @@ nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std:
 
 nlohmann::json ExperimentResult::details() const
 {
+    nlohmann::json targetsJson = nlohmann::json::object();
+    for (const auto& [name, evaluation] : targets)
+        targetsJson[name] = classEvaluationJson(evaluation);
     return {{"first", classEvaluationJson(first)},
             {"novel", classEvaluationJson(novel)},
             {"handcrafted_first", classEvaluationJson(handcraftedFirst)},
             {"handcrafted_novel", classEvaluationJson(handcraftedNovel)},
             {"nearest_words", nearestWords},
+            {"targets", targetsJson},
             {"seconds", seconds}};
 }
 
@@ -246,7 +280,8 @@ std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& jso
 namespace {
 
 ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                    bool resume, const ExperimentCallbacks& callbacks, RunControl* control)
+                                    bool resume, const ExperimentCallbacks& callbacks, RunControl* control,
+                                    const std::vector<DatasetIndex>& targets)
 {
     const auto started = std::chrono::steady_clock::now();
     auto log = [&](const std::string& line) {
@@ -294,6 +329,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         config.resume = resume;
     }
     const int batchSize = settings.batchSize > 0 ? settings.batchSize : strategy->defaultBatchSize(settings.shots);
+    const DatasetRecipe recipe = effectiveRecipe(settings, dataset);
 
     ExperimentResult result;
     result.method = info.name;
@@ -302,7 +338,8 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     nlohmann::json& results = result.json;
     results = {{"method", info.name},       {"dataset", dataset.name}, {"model", backbone.checkpoint.spec.name},
                {"shots", settings.shots},   {"seed", settings.seed},   {"base_new", baseNew},
-               {"trainer", toJson(config)}, {"batch_size", batchSize}, {"status", "finished"}};
+               {"trainer", toJson(config)}, {"batch_size", batchSize}, {"recipe", recipeJson(recipe)},
+               {"status", "finished"}};
     if (store)
         results["run"] = store->folder();
     if (callbacks.onStart)
@@ -320,7 +357,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
 
     if (!imported && strategy->needsTraining() && !(control && control->stopRequested())) {
         stage(ExperimentStage::Training);
-        auto trainSource = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, settings.cropScaleMin), batchSize, true,
+        auto trainSource = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, recipe.cropScaleMin), batchSize, true,
                                       static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
         const std::int64_t perEpoch = trainSource->batchesPerEpoch();
         const std::int64_t logEvery = settings.logEvery > 0 ? settings.logEvery : std::max<std::int64_t>(1, perEpoch * config.epochs / 50);
@@ -415,6 +452,23 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             log("new classes: " + std::string(e.what()));
         }
     }
+    // Domain generalisation: the classes trained on, on each target's test images.
+    if (!targets.empty()) {
+        if (result.novel)
+            strategy->setClasses(trainSet.classNames);
+        nlohmann::json targetsJson = nlohmann::json::object();
+        for (const DatasetIndex& target : targets) {
+            const DatasetIndex targetSet = baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
+            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads);
+            result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
+            targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
+            log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
+            if (store)
+                store->appendMetric({{"type", "eval"}, {"split", "target"}, {"dataset", target.name}, {"accuracy", evaluation.accuracy},
+                                     {"n", evaluation.n}});
+        }
+        results["targets"] = targetsJson;
+    }
     // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
     if (settings.compareHandcrafted && clipStrategy && backbone.tokenizer && info.name != "zeroshot") {
         stage(ExperimentStage::ScoringHandcrafted);
@@ -441,10 +495,14 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
 } // namespace
 
 ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                               bool resume, const ExperimentCallbacks& callbacks, RunControl* control)
+                               bool resume, const ExperimentCallbacks& callbacks, RunControl* control,
+                               const std::vector<DatasetIndex>& targets)
 {
     try {
-        return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control);
+        if (targets.empty() && !settings.evalDatasets.empty())
+            return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control,
+                                      openTargetDatasets(settings, dataset, callbacks.onLog));
+        return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control, targets);
     } catch (const std::exception& e) {
         // The run folder stays (config, metrics, the last epoch's checkpoint); the history shows why it ended.
         if (store) {

@@ -51,13 +51,14 @@ struct RunSettings
     std::int64_t maxSteps = 0;
     int loaderThreads = 0;
     int logEvery = 0;        // 0 = about 50 lines per run
-    double cropScaleMin = 0.08;  // random resized crop's smallest area fraction (recipe: 0.08; small images may want more)
+    double cropScaleMin = 0;     // random resized crop's smallest area fraction; 0 = the dataset's recipe (DatasetRecipe)
     int tasks = 24;              // tasks counted by the storage multiplier (the VPT paper's table: 24 VTAB tasks)
     std::string vocab;
     nlohmann::json options = nlohmann::json::object();  // strategy options (--opt name=value)
     int maxTestImages = 0;           // > 0: evaluate on a fixed seeded subset of each test split (quick looks)
     bool compareHandcrafted = false; // prompt learning: also score the dataset's hand-crafted prompt on the same images
     std::string importPrompt;        // a prompt export's .json: evaluate it on every class of the dataset, no training
+    std::vector<std::string> evalDatasets;  // domain generalisation: also evaluate on these datasets (same classes)
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);
@@ -65,8 +66,15 @@ struct RunSettings
 
 // The method a run uses: settings.method, or the method written in the imported prompt's manifest.
 std::string experimentMethod(const RunSettings& settings);
+// The recipe a run of `settings` on `dataset` uses: the dataset's defaults under the run's own values.
+DatasetRecipe effectiveRecipe(const RunSettings& settings, const DatasetIndex& dataset);
+nlohmann::json recipeJson(const DatasetRecipe& recipe);
 // What config.json holds for a run of `settings` (the CLI and the workbench write the same).
 nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& dataset, const Backbone& backbone);
+
+// Opens settings.evalDatasets; Error when one cannot be opened or its classes differ from `source`'s.
+std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
+                                             const std::function<void(const std::string&)>& progress = {});
 
 // Whether base-to-new applies (a CLIP model with text and a strategy that uses text).
 bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info);
@@ -121,6 +129,9 @@ struct ExperimentResult
     std::string novelMessage;
     std::optional<double> harmonic;
     std::optional<ClassEvaluation> handcraftedFirst, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
+    // Domain generalisation: each target dataset's test images of the training classes (base classes under
+    // base-to-new), in the order of settings.evalDatasets.
+    std::vector<std::pair<std::string, ClassEvaluation>> targets;
     std::string exportPath;                 // the prompt export's .json, when written
     nlohmann::json nearestWords = nlohmann::json::array();  // the export manifest's "nearest_words"
     // What results.json holds besides `json`: per-class accuracy in label order, confusion matrices, the
@@ -131,9 +142,11 @@ struct ExperimentResult
 // One experiment: few-shot sampling, (base) training, validation tuning, evaluation (base and new), the
 // hand-crafted comparison, export into the run folder, results.json. With `store`, metrics go to its
 // metrics.jsonl; results.json is written there (also with status "failed" when an exception escapes,
-// which is rethrown). `resume` continues from the store's checkpoint.
+// which is rethrown). `resume` continues from the store's checkpoint. `targets`: settings.evalDatasets,
+// opened (openTargetDatasets) so that a series of experiments opens them once; opened here when empty.
 ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                               bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr);
+                               bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr,
+                               const std::vector<DatasetIndex>& targets = {});
 
 // Reads an evaluation of a results.json "details" block back; nullopt when absent.
 std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& json);

@@ -1,6 +1,7 @@
 #include "core/data/ImageBatchSource.h"
 
 #include "core/Error.h"
+#include "core/data/ImageDomains.h"
 
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
@@ -244,6 +245,8 @@ void ImageBatchSource::loadSample(std::int64_t sampleIndex, std::uint64_t epoch,
     } else {
         rgb = decodeImage(sample.path);
     }
+    if (sample.domain != 0)
+        renderImageDomain(sample.domain, rgb, sampleImageKey(sample));
 
     if (m_pipeline.train) {
         AugmentRng rng(sampleSeed(m_options.seed, epoch, static_cast<std::uint64_t>(sampleIndex)));

@@ -24,18 +24,6 @@ const double kMaxLogitScale = std::log(100.0);  // CLIP clamps the learned tempe
 
 } // namespace
 
-std::vector<std::string> pretrainingCaptionTemplates()
-{
-    return {"a photo of a {}.",          "a photo of the {}.",           "a picture of a {}.",
-            "an image of a {}.",         "a grayscale photo of a {}.",   "a black and white photo of a {}.",
-            "a low resolution photo of a {}.", "a small photo of a {}.", "a close-up photo of a {}.",
-            "a product photo of a {}.",  "a photo of my {}.",            "a photo of one {}.",
-            "a blurry photo of a {}.",   "a cropped photo of the {}.",   "a good photo of a {}.",
-            "a bad photo of the {}.",    "a centered photo of a {}.",    "a catalog photo of a {}.",
-            "a {}.",                     "{}",                           "this is a {}.",
-            "a photo showing a {}.",     "a tiny image of a {}.",        "itap of a {}."};
-}
-
 std::string fillTemplate(const std::string& promptTemplate, const std::string& name)
 {
     const size_t slot = promptTemplate.find("{}");
@@ -44,15 +32,23 @@ std::string fillTemplate(const std::string& promptTemplate, const std::string& n
     return promptTemplate.substr(0, slot) + name + promptTemplate.substr(slot + 2);
 }
 
-ContrastivePretraining::ContrastivePretraining(ClipModel model, at::Tensor captionTokens, int numTemplates, int numClasses,
+ContrastivePretraining::ContrastivePretraining(ClipModel model, at::Tensor captionTokens,
+                                               std::vector<std::vector<std::int64_t>> groupCaptions, std::vector<int> sampleGroups,
                                                std::uint64_t seed)
     : m_model(std::move(model))
     , m_captionTokens(std::move(captionTokens))
-    , m_numTemplates(numTemplates)
-    , m_numClasses(numClasses)
+    , m_groupCaptions(std::move(groupCaptions))
+    , m_sampleGroups(std::move(sampleGroups))
     , m_seed(seed)
 {
-    TORCH_CHECK(m_captionTokens.size(0) == numTemplates * numClasses, "caption rows do not match templates x classes");
+    for (std::size_t g = 0; g < m_groupCaptions.size(); ++g) {
+        TORCH_CHECK(!m_groupCaptions[g].empty(), "caption group ", g, " has no caption");
+        for (std::int64_t row : m_groupCaptions[g])
+            TORCH_CHECK(row >= 0 && row < m_captionTokens.size(0), "caption group ", g, " names row ", row, " of ",
+                        m_captionTokens.size(0));
+    }
+    for (int group : m_sampleGroups)
+        TORCH_CHECK(group >= 0 && static_cast<std::size_t>(group) < m_groupCaptions.size(), "sample group ", group, " is out of range");
 }
 
 std::vector<at::Tensor> ContrastivePretraining::trainableParameters()
@@ -72,13 +68,17 @@ StepOutput ContrastivePretraining::trainStep(const Batch& batch)
         m_model->logit_scale.clamp_(0.0, kMaxLogitScale);
     }
     const int64_t size = batch.labels.size(0);
-    // A template per sample, drawn from (seed, step, position): reproducible and resumable.
-    auto labels = batch.labels.to(torch::kCPU).to(torch::kLong);
+    TORCH_CHECK(batch.indices.size() == static_cast<std::size_t>(size), "pretraining batches carry their sample indices");
+    // A caption per sample, drawn from (seed, step, position): reproducible and resumable.
     std::vector<int64_t> rows(static_cast<size_t>(size));
+    std::vector<int64_t> groups(static_cast<size_t>(size));
     for (int64_t i = 0; i < size; ++i) {
+        const auto sample = static_cast<std::size_t>(batch.indices[static_cast<size_t>(i)]);
+        TORCH_CHECK(sample < m_sampleGroups.size(), "sample ", sample, " has no caption group");
+        const auto& candidates = m_groupCaptions[static_cast<std::size_t>(m_sampleGroups[sample])];
         const auto draw = mix(m_seed ^ mix(m_step * 1000003ull + static_cast<std::uint64_t>(i)));
-        rows[static_cast<size_t>(i)] = static_cast<int64_t>(draw % static_cast<std::uint64_t>(m_numTemplates)) * m_numClasses +
-                                       labels[i].item<int64_t>();
+        rows[static_cast<size_t>(i)] = candidates[draw % candidates.size()];
+        groups[static_cast<size_t>(i)] = m_sampleGroups[sample];
     }
     ++m_step;
     // Each distinct caption goes through the text tower once.
@@ -90,8 +90,8 @@ StepOutput ContrastivePretraining::trainStep(const Batch& batch)
     auto imageFeatures = l2Normalize(m_model->encodeImage(batch.inputs));
 
     auto logits = m_model->logit_scale.exp() * torch::matmul(imageFeatures, textFeatures.t());
-    auto labelsOnDevice = batch.labels.to(device);
-    auto same = (labelsOnDevice.unsqueeze(1) == labelsOnDevice.unsqueeze(0)).to(logits.scalar_type());
+    auto groupsOnDevice = torch::tensor(groups, torch::kLong).to(device);
+    auto same = (groupsOnDevice.unsqueeze(1) == groupsOnDevice.unsqueeze(0)).to(logits.scalar_type());
     auto targets = same / same.sum(1, true);
     auto imageToText = -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
     auto textToImage = -(targets * torch::log_softmax(logits.t(), 1)).sum(1).mean();

@@ -8,14 +8,17 @@
 
 namespace tunebench {
 
-// CLIP's symmetric contrastive objective on image/caption pairs, where each image's caption is its
-// class name in a template drawn per sample. Captions repeat within a batch, so every pair of the same
-// class counts as a positive (soft targets spread over them) instead of a false negative.
+// CLIP's symmetric contrastive objective on image/caption pairs. Each training sample belongs to a caption
+// group (in the demo world: its class in its image domain) and gets one caption drawn from the group's
+// candidate rows per step. Groups repeat within a batch, so pairs of the same group count as positives
+// (soft targets spread over them) instead of false negatives.
 class ContrastivePretraining : public Trainable
 {
 public:
-    // `captionTokens`: [templates x classes, context] token rows, row = template * classes + class.
-    ContrastivePretraining(ClipModel model, at::Tensor captionTokens, int numTemplates, int numClasses, std::uint64_t seed);
+    // `captionTokens`: [captions, context] token rows. `groupCaptions[g]`: the rows group g draws from
+    // (repeat a row to weight it). `sampleGroups[i]`: the group of sample i of the batch source.
+    ContrastivePretraining(ClipModel model, at::Tensor captionTokens, std::vector<std::vector<std::int64_t>> groupCaptions,
+                           std::vector<int> sampleGroups, std::uint64_t seed);
 
     std::vector<at::Tensor> trainableParameters() override;
     void setTraining(bool training) override;
@@ -26,14 +29,11 @@ public:
 private:
     ClipModel m_model;
     at::Tensor m_captionTokens;
-    int m_numTemplates;
-    int m_numClasses;
+    std::vector<std::vector<std::int64_t>> m_groupCaptions;
+    std::vector<int> m_sampleGroups;
     std::uint64_t m_seed;
     std::uint64_t m_step = 0;
 };
-
-// Templates the demo model's captions are drawn from (CLIP-style photo descriptions).
-std::vector<std::string> pretrainingCaptionTemplates();
 
 // "a photo of a {}." with `name` in the slot; Error when the template has no {}.
 std::string fillTemplate(const std::string& promptTemplate, const std::string& name);

@@ -77,6 +77,9 @@ struct StrategyInfo
     std::string description;
     ParamSchema schema;
     std::function<std::unique_ptr<Strategy>()> create;
+    // What views and the experiment layer ask instead of the name:
+    bool usesTrainingImages = true;  // false: the result ignores the few-shot images (zero-shot), so shot sweeps run it once
+    bool usesPrompts = true;         // false: classifies image features without text (the linear probe; dashed in curves)
 };
 
 // All strategies, in display order.

@@ -1,0 +1,143 @@
+#include "widgets/ShotCurvePlot.h"
+
+// QCustomPlot uses Qt's plain keywords, which the project disables (LibTorch uses `slots`).
+#define signals Q_SIGNALS
+#define slots Q_SLOTS
+#define emit Q_EMIT
+#define foreach Q_FOREACH
+#include <qcustomplot.h>
+#undef signals
+#undef slots
+#undef emit
+#undef foreach
+
+#include <QApplication>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <memory>
+#include <set>
+
+namespace tunebench {
+
+namespace {
+
+// Tableau 10, as the training curves use.
+const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
+                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
+                           QColor(188, 189, 34), QColor(23, 190, 207)};
+
+// Shots on a log2 axis with zero-shot one step left of a single shot: 0 -> 0, 1 -> 1, 2 -> 2, 4 -> 3, 16 -> 5.
+double axisPosition(double shots)
+{
+    return shots <= 0 ? 0.0 : std::log2(shots) + 1.0;
+}
+
+} // namespace
+
+ShotCurvePlot::ShotCurvePlot(QWidget* parent)
+    : QWidget(parent)
+{
+    m_plot = new QCustomPlot(this);
+    m_plot->setMinimumSize(320, 220);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    m_plot->legend->setVisible(true);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    m_plot->plotLayout()->insertRow(0);
+    m_plot->plotLayout()->addElement(0, 0, new QCPTextElement(m_plot, QString(), QFont(font().family(), 10, QFont::Bold)));
+    m_plot->xAxis->setLabel(tr("Labelled training images per class"));
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_plot);
+}
+
+void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel)
+{
+    m_curves = curves;
+    m_plot->clearGraphs();
+    if (auto* heading = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 0)))
+        heading->setText(title);
+    m_plot->yAxis->setLabel(yLabel);
+
+    std::set<double> shotsSeen;
+    double low = 100, high = 0;
+    for (int i = 0; i < curves.size(); ++i) {
+        const ShotCurve& curve = curves[i];
+        QCPGraph* graph = m_plot->addGraph();
+        graph->setName(curve.method);
+        const QColor colour = kPalette[i % 10];
+        QPen pen(colour, 2);
+        if (curve.dashed)
+            pen.setStyle(Qt::DashLine);
+        graph->setPen(pen);
+        const bool star = curve.shots.size() == 1 && curve.shots.front() <= 0;
+        if (star) {
+            graph->setLineStyle(QCPGraph::lsNone);
+            graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QPen(colour, 2), colour, 14));
+        } else {
+            graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 6));
+        }
+        QVector<double> x, y;
+        for (int p = 0; p < curve.shots.size() && p < curve.values.size(); ++p) {
+            x.push_back(axisPosition(curve.shots[p]));
+            y.push_back(100.0 * curve.values[p]);
+            shotsSeen.insert(curve.shots[p]);
+            low = std::min(low, y.back());
+            high = std::max(high, y.back());
+        }
+        graph->setData(x, y, /*alreadySorted=*/false);
+    }
+
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (double shots : shotsSeen)
+        ticker->addTick(axisPosition(shots), QString::number(shots));
+    m_plot->xAxis->setTicker(ticker);
+    const double left = shotsSeen.empty() ? 0 : axisPosition(*shotsSeen.begin());
+    const double right = shotsSeen.empty() ? 5 : axisPosition(*shotsSeen.rbegin());
+    m_plot->xAxis->setRange(left - 0.4, right + 0.4);
+    if (high < low)
+        low = 0, high = 100;
+    const double margin = std::max(2.0, (high - low) * 0.08);
+    m_plot->yAxis->setRange(std::max(0.0, low - margin), std::min(100.0, high + margin));
+    m_plot->replot();
+}
+
+bool ShotCurvePlot::savePng(const QString& path, int width, int height) const
+{
+    return m_plot->savePng(path, width, height, 2.0);
+}
+
+bool ShotCurvePlot::savePdf(const QString& path, int width, int height) const
+{
+    return m_plot->savePdf(path, width, height);
+}
+
+QString renderShotCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel, const QString& pngPath,
+                         const QString& pdfPath)
+{
+    std::unique_ptr<QApplication> ownApplication;
+    QtMessageHandler previousHandler = nullptr;
+    if (!QApplication::instance()) {
+        // A headless process (the CLI): widgets need an application, and this one never opens a window.
+        // Its platform's start-up notes (no XDG_RUNTIME_DIR, ...) are not the user's business.
+        static int argc = 1;
+        static char name[] = "tunebench-cli";
+        static char* argv[] = {name, nullptr};
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+        previousHandler = qInstallMessageHandler([](QtMsgType, const QMessageLogContext&, const QString&) {});
+        ownApplication = std::make_unique<QApplication>(argc, argv);
+    }
+    ShotCurvePlot plot;
+    plot.resize(720, 480);
+    plot.setCurves(curves, title, yLabel);
+    QString problems;
+    if (!pngPath.isEmpty() && !plot.savePng(pngPath, 720, 480))
+        problems += pngPath + ": cannot write";
+    if (!pdfPath.isEmpty() && !plot.savePdf(pdfPath, 720, 480))
+        problems += (problems.isEmpty() ? "" : "; ") + pdfPath + ": cannot write";
+    if (ownApplication)
+        qInstallMessageHandler(previousHandler);
+    return problems;
+}
+
+} // namespace tunebench
