@@ -628,7 +628,7 @@ private Q_SLOTS:
         std::ifstream csv(table["run"].get<std::string>() + "/table.csv");
         std::string header;
         std::getline(csv, header);
-        QCOMPARE(header, std::string("method,seed,base,new,h,accuracy,trainable,multiplier"));
+        QCOMPARE(header, std::string("method,shots,seed,base,new,h,accuracy,trainable,multiplier"));
     }
 
 private:

@@ -1,15 +1,6 @@
 #include "widgets/CurvePlot.h"
 
-// QCustomPlot uses Qt's plain keywords, which the project disables (LibTorch uses `slots`).
-#define signals Q_SIGNALS
-#define slots Q_SLOTS
-#define emit Q_EMIT
-#define foreach Q_FOREACH
-#include <qcustomplot.h>
-#undef signals
-#undef slots
-#undef emit
-#undef foreach
+#include "widgets/PlotStyle.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -30,11 +21,6 @@
 namespace tunebench {
 
 namespace {
-
-// Tableau 10: distinct on screen and in print.
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
-                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
-                           QColor(188, 189, 34), QColor(23, 190, 207)};
 
 QColor faint(QColor colour)
 {
@@ -120,7 +106,7 @@ int CurvePlot::addRun(const QString& label)
 {
     Series series;
     series.label = label;
-    series.colour = kPalette[m_runs.size() % (sizeof kPalette / sizeof kPalette[0])];
+    series.colour = plotColour(m_runs.size());
     series.raw = m_plot->addGraph();
     series.raw->setPen(QPen(faint(series.colour), 1.0));
     series.raw->removeFromLegend();

@@ -1,15 +1,6 @@
 #include "widgets/ShotCurvePlot.h"
 
-// QCustomPlot uses Qt's plain keywords, which the project disables (LibTorch uses `slots`).
-#define signals Q_SIGNALS
-#define slots Q_SLOTS
-#define emit Q_EMIT
-#define foreach Q_FOREACH
-#include <qcustomplot.h>
-#undef signals
-#undef slots
-#undef emit
-#undef foreach
+#include "widgets/PlotStyle.h"
 
 #include <QApplication>
 #include <QVBoxLayout>
@@ -21,11 +12,6 @@
 namespace tunebench {
 
 namespace {
-
-// Tableau 10, as the training curves use.
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
-                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
-                           QColor(188, 189, 34), QColor(23, 190, 207)};
 
 // Shots on a log2 axis with zero-shot one step left of a single shot: 0 -> 0, 1 -> 1, 2 -> 2, 4 -> 3, 16 -> 5.
 double axisPosition(double shots)
@@ -65,7 +51,7 @@ void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& t
         const ShotCurve& curve = curves[i];
         QCPGraph* graph = m_plot->addGraph();
         graph->setName(curve.method);
-        const QColor colour = kPalette[i % 10];
+        const QColor colour = plotColour(i);
         QPen pen(colour, 2);
         if (curve.dashed)
             pen.setStyle(Qt::DashLine);
