@@ -45,13 +45,7 @@ void DomainGeneralisationPanel::addResults(const RunResults& results)
 {
     if (results.targets.isEmpty())
         return;
-    for (RunResults& run : m_runs)
-        if (run.runId == results.runId) {
-            run = results;
-            rebuild();
-            return;
-        }
-    m_runs.push_back(results);
+    storeRun(m_runs, results);
     rebuild();
 }
 

@@ -58,13 +58,7 @@ void FewShotPanel::retranslate()
 
 void FewShotPanel::addResults(const RunResults& results)
 {
-    for (RunResults& run : m_runs)
-        if (run.runId == results.runId) {
-            run = results;
-            rebuild();
-            return;
-        }
-    m_runs.push_back(results);
+    storeRun(m_runs, results);
     rebuild();
 }
 
@@ -90,11 +84,16 @@ void FewShotPanel::setMetric(Metric metric)
     rebuild();
 }
 
+QString FewShotPanel::shownDataset() const
+{
+    return m_dataset.isEmpty() && !m_runs.isEmpty() ? m_runs.back().dataset : m_dataset;
+}
+
 FewShotPanel::Metric FewShotPanel::effectiveMetric() const
 {
     if (m_metric != Metric::Auto)
         return m_metric;
-    const QString dataset = m_dataset.isEmpty() && !m_runs.isEmpty() ? m_runs.back().dataset : m_dataset;
+    const QString dataset = shownDataset();
     for (auto it = m_runs.rbegin(); it != m_runs.rend(); ++it)
         if (it->dataset == dataset)
             return it->baseNew ? Metric::H : Metric::Accuracy;
@@ -103,7 +102,7 @@ FewShotPanel::Metric FewShotPanel::effectiveMetric() const
 
 QVector<ShotCurve> FewShotPanel::curves() const
 {
-    const QString dataset = m_dataset.isEmpty() && !m_runs.isEmpty() ? m_runs.back().dataset : m_dataset;
+    const QString dataset = shownDataset();
     const Metric metric = effectiveMetric();
     // method -> shots -> (sum, count), in the order methods first appear.
     QStringList order;
@@ -141,7 +140,7 @@ void FewShotPanel::rebuild()
     const Metric metric = effectiveMetric();
     const QString label = metric == Metric::H ? tr("H (%)") : metric == Metric::Base ? tr("Base (%)")
                                               : metric == Metric::New ? tr("New (%)") : tr("Accuracy (%)");
-    const QString dataset = m_dataset.isEmpty() && !m_runs.isEmpty() ? m_runs.back().dataset : m_dataset;
+    const QString dataset = shownDataset();
     m_plot->setCurves(shown, dataset, label);
     m_note->setText(shown.isEmpty() ? tr("Finished runs on the open dataset appear here; run a method at several shot counts "
                                          "(1, 2, 4, 8, 16) to draw its curve. Means over seeds.")

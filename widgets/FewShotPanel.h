@@ -35,6 +35,7 @@ public:
     void retranslate();
 
 private:
+    QString shownDataset() const;  // m_dataset, else the latest run's
     Metric effectiveMetric() const;
     void rebuild();
 

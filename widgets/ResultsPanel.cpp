@@ -120,17 +120,9 @@ void ResultsPanel::retranslate()
 
 void ResultsPanel::addResults(const RunResults& results)
 {
-    int row = -1;
-    for (int i = 0; i < m_results.size(); ++i)
-        if (m_results[i].runId == results.runId && !results.runId.isEmpty())
-            row = i;
-    if (row < 0) {
-        row = m_results.size();
-        m_results.append(results);
+    const int row = storeRun(m_results, results);
+    if (row == m_summary->rowCount())
         m_summary->insertRow(row);
-    } else {
-        m_results[row] = results;
-    }
     fillSummaryRow(row);
     m_summary->setCurrentCell(row, 0);
     showDetails(row);

@@ -287,6 +287,17 @@ RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
     return results;
 }
 
+int storeRun(QVector<RunResults>& runs, const RunResults& results)
+{
+    for (int i = 0; i < runs.size(); ++i)
+        if (!results.runId.isEmpty() && runs[i].runId == results.runId) {
+            runs[i] = results;
+            return i;
+        }
+    runs.append(results);
+    return runs.size() - 1;
+}
+
 RunController::RunController(QObject* parent)
     : QObject(parent)
 {

@@ -98,6 +98,10 @@ struct RunResults
     QVector<RunEvaluation> targets;
 };
 
+// Puts `results` into `runs`: in place of the run with the same (non-empty) id, else appended. Returns its
+// index. The result views keep their runs this way, so a reopened run replaces its earlier row.
+int storeRun(QVector<RunResults>& runs, const RunResults& results);
+
 // One controller per run: a worker object on its own QThread does the loading, training and
 // evaluation; its reports arrive as queued signals with plain values. Stop and pause flip atomics
 // directly, because the training loop blocks the worker thread's event loop.
