@@ -12,12 +12,20 @@ else()
   set(TUNEBENCH_TEST_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared")
 endif()
 
-# tunebench_add_test(NAME SOURCES... LIBS libs...): one Qt Test executable registered with CTest.
-# Tests run from the source tree root so that ../shared/data resolves as documented.
+# tunebench_add_test(NAME [SOURCES...] [LIBS libs...] [LABELS labels...] [TIMEOUT seconds]): one Qt Test
+# executable registered with CTest, labelled (unit unless told: unit, gui, slow, fuzz; `ctest -L unit`) and
+# with a timeout (120 s unless told). Tests run from the source tree root so that ../shared/data resolves
+# as documented.
 function(tunebench_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_SOURCES)
     set(ARG_SOURCES ${name}.cpp)
+  endif()
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   tunebench_target_defaults(${name})
@@ -26,5 +34,7 @@ function(tunebench_add_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_SOURCE_DIR=${PROJECT_SOURCE_DIR};TUNEBENCH_SHARED_DIR=${TUNEBENCH_TEST_SHARED_DIR};OMP_NUM_THREADS=2"
-    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    LABELS "${ARG_LABELS}"
+    TIMEOUT ${ARG_TIMEOUT})
 endfunction()

@@ -211,6 +211,7 @@ private Q_SLOTS:
     void baseNewSplitMatchesCoOp();
     void baseNewHalves();
     void folderLayoutSeededSplit();
+    void imageSignatures();
     void folderLayoutSplitFolders();
     void folderLayoutErrors();
     void dasslSplitJson();
@@ -484,9 +485,11 @@ void TestDatasets::folderLayoutSeededSplit()
     for (const Sample& sample : dataset.train)
         QVERIFY2(fs::exists(pathFromUtf8(sample.path)), sample.path.c_str());
 
-    // notes.txt, empty.png and README are reported; the hidden file is not.
-    QCOMPARE(dataset.problems.size(), size_t(3));
+    // notes.txt, empty.png, README and the file that is no image (kept in the split) are reported; the
+    // hidden file is not.
+    QCOMPARE(dataset.problems.size(), size_t(4));
     const std::string allProblems = std::accumulate(dataset.problems.begin(), dataset.problems.end(), std::string());
+    QVERIFY(allProblems.find("broken.jpg: not an image") != std::string::npos);
     QVERIFY(allProblems.find("notes.txt") != std::string::npos);
     QVERIFY(allProblems.find("empty.png") != std::string::npos);
     QVERIFY(allProblems.find("README") != std::string::npos);
@@ -496,6 +499,24 @@ void TestDatasets::folderLayoutSeededSplit()
     const DatasetIndex reseeded = openFolderDataset(utf8(root), FolderSplitOptions{2, 0.5, 0.2});
     QCOMPARE(reseeded.train.size(), dataset.train.size());
     QVERIFY(fileNames(reseeded.train) != fileNames(dataset.train));
+}
+
+void TestDatasets::imageSignatures()
+{
+    const auto is = [](const std::string& bytes) { return hasImageSignature(bytes.data(), bytes.size()); };
+    QVERIFY(is(std::string("\xFF\xD8\xFF\xE0\0\x10JFIF", 10)));
+    QVERIFY(is("\x89PNG\r\n\x1A\n\0\0\0\r"));
+    QVERIFY(is("BM6\x0C"));
+    QVERIFY(is(std::string("II*\0\x08\0", 6)));
+    QVERIFY(is(std::string("MM\0*\0\0", 6)));
+    QVERIFY(is(std::string("RIFF\x24\0\0\0WEBPVP8 ", 16)));
+    QVERIFY(is("P6\n32 32\n255\n"));
+    QVERIFY(!is(std::string("RIFF\x24\0\0\0WAVEfmt ", 16)));  // RIFF, but audio
+    QVERIFY(!is("this is not a JPEG"));
+    QVERIFY(!is("GIF89a"));  // OpenCV 4.6 does not decode GIF
+    QVERIFY(!is("P7\n"));
+    QVERIFY(!is(std::string("\xFF\xD8", 2)));  // too short to tell
+    QVERIFY(!is(""));
 }
 
 void TestDatasets::folderLayoutSplitFolders()

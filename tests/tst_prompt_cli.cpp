@@ -2,6 +2,7 @@
 // stdout, run folders on disk, prompt import through eval --prompt.
 #include "core/io/CheckpointWriter.h"
 #include "core/io/StateDict.h"
+#include "core/train/Trainer.h"
 #include "tests/CliRunner.h"
 #include "tests/ModelFixtures.h"
 
@@ -63,7 +64,7 @@ private Q_SLOTS:
                          (results["base"].get<double>() + results["new"].get<double>());
         QVERIFY(std::abs(results["h"].get<double>() - h) < 1e-9);
         const std::string run = results["run"].get<std::string>();
-        for (const char* file : {"config.json", "metrics.jsonl", "results.json", "checkpoint/trainable.safetensors",
+        for (const char* file : {"config.json", "metrics.jsonl", "results.json", "checkpoint/checkpoint.json",
                                  "export/prompt.json", "export/prompt.safetensors"})
             QVERIFY2(fs::exists(fs::path(run) / file), file);
         QVERIFY(trained.err.find("ETA") != std::string::npos);
@@ -100,7 +101,7 @@ private Q_SLOTS:
         auto anEpochIsSaved = [&] {
             std::error_code ec;
             for (const auto& run : fs::directory_iterator(stoppedRuns.toStdString(), ec))
-                if (fs::exists(run.path() / "checkpoint" / "progress.json"))
+                if (fs::exists(run.path() / "checkpoint" / "checkpoint.json"))
                     return true;
             return false;
         };
@@ -121,11 +122,49 @@ private Q_SLOTS:
         QCOMPARE(done["train"]["epochs_done"].get<int>(), epochs);
         QCOMPARE(done["train"]["steps"].get<int>(), 4 * epochs);
         QCOMPARE(done["accuracy"].get<double>(), finished["accuracy"].get<double>());
-        const StateDict a = readSafetensors(finished["run"].get<std::string>() + "/checkpoint/trainable.safetensors");
-        const StateDict b = readSafetensors(run + "/checkpoint/trainable.safetensors");
+        const StateDict a = readSafetensors(findCheckpoint(finished["run"].get<std::string>() + "/checkpoint")->trainablePath);
+        const StateDict b = readSafetensors(findCheckpoint(run + "/checkpoint")->trainablePath);
         QCOMPARE(a.size(), b.size());
         for (const auto& [name, tensor] : a)
             QVERIFY2(b.count(name) && tensor.equal(b.at(name)), name.c_str());
+    }
+
+    // A file that is no image among the training and test images: dataset inspect names it, training and
+    // evaluation skip it, and the run says so on stderr and in results.json; the counts are the loaded ones.
+    void unreadableImagesAreReported()
+    {
+        const fs::path root = (m_dir.path() + "/with-broken").toStdString();
+        fs::copy(m_dataset.toStdString(), root, fs::copy_options::recursive);
+        std::ofstream(root / "train" / "apple" / "broken.jpg") << "this is not a JPEG";
+        std::ofstream(root / "test" / "apple" / "broken.jpg") << "nor is this";
+        const QString dataset = QString::fromStdString(root.string());
+
+        const auto inspected = runCli({"dataset", "inspect", dataset, "--verify"});
+        QVERIFY2(inspected.exitCode == 0, inspected.err.c_str());
+        const json report = json::parse(inspected.out);
+        int named = 0;
+        for (const auto& problem : report["problems"])
+            named += problem.get<std::string>().find("broken.jpg") != std::string::npos;
+        QCOMPARE(named, 4);  // each file: its signature, then its failed decoding
+        const int listed = report["splits"]["train"].get<int>() + report["splits"]["val"].get<int>() + report["splits"]["test"].get<int>();
+        QCOMPARE(report["verified"]["decoded"].get<int>(), listed - 2);
+        QCOMPARE(report["verified"]["unreadable"].get<int>(), 2);
+
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", dataset, "--method", "coop",
+                                     "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs", m_runs, "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const json results = json::parse(trained.out);
+        const int trainListed = report["splits"]["train"].get<int>();
+        QCOMPARE(results["train"]["images"].get<int>(), trainListed - 1);
+        QCOMPARE(results["train"]["skipped_images"].get<int>(), 1);
+        QCOMPARE(results["n"].get<int>(), report["splits"]["test"].get<int>() - 1);
+        QCOMPARE(results["problems"].size(), size_t(2));
+        for (const auto& problem : results["problems"])
+            QVERIFY2(problem.get<std::string>().find("broken.jpg") != std::string::npos, problem.dump().c_str());
+        QVERIFY2(trained.err.find("2 images could not be read") != std::string::npos, trained.err.c_str());
+        QVERIFY(trained.err.find((root / "train" / "apple" / "broken.jpg").string()) != std::string::npos);
+        const json stored = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "results.json"));
+        QCOMPARE(stored["problems"], results["problems"]);
     }
 
     void zeroShotEvalPrintsTheContractJson()

@@ -2,6 +2,7 @@
 // pair, nearest words, the round trip to the same logits, new classes, refusals and hash warnings.
 #include "core/Error.h"
 #include "core/export/PromptExport.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
@@ -184,7 +185,7 @@ private Q_SLOTS:
         QCOMPARE(other.warnings.size(), size_t(1));
         QVERIFY(other.warnings[0].find("sha256") != std::string::npos);
         // A file that is not an export.
-        RunStore::writeTextAtomically(m_root + "/bogus.json", "{\"hello\": 1}");
+        writeFileAtomically(m_root + "/bogus.json", "{\"hello\": 1}");
         QVERIFY_THROWS_EXCEPTION(Error, PromptExport::read(m_root + "/bogus.json", tinyModel(), task()));
     }
 

@@ -7,6 +7,7 @@
 #include "core/data/Experiment.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/train/RunStore.h"
+#include "core/train/Trainer.h"
 #include "tests/GuiFixtures.h"
 
 #include <QElapsedTimer>
@@ -258,7 +259,7 @@ private Q_SLOTS:
         };
         QVERIFY_THROWS_EXCEPTION(Error, runExperiment(settings, backbone, dataset, &store, false, callbacks));
         QCOMPARE(stages, 2);  // preparing, training
-        QVERIFY(QFileInfo::exists(QString::fromStdString(store.checkpointDir()) + "/trainable.safetensors"));
+        QVERIFY(findCheckpoint(store.checkpointDir()).has_value());
         const nlohmann::json results = store.readResults();
         QCOMPARE(results.value("status", ""), std::string("failed"));
         QVERIFY(results.value("message", "").find("out of memory") != std::string::npos);

@@ -194,6 +194,18 @@ private Q_SLOTS:
         static const char selfReference[] = "}q\x00X\x01\x00\x00\x00" "ah\x00s";  // d = {}; d["a"] = d
         writeBytes(cycle, legacyFile(std::string(selfReference, sizeof selfReference - 1)));
         QVERIFY(errorOf([&] { readTorchSave(cycle); }).contains("nested more than"));
+        // Lists nested 200,000 deep (each appended to the one before): an error, neither a stack overflow
+        // while walking them nor while freeing them.
+        const std::string deep = root + "/deep.pt";
+        const int depth = 200000;
+        writeBytes(deep, legacyFile(std::string(depth, ']') + std::string(depth - 1, 'a')));
+        QVERIFY(errorOf([&] { readTorchSave(deep); }).contains("nested more than"));
+        // A list that holds itself (l = []; l.append(l)) is freed too (a leak checker sees no cycle left).
+        const std::string selfList = root + "/self-list.pt";
+        static const char appendsItself[] = "]q\x00h\x00" "a";
+        writeBytes(selfList, legacyFile(std::string(appendsItself, sizeof appendsItself - 1)));
+        const QString selfListError = errorOf([&] { readTorchSave(selfList); });
+        QVERIFY2(selfListError.contains("no tensors"), qPrintable(selfListError));
         // An opcode outside what torch.save writes (INT, text form), with its offset.
         const std::string opcode = root + "/opcode.pt";
         writeBytes(opcode, legacyFile("I1\n"));

@@ -1,5 +1,7 @@
 // The trainer on a tiny linear classifier: the Dassl schedule, shortened recipes, resume that equals an
 // uninterrupted run, the NaN guard keeping the last good checkpoint, and cooperative stop.
+#include "core/Error.h"
+#include "core/io/AtomicFile.h"
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
 
@@ -9,6 +11,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <stdexcept>
 
 using namespace tunebench;
 
@@ -120,7 +124,7 @@ private Q_SLOTS:
         LinearTask part;
         auto data2 = makeData();
         Trainer(first).fit(part, data2);
-        QVERIFY(std::filesystem::exists(first.checkpointDir + "/progress.json"));
+        QCOMPARE(findCheckpoint(first.checkpointDir)->epochsDone, 2);
         LinearTask resumed;
         const TrainResult rest = resumeToFourEpochs(first.checkpointDir, resumed);
         QCOMPARE(rest.epochsDone, 4);
@@ -165,8 +169,77 @@ private Q_SLOTS:
         QVERIFY2(result.message.find("NaN at epoch 3, step 13") != std::string::npos, result.message.c_str());
         QVERIFY(result.message.find(c.checkpointDir) != std::string::npos);
         QCOMPARE(result.epochsDone, 2);
-        const StateDict kept = readSafetensors(c.checkpointDir + "/trainable.safetensors");
+        const StateDict kept = readSafetensors(findCheckpoint(c.checkpointDir)->trainablePath);
         QVERIFY(torch::isfinite(kept.at("weight")).all().item<bool>());
+    }
+
+    // A checkpoint is one atomic set: whichever step of whichever file's write fails (as a crash or a full
+    // disk would make it), resuming from what is left on disk ends exactly where an uninterrupted run ends.
+    void checkpointSurvivesAFailureAtEveryWriteStep()
+    {
+        const int epochs = 4;
+        LinearTask straight;
+        auto data = makeData();
+        Trainer(config(epochs)).fit(straight, data);
+
+        // The write steps of a checkpointed run, counted as they happen.
+        std::vector<std::pair<std::string, AtomicWriteStep>> steps;
+        {
+            QTemporaryDir dir;
+            TrainerConfig c = config(epochs);
+            c.checkpointDir = dir.path().toStdString();
+            setAtomicWriteFaultForTesting([&](const std::string& path, AtomicWriteStep step) {
+                steps.emplace_back(std::filesystem::path(path).filename().string(), step);
+            });
+            LinearTask task;
+            auto d = makeData();
+            Trainer(c).fit(task, d);
+            setAtomicWriteFaultForTesting({});
+        }
+        const int filesPerCheckpoint = 3;  // weights, optimiser state, manifest
+        const int stepsPerFile = int(AtomicWriteStep::SyncFolder) + 1;
+        QCOMPARE(int(steps.size()), epochs * filesPerCheckpoint * stepsPerFile);
+
+        for (int failAt = 0; failAt < int(steps.size()); ++failAt) {
+            QTemporaryDir dir;
+            TrainerConfig c = config(epochs);
+            c.checkpointDir = dir.path().toStdString();
+            int seen = 0;
+            setAtomicWriteFaultForTesting([&](const std::string&, AtomicWriteStep) {
+                if (seen++ == failAt)
+                    throw std::runtime_error("injected failure");
+            });
+            LinearTask interrupted;
+            auto d = makeData();
+            std::string message;
+            try {
+                Trainer(c).fit(interrupted, d);
+            } catch (const Error& e) {
+                message = e.what();
+            }
+            setAtomicWriteFaultForTesting({});
+            const std::string where = std::to_string(failAt) + ": " + atomicWriteStepName(steps[failAt].second) + " of " +
+                                      steps[failAt].first;
+            QVERIFY2(message.find("injected failure") != std::string::npos, where.c_str());
+            QVERIFY2(message.find(steps[failAt].first) != std::string::npos, message.c_str());
+            // What a crash would leave besides: a temporary of an interrupted write, a set never committed.
+            std::ofstream(c.checkpointDir + "/trainable-e0009.safetensors.tmp-1-0") << "partial";
+            std::ofstream(c.checkpointDir + "/optimizer-e0009.pt") << "never committed";
+
+            LinearTask resumed;
+            const TrainResult rest = resumeToFourEpochs(c.checkpointDir, resumed);
+            QCOMPARE(rest.epochsDone, epochs);
+            QVERIFY2(torch::equal(resumed.m_layer->weight, straight.m_layer->weight), where.c_str());
+            QVERIFY2(torch::equal(resumed.m_layer->bias, straight.m_layer->bias), where.c_str());
+            // A resume that trained an epoch cleaned up: the manifest and its two files only. (After a
+            // failure at the very last step, the last checkpoint is committed and nothing is left to train.)
+            if (failAt + 1 < int(steps.size())) {
+                int files = 0;
+                for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(c.checkpointDir))
+                    ++files;
+                QCOMPARE(files, filesPerCheckpoint);
+            }
+        }
     }
 
     void stopRequestEndsTheRun()

@@ -1,5 +1,6 @@
 #include "widgets/CurvePlot.h"
 
+#include "widgets/AtomicSave.h"
 #include "widgets/PlotStyle.h"
 
 #include <QCheckBox>
@@ -10,7 +11,6 @@
 #include <QLabel>
 #include <QMenu>
 #include <QMessageBox>
-#include <QSaveFile>
 #include <QSlider>
 #include <QTextStream>
 #include <QToolButton>
@@ -250,20 +250,18 @@ void CurvePlot::updateAxes()
 
 bool CurvePlot::exportPng(const QString& path) const
 {
-    return m_plot->savePng(path, 0, 0, 2.0);
+    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePng(temporary, 0, 0, 2.0); });
 }
 
 bool CurvePlot::exportPdf(const QString& path) const
 {
-    return m_plot->savePdf(path);
+    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePdf(temporary); });
 }
 
 bool CurvePlot::exportCsv(const QString& path) const
 {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Text))
-        return false;
-    QTextStream out(&file);
+    QString csv;
+    QTextStream out(&csv);
     out << "run,step,epoch,loss,accuracy,loss_smoothed,accuracy_smoothed\n";
     for (const Series& series : m_runs) {
         const QVector<double> loss = smooth(series.loss, m_smoothing), accuracy = smooth(series.accuracy, m_smoothing);
@@ -275,7 +273,12 @@ bool CurvePlot::exportCsv(const QString& path) const
                 << ',' << number(series.accuracy[i] / 100.0) << ',' << number(loss[i]) << ',' << number(accuracy[i] / 100.0) << '\n';
     }
     out.flush();
-    return file.commit();
+    try {
+        writeFileAtomically(path.toStdString(), csv.toStdString());
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 void CurvePlot::chooseExport()

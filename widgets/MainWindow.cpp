@@ -1,5 +1,6 @@
 #include "widgets/MainWindow.h"
 
+#include "widgets/AtomicSave.h"
 #include "widgets/CurvePlot.h"
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/FewShotPanel.h"
@@ -301,6 +302,7 @@ QWidget* MainWindow::buildDatasetPanel()
     layout->addWidget(m_classTree, 2);
     m_problemsLabel = new QLabel(m_datasetBox);
     m_problemList = new QListWidget(m_datasetBox);
+    m_problemList->setObjectName("problemList");
     m_problemList->setMaximumHeight(70);
     layout->addWidget(m_problemsLabel);
     layout->addWidget(m_problemList);
@@ -1027,6 +1029,13 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
     });
 }
 
+void MainWindow::showProblems(const QStringList& problems)
+{
+    m_problemList->clear();
+    m_problemList->addItems(problems);
+    m_problemsLabel->setText(problems.isEmpty() ? tr("Problems: none") : tr("Problems: %1").arg(problems.size()));
+}
+
 void MainWindow::showDataset(const QString& name, const QStringList& classes, const QVector<qint64>& trainCounts,
                              const QVector<qint64>& testCounts, const QStringList& problems)
 {
@@ -1034,9 +1043,7 @@ void MainWindow::showDataset(const QString& name, const QStringList& classes, co
     m_trainCounts = trainCounts;
     m_testCounts = testCounts;
     m_datasetProblems = problems;
-    m_problemList->clear();
-    m_problemList->addItems(problems);
-    m_problemsLabel->setText(problems.isEmpty() ? tr("Problems: none") : tr("Problems: %1").arg(problems.size()));
+    showProblems(problems);
     reloadDatasetMembership();
     qint64 train = 0, test = 0;
     for (qint64 v : trainCounts)
@@ -1211,6 +1218,11 @@ void MainWindow::onRunFinished(const RunResults& results)
 {
     addToResultViews(results);
     m_tabs->setCurrentWidget(m_results);
+    // The dataset's own problems, then the images this run could not read.
+    QStringList problems = m_datasetProblems;
+    for (const QString& problem : results.problems)
+        problems << tr("skipped by the run: %1").arg(problem);
+    showProblems(problems);
     if (!results.exportPath.isEmpty())
         m_lastExportPath = results.exportPath;
     m_progress->setRange(0, 1);
@@ -1253,12 +1265,13 @@ void MainWindow::exportPrompt()
         return;
     const QString base = target.endsWith(".json") ? target.chopped(5) : target;
     const QString sourceBase = m_lastExportPath.chopped(5);
+    // Each file is copied to a temporary beside the target and renamed over it: exporting onto the run's
+    // own export replaces it with itself instead of deleting it first.
+    QString error;
     bool ok = true;
-    for (const QString& ext : {QStringLiteral(".json"), QStringLiteral(".safetensors")}) {
-        QFile::remove(base + ext);
-        ok = QFile::copy(sourceBase + ext, base + ext) && ok;
-    }
-    setStatus(ok ? tr("Exported the prompt to %1").arg(base + ".json") : tr("Could not export the prompt to %1").arg(base + ".json"), !ok);
+    for (const QString& ext : {QStringLiteral(".safetensors"), QStringLiteral(".json")})
+        ok = ok && saveAtomically(base + ext, [&](const QString& temporary) { return QFile::copy(sourceBase + ext, temporary); }, &error);
+    setStatus(ok ? tr("Exported the prompt to %1").arg(base + ".json") : tr("Could not export the prompt: %1").arg(error), !ok);
 }
 
 void MainWindow::refreshHistory()

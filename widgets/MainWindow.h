@@ -136,6 +136,7 @@ private:
     void chooseDatasetFolder();
     void showLoaded(const QString& summaryJson, const QString& vocabulary, const QString& vocabProblem);
     void showFailure(const QString& message);
+    void showProblems(const QStringList& problems);  // the dataset's, then the last run's skipped images
     void showDataset(const QString& name, const QStringList& classes, const QVector<qint64>& trainCounts,
                      const QVector<qint64>& testCounts, const QStringList& problems);
     void reloadDatasetMembership();

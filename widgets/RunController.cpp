@@ -284,6 +284,8 @@ RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
         results.targetNames << QString::fromStdString(name);
         results.targets << toRunEvaluation(evaluation);
     }
+    for (const std::string& problem : r.problems)
+        results.problems << QString::fromStdString(problem);
     return results;
 }
 

@@ -96,6 +96,7 @@ struct RunResults
     // Domain generalisation: the training classes on each target dataset's test images.
     QStringList targetNames;
     QVector<RunEvaluation> targets;
+    QStringList problems;     // images the loaders skipped ("PATH: why")
 };
 
 // Puts `results` into `runs`: in place of the run with the same (non-empty) id, else appended. Returns its

@@ -1,5 +1,6 @@
 #include "widgets/ShotCurvePlot.h"
 
+#include "widgets/AtomicSave.h"
 #include "widgets/PlotStyle.h"
 
 #include <QApplication>
@@ -90,12 +91,12 @@ void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& t
 
 bool ShotCurvePlot::savePng(const QString& path, int width, int height) const
 {
-    return m_plot->savePng(path, width, height, 2.0);
+    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePng(temporary, width, height, 2.0); });
 }
 
 bool ShotCurvePlot::savePdf(const QString& path, int width, int height) const
 {
-    return m_plot->savePdf(path, width, height);
+    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePdf(temporary, width, height); });
 }
 
 QString renderShotCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel, const QString& pngPath,

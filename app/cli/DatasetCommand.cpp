@@ -1,4 +1,4 @@
-// tunebench-cli dataset inspect PATH [--shots K] [--seed S] [--base-new]
+// tunebench-cli dataset inspect PATH [--shots K] [--seed S] [--base-new] [--verify]
 // tunebench-cli dataset list
 
 #include "app/cli/Commands.h"
@@ -8,9 +8,13 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageDomains.h"
+#include "core/data/ImagePreprocess.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -33,6 +37,40 @@ std::vector<std::string> classNamesOf(const DatasetIndex& dataset, const std::ve
                             ? dataset.classNames[static_cast<std::size_t>(label)]
                             : std::to_string(label));
     return names;
+}
+
+// Decodes every image file the dataset lists (each once); returns "PATH: why" for those that fail.
+// Progress with an ETA goes to stderr.
+std::vector<std::string> verifyImages(const DatasetIndex& dataset, std::int64_t& decoded)
+{
+    std::vector<std::string> paths;
+    for (const auto* split : {&dataset.train, &dataset.val, &dataset.test})
+        for (const Sample& sample : *split)
+            if (sample.idxIndex < 0)
+                paths.push_back(sample.path);
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    std::vector<std::string> failures;
+    const auto started = std::chrono::steady_clock::now();
+    auto lastReport = started;
+    decoded = 0;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        try {
+            decodeImage(paths[i]);
+            ++decoded;
+        } catch (const std::exception& e) {
+            failures.push_back(paths[i] + ": cannot be decoded (" + e.what() + ")");
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now - lastReport > std::chrono::seconds(2) || i + 1 == paths.size()) {
+            lastReport = now;
+            const double elapsed = std::chrono::duration<double>(now - started).count();
+            const double eta = elapsed / static_cast<double>(i + 1) * static_cast<double>(paths.size() - i - 1);
+            std::fprintf(stderr, "dataset: verified %zu of %zu images, %zu unreadable, ETA %.0f s\n", i + 1, paths.size(),
+                         failures.size(), eta);
+        }
+    }
+    return failures;
 }
 
 int inspect(const CliArgs& args)
@@ -77,6 +115,13 @@ int inspect(const CliArgs& args)
         {"shots", shots},
         {"seed", seed},
     };
+    if (args.flag("verify")) {
+        std::int64_t decoded = 0;
+        const std::vector<std::string> failures = verifyImages(dataset, decoded);
+        report["verified"] = {{"decoded", decoded}, {"unreadable", failures.size()}};
+        for (const std::string& failure : failures)
+            report["problems"].push_back(failure);
+    }
     if (args.flag("base-new")) {
         report["base"] = {{"splits", splitsJson(subsampleClasses(dataset, ClassSubset::Base))}};
         report["new"] = {{"splits", splitsJson(subsampleClasses(dataset, ClassSubset::New))}};
@@ -142,9 +187,9 @@ int list(const CliArgs& args)
 
 int runDataset(const std::vector<std::string>& words)
 {
-    const CliArgs args(words, {"base-new"});
+    const CliArgs args(words, {"base-new", "verify"});
     if (args.positional().empty())
-        throw Error("dataset: missing verb (expected: dataset list, or dataset inspect PATH [--shots K] [--seed S] [--base-new])");
+        throw Error("dataset: missing verb (expected: dataset list, or dataset inspect PATH [--shots K] [--seed S] [--base-new] [--verify])");
     const std::string& verb = args.positional().front();
     if (verb == "list") {
         args.requireKnown({});
@@ -152,7 +197,7 @@ int runDataset(const std::vector<std::string>& words)
     }
     if (verb != "inspect")
         throw Error("dataset: unknown verb '" + verb + "' (expected: list or inspect)");
-    args.requireKnown({"shots", "seed", "base-new"});
+    args.requireKnown({"shots", "seed", "base-new", "verify"});
     return inspect(args);
 }
 

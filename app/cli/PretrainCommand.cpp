@@ -9,6 +9,7 @@
 #include "core/data/DemoCaptions.h"
 #include "core/data/ImageBatchSource.h"
 #include "core/data/ImageDomains.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/BpeTrainer.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
@@ -42,12 +43,7 @@ std::string formatDuration(double seconds)
 
 void writeJsonFile(const fs::path& path, const nlohmann::json& json)
 {
-    std::ofstream out(path.string() + ".tmp");
-    out << json.dump(2) << "\n";
-    if (!out)
-        throw Error(path.string() + ": cannot write");
-    out.close();
-    fs::rename(path.string() + ".tmp", path);
+    writeFileAtomically(path.string(), json.dump(2) + "\n");
 }
 
 // The demo geometry: a CLIP ViT at toy widths (heads of 64 as in OpenAI's models).

@@ -5,9 +5,11 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/FewShot.h"
+#include "core/io/AtomicFile.h"
 #include "core/export/PromptExport.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
+#include "core/train/Trainer.h"
 #include "core/tuning/ClipStrategy.h"
 #include "widgets/ShotCurvePlot.h"
 
@@ -146,19 +148,23 @@ int runEval(const std::vector<std::string>& words)
         if (strategy->needsTraining())
             std::cerr << "warning: " << method << " is evaluated untrained (use --prompt EXPORT.json for a trained one)\n";
     }
-    const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads);
+    SkippedImages skipped;
+    const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads, &skipped);
     nlohmann::json out = accuracyJson(evaluation, first.classNames);
     if (baseNew) {
         const DatasetIndex novel = subsampleClasses(dataset, ClassSubset::New);
         strategy->setClasses(novel.classNames);
-        const Evaluation newEval = evaluateOn(*strategy, novel, samplesOf(novel), resolution, loaderThreads);
+        const Evaluation newEval = evaluateOn(*strategy, novel, samplesOf(novel), resolution, loaderThreads, &skipped);
         out["base"] = evaluation.accuracy;
         out["new"] = newEval.accuracy;
         out["h"] = harmonicMean(evaluation.accuracy, newEval.accuracy);
         out["new_eval"] = accuracyJson(newEval, novel.classNames);
     }
+    out["problems"] = skipped.lines();
     std::cerr << "evaluated " << out["n"].get<std::int64_t>() << " images of " << dataset.name << " (" << split << ") on "
               << describeDevice(backbone.device) << "\n";
+    for (const std::string& problem : skipped.lines())
+        std::cerr << "skipped: " << problem << "\n";
     std::cout << out.dump() << std::endl;
     return 0;
 }
@@ -188,9 +194,8 @@ int runExport(const std::vector<std::string>& words)
     for (const auto& warning : imported.warnings)
         std::cerr << "warning: " << warning << "\n";
     // The latest trained state (a stopped run's last checkpoint) wins over the exported one.
-    const fs::path checkpoint = fs::path(store.checkpointDir()) / "trainable.safetensors";
-    if (fs::exists(checkpoint))
-        imported.strategy->loadTrainableState(readSafetensors(checkpoint.string()));
+    if (const auto checkpoint = findCheckpoint(store.checkpointDir()))
+        imported.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
     auto* clip = dynamic_cast<ClipStrategy*>(imported.strategy.get());
     if (!clip)
         throw Error(*runDir + ": method '" + manifest.value("method", "") + "' has no prompt to export");
@@ -255,7 +260,7 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
         figure.push_back(curve);
     }
     const fs::path folder = store.folder();
-    RunStore::writeTextAtomically((folder / "curve.csv").string(), csv);
+    writeFileAtomically((folder / "curve.csv").string(), csv);
     const QString problem = renderShotCurves(figure, QString::fromStdString(datasetName),
                                              baseNew ? QStringLiteral("H (%)") : QStringLiteral("Accuracy (%)"),
                                              QString::fromStdString((folder / "curve.png").string()),
@@ -448,8 +453,8 @@ int runCompare(const std::vector<std::string>& words)
                           {"run", store.folder()}};
     if (!targets.empty())
         out["targets"] = targetsJson;
-    RunStore::writeTextAtomically((fs::path(store.folder()) / "table.csv").string(), csv);
-    RunStore::writeTextAtomically((fs::path(store.folder()) / "table.json").string(), out.dump(2) + "\n");
+    writeFileAtomically((fs::path(store.folder()) / "table.csv").string(), csv);
+    writeFileAtomically((fs::path(store.folder()) / "table.json").string(), out.dump(2) + "\n");
     writeCurveFiles(store, curves, methods, dataset.name, settings.baseNew);
     store.writeResults(out);
     std::cout << out.dump() << std::endl;

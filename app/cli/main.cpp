@@ -21,7 +21,7 @@ commands:
                                              L2-normalised image and text features
   classify --model PATH [--vocab FILE] --class NAME... [--template STR] --image FILE...
                                              zero-shot classification of images
-  dataset inspect PATH|fashion-mnist[:DOMAIN] [--shots K --seed S --base-new]
+  dataset inspect PATH|fashion-mnist[:DOMAIN] [--shots K --seed S --base-new --verify]
                                              classes, splits and problems of a dataset
   dataset list                               built-in datasets, their image-domain variants
                                              (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA

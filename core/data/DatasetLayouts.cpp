@@ -9,8 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -137,8 +139,8 @@ DirectoryListing listFolder(const fs::path& folder)
     return listing;
 }
 
-// The image files of one class folder, sorted by name. Only cheap checks here: decoding failures are
-// the loader's to count.
+// The image files of one class folder, sorted by name. Only cheap checks here (extension, size, the
+// first bytes): decoding failures are the loader's to count.
 std::vector<std::string> listImages(const fs::path& classFolder, ProblemLog& problems)
 {
     const DirectoryListing listing = listFolder(classFolder);
@@ -163,6 +165,13 @@ std::vector<std::string> listImages(const fs::path& classFolder, ProblemLog& pro
             problems.add("empty or unreadable image files skipped", utf8(file) + ": cannot be opened, skipped");
             continue;
         }
+        char head[kImageSignatureBytes] = {};
+        probe.read(head, sizeof head);
+        // Listed all the same: the split must stay that of the reference implementations, which list by
+        // name. The loader skips the file and reports it again.
+        if (!hasImageSignature(head, static_cast<std::size_t>(probe.gcount())))
+            problems.add("files that are not images", utf8(file) + ": not an image (its first bytes match no image format); "
+                                                                  "training and evaluation will skip it");
         images.push_back(utf8(file));
     }
     return images;
@@ -524,6 +533,18 @@ std::vector<std::string> builtInIdxClassNames(const std::string& datasetName)
 }
 
 } // namespace
+
+bool hasImageSignature(const char* head, std::size_t size)
+{
+    const auto starts = [&](const char* magic, std::size_t length, std::size_t at = 0) {
+        return size >= at + length && std::memcmp(head + at, magic, length) == 0;
+    };
+    if (starts("\xFF\xD8\xFF", 3) || starts("\x89PNG\r\n\x1A\n", 8) || starts("BM", 2) || starts("II*\0", 4) ||
+        starts("MM\0*", 4) || (starts("RIFF", 4) && starts("WEBP", 4, 8)))
+        return true;
+    // Netpbm: P1 to P6, then white space.
+    return size >= 3 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6' && std::isspace(static_cast<unsigned char>(head[2]));
+}
 
 bool isImageExtension(const std::string& extension)
 {

@@ -2,6 +2,7 @@
 
 #include "core/data/DatasetIndex.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -55,6 +56,10 @@ struct DasslBenchmarkInfo
 std::vector<DasslBenchmarkInfo> dasslBenchmarks();
 
 // True for the file extensions indexed as images (case-insensitive, with the dot: ".jpg").
+// Whether a file's first bytes (up to kImageSignatureBytes of them) are those of a format the loader
+// decodes (JPEG, PNG, BMP, TIFF, WebP, Netpbm), whatever the file's extension says.
+constexpr std::size_t kImageSignatureBytes = 12;
+bool hasImageSignature(const char* head, std::size_t size);
 bool isImageExtension(const std::string& extension);
 
 } // namespace tunebench

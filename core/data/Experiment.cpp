@@ -229,13 +229,23 @@ std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, 
     return out;
 }
 
+void SkippedImages::add(const std::vector<std::string>& problems)
+{
+    for (const std::string& problem : problems)
+        if (m_seen.insert(problem).second)
+            m_lines.push_back(problem);
+}
+
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads)
+                      int loaderThreads, SkippedImages* skipped)
 {
     auto shared = std::make_shared<const DatasetIndex>(dataset);
     auto source = makeSource(shared, samples, resolution, std::nullopt, kEvalBatch, false, 1, loaderThreads);
-    return evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
-                    static_cast<int>(dataset.classNames.size()));
+    Evaluation evaluation = evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
+                                     static_cast<int>(dataset.classNames.size()));
+    if (skipped)
+        skipped->add(source->problems());
+    return evaluation;
 }
 
 nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames)
@@ -332,6 +342,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     const DatasetRecipe recipe = effectiveRecipe(settings, dataset);
 
     ExperimentResult result;
+    SkippedImages skipped;
     result.method = info.name;
     result.baseNew = baseNew;
     result.trainableParameters = strategy->trainableParameterCount();
@@ -353,6 +364,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
                                         augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
                                         kEvalBatch, false, static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
         strategy->prepare(*prepareSource);
+        skipped.add(prepareSource->problems());
     }
 
     if (!imported && strategy->needsTraining() && !(control && control->stopRequested())) {
@@ -390,8 +402,16 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
                 store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
         };
         const TrainResult trained = Trainer(config).fit(*strategy, *trainSource, trainerCallbacks, control);
-        results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps}, {"seconds", trained.seconds},
-                            {"final_loss", trained.finalLoss}};
+        // The images trained on are those the loader could read.
+        const std::int64_t unreadable = trainSource->skippedCount();
+        results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps},          {"seconds", trained.seconds},
+                            {"final_loss", trained.finalLoss},   {"images", trainSource->sampleCount() - unreadable},
+                            {"skipped_images", unreadable}};
+        skipped.add(trainSource->problems());
+        if (unreadable > 0)
+            log("trained on " + std::to_string(trainSource->sampleCount() - unreadable) + " of " +
+                std::to_string(trainSource->sampleCount()) + " training images: " + std::to_string(unreadable) +
+                " could not be read (see problems)");
         if (trained.status != TrainResult::Status::Finished) {
             result.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
             result.message = trained.message;
@@ -404,6 +424,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         stage(ExperimentStage::Tuning);
         auto valSource = makeSource(trainShared, trainSet.val, resolution, std::nullopt, kEvalBatch, false, 1, settings.loaderThreads);
         tuned->tuneOnValidation(*valSource);
+        skipped.add(valSource->problems());
     }
     results["trainable_parameters"] = strategy->trainableParameterCount();
     const ParameterBudget budget = parameterBudget(*strategy, model, settings.tasks);
@@ -415,7 +436,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     const auto testSamples = [&](const DatasetIndex& set) {
         return limitSamples(set.test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
     };
-    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads);
+    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped);
     result.first = ClassEvaluation{trainSet.classNames, first};
     const auto firstJson = accuracyJson(first, trainSet.classNames);
     for (const auto& key : {"accuracy", "per_class", "n"})
@@ -436,7 +457,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         results["base_eval"] = firstJson;
         try {
             strategy->setClasses(newSet.classNames);
-            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads);
+            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped);
             result.novel = ClassEvaluation{newSet.classNames, novel};
             result.harmonic = harmonicMean(first.accuracy, novel.accuracy);
             results["new"] = novel.accuracy;
@@ -459,7 +480,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         nlohmann::json targetsJson = nlohmann::json::object();
         for (const DatasetIndex& target : targets) {
             const DatasetIndex targetSet = baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
-            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads);
+            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads, &skipped);
             result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
             targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
             log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
@@ -476,12 +497,20 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         // A fresh model: the learned method's hooks must not leak in.
         handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
         result.handcraftedFirst =
-            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads)};
+            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped)};
         if (baseNew) {
             handcrafted->setClasses(newSet.classNames);
             result.handcraftedNovel =
-                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads)};
+                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped)};
         }
+    }
+    result.problems = skipped.lines();
+    results["problems"] = result.problems;
+    if (!result.problems.empty()) {
+        log(std::to_string(result.problems.size()) + " image" + (result.problems.size() == 1 ? "" : "s") +
+            " could not be read and were skipped:");
+        for (const std::string& problem : result.problems)
+            log("  " + problem);
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (store) {

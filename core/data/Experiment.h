@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,9 +81,22 @@ std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const 
 bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info);
 // A fixed seeded subset of `samples` in their original order; all of them when limit <= 0.
 std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, std::uint64_t seed);
-// Evaluates a strategy's logits on samples of `dataset` with the evaluation transform.
+// Images the loaders could not read ("PATH: why"), each named once, in the order first seen.
+class SkippedImages
+{
+public:
+    void add(const std::vector<std::string>& problems);
+    const std::vector<std::string>& lines() const { return m_lines; }
+
+private:
+    std::vector<std::string> m_lines;
+    std::set<std::string> m_seen;
+};
+
+// Evaluates a strategy's logits on samples of `dataset` with the evaluation transform; images that cannot
+// be read are left out of the counts and added to `skipped`.
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads);
+                      int loaderThreads, SkippedImages* skipped = nullptr);
 // {"accuracy", "per_class", "n"} of an evaluation.
 nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames);
 
@@ -132,6 +146,8 @@ struct ExperimentResult
     // Domain generalisation: each target dataset's test images of the training classes (base classes under
     // base-to-new), in the order of settings.evalDatasets.
     std::vector<std::pair<std::string, ClassEvaluation>> targets;
+    // Images skipped by the loaders (training, validation or evaluation), as results.json's "problems".
+    std::vector<std::string> problems;
     std::string exportPath;                 // the prompt export's .json, when written
     nlohmann::json nearestWords = nlohmann::json::array();  // the export manifest's "nearest_words"
     // What results.json holds besides `json`: per-class accuracy in label order, confusion matrices, the

@@ -1,6 +1,7 @@
 #include "core/export/PromptExport.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunStore.h"
@@ -84,7 +85,7 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
     }
     manifest["nearest_words"] = nearestJson;
     writeSafetensors(tensors, base + ".safetensors", {{"format", "tunebench-prompt-1"}, {"method", strategy.name()}});
-    RunStore::writeTextAtomically(base + ".json", manifest.dump(2) + "\n");
+    writeFileAtomically(base + ".json", manifest.dump(2) + "\n");
     return manifest;
 }
 

@@ -1,6 +1,7 @@
 #include "core/io/BpeTrainer.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/ClipTokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -77,22 +78,11 @@ void writeHuggingFaceVocabulary(const BpeVocabulary& vocabulary, const std::stri
         vocab[vocabulary.tokens[id]] = id;
     const fs::path vocabPath = fs::path(folder) / "vocab.json";
     const fs::path mergesPath = fs::path(folder) / "merges.txt";
-    {
-        std::ofstream out(vocabPath.string() + ".tmp");
-        out << vocab.dump() << "\n";
-        if (!out)
-            throw Error(vocabPath.string() + ": cannot write");
-    }
-    {
-        std::ofstream out(mergesPath.string() + ".tmp");
-        out << "#version: 0.2\n";
-        for (const auto& [left, right] : vocabulary.merges)
-            out << left << " " << right << "\n";
-        if (!out)
-            throw Error(mergesPath.string() + ": cannot write");
-    }
-    fs::rename(vocabPath.string() + ".tmp", vocabPath);
-    fs::rename(mergesPath.string() + ".tmp", mergesPath);
+    writeFileAtomically(vocabPath.string(), vocab.dump() + "\n");
+    std::string merges = "#version: 0.2\n";
+    for (const auto& [left, right] : vocabulary.merges)
+        merges += left + " " + right + "\n";
+    writeFileAtomically(mergesPath.string(), merges);
 }
 
 } // namespace tunebench

@@ -1,6 +1,7 @@
 #include "core/io/CheckpointWriter.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/KeyMaps.h"
 
 #include <nlohmann/json.hpp>
@@ -8,30 +9,12 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
-
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace tunebench {
 
 namespace {
-
-std::string temporaryNameFor(const std::string& path)
-{
-    return path + ".tmp-" + std::to_string(::getpid());
-}
-
-void commitFile(const std::string& temporary, const std::string& path)
-{
-    std::error_code error;
-    fs::rename(temporary, path, error);
-    if (error) {
-        fs::remove(temporary, error);
-        throw Error(path + ": cannot write (" + error.message() + ")");
-    }
-}
 
 // A TorchScript module needs a class type per object; names only have to be unique within the archive.
 torch::jit::Module makeModule(const std::string& path)
@@ -81,13 +64,13 @@ void writeOpenAiTorchScript(const StateDict& canonical, const ModelSpec& spec, c
         root.register_buffer("context_length", torch::tensor(static_cast<int64_t>(spec.text->contextLength)));
         root.register_buffer("vocab_size", torch::tensor(static_cast<int64_t>(spec.text->vocabSize)));
     }
-    const std::string temporary = temporaryNameFor(path);
-    try {
-        root.save(temporary);
-    } catch (const c10::Error& e) {
-        throw Error(path + ": cannot write the archive (" + std::string(e.what_without_backtrace()) + ")");
-    }
-    commitFile(temporary, path);
+    replaceFileAtomically(path, [&](const std::string& temporary) {
+        try {
+            root.save(temporary);
+        } catch (const c10::Error& e) {
+            throw Error(e.what_without_backtrace());
+        }
+    });
 }
 
 void writeOpenAiSafetensors(const StateDict& canonical, const std::string& path)
@@ -135,15 +118,7 @@ void writeHuggingFaceFolder(const StateDict& canonical, const ModelSpec& spec, c
                                    {"vision_config", vision},
                                    {"torch_dtype", "float32"}};
     writeSafetensors(huggingFaceFromCanonical(canonical), (fs::path(folder) / "model.safetensors").string(), {{"format", "pt"}});
-    const std::string configPath = (fs::path(folder) / "config.json").string();
-    const std::string temporary = temporaryNameFor(configPath);
-    {
-        std::ofstream out(temporary);
-        out << config.dump(2) << "\n";
-        if (!out)
-            throw Error(configPath + ": cannot write");
-    }
-    commitFile(temporary, configPath);
+    writeFileAtomically((fs::path(folder) / "config.json").string(), config.dump(2) + "\n");
 }
 
 StateDict canonicalWeights(const torch::nn::Module& model)

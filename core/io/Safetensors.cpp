@@ -1,6 +1,7 @@
 #include "core/io/Safetensors.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +10,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <random>
 #include <system_error>
 #include <utility>
 
@@ -265,16 +265,6 @@ void writeAll(int fd, const void* data, std::size_t size)
         bytes += written;
         size -= static_cast<std::size_t>(written);
     }
-}
-
-std::string folderOf(const std::string& path)
-{
-    const std::size_t slash = path.find_last_of('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
 }
 
 } // namespace
@@ -707,59 +697,27 @@ void SafetensorsWriter::write(const std::string& path) const
 {
     const std::vector<const PendingTensor*> order = fileOrder();
     const std::string header = paddedHeader(order);
-
-    // O_EXCL on a random name instead of mkstemp: the file then gets the usual umask-derived mode.
-    static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    std::random_device entropy;
-    std::mt19937_64 generator((static_cast<std::uint64_t>(entropy()) << 32) ^ entropy());
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof(kAlphabet) - 2);
-    std::string temporaryPath;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        temporaryPath = path + ".tmp-";
-        for (int i = 0; i < 6; ++i)
-            temporaryPath += kAlphabet[pick(generator)];
-        fd = ::open(temporaryPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            throw Error(path + ": cannot create a temporary file next to it (" + systemMessage(errno) + ")");
-    }
-    if (fd < 0)
-        throw Error(path + ": cannot create a temporary file next to it (too many name collisions)");
-
-    try {
-        std::uint8_t lengthField[8];
-        const std::uint64_t headerLength = header.size();
-        for (int i = 0; i < 8; ++i)
-            lengthField[i] = static_cast<std::uint8_t>(headerLength >> (8 * i));
-        writeAll(fd, lengthField, sizeof(lengthField));
-        writeAll(fd, header.data(), header.size());
-        for (const PendingTensor* tensor : order)
-            writeAll(fd, tensor->bytes.data(), tensor->bytes.size());
-        if (::fsync(fd) != 0)
-            throw std::system_error(errno, std::generic_category());
-        const int closeResult = ::close(fd);
-        fd = -1;
-        if (closeResult != 0)
-            throw std::system_error(errno, std::generic_category());
-        if (::rename(temporaryPath.c_str(), path.c_str()) != 0)
-            throw std::system_error(errno, std::generic_category());
-    } catch (...) {
-        if (fd >= 0)
-            ::close(fd);
-        ::unlink(temporaryPath.c_str());
+    // Streamed into the temporary file: no second copy of the tensors in memory.
+    replaceFileAtomically(path, [&](const std::string& temporaryPath) {
+        const int fd = ::open(temporaryPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0)
+            throw Error(systemMessage(errno));
         try {
-            throw;
+            std::uint8_t lengthField[8];
+            const std::uint64_t headerLength = header.size();
+            for (int i = 0; i < 8; ++i)
+                lengthField[i] = static_cast<std::uint8_t>(headerLength >> (8 * i));
+            writeAll(fd, lengthField, sizeof(lengthField));
+            writeAll(fd, header.data(), header.size());
+            for (const PendingTensor* tensor : order)
+                writeAll(fd, tensor->bytes.data(), tensor->bytes.size());
         } catch (const std::system_error& error) {
-            throw Error(path + ": cannot write (" + systemMessage(error.code().value()) + ")");
+            ::close(fd);
+            throw Error(systemMessage(error.code().value()));
         }
-    }
-
-    // Make the rename itself durable; a failure here does not undo a complete, renamed file.
-    const int folder = ::open(folderOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (folder >= 0) {
-        ::fsync(folder);
-        ::close(folder);
-    }
+        if (::close(fd) != 0)
+            throw Error(systemMessage(errno));
+    });
 }
 
 } // namespace tunebench

@@ -6,10 +6,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <variant>
@@ -69,6 +71,32 @@ ValuePtr make(T value)
     return v;
 }
 
+// Every list and dict an unpickler makes. A pickle can nest them arbitrarily deep or make one hold
+// itself (memo plus APPEND); emptying them all when the reading ends frees the graph without recursion
+// and without leaking cycles.
+class ValueArena
+{
+public:
+    ValueArena() = default;
+    ValueArena(const ValueArena&) = delete;
+    ValueArena& operator=(const ValueArena&) = delete;
+    ~ValueArena()
+    {
+        for (const ValuePtr& container : m_containers)
+            container->data = std::monostate{};
+    }
+
+    template <typename T>
+    ValuePtr container(T items)
+    {
+        m_containers.push_back(make(std::move(items)));
+        return m_containers.back();
+    }
+
+private:
+    std::vector<ValuePtr> m_containers;
+};
+
 c10::ScalarType storageDtype(const std::string& global, const std::string& file)
 {
     static const std::map<std::string, c10::ScalarType> types = {
@@ -104,8 +132,10 @@ c10::ScalarType tensorDtype(const std::string& global, const std::string& file)
 class Unpickler
 {
 public:
-    Unpickler(const std::string& file, const char* data, std::size_t size, std::function<ValuePtr(const ValuePtr&)> persistentLoad)
-        : m_file(file), m_data(data), m_size(size), m_persistentLoad(std::move(persistentLoad))
+    // The lists and dicts it makes belong to `arena`, which must outlive every value read.
+    Unpickler(const std::string& file, const char* data, std::size_t size, std::function<ValuePtr(const ValuePtr&)> persistentLoad,
+              ValueArena& arena)
+        : m_file(file), m_data(data), m_size(size), m_persistentLoad(std::move(persistentLoad)), m_arena(arena)
     {
     }
 
@@ -116,6 +146,7 @@ public:
         m_stack.clear();
         m_marks.clear();
         m_memo.clear();
+        m_dictIndex.clear();
         for (;;) {
             const std::size_t at = m_pos;
             const auto op = static_cast<unsigned char>(bytes(1)[0]);
@@ -224,25 +255,28 @@ private:
                 return;
             fail(at, "SETITEM on something that is not a dict");
         }
+        auto& index = m_dictIndex[&target];
         for (std::size_t i = 0; i < items.size(); i += 2) {
-            bool replaced = false;
-            for (auto& [key, value] : *dict)
-                if (sameKey(*key, *items[i])) {
-                    value = items[i + 1];
-                    replaced = true;
+            const std::optional<std::string> key = indexKey(*items[i]);
+            if (key) {
+                const auto [it, added] = index.emplace(*key, dict->size());
+                if (!added) {
+                    (*dict)[it->second].second = items[i + 1];
+                    continue;
                 }
-            if (!replaced)
-                dict->emplace_back(items[i], items[i + 1]);
+            }
+            dict->emplace_back(items[i], items[i + 1]);
         }
     }
 
-    static bool sameKey(const Value& a, const Value& b)
+    // Keys that compare equal in Python and matter here: strings and integers (tagged apart).
+    static std::optional<std::string> indexKey(const Value& key)
     {
-        if (auto* s = std::get_if<std::string>(&a.data))
-            return std::holds_alternative<std::string>(b.data) && *s == std::get<std::string>(b.data);
-        if (auto* i = std::get_if<std::int64_t>(&a.data))
-            return std::holds_alternative<std::int64_t>(b.data) && *i == std::get<std::int64_t>(b.data);
-        return false;
+        if (const auto* s = std::get_if<std::string>(&key.data))
+            return "s" + *s;
+        if (const auto* i = std::get_if<std::int64_t>(&key.data))
+            return "i" + std::to_string(*i);
+        return std::nullopt;
     }
 
     std::vector<std::int64_t> integers(const ValuePtr& v, const char* what, std::size_t at) const
@@ -268,8 +302,10 @@ private:
         const auto* offset = std::get_if<std::int64_t>(&args[1]->data);
         if (!storage || !offset)
             fail(at, "a tensor rebuild without a storage and an offset");
-        TensorRef tensor{storage->key, storage->dtype, *offset + storage->viewOffset, integers(args[2], "the size", at),
-                         integers(args[3], "the stride", at)};
+        std::int64_t start = 0;
+        if (*offset < 0 || storage->viewOffset < 0 || __builtin_add_overflow(*offset, storage->viewOffset, &start))
+            fail(at, "a tensor offset out of range");
+        TensorRef tensor{storage->key, storage->dtype, start, integers(args[2], "the size", at), integers(args[3], "the stride", at)};
         if (tensor.sizes.size() != tensor.strides.size())
             fail(at, "a tensor whose size and stride differ in length");
         return make(std::move(tensor));
@@ -279,7 +315,7 @@ private:
     {
         const std::string& name = callable.name;
         if (name == "collections.OrderedDict" || name == "builtins.dict")
-            return make(Dict{});
+            return m_arena.container(Dict{});
         if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor")
             return rebuildTensor(args, at);
         if (name == "torch._utils._rebuild_tensor_v3") {
@@ -318,22 +354,22 @@ private:
         case 0x80: bytes(1); break;                                     // PROTO
         case 0x95: bytes(8); break;                                     // FRAME
         case '(': m_marks.push_back(m_stack.size()); break;             // MARK
-        case '}': m_stack.push_back(make(Dict{})); break;                // EMPTY_DICT
-        case ']': m_stack.push_back(make(List{})); break;                // EMPTY_LIST
-        case ')': m_stack.push_back(make(List{})); break;          // EMPTY_TUPLE
+        case '}': m_stack.push_back(m_arena.container(Dict{})); break;   // EMPTY_DICT
+        case ']': m_stack.push_back(m_arena.container(List{})); break;   // EMPTY_LIST
+        case ')': m_stack.push_back(m_arena.container(List{})); break;   // EMPTY_TUPLE
         case 'd': {                                                     // DICT
-            auto dict = make(Dict{});
+            auto dict = m_arena.container(Dict{});
             setItems(*dict, popMark(at), at);
             m_stack.push_back(dict);
             break;
         }
-        case 'l': m_stack.push_back(make(popMark(at))); break;          // LIST
-        case 't': m_stack.push_back(make(popMark(at))); break;    // TUPLE
+        case 'l': m_stack.push_back(m_arena.container(popMark(at))); break;  // LIST
+        case 't': m_stack.push_back(m_arena.container(popMark(at))); break;  // TUPLE
         case 0x85: case 0x86: case 0x87: {                              // TUPLE1..3
             List items(op - 0x84);
             for (auto it = items.rbegin(); it != items.rend(); ++it)
                 *it = pop(at);
-            m_stack.push_back(make(std::move(items)));
+            m_stack.push_back(m_arena.container(std::move(items)));
             break;
         }
         case 'J': m_stack.push_back(make<std::int64_t>(static_cast<std::int32_t>(unsignedLE(4)))); break;  // BININT
@@ -441,6 +477,9 @@ private:
     std::vector<ValuePtr> m_stack;
     std::vector<std::size_t> m_marks;
     std::unordered_map<std::uint64_t, ValuePtr> m_memo;
+    ValueArena& m_arena;
+    // Per dict, where each key sits: a SETITEM replaces in constant time (keys are strings or integers).
+    std::unordered_map<const Value*, std::unordered_map<std::string, std::size_t>> m_dictIndex;
 };
 
 // ('storage', <storage global>, key, location, numel[, view_metadata]) -> StorageRef.
@@ -465,19 +504,25 @@ ValuePtr storageFromPersistentId(const ValuePtr& id, const std::string& file)
     return make(storage);
 }
 
+// Weights nest a few dicts deep at most; the limit also stops a dict that contains itself.
+constexpr int kMaxNesting = 64;
+
 // The storages the weights refer to, by key (each read once; an optimizer's state is never read).
-void collectKeys(const Value& v, std::map<std::string, c10::ScalarType>& keys, std::set<const Value*>& seen)
+void collectKeys(const Value& v, std::map<std::string, c10::ScalarType>& keys, std::set<const Value*>& seen, const std::string& file,
+                 int depth = 0)
 {
     if (!seen.insert(&v).second)
         return;
+    if (depth > kMaxNesting)
+        throw Error(file + ": lists or dicts nested more than " + std::to_string(kMaxNesting) + " deep");
     if (const auto* t = std::get_if<TensorRef>(&v.data))
         keys.emplace(t->storageKey, t->dtype);
     else if (const auto* list = std::get_if<List>(&v.data))
         for (const auto& item : *list)
-            collectKeys(*item, keys, seen);
+            collectKeys(*item, keys, seen, file, depth + 1);
     else if (const auto* dict = std::get_if<Dict>(&v.data))
         for (const auto& [key, value] : *dict)
-            collectKeys(*value, keys, seen);
+            collectKeys(*value, keys, seen, file, depth + 1);
 }
 
 at::Tensor materialise(const TensorRef& ref, const std::map<std::string, at::Tensor>& storages, const std::string& name, const std::string& file)
@@ -517,9 +562,6 @@ std::string keyText(const Value& key)
         return std::to_string(*i);
     return {};
 }
-
-// Weights nest a few dicts deep at most; the limit also stops a dict that contains itself.
-constexpr int kMaxNesting = 64;
 
 bool holdsTensors(const Value& v, int depth = 0)
 {
@@ -611,6 +653,7 @@ StateDict readTorchSave(const std::string& path)
         return storage;
     };
 
+    ValueArena arena;  // declared first: freed after every value that refers into it
     ValuePtr top;
     std::map<std::string, at::Tensor> storages;
     std::map<std::string, c10::ScalarType> keys;
@@ -625,8 +668,8 @@ StateDict readTorchSave(const std::string& path)
             }
             auto [pickle, pickleSize] = reader.getRecord("data.pkl");
             std::size_t position = 0;
-            top = Unpickler(path, static_cast<const char*>(pickle.get()), pickleSize, persistentLoad).load(position);
-            collectKeys(weightsOf(*top), keys, seen);
+            top = Unpickler(path, static_cast<const char*>(pickle.get()), pickleSize, persistentLoad, arena).load(position);
+            collectKeys(weightsOf(*top), keys, seen, path);
             for (const auto& [key, dtype] : keys) {
                 const std::string record = "data/" + key;
                 if (!reader.hasRecord(record))
@@ -649,11 +692,13 @@ StateDict readTorchSave(const std::string& path)
         ValuePtr order;
         for (std::size_t want = std::min<std::size_t>(fileSize, 1 << 22);; want = std::min(fileSize, want * 8)) {
             std::string head(want, '\0');
+            in.clear();
             in.seekg(0);
-            in.read(head.data(), static_cast<std::streamsize>(want));
+            if (!in.read(head.data(), static_cast<std::streamsize>(want)))
+                throw Error(path + ": cannot read (" + std::strerror(errno) + ")");
             try {
                 position = 0;
-                Unpickler unpickler(path, head.data(), head.size(), persistentLoad);
+                Unpickler unpickler(path, head.data(), head.size(), persistentLoad, arena);
                 for (int header = 0; header < 3; ++header)
                     unpickler.load(position);
                 top = unpickler.load(position);
@@ -664,7 +709,7 @@ StateDict readTorchSave(const std::string& path)
                     throw;
             }
         }
-        collectKeys(weightsOf(*top), keys, seen);
+        collectKeys(weightsOf(*top), keys, seen, path);
         const auto* list = std::get_if<List>(&order->data);
         if (!list)
             throw Error(path + ": the list of storage keys is missing");
@@ -683,10 +728,11 @@ StateDict readTorchSave(const std::string& path)
             const std::size_t bytes = static_cast<std::size_t>(count) * element;
             if (keys.count(*key)) {
                 at::Tensor storage = torch::empty({count}, torch::TensorOptions().dtype(type->second));
-                in.read(static_cast<char*>(storage.data_ptr()), static_cast<std::streamsize>(bytes));
+                if (!in.read(static_cast<char*>(storage.data_ptr()), static_cast<std::streamsize>(bytes)))
+                    throw Error(path + ": the data ends early (truncated file?) in storage " + *key);
                 storages[*key] = storage;
-            } else {
-                in.seekg(static_cast<std::streamoff>(bytes), std::ios::cur);  // optimizer state and the like
+            } else if (!in.seekg(static_cast<std::streamoff>(bytes), std::ios::cur)) {  // optimizer state and the like
+                throw Error(path + ": the data ends early (truncated file?) in storage " + *key);
             }
             position += 8 + bytes;
         }

@@ -1,6 +1,7 @@
 #include "core/train/RunStore.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 
 #include <algorithm>
 #include <chrono>
@@ -86,22 +87,6 @@ std::string RunStore::exportDir() const
     return (fs::path(m_folder) / "export").string();
 }
 
-void RunStore::writeTextAtomically(const std::string& path, const std::string& text)
-{
-    const std::string temporary = path + ".tmp";
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out)
-            throw Error(path + ": cannot write");
-    }
-    std::error_code ec;
-    fs::rename(temporary, path, ec);
-    if (ec)
-        throw Error(path + ": cannot replace (" + ec.message() + ")");
-}
-
 nlohmann::json RunStore::readJsonFile(const std::string& path)
 {
     std::ifstream in(path);
@@ -116,7 +101,7 @@ nlohmann::json RunStore::readJsonFile(const std::string& path)
 
 void RunStore::writeConfig(const nlohmann::json& config) const
 {
-    writeTextAtomically((fs::path(m_folder) / "config.json").string(), config.dump(2) + "\n");
+    writeFileAtomically((fs::path(m_folder) / "config.json").string(), config.dump(2) + "\n");
 }
 
 nlohmann::json RunStore::readConfig() const
@@ -153,7 +138,7 @@ std::vector<nlohmann::json> RunStore::readMetrics() const
 
 void RunStore::writeResults(const nlohmann::json& results) const
 {
-    writeTextAtomically((fs::path(m_folder) / "results.json").string(), results.dump(2) + "\n");
+    writeFileAtomically((fs::path(m_folder) / "results.json").string(), results.dump(2) + "\n");
 }
 
 nlohmann::json RunStore::readResults() const

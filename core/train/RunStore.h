@@ -46,8 +46,7 @@ public:
     void writeResults(const nlohmann::json& results) const;
     nlohmann::json readResults() const;  // null when absent
 
-    // Atomic JSON/text writes used for the run's files (and the compare table's CSV).
-    static void writeTextAtomically(const std::string& path, const std::string& text);
+    // A JSON file read whole; errors name the file.
     static nlohmann::json readJsonFile(const std::string& path);
 
 private:

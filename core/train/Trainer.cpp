@@ -2,6 +2,7 @@
 
 #include "core/Device.h"
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 #include "core/train/RunControl.h"
 
 #include <ATen/autocast_mode.h>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -111,53 +113,64 @@ void setLr(torch::optim::Optimizer& optimizer, double lr)
         group.options().set_lr(lr);
 }
 
-void writeTextAtomically(const fs::path& path, const std::string& text)
-{
-    const fs::path temporary = path.string() + ".tmp";
-    {
-        std::ofstream out(temporary);
-        out << text;
-        if (!out)
-            throw Error(path.string() + ": cannot write");
-    }
-    fs::rename(temporary, path);
-}
-
 struct Progress
 {
     int epochsDone = 0;
     std::int64_t steps = 0;
 };
 
+// A checkpoint is one set: the trainable weights and the optimiser state of epoch N in files named for
+// N, then checkpoint.json naming them, written last. Each file is written atomically, so a crash at any
+// moment leaves checkpoint.json naming the last complete set; files it does not name are leftovers.
+const char* const kCheckpointManifest = "checkpoint.json";
+
+bool isCheckpointLeftover(const std::string& name, const nlohmann::json& manifest)
+{
+    if (name == manifest.value("trainable", "") || name == manifest.value("optimizer", "") || name == kCheckpointManifest)
+        return false;
+    return name.rfind("trainable", 0) == 0 || name.rfind("optimizer", 0) == 0 || name == "progress.json" ||
+           name.rfind(std::string(kCheckpointManifest) + ".tmp-", 0) == 0;
+}
+
 void saveCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimizer& optimizer, const Progress& progress)
 {
-    fs::create_directories(dir);
-    writeSafetensors(task.trainableState(), (dir / "trainable.safetensors").string());
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error)
+        throw Error(dir.string() + ": cannot create the checkpoint folder (" + error.message() + ")");
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "e%04d", progress.epochsDone);
+    const std::string trainableName = std::string("trainable-") + tag + ".safetensors";
+    const std::string optimizerName = std::string("optimizer-") + tag + ".pt";
+    writeSafetensors(task.trainableState(), (dir / trainableName).string());
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
-    const fs::path optimizerPath = dir / "optimizer.pt";
-    archive.save_to(optimizerPath.string() + ".tmp");
-    fs::rename(optimizerPath.string() + ".tmp", optimizerPath);
-    writeTextAtomically(dir / "progress.json",
-                        nlohmann::json{{"epochs_done", progress.epochsDone}, {"steps", progress.steps}}.dump() + "\n");
+    replaceFileAtomically((dir / optimizerName).string(), [&](const std::string& temporary) { archive.save_to(temporary); });
+    const nlohmann::json manifest = {{"epochs_done", progress.epochsDone},
+                                     {"steps", progress.steps},
+                                     {"trainable", trainableName},
+                                     {"optimizer", optimizerName}};
+    writeFileAtomically((dir / kCheckpointManifest).string(), manifest.dump(2) + "\n");
+    // Committed: the sets of earlier epochs and the temporaries of interrupted writes can go.
+    for (const auto& entry : fs::directory_iterator(dir, error))
+        if (isCheckpointLeftover(entry.path().filename().string(), manifest))
+            fs::remove(entry.path(), error);
 }
 
 std::optional<Progress> loadCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimizer& optimizer)
 {
-    if (!fs::exists(dir / "progress.json"))
+    const std::optional<CheckpointInfo> found = findCheckpoint(dir.string());
+    if (!found)
         return std::nullopt;
-    std::ifstream in(dir / "progress.json");
-    nlohmann::json json;
-    try {
-        json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error((dir / "progress.json").string() + ": invalid JSON (" + e.what() + ")");
-    }
-    task.loadTrainableState(readSafetensors((dir / "trainable.safetensors").string()));
+    task.loadTrainableState(readSafetensors(found->trainablePath));
     torch::serialize::InputArchive archive;
-    archive.load_from((dir / "optimizer.pt").string());
-    optimizer.load(archive);
-    return Progress{json.value("epochs_done", 0), json.value("steps", std::int64_t(0))};
+    try {
+        archive.load_from(found->optimizerPath);
+        optimizer.load(archive);
+    } catch (const c10::Error& e) {
+        throw Error(found->optimizerPath + ": cannot restore the optimiser state (" + e.what_without_backtrace() + ")");
+    }
+    return Progress{found->epochsDone, found->steps};
 }
 
 // Runs `work`; LibTorch's out-of-memory error becomes an Error that says what to change (a smaller batch)
@@ -177,6 +190,45 @@ void explainingOutOfMemory(const char* what, std::int64_t batchSize, Work&& work
 }
 
 } // namespace
+
+std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir)
+{
+    const fs::path dir = checkpointDir;
+    // Checkpoints written before the manifest existed: three fixed names, progress.json last.
+    const bool legacy = !fs::exists(dir / kCheckpointManifest) && fs::exists(dir / "progress.json");
+    const fs::path manifestPath = dir / (legacy ? "progress.json" : kCheckpointManifest);
+    if (!fs::exists(manifestPath))
+        return std::nullopt;
+    nlohmann::json manifest;
+    {
+        std::ifstream in(manifestPath);
+        try {
+            manifest = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(manifestPath.string() + ": invalid JSON (" + e.what() + ")");
+        }
+    }
+    CheckpointInfo info;
+    std::string trainableName = "trainable.safetensors", optimizerName = "optimizer.pt";
+    try {
+        info.epochsDone = manifest.at("epochs_done").get<int>();
+        info.steps = manifest.at("steps").get<std::int64_t>();
+        if (!legacy) {
+            trainableName = manifest.at("trainable").get<std::string>();
+            optimizerName = manifest.at("optimizer").get<std::string>();
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(manifestPath.string() + ": not a checkpoint manifest (" + e.what() + ")");
+    }
+    if (info.epochsDone < 0 || info.steps < 0)
+        throw Error(manifestPath.string() + ": negative epochs_done or steps");
+    for (const std::string& name : {trainableName, optimizerName})
+        if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+            throw Error(manifestPath.string() + ": checkpoint file '" + name + "' must be a file name beside it");
+    info.trainablePath = (dir / trainableName).string();
+    info.optimizerPath = (dir / optimizerName).string();
+    return info;
+}
 
 nlohmann::json toJson(const TrainerConfig& c)
 {

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,9 +103,21 @@ TrainerConfig withEpochs(TrainerConfig recipe, int epochs);
 // lr of epoch `epoch` (0-based), or of a step when cosinePerStep: constant warm-up, then cosine from lr.
 double scheduledLr(const TrainerConfig& config, int epoch, std::int64_t step, std::int64_t totalSteps);
 
+// The last complete checkpoint in a checkpoint folder (what a resume continues from); nullopt when the
+// folder holds none. Errors name the manifest.
+struct CheckpointInfo
+{
+    std::string trainablePath;  // safetensors of the trainable state
+    std::string optimizerPath;
+    int epochsDone = 0;
+    std::int64_t steps = 0;
+};
+std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir);
+
 // Optimiser + schedule + checkpoint/resume + NaN guard + cooperative stop/pause. Checkpoints after
-// every epoch (atomic writes) into config.checkpointDir: trainable.safetensors, optimizer.pt,
-// progress.json. A non-finite loss stops the run and keeps the last good checkpoint.
+// every epoch into config.checkpointDir as one atomic set (trainable-eNNNN.safetensors,
+// optimizer-eNNNN.pt, then checkpoint.json naming them): a crash at any moment resumes from the last
+// complete epoch. A non-finite loss stops the run and keeps the last good checkpoint.
 class Trainer
 {
 public:
