@@ -4,7 +4,7 @@
 
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
-#include "core/data/Experiment.h"
+#include "core/experiment/Experiment.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"

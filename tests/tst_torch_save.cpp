@@ -206,6 +206,12 @@ private Q_SLOTS:
         writeBytes(selfList, legacyFile(std::string(appendsItself, sizeof appendsItself - 1)));
         const QString selfListError = errorOf([&] { readTorchSave(selfList); });
         QVERIFY2(selfListError.contains("no tensors"), qPrintable(selfListError));
+        // Found by fuzzing: a zip record whose central directory claims 4 GB in a 912-byte file is refused
+        // before LibTorch's reader allocates the claimed size.
+        const std::string claims = std::string(std::getenv("TUNEBENCH_SOURCE_DIR") ? std::getenv("TUNEBENCH_SOURCE_DIR") : ".") +
+                                   "/fuzz/corpus/torch_save/regression-record-claims-4gb.pt";
+        const QString claimsError = errorOf([&] { readTorchSave(claims); });
+        QVERIFY2(claimsError.contains("more than the file holds"), qPrintable(claimsError));
         // An opcode outside what torch.save writes (INT, text form), with its offset.
         const std::string opcode = root + "/opcode.pt";
         writeBytes(opcode, legacyFile("I1\n"));

@@ -3,7 +3,7 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
-#include "core/data/Experiment.h"
+#include "core/experiment/Experiment.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/Strategy.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/data/Experiment.h"
+#include "core/experiment/Experiment.h"
 
 #include <nlohmann/json.hpp>
 

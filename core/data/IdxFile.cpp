@@ -108,11 +108,13 @@ void readPayload(GzReader& reader, const std::string& path, std::uint64_t size, 
 {
     // Grow with the data actually read, so a header that lies about its size cannot make us allocate
     // far more memory than the file holds.
+    // Chunks start small and double, so that a lying header costs little before the data runs out.
     out.clear();
-    out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, std::uint64_t(64) << 20)));
     std::uint64_t done = 0;
+    std::uint64_t chunkLimit = 1u << 16;
     while (done < size) {
-        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, 1u << 22));
+        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, chunkLimit));
+        chunkLimit = std::min<std::uint64_t>(chunkLimit * 2, 1u << 24);
         out.resize(static_cast<std::size_t>(done) + chunk);
         const std::size_t got = reader.readSome(out.data() + done, chunk);
         done += got;

@@ -106,42 +106,6 @@ StateDict readTorchScriptWeights(const std::string& path)
     return weights;
 }
 
-// Fills what the tensors cannot tell from a Hugging Face config.json (heads, activation, eps, eos id).
-void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const std::string& configPath)
-{
-    auto section = [&](const char* name) {
-        if (config.contains(name) && config[name].is_object())
-            return config[name];
-        const std::string legacy = std::string(name) + "_dict";
-        if (config.contains(legacy) && config[legacy].is_object())
-            return config[legacy];
-        return nlohmann::json::object();
-    };
-    auto apply = [&](const nlohmann::json& cfg, TowerSpec& tower, const char* which) {
-        tower.heads = cfg.value("num_attention_heads", tower.heads);
-        tower.layerNormEps = cfg.value("layer_norm_eps", 1e-5);
-        const std::string act = cfg.value("hidden_act", std::string("quick_gelu"));
-        if (act == "quick_gelu")
-            tower.activation = Activation::QuickGelu;
-        else if (act == "gelu")
-            tower.activation = Activation::Gelu;
-        else
-            throw Error(configPath + ": " + which + ".hidden_act '" + act + "' is not supported (quick_gelu or gelu)");
-        if (tower.heads <= 0 || tower.width % tower.heads != 0)
-            throw Error(configPath + ": " + which + ".num_attention_heads " + std::to_string(tower.heads) +
-                        " does not divide the width " + std::to_string(tower.width));
-    };
-    apply(section("vision_config"), spec.vision, "vision_config");
-    if (spec.text) {
-        const nlohmann::json textConfig = section("text_config");
-        apply(textConfig, *spec.text, "text_config");
-        // Old exports carry the legacy ids 0/2 (tokenizer.md); keep the CLIP default then.
-        const int eos = textConfig.value("eos_token_id", spec.text->endOfTextId);
-        if (eos != 2)
-            spec.text->endOfTextId = eos;
-    }
-}
-
 // The weights of a Hugging Face folder: model.safetensors, else pytorch_model.bin, each possibly sharded
 // with an index. `files` receives the files read (for the hash).
 StateDict readHuggingFaceWeights(const fs::path& folder, std::vector<std::string>& files)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -618,6 +619,83 @@ at::Tensor tensorFromRecord(std::tuple<at::DataPtr, std::size_t> record, c10::Sc
                             torch::TensorOptions().dtype(dtype));
 }
 
+// The uncompressed size each record of a zip archive claims, from its central directory (ZIP64 included),
+// by name without the archive's top folder. LibTorch's reader allocates a record's claimed size before
+// reading it, so a few corrupt bytes could ask for gigabytes; torch.save stores records uncompressed, so
+// none can be larger than the file. Empty when the directory cannot be read (LibTorch then refuses the file).
+std::map<std::string, std::uint64_t> zipRecordSizes(const std::string& path, std::uint64_t fileSize)
+{
+    std::map<std::string, std::uint64_t> sizes;
+    std::ifstream in(path, std::ios::binary);
+    auto readAt = [&](std::uint64_t offset, std::size_t count) {
+        std::string bytes(count, '\0');
+        if (offset > fileSize || count > fileSize - offset)
+            return std::string();
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        if (!in.read(bytes.data(), static_cast<std::streamsize>(count)))
+            return std::string();
+        return bytes;
+    };
+    auto le = [](const std::string& bytes, std::size_t at, int width) {
+        std::uint64_t value = 0;
+        for (int i = width - 1; i >= 0; --i)
+            value = (value << 8) | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
+        return value;
+    };
+    // The end-of-central-directory record: 22 bytes plus a comment of up to 65,535.
+    const std::size_t tailSize = static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, 22 + 65535));
+    const std::string tail = readAt(fileSize - tailSize, tailSize);
+    if (tail.size() < 22)
+        return sizes;
+    std::size_t end = std::string::npos;
+    for (std::size_t at = tail.size() - 22 + 1; at-- > 0;)
+        if (tail.compare(at, 4, "PK\x05\x06") == 0) {
+            end = at;
+            break;
+        }
+    if (end == std::string::npos)
+        return sizes;
+    std::uint64_t entries = le(tail, end + 10, 2), directorySize = le(tail, end + 12, 4), directoryOffset = le(tail, end + 16, 4);
+    const std::uint64_t endOffset = fileSize - tailSize + end;
+    if (endOffset >= 20) {
+        const std::string locator = readAt(endOffset - 20, 20);
+        if (locator.size() == 20 && locator.compare(0, 4, "PK\x06\x07") == 0) {
+            const std::string zip64 = readAt(le(locator, 8, 8), 56);
+            if (zip64.size() < 56 || zip64.compare(0, 4, "PK\x06\x06") != 0)
+                return sizes;
+            entries = le(zip64, 32, 8);
+            directorySize = le(zip64, 40, 8);
+            directoryOffset = le(zip64, 48, 8);
+        }
+    }
+    const std::string directory = readAt(directoryOffset, static_cast<std::size_t>(std::min(directorySize, fileSize)));
+    std::size_t at = 0;
+    for (std::uint64_t entry = 0; entry < entries && at + 46 <= directory.size(); ++entry) {
+        if (directory.compare(at, 4, "PK\x01\x02") != 0)
+            break;
+        std::uint64_t size = le(directory, at + 24, 4);
+        const std::size_t nameLength = le(directory, at + 28, 2), extraLength = le(directory, at + 30, 2),
+                          commentLength = le(directory, at + 32, 2);
+        if (at + 46 + nameLength + extraLength > directory.size())
+            break;
+        std::string name = directory.substr(at + 46, nameLength);
+        if (size == 0xFFFFFFFF) {  // the real size is in the ZIP64 extra field (id 1), first
+            for (std::size_t field = at + 46 + nameLength; field + 4 <= at + 46 + nameLength + extraLength;) {
+                const std::size_t id = le(directory, field, 2), length = le(directory, field + 2, 2);
+                if (id == 1 && length >= 8 && field + 12 <= directory.size())
+                    size = le(directory, field + 4, 8);
+                field += 4 + length;
+            }
+        }
+        if (const std::size_t slash = name.find('/'); slash != std::string::npos)
+            name = name.substr(slash + 1);
+        sizes[name] = size;
+        at += 46 + nameLength + extraLength + commentLength;
+    }
+    return sizes;
+}
+
 } // namespace
 
 TorchSaveKind torchSaveKind(const std::string& path)
@@ -661,6 +739,15 @@ StateDict readTorchSave(const std::string& path)
     if (kind == TorchSaveKind::Zip) {
         try {
             caffe2::serialize::PyTorchStreamReader reader(path);
+            std::error_code sizeError;
+            const std::uint64_t fileSize = std::filesystem::file_size(path, sizeError);
+            if (sizeError)
+                throw Error(path + ": cannot read its size (" + sizeError.message() + ")");
+            const std::map<std::string, std::uint64_t> claimed = zipRecordSizes(path, fileSize);
+            for (const auto& [name, size] : claimed)
+                if (size > fileSize)
+                    throw Error(path + ": record " + name + " claims " + std::to_string(size) + " bytes, more than the file holds (" +
+                                std::to_string(fileSize) + "); the archive is damaged");
             if (reader.hasRecord("byteorder")) {
                 auto [data, size] = reader.getRecord("byteorder");
                 if (std::string(static_cast<const char*>(data.get()), size) != "little")

@@ -62,4 +62,8 @@ struct ModelSpec
     nlohmann::json summary() const;  // family, towers, resolution, parameters, file hash
 };
 
+// Fills in what the tensors cannot tell from a Hugging Face config.json (heads, activation, layer-norm eps,
+// end-of-text id). Errors name `configPath` and the field.
+void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const std::string& configPath);
+
 } // namespace tunebench

@@ -1,0 +1,43 @@
+#pragma once
+// The settings of one run, and their JSON (config.json's "settings"). No tensors and no images here, so that
+// every front end (CLI, workbench, stored settings) and the config fuzzer share them cheaply.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+// Everything that defines one training run; config.json holds it, so a run can be repeated. The CLI
+// fills it from flags, the workbench from its panels.
+struct RunSettings
+{
+    std::string model, dataset, method;
+    int shots = 16;
+    int seed = 1;
+    bool baseNew = false;
+    std::string device = "auto";
+    int threads = 0;
+    std::string precision = "fp32";
+    int epochs = 0;          // 0 = the recipe's
+    double lr = 0;           // 0 = the recipe's
+    int batchSize = 0;       // 0 = the recipe's
+    std::int64_t maxSteps = 0;
+    int loaderThreads = 0;
+    int logEvery = 0;        // 0 = about 50 lines per run
+    double cropScaleMin = 0;     // random resized crop's smallest area fraction; 0 = the dataset's recipe (DatasetRecipe)
+    int tasks = 24;              // tasks counted by the storage multiplier (the VPT paper's table: 24 VTAB tasks)
+    std::string vocab;
+    nlohmann::json options = nlohmann::json::object();  // strategy options (--opt name=value)
+    int maxTestImages = 0;           // > 0: evaluate on a fixed seeded subset of each test split (quick looks)
+    bool compareHandcrafted = false; // prompt learning: also score the dataset's hand-crafted prompt on the same images
+    std::string importPrompt;        // a prompt export's .json: evaluate it on every class of the dataset, no training
+    std::vector<std::string> evalDatasets;  // domain generalisation: also evaluate on these datasets (same classes)
+
+    nlohmann::json toJson() const;
+    static RunSettings fromJson(const nlohmann::json& json);
+};
+
+} // namespace tunebench
