@@ -10,6 +10,7 @@
 #include "core/export/PromptExport.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
+#include "core/Device.h"
 #include "tests/GuiFixtures.h"
 
 #include <QApplication>
@@ -17,6 +18,8 @@
 #include <QFileInfo>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QElapsedTimer>
+#include <QLabel>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -222,6 +225,40 @@ private Q_SLOTS:
         QVERIFY(finished.wait(30000) || !finished.isEmpty());
         QCOMPARE(finished.first().first().value<RunResults>().status, QString("stopped"));
         QVERIFY(window->statusText().contains("stopped"));
+    }
+
+    // Closing the window while a model and a dataset load, or while a run trains, returns within 2 s.
+    void closingDuringLoadsAndRunsIsQuick()
+    {
+        QElapsedTimer timer;
+        {
+            auto window = std::make_unique<MainWindow>();
+            window->setVocabulary(m_files.vocabulary);
+            window->openCheckpoint(m_files.clipFolder);
+            window->openDatasetPath(m_files.datasetFolder);
+            timer.start();
+        }
+        QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
+
+        auto window = tinyWindow();
+        QVERIFY(window);
+        window->setTrainingOverrides(300, 0, 2);
+        QVERIFY(window->startRun());
+        QTRY_VERIFY_WITH_TIMEOUT(window->curvePlot()->runCount() == 1 && window->curvePlot()->pointCount(0) >= 1, 30000);
+        timer.restart();
+        window.reset();
+        QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
+    }
+
+    // The window applies LibTorch's thread count as the CLI does, and shows it.
+    void deviceLineShowsTheThreadsInUse()
+    {
+        configureThreads(1);
+        MainWindow window;
+        auto* device = window.findChild<QLabel*>("deviceLabel");
+        QVERIFY(device);
+        QTRY_VERIFY_WITH_TIMEOUT(device->text().contains("1 threads"), 10000);
+        configureThreads(2);
     }
 
     void badInputIsShownInTheWindow()

@@ -4,6 +4,7 @@
 
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/train/RunStore.h"
@@ -11,11 +12,14 @@
 #include "tests/GuiFixtures.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+
+#include <filesystem>
 
 using namespace tunebench;
 
@@ -266,6 +270,20 @@ private Q_SLOTS:
         const auto runs = listRuns((m_dir.path() + "/failing").toStdString());
         QCOMPARE(runs.size(), size_t(1));
         QCOMPARE(runs.front().status, std::string("failed"));
+    }
+
+    // The dataset cache is keyed by content: a folder that changed is read again, an unchanged one is not.
+    void datasetCacheSeesAChangedFolder()
+    {
+        const QString folder = m_dir.path() + "/changing";
+        std::filesystem::copy(m_files.datasetFolder.toStdString(), folder.toStdString(), std::filesystem::copy_options::recursive);
+        const auto first = cachedDataset(folder.toStdString());
+        QCOMPARE(cachedDataset(folder.toStdString()).get(), first.get());
+        const std::size_t before = first->train.size() + first->val.size() + first->test.size();
+        QVERIFY(QFile::copy(folder + "/red/0.png", folder + "/red/extra.png"));
+        const auto second = cachedDataset(folder.toStdString());
+        QVERIFY(second.get() != first.get());
+        QCOMPARE(second->train.size() + second->val.size() + second->test.size(), before + 1);
     }
 
     void missingVocabularyNamesWhereItLooked()

@@ -2,6 +2,7 @@
 // uninterrupted run, the NaN guard keeping the last good checkpoint, and cooperative stop.
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/train/Evaluator.h"
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
 
@@ -240,6 +241,23 @@ private Q_SLOTS:
                 QCOMPARE(files, filesPerCheckpoint);
             }
         }
+    }
+
+    // An evaluation asked to give up ends at the next batch with an error that says so.
+    void evaluationCanBeAbandoned()
+    {
+        LinearTask task;
+        auto data = makeData();
+        const auto logits = [&](const at::Tensor& inputs) { return task.m_layer(inputs); };
+        QCOMPARE(evaluate(logits, data, 3).n, int64_t(40));
+        int batches = 0;
+        try {
+            evaluate(logits, data, 3, [&] { return ++batches > 2; });
+            QFAIL("the evaluation was not abandoned");
+        } catch (const Error& e) {
+            QVERIFY(std::string(e.what()).find("stopped by request") != std::string::npos);
+        }
+        QCOMPARE(batches, 3);
     }
 
     void stopRequestEndsTheRun()

@@ -1,13 +1,16 @@
 #include "widgets/MainWindow.h"
 
 #include "widgets/AtomicSave.h"
+#include "widgets/BackgroundTasks.h"
 #include "widgets/CurvePlot.h"
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/ResultsPanel.h"
 
 #include "core/Device.h"
+#include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/experiment/Caches.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageDomains.h"
 #include "core/io/CheckpointLoader.h"
@@ -71,16 +74,6 @@ constexpr const char* kDemoTargets = "fashion-mnist,fashion-mnist:sketch";
 constexpr int kMaxRecent = 8;
 constexpr int kStrategyNameRole = Qt::UserRole + 1;
 
-// Runs `work` on a new thread; `done` runs afterwards on the GUI thread, unless `owner` is gone by then.
-template <typename Work>
-void runInBackground(QObject* owner, Work work)
-{
-    QThread* thread = QThread::create(std::move(work));
-    QObject::connect(thread, &QThread::finished, thread, &QObject::deleteLater);
-    thread->start();
-    Q_UNUSED(owner);
-}
-
 // Posts `function` to the GUI thread; it runs only while `target` exists.
 template <typename Function>
 void postToGui(const QPointer<MainWindow>& target, Function function)
@@ -133,6 +126,7 @@ MainWindow::MainWindow(QWidget* parent)
             families << cjk;
     font.setFamilies(families);
     QApplication::setFont(font);
+    m_tasks = new BackgroundTasks(this);
     m_controller = new RunController(this);
     m_countTimer = new QTimer(this);
     m_countTimer->setSingleShot(true);
@@ -194,7 +188,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     // The compute device is probed once, off the GUI thread (CUDA initialisation can take seconds).
     QPointer<MainWindow> self(this);
-    runInBackground(this, [self] {
+    m_tasks->start("device", [self](const TaskToken&) {
         QString line;
         try {
             line = QString::fromStdString(describeDevice(chooseDevice("auto")));
@@ -227,7 +221,11 @@ MainWindow::MainWindow(QWidget* parent)
     updateControls();
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow()
+{
+    // Loads and counts first: a run's worker may wait on nothing of theirs, but they read the caches.
+    m_tasks->shutdown();
+}
 
 // ---------------------------------------------------------------------------------------------- layout
 
@@ -243,6 +241,7 @@ QWidget* MainWindow::buildModelPanel()
     m_vocabLabel = new QLabel(m_modelBox);
     m_vocabLabel->setWordWrap(true);
     m_deviceLabel = new QLabel(m_modelBox);
+    m_deviceLabel->setObjectName("deviceLabel");
     m_deviceLabel->setWordWrap(true);
     m_openModelButton = new QPushButton(m_modelBox);
     m_vocabButton = new QPushButton(m_modelBox);
@@ -787,7 +786,7 @@ void MainWindow::countParameters()
     QStringList classes = m_classNames.isEmpty() ? QStringList{"class a", "class b"} : m_classNames;
     const int generation = ++m_countGeneration;
     QPointer<MainWindow> self(this);
-    runInBackground(this, [self, request, classes, generation] {
+    m_tasks->start("count", [self, request, classes, generation](const TaskToken&) {
         qint64 count = -1;
         QString problem;
         try {
@@ -874,10 +873,18 @@ void MainWindow::openCheckpoint(const QString& path)
     updateControls();
     QPointer<MainWindow> self(this);
     const QString vocabulary = m_vocabularyPath;
-    runInBackground(this, [self, path, vocabulary] {
+    m_tasks->start("model", [self, path, vocabulary](const TaskToken&) {
         QString summary, failure, vocabFound, vocabProblem;
         try {
-            const Checkpoint checkpoint = readCheckpoint(path.toStdString());
+            // Read once into the cache that parameter counts and runs use; only when that fails is the
+            // checkpoint read alone, to tell a model problem from a vocabulary problem.
+            std::shared_ptr<const Backbone> backbone;
+            try {
+                backbone = cachedBackbone(path.toStdString(), vocabulary.toStdString());
+            } catch (const std::exception&) {
+                backbone = std::make_shared<const Backbone>(Backbone{path.toStdString(), readCheckpoint(path.toStdString()), nullptr, c10::kCPU});
+            }
+            const Checkpoint& checkpoint = backbone->checkpoint;
             buildModel(checkpoint);
             summary = QString::fromStdString(checkpoint.spec.summary().dump(2));
             if (checkpoint.spec.text) {
@@ -990,13 +997,18 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
     setStatus(tr("Opening dataset %1 ...").arg(pathOrName));
     updateControls();
     QPointer<MainWindow> self(this);
-    runInBackground(this, [self, pathOrName] {
+    m_tasks->start("dataset", [self, pathOrName](const TaskToken& token) {
         QString failure, name;
         QStringList classes, problems;
         QVector<qint64> trainCounts, testCounts;
         double cropScale = 0;
         try {
-            const DatasetIndex dataset = openDataset(pathOrName.toStdString());
+            // Into the cache that runs use; a closing window or a newer request cancels a long open.
+            const auto opened = cachedDataset(pathOrName.toStdString(), [&token](const std::string&) {
+                if (token.cancelled())
+                    throw Error("cancelled");
+            });
+            const DatasetIndex& dataset = *opened;
             name = QString::fromStdString(dataset.name);
             cropScale = dataset.recipe.cropScaleMin;
             for (const auto& c : dataset.classNames)
@@ -1012,6 +1024,8 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
         } catch (const std::exception& e) {
             failure = firstLine(e);
         }
+        if (token.cancelled())
+            return;  // a newer request or a closing window
         postToGui(self, [=](MainWindow* w) {
             w->m_datasetLoading = false;
             if (!failure.isEmpty()) {
@@ -1186,6 +1200,7 @@ void MainWindow::stopRun()
 
 void MainWindow::onRunStarted(const QString& runId, qint64 trainableParameters, int trainImages)
 {
+    m_activeRunId = runId;
     m_curveRun = m_curves->addRun(QString("%1 (%2)").arg(runId).arg(m_curves->runCount() + 1));
     m_trainableParameters = trainableParameters;
     m_paramCountLabel->setText(tr("Trainable parameters: %1").arg(QLocale().toString(trainableParameters)));
@@ -1216,6 +1231,7 @@ void MainWindow::onRunProgress(const RunProgress& p)
 
 void MainWindow::onRunFinished(const RunResults& results)
 {
+    m_activeRunId.clear();
     addToResultViews(results);
     m_tabs->setCurrentWidget(m_results);
     // The dataset's own problems, then the images this run could not read.
@@ -1245,6 +1261,7 @@ void MainWindow::onRunFinished(const RunResults& results)
 
 void MainWindow::onRunFailed(const QString& message)
 {
+    m_activeRunId.clear();
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
     m_progress->setFormat(tr("Failed"));
@@ -1327,9 +1344,19 @@ void MainWindow::deleteSelectedRuns()
         return;
     if (QMessageBox::question(this, tr("Delete runs"), tr("Delete %n run folder(s) from disk?", nullptr, items.size())) != QMessageBox::Yes)
         return;
-    for (QTreeWidgetItem* item : items)
-        QDir(item->data(0, Qt::UserRole).toString()).removeRecursively();
+    QStringList kept;
+    for (QTreeWidgetItem* item : items) {
+        const QString folder = item->data(0, Qt::UserRole).toString();
+        // The run in progress writes into its folder (a run being set up has no results.json yet).
+        const bool active = isRunning() && (QFileInfo(folder).fileName() == m_activeRunId || !QFileInfo::exists(folder + "/results.json"));
+        if (active)
+            kept << item->text(0);
+        else
+            QDir(folder).removeRecursively();
+    }
     refreshHistory();
+    if (!kept.isEmpty())
+        setStatus(tr("Not deleted, in progress: %1. Stop the run first.").arg(kept.join(", ")), true);
 }
 
 // ---------------------------------------------------------------------------------------------- misc

@@ -31,6 +31,7 @@ class QToolButton;
 
 namespace tunebench {
 
+class BackgroundTasks;
 class CurvePlot;
 class DomainGeneralisationPanel;
 class FewShotPanel;
@@ -227,6 +228,7 @@ private:
     QAction* m_chineseAction = nullptr;
 
     RunController* m_controller = nullptr;
+    BackgroundTasks* m_tasks = nullptr;  // loads, counts and the device probe
     QTimer* m_countTimer = nullptr;
     QTranslator m_translator;
     QString m_language = "en";
@@ -242,6 +244,7 @@ private:
     bool m_datasetLoading = false;
     QStringList m_classNames;
     QStringList m_datasetProblems;
+    QString m_activeRunId;  // the run folder's name while a run is in progress
     QVector<qint64> m_trainCounts, m_testCounts;
     qint64 m_trainableParameters = -1;
     int m_countGeneration = 0;

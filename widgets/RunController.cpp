@@ -3,6 +3,7 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
@@ -14,52 +15,10 @@
 #include <QFileInfo>
 #include <QThread>
 
-#include <mutex>
 
 namespace tunebench {
 
 namespace {
-
-// The last checkpoint read, with its vocabulary: parameter counts and runs rebuild a fresh model from it
-// without rereading the disk. Loaded for the CPU; a run sets its own device on a copy.
-std::shared_ptr<const Backbone> cachedBackbone(const RunRequest& request)
-{
-    static std::mutex mutex;
-    static std::string cachedKey;
-    static std::shared_ptr<const Backbone> cached;
-    const std::string path = request.modelPath.toStdString();
-    const std::string vocab = request.vocabularyPath.toStdString();
-    const QFileInfo info(request.modelPath);
-    const std::string key = path + "|" + vocab + "|" + info.lastModified().toString(Qt::ISODateWithMs).toStdString();
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (cached && cachedKey == key)
-            return cached;
-    }
-    auto backbone = std::make_shared<const Backbone>(loadBackbone(path, vocab, "cpu"));
-    std::lock_guard<std::mutex> lock(mutex);
-    cachedKey = key;
-    cached = backbone;
-    return cached;
-}
-
-std::shared_ptr<const DatasetIndex> loadDataset(const QString& pathOrName)
-{
-    static std::mutex mutex;
-    static std::string cachedKey;
-    static std::shared_ptr<const DatasetIndex> cached;
-    const std::string key = pathOrName.toStdString();
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (cached && cachedKey == key)
-            return cached;
-    }
-    auto dataset = std::make_shared<const DatasetIndex>(openDataset(key));
-    std::lock_guard<std::mutex> lock(mutex);
-    cachedKey = key;
-    cached = dataset;
-    return cached;
-}
 
 nlohmann::json optionsJson(const QVariantMap& options)
 {
@@ -197,16 +156,18 @@ void RunWorker::run(const RunRequest& request, std::shared_ptr<RunControl> contr
     } catch (const std::exception& e) {
         // One line: LibTorch appends a C++ stack trace to its messages.
         Q_EMIT failed(QString::fromStdString(e.what()).section('\n', 0, 0).trimmed());
+    } catch (...) {
+        Q_EMIT failed(tr("the run ended with an error that carries no message"));
     }
 }
 
 RunResults RunWorker::execute(const RunRequest& request, RunControl& control)
 {
     Q_EMIT stageChanged(tr("Loading model"));
-    Backbone backbone = *cachedBackbone(request);  // shares the weights; the device is this run's
+    Backbone backbone = *cachedBackbone(request.modelPath.toStdString(), request.vocabularyPath.toStdString());  // shares the weights; the device is this run's
     backbone.device = chooseDevice(request.device.toStdString());
     Q_EMIT stageChanged(tr("Opening dataset"));
-    const auto dataset = loadDataset(request.dataset);
+    const auto dataset = cachedDataset(request.dataset.toStdString());
     if (dataset->train.empty())
         throw Error(request.dataset.toStdString() + ": the dataset has no training images");
 
@@ -330,9 +291,10 @@ RunController::RunController(QObject* parent)
 
 RunController::~RunController()
 {
+    // Closing: nothing of the run is worth waiting for (its folder keeps the last epoch's checkpoint).
     if (m_control) {
         m_control->setPaused(false);
-        m_control->requestStop();
+        m_control->requestAbort();
     }
     m_thread->quit();
     m_thread->wait();
@@ -351,7 +313,12 @@ bool RunController::start(const RunRequest& request)
 
 void RunController::requestStop()
 {
-    if (m_control)
+    if (!m_control)
+        return;
+    // The first Stop ends training and keeps the evaluation; a second one ends the evaluation too.
+    if (m_control->stopRequested())
+        m_control->requestAbort();
+    else
         m_control->requestStop();
 }
 
@@ -376,7 +343,7 @@ bool RunController::waitForFinished(int timeoutMs)
 
 qint64 RunController::countTrainableParameters(const RunRequest& request, const QStringList& classNames)
 {
-    const auto backbone = cachedBackbone(request);
+    const auto backbone = cachedBackbone(request.modelPath.toStdString(), request.vocabularyPath.toStdString());
     const StrategyInfo& info = findStrategy(request.method.toStdString());
     if (info.family == StrategyFamily::PromptLearning && !backbone->tokenizer)
         throw Error(info.title + " needs a CLIP model with a text tower");

@@ -116,7 +116,7 @@ public:
 
     // Starts `request` on the worker thread; false (and nothing starts) while a run is in progress.
     bool start(const RunRequest& request);
-    void requestStop();
+    void requestStop();  // first call: training ends, evaluation still runs; second call: everything ends
     void setPaused(bool paused);
     bool isRunning() const { return m_running; }
     bool isPaused() const;

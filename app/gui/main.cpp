@@ -1,8 +1,11 @@
+#include "core/Device.h"
 #include "widgets/MainWindow.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
+
+#include <cstdio>
 
 int main(int argc, char** argv)
 {
@@ -18,7 +21,17 @@ int main(int argc, char** argv)
     parser.addPositionalArgument("checkpoint", "A checkpoint to open at start.");
     QCommandLineOption quitAfter("quit-after", "Quit after MS milliseconds (for smoke tests).", "ms");
     parser.addOption(quitAfter);
+    QCommandLineOption threads("threads", "CPU threads for LibTorch (default: $TUNEBENCH_THREADS, else all cores).", "n", "0");
+    parser.addOption(threads);
     parser.process(app);
+    bool threadsValid = false;
+    const int threadCount = parser.value(threads).toInt(&threadsValid);
+    if (!threadsValid || threadCount < 0) {
+        std::fprintf(stderr, "tunebench: --threads must be a whole number >= 0, got '%s'\n", qPrintable(parser.value(threads)));
+        return 2;
+    }
+    // As the CLI does: the window's device line shows the count in use.
+    tunebench::configureThreads(threadCount);
 
     tunebench::MainWindow window;
     window.show();

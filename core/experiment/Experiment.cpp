@@ -185,12 +185,15 @@ void SkippedImages::add(const std::vector<std::string>& problems)
 }
 
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads, SkippedImages* skipped)
+                      int loaderThreads, SkippedImages* skipped, const RunControl* control)
 {
     auto shared = std::make_shared<const DatasetIndex>(dataset);
     auto source = makeSource(shared, samples, resolution, std::nullopt, kEvalBatch, false, 1, loaderThreads);
+    std::function<bool()> abandon;
+    if (control)
+        abandon = [control] { return control->abortRequested(); };
     Evaluation evaluation = evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
-                                     static_cast<int>(dataset.classNames.size()));
+                                     static_cast<int>(dataset.classNames.size()), abandon);
     if (skipped)
         skipped->add(source->problems());
     return evaluation;
@@ -384,7 +387,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     const auto testSamples = [&](const DatasetIndex& set) {
         return limitSamples(set.test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
     };
-    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped);
+    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped, control);
     result.first = ClassEvaluation{trainSet.classNames, first};
     const auto firstJson = accuracyJson(first, trainSet.classNames);
     for (const auto& key : {"accuracy", "per_class", "n"})
@@ -405,7 +408,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         results["base_eval"] = firstJson;
         try {
             strategy->setClasses(newSet.classNames);
-            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped);
+            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped, control);
             result.novel = ClassEvaluation{newSet.classNames, novel};
             result.harmonic = harmonicMean(first.accuracy, novel.accuracy);
             results["new"] = novel.accuracy;
@@ -428,7 +431,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         nlohmann::json targetsJson = nlohmann::json::object();
         for (const DatasetIndex& target : targets) {
             const DatasetIndex targetSet = baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
-            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads, &skipped);
+            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads, &skipped, control);
             result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
             targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
             log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
@@ -445,11 +448,11 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         // A fresh model: the learned method's hooks must not leak in.
         handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
         result.handcraftedFirst =
-            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped)};
+            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped, control)};
         if (baseNew) {
             handcrafted->setClasses(newSet.classNames);
             result.handcraftedNovel =
-                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped)};
+                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped, control)};
         }
     }
     result.problems = skipped.lines();

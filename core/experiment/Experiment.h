@@ -65,9 +65,10 @@ private:
 };
 
 // Evaluates a strategy's logits on samples of `dataset` with the evaluation transform; images that cannot
-// be read are left out of the counts and added to `skipped`.
+// be read are left out of the counts and added to `skipped`. An abort requested on `control` ends it
+// (Error "evaluation stopped by request").
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads, SkippedImages* skipped = nullptr);
+                      int loaderThreads, SkippedImages* skipped = nullptr, const RunControl* control = nullptr);
 // {"accuracy", "per_class", "n"} of an evaluation.
 nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames);
 

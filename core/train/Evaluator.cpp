@@ -1,17 +1,22 @@
 #include "core/train/Evaluator.h"
 
+#include "core/Error.h"
+
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 namespace tunebench {
 
-Evaluation evaluate(const std::function<at::Tensor(const at::Tensor&)>& logits, BatchSource& data, int numClasses)
+Evaluation evaluate(const std::function<at::Tensor(const at::Tensor&)>& logits, BatchSource& data, int numClasses,
+                    const std::function<bool()>& abandon)
 {
     Evaluation result;
     result.confusion.assign(static_cast<size_t>(numClasses), std::vector<std::int64_t>(static_cast<size_t>(numClasses), 0));
     torch::NoGradGuard noGrad;
     data.startEpoch(0);
     while (auto batch = data.next()) {
+        if (abandon && abandon())
+            throw Error("evaluation stopped by request");
         const auto predicted = logits(batch->inputs).argmax(-1).to(torch::kCPU).to(torch::kLong).contiguous();
         const auto labels = batch->labels.to(torch::kCPU).to(torch::kLong).contiguous();
         const auto* p = predicted.data_ptr<int64_t>();

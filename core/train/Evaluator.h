@@ -21,7 +21,10 @@ struct Evaluation
 };
 
 // Runs `logits` over every batch of `data` (no gradient) and scores the argmax against the labels.
-Evaluation evaluate(const std::function<at::Tensor(const at::Tensor& inputs)>& logits, BatchSource& data, int numClasses);
+// `abandon`, when given, is asked before each batch; when it returns true the evaluation throws Error
+// "evaluation stopped by request".
+Evaluation evaluate(const std::function<at::Tensor(const at::Tensor& inputs)>& logits, BatchSource& data, int numClasses,
+                    const std::function<bool()>& abandon = {});
 
 // H = 2BN / (B + N); 0 when both are 0.
 double harmonicMean(double base, double novel);

@@ -9,6 +9,12 @@ void RunControl::requestStop()
     m_resumed.notify_all();
 }
 
+void RunControl::requestAbort()
+{
+    m_abort = true;
+    requestStop();
+}
+
 void RunControl::setPaused(bool paused)
 {
     m_paused = paused;
