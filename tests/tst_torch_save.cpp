@@ -2,10 +2,13 @@
 // were written by Python's torch.save (tests/fixtures/make_torch_save_fixtures.py); every value is a formula
 // of its position, recomputed here.
 #include "core/Error.h"
+#include "core/model/ModelSpec.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/TorchSave.h"
 
 #include <QtTest>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/torch.h>
 
@@ -164,6 +167,29 @@ private Q_SLOTS:
             QVERIFY2(hf.weights.at(name).reshape(tensor.sizes()).equal(tensor), name.c_str());
         }
         QVERIFY(!hf.spec.sha256.empty());
+    }
+
+    // Found by fuzzing: integers given as huge floats are refused (converting them was undefined
+    // behaviour), as are ids outside the vocabulary and activations we do not implement.
+    void huggingFaceConfigFieldsAreChecked()
+    {
+        auto apply = [](const char* text) {
+            ModelSpec spec;
+            spec.vision.width = 16;
+            spec.vision.heads = 2;
+            spec.text = TextSpec{};
+            spec.text->width = 16;
+            spec.text->heads = 2;
+            spec.text->vocabSize = 64;
+            return errorOf([&] { applyHuggingFaceConfig(nlohmann::json::parse(text), spec, "config.json"); });
+        };
+        QCOMPARE(apply(R"({"text_config": {"eos_token_id": 63}})"), QString());
+        QVERIFY(apply(R"({"text_config_dict": {"eos_token_id": 2.2e126}})").contains("\"eos_token_id\" must be an integer"));
+        QVERIFY(apply(R"({"text_config": {"eos_token_id": 64}})").contains("outside the vocabulary"));
+        QVERIFY(apply(R"({"vision_config": {"num_attention_heads": 1.5}})").contains("num_attention_heads"));
+        QVERIFY(apply(R"({"vision_config": {"hidden_act": "relu"}})").contains("not supported"));
+        QVERIFY(apply(R"({"vision_config": {"layer_norm_eps": "small"}})").contains("wrong type"));
+        QVERIFY(apply(R"([1, 2])").contains("not a JSON object"));
     }
 
     void badFilesGiveErrorsNamingThem()

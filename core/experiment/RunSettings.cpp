@@ -1,6 +1,7 @@
 #include "core/experiment/RunSettings.h"
 
 #include "core/Error.h"
+#include "core/io/JsonFields.h"
 
 namespace tunebench {
 
@@ -25,28 +26,29 @@ nlohmann::json RunSettings::toJson() const
 
 RunSettings RunSettings::fromJson(const nlohmann::json& j)
 {
+    static const std::string kWhere = "run config";
     RunSettings s;
     try {
         s.model = j.value("model", s.model);
         s.dataset = j.value("dataset", s.dataset);
         s.method = j.value("method", s.method);
-        s.shots = j.value("shots", s.shots);
-        s.seed = j.value("seed", s.seed);
+        s.shots = integerField(j, "shots", s.shots, kWhere);
+        s.seed = integerField(j, "seed", s.seed, kWhere);
         s.baseNew = j.value("base_new", s.baseNew);
         s.device = j.value("device", s.device);
-        s.threads = j.value("threads", s.threads);
+        s.threads = integerField(j, "threads", s.threads, kWhere);
         s.precision = j.value("precision", s.precision);
-        s.epochs = j.value("epochs", s.epochs);
+        s.epochs = integerField(j, "epochs", s.epochs, kWhere);
         s.lr = j.value("lr", s.lr);
-        s.batchSize = j.value("batch_size", s.batchSize);
-        s.maxSteps = j.value("max_steps", s.maxSteps);
-        s.loaderThreads = j.value("loader_threads", s.loaderThreads);
-        s.logEvery = j.value("log_every", s.logEvery);
+        s.batchSize = integerField(j, "batch_size", s.batchSize, kWhere);
+        s.maxSteps = integerField(j, "max_steps", s.maxSteps, kWhere);
+        s.loaderThreads = integerField(j, "loader_threads", s.loaderThreads, kWhere);
+        s.logEvery = integerField(j, "log_every", s.logEvery, kWhere);
         s.cropScaleMin = j.value("crop_scale_min", s.cropScaleMin);
-        s.tasks = j.value("tasks", s.tasks);
+        s.tasks = integerField(j, "tasks", s.tasks, kWhere);
         s.vocab = j.value("vocab", s.vocab);
         s.options = j.value("options", nlohmann::json::object());
-        s.maxTestImages = j.value("max_test_images", s.maxTestImages);
+        s.maxTestImages = integerField(j, "max_test_images", s.maxTestImages, kWhere);
         s.compareHandcrafted = j.value("compare_handcrafted", s.compareHandcrafted);
         s.importPrompt = j.value("import_prompt", s.importPrompt);
         s.evalDatasets = j.value("eval_datasets", s.evalDatasets);

@@ -1,6 +1,7 @@
 #include "core/model/ModelSpec.h"
 
 #include "core/Error.h"
+#include "core/io/JsonFields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -66,7 +67,7 @@ void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const
         return nlohmann::json::object();
     };
     auto apply = [&](const nlohmann::json& cfg, TowerSpec& tower, const char* which) {
-        tower.heads = cfg.value("num_attention_heads", tower.heads);
+        tower.heads = integerField(cfg, "num_attention_heads", tower.heads, configPath + ": " + which);
         tower.layerNormEps = cfg.value("layer_norm_eps", 1e-5);
         const std::string act = cfg.value("hidden_act", std::string("quick_gelu"));
         if (act == "quick_gelu")
@@ -87,7 +88,7 @@ void applyHuggingFaceConfig(const nlohmann::json& config, ModelSpec& spec, const
             const nlohmann::json textConfig = section("text_config");
             apply(textConfig, *spec.text, "text_config");
             // Old exports carry the legacy ids 0/2 (tokenizer.md); keep the CLIP default then.
-            const std::int64_t eos = textConfig.value("eos_token_id", std::int64_t(spec.text->endOfTextId));
+            const std::int64_t eos = integerField<std::int64_t>(textConfig, "eos_token_id", spec.text->endOfTextId, configPath + ": text_config");
             if (eos != 2) {
                 if (eos < 0 || eos >= spec.text->vocabSize)
                     throw Error(configPath + ": text_config.eos_token_id " + std::to_string(eos) + " is outside the vocabulary of " +
