@@ -260,6 +260,24 @@ private Q_SLOTS:
         QCOMPARE(batches, 3);
     }
 
+    // A hand-edited or damaged manifest gives an error naming it, never a resume from nonsense.
+    void badCheckpointManifestIsNamed()
+    {
+        QTemporaryDir dir;
+        const std::string manifest = dir.path().toStdString() + "/checkpoint.json";
+        for (const char* text : {R"({"epochs_done": 1e300, "steps": 4, "trainable": "t", "optimizer": "o"})",
+                                 R"({"steps": 4})", R"([1])",
+                                 R"({"epochs_done": 1, "steps": 4, "trainable": "../t", "optimizer": "o"})"}) {
+            std::ofstream(manifest) << text;
+            try {
+                findCheckpoint(dir.path().toStdString());
+                QFAIL(text);
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find(manifest) != std::string::npos, e.what());
+            }
+        }
+    }
+
     void stopRequestEndsTheRun()
     {
         RunControl control;

@@ -3,6 +3,7 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/JsonFields.h"
 #include "core/train/RunControl.h"
 
 #include <ATen/autocast_mode.h>
@@ -211,8 +212,10 @@ std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir)
     CheckpointInfo info;
     std::string trainableName = "trainable.safetensors", optimizerName = "optimizer.pt";
     try {
-        info.epochsDone = manifest.at("epochs_done").get<int>();
-        info.steps = manifest.at("steps").get<std::int64_t>();
+        if (!manifest.contains("epochs_done") || !manifest.contains("steps"))
+            throw Error(manifestPath.string() + ": not a checkpoint manifest (needs epochs_done and steps)");
+        info.epochsDone = integerField(manifest, "epochs_done", 0, manifestPath.string());
+        info.steps = integerField<std::int64_t>(manifest, "steps", 0, manifestPath.string());
         if (!legacy) {
             trainableName = manifest.at("trainable").get<std::string>();
             optimizerName = manifest.at("optimizer").get<std::string>();
