@@ -3,8 +3,6 @@
 #include <QDeadlineTimer>
 #include <QThread>
 
-#include <exception>
-
 namespace tunebench {
 
 BackgroundTasks::BackgroundTasks(QObject* parent)
@@ -56,14 +54,6 @@ bool BackgroundTasks::shutdown(int timeoutMs)
     }
     m_tasks.clear();
     return allEnded;
-}
-
-int BackgroundTasks::running() const
-{
-    int count = 0;
-    for (const Task& task : m_tasks)
-        count += task.thread->isRunning() ? 1 : 0;
-    return count;
 }
 
 void BackgroundTasks::forgetFinished()

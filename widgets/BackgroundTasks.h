@@ -41,7 +41,6 @@ public:
     // it cannot interrupt (reading one file, say) is then abandoned: its thread object is left alive,
     // never destroyed while running. Returns whether every task ended.
     bool shutdown(int timeoutMs = 1500);
-    int running() const;
 
 private:
     struct Task
