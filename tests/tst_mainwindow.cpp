@@ -1,17 +1,24 @@
 // The workbench window under offscreen: load a model and a dataset, start a short run, watch the curve
 // and the results table fill, pause/resume/stop, export a prompt, and bad input shown in the window.
 #include "widgets/CurvePlot.h"
+#include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/MainWindow.h"
+#include "widgets/ModelPanel.h"
 #include "widgets/ResultsPanel.h"
+#include "widgets/RunController.h"
 #include "widgets/ShotCurvePlot.h"
+#include "widgets/StrategyPanel.h"
 
 #include "core/export/PromptExport.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/Device.h"
+#include "core/tuning/StrategyInfo.h"
+#include "core/io/VocabularyLocator.h"
 #include "tests/GuiFixtures.h"
+#include "tests/ScopedEnvironment.h"
 
 #include <QApplication>
 #include <QDir>
@@ -20,6 +27,11 @@
 #include <QPushButton>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QTimer>
+#include <QPlainTextEdit>
+#include <QSpinBox>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -30,6 +42,34 @@
 #include <nlohmann/json.hpp>
 
 using namespace tunebench;
+
+namespace {
+
+// The window's widgets are found by their object names, as a user finds them by their labels.
+template <typename T>
+T* child(QObject& window, const char* name)
+{
+    T* found = window.findChild<T*>(name);
+    if (!found)
+        qFatal("the window has no %s named '%s'", T::staticMetaObject.className(), name);
+    return found;
+}
+template <typename T>
+T* child(const std::unique_ptr<MainWindow>& window, const char* name)
+{
+    return child<T>(*window, name);
+}
+
+// The training overrides of the strategy panel (0 = the recipe's).
+template <typename W>
+void setTraining(W& window, int epochs, double lr, int batchSize)
+{
+    child<QSpinBox>(window, "epochs")->setValue(epochs);
+    child<QDoubleSpinBox>(window, "learningRate")->setValue(lr);
+    child<QSpinBox>(window, "batchSize")->setValue(batchSize);
+}
+
+} // namespace
 
 class TestMainWindow : public QObject
 {
@@ -51,48 +91,64 @@ private:
             return nullptr;
         if (datasetLoaded.isEmpty() && !datasetLoaded.wait(30000))
             return nullptr;
-        window->selectStrategy("coop");
-        window->setOption("n_ctx", 4);
-        window->setShots(2);
-        window->setTrainingOverrides(2, 0, 2);
-        window->setMaxTestImages(0);
+        auto* strategy = child<StrategyPanel>(window, "strategyPanel");
+        if (!strategy->selectStrategy("coop") || !strategy->setOption("n_ctx", 4))
+            return nullptr;
+        child<QSpinBox>(window, "shots")->setValue(2);
+        setTraining(window, 2, 0, 2);
+        child<QSpinBox>(window, "testImages")->setValue(0);
         return window;
     }
 
 private Q_SLOTS:
     void initTestCase()
     {
+        QVERIFY(m_dir.isValid());
+        // The window's stored settings go to this test's own folder, never the user's.
+        qputenv("XDG_CONFIG_HOME", (m_dir.path() + "/config").toUtf8());
         QCoreApplication::setOrganizationName("TunebenchTests");
         QCoreApplication::setApplicationName("tst_mainwindow");
-        QSettings().clear();
-        QVERIFY(m_dir.isValid());
         m_files = test::writeGuiFixtures(m_dir.path());
+    }
+
+    // Each test starts from no stored settings and the environment it found, and leaves them so.
+    void init()
+    {
+        QSettings().clear();
+        m_environment = std::make_unique<test::ScopedEnvironment>();
+    }
+    void cleanup()
+    {
+        m_environment.reset();
+        setVocabularySystemRoot("/");
+        QSettings().clear();
     }
 
     void startsWithDisabledRunButtonsThatSayWhy()
     {
         MainWindow window;
         window.show();
-        QVERIFY(!window.startButton()->isEnabled());
-        QVERIFY(!window.startButton()->toolTip().isEmpty());
-        QVERIFY(!window.pauseButton()->isEnabled());
-        QVERIFY(!window.stopButton()->isEnabled());
+        QVERIFY(!child<QPushButton>(window, "startButton")->isEnabled());
+        QVERIFY(!child<QPushButton>(window, "startButton")->toolTip().isEmpty());
+        QVERIFY(!child<QPushButton>(window, "pauseButton")->isEnabled());
+        QVERIFY(!child<QPushButton>(window, "stopButton")->isEnabled());
         QVERIFY(!window.startRun());
-        QVERIFY(window.statusText().contains("Cannot start"));
+        QVERIFY(child<QLabel>(window, "statusLine")->text().contains("Cannot start"));
     }
 
     void loadsModelAndDatasetAndCountsTrainableParameters()
     {
         auto window = tinyWindow();
         QVERIFY(window);
-        QVERIFY(window->summaryText().contains("Resolution: 32 px"));
-        QVERIFY(window->modelProblem().isEmpty());
-        QCOMPARE(window->datasetClasses(), QStringList({"blue", "green", "red", "yellow"}));
-        QSignalSpy counted(window.get(), &MainWindow::parameterCountChanged);
-        window->setOption("n_ctx", 6);
+        QVERIFY(child<QPlainTextEdit>(window, "modelSummary")->toPlainText().contains("Resolution: 32 px"));
+        QVERIFY(child<ModelPanel>(window, "modelPanel")->problem().isEmpty());
+        QCOMPARE(child<DatasetPanel>(window, "datasetPanel")->classNames(), QStringList({"blue", "green", "red", "yellow"}));
+        auto* strategy = child<StrategyPanel>(window, "strategyPanel");
+        QSignalSpy counted(strategy, &StrategyPanel::parameterCountChanged);
+        QVERIFY(strategy->setOption("n_ctx", 6));
         QVERIFY(counted.wait(20000));
         QCOMPARE(counted.last().first().toLongLong(), qint64(6 * 64));
-        QVERIFY(window->startButton()->isEnabled());
+        QVERIFY(child<QPushButton>(window, "startButton")->isEnabled());
     }
 
     void shortRunFillsCurveAndResultsAndExportsAPrompt()
@@ -102,19 +158,19 @@ private Q_SLOTS:
         QSignalSpy finished(window.get(), &MainWindow::runFinished);
         QSignalSpy failed(window.get(), &MainWindow::runFailed);
         QVERIFY(window->startRun());
-        QVERIFY(!window->startButton()->isEnabled());
-        QVERIFY(window->stopButton()->isEnabled());
+        QVERIFY(!child<QPushButton>(window, "startButton")->isEnabled());
+        QVERIFY(child<QPushButton>(window, "stopButton")->isEnabled());
         QVERIFY(finished.wait(60000) || !finished.isEmpty());
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
 
-        QCOMPARE(window->curvePlot()->runCount(), 1);
-        QCOMPARE(window->curvePlot()->pointCount(0), 4);  // 4 images, batch 2, 2 epochs
-        QTableWidget* table = window->resultsPanel()->summaryTable();
+        QCOMPARE(child<CurvePlot>(window, "curvePlot")->runCount(), 1);
+        QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), 4);  // 4 images, batch 2, 2 epochs
+        QTableWidget* table = child<ResultsPanel>(window, "resultsPanel")->summaryTable();
         QCOMPARE(table->rowCount(), 1);
         QCOMPARE(table->item(0, 1)->text(), QString("CoOp"));
         QVERIFY(table->item(0, 3)->text().toDouble() >= 0);
         QVERIFY(table->item(0, 5)->text() != QString("–"));  // H is there: base-to-new applies to CoOp
-        QTableWidget* perClass = window->resultsPanel()->perClassTable();
+        QTableWidget* perClass = child<ResultsPanel>(window, "resultsPanel")->perClassTable();
         QCOMPARE(perClass->rowCount(), 4);
         // Prompt comparison: learned and hand-crafted accuracy per class, the better one highlighted.
         for (int row = 0; row < 4; ++row) {
@@ -123,37 +179,37 @@ private Q_SLOTS:
             if (learned != handcrafted)
                 QCOMPARE(perClass->item(row, learned > handcrafted ? 2 : 3)->background().color(), QColor(198, 239, 206));
         }
-        QCOMPARE(window->resultsPanel()->confusionTable()->rowCount(), 2);
-        QVERIFY(window->startButton()->isEnabled());
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->confusionTable()->rowCount(), 2);
+        QVERIFY(child<QPushButton>(window, "startButton")->isEnabled());
 
         // Prompt comparison: every class with the hand-crafted prompt next to CoOp's learned context (no
         // CoCoOp run yet), the best highlighted, and the nearest words of CoOp's 4 context vectors.
-        QTableWidget* prompts = window->resultsPanel()->promptTable();
+        QTableWidget* prompts = child<ResultsPanel>(window, "resultsPanel")->promptTable();
         QCOMPARE(prompts->rowCount(), 4);
+        QCOMPARE(prompts->columnCount(), 4);  // class, split, hand-crafted, CoOp
         QStringList promptClasses;
         for (int row = 0; row < 4; ++row) {
             promptClasses << prompts->item(row, 0)->text();
             QVERIFY(prompts->item(row, 2)->text() != QString("–"));
             QVERIFY(prompts->item(row, 3)->text() != QString("–"));
-            QCOMPARE(prompts->item(row, 4)->text(), QString("–"));
             const double handcrafted = prompts->item(row, 2)->text().toDouble(), coop = prompts->item(row, 3)->text().toDouble();
             if (handcrafted != coop)
                 QCOMPARE(prompts->item(row, handcrafted > coop ? 2 : 3)->background().color(), QColor(198, 239, 206));
         }
         QCOMPARE(promptClasses, QStringList({"blue", "green", "red", "yellow"}));
-        const QStringList nearest = window->resultsPanel()->nearestWordsText().split('\n');
+        const QStringList nearest = child<ResultsPanel>(window, "resultsPanel")->nearestWordsText().split('\n');
         QCOMPARE(nearest.size(), 4);
         QVERIFY2(nearest.first().startsWith("CoOp context 1: ") && nearest.first().count(", ") == 4, qPrintable(nearest.first()));
         QStringList perClassBefore;
         for (int row = 0; row < perClass->rowCount(); ++row)
             perClassBefore << perClass->item(row, 0)->text() + " " + perClass->item(row, 2)->text() + " " + perClass->item(row, 3)->text();
-        QCOMPARE(window->progressBar()->value(), window->progressBar()->maximum());
+        QCOMPARE(child<QProgressBar>(window, "runProgress")->value(), child<QProgressBar>(window, "runProgress")->maximum());
 
         // The run folder is in the history and can be reopened into the table.
-        QCOMPARE(window->historyTree()->topLevelItemCount(), 1);
-        window->historyTree()->topLevelItem(0)->setSelected(true);
-        window->resultsPanel()->clear();
-        window->reopenSelectedRuns();
+        QCOMPARE(child<QTreeWidget>(window, "historyTree")->topLevelItemCount(), 1);
+        child<QTreeWidget>(window, "historyTree")->topLevelItem(0)->setSelected(true);
+        child<ResultsPanel>(window, "resultsPanel")->clear();
+        QTest::mouseClick(child<QPushButton>(window, "historyOpen"), Qt::LeftButton);
         QCOMPARE(table->rowCount(), 1);
         QCOMPARE(table->item(0, 7)->text(), QString("finished"));
         QVERIFY(table->item(0, 5)->text() != QString("–"));
@@ -162,12 +218,12 @@ private Q_SLOTS:
         for (int row = 0; row < perClass->rowCount(); ++row)
             perClassAfter << perClass->item(row, 0)->text() + " " + perClass->item(row, 2)->text() + " " + perClass->item(row, 3)->text();
         QCOMPARE(perClassAfter, perClassBefore);
-        QCOMPARE(window->resultsPanel()->confusionTable()->rowCount(), 2);
-        QCOMPARE(window->resultsPanel()->promptTable()->rowCount(), 4);
-        QCOMPARE(window->resultsPanel()->nearestWordsText().split('\n').size(), 4);
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->confusionTable()->rowCount(), 2);
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->promptTable()->rowCount(), 4);
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->nearestWordsText().split('\n').size(), 4);
 
         // The prompt export re-imports onto the model for the other classes.
-        const QString exported = window->lastExportPath();
+        const QString exported = finished.first().first().value<RunResults>().exportPath;
         QVERIFY(QFileInfo::exists(exported));
         const auto manifest = nlohmann::json::parse(QFile(exported).exists() ? [&] {
             QFile f(exported);
@@ -191,13 +247,13 @@ private Q_SLOTS:
         QCOMPARE(importedRun.method, QString("coop"));
         QCOMPARE(importedRun.first.classNames.size(), 4);
         QVERIFY(!importedRun.baseNew);
-        QCOMPARE(window->curvePlot()->pointCount(0), 4);  // no training happened
+        QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), 4);  // no training happened
         QCOMPARE(table->rowCount(), 2);
 
         // Curves export in three formats.
-        QVERIFY(window->curvePlot()->exportPng(m_dir.path() + "/curves.png"));
-        QVERIFY(window->curvePlot()->exportPdf(m_dir.path() + "/curves.pdf"));
-        QVERIFY(window->curvePlot()->exportCsv(m_dir.path() + "/curves.csv"));
+        QVERIFY(child<CurvePlot>(window, "curvePlot")->exportPng(m_dir.path() + "/curves.png"));
+        QVERIFY(child<CurvePlot>(window, "curvePlot")->exportPdf(m_dir.path() + "/curves.pdf"));
+        QVERIFY(child<CurvePlot>(window, "curvePlot")->exportCsv(m_dir.path() + "/curves.csv"));
         QFile csv(m_dir.path() + "/curves.csv");
         QVERIFY(csv.open(QIODevice::ReadOnly));
         QCOMPARE(csv.readAll().count('\n'), 5);  // header + 4 points
@@ -207,24 +263,24 @@ private Q_SLOTS:
     {
         auto window = tinyWindow();
         QVERIFY(window);
-        window->setTrainingOverrides(300, 0, 2);
+        setTraining(window, 300, 0, 2);
         QSignalSpy finished(window.get(), &MainWindow::runFinished);
         QVERIFY(window->startRun());
-        QTRY_VERIFY_WITH_TIMEOUT(window->curvePlot()->runCount() == 1 && window->curvePlot()->pointCount(0) >= 2, 30000);
-        QTest::mouseClick(window->pauseButton(), Qt::LeftButton);
-        QVERIFY(window->runController()->isPaused());
-        QCOMPARE(window->pauseButton()->text(), QString("Resume"));
+        QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->runCount() == 1 && child<CurvePlot>(window, "curvePlot")->pointCount(0) >= 2, 30000);
+        QTest::mouseClick(child<QPushButton>(window, "pauseButton"), Qt::LeftButton);
+        QVERIFY(child<RunController>(window, "runController")->isPaused());
+        QCOMPARE(child<QPushButton>(window, "pauseButton")->text(), QString("Resume"));
         QTest::qWait(300);
-        const int pausedAt = window->curvePlot()->pointCount(0);
+        const int pausedAt = child<CurvePlot>(window, "curvePlot")->pointCount(0);
         QTest::qWait(400);
-        QCOMPARE(window->curvePlot()->pointCount(0), pausedAt);
-        QTest::mouseClick(window->pauseButton(), Qt::LeftButton);
-        QVERIFY(!window->runController()->isPaused());
-        QTRY_VERIFY_WITH_TIMEOUT(window->curvePlot()->pointCount(0) > pausedAt, 10000);
-        QTest::mouseClick(window->stopButton(), Qt::LeftButton);
+        QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), pausedAt);
+        QTest::mouseClick(child<QPushButton>(window, "pauseButton"), Qt::LeftButton);
+        QVERIFY(!child<RunController>(window, "runController")->isPaused());
+        QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->pointCount(0) > pausedAt, 10000);
+        QTest::mouseClick(child<QPushButton>(window, "stopButton"), Qt::LeftButton);
         QVERIFY(finished.wait(30000) || !finished.isEmpty());
         QCOMPARE(finished.first().first().value<RunResults>().status, QString("stopped"));
-        QVERIFY(window->statusText().contains("stopped"));
+        QVERIFY(child<QLabel>(window, "statusLine")->text().contains("stopped"));
     }
 
     // Closing the window while a model and a dataset load, or while a run trains, returns within 2 s.
@@ -242,9 +298,9 @@ private Q_SLOTS:
 
         auto window = tinyWindow();
         QVERIFY(window);
-        window->setTrainingOverrides(300, 0, 2);
+        setTraining(window, 300, 0, 2);
         QVERIFY(window->startRun());
-        QTRY_VERIFY_WITH_TIMEOUT(window->curvePlot()->runCount() == 1 && window->curvePlot()->pointCount(0) >= 1, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->runCount() == 1 && child<CurvePlot>(window, "curvePlot")->pointCount(0) >= 1, 30000);
         timer.restart();
         window.reset();
         QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
@@ -268,33 +324,132 @@ private Q_SLOTS:
         QSignalSpy loadFailed(&window, &MainWindow::loadFailed);
         window.openCheckpoint(m_files.corruptCheckpoint);
         QVERIFY(loadFailed.wait(20000));
-        QVERIFY2(window.statusText().contains("Could not load the model") && window.statusText().contains("corrupt.safetensors"),
-                 qPrintable(window.statusText()));
+        QVERIFY2(child<QLabel>(window, "statusLine")->text().contains("Could not load the model") && child<QLabel>(window, "statusLine")->text().contains("corrupt.safetensors"),
+                 qPrintable(child<QLabel>(window, "statusLine")->text()));
 
         QSignalSpy datasetFailed(&window, &MainWindow::datasetFailed);
         window.openDatasetPath(m_files.emptyDataset);
         QVERIFY(datasetFailed.wait(20000));
-        QVERIFY2(window.statusText().contains("Could not open the dataset") && window.statusText().contains("no-images"),
-                 qPrintable(window.statusText()));
-        QVERIFY(!window.startButton()->isEnabled());
+        QVERIFY2(child<QLabel>(window, "statusLine")->text().contains("Could not open the dataset") && child<QLabel>(window, "statusLine")->text().contains("no-images"),
+                 qPrintable(child<QLabel>(window, "statusLine")->text()));
+        QVERIFY(!child<QPushButton>(window, "startButton")->isEnabled());
     }
 
     void missingVocabularyDisablesStartAndSaysSo()
     {
-        qputenv("TUNEBENCH_CLIP_VOCAB", "");
-        qputenv("HOME", m_dir.path().toUtf8());
-        qputenv("HF_HOME", m_dir.path().toUtf8());
+        // Nowhere to find a vocabulary: the checkpoint's folder has none, and the machine's places are hidden.
+        for (const char* name : {"TUNEBENCH_CLIP_VOCAB", "VIRTUAL_ENV", "CONDA_PREFIX", "HF_HUB_CACHE", "XDG_CACHE_HOME"})
+            m_environment->unset(name);
+        m_environment->set("HOME", m_dir.path().toUtf8());
+        m_environment->set("HF_HOME", m_dir.path().toUtf8());
+        QDir().mkpath(m_dir.path() + "/empty-system-root");
+        setVocabularySystemRoot((m_dir.path() + "/empty-system-root").toStdString());
         MainWindow window;
         window.show();
         QSignalSpy loaded(&window, &MainWindow::modelLoaded);
         window.openCheckpoint(m_files.clipFolder);
         QVERIFY(loaded.wait(20000));
-        if (window.modelProblem().isEmpty())
-            QSKIP("a CLIP vocabulary is installed system-wide on this machine");
-        QVERIFY(window.modelProblem().contains("vocabulary"));
-        QVERIFY(window.statusText().contains("vocabulary is missing"));
-        QVERIFY(!window.startButton()->isEnabled());
-        QVERIFY(window.startButton()->toolTip().contains("vocabulary"));
+        QVERIFY(child<ModelPanel>(window, "modelPanel")->problem().contains("vocabulary"));
+        QVERIFY(child<QLabel>(window, "statusLine")->text().contains("vocabulary is missing"));
+        QVERIFY(!child<QPushButton>(window, "startButton")->isEnabled());
+        QVERIFY(child<QPushButton>(window, "startButton")->toolTip().contains("vocabulary"));
+    }
+
+    // Every prompt learner the registry has gets a column of its own in the prompt comparison (KgCoOp too);
+    // methods without learned contexts get none.
+    void promptComparisonHasAColumnPerPromptLearner()
+    {
+        auto run = [](const std::string& method, const QString& id, double accuracy) {
+            const StrategyInfo& info = findStrategy(method);
+            RunResults r;
+            r.runId = id;
+            r.method = QString::fromStdString(method);
+            r.methodTitle = QString::fromStdString(info.title);
+            r.capabilities = info.capabilities;
+            r.status = "finished";
+            r.dataset = "colours";
+            for (RunEvaluation* e : {&r.first, &r.handcraftedFirst}) {
+                e->valid = true;
+                e->classNames = {"red", "blue"};
+                e->perClass = {e == &r.first ? accuracy : 0.5, 0.5};
+            }
+            return r;
+        };
+        ResultsPanel panel;
+        QStringList expected = {"Class", "Split", "Hand-crafted (%)"};
+        int order = 0;
+        for (const StrategyInfo& info : strategyRegistry()) {
+            if (!info.capabilities.needsTextTower)
+                continue;
+            panel.addResults(run(info.name, QString::fromStdString(info.name + "-run"), 0.6 + 0.01 * order++));
+            if (info.capabilities.learnsPromptContext)
+                expected << QString::fromStdString(info.title) + " (%)";
+        }
+        QVERIFY(expected.contains("KgCoOp (%)"));
+        QTableWidget* table = panel.promptTable();
+        QStringList headers;
+        for (int c = 0; c < table->columnCount(); ++c)
+            headers << table->horizontalHeaderItem(c)->text();
+        QCOMPARE(headers, expected);
+        QCOMPARE(table->rowCount(), 2);
+        // The best prompt of the class is highlighted: the last learner added scored highest on "red".
+        QCOMPARE(table->item(0, table->columnCount() - 1)->background().color(), QColor(198, 239, 206));
+    }
+
+    // The settings of the last started run come back in a new window (one RunSettings, as a run's config).
+    void lastRunSettingsComeBackInANewWindow()
+    {
+        RunSettings started;
+        {
+            auto window = tinyWindow();
+            QVERIFY(window);
+            child<QSpinBox>(window, "seed")->setValue(7);
+            child<QLineEdit>(window, "evalDatasets")->setText(m_files.datasetFolder);
+            QSignalSpy finished(window.get(), &MainWindow::runFinished);
+            QVERIFY(window->startRun());
+            started = window->currentSettings();
+            QVERIFY(finished.wait(60000) || !finished.isEmpty());
+        }
+        MainWindow again;
+        const RunSettings restored = again.currentSettings();
+        QCOMPARE(restored.method, started.method);
+        QCOMPARE(restored.options, started.options);
+        QCOMPARE(restored.shots, started.shots);
+        QCOMPARE(restored.seed, 7);
+        QCOMPARE(restored.epochs, started.epochs);
+        QCOMPARE(restored.batchSize, started.batchSize);
+        QCOMPARE(restored.evalDatasets, std::vector<std::string>{m_files.datasetFolder.toStdString()});
+        QCOMPARE(child<QSpinBox>(again, "option_n_ctx")->value(), started.options["n_ctx"].get<int>());
+    }
+
+    // The Delete button keeps the folder of the run in progress and says so; finished runs go.
+    void deleteKeepsTheRunInProgress()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        window->setRunsRoot(m_dir.path() + "/delete-runs");
+        QSignalSpy finished(window.get(), &MainWindow::runFinished);
+        QVERIFY(window->startRun());
+        QVERIFY(finished.wait(60000) || !finished.isEmpty());
+        setTraining(window, 300, 0, 2);
+        QVERIFY(window->startRun());
+        auto* tree = child<QTreeWidget>(window, "historyTree");
+        QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->pointCount(1) >= 1, 30000);
+        QPushButton* refresh = child<QPushButton>(window, "historyRefresh");
+        QTest::mouseClick(refresh, Qt::LeftButton);
+        QCOMPARE(tree->topLevelItemCount(), 2);
+        tree->selectAll();
+        // The confirmation is answered Yes as soon as it shows.
+        QTimer::singleShot(0, [] {
+            QTRY_VERIFY_WITH_TIMEOUT(qobject_cast<QMessageBox*>(QApplication::activeModalWidget()), 5000);
+            qobject_cast<QMessageBox*>(QApplication::activeModalWidget())->button(QMessageBox::Yes)->click();
+        });
+        QTest::mouseClick(child<QPushButton>(window, "historyDelete"), Qt::LeftButton);
+        QCOMPARE(tree->topLevelItemCount(), 1);  // the running one stays
+        QVERIFY(QFileInfo::exists(tree->topLevelItem(0)->data(0, Qt::UserRole).toString()));
+        QVERIFY2(child<QLabel>(window, "statusLine")->text().contains("in progress"), qPrintable(child<QLabel>(window, "statusLine")->text()));
+        window->stopRun();
+        QVERIFY(finished.wait(30000) || finished.size() == 2);
     }
 
     void smoothingIsTheDebiasedMovingAverage()
@@ -311,12 +466,12 @@ private Q_SLOTS:
     {
         MainWindow window;
         window.show();
-        QCOMPARE(window.startButton()->text(), QString("Start"));
+        QCOMPARE(child<QPushButton>(window, "startButton")->text(), QString("Start"));
         window.setLanguage("zh_CN");
-        QCOMPARE(window.startButton()->text(), QString::fromUtf8("开始"));
+        QCOMPARE(child<QPushButton>(window, "startButton")->text(), QString::fromUtf8("开始"));
         QCOMPARE(QSettings().value("language").toString(), QString("zh_CN"));
         window.setLanguage("en");
-        QCOMPARE(window.startButton()->text(), QString("Start"));
+        QCOMPARE(child<QPushButton>(window, "startButton")->text(), QString("Start"));
     }
 
     // The demo model on fashion-mnist, as a user sees it on first start; the screenshot for docs/.
@@ -325,8 +480,6 @@ private Q_SLOTS:
         const QString demo = MainWindow::demoModelPath();
         if (demo.isEmpty() || !QFileInfo::exists("/usr/share/datasets/fashion-mnist"))
             QSKIP("the demo model or fashion-mnist is not installed");
-        qputenv("HOME", QDir::homePath().toUtf8());
-        QSettings().remove("options/dataset");  // earlier tests opened the colour folder
         MainWindow window;
         window.setRunsRoot(m_dir.path() + "/demo-runs");
         window.resize(1500, 950);
@@ -336,23 +489,25 @@ private Q_SLOTS:
         window.openDefaults();
         QVERIFY(loaded.wait(30000) || !loaded.isEmpty());
         QVERIFY(datasetLoaded.wait(60000) || !datasetLoaded.isEmpty());
-        QVERIFY2(window.modelProblem().isEmpty(), qPrintable(window.modelProblem()));
-        QCOMPARE(window.datasetClasses().size(), 10);
-        window.selectStrategy("coop");
-        window.setShots(16);
-        window.setTrainingOverrides(3, 0, 16);
-        window.setMaxTestImages(500);
+        QVERIFY2(child<ModelPanel>(window, "modelPanel")->problem().isEmpty(), qPrintable(child<ModelPanel>(window, "modelPanel")->problem()));
+        QCOMPARE(child<DatasetPanel>(window, "datasetPanel")->classNames().size(), 10);
+        QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("coop"));
+        child<QSpinBox>(window, "shots")->setValue(16);
+        setTraining(window, 3, 0, 16);
+        child<QSpinBox>(window, "testImages")->setValue(500);
         // A first finished run, so that the results table and a second curve show in the screenshot.
         QSignalSpy finished(&window, &MainWindow::runFinished);
         QVERIFY(window.startRun());
         QVERIFY(finished.wait(120000) || !finished.isEmpty());
-        QTableWidget* table = window.resultsPanel()->summaryTable();
+        QTableWidget* table = child<ResultsPanel>(window, "resultsPanel")->summaryTable();
         QCOMPARE(table->rowCount(), 1);
         // It opened on the demo task: a shifted domain, scored also on the other domains named in the dataset panel.
-        QVERIFY2(window.currentRequest().dataset.startsWith("fashion-mnist:"), qPrintable(window.currentRequest().dataset));
-        const QStringList targets = window.currentRequest().evalDatasets;
+        QVERIFY2(window.currentSettings().dataset.rfind("fashion-mnist:", 0) == 0, window.currentSettings().dataset.c_str());
+        QStringList targets;
+        for (const std::string& target : window.currentSettings().evalDatasets)
+            targets << QString::fromStdString(target);
         QVERIFY(!targets.isEmpty());
-        QTableWidget* generalisation = window.generalisationPanel()->table();
+        QTableWidget* generalisation = child<DomainGeneralisationPanel>(window, "generalisationPanel")->table();
         QCOMPARE(generalisation->rowCount(), 1);
         QCOMPARE(generalisation->columnCount(), 4 + targets.size());
         for (int t = 0; t < targets.size(); ++t) {
@@ -361,19 +516,19 @@ private Q_SLOTS:
             QVERIFY(accuracy > 0 && accuracy <= 100);
         }
         // The few-shot panel: one point of CoOp at 16 shots, its H.
-        const QVector<ShotCurve> curves = window.fewShotPanel()->curves();
+        const QVector<ShotCurve> curves = child<FewShotPanel>(window, "fewShotPanel")->curves();
         QCOMPARE(curves.size(), 1);
         QCOMPARE(curves[0].shots, QVector<double>{16});
-        QVERIFY(std::abs(curves[0].values[0] - window.resultsPanel()->results(0).harmonic) < 1e-12);
+        QVERIFY(std::abs(curves[0].values[0] - child<ResultsPanel>(window, "resultsPanel")->results(0).harmonic) < 1e-12);
 
-        window.selectStrategy("cocoop");
-        window.setTrainingOverrides(6, 0, 8);
+        QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("cocoop"));
+        setTraining(window, 6, 0, 8);
         QVERIFY(window.startRun());
-        QTRY_VERIFY_WITH_TIMEOUT(window.curvePlot()->pointCount(1) >= 12, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->pointCount(1) >= 12, 60000);
         // The finished CoOp run's prompt comparison: every class, the hand-crafted prompt next to CoOp.
-        QTabWidget* details = window.resultsPanel()->detailTabs();
+        QTabWidget* details = child<ResultsPanel>(window, "resultsPanel")->detailTabs();
         details->setCurrentIndex(2);
-        QCOMPARE(window.resultsPanel()->promptTable()->rowCount(), 10);
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->promptTable()->rowCount(), 10);
         // TUNEBENCH_SCREENSHOT=docs/screenshot-main-window.png refreshes the README's picture;
         // TUNEBENCH_SCREENSHOT_ZH=docs/screenshot-main-window-zh.png the Chinese one.
         const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT");
@@ -389,7 +544,7 @@ private Q_SLOTS:
         if (!chineseShot.isEmpty()) {
             window.setLanguage("zh_CN");
             QVERIFY(window.startRun());
-            QTRY_VERIFY_WITH_TIMEOUT(window.curvePlot()->runCount() == 3 && window.curvePlot()->pointCount(2) >= 12, 60000);
+            QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->runCount() == 3 && child<CurvePlot>(window, "curvePlot")->pointCount(2) >= 12, 60000);
             details->setCurrentIndex(2);
             QVERIFY(window.grab().save(chineseShot));
             window.stopRun();
@@ -401,6 +556,7 @@ private Q_SLOTS:
 private:
     QTemporaryDir m_dir;
     test::GuiFixtureFiles m_files;
+    std::unique_ptr<test::ScopedEnvironment> m_environment;
 };
 
 QTEST_MAIN(TestMainWindow)

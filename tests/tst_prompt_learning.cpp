@@ -7,6 +7,7 @@
 #include "core/train/Evaluator.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/ClipAdapterStrategy.h"
+#include "core/tuning/ClipStrategy.h"
 #include "core/tuning/CocoopStrategy.h"
 #include "core/tuning/CoopStrategy.h"
 #include "core/tuning/KgCoopStrategy.h"
@@ -419,6 +420,33 @@ private Q_SLOTS:
         // Vision-only models are refused with a message.
         Checkpoint timm{test::tinyTimmSpec(), test::randomWeights(test::tinyTimmSpec(), 2)};
         QVERIFY_THROWS_EXCEPTION(Error, attached("coop", buildModel(timm)));
+    }
+
+    // What StrategyInfo says a strategy is matches what it does once attached: the views and the experiment
+    // layer rely on the capabilities instead of names.
+    void capabilitiesMatchWhatEachStrategyDoes()
+    {
+        int promptLearners = 0;
+        for (const StrategyInfo& info : strategyRegistry()) {
+            const StrategyCapabilities& can = info.capabilities;
+            const char* name = info.name.c_str();
+            QVERIFY2(can.needsTextTower == (info.family == StrategyFamily::PromptLearning), name);
+            if (!can.needsTextTower) {
+                QVERIFY2(!can.learnsPromptContext && !can.imageConditioned && !can.validationTuned, name);
+                continue;
+            }
+            QVERIFY2(!can.imageConditioned || can.learnsPromptContext, name);
+            auto strategy = attached(info.name, tinyModel());
+            auto* clip = dynamic_cast<ClipStrategy*>(strategy.get());
+            QVERIFY2(clip, name);  // the prompt export and the hand-crafted comparison need one
+            QVERIFY2(clip->contextVectors().defined() == can.learnsPromptContext, name);
+            QVERIFY2(can.usesTrainingImages || !strategy->needsTraining(), name);  // zero-shot: nothing to train
+            promptLearners += can.learnsPromptContext ? 1 : 0;
+        }
+        QVERIFY(promptLearners >= 3);  // CoOp, CoCoOp, KgCoOp at least
+        QVERIFY(findStrategy("kgcoop").capabilities.learnsPromptContext);
+        QVERIFY(findStrategy("cocoop").capabilities.imageConditioned);
+        QVERIFY(!findStrategy("zeroshot").capabilities.comparesWithHandcrafted());
     }
 };
 

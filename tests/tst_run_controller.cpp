@@ -10,7 +10,9 @@
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "tests/GuiFixtures.h"
+#include "tests/ScopedEnvironment.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
@@ -28,21 +30,24 @@ class TestRunController : public QObject
     Q_OBJECT
 
 private:
-    RunRequest tinyCoop() const
+    // A short CoOp run as the workbench starts it (base-to-new, the hand-crafted comparison).
+    RunSettings tinyCoop() const
     {
-        RunRequest r;
-        r.modelPath = m_files.clipFolder;
-        r.vocabularyPath = m_files.vocabulary;
-        r.dataset = m_files.datasetFolder;
+        RunSettings r;
+        r.model = m_files.clipFolder.toStdString();
+        r.vocab = m_files.vocabulary.toStdString();
+        r.dataset = m_files.datasetFolder.toStdString();
         r.method = "coop";
         r.options = {{"n_ctx", 4}};
         r.shots = 2;
         r.epochs = 2;
         r.batchSize = 2;
         r.loaderThreads = 1;
-        r.runsRoot = m_dir.path() + "/runs";
+        r.baseNew = true;
+        r.compareHandcrafted = true;
         return r;
     }
+    QString runsRoot() const { return m_dir.path() + "/runs"; }
 
 private Q_SLOTS:
     void initTestCase()
@@ -73,9 +78,9 @@ private Q_SLOTS:
         timer.start();
         sinceTick.start();
 
-        QVERIFY(controller.start(tinyCoop()));
+        QVERIFY(controller.start(tinyCoop(), runsRoot()));
         QVERIFY(controller.isRunning());
-        QVERIFY(!controller.start(tinyCoop()));  // one run at a time
+        QVERIFY(!controller.start(tinyCoop(), runsRoot()));  // one run at a time
         QVERIFY(controller.waitForFinished(60000));
         timer.stop();
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
@@ -113,7 +118,7 @@ private Q_SLOTS:
 
         // Reopened from its folder, the run shows the same classes in label order, the confusion matrix and
         // the hand-crafted comparison.
-        const RunResults reopened = RunController::readRunResults(results.runFolder);
+        const RunResults reopened = readRunFolder(results.runFolder);
         QCOMPARE(reopened.status, QString("finished"));
         QCOMPARE(reopened.first.classNames, results.first.classNames);
         QCOMPARE(reopened.first.perClass, results.first.perClass);
@@ -133,10 +138,9 @@ private Q_SLOTS:
         RunController controller;
         QSignalSpy progress(&controller, &RunController::progress);
         QSignalSpy finished(&controller, &RunController::finished);
-        RunRequest request = tinyCoop();
+        RunSettings request = tinyCoop();
         request.epochs = 200;  // far more than the test waits for
-        request.runsRoot.clear();
-        QVERIFY(controller.start(request));
+        QVERIFY(controller.start(request, QString()));
         QTRY_VERIFY_WITH_TIMEOUT(progress.size() >= 2, 30000);
 
         controller.setPaused(true);
@@ -163,14 +167,13 @@ private Q_SLOTS:
     {
         RunController controller;
         QSignalSpy finished(&controller, &RunController::finished);
-        RunRequest first = tinyCoop();
+        RunSettings first = tinyCoop();
         first.epochs = 1;
-        first.runsRoot.clear();
-        QVERIFY(controller.start(first));
+        QVERIFY(controller.start(first, QString()));
         QVERIFY(finished.wait(60000));
-        RunRequest second = first;
+        RunSettings second = first;
         second.epochs = 200;
-        QVERIFY(controller.start(second));
+        QVERIFY(controller.start(second, QString()));
         QTest::qWait(200);  // whatever the first run still had queued is delivered now
         QVERIFY(controller.isRunning());
         controller.requestStop();
@@ -183,13 +186,12 @@ private Q_SLOTS:
         RunController controller;
         QSignalSpy finished(&controller, &RunController::finished);
         QSignalSpy failed(&controller, &RunController::failed);
-        RunRequest request = tinyCoop();
-        request.modelPath = m_files.timmFile;
+        RunSettings request = tinyCoop();
+        request.model = m_files.timmFile.toStdString();
         request.method = "linear";
-        request.options.clear();
+        request.options = nlohmann::json::object();
         request.epochs = 1;
-        request.runsRoot.clear();
-        QVERIFY(controller.start(request));
+        QVERIFY(controller.start(request, QString()));
         QVERIFY(controller.waitForFinished(60000));
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
         const auto results = finished.first().first().value<RunResults>();
@@ -211,14 +213,13 @@ private Q_SLOTS:
     void badInputFailsWithAClearMessage()
     {
         QFETCH(QString, what);
-        RunRequest request = tinyCoop();
-        request.runsRoot.clear();
+        RunSettings request = tinyCoop();
         QString expected;
         if (what == "corrupt") {
-            request.modelPath = m_files.corruptCheckpoint;
+            request.model = m_files.corruptCheckpoint.toStdString();
             expected = "corrupt.safetensors";
         } else if (what == "empty") {
-            request.dataset = m_files.emptyDataset;
+            request.dataset = m_files.emptyDataset.toStdString();
             expected = "no-images";
         } else {
             request.options = {{"n_ctx_typo", 3}};
@@ -226,14 +227,14 @@ private Q_SLOTS:
         }
         RunController controller;
         QSignalSpy failed(&controller, &RunController::failed);
-        QVERIFY(controller.start(request));
+        QVERIFY(controller.start(request, QString()));
         QVERIFY(controller.waitForFinished(30000));
         QCOMPARE(failed.size(), 1);
         const QString message = failed.first().first().toString();
         qInfo("%s", qPrintable(message));
         QVERIFY2(message.contains(expected), qPrintable(message));
         QVERIFY(!message.contains('\n'));
-        QVERIFY(controller.start(tinyCoop()) || true);  // the controller is usable again
+        QVERIFY(controller.start(tinyCoop(), runsRoot()) || true);  // the controller is usable again
         controller.requestStop();
         QVERIFY(controller.waitForFinished(30000));
     }
@@ -272,6 +273,48 @@ private Q_SLOTS:
         QCOMPARE(runs.front().status, std::string("failed"));
     }
 
+    // A hand-edited results.json: a number that is no integer where one belongs is an error naming the file
+    // and the field; a damaged evaluation block leaves that evaluation out.
+    void damagedResultsFileIsNamed()
+    {
+        const QString folder = m_dir.path() + "/hand-edited";
+        QVERIFY(QDir().mkpath(folder));
+        QFile config(folder + "/config.json");
+        QVERIFY(config.open(QIODevice::WriteOnly));
+        config.write("{\"method\": \"coop\"}");
+        config.close();
+        auto write = [&](const nlohmann::json& results) {
+            QFile file(folder + "/results.json");
+            QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            file.write(QByteArray::fromStdString(results.dump()));
+        };
+        const nlohmann::json good = {{"method", "coop"}, {"dataset", "colours"}, {"status", "finished"}, {"shots", 2}, {"seed", 1},
+                                     {"details", {{"first", {{"classes", {"red"}}, {"accuracy", 1.0}, {"n", 3}, {"per_class", {1.0}},
+                                                             {"support", {3}}, {"confusion", {{3}}}}}}}};
+        write(good);
+        const RunResults read = readRunFolder(folder);
+        QCOMPARE(read.shots, 2);
+        QVERIFY(read.first.valid);
+        QCOMPARE(read.first.confusion, QVector<QVector<qint64>>{{3}});
+        QVERIFY(read.capabilities.learnsPromptContext);  // from the registry, by the method's name
+
+        nlohmann::json badShots = good;
+        badShots["shots"] = 2e126;
+        write(badShots);
+        try {
+            readRunFolder(folder);
+            QFAIL("a float for shots was accepted");
+        } catch (const Error& e) {
+            const QString message = e.what();
+            QVERIFY2(message.contains("results.json") && message.contains("shots"), qPrintable(message));
+        }
+
+        nlohmann::json badConfusion = good;
+        badConfusion["details"]["first"]["confusion"] = {{1.5e300}};
+        write(badConfusion);
+        QVERIFY(!readRunFolder(folder).first.valid);
+    }
+
     // The dataset cache is keyed by content: a folder that changed is read again, an unchanged one is not.
     void datasetCacheSeesAChangedFolder()
     {
@@ -288,20 +331,24 @@ private Q_SLOTS:
 
     void missingVocabularyNamesWhereItLooked()
     {
-        qputenv("TUNEBENCH_CLIP_VOCAB", "");
-        qputenv("HOME", m_dir.path().toUtf8());
-        qputenv("HF_HOME", m_dir.path().toUtf8());
-        if (!searchVocabulary("", m_files.clipFolder.toStdString()).found.empty())
-            QSKIP("a CLIP vocabulary is installed system-wide on this machine");
-        RunRequest request = tinyCoop();
-        request.vocabularyPath.clear();
-        request.runsRoot.clear();
+        // Nowhere to find a vocabulary: the checkpoint's folder has none, and the machine's places are hidden.
+        test::ScopedEnvironment environment;
+        for (const char* name : {"TUNEBENCH_CLIP_VOCAB", "VIRTUAL_ENV", "CONDA_PREFIX", "HF_HUB_CACHE", "XDG_CACHE_HOME"})
+            environment.unset(name);
+        environment.set("HOME", m_dir.path().toUtf8());
+        environment.set("HF_HOME", m_dir.path().toUtf8());
+        QDir().mkpath(m_dir.path() + "/empty-system-root");
+        setVocabularySystemRoot((m_dir.path() + "/empty-system-root").toStdString());
+        QVERIFY(searchVocabulary("", m_files.clipFolder.toStdString()).found.empty());
+        RunSettings request = tinyCoop();
+        request.vocab.clear();
         RunController controller;
         QSignalSpy failed(&controller, &RunController::failed);
-        QVERIFY(controller.start(request));
+        QVERIFY(controller.start(request, QString()));
         QVERIFY(controller.waitForFinished(30000));
         QCOMPARE(failed.size(), 1);
         QVERIFY2(failed.first().first().toString().contains("vocabulary"), qPrintable(failed.first().first().toString()));
+        setVocabularySystemRoot("/");
     }
 
 private:

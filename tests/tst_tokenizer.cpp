@@ -6,6 +6,7 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/UnicodeTables.h"
 #include "core/io/VocabularyLocator.h"
+#include "tests/ScopedEnvironment.h"
 
 #include <QtTest>
 
@@ -161,6 +162,7 @@ private:
     std::optional<ClipTokenizer> m_tokenizer;
     std::string m_vocabularyPath;
     QTemporaryDir m_temporary;
+    std::unique_ptr<tunebench::test::ScopedEnvironment> m_environment;
 
     const ClipTokenizer& tokenizer() const { return *m_tokenizer; }
     std::string temporaryPath(const std::string& name) const { return (m_temporary.path() + "/").toStdString() + name; }
@@ -223,23 +225,26 @@ private:
         return folder;
     }
 
+    // The search sees only what the test writes: its own home, none of the machine's variables, and an
+    // empty folder in place of the system's Python folders. Put back when the test ends (cleanup).
     void clearSearchEnvironment(const QString& home)
     {
         for (const char* name : kSearchVariables)
-            qunsetenv(name);
-        qputenv("HOME", home.toUtf8());
-    }
-
-    // True if this machine has a vocabulary in a system-wide place, which would defeat a not-found test.
-    bool systemHasVocabulary()
-    {
-        const QString home = m_temporary.path() + "/empty-home";
-        QDir().mkpath(home);
-        clearSearchEnvironment(home);
-        return !tunebench::searchVocabulary("", "").found.empty();
+            m_environment->unset(name);
+        m_environment->set("HOME", home.toUtf8());
+        const QString systemRoot = m_temporary.path() + "/empty-system-root";
+        QDir().mkpath(systemRoot);
+        tunebench::setVocabularySystemRoot(systemRoot.toStdString());
     }
 
 private Q_SLOTS:
+    void init() { m_environment = std::make_unique<tunebench::test::ScopedEnvironment>(); }
+    void cleanup()
+    {
+        m_environment.reset();
+        tunebench::setVocabularySystemRoot("/");
+    }
+
     void initTestCase()
     {
         QVERIFY(m_temporary.isValid());
@@ -606,8 +611,6 @@ private Q_SLOTS:
 
     void locatorOrder()
     {
-        if (systemHasVocabulary())
-            QSKIP("this machine has a CLIP vocabulary in a system-wide Python folder");
         const QString root = m_temporary.path() + "/locate";
         const std::string rootPath = root.toStdString();
         QDir().mkpath(root + "/home");
@@ -619,7 +622,7 @@ private Q_SLOTS:
         writeFile(configuredFile, "x");
 
         // Explicit beats everything; a missing explicit path is an error, not a fallback.
-        qputenv("TUNEBENCH_CLIP_VOCAB", QByteArray::fromStdString(configuredFile));
+        m_environment->set("TUNEBENCH_CLIP_VOCAB", QByteArray::fromStdString(configuredFile));
         QCOMPARE(tunebench::locateVocabulary(explicitFile, ""), explicitFile);
         expectError([&] { tunebench::locateVocabulary(rootPath + "/nope.gz", ""); }, {rootPath + "/nope.gz", "does not exist"});
 
@@ -643,7 +646,7 @@ private Q_SLOTS:
         QCOMPARE(tunebench::locateVocabulary("", openAiFolder + "/ViT-B-32.pt"), openAiFolder + "/bpe_simple_vocab_16e6.txt.gz");
 
         // An open_clip package in ~/.local, once the variable is gone.
-        qunsetenv("TUNEBENCH_CLIP_VOCAB");
+        m_environment->unset("TUNEBENCH_CLIP_VOCAB");
         const std::string userPackage = rootPath + "/home/.local/lib/python3.11/site-packages/open_clip";
         QDir().mkpath(QString::fromStdString(userPackage));
         writeFile(userPackage + "/bpe_simple_vocab_16e6.txt.gz", "x");
@@ -653,19 +656,17 @@ private Q_SLOTS:
         const std::string venvPackage = rootPath + "/venv/lib/python3.12/site-packages/clip";
         QDir().mkpath(QString::fromStdString(venvPackage));
         writeFile(venvPackage + "/bpe_simple_vocab_16e6.txt.gz", "x");
-        qputenv("VIRTUAL_ENV", QByteArray::fromStdString(rootPath + "/venv"));
+        m_environment->set("VIRTUAL_ENV", QByteArray::fromStdString(rootPath + "/venv"));
         QCOMPARE(tunebench::locateVocabulary("", ""), venvPackage + "/bpe_simple_vocab_16e6.txt.gz");
     }
 
     void locatorHuggingFaceCache()
     {
-        if (systemHasVocabulary())
-            QSKIP("this machine has a CLIP vocabulary in a system-wide Python folder");
         const QString root = m_temporary.path() + "/hfcache";
         const std::string rootPath = root.toStdString();
         QDir().mkpath(root + "/home");
         clearSearchEnvironment(root + "/home");
-        qputenv("HF_HOME", QByteArray::fromStdString(rootPath + "/hf"));
+        m_environment->set("HF_HOME", QByteArray::fromStdString(rootPath + "/hf"));
 
         const std::string model = rootPath + "/hf/hub/models--openai--clip-vit-base-patch16";
         for (const char* snapshot : {"0a1b2c", "ffff"}) {
@@ -684,15 +685,13 @@ private Q_SLOTS:
 
     void locatorNotFound()
     {
-        if (systemHasVocabulary())
-            QSKIP("this machine has a CLIP vocabulary in a system-wide Python folder");
         const QString root = m_temporary.path() + "/notfound";
         const std::string rootPath = root.toStdString();
         QDir().mkpath(root + "/home");
         QDir().mkpath(root + "/checkpoints");
         clearSearchEnvironment(root + "/home");
-        qputenv("TUNEBENCH_CLIP_VOCAB", QByteArray::fromStdString(rootPath + "/missing-vocab.gz"));
-        qputenv("HF_HUB_CACHE", QByteArray::fromStdString(rootPath + "/hub"));
+        m_environment->set("TUNEBENCH_CLIP_VOCAB", QByteArray::fromStdString(rootPath + "/missing-vocab.gz"));
+        m_environment->set("HF_HUB_CACHE", QByteArray::fromStdString(rootPath + "/hub"));
 
         const tunebench::VocabularySearch search = tunebench::searchVocabulary("", rootPath + "/checkpoints/model.pt");
         QVERIFY(search.found.empty());

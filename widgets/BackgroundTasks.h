@@ -3,10 +3,13 @@
 // waits for them instead of leaving them to run into the application's exit. Tasks have names; starting a
 // task cancels the running one of the same name (the latest request wins).
 
+#include <QCoreApplication>
 #include <QObject>
+#include <QPointer>
 #include <QString>
 
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -53,5 +56,24 @@ private:
     std::vector<Task> m_tasks;
     bool m_closing = false;
 };
+
+// Posts `function(target)` from a task to the GUI thread; it runs only while `target` still exists.
+template <typename Target, typename Function>
+void postToGui(const QPointer<Target>& target, Function function)
+{
+    QMetaObject::invokeMethod(
+        qApp,
+        [target, function] {
+            if (target)
+                function(target.data());
+        },
+        Qt::QueuedConnection);
+}
+
+// An error's first line, as the window shows it (LibTorch appends a C++ stack trace to its messages).
+inline QString firstLine(const std::exception& e)
+{
+    return QString::fromStdString(e.what()).section('\n', 0, 0).trimmed();
+}
 
 } // namespace tunebench

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "widgets/RunController.h"
+#include "widgets/RunResults.h"
 
 #include <QWidget>
 

@@ -115,10 +115,10 @@ QVector<ShotCurve> FewShotPanel::curves() const
         const QString method = run.methodTitle.isEmpty() ? run.method : run.methodTitle;
         if (!order.contains(method))
             order << method;
-        auto& cell = sums[method][run.usesTrainingImages ? run.shots : 0];
+        auto& cell = sums[method][run.capabilities.usesTrainingImages ? run.shots : 0];
         cell.first += score;
         cell.second += 1;
-        dashed[method] = !run.usesPrompts;
+        dashed[method] = !run.capabilities.usesPrompts;
     }
     QVector<ShotCurve> out;
     for (const QString& method : order) {

@@ -64,7 +64,7 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     m_detailTabs->addTab(m_perClass, QString());
     m_detailTabs->addTab(m_confusion, QString());
     m_promptPage = new QWidget(this);
-    m_promptTable = new QTableWidget(0, 5, m_promptPage);
+    m_promptTable = new QTableWidget(0, 3, m_promptPage);
     m_promptTable->verticalHeader()->setVisible(false);
     m_promptTable->horizontalHeader()->setStretchLastSection(true);
     m_promptNote = new QLabel(m_promptPage);
@@ -106,10 +106,9 @@ void ResultsPanel::retranslate()
     m_detailTabs->setTabText(0, tr("Per-class accuracy"));
     m_detailTabs->setTabText(1, tr("Confusion matrix"));
     m_detailTabs->setTabText(2, tr("Prompt comparison"));
-    m_promptTable->setHorizontalHeaderLabels({tr("Class"), tr("Split"), tr("Hand-crafted (%)"), tr("CoOp (%)"), tr("CoCoOp (%)")});
     m_promptTable->setToolTip(tr("Per-class accuracy of the dataset's hand-crafted prompt and of the learned contexts of the latest "
-                                 "finished CoOp and CoCoOp runs on the same dataset; the best prompt of each class is highlighted"));
-    m_nearestWords->setPlaceholderText(tr("The nearest vocabulary words of each learned context vector appear here after a CoOp or CoCoOp run."));
+                                 "finished run of each prompt learner on the same dataset; the best prompt of each class is highlighted"));
+    m_nearestWords->setPlaceholderText(tr("The nearest vocabulary words of each learned context vector appear here after a prompt learner's run (CoOp, CoCoOp, KgCoOp ...)."));
     m_nearestWords->setToolTip(tr("For each learned context vector, the vocabulary words whose embeddings are nearest (Euclidean distance), as in CoOp's paper"));
     m_confusion->setToolTip(tr("Rows: true class; columns: predicted class"));
     for (int row = 0; row < m_results.size(); ++row)
@@ -241,57 +240,70 @@ void ResultsPanel::updatePromptComparison()
 {
     m_promptTable->setRowCount(0);
     m_nearestWords->clear();
-    // The dataset of the latest finished CoOp or CoCoOp run, then the latest finished run of each on it.
-    auto isLearnedPrompt = [](const RunResults& r) { return r.status == "finished" && (r.method == "coop" || r.method == "cocoop"); };
+    // The dataset of the latest finished prompt learner's run, then the latest finished run of each prompt
+    // learner on it, one column each in the order they were first trained.
+    auto isLearnedPrompt = [](const RunResults& r) { return r.status == "finished" && r.capabilities.learnsPromptContext; };
     QString dataset;
     for (int i = m_results.size() - 1; i >= 0 && dataset.isEmpty(); --i)
         if (isLearnedPrompt(m_results[i]))
             dataset = m_results[i].dataset;
+    m_promptTable->setColumnCount(3);
+    m_promptTable->setHorizontalHeaderLabels({tr("Class"), tr("Split"), tr("Hand-crafted (%)")});
     if (dataset.isEmpty()) {
-        m_promptNote->setText(tr("Train CoOp or CoCoOp (or reopen such runs from the history) to compare learned prompts with the hand-crafted one."));
+        m_promptNote->setText(tr("Train a prompt learner such as CoOp, CoCoOp or KgCoOp (or reopen such runs from the history) to compare "
+                                 "learned prompts with the hand-crafted one."));
         return;
     }
-    const RunResults* columns[2] = {nullptr, nullptr};  // CoOp, CoCoOp
-    for (int i = m_results.size() - 1; i >= 0; --i) {
-        const RunResults& r = m_results[i];
+    QVector<const RunResults*> columns;  // the latest run of each method
+    for (const RunResults& r : m_results) {
         if (!isLearnedPrompt(r) || r.dataset != dataset)
             continue;
-        const int column = r.method == "coop" ? 0 : 1;
-        if (!columns[column])
-            columns[column] = &r;
+        auto same = std::find_if(columns.begin(), columns.end(), [&](const RunResults* c) { return c->method == r.method; });
+        if (same != columns.end())
+            *same = &r;
+        else
+            columns << &r;
     }
 
     // Rows: the classes in the runs' label order (base, then new); values looked up by class name.
+    // values[0] is the hand-crafted prompt, values[1 + c] column c's method.
     struct Row
     {
         QString className, split;
-        double values[3] = {-1, -1, -1};  // hand-crafted, CoOp, CoCoOp
+        QVector<double> values;
     };
+    const int valueCount = 1 + columns.size();
     QVector<Row> rows;
-    auto rowOf = [&rows](const QString& name, const QString& split) -> Row& {
+    auto rowOf = [&](const QString& name, const QString& split) -> Row& {
         for (Row& row : rows)
             if (row.className == name)
                 return row;
-        rows.append(Row{name, split, {-1, -1, -1}});
+        rows.append(Row{name, split, QVector<double>(valueCount, -1.0)});
         return rows.last();
     };
-    auto addEvaluation = [&](const RunEvaluation& e, const QString& split, int column) {
+    auto addEvaluation = [&](const RunEvaluation& e, const QString& split, int value) {
         if (!e.valid)
             return;
         for (int c = 0; c < e.classNames.size(); ++c) {
             Row& row = rowOf(e.classNames[c], split);
-            if (row.values[column] < 0 && c < e.perClass.size())
-                row.values[column] = e.perClass[c];
+            if (row.values[value] < 0 && c < e.perClass.size())
+                row.values[value] = e.perClass[c];
         }
     };
-    for (int column = 0; column < 2; ++column)
-        if (const RunResults* r = columns[column]) {
-            const QString firstSplit = r->baseNew ? tr("base") : tr("all");
-            addEvaluation(r->first, firstSplit, column + 1);
-            addEvaluation(r->novel, tr("new"), column + 1);
-            addEvaluation(r->handcraftedFirst, firstSplit, 0);
-            addEvaluation(r->handcraftedNovel, tr("new"), 0);
-        }
+    QStringList headers = {tr("Class"), tr("Split"), tr("Hand-crafted (%)")};
+    QStringList runNames;
+    for (int column = 0; column < columns.size(); ++column) {
+        const RunResults* r = columns[column];
+        const QString firstSplit = r->baseNew ? tr("base") : tr("all");
+        addEvaluation(r->first, firstSplit, column + 1);
+        addEvaluation(r->novel, tr("new"), column + 1);
+        addEvaluation(r->handcraftedFirst, firstSplit, 0);
+        addEvaluation(r->handcraftedNovel, tr("new"), 0);
+        headers << tr("%1 (%)").arg(r->methodTitle);
+        runNames << tr("%1: %2").arg(r->methodTitle, r->runId);
+    }
+    m_promptTable->setColumnCount(headers.size());
+    m_promptTable->setHorizontalHeaderLabels(headers);
 
     const QColor winner(198, 239, 206);
     for (const Row& row : rows) {
@@ -305,35 +317,31 @@ void ResultsPanel::updatePromptComparison()
             best = std::max(best, v);
             known += v >= 0 ? 1 : 0;
         }
-        for (int column = 0; column < 3; ++column) {
-            auto* item = readOnlyItem(percent(row.values[column]));
+        for (int value = 0; value < row.values.size(); ++value) {
+            auto* item = readOnlyItem(percent(row.values[value]));
             // The winner only where there is something to beat; ties all count as winners.
-            if (known >= 2 && row.values[column] >= 0 && row.values[column] == best)
+            if (known >= 2 && row.values[value] >= 0 && row.values[value] == best)
                 item->setBackground(winner);
-            m_promptTable->setItem(line, column + 2, item);
+            m_promptTable->setItem(line, value + 2, item);
         }
     }
     m_promptTable->resizeColumnsToContents();
 
     QStringList lines;
-    for (int column = 0; column < 2; ++column) {
-        const RunResults* r = columns[column];
-        if (!r)
-            continue;
-        const QString title = column == 0 ? QStringLiteral("CoOp") : QStringLiteral("CoCoOp");
+    for (const RunResults* r : columns) {
         if (r->nearestWords.isEmpty())
-            lines << tr("%1 (%2): no nearest words were recorded").arg(title, r->runId);
+            lines << tr("%1 (%2): no nearest words were recorded").arg(r->methodTitle, r->runId);
+        // Image-conditioned contexts are shown before the image's shift (CoCoOp's Meta-Net adds it per image).
+        const QString shared = r->capabilities.imageConditioned ? tr(" (before the per-image shift)") : QString();
         for (int v = 0; v < r->nearestWords.size(); ++v) {
             QStringList words;
             for (const QString& word : r->nearestWords[v])
                 words << visibleToken(word);
-            lines << tr("%1 context %2: %3").arg(title).arg(v + 1).arg(words.join(", "));
+            lines << tr("%1 context %2%3: %4").arg(r->methodTitle).arg(v + 1).arg(shared, words.join(", "));
         }
     }
     m_nearestWords->setPlainText(lines.join('\n'));
-    m_promptNote->setText(tr("Dataset %1. CoOp: %2. CoCoOp: %3.")
-                              .arg(dataset, columns[0] ? columns[0]->runId : tr("no finished run"),
-                                   columns[1] ? columns[1]->runId : tr("no finished run")));
+    m_promptNote->setText(tr("Dataset %1. %2.").arg(dataset, runNames.join("; ")));
 }
 
 } // namespace tunebench

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "widgets/RunController.h"
+#include "widgets/RunResults.h"
 
 #include <QWidget>
 
@@ -28,7 +28,7 @@ public:
     QTableWidget* summaryTable() const { return m_summary; }
     QTableWidget* perClassTable() const { return m_perClass; }
     QTableWidget* confusionTable() const { return m_confusion; }
-    // Per class: the hand-crafted prompt next to the latest finished CoOp and CoCoOp runs on one dataset.
+    // Per class: the hand-crafted prompt next to the latest finished run of each prompt learner on one dataset.
     QTableWidget* promptTable() const { return m_promptTable; }
     QTabWidget* detailTabs() const { return m_detailTabs; }  // per-class, confusion, prompt comparison
     QString nearestWordsText() const;

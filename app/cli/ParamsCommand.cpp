@@ -70,7 +70,7 @@ int runParams(const std::vector<std::string>& words)
     TaskSetup setup;
     for (int i = 0; i < classes; ++i)
         setup.classNames.push_back("class " + std::to_string(i));
-    if (info.family == StrategyFamily::PromptLearning) {
+    if (info.capabilities.needsTextTower) {
         if (!model->hasText())
             throw Error(*modelName + ": strategy '" + *strategyName + "' needs a CLIP model with a text tower");
         setup.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), *modelName)));

@@ -247,7 +247,7 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
     for (const std::string& method : methods) {
         ShotCurve curve;
         curve.method = QString::fromStdString(method);
-        curve.dashed = !findStrategy(method).usesPrompts;
+        curve.dashed = !findStrategy(method).capabilities.usesPrompts;
         for (const nlohmann::json& point : curves[method]) {
             csv += method + "," + point["shots"].dump() + "," + csvNumber(point.value("accuracy", nlohmann::json())) + "," +
                    csvNumber(point.value("base", nlohmann::json())) + "," + csvNumber(point.value("new", nlohmann::json())) + "," +
@@ -322,7 +322,7 @@ int runCompare(const std::vector<std::string>& words)
         for (const auto& method : methods) {
             const StrategyInfo& info = findStrategy(method);
             // A method that ignores the training images is one point (zero-shot's star), at the table's count.
-            if (!info.usesTrainingImages && !tableShots)
+            if (!info.capabilities.usesTrainingImages && !tableShots)
                 continue;
             const int shots = shotCounts[k];
             const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
@@ -399,7 +399,7 @@ int runCompare(const std::vector<std::string>& words)
                 for (const auto& [name, sum] : targetSums)
                     entry["targets"][name] = sum / n;
             }
-            curves[method].push_back(curvePoint(info.usesTrainingImages ? shots : 0, entry));
+            curves[method].push_back(curvePoint(info.capabilities.usesTrainingImages ? shots : 0, entry));
             if (tableShots) {
                 table[method] = entry;
                 for (const auto& [name, sum] : targetSums)

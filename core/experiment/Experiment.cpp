@@ -12,7 +12,6 @@
 #include "core/train/RunStore.h"
 #include "core/tuning/ClipStrategy.h"
 #include "core/tuning/ParameterBudget.h"
-#include "core/tuning/ValidationTuned.h"
 
 #include <torch/torch.h>
 
@@ -160,7 +159,7 @@ std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const 
 
 bool baseNewApplies(const Backbone& backbone, const StrategyInfo& info)
 {
-    return backbone.tokenizer && backbone.checkpoint.spec.text && info.family == StrategyFamily::PromptLearning;
+    return backbone.tokenizer && backbone.checkpoint.spec.text && info.capabilities.needsTextTower;
 }
 
 std::vector<Sample> limitSamples(const std::vector<Sample>& samples, int limit, std::uint64_t seed)
@@ -208,9 +207,13 @@ nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std:
 
 nlohmann::json ExperimentResult::details() const
 {
-    nlohmann::json targetsJson = nlohmann::json::object();
-    for (const auto& [name, evaluation] : targets)
-        targetsJson[name] = classEvaluationJson(evaluation);
+    // An array, so that the targets keep settings.evalDatasets' order (older files hold an object by name).
+    nlohmann::json targetsJson = nlohmann::json::array();
+    for (const auto& [name, evaluation] : targets) {
+        nlohmann::json target = classEvaluationJson(evaluation);
+        target["dataset"] = name;
+        targetsJson.push_back(target);
+    }
     return {{"first", classEvaluationJson(first)},
             {"novel", classEvaluationJson(novel)},
             {"handcrafted_first", classEvaluationJson(handcraftedFirst)},
@@ -220,22 +223,18 @@ nlohmann::json ExperimentResult::details() const
             {"seconds", seconds}};
 }
 
-std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& json)
+std::int64_t countTrainableParameters(const Backbone& backbone, const RunSettings& settings, const std::vector<std::string>& classNames)
 {
-    if (!json.is_object() || !json.contains("classes"))
-        return std::nullopt;
-    try {
-        ClassEvaluation out;
-        out.classNames = json.at("classes").get<std::vector<std::string>>();
-        out.evaluation.accuracy = json.value("accuracy", 0.0);
-        out.evaluation.n = json.value("n", std::int64_t(0));
-        out.evaluation.perClass = json.value("per_class", std::vector<double>());
-        out.evaluation.support = json.value("support", std::vector<std::int64_t>());
-        out.evaluation.confusion = json.value("confusion", std::vector<std::vector<std::int64_t>>());
-        return out;
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;  // an older or hand-edited file: show what the plain fields give
-    }
+    const StrategyInfo& info = findStrategy(settings.method);
+    if (info.capabilities.needsTextTower && !backbone.tokenizer)
+        throw Error(info.title + " needs a CLIP model with a text tower");
+    TaskSetup setup;
+    setup.classNames = classNames;
+    setup.tokenizer = backbone.tokenizer;
+    setup.shots = settings.shots;
+    auto strategy = info.create();
+    strategy->attach(backbone.build(), setup, settings.options);
+    return strategy->trainableParameterCount();
 }
 
 namespace {
@@ -278,7 +277,8 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         strategy = info.create();
         strategy->attach(model, taskSetup(backbone, dataset, trainSet.classNames, settings.shots), settings.options);
     }
-    auto* clipStrategy = dynamic_cast<ClipStrategy*>(strategy.get());
+    // Every method that needs the text tower is a ClipStrategy (prompt export, augmentation choice).
+    auto* clipStrategy = info.capabilities.needsTextTower ? &dynamic_cast<ClipStrategy&>(*strategy) : nullptr;
 
     TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(settings.shots), settings.epochs);
     if (settings.lr > 0)
@@ -304,6 +304,8 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
                {"status", "finished"}};
     if (store)
         results["run"] = store->folder();
+    if (imported)
+        results["imported_from"] = settings.importPrompt;
     if (callbacks.onStart)
         callbacks.onStart({info.name, result.trainableParameters, static_cast<int>(trainSet.train.size()), baseNew});
 
@@ -371,10 +373,10 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             log(trained.message);
         }
     }
-    if (auto* tuned = dynamic_cast<ValidationTuned*>(strategy.get()); !imported && tuned && !trainSet.val.empty()) {
+    if (info.capabilities.validationTuned && !imported && !trainSet.val.empty()) {
         stage(ExperimentStage::Tuning);
         auto valSource = makeSource(trainShared, trainSet.val, resolution, std::nullopt, kEvalBatch, false, 1, settings.loaderThreads);
-        tuned->tuneOnValidation(*valSource);
+        strategy->tuneOnValidation(*valSource);
         skipped.add(valSource->problems());
     }
     results["trainable_parameters"] = strategy->trainableParameterCount();
@@ -442,7 +444,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         results["targets"] = targetsJson;
     }
     // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
-    if (settings.compareHandcrafted && clipStrategy && backbone.tokenizer && info.name != "zeroshot") {
+    if (settings.compareHandcrafted && info.capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
         stage(ExperimentStage::ScoringHandcrafted);
         auto handcrafted = findStrategy("zeroshot").create();
         // A fresh model: the learned method's hooks must not leak in.

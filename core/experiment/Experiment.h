@@ -136,7 +136,8 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr,
                                const std::vector<DatasetIndex>& targets = {});
 
-// Reads an evaluation of a results.json "details" block back; nullopt when absent.
-std::optional<ClassEvaluation> classEvaluationFromJson(const nlohmann::json& json);
+// The parameters settings.method (with settings.options) trains when attached to `backbone` for these
+// classes; Error when the method does not apply to the model or an option is invalid.
+std::int64_t countTrainableParameters(const Backbone& backbone, const RunSettings& settings, const std::vector<std::string>& classNames);
 
 } // namespace tunebench

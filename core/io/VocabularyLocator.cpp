@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <cctype>
 
 namespace tunebench {
@@ -149,6 +150,24 @@ public:
     }
 };
 
+std::mutex& systemRootMutex()
+{
+    static std::mutex mutex;
+    return mutex;
+}
+
+std::string& systemRootValue()
+{
+    static std::string root = "/";
+    return root;
+}
+
+fs::path systemRoot()
+{
+    std::lock_guard<std::mutex> lock(systemRootMutex());
+    return systemRootValue();
+}
+
 } // namespace
 
 VocabularySearch searchVocabulary(const std::string& explicitPath, const std::string& checkpointPath)
@@ -196,14 +215,15 @@ VocabularySearch searchVocabulary(const std::string& explicitPath, const std::st
     }
     if (!home.empty())
         search.lookInPythonPrefix(fs::path(home) / ".local", "site-packages");
+    const fs::path root = systemRoot();
     if (!search.done()) {
-        search.note(std::string("/usr/lib/python3/dist-packages/{clip,open_clip}/") + kOpenAiFileName);
-        search.lookInSitePackages("/usr/lib/python3/dist-packages");
+        search.note((root / "usr/lib/python3/dist-packages/{clip,open_clip}" / kOpenAiFileName).string());
+        search.lookInSitePackages(root / "usr/lib/python3/dist-packages");
     }
-    search.lookInPythonPrefix("/usr/local", "dist-packages");
+    search.lookInPythonPrefix(root / "usr/local", "dist-packages");
     // Fedora, Arch and from-source Pythons use site-packages under /usr and /usr/local.
-    search.lookInPythonPrefix("/usr", "site-packages");
-    search.lookInPythonPrefix("/usr/local", "site-packages");
+    search.lookInPythonPrefix(root / "usr", "site-packages");
+    search.lookInPythonPrefix(root / "usr/local", "site-packages");
     // Conda installations that are not activated in this shell.
     if (!home.empty()) {
         for (const char* distribution : {"miniconda3", "anaconda3", "miniforge3", "mambaforge"}) {
@@ -226,6 +246,12 @@ VocabularySearch searchVocabulary(const std::string& explicitPath, const std::st
         search.lookInHuggingFaceCache(cache.lexically_normal());
 
     return search.result;
+}
+
+void setVocabularySystemRoot(const std::string& root)
+{
+    std::lock_guard<std::mutex> lock(systemRootMutex());
+    systemRootValue() = root.empty() ? "/" : root;
 }
 
 std::string locateVocabulary(const std::string& explicitPath, const std::string& checkpointPath)

@@ -27,6 +27,11 @@ struct VocabularySearch
 // The result's found can be passed to ClipTokenizer::load().
 VocabularySearch searchVocabulary(const std::string& explicitPath, const std::string& checkpointPath);
 
+// The folder under which the fixed system locations (/usr/lib/python3/dist-packages, /usr/local/...) are
+// looked at: "/" unless changed. Tests point it at an empty folder, so that a vocabulary installed on the
+// machine cannot change what they see.
+void setVocabularySystemRoot(const std::string& root);
+
 // searchVocabulary(), but returns the found path or throws Error:
 // "no CLIP vocabulary found; looked in: A, B, C (pass --vocab FILE or set TUNEBENCH_CLIP_VOCAB)".
 std::string locateVocabulary(const std::string& explicitPath, const std::string& checkpointPath);

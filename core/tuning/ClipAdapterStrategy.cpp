@@ -17,6 +17,7 @@ StrategyInfo clipAdapterStrategyInfo()
         {"ratio", ParamField::Type::Double, 0.2, 0.0, 1.0, {}, "residual ratio: f' = ratio * adapter(f) + (1 - ratio) * f"},
         {"reduction", ParamField::Type::Int, 4, 1, 64, {}, "bottleneck reduction (hidden width = E / reduction)"},
     };
+    info.capabilities.needsTextTower = true;
     info.create = [] { return std::make_unique<ClipAdapterStrategy>(); };
     return info;
 }

@@ -22,6 +22,9 @@ StrategyInfo cocoopStrategyInfo()
         {"n_ctx", ParamField::Type::Int, 4, 1, 64, {}, "number of context vectors M (ignored when ctx_init is set)"},
         {"ctx_init", ParamField::Type::Text, "a photo of a", 0, 0, {}, "initial words (sets M); empty = random N(0, 0.02)"},
     };
+    info.capabilities.needsTextTower = true;
+    info.capabilities.learnsPromptContext = true;
+    info.capabilities.imageConditioned = true;
     info.create = [] { return std::make_unique<CocoopStrategy>(); };
     return info;
 }

@@ -20,6 +20,8 @@ StrategyInfo coopStrategyInfo()
         {"class_token_position", ParamField::Type::Choice, "end", 0, 0, {"end", "middle", "front"}, "where the class name goes"},
         {"csc", ParamField::Type::Bool, false, 0, 0, {}, "class-specific contexts (one set per class; cannot move to new classes)"},
     };
+    info.capabilities.needsTextTower = true;
+    info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<CoopStrategy>(); };
     return info;
 }

@@ -20,7 +20,7 @@ StrategyInfo fullStrategyInfo()
 {
     return {"full", "Full", StrategyFamily::ClassicPetl,
             "Fine-tunes the whole image tower and the head (AdamW); every task stores its own backbone.", {},
-            [] { return std::make_unique<FullTuning>(); }};
+            [] { return std::make_unique<FullTuning>(); }, StrategyCapabilities{}};
 }
 
 } // namespace tunebench

@@ -27,14 +27,14 @@ StrategyInfo linearStrategyInfo()
 {
     return {"linear", "Linear", StrategyFamily::ClassicPetl,
             "A linear classifier on the frozen [CLS] feature (VPT's head: Kaiming fan-out init, bias -ln 99).",
-            HeadTuning::schema(false), [] { return std::make_unique<HeadTuning>(false); }};
+            HeadTuning::schema(false), [] { return std::make_unique<HeadTuning>(false); }, StrategyCapabilities{}};
 }
 
 StrategyInfo mlpStrategyInfo()
 {
     return {"mlp", "MLP-k", StrategyFamily::ClassicPetl,
             "A k-layer MLP head (Linear, ReLU, BatchNorm, Dropout 0.1 per hidden layer) on the frozen [CLS] feature.",
-            HeadTuning::schema(true), [] { return std::make_unique<HeadTuning>(true); }};
+            HeadTuning::schema(true), [] { return std::make_unique<HeadTuning>(true); }, StrategyCapabilities{}};
 }
 
 } // namespace tunebench

@@ -16,6 +16,8 @@ StrategyInfo kgcoopStrategyInfo()
         {"ctx_init", ParamField::Type::Text, "a photo of a", 0, 0, {}, "initial words (sets M)"},
         {"lambda", ParamField::Type::Double, 8.0, 0.0, 1000.0, {}, "weight of the knowledge-guided term (published scripts: 8.0)"},
     };
+    info.capabilities.needsTextTower = true;
+    info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<KgCoopStrategy>(); };
     return info;
 }

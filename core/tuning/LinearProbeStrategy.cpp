@@ -36,7 +36,9 @@ StrategyInfo linearProbeStrategyInfo()
         {"c", ParamField::Type::Double, 0.0, 0.0, 1e12, {}, "inverse regularisation strength; 0 = search on the val split (1.0 without one)"},
         {"max_iter", ParamField::Type::Int, 1000, 1, 100000, {}, "L-BFGS iterations"},
     };
-    info.usesPrompts = false;
+    info.capabilities.needsTextTower = true;  // CLIP's projected image features
+    info.capabilities.usesPrompts = false;
+    info.capabilities.validationTuned = true;
     info.create = [] { return std::make_unique<LinearProbeStrategy>(); };
     return info;
 }

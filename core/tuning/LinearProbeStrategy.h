@@ -1,14 +1,13 @@
 #pragma once
 
 #include "core/tuning/ClipStrategy.h"
-#include "core/tuning/ValidationTuned.h"
 
 namespace tunebench {
 
 // CLIP's linear probe: L2-regularised multinomial logistic regression (L-BFGS, at most 1000 iterations)
 // on frozen image features; C is chosen on the val split (the reference's grid, then 8 log-space
 // bisection steps). The classifier belongs to its classes: other classes are refused.
-class LinearProbeStrategy : public ClipStrategy, public ValidationTuned
+class LinearProbeStrategy : public ClipStrategy
 {
 public:
     std::string name() const override { return "linear-probe"; }

@@ -36,7 +36,7 @@ StrategyInfo partialStrategyInfo()
 {
     return {"partial", "Partial-k", StrategyFamily::ClassicPetl,
             "Fine-tunes the last k transformer blocks, the final norm and the head.", PartialTuning::schema(),
-            [] { return std::make_unique<PartialTuning>(); }};
+            [] { return std::make_unique<PartialTuning>(); }, StrategyCapabilities{}};
 }
 
 } // namespace tunebench

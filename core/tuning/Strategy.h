@@ -2,6 +2,7 @@
 
 #include "core/model/ClipModel.h"
 #include "core/train/Trainer.h"
+#include "core/tuning/StrategyInfo.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,26 +13,8 @@
 
 namespace tunebench {
 
+class BatchSource;
 class ClipTokenizer;
-
-enum class StrategyFamily { PromptLearning, ClassicPetl };
-
-// One typed option of a strategy. The GUI turns a schema into a form, the CLI into --name flags.
-struct ParamField
-{
-    enum class Type { Int, Double, Bool, Choice, Text };
-    std::string name;        // snake_case, e.g. "n_ctx"
-    Type type = Type::Int;
-    nlohmann::json defaultValue;
-    double min = 0, max = 0;             // for Int/Double; min == max means unbounded
-    std::vector<std::string> choices;    // for Choice
-    std::string help;
-};
-using ParamSchema = std::vector<ParamField>;
-
-// Validates `given` against the schema (unknown names, wrong types, out-of-range values are Errors
-// naming the option) and fills defaults.
-nlohmann::json resolveParams(const ParamSchema& schema, const nlohmann::json& given);
 
 // What a strategy is attached to.
 struct TaskSetup
@@ -61,6 +44,9 @@ public:
     // Training-free methods (zero-shot) return false; Tip-Adapter builds its cache in prepare().
     virtual bool needsTraining() const { return true; }
     virtual void prepare(BatchSource& train) {}
+    // Strategies whose capabilities say validationTuned choose hyper-parameters here, after training, on the
+    // few-shot validation split (Tip-Adapter's alpha/beta grid, the linear probe's C search).
+    virtual void tuneOnValidation(BatchSource& val) {}
     // Exported tensors (context vectors, Meta-Net weights, final class text features, ...) and manifest
     // fields (method, hyper-parameters, nearest words ...).
     virtual StateDict exportTensors() = 0;
@@ -68,23 +54,5 @@ public:
 
     std::int64_t trainableParameterCount();
 };
-
-struct StrategyInfo
-{
-    std::string name;    // registry key, e.g. "coop"
-    std::string title;   // "CoOp"
-    StrategyFamily family = StrategyFamily::PromptLearning;
-    std::string description;
-    ParamSchema schema;
-    std::function<std::unique_ptr<Strategy>()> create;
-    // What views and the experiment layer ask instead of the name:
-    bool usesTrainingImages = true;  // false: the result ignores the few-shot images (zero-shot), so shot sweeps run it once
-    bool usesPrompts = true;         // false: classifies image features without text (the linear probe; dashed in curves)
-};
-
-// All strategies, in display order.
-const std::vector<StrategyInfo>& strategyRegistry();
-// Error listing the known names when `name` is unknown.
-const StrategyInfo& findStrategy(const std::string& name);
 
 } // namespace tunebench

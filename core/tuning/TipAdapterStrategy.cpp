@@ -31,6 +31,8 @@ StrategyInfo tipAdapterStrategyInfo()
     info.family = StrategyFamily::PromptLearning;
     info.description = "Training-free cache of the few-shot image features beside zero-shot CLIP (Zhang et al. 2022).";
     info.schema = tipSchema();
+    info.capabilities.needsTextTower = true;
+    info.capabilities.validationTuned = true;
     info.create = [] { return std::make_unique<TipAdapterStrategy>(false); };
     return info;
 }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "core/tuning/ClipStrategy.h"
-#include "core/tuning/ValidationTuned.h"
 
 namespace tunebench {
 
@@ -9,7 +8,7 @@ namespace tunebench {
 // logits = 100 f W^T + alpha exp(-beta (1 - f K^T)) V, keys K = normalised image features averaged over
 // augmented passes, values V = one-hot labels. Tip-Adapter-F (fineTune) trains the keys.
 // On classes other than the cached ones the cache term is dropped (zero-shot part only).
-class TipAdapterStrategy : public ClipStrategy, public ValidationTuned
+class TipAdapterStrategy : public ClipStrategy
 {
 public:
     explicit TipAdapterStrategy(bool fineTune) : m_fineTune(fineTune) {}

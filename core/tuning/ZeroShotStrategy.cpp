@@ -20,7 +20,8 @@ StrategyInfo zeroShotStrategyInfo()
         {"template", ParamField::Type::Text, "", 0, 0, {}, "single mode: this template instead of the dataset's ({} = class)"},
         {"templates", ParamField::Type::Text, "", 0, 0, {}, "custom mode: templates separated by |, e.g. 'a photo of a {}.|a {} photo.'"},
     };
-    info.usesTrainingImages = false;
+    info.capabilities.needsTextTower = true;
+    info.capabilities.usesTrainingImages = false;
     info.create = [] { return std::make_unique<ZeroShotStrategy>(); };
     return info;
 }
