@@ -11,6 +11,7 @@
 #include "core/tuning/CocoopStrategy.h"
 #include "core/tuning/CoopStrategy.h"
 #include "core/tuning/KgCoopStrategy.h"
+#include "core/tuning/PrefixTuningStrategy.h"
 #include "core/tuning/LinearProbeStrategy.h"
 #include "core/tuning/PromptLearner.h"
 #include "core/tuning/PromptTemplates.h"
@@ -234,6 +235,160 @@ private Q_SLOTS:
         QCOMPARE(perImage.sizes().vec(), (std::vector<int64_t>{3, 4, spec.text->outputDim}));
         QVERIFY(torch::allclose(perImage, plain.encodeWithBias(bias), 1e-4, 1e-5));
         QVERIFY(!torch::allclose(perImage[0], perImage[1], 1e-4, 1e-5));
+    }
+
+    // Key/value prefixes against attention written out by hand, head by head: the prefix rows are seen by
+    // every position, the tokens causally.
+    void keyValuePrefixMatchesAttentionByHand()
+    {
+        torch::manual_seed(8);
+        const int64_t width = 16, heads = 2, headDim = width / heads, batch = 2, length = 5, extra = 3;
+        SelfAttention attention(width, heads);
+        auto x = torch::randn({batch, length, width});
+        KeyValuePrefix prefix{torch::randn({extra, width}), torch::randn({extra, width})};
+        torch::NoGradGuard noGrad;
+        auto got = attention->forward(x, true, prefix);
+
+        auto w = attention->in_proj_weight, b = attention->in_proj_bias;
+        auto q = torch::linear(x, w.narrow(0, 0, width), b.narrow(0, 0, width));
+        auto k = torch::linear(x, w.narrow(0, width, width), b.narrow(0, width, width));
+        auto v = torch::linear(x, w.narrow(0, 2 * width, width), b.narrow(0, 2 * width, width));
+        auto expected = torch::zeros({batch, length, width});
+        for (int64_t n = 0; n < batch; ++n)
+            for (int64_t h = 0; h < heads; ++h) {
+                auto cols = torch::indexing::Slice(h * headDim, (h + 1) * headDim);
+                for (int64_t i = 0; i < length; ++i) {
+                    // Keys: the prefix rows, then the tokens 0..i.
+                    auto keys = torch::cat({prefix.keys.index({torch::indexing::Slice(), cols}), k[n].index({torch::indexing::Slice(0, i + 1), cols})});
+                    auto values = torch::cat({prefix.values.index({torch::indexing::Slice(), cols}), v[n].index({torch::indexing::Slice(0, i + 1), cols})});
+                    auto weights = torch::softmax(torch::mv(keys, q[n][i].index({cols})) / std::sqrt(double(headDim)), 0);
+                    expected[n][i].index_put_({cols}, torch::mv(values.t(), weights));
+                }
+            }
+        expected = attention->out_proj(expected);
+        QVERIFY(torch::allclose(got, expected, 1e-5, 1e-6));
+    }
+
+    // The shared-prefix pass with hooks (key/value prefixes and a deep prompt replacing rows inside the
+    // prefix at a deeper layer) equals the plain pass over every full sequence.
+    void sharedPrefixWithDeepPromptsEqualsThePlainTower()
+    {
+        ModelSpec spec = test::tinyClipSpec();
+        spec.text->layers = 3;
+        auto model = buildModel(Checkpoint{spec, test::randomWeights(spec, 22)});
+        const int64_t width = spec.text->width;
+        struct Hooks : TransformerHooks
+        {
+            at::Tensor keys, values, deep;  // [layers, 2, width], [layers, 2, width], [2, width]
+            torch::Tensor beforeBlock(int layer, const torch::Tensor& tokens) override
+            {
+                if (layer != 2)
+                    return tokens;
+                auto rows = deep.unsqueeze(0).expand({tokens.size(0), -1, -1});
+                return torch::cat({tokens.narrow(1, 0, 1), rows, tokens.narrow(1, 3, tokens.size(1) - 3)}, 1);
+            }
+            KeyValuePrefix keyValuePrefix(int layer) override { return {keys[layer], values[layer]}; }
+        } hooks;
+        torch::manual_seed(5);
+        hooks.keys = torch::randn({3, 2, width});
+        hooks.values = torch::randn({3, 2, width});
+        hooks.deep = torch::randn({2, width}) * 0.1;
+        auto tokens = torch::empty({3, spec.text->contextLength}, torch::kLong);
+        const std::vector<std::string> prompts = {"a photo of a cat.", "a photo of a dog.", "a photo of a golden retriever."};
+        for (int c = 0; c < 3; ++c) {
+            const auto ids = vocabulary()->tokenizeToContext(prompts[c], spec.text->contextLength);
+            std::copy(ids.begin(), ids.end(), tokens[c].data_ptr<int64_t>());
+        }
+        torch::NoGradGuard noGrad;
+        auto shared = model->text->encodeTokensSharingPrefix(tokens, &hooks);
+        auto plain = model->text->encodeEmbeddings(model->text->embedTokens(tokens), model->text->endPositions(tokens), &hooks);
+        QVERIFY(torch::allclose(shared, plain, 1e-4, 1e-5));
+        // The hooks change the features (they are not ignored by either path).
+        QVERIFY(!torch::allclose(plain, model->text->forward(tokens), 1e-3, 1e-3));
+    }
+
+    // Prefix-tuning trains through its MLP; the exported plain prefixes give the same class features and
+    // logits, and only the method's tensors get gradients.
+    void prefixTuningExportEqualsTheReparameterisedForm()
+    {
+        auto model = tinyModel();
+        auto trained = attached("prefix-tuning", model, {{"prefix_length", 3}, {"mid_dim", 8}});
+        const auto& text = *model->spec().text;
+        // The reference's count: p*d + (d*m + m) + (m*2Ld + 2Ld).
+        const int64_t p = 3, d = text.width, m = 8, twoLd = 2 * text.layers * d;
+        QCOMPARE(trained->trainableParameterCount(), p * d + (d * m + m) + (m * twoLd + twoLd));
+        auto images = torch::randn({2, 3, 32, 32});
+        trained->setTraining(true);
+        Batch batch;
+        batch.inputs = images;
+        batch.labels = torch::tensor({0, 1}, torch::kLong);
+        auto step = trained->trainStep(batch);
+        step.loss.backward();
+        for (const auto& tensor : trained->trainableParameters())
+            QVERIFY(tensor.grad().defined() && tensor.grad().abs().sum().item<double>() > 0);
+        for (const auto& parameter : model->parameters())
+            QVERIFY(!parameter.grad().defined());
+        trained->setTraining(false);
+
+        StateDict exported = trained->exportTensors();
+        QCOMPARE(exported["prefix_keys"].sizes().vec(), (std::vector<int64_t>{text.layers, p, d}));
+        exported.erase("class_text_features");
+        auto plain = attached("prefix-tuning", tinyModel(), {{"prefix_length", 3}, {"mid_dim", 8}});
+        plain->loadTrainableState(exported);
+        QCOMPARE(plain->trainableParameterCount(), 2 * text.layers * p * d);
+        auto* trainedClip = dynamic_cast<ClipStrategy*>(trained.get());
+        auto* plainClip = dynamic_cast<ClipStrategy*>(plain.get());
+        QVERIFY(torch::allclose(trainedClip->classTextFeatures(), plainClip->classTextFeatures(), 1e-5, 1e-6));
+        QVERIFY(torch::allclose(trained->logits(images), plain->logits(images), 1e-4, 1e-5));
+        // The prefixes matter: without them the features are the hand-crafted ones.
+        auto zeroshot = attached("zeroshot", tinyModel());
+        QVERIFY(!torch::allclose(trained->logits(images), zeroshot->logits(images), 1e-3, 1e-3));
+
+        // P-Tuning v2 trains the prefixes themselves: 2 * L * p * d.
+        auto v2 = attached("p-tuning-v2", tinyModel(), {{"prefix_length", 4}});
+        QCOMPARE(v2->trainableParameterCount(), int64_t(2 * text.layers * 4 * d));
+    }
+
+    // P-Tuning's encoder has the reference's shape (bi-LSTM, d/2 units, 2 layers; a 2-layer MLP); its exported
+    // outputs, imported as a fixed context, give the same class features.
+    void pTuningEncoderCountsAndExport()
+    {
+        auto model = tinyModel();
+        auto strategy = attached("p-tuning", model, {{"n_ctx", 3}});
+        const int64_t p = 3, d = model->spec().text->width, h = d / 2;
+        const int64_t lstm = 2 * 2 * (4 * h * (d + h) + 8 * h);  // layers x directions x (weights + two biases)
+        QCOMPARE(strategy->trainableParameterCount(), p * d + lstm + 2 * (d * d + d));
+        auto images = torch::randn({2, 3, 32, 32});
+        strategy->setTraining(true);
+        Batch batch;
+        batch.inputs = images;
+        batch.labels = torch::tensor({0, 2}, torch::kLong);
+        strategy->trainStep(batch).loss.backward();
+        for (const auto& tensor : strategy->trainableParameters())
+            QVERIFY(tensor.grad().defined());
+        strategy->setTraining(false);
+        StateDict exported = strategy->exportTensors();
+        QCOMPARE(exported["ctx"].sizes().vec(), (std::vector<int64_t>{p, d}));
+        exported.erase("class_text_features");
+        auto imported = attached("p-tuning", tinyModel(), {{"n_ctx", 3}});
+        imported->loadTrainableState(exported);
+        QCOMPARE(imported->trainableParameterCount(), p * d);
+        QVERIFY(torch::allclose(strategy->logits(images), imported->logits(images), 1e-4, 1e-5));
+    }
+
+    // Prompt Tuning's vectors start as rows of the vocabulary's embedding table.
+    void promptTuningStartsFromVocabularyRows()
+    {
+        auto model = tinyModel();
+        torch::manual_seed(3);
+        auto strategy = attached("prompt-tuning", model, {{"n_ctx", 4}});
+        auto* clip = dynamic_cast<ClipStrategy*>(strategy.get());
+        auto context = clip->contextVectors();
+        QCOMPARE(context.sizes().vec(), (std::vector<int64_t>{4, model->spec().text->width}));
+        auto table = model->text->token_embedding->weight.detach().narrow(0, 0, std::min<int64_t>(5000, model->spec().text->vocabSize));
+        for (int64_t i = 0; i < 4; ++i)
+            QCOMPARE((table - context[i]).abs().sum(1).min().item<double>(), 0.0);
+        QCOMPARE(strategy->trainableParameterCount(), int64_t(4 * model->spec().text->width));
     }
 
     void cocoopBatchedEqualsPerImageLoop()

@@ -45,7 +45,7 @@ int runParams(const std::vector<std::string>& words)
     configureThreads(args.intValue("threads", 0));
     const auto modelName = args.value("model");
     if (!modelName)
-        throw Error("--model PATH|GEOMETRY is required (geometries: vit-s16, vit-b16, vit-b32, vit-l16)");
+        throw Error("--model PATH|GEOMETRY is required (geometries: vit-s16, vit-b16, vit-b32, vit-l16, clip-vit-b16, clip-vit-b32, clip-vit-l14)");
     const auto strategyName = args.value("strategy");
     if (!strategyName)
         throw Error("--strategy NAME is required");

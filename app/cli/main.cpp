@@ -35,7 +35,7 @@ commands:
            --eval-datasets D1,D2 --no-base-new]
                                              Base/New/H (or accuracy) table across methods and seeds,
                                              few-shot curves (curve.csv/.png/.pdf), domain generalisation
-  params   --model PATH|vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
+  params   --model PATH|vit-b16|clip-vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
                                              trainable parameters and storage multiplier for N tasks
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into

@@ -53,7 +53,7 @@ torch::Tensor TextTransformerImpl::encodeEmbeddings(const torch::Tensor& embeddi
 }
 
 torch::Tensor TextTransformerImpl::encodeSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
-                                                      const torch::Tensor& endPositions)
+                                                      const torch::Tensor& endPositions, TransformerHooks* hooks)
 {
     const int64_t n = prefix.size(0), prefixLength = prefix.size(1), classes = suffix.size(0);
     const int64_t used = endPositions.max().item<int64_t>() + 1;
@@ -63,11 +63,25 @@ torch::Tensor TextTransformerImpl::encodeSharedPrefix(const torch::Tensor& prefi
     auto p = prefix + positional_embedding.narrow(0, 0, prefixLength).to(prefix.scalar_type());
     auto s = suffix.narrow(1, 0, suffixLength) + positional_embedding.narrow(0, prefixLength, suffixLength).to(suffix.scalar_type());
     s = s.unsqueeze(0).expand({n, classes, suffixLength, s.size(2)}).reshape({n * classes, suffixLength, s.size(2)});
-    s = transformer->forwardSharedPrefix(p, s).second;
+    s = transformer->forwardSharedPrefix(p, s, hooks).second;
     auto rows = torch::arange(n * classes, endPositions.options().dtype(torch::kLong));
     auto ends = (endPositions.to(torch::kLong) - prefixLength).unsqueeze(0).expand({n, classes}).reshape({n * classes});
     auto pooled = ln_final(s.index({rows, ends}));
     return torch::matmul(pooled, text_projection.to(pooled.scalar_type())).view({n, classes, -1});
+}
+
+torch::Tensor TextTransformerImpl::encodeTokensSharingPrefix(const torch::Tensor& tokens, TransformerHooks* hooks)
+{
+    const auto ends = endPositions(tokens);
+    // The longest run of leading tokens that every row has, ending before the first end-of-text token.
+    const auto same = (tokens == tokens.narrow(0, 0, 1)).all(0).to(torch::kInt);  // [L]
+    const int64_t common = std::min<int64_t>(same.cumprod(0).sum().item<int64_t>(), ends.min().item<int64_t>());
+    if (common < 1 || tokens.size(0) < 2)
+        return encodeEmbeddings(embedTokens(tokens), ends, hooks);
+    auto embedded = embedTokens(tokens);
+    return encodeSharedPrefix(embedded.narrow(0, 0, 1).narrow(1, 0, common), embedded.narrow(1, common, tokens.size(1) - common), ends,
+                              hooks)
+        .squeeze(0);
 }
 
 } // namespace tunebench

@@ -25,8 +25,13 @@ public:
     // token and unified context): `prefix` [N, P, width], `suffix` [C, L - P, width] (the rest of each
     // class's prompt, the same for every n), `endPositions` [C] counted from the prompt's start.
     // Returns [N, C, outputDim]. Exact shortcut: under the causal mask the prefix's hidden states do
-    // not depend on what follows, so they are computed once per n instead of once per prompt.
-    torch::Tensor encodeSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, const torch::Tensor& endPositions);
+    // not depend on what follows, so they are computed once per n instead of once per prompt. Hooks: see
+    // TransformerImpl::forwardSharedPrefix (deep prompts inside the prefix, key/value prefixes, adapters).
+    torch::Tensor encodeSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, const torch::Tensor& endPositions,
+                                     TransformerHooks* hooks = nullptr);
+    // Token ids [B, L] as forward() encodes them, with the first tokens that every row shares run once
+    // (the shared-prefix shortcut for hand-crafted prompts such as "a photo of a {class}.").
+    torch::Tensor encodeTokensSharingPrefix(const torch::Tensor& tokens, TransformerHooks* hooks = nullptr);
 
     torch::Tensor embedTokens(const torch::Tensor& tokens);           // [B, L, width], no positions
     torch::Tensor endPositions(const torch::Tensor& tokens) const;    // [B], first end-of-text id per row

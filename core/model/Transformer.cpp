@@ -18,29 +18,56 @@ SelfAttentionImpl::SelfAttentionImpl(int width, int heads)
     torch::nn::init::xavier_uniform_(in_proj_weight);
 }
 
-torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal)
+namespace {
+
+// [E, W] or [B, E, W] -> [B, H, E, d]
+torch::Tensor splitHeads(const torch::Tensor& t, int64_t batch, int64_t heads)
+{
+    auto rows = t.dim() == 2 ? t.unsqueeze(0).expand({batch, t.size(0), t.size(1)}) : t;
+    return rows.view({batch, rows.size(1), heads, rows.size(2) / heads}).permute({0, 2, 1, 3});
+}
+
+// Which keys each of `length` queries may see: `extra` prefix keys always, then its own sequence causally
+// (or entirely). [length, extra + length], true = attend.
+torch::Tensor allowedKeys(int64_t length, int64_t extra, bool causal, const torch::TensorOptions& options)
+{
+    auto self = causal ? torch::ones({length, length}, options.dtype(torch::kBool)).tril()
+                       : torch::ones({length, length}, options.dtype(torch::kBool));
+    return torch::cat({torch::ones({length, extra}, options.dtype(torch::kBool)), self}, 1);
+}
+
+} // namespace
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra)
 {
     const int64_t batch = x.size(0), length = x.size(1), width = x.size(2);
     const int64_t headDim = width / m_heads;
     // [B, L, 3, H, d] -> three [B, H, L, d]
     auto qkv = torch::linear(x, in_proj_weight, in_proj_bias).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0], k = qkv[1], v = qkv[2];
+    int64_t extraLength = 0;
+    if (!extra.empty()) {
+        extraLength = extra.keys.size(-2);
+        k = torch::cat({splitHeads(extra.keys.to(k.scalar_type()), batch, m_heads), k}, 2);
+        v = torch::cat({splitHeads(extra.values.to(v.scalar_type()), batch, m_heads), v}, 2);
+    }
 #if TORCH_VERSION_MAJOR >= 2
     // The fused kernel (flash / memory-efficient attention on CUDA) where this LibTorch has it.
-    auto context = at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+    auto context = extraLength == 0 ? at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal)
+                                    : at::scaled_dot_product_attention(q, k, v, allowedKeys(length, extraLength, causal, q.options()), 0.0, false);
 #else
     auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(headDim))), k.transpose(-2, -1));
-    if (causal) {
-        auto mask = torch::full({length, length}, -std::numeric_limits<float>::infinity(), scores.options()).triu(1);
-        scores = scores + mask;
-    }
+    if (causal || extraLength > 0)
+        scores = scores.masked_fill(allowedKeys(length, extraLength, causal, scores.options()).logical_not(),
+                                    -std::numeric_limits<float>::infinity());
     auto context = torch::matmul(torch::softmax(scores, -1), v);
 #endif
     context = context.permute({0, 2, 1, 3}).reshape({batch, length, width});
     return out_proj(context);
 }
 
-std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix)
+std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
+                                                                               const KeyValuePrefix& extra)
 {
     const int64_t n = prefix.size(0), prefixLength = prefix.size(1), width = prefix.size(2);
     const int64_t classes = suffix.size(0) / n, suffixLength = suffix.size(1);
@@ -60,20 +87,34 @@ std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(c
         return t.view({n, m_heads, classes, suffixLength, t.size(-1)}).permute({0, 2, 1, 3, 4}).reshape({n * classes, m_heads, suffixLength, t.size(-1)});
     };
     const float negInf = -std::numeric_limits<float>::infinity();
+    // Extra keys and values are the same for every sequence: [1, H, E, d].
+    TORCH_CHECK(extra.empty() || extra.keys.dim() == 2, "a shared-prefix pass takes key/value prefixes shared by the batch");
+    const int64_t extraLength = extra.empty() ? 0 : extra.keys.size(0);
+    const auto ek = extra.empty() ? torch::Tensor() : splitHeads(extra.keys.to(pk.scalar_type()), 1, m_heads);
+    const auto ev = extra.empty() ? torch::Tensor() : splitHeads(extra.values.to(pv.scalar_type()), 1, m_heads);
 
-    // The prefix attends only to itself (causal): its output is the same for all C sequences.
+    // The prefix attends only to the extra keys and itself (causal): its output is the same for all C sequences.
     auto prefixScores = torch::matmul(pq * scale, pk.transpose(-2, -1));
     prefixScores = prefixScores + torch::full({prefixLength, prefixLength}, negInf, prefixScores.options()).triu(1);
-    auto prefixContext = torch::matmul(torch::softmax(prefixScores, -1), pv);
+    if (extraLength > 0)
+        prefixScores = torch::cat({torch::matmul(pq * scale, ek.transpose(-2, -1)), prefixScores}, -1);
+    auto prefixWeights = torch::softmax(prefixScores, -1);
+    auto prefixContext = extraLength > 0 ? torch::matmul(prefixWeights, torch::cat({ev.expand({n, -1, -1, -1}), pv}, 2))
+                                         : torch::matmul(prefixWeights, pv);
 
-    // A suffix token attends to the whole prefix and to the suffix tokens up to itself.
+    // A suffix token attends to the extra keys, the whole prefix and the suffix tokens up to itself.
     auto scaledQuery = sq * scale;
     auto toPrefix = fromShared(torch::matmul(toShared(scaledQuery), pk.transpose(-2, -1)));  // [N*C, H, S, P]
     auto toSelf = torch::matmul(scaledQuery, sk.transpose(-2, -1));                        // [N*C, H, S, S]
     toSelf = toSelf + torch::full({suffixLength, suffixLength}, negInf, toSelf.options()).triu(1);
-    auto weights = torch::softmax(torch::cat({toPrefix, toSelf}, -1), -1);
-    auto suffixContext = fromShared(torch::matmul(toShared(weights.narrow(-1, 0, prefixLength)), pv)) +
-                         torch::matmul(weights.narrow(-1, prefixLength, suffixLength), sv);
+    std::vector<torch::Tensor> parts = {toPrefix, toSelf};
+    if (extraLength > 0)
+        parts.insert(parts.begin(), torch::matmul(scaledQuery, ek.transpose(-2, -1)));  // [N*C, H, S, E]
+    auto weights = torch::softmax(torch::cat(parts, -1), -1);
+    auto suffixContext = fromShared(torch::matmul(toShared(weights.narrow(-1, extraLength, prefixLength)), pv)) +
+                         torch::matmul(weights.narrow(-1, extraLength + prefixLength, suffixLength), sv);
+    if (extraLength > 0)
+        suffixContext = suffixContext + torch::matmul(weights.narrow(-1, 0, extraLength), ev);
 
     prefixContext = prefixContext.permute({0, 2, 1, 3}).reshape({n, prefixLength, width});
     suffixContext = suffixContext.permute({0, 2, 1, 3}).reshape({n * classes, suffixLength, width});
@@ -119,7 +160,7 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const TowerSpec& spec)
 
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks)
 {
-    auto h = x + attn(ln_1(x), causal);
+    auto h = x + attn(ln_1(x), causal, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
     auto mlpInput = ln_2(h);
     auto mlpOutput = mlp(mlpInput);
     if (hooks)
@@ -128,12 +169,20 @@ torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool c
 }
 
 std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardSharedPrefix(const torch::Tensor& prefix,
-                                                                                       const torch::Tensor& suffix)
+                                                                                       const torch::Tensor& suffix, int layer,
+                                                                                       TransformerHooks* hooks)
 {
-    auto [prefixAttention, suffixAttention] = attn->forwardSharedPrefix(ln_1(prefix), ln_1(suffix));
+    auto [prefixAttention, suffixAttention] =
+        attn->forwardSharedPrefix(ln_1(prefix), ln_1(suffix), hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
     auto p = prefix + prefixAttention;
     auto s = suffix + suffixAttention;
-    return {p + mlp(ln_2(p)), s + mlp(ln_2(s))};
+    // The MLP branch is position-wise: running it on the two parts apart is exact, hooks included.
+    auto mlpBranch = [&](const torch::Tensor& h) {
+        auto input = ln_2(h);
+        auto output = mlp(input);
+        return hooks ? hooks->afterMlp(layer, output, input) : output;
+    };
+    return {p + mlpBranch(p), s + mlpBranch(s)};
 }
 
 TransformerImpl::TransformerImpl(const TowerSpec& spec)
@@ -158,10 +207,17 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, Transformer
     return x;
 }
 
-std::pair<torch::Tensor, torch::Tensor> TransformerImpl::forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix)
+std::pair<torch::Tensor, torch::Tensor> TransformerImpl::forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix,
+                                                                             TransformerHooks* hooks)
 {
-    for (int i = 0; i < layers(); ++i)
-        std::tie(prefix, suffix) = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forwardSharedPrefix(prefix, suffix);
+    for (int i = 0; i < layers(); ++i) {
+        if (hooks) {
+            auto replaced = hooks->beforeBlock(i, prefix);
+            TORCH_CHECK(replaced.sizes() == prefix.sizes(), "a hook changed the shape of the shared prefix at layer ", i);
+            prefix = replaced;
+        }
+        std::tie(prefix, suffix) = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forwardSharedPrefix(prefix, suffix, i, hooks);
+    }
     return {prefix, suffix};
 }
 

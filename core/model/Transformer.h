@@ -12,6 +12,15 @@
 
 namespace tunebench {
 
+// Keys and values put in front of one block's attention, already projected (the rows in_proj's k and v
+// parts would give): [P, width] each, shared by the batch, or [B, P, width]. Every position attends to
+// them whatever the mask, and they carry no position (prefix-tuning, P-Tuning v2).
+struct KeyValuePrefix
+{
+    torch::Tensor keys, values;
+    bool empty() const { return !keys.defined(); }
+};
+
 // Per-layer extension points of a transformer tower. Strategies insert or replace prompt tokens
 // (VPT-deep, deep text prompts, MaPLe) and wrap sub-layers (adapters) here instead of subclassing the
 // model. Tokens are batch-first: [batch, sequence, width].
@@ -27,6 +36,8 @@ public:
     {
         return mlpOutput;
     }
+    // Extra keys and values of block `layer`'s attention; empty for none.
+    virtual KeyValuePrefix keyValuePrefix(int layer) { return {}; }
 };
 
 // Multi-head self-attention with the parameter names of torch.nn.MultiheadAttention (the names every
@@ -35,12 +46,15 @@ class SelfAttentionImpl : public torch::nn::Module
 {
 public:
     SelfAttentionImpl(int width, int heads);
-    // `causal`: position i attends to positions <= i only (CLIP's text mask).
-    torch::Tensor forward(const torch::Tensor& x, bool causal);
+    // `causal`: position i attends to positions <= i only (CLIP's text mask); `extra`: keys and values
+    // every position also attends to.
+    torch::Tensor forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra = {});
     // Causal attention over sequences that share their first tokens: `prefix` [N, P, W] is common to the C
     // sequences of each n, `suffix` [N * C, S, W] holds their own tokens (n-major). Equal to running
-    // forward(causal) on the N * C full sequences, but the prefix is computed once per n.
-    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix);
+    // forward(causal, extra) on the N * C full sequences, but the prefix is computed once per n. `extra`
+    // must be shared by the batch ([E, W]).
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
+                                                                const KeyValuePrefix& extra = {});
 
     torch::Tensor in_proj_weight;
     torch::Tensor in_proj_bias;
@@ -86,8 +100,9 @@ class ResidualAttentionBlockImpl : public torch::nn::Module
 public:
     explicit ResidualAttentionBlockImpl(const TowerSpec& spec);
     torch::Tensor forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks);
-    // Causal, no hooks; see SelfAttentionImpl::forwardSharedPrefix.
-    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix);
+    // Causal; see SelfAttentionImpl::forwardSharedPrefix. The hooks' key/value prefix and afterMlp apply.
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, int layer,
+                                                                TransformerHooks* hooks);
 
     SelfAttention attn{nullptr};
     Fp32LayerNorm ln_1{nullptr};
@@ -101,8 +116,10 @@ class TransformerImpl : public torch::nn::Module
 public:
     explicit TransformerImpl(const TowerSpec& spec);
     torch::Tensor forward(torch::Tensor x, bool causal, TransformerHooks* hooks = nullptr);
-    // Causal, no hooks; see SelfAttentionImpl::forwardSharedPrefix.
-    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix);
+    // Causal; see SelfAttentionImpl::forwardSharedPrefix. Hooks apply as in forward, except that
+    // beforeBlock sees only the shared prefix [N, P, W] and must keep its shape (deep prompts that replace
+    // rows inside the prefix); it is exact when the hook does not depend on the rest of the sequence.
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix, TransformerHooks* hooks = nullptr);
     ResidualAttentionBlock block(int layer) const;
     int layers() const { return static_cast<int>(resblocks->size()); }
 

@@ -36,6 +36,8 @@ struct Geometry
 {
     const char* name;
     int width, layers, heads, patch;
+    // CLIP geometries: the text tower's width and heads (12 layers) and the shared embedding size; 0 = a timm ViT.
+    int textWidth = 0, textHeads = 0, embedding = 0;
 };
 
 const Geometry kGeometries[] = {
@@ -43,6 +45,10 @@ const Geometry kGeometries[] = {
     {"vit-b16", 768, 12, 12, 16},
     {"vit-b32", 768, 12, 12, 32},
     {"vit-l16", 1024, 24, 16, 16},
+    // OpenAI's CLIP releases (checkpoint-formats.md), for parameter counts of prompt learners.
+    {"clip-vit-b16", 768, 12, 12, 16, 512, 8, 512},
+    {"clip-vit-b32", 768, 12, 12, 32, 512, 8, 512},
+    {"clip-vit-l14", 1024, 24, 16, 14, 768, 12, 768},
 };
 
 } // namespace
@@ -67,17 +73,29 @@ ModelSpec vitGeometry(const std::string& name)
         if (name != g.name)
             continue;
         ModelSpec spec;
-        spec.family = ModelSpec::Family::Vit;
         spec.vision.width = g.width;
         spec.vision.layers = g.layers;
         spec.vision.heads = g.heads;
         spec.vision.mlpWidth = 4 * g.width;
         spec.vision.patchSize = g.patch;
         spec.vision.imageSize = 224;
-        spec.vision.layerNormEps = 1e-6;
-        spec.vision.activation = Activation::Gelu;
-        spec.vision.preNorm = false;
-        spec.vision.patchBias = true;
+        if (g.textWidth > 0) {
+            spec.family = ModelSpec::Family::Clip;
+            spec.vision.outputDim = g.embedding;
+            TextSpec text;
+            text.width = g.textWidth;
+            text.layers = 12;
+            text.heads = g.textHeads;
+            text.mlpWidth = 4 * g.textWidth;
+            text.outputDim = g.embedding;
+            spec.text = text;
+        } else {
+            spec.family = ModelSpec::Family::Vit;
+            spec.vision.layerNormEps = 1e-6;
+            spec.vision.activation = Activation::Gelu;
+            spec.vision.preNorm = false;
+            spec.vision.patchBias = true;
+        }
         spec.name = name + " (random weights)";
         spec.format = "geometry";
         return spec;

@@ -38,7 +38,20 @@ PromptLearner::PromptLearner(ClipModel model, std::shared_ptr<const ClipTokenize
             throw Error("option 'n_ctx' must be at least 1");
         init = m_options.classSpecific ? torch::empty({classes, m_options.contextLength, width}, torch::TensorOptions(device))
                                        : torch::empty({m_options.contextLength, width}, torch::TensorOptions(device));
-        torch::nn::init::normal_(init, 0.0, 0.02);
+        if (m_options.initFromVocabulary) {
+            torch::NoGradGuard noGrad;
+            const auto& table = m_model->text->token_embedding->weight;
+            const int64_t population = std::min<int64_t>(5000, table.size(0));
+            const int64_t perSet = m_options.contextLength;
+            const int64_t sets = init.numel() / (perSet * width);
+            TORCH_CHECK(perSet <= population, "n_ctx ", perSet, " exceeds the ", population, " embedding rows to draw from");
+            for (int64_t set = 0; set < sets; ++set) {
+                auto rows = torch::randperm(population, torch::kLong).narrow(0, 0, perSet).to(device);
+                init.view({sets, perSet, width})[set].copy_(table.index_select(0, rows));
+            }
+        } else {
+            torch::nn::init::normal_(init, 0.0, 0.02);
+        }
         m_promptPrefix.clear();
         for (int i = 0; i < m_options.contextLength; ++i)
             m_promptPrefix += i ? " X" : "X";
@@ -106,7 +119,7 @@ at::Tensor PromptLearner::encodeAssembled(const at::Tensor& prompts)
     const int64_t n = prompts.size(0), classes = prompts.size(1);
     auto flat = prompts.reshape({n * classes, prompts.size(2), prompts.size(3)});
     auto ends = m_endPositions.unsqueeze(0).expand({n, classes}).reshape({n * classes});
-    return m_model->text->encodeEmbeddings(flat, ends).reshape({n, classes, -1});
+    return m_model->text->encodeEmbeddings(flat, ends, m_hooks).reshape({n, classes, -1});
 }
 
 bool PromptLearner::canSharePrefix() const
@@ -118,15 +131,21 @@ at::Tensor PromptLearner::encodeShared(const at::Tensor& contexts)
 {
     // Every class's prompt starts with the start token and the same context: [N, 1 + M, D].
     auto start = m_prefix.select(0, 0).unsqueeze(0).expand({contexts.size(0), 1, contexts.size(2)});
-    return m_model->text->encodeSharedPrefix(torch::cat({start.to(contexts.scalar_type()), contexts}, 1), m_suffix, m_endPositions);
+    return m_model->text->encodeSharedPrefix(torch::cat({start.to(contexts.scalar_type()), contexts}, 1), m_suffix, m_endPositions, m_hooks);
 }
 
 at::Tensor PromptLearner::encode()
 {
+    return encodeContext(m_context);
+}
+
+at::Tensor PromptLearner::encodeContext(const at::Tensor& context)
+{
+    TORCH_CHECK(context.sizes() == m_context.sizes(), "context of shape ", context.sizes(), " where ", m_context.sizes(), " was learned");
     if (canSharePrefix())
-        return encodeShared(m_context.unsqueeze(0)).squeeze(0);
+        return encodeShared(context.unsqueeze(0)).squeeze(0);
     const int64_t classes = m_prefix.size(0);
-    auto ctx = m_options.classSpecific ? m_context : m_context.unsqueeze(0).expand({classes, -1, -1});
+    auto ctx = m_options.classSpecific ? context : context.unsqueeze(0).expand({classes, -1, -1});
     return encodeAssembled(assemble(ctx.unsqueeze(0))).squeeze(0);
 }
 

@@ -14,6 +14,9 @@ struct PromptLearnerOptions
 {
     int contextLength = 16;              // M; replaced by the phrase's token count when initPhrase is set
     std::string initPhrase;              // e.g. "a photo of a"; empty = random N(0, 0.02)
+    // Prompt Tuning's initialisation: vectors drawn without replacement from the first 5,000 rows of the
+    // token embedding table (instead of N(0, 0.02)); ignored when initPhrase is set.
+    bool initFromVocabulary = false;
     std::string classTokenPosition = "end";  // end | middle | front
     bool classSpecific = false;          // CSC: one context per class
     // Run the start token and a unified context once per context instead of once per class (exact; see
@@ -34,8 +37,13 @@ public:
     void setClasses(const std::vector<std::string>& classNames);
     // Text features [C, E] (unnormalised) of the prompts with the learned context.
     at::Tensor encode();
+    // The same with another unified context [M, D] in its place (a context produced by an encoder).
+    at::Tensor encodeContext(const at::Tensor& context);
     // Text features [B, C, E] with bias[b] [D] added to every context vector (CoCoOp), one tower pass.
     at::Tensor encodeWithBias(const at::Tensor& bias);
+    // Hooks of the text tower for every encode (deep prompts, key/value prefixes); null for none. Deep
+    // prompts may only replace rows of the start token and the context (the shared prefix).
+    void setHooks(TransformerHooks* hooks) { m_hooks = hooks; }
 
     at::Tensor& context() { return m_context; }  // [M, D] or [C, M, D], requires grad
     int contextLength() const { return m_options.contextLength; }
@@ -62,6 +70,7 @@ private:
     at::Tensor m_suffix;        // [C, L - 1 - M, D]
     at::Tensor m_endPositions;  // [C]
     std::vector<int64_t> m_nameLengths;
+    TransformerHooks* m_hooks = nullptr;
 };
 
 } // namespace tunebench

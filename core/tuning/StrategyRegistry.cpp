@@ -20,6 +20,10 @@ StrategyInfo clipAdapterStrategyInfo();
 StrategyInfo tipAdapterStrategyInfo();
 StrategyInfo tipAdapterFStrategyInfo();
 StrategyInfo linearProbeStrategyInfo();
+StrategyInfo promptTuningStrategyInfo();
+StrategyInfo pTuningStrategyInfo();
+StrategyInfo prefixTuningStrategyInfo();
+StrategyInfo pTuningV2StrategyInfo();
 StrategyInfo fullStrategyInfo();
 StrategyInfo linearStrategyInfo();
 StrategyInfo partialStrategyInfo();
@@ -42,6 +46,10 @@ const std::vector<StrategyInfo>& strategyRegistry()
         tipAdapterStrategyInfo(),
         tipAdapterFStrategyInfo(),
         linearProbeStrategyInfo(),
+        promptTuningStrategyInfo(),
+        pTuningStrategyInfo(),
+        prefixTuningStrategyInfo(),
+        pTuningV2StrategyInfo(),
         fullStrategyInfo(),
         linearStrategyInfo(),
         partialStrategyInfo(),
