@@ -126,6 +126,13 @@ private Q_SLOTS:
         QTest::newRow("kgcoop") << "kgcoop" << "{}";
         QTest::newRow("clip-adapter") << "clip-adapter" << "{}";
         QTest::newRow("zeroshot") << "zeroshot" << R"({"mode": "ensemble7"})";
+        QTest::newRow("maple") << "maple" << R"({"depth": 2})";
+        QTest::newRow("ivlp") << "ivlp" << "{}";
+        QTest::newRow("promptsrc") << "promptsrc" << "{}";
+        QTest::newRow("prompt-tuning") << "prompt-tuning" << R"({"n_ctx": 4})";
+        QTest::newRow("p-tuning") << "p-tuning" << R"({"n_ctx": 3})";
+        QTest::newRow("prefix-tuning") << "prefix-tuning" << R"({"prefix_length": 3, "mid_dim": 8})";
+        QTest::newRow("p-tuning-v2") << "p-tuning-v2" << "{}";
     }
     void roundTripGivesTheSameLogits()
     {
@@ -152,6 +159,14 @@ private Q_SLOTS:
         }
         if (method == "cocoop")
             QVERIFY(tensors.count("meta_net.linear1.weight"));
+        // Deep prompts and prefixes: every exported tensor's role (and layer) is named in the manifest.
+        if (manifest.contains("tensor_roles"))
+            for (const auto& [key, tensor] : tensors)
+                QVERIFY2(manifest["tensor_roles"].contains(key), key.c_str());
+        if (method.contains("prefix") || method == "p-tuning-v2" || method == "maple" || method.contains("src") || method == "ivlp")
+            QVERIFY(manifest.contains("tensor_roles"));
+        if (method.contains("prefix") || method == "p-tuning-v2")
+            QVERIFY(tensors.count("prefix_keys") && !tensors.count("prefix_embedding"));  // plain prefixes only
 
         auto images = torch::randn({3, 3, 32, 32});
         const auto expected = strategy->logits(images);

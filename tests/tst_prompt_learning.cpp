@@ -11,6 +11,8 @@
 #include "core/tuning/CocoopStrategy.h"
 #include "core/tuning/CoopStrategy.h"
 #include "core/tuning/KgCoopStrategy.h"
+#include "core/tuning/MapleStrategy.h"
+#include "core/tuning/PromptSrcStrategy.h"
 #include "core/tuning/PrefixTuningStrategy.h"
 #include "core/tuning/LinearProbeStrategy.h"
 #include "core/tuning/PromptLearner.h"
@@ -374,6 +376,117 @@ private Q_SLOTS:
         imported->loadTrainableState(exported);
         QCOMPARE(imported->trainableParameterCount(), p * d);
         QVERIFY(torch::allclose(strategy->logits(images), imported->logits(images), 1e-4, 1e-5));
+    }
+
+    // MaPLe's towers against a forward written out layer by layer: the text prompts replace rows 1..n at
+    // each deeper layer's input, the vision prompts (the couplers' outputs) are appended after the patches
+    // before ln_pre and replace the last n rows at each deeper layer.
+    void mapleDeepPromptsMatchALayerByLayerForward()
+    {
+        auto model = tinyModel();
+        torch::manual_seed(6);
+        auto strategy = attached("maple", model, {{"n_ctx", 2}, {"depth", 2}});
+        auto* maple = dynamic_cast<MapleStrategy*>(strategy.get());
+        QVERIFY(maple);
+        QCOMPARE(maple->textDepth(), 2);
+        QCOMPARE(maple->visionDepth(), 2);
+        const StateDict state = maple->trainableState();
+        const auto& text = *model->spec().text;
+        const int64_t vision = model->spec().vision.width;
+        // ctx + one deeper text prompt + two couplers.
+        QCOMPARE(strategy->trainableParameterCount(), int64_t(2 * text.width + 2 * text.width + 2 * (vision * text.width + vision)));
+        torch::NoGradGuard noGrad;
+
+        // Text: "a photo of a {class}." with "a photo" as the learned context (MaPLe's initialisation).
+        const std::vector<std::string> classes = task().classNames;
+        auto tokens = torch::empty({int64_t(classes.size()), text.contextLength}, torch::kLong);
+        for (size_t c = 0; c < classes.size(); ++c) {
+            const auto ids = vocabulary()->tokenizeToContext("a photo of a " + classes[c] + ".", text.contextLength);
+            std::copy(ids.begin(), ids.end(), tokens[int64_t(c)].data_ptr<int64_t>());
+        }
+        auto x = model->text->embedTokens(tokens);
+        x.narrow(1, 1, 2).copy_(state.at("ctx").unsqueeze(0).expand({x.size(0), 2, text.width}));
+        x = x + model->text->positional_embedding;
+        for (int layer = 0; layer < text.layers; ++layer) {
+            if (layer == 1)
+                x.narrow(1, 1, 2).copy_(state.at("text_prompts.1").unsqueeze(0).expand({x.size(0), 2, text.width}));
+            x = model->text->transformer->block(layer)->forward(x, true, layer, nullptr);
+        }
+        auto ends = model->text->endPositions(tokens);
+        auto pooled = model->text->ln_final(x).index({torch::arange(x.size(0)), ends});
+        auto expectedText = torch::matmul(pooled, model->text->text_projection);
+        QVERIFY(torch::allclose(maple->textFeatures(), expectedText, 1e-4, 1e-5));
+
+        // Image.
+        auto images = torch::randn({2, 3, 32, 32});
+        auto& visual = model->visual;
+        auto prompt0 = torch::linear(state.at("ctx"), state.at("couplers.0.weight"), state.at("couplers.0.bias"));
+        auto prompt1 = torch::linear(state.at("text_prompts.1"), state.at("couplers.1.weight"), state.at("couplers.1.bias"));
+        auto patches = visual->conv1(images).flatten(2).transpose(1, 2);
+        auto cls = visual->class_embedding.view({1, 1, -1}).expand({2, 1, vision});
+        auto y = torch::cat({cls, patches}, 1) + visual->positional_embedding;
+        y = visual->ln_pre(torch::cat({y, prompt0.unsqueeze(0).expand({2, 2, vision})}, 1));
+        for (int layer = 0; layer < model->spec().vision.layers; ++layer) {
+            if (layer == 1)
+                y.narrow(1, y.size(1) - 2, 2).copy_(prompt1.unsqueeze(0).expand({2, 2, vision}));
+            y = visual->transformer->block(layer)->forward(y, false, layer, nullptr);
+        }
+        auto expectedImage = torch::matmul(visual->ln_post(y.select(1, 0)), visual->proj);
+        QVERIFY(torch::allclose(maple->promptedImageFeatures(images), expectedImage, 1e-4, 1e-5));
+    }
+
+    // Gradients of MaPLe's and PromptSRC's losses reach every trainable tensor and nothing of the backbone.
+    void multiModalGradientsReachOnlyThePrompts()
+    {
+        for (const char* method : {"maple", "ivlp", "promptsrc"}) {
+            auto model = tinyModel();
+            auto strategy = attached(method, model);
+            strategy->setTraining(true);
+            Batch batch;
+            batch.inputs = torch::randn({2, 3, 32, 32});
+            batch.labels = torch::tensor({0, 1}, torch::kLong);
+            auto step = strategy->trainStep(batch);
+            QVERIFY2(std::isfinite(step.loss.item<double>()), method);
+            step.loss.backward();
+            for (const auto& tensor : strategy->trainableParameters())
+                QVERIFY2(tensor.grad().defined() && tensor.grad().abs().sum().item<double>() > 0, method);
+            for (const auto& parameter : model->parameters())
+                QVERIFY2(!parameter.grad().defined(), method);
+        }
+    }
+
+    // PromptSRC's aggregate is the Gaussian-weighted average of the prompts after each epoch.
+    void promptSrcAggregateIsTheGaussianAverage()
+    {
+        const int epochs = 5;
+        const double mean = 3.5, stddev = 1.5;
+        auto strategy = attached("promptsrc", tinyModel(), {{"gpa_mean", mean}, {"gpa_std", stddev}});
+        auto* src = dynamic_cast<PromptSrcStrategy*>(strategy.get());
+        std::vector<double> gauss;
+        for (int e = 1; e <= epochs; ++e)
+            gauss.push_back(std::exp(-(e - mean) * (e - mean) / (2 * stddev * stddev)));
+        double sum = 0;
+        for (double g : gauss)
+            sum += g;
+        std::vector<StateDict> perEpoch;
+        for (int e = 0; e < epochs; ++e) {
+            // "Training" moves every prompt to new values.
+            {
+                torch::NoGradGuard noGrad;
+                for (auto& tensor : strategy->trainableParameters())
+                    tensor.copy_(torch::randn_like(tensor));
+            }
+            perEpoch.push_back(src->trainableState());
+            src->afterEpoch(e, epochs);
+        }
+        const StateDict aggregated = src->trainableState();
+        for (const auto& [key, tensor] : perEpoch.front()) {
+            auto expected = torch::zeros_like(tensor);
+            for (int e = 0; e < epochs; ++e)
+                expected += perEpoch[size_t(e)].at(key) * (gauss[size_t(e)] / sum);
+            QVERIFY2(torch::allclose(aggregated.at(key), expected, 1e-5, 1e-6), key.c_str());
+        }
+        QVERIFY(!aggregated.count("aggregate.ctx"));  // the aggregate is applied and gone
     }
 
     // Prompt Tuning's vectors start as rows of the vocabulary's embedding table.

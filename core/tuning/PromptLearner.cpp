@@ -27,8 +27,10 @@ PromptLearner::PromptLearner(ClipModel model, std::shared_ptr<const ClipTokenize
         if (ids.empty())
             throw Error("option 'ctx_init' ('" + m_options.initPhrase + "') has no tokens");
         m_options.contextLength = static_cast<int>(ids.size());
+        if (m_options.phraseContextTokens > 0)
+            m_options.contextLength = std::min(m_options.contextLength, m_options.phraseContextTokens);
         torch::NoGradGuard noGrad;
-        auto idTensor = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong).to(device);
+        auto idTensor = torch::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + m_options.contextLength), torch::kLong).to(device);
         init = m_model->text->embedTokens(idTensor.unsqueeze(0)).squeeze(0).clone();
         if (m_options.classSpecific)
             init = init.unsqueeze(0).repeat({classes, 1, 1});

@@ -17,6 +17,9 @@ struct PromptLearnerOptions
     // Prompt Tuning's initialisation: vectors drawn without replacement from the first 5,000 rows of the
     // token embedding table (instead of N(0, 0.02)); ignored when initPhrase is set.
     bool initFromVocabulary = false;
+    // > 0: only the init phrase's first `phraseContextTokens` tokens become the context; the rest of the
+    // phrase stays as frozen words (MaPLe's and IVLP's "a photo of a" with n_ctx 2: [SOT][ctx][ctx] of a ...).
+    int phraseContextTokens = 0;
     std::string classTokenPosition = "end";  // end | middle | front
     bool classSpecific = false;          // CSC: one context per class
     // Run the start token and a unified context once per context instead of once per class (exact; see

@@ -20,6 +20,9 @@ StrategyInfo clipAdapterStrategyInfo();
 StrategyInfo tipAdapterStrategyInfo();
 StrategyInfo tipAdapterFStrategyInfo();
 StrategyInfo linearProbeStrategyInfo();
+StrategyInfo mapleStrategyInfo();
+StrategyInfo ivlpStrategyInfo();
+StrategyInfo promptSrcStrategyInfo();
 StrategyInfo promptTuningStrategyInfo();
 StrategyInfo pTuningStrategyInfo();
 StrategyInfo prefixTuningStrategyInfo();
@@ -42,6 +45,9 @@ const std::vector<StrategyInfo>& strategyRegistry()
         coopStrategyInfo(),
         cocoopStrategyInfo(),
         kgcoopStrategyInfo(),
+        mapleStrategyInfo(),
+        ivlpStrategyInfo(),
+        promptSrcStrategyInfo(),
         clipAdapterStrategyInfo(),
         tipAdapterStrategyInfo(),
         tipAdapterFStrategyInfo(),
