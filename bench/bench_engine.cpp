@@ -1,6 +1,6 @@
 // Engine benchmarks against the PyTorch reference in bench/reference (one executable, one task per call):
 //
-//   bench_engine --task forward|coop|cocoop|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
+//   bench_engine --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
 //                [--geometry b16|small] [--batch B] [--classes C] [--work DIR] [--vocab FILE]
 //   bench_engine --load-only FILE [--load-mode read|load]   (child of --task load: peak resident memory of
 //                reading the checkpoint, or of loadModel, relative to the file size)
@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <unistd.h>
 
 using namespace tunebench;
@@ -104,7 +105,7 @@ Options parse(int argc, char** argv)
         else throw Error("unknown option '" + flag + "'");
     }
     if (o.task.empty() && o.loadOnly.empty())
-        throw Error("--task: missing (forward, coop, cocoop, eval or load)");
+        throw Error("--task: missing (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, eval or load)");
     return o;
 }
 
@@ -285,6 +286,76 @@ void taskPromptStep(Context& ctx, bool conditional)
         writeSafetensors(saved, ctx.workFile(std::string(conditional ? "cocoop" : "coop") + "-inputs.safetensors"));
 }
 
+// The deep and NLP-side prompt learners (maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning,
+// p-tuning-v2): the strategy's real loss (PromptSRC's with its consistency terms), backward and an SGD step
+// at the recipe's learning rate (the same optimiser on both sides, so that the step's work is compared).
+// The baseline gets the initial tensors, the prompts' tokens and PromptSRC's frozen template-averaged text
+// features (computed once at attach, outside the timed step in both). P-Tuning v2 runs without its
+// prefix dropout here, so that the two sides' first logits can be compared.
+void taskDeepPromptStep(Context& ctx, const std::string& method)
+{
+    const ModelSpec spec = clipGeometry(ctx.options.geometry);
+    auto model = randomModel(ctx, spec);
+    const int batch = ctx.options.batch > 0 ? ctx.options.batch : 4;
+    const int classes = ctx.options.classes > 0 ? ctx.options.classes : 100;
+    TaskSetup setup;
+    setup.classNames = classNames(classes);
+    setup.tokenizer = loadTokenizer(ctx.options);
+    torch::manual_seed(5);
+    auto strategy = findStrategy(method).create();
+    strategy->attach(model, setup, method == "p-tuning-v2" ? nlohmann::json{{"dropout", 0.0}} : nlohmann::json::object());
+    const TrainerConfig recipe = strategy->defaultTrainerConfig(16);
+    // The words the learned vectors stand in for: CoOp-style "X X ... X", else the hand-crafted start.
+    std::string prefix = "a photo of a";
+    if (method == "prompt-tuning" || method == "p-tuning") {
+        prefix.clear();
+        for (int64_t i = 0; i < dynamic_cast<ClipStrategy&>(*strategy).contextVectors().size(0); ++i)
+            prefix += i ? " X" : "X";
+    }
+
+    const auto images = randomImages(spec, batch);
+    torch::manual_seed(11);
+    const auto labels = torch::randint(classes, {batch}, torch::kLong);
+    Batch data{images.to(ctx.device), labels.to(ctx.device), {}};
+    const StateDict initial = strategy->trainableState();
+    torch::optim::SGD optimizer(strategy->trainableParameters(),
+                                torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
+    strategy->setTraining(true);
+    at::Tensor firstLogits, firstLoss;
+    auto step = [&] {
+        optimizer.zero_grad();
+        StepOutput output = strategy->trainStep(data);
+        output.loss.backward();
+        optimizer.step();
+        if (!firstLogits.defined()) {
+            firstLogits = output.logits.to(torch::kCPU);
+            firstLoss = output.loss.detach().to(torch::kCPU);
+        }
+    };
+    resetPeakRss();
+    const auto seconds = timeRuns(1, ctx.options.repeats, step, [&] { ctx.sync(); });
+    recordTimes(ctx, seconds, batch);
+    ctx.out["batch"] = batch;
+    ctx.out["classes"] = classes;
+    ctx.out["lr"] = recipe.lr;
+    ctx.out["trainable"] = strategy->trainableParameterCount();
+    ctx.out["first_loss"] = firstLoss.item<double>();
+    ctx.out["peak_rss_bytes"] = procStatusBytes("VmHWM");
+
+    StateDict saved = {{"images", images}, {"labels", labels}, {"logits", firstLogits}, {"lr", torch::tensor(recipe.lr, torch::kDouble)},
+                       {"tokens", promptTokens(*setup.tokenizer, prefix, setup.classNames)}};
+    for (const auto& [name, tensor] : initial)
+        saved["state." + name] = tensor;
+    if (method == "promptsrc") {
+        // The frozen text features averaged over CLIP's 80 templates, as the strategy holds them.
+        auto zeroShot = findStrategy("zeroshot").create();
+        zeroShot->attach(model, setup, {{"mode", "ensemble80"}});
+        saved["teacher"] = dynamic_cast<ClipStrategy*>(zeroShot.get())->classTextFeatures().to(torch::kCPU);
+    }
+    if (!ctx.options.work.empty())
+        writeSafetensors(saved, ctx.workFile(method + "-inputs.safetensors"));
+}
+
 // Tip-Adapter and the linear probe over cached features: only the classifier runs.
 void taskEval(Context& ctx)
 {
@@ -426,12 +497,15 @@ int main(int argc, char** argv)
             taskPromptStep(ctx, false);
         else if (ctx.options.task == "cocoop")
             taskPromptStep(ctx, true);
+        else if (std::set<std::string>{"maple", "ivlp", "promptsrc", "prompt-tuning", "p-tuning", "prefix-tuning", "p-tuning-v2"}.count(
+                     ctx.options.task))
+            taskDeepPromptStep(ctx, ctx.options.task);
         else if (ctx.options.task == "eval")
             taskEval(ctx);
         else if (ctx.options.task == "load")
             taskLoad(ctx, fs::read_symlink("/proc/self/exe").string().c_str());
         else
-            throw Error("--task: unknown task '" + ctx.options.task + "' (forward, coop, cocoop, eval or load)");
+            throw Error("--task: unknown task '" + ctx.options.task + "' (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, eval or load)");
         std::cout << ctx.out.dump() << std::endl;
         return 0;
     } catch (const std::exception& e) {

@@ -3,10 +3,10 @@
 """PyTorch baselines for bench/bench_engine, in the style of the code users run today.
 
 The model follows the structure of OpenAI CLIP's model.py (nn.MultiheadAttention, all 77 text positions,
-QuickGELU, fp32 LayerNorm), CoOp's PromptLearner/TextEncoder, CoCoOp's per-image loop over the batch and
-Tip-Adapter's cache logits. Written for this project with torch + numpy + the standard library only.
+QuickGELU, fp32 LayerNorm), CoOp's PromptLearner/TextEncoder, CoCoOp's per-image loop over the batch, MaPLe's and PromptSRC's
+deep prompts and losses, and Tip-Adapter's cache logits. Written for this project with torch + numpy + the standard library only.
 
-    clip_reference.py --task forward|coop|cocoop|eval --work DIR [--threads N] [--repeats R] [--device cpu|cuda]
+    clip_reference.py --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval --work DIR [--threads N] [--repeats R] [--device cpu|cuda]
     clip_reference.py --load-only FILE.pt
 
 It reads the weights and the batch that bench_engine wrote into DIR (same geometry, same random weights,
@@ -201,6 +201,116 @@ def cocoop_logits(clip, learner, encoder, images):
     return torch.stack(rows)
 
 
+class DeepPromptLearner(nn.Module):
+    """MaPLe's MultiModalPromptLearner (coupled=True: vision prompts = one Linear per layer of the text
+    prompts) or IVLP/PromptSRC's independent prompts, from the state bench_engine wrote."""
+
+    def __init__(self, clip, tokens, state, coupled):
+        super().__init__()
+        self.ctx = nn.Parameter(state["ctx"].clone())
+        n_ctx = self.ctx.shape[0]
+        with torch.no_grad():
+            embedding = clip.token_embedding(tokens)
+        self.register_buffer("token_prefix", embedding[:, :1, :])
+        self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:, :])
+        self.tokenized = tokens
+        layers = sorted(int(k.split(".")[1]) for k in state if k.startswith("text_prompts."))
+        self.text_prompts = nn.ParameterList([nn.Parameter(state[f"text_prompts.{l}"].clone()) for l in layers])
+        self.coupled = coupled
+        if coupled:
+            count = len([k for k in state if k.startswith("couplers.") and k.endswith(".weight")])
+            self.couplers = nn.ModuleList()
+            for l in range(count):
+                w = state[f"couplers.{l}.weight"]
+                linear = nn.Linear(w.shape[1], w.shape[0])
+                linear.load_state_dict({"weight": w, "bias": state[f"couplers.{l}.bias"]})
+                self.couplers.append(linear)
+        else:
+            count = len([k for k in state if k.startswith("vision_prompts.")])
+            self.vision = nn.ParameterList([nn.Parameter(state[f"vision_prompts.{l}"].clone()) for l in range(count)])
+
+    def forward(self):
+        classes = self.token_prefix.shape[0]
+        prompts = torch.cat([self.token_prefix, self.ctx.unsqueeze(0).expand(classes, -1, -1), self.token_suffix], dim=1)
+        if self.coupled:
+            texts = [self.ctx] + list(self.text_prompts)
+            vision = [self.couplers[l](texts[l]) for l in range(len(self.couplers))]
+        else:
+            vision = list(self.vision)
+        return prompts, list(self.text_prompts), vision
+
+
+def deep_text_features(clip, prompts, tokenized, deep):
+    """All 77 positions; at layers 1..len(deep) the context rows after the start token are replaced."""
+    x = (prompts + clip.positional_embedding).permute(1, 0, 2)
+    for i, block in enumerate(clip.transformer.resblocks):
+        if 1 <= i <= len(deep):
+            n = deep[i - 1].shape[0]
+            x = torch.cat([x[:1], deep[i - 1].unsqueeze(1).expand(-1, x.shape[1], -1), x[1 + n:]], dim=0)
+        x = block(x)
+    x = clip.ln_final(x.permute(1, 0, 2))
+    return x[torch.arange(x.shape[0]), tokenized.argmax(dim=-1)] @ clip.text_projection
+
+
+def prompted_image_features(visual, images, vision):
+    """Vision prompts appended after the patch tokens before ln_pre; the last rows replaced at deeper layers."""
+    x = visual.conv1(images)
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    cls = visual.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
+    x = torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
+    n = vision[0].shape[0]
+    x = torch.cat([x, vision[0].unsqueeze(0).expand(x.shape[0], -1, -1)], dim=1)
+    x = visual.ln_pre(x).permute(1, 0, 2)
+    for i, block in enumerate(visual.transformer.resblocks):
+        if 1 <= i < len(vision):
+            x = torch.cat([x[:-n], vision[i].unsqueeze(1).expand(-1, x.shape[1], -1)], dim=0)
+        x = block(x)
+    x = x.permute(1, 0, 2)
+    return visual.ln_post(x[:, 0, :]) @ visual.proj
+
+
+class PromptEncoder(nn.Module):
+    """P-Tuning's prompt encoder: Embedding(p, d) -> 2-layer bidirectional LSTM (d/2 per direction) -> MLP."""
+
+    def __init__(self, state):
+        super().__init__()
+        length, width = state["embedding.weight"].shape
+        self.embedding = nn.Embedding(length, width)
+        self.lstm = nn.LSTM(width, width // 2, num_layers=2, bidirectional=True, batch_first=True)
+        self.mlp_in = nn.Linear(width, width)
+        self.mlp_out = nn.Linear(width, width)
+        self.load_state_dict(state)
+
+    def forward(self):
+        ids = torch.arange(self.embedding.num_embeddings, device=self.embedding.weight.device)
+        sequence = self.lstm(self.embedding(ids).unsqueeze(0))[0].squeeze(0)
+        return self.mlp_out(torch.relu(self.mlp_in(sequence)))
+
+
+def prefix_text_features(clip, tokens, prefixes):
+    """Key/value prefixes [L, 2, p, d] in every text layer (the past_key_values mechanism): every position
+    attends to the p prefix rows, the tokens causally; all 77 positions run. nn.MultiheadAttention's
+    bias_k adds one row only, so the attention is written out with its in_proj weights."""
+    x = clip.token_embedding(tokens) + clip.positional_embedding
+    classes, length, width = x.shape
+    p = prefixes.shape[2]
+    mask = torch.cat([torch.zeros(length, p, device=x.device),
+                      torch.full((length, length), float("-inf"), device=x.device).triu(1)], dim=1)
+    for layer, block in enumerate(clip.transformer.resblocks):
+        attn = block.attn
+        heads = attn.num_heads
+        q, k, v = F.linear(block.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+        k = torch.cat([prefixes[layer, 0].unsqueeze(0).expand(classes, -1, -1), k], dim=1)
+        v = torch.cat([prefixes[layer, 1].unsqueeze(0).expand(classes, -1, -1), v], dim=1)
+        split = lambda t: t.reshape(classes, t.shape[1], heads, width // heads).transpose(1, 2)
+        weights = torch.softmax(split(q) @ split(k).transpose(-2, -1) / (width // heads) ** 0.5 + mask, dim=-1)
+        context = (weights @ split(v)).transpose(1, 2).reshape(classes, length, width)
+        x = x + attn.out_proj(context)
+        x = x + block.mlp(block.ln_2(x))
+    x = clip.ln_final(x)
+    return x[torch.arange(classes), tokens.argmax(dim=-1)] @ clip.text_projection
+
+
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -372,6 +482,89 @@ def main():
                    max_abs_diff=max_diff(first["logits"], inputs["logits"]), peak_rss_bytes=peak_rss_bytes())
         if device.type == "cuda":
             out["device_peak_allocated_bytes"] = torch.cuda.max_memory_allocated(device)
+    elif args.task in ("prompt-tuning", "p-tuning", "prefix-tuning", "p-tuning-v2"):
+        clip = frozen_clip(args.work, args.geometry, device)
+        images, labels, tokens = inputs["images"].to(device), inputs["labels"].to(device), inputs["tokens"].to(device)
+        state = {k[len("state."):]: v.to(device) for k, v in inputs.items() if k.startswith("state.")}
+        encoder = TextEncoder(clip)
+        layers, width = len(clip.transformer.resblocks), clip.ln_final.weight.shape[0]
+        if args.task == "prompt-tuning":  # a soft prompt in CoOp's place
+            learner = PromptLearner(clip, tokens, state["ctx"]).to(device)
+            params = [learner.ctx]
+            text_features = lambda: encoder(learner(), learner.tokenized)
+        elif args.task == "p-tuning":
+            prompt_encoder = PromptEncoder({k[len("encoder."):]: v for k, v in state.items()}).to(device)
+            learner = PromptLearner(clip, tokens, torch.zeros(prompt_encoder.embedding.num_embeddings, width, device=device)).to(device)
+            params = list(prompt_encoder.parameters())
+            text_features = lambda: encoder(learner.construct(prompt_encoder().unsqueeze(0).expand(tokens.shape[0], -1, -1)), tokens)
+        elif args.task == "prefix-tuning":  # Li & Liang's reparameterisation: Embedding -> Linear -> tanh -> Linear
+            embedding = nn.Parameter(state["prefix_embedding"].clone())
+            mlp_in, mlp_out = nn.Linear(width, state["mlp_in.weight"].shape[0]), nn.Linear(state["mlp_out.weight"].shape[1], layers * 2 * width)
+            mlp_in.load_state_dict({"weight": state["mlp_in.weight"], "bias": state["mlp_in.bias"]})
+            mlp_out.load_state_dict({"weight": state["mlp_out.weight"], "bias": state["mlp_out.bias"]})
+            mlp_in, mlp_out = mlp_in.to(device), mlp_out.to(device)
+            params = [embedding, *mlp_in.parameters(), *mlp_out.parameters()]
+            prefixes = lambda: mlp_out(torch.tanh(mlp_in(embedding))).view(embedding.shape[0], layers, 2, width).permute(1, 2, 0, 3)
+            text_features = lambda: prefix_text_features(clip, tokens, prefixes())
+        else:  # P-Tuning v2: the prefixes themselves
+            prefix = nn.Parameter(torch.stack([state["prefix_keys"], state["prefix_values"]], dim=1).clone())
+            params = [prefix]
+            text_features = lambda: prefix_text_features(clip, tokens, prefix)
+        optimizer = torch.optim.SGD(params, lr=float(inputs["lr"]), momentum=0.9, weight_decay=5e-4)
+        scale = clip.logit_scale.exp()
+        first = {}
+
+        def step():
+            image = clip.encode_image(images)
+            image = image / image.norm(dim=-1, keepdim=True)
+            text = text_features()
+            text = text / text.norm(dim=-1, keepdim=True)
+            logits = scale * image @ text.t()
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            first.setdefault("logits", logits.detach())
+            first.setdefault("loss", float(loss))
+
+        seconds = timed(1, args.repeats, step, sync)
+        out.update(batch=images.shape[0], classes=tokens.shape[0], first_loss=first["loss"],
+                   max_abs_diff=max_diff(first["logits"], inputs["logits"]), peak_rss_bytes=peak_rss_bytes())
+    elif args.task in ("maple", "ivlp", "promptsrc"):
+        clip = frozen_clip(args.work, args.geometry, device)
+        images, labels, tokens = inputs["images"].to(device), inputs["labels"].to(device), inputs["tokens"].to(device)
+        state = {k[len("state."):]: v.to(device) for k, v in inputs.items() if k.startswith("state.")}
+        learner = DeepPromptLearner(clip, tokens, state, coupled=args.task == "maple").to(device)
+        optimizer = torch.optim.SGD(learner.parameters(), lr=float(inputs["lr"]), momentum=0.9, weight_decay=5e-4)
+        teacher = inputs["teacher"].to(device) if args.task == "promptsrc" else None
+        scale = clip.logit_scale.exp()
+        first = {}
+
+        def step():
+            prompts, deep, vision = learner()
+            text = deep_text_features(clip, prompts, learner.tokenized, deep)
+            text = text / text.norm(dim=-1, keepdim=True)
+            image = prompted_image_features(clip.visual, images, vision)
+            image = image / image.norm(dim=-1, keepdim=True)
+            logits = scale * image @ text.t()
+            loss = F.cross_entropy(logits, labels)
+            if teacher is not None:  # PromptSRC's self-regulating terms
+                with torch.no_grad():
+                    frozen = clip.encode_image(images)
+                    frozen = frozen / frozen.norm(dim=-1, keepdim=True)
+                    zero_shot = scale * frozen @ teacher.t()
+                loss = loss + 25 * F.l1_loss(text, teacher, reduction="mean") + 10 * F.l1_loss(image, frozen, reduction="mean")
+                loss = loss + F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(zero_shot, dim=1), reduction="sum",
+                                       log_target=True) / logits.numel()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            first.setdefault("logits", logits.detach())
+            first.setdefault("loss", float(loss))
+
+        seconds = timed(1, args.repeats, step, sync)
+        out.update(batch=images.shape[0], classes=tokens.shape[0], first_loss=first["loss"],
+                   max_abs_diff=max_diff(first["logits"], inputs["logits"]), peak_rss_bytes=peak_rss_bytes())
     elif args.task == "eval":
         features, labels = inputs["features"].to(device), inputs["labels"].to(device)
         keys, values = inputs["keys"].to(device), inputs["values"].to(device)
