@@ -199,6 +199,33 @@ void taskForward(Context& ctx)
         writeSafetensors({{"images", images}, {"features", features.to(torch::kCPU)}}, ctx.workFile("forward-inputs.safetensors"));
 }
 
+// Timed training steps of a strategy (its loss, backward, SGD) after one warm-up step; the first step's
+// logits and loss are what the baseline compares with.
+struct TimedSteps
+{
+    std::vector<double> seconds;
+    at::Tensor firstLogits, firstLoss;
+};
+
+TimedSteps timeTrainingSteps(Context& ctx, Strategy& strategy, const Batch& data, const torch::optim::SGDOptions& sgd)
+{
+    TimedSteps out;
+    torch::optim::SGD optimizer(strategy.trainableParameters(), sgd);
+    strategy.setTraining(true);
+    auto step = [&] {
+        optimizer.zero_grad();
+        StepOutput output = strategy.trainStep(data);
+        output.loss.backward();
+        optimizer.step();
+        if (!out.firstLogits.defined()) {
+            out.firstLogits = output.logits.to(torch::kCPU);
+            out.firstLoss = output.loss.detach().to(torch::kCPU);
+        }
+    };
+    out.seconds = timeRuns(1, ctx.options.repeats, step, [&] { ctx.sync(); });
+    return out;
+}
+
 // Tokens of the prompts the reference's prompt learner builds ("X X ... X name." or "init name.").
 at::Tensor promptTokens(const ClipTokenizer& tokenizer, const std::string& prefix, const std::vector<std::string>& names)
 {
@@ -235,24 +262,11 @@ void taskPromptStep(Context& ctx, bool conditional)
     const auto labels = torch::randint(classes, {batch}, torch::kLong);
     Batch data{images.to(ctx.device), labels.to(ctx.device), {}};
     const StateDict initial = strategy->trainableState();
-    torch::optim::SGD optimizer(strategy->trainableParameters(), torch::optim::SGDOptions(0.002).momentum(0.9).weight_decay(5e-4));
-    strategy->setTraining(true);
-
-    at::Tensor firstLogits, firstLoss;
-    auto step = [&] {
-        optimizer.zero_grad();
-        StepOutput output = strategy->trainStep(data);
-        output.loss.backward();
-        optimizer.step();
-        if (!firstLogits.defined()) {
-            firstLogits = output.logits.to(torch::kCPU);
-            firstLoss = output.loss.detach().to(torch::kCPU);
-        }
-    };
     resetPeakRss();
     const std::int64_t rssBefore = procStatusBytes("VmRSS");
     resetPeakMemory(ctx.device);
-    const auto seconds = timeRuns(1, ctx.options.repeats, step, [&] { ctx.sync(); });
+    const auto [seconds, firstLogits, firstLoss] =
+        timeTrainingSteps(ctx, *strategy, data, torch::optim::SGDOptions(0.002).momentum(0.9).weight_decay(5e-4));
     recordTimes(ctx, seconds, batch);
     ctx.out["batch"] = batch;
     ctx.out["classes"] = classes;
@@ -318,22 +332,9 @@ void taskDeepPromptStep(Context& ctx, const std::string& method)
     const auto labels = torch::randint(classes, {batch}, torch::kLong);
     Batch data{images.to(ctx.device), labels.to(ctx.device), {}};
     const StateDict initial = strategy->trainableState();
-    torch::optim::SGD optimizer(strategy->trainableParameters(),
-                                torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
-    strategy->setTraining(true);
-    at::Tensor firstLogits, firstLoss;
-    auto step = [&] {
-        optimizer.zero_grad();
-        StepOutput output = strategy->trainStep(data);
-        output.loss.backward();
-        optimizer.step();
-        if (!firstLogits.defined()) {
-            firstLogits = output.logits.to(torch::kCPU);
-            firstLoss = output.loss.detach().to(torch::kCPU);
-        }
-    };
     resetPeakRss();
-    const auto seconds = timeRuns(1, ctx.options.repeats, step, [&] { ctx.sync(); });
+    const auto [seconds, firstLogits, firstLoss] = timeTrainingSteps(
+        ctx, *strategy, data, torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
     recordTimes(ctx, seconds, batch);
     ctx.out["batch"] = batch;
     ctx.out["classes"] = classes;
