@@ -367,6 +367,22 @@ def timed(warmup, repeats, run, sync):
     return seconds
 
 
+def timed_training(forward, optimizer, repeats, sync):
+    """Timed training steps (forward() -> (logits, loss), backward, optimiser step) after one warm-up; the
+    first step's logits and loss are what the engine's are compared with."""
+    first = {}
+
+    def step():
+        logits, loss = forward()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first.setdefault("logits", logits.detach())
+        first.setdefault("loss", float(loss))
+
+    return timed(1, repeats, step, sync), first
+
+
 def frozen_clip(work, geometry, device):
     clip = CLIP(read_safetensors(os.path.join(work, f"clip-{geometry}.safetensors"))).to(device).eval()
     for p in clip.parameters():
@@ -512,22 +528,16 @@ def main():
             text_features = lambda: prefix_text_features(clip, tokens, prefix)
         optimizer = torch.optim.SGD(params, lr=float(inputs["lr"]), momentum=0.9, weight_decay=5e-4)
         scale = clip.logit_scale.exp()
-        first = {}
 
-        def step():
+        def forward():
             image = clip.encode_image(images)
             image = image / image.norm(dim=-1, keepdim=True)
             text = text_features()
             text = text / text.norm(dim=-1, keepdim=True)
             logits = scale * image @ text.t()
-            loss = F.cross_entropy(logits, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            first.setdefault("logits", logits.detach())
-            first.setdefault("loss", float(loss))
+            return logits, F.cross_entropy(logits, labels)
 
-        seconds = timed(1, args.repeats, step, sync)
+        seconds, first = timed_training(forward, optimizer, args.repeats, sync)
         out.update(batch=images.shape[0], classes=tokens.shape[0], first_loss=first["loss"],
                    max_abs_diff=max_diff(first["logits"], inputs["logits"]), peak_rss_bytes=peak_rss_bytes())
     elif args.task in ("maple", "ivlp", "promptsrc"):
@@ -538,9 +548,8 @@ def main():
         optimizer = torch.optim.SGD(learner.parameters(), lr=float(inputs["lr"]), momentum=0.9, weight_decay=5e-4)
         teacher = inputs["teacher"].to(device) if args.task == "promptsrc" else None
         scale = clip.logit_scale.exp()
-        first = {}
 
-        def step():
+        def forward():
             prompts, deep, vision = learner()
             text = deep_text_features(clip, prompts, learner.tokenized, deep)
             text = text / text.norm(dim=-1, keepdim=True)
@@ -556,13 +565,9 @@ def main():
                 loss = loss + 25 * F.l1_loss(text, teacher, reduction="mean") + 10 * F.l1_loss(image, frozen, reduction="mean")
                 loss = loss + F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(zero_shot, dim=1), reduction="sum",
                                        log_target=True) / logits.numel()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            first.setdefault("logits", logits.detach())
-            first.setdefault("loss", float(loss))
+            return logits, loss
 
-        seconds = timed(1, args.repeats, step, sync)
+        seconds, first = timed_training(forward, optimizer, args.repeats, sync)
         out.update(batch=images.shape[0], classes=tokens.shape[0], first_loss=first["loss"],
                    max_abs_diff=max_diff(first["logits"], inputs["logits"]), peak_rss_bytes=peak_rss_bytes())
     elif args.task == "eval":
