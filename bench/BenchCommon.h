@@ -5,6 +5,7 @@
 
 #include "core/Error.h"
 #include "core/model/ModelSpec.h"
+#include "core/tuning/ParameterBudget.h"
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,7 @@ namespace tunebench::bench {
 
 // CLIP geometries: "b16" is ViT-B/16 (224 px, 12 x 768 image tower, 12 x 512 text tower); "small" keeps
 // the architecture (patch 16, 77 positions, the real vocabulary) at widths a 2-core CPU runs in seconds.
+// "rn50" is OpenAI's RN50 (ResNet image tower, 224 px, embedding 1024, 12 x 512 text tower).
 // Heads are width / 64 (as OpenAI's build_model infers them, so the Python side rebuilds the same model)
 // and MLPs 4 x width, as in every OpenAI CLIP.
 inline ModelSpec clipGeometry(const std::string& name)
@@ -28,6 +30,8 @@ inline ModelSpec clipGeometry(const std::string& name)
         const char* name;
         int visionWidth, visionLayers, imageSize, textWidth, textLayers, outputDim;
     };
+    if (name == "rn50")
+        return modelGeometry("clip-rn50");
     static const Geometry geometries[] = {
         {"b16", 768, 12, 224, 512, 12, 512},
         {"small", 256, 4, 112, 256, 4, 256},
@@ -35,7 +39,7 @@ inline ModelSpec clipGeometry(const std::string& name)
     const auto* found = std::find_if(std::begin(geometries), std::end(geometries),
                                      [&](const Geometry& g) { return name == g.name; });
     if (found == std::end(geometries))
-        throw Error("--geometry: unknown geometry '" + name + "' (use b16 or small)");
+        throw Error("--geometry: unknown geometry '" + name + "' (use b16, small or rn50)");
     ModelSpec spec;
     spec.family = ModelSpec::Family::Clip;
     spec.vision.width = found->visionWidth;

@@ -1,7 +1,7 @@
 // Engine benchmarks against the PyTorch reference in bench/reference (one executable, one task per call):
 //
 //   bench_engine --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
-//                [--geometry b16|small] [--batch B] [--classes C] [--work DIR] [--vocab FILE]
+//                [--geometry b16|small|rn50] [--batch B] [--classes C] [--work DIR] [--vocab FILE]
 //   bench_engine --load-only FILE [--load-mode read|load]   (child of --task load: peak resident memory of
 //                reading the checkpoint, or of loadModel, relative to the file size)
 //

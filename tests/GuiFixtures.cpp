@@ -17,6 +17,8 @@ GuiFixtureFiles writeGuiFixtures(const QString& root)
     const ModelSpec clip = tinyClipSpec();
     files.clipFolder = root + "/tiny-clip";
     writeHuggingFaceFolder(randomWeights(clip, 3), clip, files.clipFolder.toStdString());
+    files.resnetFile = root + "/tiny-rn.safetensors";
+    writeOpenAiSafetensors(randomWeights(tinyResNetClipSpec(), 5), files.resnetFile.toStdString());
     const ModelSpec timm = tinyTimmSpec();
     files.timmFile = root + "/tiny-vit.safetensors";
     writeTimmSafetensors(randomWeights(timm, 4), files.timmFile.toStdString());

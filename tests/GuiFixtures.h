@@ -5,11 +5,12 @@
 namespace tunebench::test {
 
 // Files the GUI tests share, written under `root`: a tiny CLIP as a Hugging Face folder (no vocabulary
-// inside: the tests pass the shared one), a tiny timm ViT, a 4-class image folder, a corrupt
-// checkpoint and an empty dataset folder.
+// inside: the tests pass the shared one), a tiny ResNet CLIP, a tiny timm ViT, a 4-class image folder, a
+// corrupt checkpoint and an empty dataset folder.
 struct GuiFixtureFiles
 {
     QString clipFolder;
+    QString resnetFile;
     QString timmFile;
     QString datasetFolder;
     QString corruptCheckpoint;

@@ -30,6 +30,20 @@ ModelSpec tinyClipSpec()
     return spec;
 }
 
+ModelSpec tinyResNetClipSpec()
+{
+    ModelSpec spec = tinyClipSpec();
+    spec.vision = VisionSpec();
+    spec.vision.stageBlocks = {1, 1, 1, 1};
+    spec.vision.layers = 4;
+    spec.vision.width = 8;
+    spec.vision.heads = 4;
+    spec.vision.imageSize = 64;
+    spec.vision.outputDim = 48;
+    spec.vision.preNorm = false;
+    return spec;
+}
+
 ModelSpec tinyTimmSpec()
 {
     ModelSpec spec;

@@ -11,6 +11,10 @@ namespace tunebench::test {
 // text width 64 (1 head), 2 layers each, the real 49,408-token vocabulary and 77 positions.
 ModelSpec tinyClipSpec();
 
+// A ResNet CLIP (OpenAI's modified ResNet) at toy widths: stem width 8 (feature width 256, 4 heads), one
+// bottleneck per stage, 64x64 images, embedding 48, and tinyClipSpec's text tower.
+ModelSpec tinyResNetClipSpec();
+
 // A timm-style ViT (no pre-norm, patch bias, GELU, eps 1e-6, 10-class head) at toy widths.
 ModelSpec tinyTimmSpec();
 

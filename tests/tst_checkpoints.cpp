@@ -231,15 +231,16 @@ private Q_SLOTS:
         QVERIFY2(message.find("unexpected key 'visual.extra_token' with shape [3]") != std::string::npos, message.c_str());
     }
 
-    void resnetIsRejectedClearly()
+    // ResNet CLIP loads (tst_resnet_clip); timm's renaming of its image tower is refused by name.
+    void timmResNetClipIsRefusedByName()
     {
-        StateDict resnet;
-        resnet["visual.layer1.0.conv1.weight"] = torch::zeros({64, 64, 1, 1});
-        resnet["visual.attnpool.positional_embedding"] = torch::zeros({50, 2048});
-        const std::string path = m_root + "/rn50.safetensors";
-        writeSafetensors(resnet, path);
+        StateDict byobnet;
+        byobnet["stem.conv1.conv.weight"] = torch::zeros({32, 3, 3, 3});
+        byobnet["stages.0.0.conv1_1x1.conv.weight"] = torch::zeros({64, 64, 1, 1});
+        const std::string path = m_root + "/resnet50_clip.safetensors";
+        writeSafetensors(byobnet, path);
         const std::string message = errorOf([&] { readCheckpoint(path); });
-        QVERIFY2(message.find("rn50.safetensors") != std::string::npos && message.find("ResNet") != std::string::npos,
+        QVERIFY2(message.find("resnet50_clip.safetensors") != std::string::npos && message.find("ByobNet") != std::string::npos,
                  message.c_str());
     }
 

@@ -21,6 +21,8 @@
 #include "tests/ScopedEnvironment.h"
 
 #include <QApplication>
+#include <QComboBox>
+#include <QStandardItemModel>
 #include <QDir>
 #include <QFileInfo>
 #include <QProgressBar>
@@ -149,6 +151,45 @@ private Q_SLOTS:
         QVERIFY(counted.wait(20000));
         QCOMPARE(counted.last().first().toLongLong(), qint64(6 * 64));
         QVERIFY(child<QPushButton>(window, "startButton")->isEnabled());
+    }
+
+    // The strategy list follows the loaded model: what cannot run on it is greyed out, with the reason.
+    void strategiesThatDoNotApplyAreGreyedOutWithTheReason()
+    {
+        MainWindow window;
+        window.setRunsRoot(m_dir.path() + "/runs");
+        window.show();
+        window.setVocabulary(m_files.vocabulary);
+        auto* combo = child<QComboBox>(window, "strategyCombo");
+        auto* items = qobject_cast<QStandardItemModel*>(combo->model());
+        QVERIFY(items);
+        auto check = [&](const QString& model, const char* family, const std::function<bool(const StrategyCapabilities&)>& refused,
+                         const char* reason) {
+            QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+            window.openCheckpoint(model);
+            QVERIFY(loaded.wait(30000));
+            QVERIFY(child<QPlainTextEdit>(window, "modelSummary")->toPlainText().contains(QString("Family: ") + family));
+            int greyed = 0;
+            for (int row = 0; row < items->rowCount(); ++row) {
+                const QString name = items->item(row)->data(Qt::UserRole + 1).toString();
+                if (name.isEmpty())
+                    continue;  // a family header
+                const bool enabled = items->item(row)->flags() & Qt::ItemIsEnabled;
+                const bool expectRefused = refused(findStrategy(name.toStdString()).capabilities);
+                QVERIFY2(enabled == !expectRefused, qPrintable(name));
+                if (!enabled) {
+                    QVERIFY2(items->item(row)->toolTip().contains(reason), qPrintable(items->item(row)->toolTip()));
+                    ++greyed;
+                }
+            }
+            QVERIFY(greyed > 0);
+            QVERIFY(items->item(combo->currentIndex())->flags() & Qt::ItemIsEnabled);
+        };
+        check(m_files.resnetFile, "CLIP ResNet", [](const StrategyCapabilities& c) { return c.needsVitImageTower; }, "needs a ViT image tower");
+        QVERIFY(!child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
+        QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("partial"));
+        check(m_files.timmFile, "ViT", [](const StrategyCapabilities& c) { return c.needsTextTower; }, "vision-only");
+        QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
     }
 
     void shortRunFillsCurveAndResultsAndExportsAPrompt()

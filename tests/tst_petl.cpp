@@ -328,7 +328,7 @@ private Q_SLOTS:
     void vitB16ParameterCounts()
     {
         // Random weights in the timm ViT-B/16 geometry; attach only (no forward pass at 224).
-        ClipModel model(vitGeometry("vit-b16"));
+        ClipModel model(modelGeometry("vit-b16"));
         const int classes = 100;
         const std::int64_t head = 768 * classes + classes;
         const std::int64_t backbone = 85'798'656;

@@ -632,22 +632,6 @@
             <translation>未加载模型。</translation>
         </message>
         <message>
-            <source>Name: %1
-Family: %2
-Towers: %3
-Resolution: %4 px
-Parameters: %5 (%6)
-SHA-256: %7
-Format: %8</source>
-            <translation>名称：%1
-系列：%2
-编码塔：%3
-分辨率：%4 像素
-参数量：%5 (%6)
-SHA-256：%7
-格式：%8</translation>
-        </message>
-        <message>
             <source>image + text</source>
             <translation>图像 + 文本</translation>
         </message>
@@ -674,6 +658,32 @@ SHA-256：%7
         <message>
             <source>Vocabulary: %1</source>
             <translation>词表：%1</translation>
+        </message>
+        <message>
+            <source>ResNet, blocks %1, width %2, embedding %3</source>
+            <translation>ResNet，各阶段块数 %1，宽度 %2，嵌入维度 %3</translation>
+        </message>
+        <message>
+            <source>ViT, %1 layers, width %2, patch %3</source>
+            <translation>ViT，%1 层，宽度 %2，图块 %3</translation>
+        </message>
+        <message>
+            <source>Name: %1
+Family: %2
+Towers: %3
+Image tower: %4
+Resolution: %5 px
+Parameters: %6 (%7)
+SHA-256: %8
+Format: %9</source>
+            <translation>名称：%1
+系列：%2
+编码塔：%3
+图像编码塔：%4
+分辨率：%5 像素
+参数量：%6 (%7)
+SHA-256：%8
+格式：%9</translation>
         </message>
     </context>
     <context>
@@ -983,10 +993,6 @@ SHA-256：%7
         <message>
             <source>Classic tuning (ViT)</source>
             <translation>经典微调（ViT）</translation>
-        </message>
-        <message>
-            <source>Needs a CLIP model with a text tower; the loaded model is vision-only</source>
-            <translation>需要带文本塔的 CLIP 模型；当前模型只有视觉部分</translation>
         </message>
         <message>
             <source>Its prompts depend on each image: the text tower runs per image, so steps are slower.</source>

@@ -188,7 +188,7 @@ void MainWindow::connectPanels()
         else
             setStatus(tr("Loaded %1, but its vocabulary is missing: %2 (File > Choose vocabulary)").arg(name, m_model->problem()), true);
         rememberRecent(m_model->modelPath());
-        m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->hasTextTower(), m_model->problem().isEmpty());
+        m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
         updateControls();
         Q_EMIT modelLoaded(summaryJson);
     });

@@ -101,7 +101,8 @@ void ModelPanel::open(const QString& path)
     QPointer<ModelPanel> self(this);
     const QString vocabulary = m_vocabulary;
     m_tasks->start("model", [self, path, vocabulary](const TaskToken&) {
-        QString summary, failure, vocabFound, vocabProblem;
+        QString failure, vocabFound, vocabProblem;
+        ModelSpec spec;
         try {
             // Read once into the cache that parameter counts and runs use; only when that fails is the
             // checkpoint read alone, to tell a model problem from a vocabulary problem.
@@ -113,7 +114,7 @@ void ModelPanel::open(const QString& path)
             }
             const Checkpoint& checkpoint = backbone->checkpoint;
             buildModel(checkpoint);
-            summary = QString::fromStdString(checkpoint.spec.summary().dump(2));
+            spec = checkpoint.spec;
             if (checkpoint.spec.text) {
                 try {
                     vocabFound = QString::fromStdString(locateVocabulary(vocabulary.toStdString(), path.toStdString()));
@@ -124,7 +125,7 @@ void ModelPanel::open(const QString& path)
         } catch (const std::exception& e) {
             failure = firstLine(e);
         }
-        postToGui(self, [path, summary, failure, vocabFound, vocabProblem](ModelPanel* panel) {
+        postToGui(self, [path, spec, failure, vocabFound, vocabProblem](ModelPanel* panel) {
             panel->m_loading = false;
             panel->setRunning(panel->m_running);
             if (!failure.isEmpty()) {
@@ -132,21 +133,20 @@ void ModelPanel::open(const QString& path)
                 return;
             }
             panel->m_path = path;
-            panel->showLoaded(summary, vocabFound, vocabProblem);
+            panel->showLoaded(spec, vocabFound, vocabProblem);
         });
     });
 }
 
-void ModelPanel::showLoaded(const QString& summaryJson, const QString& vocabulary, const QString& vocabProblem)
+void ModelPanel::showLoaded(const ModelSpec& spec, const QString& vocabulary, const QString& vocabProblem)
 {
-    m_summaryJson = summaryJson;
+    m_spec = spec;
+    m_summaryJson = QString::fromStdString(spec.summary().dump(2));
     m_foundVocabulary = vocabulary;
-    const auto summary = nlohmann::json::parse(summaryJson.toStdString());
-    m_hasText = summary.contains("text");
     m_problem = vocabProblem;
     retranslate();
     setRunning(m_running);
-    Q_EMIT loaded(summaryJson);
+    Q_EMIT loaded(m_summaryJson);
 }
 
 void ModelPanel::setDeviceLine(const QString& line)
@@ -159,8 +159,8 @@ void ModelPanel::setRunning(bool running)
 {
     m_running = running;
     m_openButton->setEnabled(!running);
-    m_vocabButton->setEnabled(!running && m_hasText);
-    m_vocabButton->setToolTip(m_hasText ? tr("Choose the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt)")
+    m_vocabButton->setEnabled(!running && m_spec.text.has_value());
+    m_vocabButton->setToolTip(m_spec.text.has_value() ? tr("Choose the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt)")
                                         : tr("Only CLIP models with a text tower need a vocabulary"));
 }
 
@@ -175,20 +175,27 @@ void ModelPanel::retranslate()
         m_title->setText(tr("No model loaded."));
         return;
     }
-    const auto summary = nlohmann::json::parse(m_summaryJson.toStdString());
-    const QString name = QString::fromStdString(summary.value("name", ""));
-    const QString family = QString::fromStdString(summary.value("family", ""));
-    const QString hash = QString::fromStdString(summary.value("sha256", ""));
-    const qint64 parameters = summary.value("parameters", 0LL);
-    const int resolution = summary.value("resolution", 0);
-    m_summary->setPlainText(tr("Name: %1\nFamily: %2\nTowers: %3\nResolution: %4 px\nParameters: %5 (%6)\nSHA-256: %7\nFormat: %8")
-                                .arg(name, family, m_hasText ? tr("image + text") : tr("image only"))
-                                .arg(resolution)
-                                .arg(QLocale().toString(parameters), humanCount(parameters), hash.isEmpty() ? tr("not computed") : hash.left(16) + "…",
-                                     QString::fromStdString(summary.value("format", ""))));
+    const QString name = QString::fromStdString(m_spec.name);
+    const QString hash = QString::fromStdString(m_spec.sha256);
+    const VisionSpec& vision = m_spec.vision;
+    QString tower;
+    if (vision.isResNet()) {
+        QStringList blocks;
+        for (int count : vision.stageBlocks)
+            blocks << QString::number(count);
+        tower = tr("ResNet, blocks %1, width %2, embedding %3").arg(blocks.join("-")).arg(vision.width).arg(m_spec.embedDim());
+    } else {
+        tower = tr("ViT, %1 layers, width %2, patch %3").arg(vision.layers).arg(vision.width).arg(vision.patchSize);
+    }
+    const bool hasText = m_spec.text.has_value();
+    m_summary->setPlainText(tr("Name: %1\nFamily: %2\nTowers: %3\nImage tower: %4\nResolution: %5 px\nParameters: %6 (%7)\nSHA-256: %8\nFormat: %9")
+                                .arg(name, QString::fromStdString(m_spec.familyName()), hasText ? tr("image + text") : tr("image only"), tower)
+                                .arg(vision.imageSize)
+                                .arg(QLocale().toString(static_cast<qint64>(m_spec.parameterCount)), humanCount(m_spec.parameterCount),
+                                     hash.isEmpty() ? tr("not computed") : hash.left(16) + "…", QString::fromStdString(m_spec.format)));
     m_summary->setToolTip(m_summaryJson);
     m_title->setText(tr("<b>%1</b>").arg(name.toHtmlEscaped()));
-    if (!m_hasText)
+    if (!m_spec.text.has_value())
         m_vocabLabel->setText(tr("Vocabulary: not needed (vision-only model)"));
     else if (!m_problem.isEmpty())
         m_vocabLabel->setText(tr("<span style='color:#b00020'>Vocabulary missing: %1</span>").arg(m_problem.toHtmlEscaped()));

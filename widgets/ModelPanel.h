@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/model/ModelSpec.h"
+
 #include <QGroupBox>
 #include <QString>
 
@@ -31,7 +33,8 @@ public:
     QString modelPath() const { return m_path; }          // empty until a model has loaded
     QString vocabularyPath() const { return m_vocabulary; }
     QString problem() const { return m_problem; }          // why runs cannot use it (a missing vocabulary)
-    bool hasTextTower() const { return m_hasText; }
+    bool hasTextTower() const { return m_spec.text.has_value(); }
+    const tunebench::ModelSpec& spec() const { return m_spec; }  // of the loaded model
     bool isLoading() const { return m_loading; }
     void setDeviceLine(const QString& line);
     void setRunning(bool running);
@@ -43,7 +46,7 @@ Q_SIGNALS:
     void failed(const QString& message);
 
 private:
-    void showLoaded(const QString& summaryJson, const QString& vocabulary, const QString& vocabProblem);
+    void showLoaded(const tunebench::ModelSpec& spec, const QString& vocabulary, const QString& vocabProblem);
 
     BackgroundTasks* m_tasks = nullptr;
     QLabel* m_title = nullptr;
@@ -55,7 +58,7 @@ private:
 
     QString m_path, m_vocabulary, m_problem, m_summaryJson, m_foundVocabulary;
     QString m_device;  // the probed device, once known
-    bool m_hasText = false;
+    tunebench::ModelSpec m_spec;
     bool m_loading = false;
     bool m_running = false;
 };

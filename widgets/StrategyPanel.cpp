@@ -99,7 +99,8 @@ void StrategyPanel::fillStrategyCombo()
     auto* model = static_cast<QStandardItemModel*>(m_combo->model());
     const QSignalBlocker blocker(m_combo);
     model->clear();
-    const bool visionOnly = !m_modelPath.isEmpty() && !m_modelHasText;
+    const bool loaded = !m_modelPath.isEmpty();
+    const bool visionOnly = loaded && !m_modelSpec.text;
     for (StrategyFamily family : {StrategyFamily::PromptLearning, StrategyFamily::ClassicPetl}) {
         auto* header = new QStandardItem(family == StrategyFamily::PromptLearning ? tr("Prompt learning (CLIP)") : tr("Classic tuning (ViT)"));
         header->setFlags(Qt::NoItemFlags);
@@ -113,9 +114,10 @@ void StrategyPanel::fillStrategyCombo()
             auto* item = new QStandardItem("    " + QString::fromStdString(info.title));
             item->setData(QString::fromStdString(info.name), kStrategyNameRole);
             item->setToolTip(QString::fromStdString(info.description));
-            if (info.capabilities.needsTextTower && visionOnly) {
+            const std::string refusal = loaded ? strategyRefusal(info, m_modelSpec) : std::string();
+            if (!refusal.empty()) {
                 item->setFlags(item->flags() & ~Qt::ItemIsEnabled);
-                item->setToolTip(tr("Needs a CLIP model with a text tower; the loaded model is vision-only"));
+                item->setToolTip(QString::fromStdString(refusal));
             }
             model->appendRow(item);
         }
@@ -239,11 +241,11 @@ void StrategyPanel::setRememberedOptions(const nlohmann::json& optionsByStrategy
     rebuildForm();
 }
 
-void StrategyPanel::setModel(const QString& modelPath, const QString& vocabularyPath, bool hasTextTower, bool usable)
+void StrategyPanel::setModel(const QString& modelPath, const QString& vocabularyPath, const ModelSpec& spec, bool usable)
 {
     m_modelPath = modelPath;
     m_vocabularyPath = vocabularyPath;
-    m_modelHasText = hasTextTower;
+    m_modelSpec = spec;
     m_modelUsable = usable;
     fillStrategyCombo();
     scheduleCount();

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/model/ModelSpec.h"
+
 #include "core/experiment/RunSettings.h"
 
 #include <QGroupBox>
@@ -27,8 +29,9 @@ class StrategyPanel : public QGroupBox
 public:
     StrategyPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
 
-    // What the count is for: the model (empty: none loaded), whether it has a text tower, the classes.
-    void setModel(const QString& modelPath, const QString& vocabularyPath, bool hasTextTower, bool usable);
+    // What the count is for: the model (empty path: none loaded) and its spec, which also says which
+    // strategies apply (the others are greyed out, with the reason as their tooltip); the classes.
+    void setModel(const QString& modelPath, const QString& vocabularyPath, const tunebench::ModelSpec& spec, bool usable);
     void setClasses(const QStringList& classNames, int shots);
     void setDatasetCropScale(double cropScaleMin);  // shown where the crop override is left at 0
     // Selects a strategy by registry key; false when unknown or not available for the loaded model.
@@ -79,7 +82,7 @@ private:
     QString m_formStrategy;               // whose options the form shows
     QHash<QString, nlohmann::json> m_optionsByStrategy;
     QString m_modelPath, m_vocabularyPath;
-    bool m_modelHasText = false;
+    tunebench::ModelSpec m_modelSpec;
     bool m_modelUsable = false;
     QStringList m_classNames;
     int m_shots = 16;

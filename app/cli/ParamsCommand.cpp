@@ -44,8 +44,12 @@ int runParams(const std::vector<std::string>& words)
     args.requireKnown({"model", "strategy", "opt", "tasks", "classes", "vocab", "threads"});
     configureThreads(args.intValue("threads", 0));
     const auto modelName = args.value("model");
-    if (!modelName)
-        throw Error("--model PATH|GEOMETRY is required (geometries: vit-s16, vit-b16, vit-b32, vit-l16, clip-vit-b16, clip-vit-b32, clip-vit-l14)");
+    if (!modelName) {
+        std::string names;
+        for (const std::string& name : geometryNames())
+            names += (names.empty() ? "" : ", ") + name;
+        throw Error("--model PATH|GEOMETRY is required (geometries: " + names + ")");
+    }
     const auto strategyName = args.value("strategy");
     if (!strategyName)
         throw Error("--strategy NAME is required");
@@ -60,9 +64,9 @@ int runParams(const std::vector<std::string>& words)
     const nlohmann::json params = resolveParams(info.schema, parseOptions(args.values("opt")));
 
     ClipModel model{nullptr};
-    if (isVitGeometryName(*modelName)) {
+    if (isGeometryName(*modelName)) {
         torch::NoGradGuard noGrad;
-        model = ClipModel(vitGeometry(*modelName));
+        model = ClipModel(modelGeometry(*modelName));
     } else {
         model = loadModel(*modelName, LoadOptions{std::nullopt, /*computeHash=*/false});
     }
@@ -70,9 +74,10 @@ int runParams(const std::vector<std::string>& words)
     TaskSetup setup;
     for (int i = 0; i < classes; ++i)
         setup.classNames.push_back("class " + std::to_string(i));
+    const std::string refusal = strategyRefusal(info, model->spec());
+    if (!refusal.empty())
+        throw Error(*modelName + ": " + refusal);
     if (info.capabilities.needsTextTower) {
-        if (!model->hasText())
-            throw Error(*modelName + ": strategy '" + *strategyName + "' needs a CLIP model with a text tower");
         setup.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), *modelName)));
     }
     auto strategy = info.create();

@@ -105,21 +105,111 @@ class VisionTransformer(nn.Module):
         return self.ln_post(x[:, 0, :]) @ self.proj
 
 
+class Bottleneck(nn.Module):
+    """OpenAI's ResNet bottleneck: the 3x3 convolution keeps stride 1 and an average pool downsamples."""
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.avgpool = nn.AvgPool2d(stride) if stride > 1 else nn.Identity()
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.downsample = None
+        if stride > 1 or inplanes != planes * 4:
+            self.downsample = nn.Sequential(OrderedDict([("-1", nn.AvgPool2d(stride)), ("0", nn.Conv2d(inplanes, planes * 4, 1, bias=False)),
+                                                         ("1", nn.BatchNorm2d(planes * 4))]))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(self.avgpool(out)))
+        identity = self.downsample(x) if self.downsample is not None else x
+        return F.relu(out + identity)
+
+
+class AttentionPool2d(nn.Module):
+    def __init__(self, grid, channels, heads, output_dim):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.zeros(grid * grid + 1, channels))
+        self.k_proj = nn.Linear(channels, channels)
+        self.q_proj = nn.Linear(channels, channels)
+        self.v_proj = nn.Linear(channels, channels)
+        self.c_proj = nn.Linear(channels, output_dim)
+        self.heads = heads
+
+    def forward(self, x):
+        x = x.flatten(start_dim=2).permute(2, 0, 1)                 # [HW, N, C]
+        x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)      # the mean token first
+        x = x + self.positional_embedding[:, None, :].to(x.dtype)
+        out, _ = F.multi_head_attention_forward(
+            query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1], num_heads=self.heads,
+            q_proj_weight=self.q_proj.weight, k_proj_weight=self.k_proj.weight, v_proj_weight=self.v_proj.weight,
+            in_proj_weight=None, in_proj_bias=torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
+            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+            out_proj_weight=self.c_proj.weight, out_proj_bias=self.c_proj.bias,
+            use_separate_proj_weight=True, training=False, need_weights=False)
+        return out.squeeze(0)
+
+
+class ModifiedResNet(nn.Module):
+    """Three-convolution stem, four stages of bottlenecks, attention pooling (CLIP's RN50 ... RN50x64)."""
+
+    def __init__(self, layers, output_dim, heads, resolution, width):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width // 2)
+        self.conv2 = nn.Conv2d(width // 2, width // 2, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width // 2)
+        self.conv3 = nn.Conv2d(width // 2, width, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.avgpool = nn.AvgPool2d(2)
+        inplanes = width
+        for stage, blocks in enumerate(layers):
+            planes = width * 2 ** stage
+            modules = []
+            for block in range(blocks):
+                modules.append(Bottleneck(inplanes, planes, 2 if block == 0 and stage > 0 else 1))
+                inplanes = planes * 4
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*modules))
+        self.attnpool = AttentionPool2d(resolution // 32, inplanes, heads, output_dim)
+
+    def forward(self, x):
+        x = x.type(self.conv1.weight.dtype)
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        x = F.relu(self.bn3(self.conv3(x)))
+        x = self.avgpool(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.attnpool(x)
+
+
 class CLIP(nn.Module):
-    """Hyper-parameters inferred from the tensors, as OpenAI's build_model does."""
+    """Hyper-parameters inferred from the tensors, as OpenAI's build_model does (a ViT when visual.proj exists)."""
 
     def __init__(self, sd):
         super().__init__()
-        vision_width = sd["visual.conv1.weight"].shape[0]
-        patch = sd["visual.conv1.weight"].shape[-1]
-        vision_layers = len({k.split(".")[3] for k in sd if k.startswith("visual.transformer.resblocks.")})
-        grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
         embed_dim = sd["text_projection"].shape[1]
+        if "visual.proj" in sd:
+            vision_width = sd["visual.conv1.weight"].shape[0]
+            patch = sd["visual.conv1.weight"].shape[-1]
+            vision_layers = len({k.split(".")[3] for k in sd if k.startswith("visual.transformer.resblocks.")})
+            grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
+            self.visual = VisionTransformer(grid * patch, patch, vision_width, vision_layers, vision_width // 64, embed_dim)
+        else:
+            stages = [len({k.split(".")[2] for k in sd if k.startswith(f"visual.layer{s}.")}) for s in (1, 2, 3, 4)]
+            vision_width = sd["visual.layer1.0.conv1.weight"].shape[0]
+            grid = round((sd["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
+            assert grid ** 2 + 1 == sd["visual.attnpool.positional_embedding"].shape[0]
+            self.visual = ModifiedResNet(stages, embed_dim, vision_width * 32 // 64, grid * 32, vision_width)
         context_length = sd["positional_embedding"].shape[0]
         vocab_size = sd["token_embedding.weight"].shape[0]
         text_width = sd["ln_final.weight"].shape[0]
         text_layers = len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")})
-        self.visual = VisionTransformer(grid * patch, patch, vision_width, vision_layers, vision_width // 64, embed_dim)
         mask = torch.empty(context_length, context_length).fill_(float("-inf")).triu_(1)
         self.transformer = Transformer(text_width, text_layers, text_width // 64, mask)
         self.token_embedding = nn.Embedding(vocab_size, text_width)
@@ -131,6 +221,17 @@ class CLIP(nn.Module):
 
     def encode_image(self, image):
         return self.visual(image)
+
+    def encode_text(self, tokens):
+        x = (self.token_embedding(tokens) + self.positional_embedding).permute(1, 0, 2)
+        x = self.ln_final(self.transformer(x).permute(1, 0, 2))
+        return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection
+
+    def forward(self, image, tokens):
+        """Cosine similarities (logit scale 1), [images, texts]."""
+        image_features = F.normalize(self.encode_image(image), dim=-1)
+        text_features = F.normalize(self.encode_text(tokens), dim=-1)
+        return image_features @ text_features.t()
 
 
 class TextEncoder(nn.Module):

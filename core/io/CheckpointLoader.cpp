@@ -64,6 +64,11 @@ const std::map<std::string, std::string>& knownOpenAiHashes()
         {"5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f", "OpenAI ViT-B/16"},
         {"b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836", "OpenAI ViT-L/14"},
         {"3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02", "OpenAI ViT-L/14@336px"},
+        {"afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762", "OpenAI RN50"},
+        {"8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599", "OpenAI RN101"},
+        {"7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd", "OpenAI RN50x4"},
+        {"52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa", "OpenAI RN50x16"},
+        {"be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c", "OpenAI RN50x64"},
     };
     return hashes;
 }
@@ -172,9 +177,61 @@ CheckpointFormat detectCheckpointFormat(const std::string& path)
                        "a Hugging Face folder)");
 }
 
+static void inferTextSpec(const StateDict& w, ModelSpec& spec)
+{
+    TextSpec t;
+    t.width = static_cast<int>(require(w, "text.ln_final.weight", 1).size(0));
+    t.layers = countLayers(w, "text.transformer.resblocks.");
+    t.heads = std::max(1, t.width / 64);
+    t.mlpWidth = static_cast<int>(require(w, "text.transformer.resblocks.0.mlp.c_fc.weight", 2).size(0));
+    t.contextLength = static_cast<int>(require(w, "text.positional_embedding", 2).size(0));
+    t.vocabSize = static_cast<int>(require(w, "text.token_embedding.weight", 2).size(0));
+    t.outputDim = static_cast<int>(require(w, "text.text_projection", 2).size(1));
+    spec.text = t;
+    spec.family = ModelSpec::Family::Clip;
+}
+
+// OpenAI's build_model for a ResNet tower: stage depths from the block indices, the stem width from
+// layer1's first convolution, the grid from the attention pool's positions, heads of 64 channels.
+static VisionSpec inferResNetSpec(const StateDict& w)
+{
+    VisionSpec v;
+    for (int stage = 1; stage <= 4; ++stage) {
+        const std::string prefix = "visual.layer" + std::to_string(stage) + ".";
+        const int blocks = countLayers(w, prefix);
+        if (blocks == 0)
+            throw Error("missing key '" + prefix + "0.conv1.weight'");
+        v.stageBlocks.push_back(blocks);
+    }
+    v.width = static_cast<int>(require(w, "visual.layer1.0.conv1.weight", 4).size(0));
+    const std::string posKey = "visual.attnpool.positional_embedding";
+    const auto& pos = require(w, posKey, 2);
+    const int grid = static_cast<int>(std::lround(std::sqrt(static_cast<double>(pos.size(0) - 1))));
+    if (grid < 1 || grid * grid + 1 != pos.size(0))
+        throw Error("key '" + posKey + "' has " + std::to_string(pos.size(0)) + " rows; expected a square grid plus one");
+    if (pos.size(1) != v.featureWidth())
+        throw Error("key '" + posKey + "' expected width " + std::to_string(v.featureWidth()) + " (32 x the stem width), found shape " +
+                    shapeString(pos.sizes()));
+    v.imageSize = 32 * grid;
+    v.heads = std::max(1, v.featureWidth() / 64);
+    v.outputDim = static_cast<int>(require(w, "visual.attnpool.c_proj.weight", 2).size(0));
+    v.layers = 0;
+    for (int blocks : v.stageBlocks)
+        v.layers += blocks;
+    v.preNorm = false;
+    return v;
+}
+
 ModelSpec inferSpec(const StateDict& w)
 {
     ModelSpec spec;
+    if (w.count("visual.attnpool.positional_embedding") || w.count("visual.layer1.0.conv1.weight")) {
+        spec.vision = inferResNetSpec(w);
+        if (!w.count("text.ln_final.weight"))
+            throw Error("missing key 'ln_final.weight': a ResNet CLIP image tower without its text tower");
+        inferTextSpec(w, spec);
+        return spec;
+    }
     const auto& conv = require(w, "visual.conv1.weight", 4);
     VisionSpec& v = spec.vision;
     v.width = static_cast<int>(conv.size(0));
@@ -190,16 +247,7 @@ ModelSpec inferSpec(const StateDict& w)
     if (w.count("visual.proj"))
         v.outputDim = static_cast<int>(require(w, "visual.proj", 2).size(1));
     if (w.count("text.ln_final.weight")) {
-        TextSpec t;
-        t.width = static_cast<int>(require(w, "text.ln_final.weight", 1).size(0));
-        t.layers = countLayers(w, "text.transformer.resblocks.");
-        t.heads = std::max(1, t.width / 64);
-        t.mlpWidth = static_cast<int>(require(w, "text.transformer.resblocks.0.mlp.c_fc.weight", 2).size(0));
-        t.contextLength = static_cast<int>(require(w, "text.positional_embedding", 2).size(0));
-        t.vocabSize = static_cast<int>(require(w, "text.token_embedding.weight", 2).size(0));
-        t.outputDim = static_cast<int>(require(w, "text.text_projection", 2).size(1));
-        spec.text = t;
-        spec.family = ModelSpec::Family::Clip;
+        inferTextSpec(w, spec);
     } else {
         spec.family = ModelSpec::Family::Vit;
     }

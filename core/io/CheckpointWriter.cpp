@@ -87,6 +87,8 @@ void writeHuggingFaceFolder(const StateDict& canonical, const ModelSpec& spec, c
 {
     if (!spec.text)
         throw Error(folder + ": a Hugging Face CLIP folder needs a text tower");
+    if (spec.vision.isResNet())
+        throw Error(folder + ": Hugging Face CLIP has no ResNet image tower; write the OpenAI or open_clip format");
     std::error_code error;
     fs::create_directories(folder, error);
     if (error)

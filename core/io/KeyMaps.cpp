@@ -140,9 +140,10 @@ Naming detectNaming(const StateDict& tensors)
     for (const std::string& wrapper : {std::string("module."), std::string("state_dict.")})
         if (anyPrefix(wrapper + "visual."))
             return Naming::OpenAi;
-    if (anyPrefix("visual.attnpool.") || anyPrefix("visual.layer1."))
-        throw Error("ResNet CLIP checkpoints (RN50, RN101, RN50x4, ...) are not supported yet; use a ViT model");
-    if (has("visual.proj") || has("visual.conv1.weight"))
+    if (anyPrefix("stem.conv1.conv.") && anyPrefix("stages."))
+        throw Error("timm's ByobNet naming of a ResNet CLIP image tower (resnet50_clip, ...) is not supported; "
+                    "load the OpenAI .pt or the open_clip file, which also hold the text tower");
+    if (has("visual.proj") || has("visual.conv1.weight") || anyPrefix("visual.attnpool.") || anyPrefix("visual.layer1."))
         return Naming::OpenAi;
     if (anyPrefix("text_model.") || anyPrefix("vision_model."))
         return Naming::HuggingFace;
@@ -159,8 +160,10 @@ StateDict canonicalFromOpenAi(StateDict tensors)
         for (const std::string& wrapper : {std::string("module."), std::string("state_dict.")})
             if (startsWith(key, wrapper))
                 key = key.substr(wrapper.size());
-        // Scalars the OpenAI archives carry besides the weights, and the causal mask some writers keep.
-        if (key == "input_resolution" || key == "context_length" || key == "vocab_size" || endsWith(key, "attn_mask"))
+        // Scalars the OpenAI archives carry besides the weights, the causal mask some writers keep, and
+        // BatchNorm's step counter (statistics are frozen, so it is never read).
+        if (key == "input_resolution" || key == "context_length" || key == "vocab_size" || endsWith(key, "attn_mask") ||
+            endsWith(key, "num_batches_tracked"))
             continue;
         if (key == "logit_scale") {
             out[key] = tensor.reshape({});

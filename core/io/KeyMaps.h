@@ -8,7 +8,7 @@ namespace tunebench {
 // OpenAI/open_clip names with the text tower moved under `text.`.
 enum class Naming { OpenAi, HuggingFace, Timm, Unknown };
 
-// Throws Error for ResNet CLIP checkpoints, which are not supported yet.
+// Throws Error for namings recognised but not supported (timm's ByobNet ResNet CLIP).
 Naming detectNaming(const StateDict& tensors);
 std::string namingName(Naming naming);
 

@@ -9,7 +9,10 @@ namespace tunebench {
 ClipModelImpl::ClipModelImpl(const ModelSpec& spec)
     : m_spec(spec)
 {
-    visual = register_module("visual", VisionTransformer(spec.vision));
+    if (spec.vision.isResNet())
+        resnet = register_module("visual", ModifiedResNet(spec.vision));
+    else
+        visual = register_module("visual", VisionTransformer(spec.vision));
     if (spec.text) {
         text = register_module("text", TextTransformer(*spec.text));
         logit_scale = register_parameter("logit_scale", torch::full({}, std::log(1.0 / 0.07)));
@@ -20,7 +23,16 @@ ClipModelImpl::ClipModelImpl(const ModelSpec& spec)
 
 torch::Tensor ClipModelImpl::encodeImage(const torch::Tensor& images, TransformerHooks* hooks)
 {
+    if (resnet) {
+        TORCH_CHECK(hooks == nullptr, "a ResNet image tower has no transformer blocks to hook");
+        return resnet(images);
+    }
     return visual(images, hooks);
+}
+
+c10::Device ClipModelImpl::device() const
+{
+    return parameters().front().device();
 }
 
 torch::Tensor ClipModelImpl::encodeText(const torch::Tensor& tokens, TransformerHooks* hooks)

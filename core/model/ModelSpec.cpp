@@ -16,7 +16,7 @@ std::string ModelSpec::familyName() const
 {
     if (family == Family::Vit)
         return "ViT";
-    return "CLIP ViT";
+    return vision.isResNet() ? "CLIP ResNet" : "CLIP ViT";
 }
 
 static nlohmann::json towerJson(const TowerSpec& tower)
@@ -32,10 +32,19 @@ static nlohmann::json towerJson(const TowerSpec& tower)
 
 nlohmann::json ModelSpec::summary() const
 {
-    nlohmann::json vis = towerJson(vision);
-    vis["patch_size"] = vision.patchSize;
+    nlohmann::json vis;
+    if (vision.isResNet()) {
+        vis = {{"layers", vision.stageBlocks},
+               {"width", vision.width},
+               {"feature_width", vision.featureWidth()},
+               {"heads", vision.heads},
+               {"output_dim", vision.outputDim}};
+    } else {
+        vis = towerJson(vision);
+        vis["patch_size"] = vision.patchSize;
+        vis["pre_norm"] = vision.preNorm;
+    }
     vis["image_size"] = vision.imageSize;
-    vis["pre_norm"] = vision.preNorm;
     nlohmann::json out = {{"name", name},
                           {"family", familyName()},
                           {"format", format},

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tunebench {
 
@@ -24,13 +25,18 @@ struct TowerSpec
     int outputDim = 0;  // columns of the projection after pooling; 0 = no projection
 };
 
+// A ViT image tower, or OpenAI's modified ResNet when `stageBlocks` is set: then `width` is the stem width
+// (64 for RN50), `heads` those of the attention pool and `outputDim` the embedding size.
 struct VisionSpec : TowerSpec
 {
+    std::vector<int> stageBlocks;  // bottlenecks per stage (RN50: 3, 4, 6, 3); empty for a ViT
     int patchSize = 0;
     int imageSize = 0;
     bool preNorm = true;     // CLIP's ln_pre; timm ViTs without pre-norm have none
     bool patchBias = false;  // timm ViTs without pre-norm have a patch-embedding bias
-    int gridSize() const { return patchSize > 0 ? imageSize / patchSize : 0; }
+    bool isResNet() const { return !stageBlocks.empty(); }
+    int gridSize() const { return patchSize > 0 ? imageSize / patchSize : 0; }  // ViT patches per side
+    int featureWidth() const { return isResNet() ? 32 * width : width; }         // channels before pooling
 };
 
 struct TextSpec : TowerSpec

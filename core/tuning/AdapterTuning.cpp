@@ -82,7 +82,7 @@ StrategyInfo adapterStrategyInfo()
 {
     return {"adapter", "Adapter", StrategyFamily::ClassicPetl,
             "Pfeiffer bottleneck adapters after every block's MLP (reduction factor r) and the head.",
-            AdapterTuning::schema(), [] { return std::make_unique<AdapterTuning>(); }, StrategyCapabilities{}};
+            AdapterTuning::schema(), [] { return std::make_unique<AdapterTuning>(); }, vitOnlyCapabilities()};
 }
 
 } // namespace tunebench

@@ -19,7 +19,7 @@ StrategyInfo biasStrategyInfo()
 {
     return {"bias", "Bias", StrategyFamily::ClassicPetl,
             "Trains every bias of the image tower (incl. LayerNorm and patch embedding) and the head.", {},
-            [] { return std::make_unique<BiasTuning>(); }, StrategyCapabilities{}};
+            [] { return std::make_unique<BiasTuning>(); }, vitOnlyCapabilities()};
 }
 
 } // namespace tunebench

@@ -27,7 +27,7 @@ ClipModel copyModel(const ClipModel& model)
     auto sourceBuffers = model->named_buffers(true);
     for (auto& item : copy->named_buffers(true))
         item.value().copy_(sourceBuffers[item.key()]);
-    copy->to(model->visual->conv1->weight.device());
+    copy->to(model->device());
     return copy;
 }
 
@@ -37,6 +37,9 @@ void ClassicPetlStrategy::attach(ClipModel model, const TaskSetup& setup, const 
 {
     if (!model)
         throw Error(name() + ": no model to attach to");
+    const std::string refusal = strategyRefusal(findStrategy(name()), model->spec());
+    if (!refusal.empty())
+        throw Error(refusal);
     if (setup.classNames.size() < 2)
         throw Error(name() + ": a classifier needs at least 2 classes, got " + std::to_string(setup.classNames.size()));
     nlohmann::json given = m_paramDefaults;
@@ -62,11 +65,11 @@ void ClassicPetlStrategy::attach(ClipModel model, const TaskSetup& setup, const 
                 tensor.set_requires_grad(true);
     }
     const VisionSpec& vision = m_model->spec().vision;
-    const auto device = m_model->visual->conv1->weight.device();
+    const auto device = m_model->device();
     m_methodModule = createMethodModule(vision);
     if (m_methodModule)
         m_methodModule->to(device);
-    m_head = VptHead(vision.width, headHiddenLayers(), static_cast<int>(m_classNames.size()));
+    m_head = VptHead(featureWidth(m_model->spec()), headHiddenLayers(), static_cast<int>(m_classNames.size()));
     m_head->to(device);
     setTraining(false);
 }
@@ -75,7 +78,7 @@ NamedTensors ClassicPetlStrategy::backboneTensors() const
 {
     NamedTensors out;
     for (const auto& item : m_model->named_parameters(true)) {
-        if (startsWith(item.key(), "visual.") && item.key() != "visual.proj")
+        if (startsWith(item.key(), "visual.") && item.key() != "visual.proj")  // a ResNet's c_proj stays: its pool is the feature
             out.emplace_back(item.key(), item.value());
     }
     return out;
@@ -129,14 +132,22 @@ std::vector<at::Tensor> ClassicPetlStrategy::trainableParameters()
 void ClassicPetlStrategy::setTraining(bool training)
 {
     m_training = training;
-    m_model->visual->train(training && encoderFollowsTrainingMode());
+    if (m_model->hasVitImageTower())
+        m_model->visual->train(training && encoderFollowsTrainingMode());  // dropout; a ResNet's BatchNorm is frozen
     m_head->train(training);
     if (m_methodModule)
         m_methodModule->train(training);
 }
 
+int ClassicPetlStrategy::featureWidth(const ModelSpec& spec)
+{
+    return spec.vision.isResNet() ? spec.embedDim() : spec.vision.width;
+}
+
 at::Tensor ClassicPetlStrategy::features(const at::Tensor& images)
 {
+    if (!m_model->hasVitImageTower())
+        return combineFeatures(images, m_model->resnet(images));
     auto& visual = m_model->visual;
     auto tokens = visual->transformer(visual->embed(images), false, hooks());
     auto pooled = visual->ln_post(tokens.select(1, 0));

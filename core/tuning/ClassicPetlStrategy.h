@@ -14,7 +14,8 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 // What the nine classic PETL variants of the VPT paper share: the image tower of a ClipModel as the
 // backbone, the pooled feature ln_post([CLS]) *without* CLIP's projection (so a timm ViT and a CLIP
-// image tower give a feature of the tower's width, and parameter counts match the paper's ViT-B/16),
+// image tower give a feature of the tower's width, and parameter counts match the paper's ViT-B/16;
+// a ResNet CLIP's feature is its attention pool's output, whose c_proj is part of the pooling),
 // the VPT head on top, softmax cross-entropy, and the recipes of methods.md 1.10/1.12. A subclass says
 // which backbone tensors train, which extra modules it adds (prompts, adapters, a side network) and how
 // they enter the forward pass.
@@ -37,8 +38,9 @@ public:
     StateDict trainableState() override;
     void loadTrainableState(const StateDict& state) override;
 
-    // The feature the head sees, [B, width] (after the method's hooks and blending).
+    // The feature the head sees, [B, featureWidth] (after the method's hooks and blending).
     at::Tensor features(const at::Tensor& images);
+    static int featureWidth(const ModelSpec& spec);
     // The model the strategy runs: the caller's, or a private copy when backbone weights train.
     ClipModel model() const { return m_model; }
     VptHead head() const { return m_head; }

@@ -10,8 +10,9 @@ namespace tunebench {
 
 void ClipStrategy::attach(ClipModel model, const TaskSetup& setup, const nlohmann::json& params)
 {
-    if (!model->hasText())
-        throw Error("strategy '" + name() + "' needs a CLIP model with a text tower; '" + model->spec().name + "' is vision-only");
+    const std::string refusal = strategyRefusal(findStrategy(name()), model->spec());
+    if (!refusal.empty())
+        throw Error(refusal);
     if (!setup.tokenizer)
         throw Error("strategy '" + name() + "' needs the CLIP vocabulary (none was loaded)");
     if (setup.classNames.empty())

@@ -25,6 +25,7 @@ StrategyInfo ivlpStrategyInfo()
     info.schema = ivlpSchema(2, 2, 12);
     info.capabilities.needsTextTower = true;
     info.capabilities.learnsPromptContext = true;
+    info.capabilities.needsVitImageTower = true;  // prompts among the patch tokens
     info.create = [] { return std::make_unique<IvlpStrategy>(); };
     return info;
 }

@@ -19,6 +19,7 @@ StrategyInfo mapleStrategyInfo()
     };
     info.capabilities.needsTextTower = true;
     info.capabilities.learnsPromptContext = true;
+    info.capabilities.needsVitImageTower = true;  // prompts among the patch tokens
     info.create = [] { return std::make_unique<MapleStrategy>(); };
     return info;
 }

@@ -44,8 +44,6 @@ at::Tensor MultiModalPromptStrategy::normalParameter(std::vector<int64_t> shape,
 void MultiModalPromptStrategy::onAttach()
 {
     const ModelSpec& spec = m_model->spec();
-    if (spec.vision.patchSize <= 0)
-        throw Error("strategy '" + name() + "' needs a ViT image tower (it puts prompts among the patch tokens)");
     m_textDepth = std::max(1, std::min(depth(), spec.text->layers));
     m_visionDepth = std::max(1, std::min(depth(), spec.vision.layers));
     if (coupledDepths())

@@ -38,6 +38,9 @@ struct Geometry
     int width, layers, heads, patch;
     // CLIP geometries: the text tower's width and heads (12 layers) and the shared embedding size; 0 = a timm ViT.
     int textWidth = 0, textHeads = 0, embedding = 0;
+    // ResNet CLIP geometries: bottlenecks per stage (`width` is the stem's, `patch` unused) and the resolution.
+    std::vector<int> stages = {};
+    int imageSize = 224;
 };
 
 const Geometry kGeometries[] = {
@@ -49,11 +52,17 @@ const Geometry kGeometries[] = {
     {"clip-vit-b16", 768, 12, 12, 16, 512, 8, 512},
     {"clip-vit-b32", 768, 12, 12, 32, 512, 8, 512},
     {"clip-vit-l14", 1024, 24, 16, 14, 768, 12, 768},
+    // methods-next.md 3.3: heads = 32 x width / 64.
+    {"clip-rn50", 64, 16, 32, 0, 512, 8, 1024, {3, 4, 6, 3}},
+    {"clip-rn101", 64, 33, 32, 0, 512, 8, 512, {3, 4, 23, 3}},
+    {"clip-rn50x4", 80, 26, 40, 0, 640, 10, 640, {4, 6, 10, 6}, 288},
+    {"clip-rn50x16", 96, 40, 48, 0, 768, 12, 768, {6, 8, 18, 8}, 384},
+    {"clip-rn50x64", 128, 64, 64, 0, 1024, 16, 1024, {3, 15, 36, 10}, 448},
 };
 
 } // namespace
 
-std::vector<std::string> vitGeometryNames()
+std::vector<std::string> geometryNames()
 {
     std::vector<std::string> names;
     for (const auto& g : kGeometries)
@@ -61,13 +70,13 @@ std::vector<std::string> vitGeometryNames()
     return names;
 }
 
-bool isVitGeometryName(const std::string& name)
+bool isGeometryName(const std::string& name)
 {
-    const auto names = vitGeometryNames();
+    const auto names = geometryNames();
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-ModelSpec vitGeometry(const std::string& name)
+ModelSpec modelGeometry(const std::string& name)
 {
     for (const auto& g : kGeometries) {
         if (name != g.name)
@@ -76,9 +85,11 @@ ModelSpec vitGeometry(const std::string& name)
         spec.vision.width = g.width;
         spec.vision.layers = g.layers;
         spec.vision.heads = g.heads;
-        spec.vision.mlpWidth = 4 * g.width;
+        spec.vision.mlpWidth = g.stages.empty() ? 4 * g.width : 0;
         spec.vision.patchSize = g.patch;
-        spec.vision.imageSize = 224;
+        spec.vision.imageSize = g.imageSize;
+        spec.vision.stageBlocks = g.stages;
+        spec.vision.preNorm = g.stages.empty();
         if (g.textWidth > 0) {
             spec.family = ModelSpec::Family::Clip;
             spec.vision.outputDim = g.embedding;
@@ -101,7 +112,7 @@ ModelSpec vitGeometry(const std::string& name)
         return spec;
     }
     std::string known;
-    for (const auto& n : vitGeometryNames())
+    for (const auto& n : geometryNames())
         known += (known.empty() ? "" : ", ") + n;
     throw Error("unknown model geometry '" + name + "' (known: " + known + ")");
 }

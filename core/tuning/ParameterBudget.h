@@ -27,9 +27,11 @@ struct ParameterBudget
 ParameterBudget parameterBudget(Strategy& strategy, const ClipModel& model, int tasks);
 
 // Random-weight geometries by name, so that parameter counts can be checked without a file:
-// vit-s16, vit-b16, vit-b32, vit-l16 (timm naming and layout, no classifier head).
-std::vector<std::string> vitGeometryNames();
-bool isVitGeometryName(const std::string& name);
-ModelSpec vitGeometry(const std::string& name);  // Error listing the known names
+// vit-s16, vit-b16, vit-b32, vit-l16 (timm naming and layout, no classifier head), and OpenAI's CLIP
+// releases clip-vit-b16, clip-vit-b32, clip-vit-l14, clip-rn50, clip-rn101, clip-rn50x4, clip-rn50x16,
+// clip-rn50x64.
+std::vector<std::string> geometryNames();
+bool isGeometryName(const std::string& name);
+ModelSpec modelGeometry(const std::string& name);  // Error listing the known names
 
 } // namespace tunebench

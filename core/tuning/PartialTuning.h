@@ -17,6 +17,9 @@ public:
 protected:
     ParamSchema paramSchema() const override { return schema(); }
     bool trainsBackboneTensor(const std::string& name) const override;
+
+private:
+    bool trainsResNetTensor(const std::string& name, const VisionSpec& vision) const;
 };
 
 StrategyInfo partialStrategyInfo();

@@ -24,6 +24,7 @@ StrategyInfo promptSrcStrategyInfo()
     info.schema.push_back({"gpa_std", ParamField::Type::Double, 1.0, 0.01, 1000.0, {}, "its standard deviation in epochs (base-to-new: 1)"});
     info.capabilities.needsTextTower = true;
     info.capabilities.learnsPromptContext = true;
+    info.capabilities.needsVitImageTower = true;  // prompts among the patch tokens
     info.create = [] { return std::make_unique<PromptSrcStrategy>(); };
     return info;
 }

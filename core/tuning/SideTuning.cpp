@@ -59,7 +59,7 @@ StrategyInfo sidetuneStrategyInfo()
 {
     return {"sidetune", "Side-tune", StrategyFamily::ClassicPetl,
             "A small conv side network (random init, not the reference's pretrained AlexNet) blended with the frozen feature.",
-            {}, [] { return std::make_unique<SideTuning>(); }, StrategyCapabilities{}};
+            {}, [] { return std::make_unique<SideTuning>(); }, vitOnlyCapabilities()};
 }
 
 } // namespace tunebench

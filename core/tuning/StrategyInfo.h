@@ -12,6 +12,7 @@
 namespace tunebench {
 
 class Strategy;
+struct ModelSpec;
 
 enum class StrategyFamily { PromptLearning, ClassicPetl };
 
@@ -41,6 +42,7 @@ struct StrategyCapabilities
     bool validationTuned = false;      // chooses hyper-parameters on the validation split after training (tuneOnValidation)
     bool usesTrainingImages = true;    // false: the result ignores the few-shot images (zero-shot), so shot sweeps run it once
     bool usesPrompts = true;           // false: classifies image features without text (the linear probe; dashed in curves)
+    bool needsVitImageTower = false;   // works on a ViT's tokens or blocks (prompts among patches, adapters, BitFit): not on a ResNet CLIP
     // Whether scoring the dataset's hand-crafted prompt beside it says something: a CLIP method that learns
     // from images (zero-shot is the hand-crafted prompt itself).
     bool comparesWithHandcrafted() const { return needsTextTower && usesTrainingImages; }
@@ -56,6 +58,18 @@ struct StrategyInfo
     std::function<std::unique_ptr<Strategy>()> create;
     StrategyCapabilities capabilities;
 };
+
+// The capabilities of the classic methods that work inside a ViT (VPT, Adapter, Bias, Side-tune).
+inline StrategyCapabilities vitOnlyCapabilities()
+{
+    StrategyCapabilities capabilities;
+    capabilities.needsVitImageTower = true;
+    return capabilities;
+}
+
+// Why `info` cannot run on a model of this spec, in one sentence naming both ("" when it can). Strategies
+// check it when they attach; the workbench greys out what it refuses, with the sentence as the tooltip.
+std::string strategyRefusal(const StrategyInfo& info, const ModelSpec& spec);
 
 // All strategies, in display order.
 const std::vector<StrategyInfo>& strategyRegistry();

@@ -111,6 +111,17 @@ static const StrategyInfo* findStrategyVariant(const std::string& name)
     return nullptr;
 }
 
+std::string strategyRefusal(const StrategyInfo& info, const ModelSpec& spec)
+{
+    const std::string model = "'" + spec.name + "'";
+    if (info.capabilities.needsTextTower && !spec.text)
+        return info.title + " needs a CLIP model with a text tower; " + model + " is vision-only";
+    if (info.capabilities.needsVitImageTower && spec.vision.isResNet())
+        return info.title + " needs a ViT image tower: it works on the transformer's patch tokens or blocks, which the ResNet CLIP " +
+               model + " does not have";
+    return {};
+}
+
 const StrategyInfo& findStrategy(const std::string& name)
 {
     std::string known;

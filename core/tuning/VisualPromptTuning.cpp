@@ -85,14 +85,14 @@ StrategyInfo vptShallowStrategyInfo()
 {
     return {"vpt-shallow", "VPT-Shallow", StrategyFamily::ClassicPetl,
             "p learnable prompt tokens after [CLS] at the input of the first block, and the head.",
-            VisualPromptTuning::schema(), [] { return std::make_unique<VisualPromptTuning>(false); }, StrategyCapabilities{}};
+            VisualPromptTuning::schema(), [] { return std::make_unique<VisualPromptTuning>(false); }, vitOnlyCapabilities()};
 }
 
 StrategyInfo vptDeepStrategyInfo()
 {
     return {"vpt-deep", "VPT-Deep", StrategyFamily::ClassicPetl,
             "A fresh set of p prompt tokens before every block (replacing the previous prompt outputs), and the head.",
-            VisualPromptTuning::schema(), [] { return std::make_unique<VisualPromptTuning>(true); }, StrategyCapabilities{}};
+            VisualPromptTuning::schema(), [] { return std::make_unique<VisualPromptTuning>(true); }, vitOnlyCapabilities()};
 }
 
 } // namespace tunebench
