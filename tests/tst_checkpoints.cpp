@@ -4,6 +4,7 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
 #include "core/io/KeyMaps.h"
+#include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -16,6 +17,7 @@
 #include <fstream>
 
 using namespace tunebench;
+using test::errorOf;
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,16 +32,6 @@ StateDict withOpenAiDtypes(StateDict weights)
             tensor = tensor.to(torch::kHalf);
     }
     return weights;
-}
-
-std::string errorOf(const std::function<void()>& action)
-{
-    try {
-        action();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 torch::Tensor refTimmFeatures(const torch::Tensor& images, const StateDict& t, int heads)

@@ -1,6 +1,8 @@
 // The workbench window under offscreen: load a model and a dataset, start a short run, watch the curve
 // and the results table fill, pause/resume/stop, export a prompt, and bad input shown in the window.
+#include "widgets/ContinualPanel.h"
 #include "widgets/CurvePlot.h"
+#include "widgets/HeatMap.h"
 #include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/FewShotPanel.h"
@@ -21,6 +23,7 @@
 #include "tests/ScopedEnvironment.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QStandardItemModel>
 #include <QDir>
@@ -190,6 +193,48 @@ private Q_SLOTS:
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("partial"));
         check(m_files.timmFile, "ViT", [](const StrategyCapabilities& c) { return c.needsTextTower; }, "vision-only");
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
+    }
+
+    // The continual-learning tab: a two-task stream of the open dataset, its matrix, summary and export;
+    // Start refuses a ResNet CLIP and says why.
+    void continualModeRunsAStreamAndShowsTheMatrix()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        auto* panel = child<ContinualPanel>(window, "continualPanel");
+        child<QSpinBox>(window, "continualTasks")->setValue(2);
+        child<QLineEdit>(window, "continualSeeds")->setText("1");
+        child<QSpinBox>(window, "continualEpochs")->setValue(1);
+        child<QCheckBox>(window, "continualMethod_seq-ft")->setChecked(false);
+        auto* start = child<QPushButton>(window, "continualStart");
+        QVERIFY2(start->isEnabled(), qPrintable(start->toolTip()));
+        QSignalSpy finished(panel, &ContinualPanel::streamFinished);
+        start->click();
+        QVERIFY(panel->isRunning());
+        QVERIFY(finished.wait(240000));
+        QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
+        const auto summaries = panel->summaries();
+        QVERIFY(summaries.contains("l2p") && summaries.contains("joint") && !summaries.contains("seq-ft"));
+        QCOMPARE(summaries["l2p"].matrix.size(), size_t(2));
+        QVERIFY(summaries["l2p"].forgetting.has_value());
+        QVERIFY(!summaries["joint"].forgetting.has_value());
+        QCOMPARE(child<QTableWidget>(window, "continualSummary")->rowCount(), 2);
+        QVERIFY(child<ContinualPanel>(window, "continualPanel")->statusText().contains("A_T"));
+        QCOMPARE(child<HeatMap>(window, "continualMatrix")->rowCount(), 1);  // joint was shown last: one row
+        child<QComboBox>(window, "continualShownMethod")->setCurrentText("l2p");
+        QCOMPARE(child<HeatMap>(window, "continualMatrix")->rowCount(), 2);
+        QCOMPARE(child<HeatMap>(window, "continualSelection")->rowCount(), 2);
+        const QString exported = m_dir.path() + "/continual-export";
+        QVERIFY(QDir().mkpath(exported));
+        QVERIFY(child<QPushButton>(window, "continualExport")->isEnabled());
+        QVERIFY(panel->exportTo(exported));
+        QVERIFY(QFileInfo(exported + "/l2p-export.safetensors").size() > 0);
+
+        QSignalSpy loaded(window.get(), &MainWindow::modelLoaded);
+        window->openCheckpoint(m_files.resnetFile);
+        QVERIFY(loaded.wait(30000));
+        QVERIFY(!start->isEnabled());
+        QVERIFY2(start->toolTip().contains("needs a ViT image tower"), qPrintable(start->toolTip()));
     }
 
     void shortRunFillsCurveAndResultsAndExportsAPrompt()

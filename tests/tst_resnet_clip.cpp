@@ -11,6 +11,7 @@
 #include "core/tuning/Strategy.h"
 #include "core/train/BatchSource.h"
 #include "tests/CliRunner.h"
+#include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -24,6 +25,7 @@
 
 namespace fs = std::filesystem;
 using namespace tunebench;
+using test::errorOf;
 using nlohmann::json;
 
 namespace {
@@ -46,16 +48,6 @@ torch::Tensor hashedPixels(std::int64_t count)
         values[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(h) / 4294967296.0 * 3.4 - 1.7);
     }
     return torch::tensor(values);
-}
-
-std::string errorOf(const std::function<void()>& action)
-{
-    try {
-        action();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 double maxDifference(const torch::Tensor& a, const torch::Tensor& b)
@@ -227,7 +219,7 @@ private Q_SLOTS:
             strategy->setTraining(false);
             QCOMPARE(strategy->logits(batch.inputs).size(0), std::int64_t(6));
         }
-        QCOMPARE(refused, 8);  // MaPLe, IVLP, PromptSRC, Side-tune, Bias, Adapter, VPT-Shallow, VPT-Deep
+        QCOMPARE(refused, 10);  // MaPLe, IVLP, PromptSRC, Side-tune, Bias, Adapter, VPT-Shallow, VPT-Deep, L2P, seq-ft
         QVERIFY(attached >= 15);
     }
 

@@ -2,6 +2,224 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
     <context>
+        <name>QObject</name>
+        <message>
+            <source>%1 seed %2 · task %3/%4 · epoch %5/%6 · step %7/%8 · ETA %9</source>
+            <translation>%1 种子 %2 · 任务 %3/%4 · 轮次 %5/%6 · 步 %7/%8 · 预计剩余 %9</translation>
+        </message>
+        <message>
+            <source>stopped during %1 seed %2; Start continues from the last finished task</source>
+            <translation>%1 种子 %2 运行中被停止；再次开始将从最后完成的任务继续</translation>
+        </message>
+        <message>
+            <source>task %1</source>
+            <translation>任务 %1</translation>
+        </message>
+        <message>
+            <source>after task %1</source>
+            <translation>任务 %1 之后</translation>
+        </message>
+        <message>
+            <source>Tested on</source>
+            <translation>测试于</translation>
+        </message>
+        <message>
+            <source>Trained through</source>
+            <translation>已训练至</translation>
+        </message>
+        <message>
+            <source>Pool prompt</source>
+            <translation>提示池中的提示</translation>
+        </message>
+        <message>
+            <source>Test images of</source>
+            <translation>测试图像来自</translation>
+        </message>
+    </context>
+    <context>
+        <name>tunebench::ContinualPanel</name>
+        <message>
+            <source>Export the pool, keys and head to</source>
+            <translation>将提示池、键和分类头导出到</translation>
+        </message>
+        <message>
+            <source>A stream is running</source>
+            <translation>任务流正在运行</translation>
+        </message>
+        <message>
+            <source>Open a model with a ViT image tower first</source>
+            <translation>请先打开带 ViT 图像编码塔的模型</translation>
+        </message>
+        <message>
+            <source>Open a dataset: its classes are split into the tasks</source>
+            <translation>请打开数据集：其类别将被划分为各个任务</translation>
+        </message>
+        <message>
+            <source>Name at least two datasets with the same classes, separated by commas</source>
+            <translation>请输入至少两个类别相同的数据集，用逗号分隔</translation>
+        </message>
+        <message>
+            <source>Choose at least one method</source>
+            <translation>请至少选择一种方法</translation>
+        </message>
+        <message>
+            <source>Train the chosen methods on the stream, each seed in its own run folder</source>
+            <translation>在任务流上训练所选方法，每个种子使用各自的运行文件夹</translation>
+        </message>
+        <message>
+            <source>Cannot start: %1</source>
+            <translation>无法开始：%1</translation>
+        </message>
+        <message>
+            <source>Cannot start: seed '%1' is not a whole number</source>
+            <translation>无法开始：种子“%1”不是整数</translation>
+        </message>
+        <message>
+            <source>Cannot start: give at least one seed</source>
+            <translation>无法开始：请至少给出一个种子</translation>
+        </message>
+        <message>
+            <source>Preparing the stream ...</source>
+            <translation>正在准备任务流……</translation>
+        </message>
+        <message>
+            <source>Stopping after the current step ...</source>
+            <translation>将在当前步之后停止……</translation>
+        </message>
+        <message>
+            <source>Step (%1)</source>
+            <translation>步（%1）</translation>
+        </message>
+        <message>
+            <source>Training loss</source>
+            <translation>训练损失</translation>
+        </message>
+        <message>
+            <source>task %1</source>
+            <translation>任务 %1</translation>
+        </message>
+        <message>
+            <source>joint</source>
+            <translation>联合</translation>
+        </message>
+        <message>
+            <source>%1: accuracy % so far</source>
+            <translation>%1：目前的准确率 %</translation>
+        </message>
+        <message>
+            <source>%1: accuracy % (mean of %2 seeds)</source>
+            <translation>%1：准确率 %（%2 个种子的平均）</translation>
+        </message>
+        <message>
+            <source>%1: prompts chosen for each task's test images (%)</source>
+            <translation>%1：各任务测试图像所选的提示（%）</translation>
+        </message>
+        <message>
+            <source>%1: A_T %2, F_T %3</source>
+            <translation>%1：A_T %2，F_T %3</translation>
+        </message>
+        <message>
+            <source>Finished. %1</source>
+            <translation>已完成。%1</translation>
+        </message>
+        <message>
+            <source>Not finished: %1</source>
+            <translation>未完成：%1</translation>
+        </message>
+        <message>
+            <source>Nothing to export: run a stream first</source>
+            <translation>没有可导出的内容：请先运行任务流</translation>
+        </message>
+        <message>
+            <source>Could not write %1</source>
+            <translation>无法写入 %1</translation>
+        </message>
+        <message>
+            <source>Exported %1's pool, keys and head to %2</source>
+            <translation>已将 %1 的提示池、键和分类头导出到 %2</translation>
+        </message>
+        <message>
+            <source>Class-incremental</source>
+            <translation>类别增量</translation>
+        </message>
+        <message>
+            <source>Domain-incremental</source>
+            <translation>领域增量</translation>
+        </message>
+        <message>
+            <source>Protocol</source>
+            <translation>协议</translation>
+        </message>
+        <message>
+            <source>Tasks</source>
+            <translation>任务数</translation>
+        </message>
+        <message>
+            <source>Domains</source>
+            <translation>领域</translation>
+        </message>
+        <message>
+            <source>Methods</source>
+            <translation>方法</translation>
+        </message>
+        <message>
+            <source>Seeds</source>
+            <translation>种子</translation>
+        </message>
+        <message>
+            <source>Epochs per task</source>
+            <translation>每个任务的轮数</translation>
+        </message>
+        <message>
+            <source>Training images per class</source>
+            <translation>每类训练图像数</translation>
+        </message>
+        <message>
+            <source>Test images per class</source>
+            <translation>每类测试图像数</translation>
+        </message>
+        <message>
+            <source>all</source>
+            <translation>全部</translation>
+        </message>
+        <message>
+            <source>L2P</source>
+            <translation>L2P</translation>
+        </message>
+        <message>
+            <source>Sequential fine-tuning</source>
+            <translation>顺序微调</translation>
+        </message>
+        <message>
+            <source>Joint (upper bound)</source>
+            <translation>联合训练（上界）</translation>
+        </message>
+        <message>
+            <source>Start stream</source>
+            <translation>开始任务流</translation>
+        </message>
+        <message>
+            <source>Stop</source>
+            <translation>停止</translation>
+        </message>
+        <message>
+            <source>Export...</source>
+            <translation>导出……</translation>
+        </message>
+        <message>
+            <source>Method</source>
+            <translation>方法</translation>
+        </message>
+        <message>
+            <source>A_T (%)</source>
+            <translation>A_T (%)</translation>
+        </message>
+        <message>
+            <source>F_T (%)</source>
+            <translation>F_T (%)</translation>
+        </message>
+    </context>
+    <context>
         <name>tunebench::CurvePlot</name>
         <message>
             <source>Loss</source>
@@ -576,6 +794,10 @@
             <source>Finish a prompt-learning run first</source>
             <translation>请先完成一次提示学习运行</translation>
         </message>
+        <message>
+            <source>Continual learning</source>
+            <translation>持续学习</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::ModelPanel</name>
@@ -1089,6 +1311,10 @@ SHA-256：%8
         <message>
             <source>Smallest area fraction of the random resized crop; 'dataset' uses the dataset's recipe (0.5 for 28-pixel images, else torchvision's 0.08)</source>
             <translation>随机缩放裁剪的最小面积比例；“数据集”使用数据集的配方（28 像素图像为 0.5，否则为 torchvision 的 0.08）</translation>
+        </message>
+        <message>
+            <source>Continual learning (ViT)</source>
+            <translation>持续学习（ViT）</translation>
         </message>
     </context>
 </TS>

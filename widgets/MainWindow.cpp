@@ -5,6 +5,7 @@
 #include "widgets/CurvePlot.h"
 #include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
+#include "widgets/ContinualPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/HistoryPanel.h"
 #include "widgets/ModelPanel.h"
@@ -106,7 +107,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_generalisation = new DomainGeneralisationPanel(m_tabs);
     m_generalisation->setObjectName("generalisationPanel");
     m_history = new HistoryPanel(m_tabs);
-    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_history})
+    m_continual = new ContinualPanel(m_tasks, m_tabs);
+    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_history})
         m_tabs->addTab(tab, QString());
     auto* splitter = new QSplitter(Qt::Vertical, central);
     splitter->setObjectName("centralSplitter");
@@ -150,9 +152,9 @@ MainWindow::MainWindow(QWidget* parent)
 
     const QByteArray envRuns = qgetenv("TUNEBENCH_RUNS_DIR");
     QSettings settings;
-    m_history->setRunsRoot(!envRuns.isEmpty()
-                               ? QString::fromLocal8Bit(envRuns)
-                               : settings.value("runs/root", QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/runs").toString());
+    setRunsRoot(!envRuns.isEmpty()
+                    ? QString::fromLocal8Bit(envRuns)
+                    : settings.value("runs/root", QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/runs").toString());
     restoreSettings();
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
@@ -169,6 +171,7 @@ MainWindow::MainWindow(QWidget* parent)
 MainWindow::~MainWindow()
 {
     // Loads and counts first: a run's worker may wait on nothing of theirs, but they read the caches.
+    m_continual->abort();
     m_tasks->shutdown();
 }
 
@@ -189,6 +192,7 @@ void MainWindow::connectPanels()
             setStatus(tr("Loaded %1, but its vocabulary is missing: %2 (File > Choose vocabulary)").arg(name, m_model->problem()), true);
         rememberRecent(m_model->modelPath());
         m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
+        m_continual->setModel(m_model->modelPath(), m_model->spec());
         updateControls();
         Q_EMIT modelLoaded(summaryJson);
     });
@@ -206,6 +210,7 @@ void MainWindow::connectPanels()
     connect(m_dataset, &DatasetPanel::loaded, this, [this](const QString& name, int train, int test) {
         setStatus(tr("Dataset %1: %2 classes, %3 training and %4 test images").arg(name).arg(m_dataset->classNames().size()).arg(train).arg(test));
         m_fewShot->setDataset(name);
+        m_continual->setDataset(m_dataset->datasetPath());
         m_strategy->setDatasetCropScale(m_dataset->recipeCropScale());
         m_strategy->setClasses(m_dataset->classNames(), m_dataset->shots());
         updateControls();
@@ -282,6 +287,7 @@ void MainWindow::retranslateUi()
     m_tabs->setTabText(m_tabs->indexOf(m_results), tr("Results"));
     m_tabs->setTabText(m_tabs->indexOf(m_fewShot), tr("Few-shot curves"));
     m_tabs->setTabText(m_tabs->indexOf(m_generalisation), tr("Domain generalisation"));
+    m_tabs->setTabText(m_tabs->indexOf(m_continual), tr("Continual learning"));
     m_tabs->setTabText(m_tabs->indexOf(m_history), tr("Run history"));
 
     m_fileMenu->setTitle(tr("&File"));
@@ -304,6 +310,7 @@ void MainWindow::retranslateUi()
     m_results->retranslate();
     m_fewShot->retranslate();
     m_generalisation->retranslate();
+    m_continual->retranslate();
     updateControls();
 }
 
@@ -418,6 +425,7 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
 void MainWindow::setRunsRoot(const QString& folder)
 {
     m_history->setRunsRoot(folder);
+    m_continual->setRunsRoot(folder);
 }
 
 // ---------------------------------------------------------------------------------------------- runs

@@ -17,6 +17,7 @@ namespace tunebench {
 class BackgroundTasks;
 class CurvePlot;
 class DatasetPanel;
+class ContinualPanel;
 class DomainGeneralisationPanel;
 class FewShotPanel;
 class HistoryPanel;
@@ -108,6 +109,7 @@ private:
     ResultsPanel* m_results = nullptr;
     FewShotPanel* m_fewShot = nullptr;
     DomainGeneralisationPanel* m_generalisation = nullptr;
+    ContinualPanel* m_continual = nullptr;
     HistoryPanel* m_history = nullptr;
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;

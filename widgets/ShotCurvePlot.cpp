@@ -1,9 +1,9 @@
 #include "widgets/ShotCurvePlot.h"
 
 #include "widgets/AtomicSave.h"
+#include "widgets/HeadlessApplication.h"
 #include "widgets/PlotStyle.h"
 
-#include <QApplication>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -102,18 +102,7 @@ bool ShotCurvePlot::savePdf(const QString& path, int width, int height) const
 QString renderShotCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel, const QString& pngPath,
                          const QString& pdfPath)
 {
-    std::unique_ptr<QApplication> ownApplication;
-    QtMessageHandler previousHandler = nullptr;
-    if (!QApplication::instance()) {
-        // A headless process (the CLI): widgets need an application, and this one never opens a window.
-        // Its platform's start-up notes (no XDG_RUNTIME_DIR, ...) are not the user's business.
-        static int argc = 1;
-        static char name[] = "tunebench-cli";
-        static char* argv[] = {name, nullptr};
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-        previousHandler = qInstallMessageHandler([](QtMsgType, const QMessageLogContext&, const QString&) {});
-        ownApplication = std::make_unique<QApplication>(argc, argv);
-    }
+    const HeadlessApplication application;
     ShotCurvePlot plot;
     plot.resize(720, 480);
     plot.setCurves(curves, title, yLabel);
@@ -122,8 +111,6 @@ QString renderShotCurves(const QVector<ShotCurve>& curves, const QString& title,
         problems += pngPath + ": cannot write";
     if (!pdfPath.isEmpty() && !plot.savePdf(pdfPath, 720, 480))
         problems += (problems.isEmpty() ? "" : "; ") + pdfPath + ": cannot write";
-    if (ownApplication)
-        qInstallMessageHandler(previousHandler);
     return problems;
 }
 

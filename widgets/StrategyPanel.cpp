@@ -101,8 +101,11 @@ void StrategyPanel::fillStrategyCombo()
     model->clear();
     const bool loaded = !m_modelPath.isEmpty();
     const bool visionOnly = loaded && !m_modelSpec.text;
-    for (StrategyFamily family : {StrategyFamily::PromptLearning, StrategyFamily::ClassicPetl}) {
-        auto* header = new QStandardItem(family == StrategyFamily::PromptLearning ? tr("Prompt learning (CLIP)") : tr("Classic tuning (ViT)"));
+    for (StrategyFamily family : {StrategyFamily::PromptLearning, StrategyFamily::ClassicPetl, StrategyFamily::Continual}) {
+        const QString title = family == StrategyFamily::PromptLearning ? tr("Prompt learning (CLIP)")
+                              : family == StrategyFamily::ClassicPetl  ? tr("Classic tuning (ViT)")
+                                                                       : tr("Continual learning (ViT)");
+        auto* header = new QStandardItem(title);
         header->setFlags(Qt::NoItemFlags);
         QFont font = header->font();
         font.setBold(true);

@@ -21,5 +21,6 @@ int runExport(const std::vector<std::string>& words);
 int runCompare(const std::vector<std::string>& words);
 int runParams(const std::vector<std::string>& words);
 int runPretrain(const std::vector<std::string>& words);
+int runContinual(const std::vector<std::string>& words);
 
 } // namespace tunebench::cli

@@ -37,6 +37,12 @@ commands:
                                              few-shot curves (curve.csv/.png/.pdf), domain generalisation
   params   --model PATH|vit-b16|clip-vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
                                              trainable parameters and storage multiplier for N tasks
+  continual --model PATH (--dataset D --tasks T | --datasets D1,D2,... [--protocol domain])
+           [--methods l2p,seq-ft,joint --seeds 1,2,3 --epochs-per-task 5 --batch-size 16
+           --train-per-class K --test-per-class K --opt name=value --runs DIR]
+                                             continual learning on a ViT image tower: accuracy matrix,
+                                             average accuracy A_T and forgetting F_T per method; a
+                                             stopped stream resumes after its last finished task
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into
                                              image domains, with web-like captions
@@ -61,7 +67,7 @@ int main(int argc, char** argv)
         {"tokenize", runTokenize}, {"info", runInfo}, {"encode", runEncode},
         {"classify", runClassify}, {"dataset", runDataset}, {"train", runTrain},
         {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
-        {"params", runParams},     {"pretrain", runPretrain},
+        {"params", runParams},     {"pretrain", runPretrain}, {"continual", runContinual},
     };
     if (argc < 2) {
         std::cerr << kUsage;

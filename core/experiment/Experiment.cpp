@@ -40,29 +40,6 @@ std::string formatDuration(double seconds)
     return buffer;
 }
 
-std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
-                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
-                                             std::uint64_t seed, int threads)
-{
-    ImagePipeline pipeline;
-    pipeline.eval.resolution = resolution;
-    pipeline.train = train;
-    LoaderOptions options;
-    options.batchSize = std::max(1, batchSize);
-    options.shuffle = shuffle;
-    options.seed = seed;
-    options.threads = threads;
-    return std::make_unique<ImageBatchSource>(dataset, samples, pipeline, options);
-}
-
-TrainTransform trainTransform(int resolution, double scaleMin)
-{
-    TrainTransform transform;
-    transform.resolution = resolution;
-    transform.scaleMin = scaleMin;
-    return transform;
-}
-
 TaskSetup taskSetup(const Backbone& backbone, const DatasetIndex& dataset, const std::vector<std::string>& classNames, int shots)
 {
     TaskSetup setup;
@@ -88,6 +65,29 @@ nlohmann::json classEvaluationJson(const std::optional<ClassEvaluation>& e)
 }
 
 } // namespace
+
+std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
+                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
+                                             std::uint64_t seed, int threads)
+{
+    ImagePipeline pipeline;
+    pipeline.eval.resolution = resolution;
+    pipeline.train = train;
+    LoaderOptions options;
+    options.batchSize = std::max(1, batchSize);
+    options.shuffle = shuffle;
+    options.seed = seed;
+    options.threads = threads;
+    return std::make_unique<ImageBatchSource>(dataset, samples, pipeline, options);
+}
+
+TrainTransform trainTransform(int resolution, double scaleMin)
+{
+    TrainTransform transform;
+    transform.resolution = resolution;
+    transform.scaleMin = scaleMin;
+    return transform;
+}
 
 ClipModel Backbone::build() const
 {

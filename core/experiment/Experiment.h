@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/data/DatasetIndex.h"
+#include "core/data/ImageBatchSource.h"
 #include "core/experiment/RunSettings.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/train/Evaluator.h"
@@ -43,6 +44,14 @@ DatasetRecipe effectiveRecipe(const RunSettings& settings, const DatasetIndex& d
 nlohmann::json recipeJson(const DatasetRecipe& recipe);
 // What config.json holds for a run of `settings` (the CLI and the workbench write the same).
 nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& dataset, const Backbone& backbone);
+
+// A loader over `samples` of `dataset`: the evaluation transform, or `train`'s augmentation; seeded order
+// and augmentation when `shuffle`.
+std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
+                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
+                                             std::uint64_t seed, int threads);
+// The training augmentation: random resized crop (area from scaleMin) and flip.
+TrainTransform trainTransform(int resolution, double scaleMin);
 
 // Opens settings.evalDatasets; Error when one cannot be opened or its classes differ from `source`'s.
 std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,

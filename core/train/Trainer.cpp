@@ -240,7 +240,7 @@ nlohmann::json toJson(const TrainerConfig& c)
             {"adam_beta1", c.adamBeta1},  {"adam_beta2", c.adamBeta2},
             {"adam_eps", c.adamEps},      {"epochs", c.epochs},
             {"warmup_epochs", c.warmupEpochs}, {"warmup_lr", c.warmupLr},
-            {"cosine_per_step", c.cosinePerStep}, {"grad_clip_norm", c.gradClipNorm},
+            {"cosine_per_step", c.cosinePerStep}, {"constant_lr", c.constantLr}, {"grad_clip_norm", c.gradClipNorm},
             {"precision", c.precision},   {"max_steps", c.maxSteps}};
 }
 
@@ -257,6 +257,7 @@ TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
     c.warmupEpochs = j.value("warmup_epochs", c.warmupEpochs);
     c.warmupLr = j.value("warmup_lr", c.warmupLr);
     c.cosinePerStep = j.value("cosine_per_step", c.cosinePerStep);
+    c.constantLr = j.value("constant_lr", c.constantLr);
     c.gradClipNorm = j.value("grad_clip_norm", c.gradClipNorm);
     c.precision = j.value("precision", c.precision);
     c.maxSteps = j.value("max_steps", c.maxSteps);
@@ -278,6 +279,8 @@ double scheduledLr(const TrainerConfig& c, int epoch, std::int64_t step, std::in
     if (epoch < c.warmupEpochs)
         return c.warmupLr;
     const double pi = 3.14159265358979323846;
+    if (c.constantLr)
+        return c.lr;
     if (c.cosinePerStep)
         return c.lr * 0.5 * (1.0 + std::cos(pi * static_cast<double>(step) / std::max<std::int64_t>(1, totalSteps)));
     // Dassl steps the cosine once per epoch after the warm-up: epoch e uses cos(pi * e / E).

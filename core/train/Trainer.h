@@ -47,6 +47,7 @@ struct TrainerConfig
     int warmupEpochs = 1;     // constant warm-up (Dassl's ConstantWarmupScheduler)
     double warmupLr = 1e-5;
     bool cosinePerStep = false;  // cosine over all steps instead of per epoch (Tip-Adapter-F)
+    bool constantLr = false;     // no decay after the warm-up (L2P)
     double gradClipNorm = 0.0;   // 0 = off
     std::string precision = "fp32";  // fp32 | bf16 | fp16 (the latter two on CUDA only; fp16 uses loss scaling)
     std::string checkpointDir;       // empty: no checkpoints
@@ -100,7 +101,8 @@ struct TrainResult
 // is not spent entirely at the warm-up rate.
 TrainerConfig withEpochs(TrainerConfig recipe, int epochs);
 
-// lr of epoch `epoch` (0-based), or of a step when cosinePerStep: constant warm-up, then cosine from lr.
+// lr of epoch `epoch` (0-based), or of a step when cosinePerStep: constant warm-up, then cosine from lr
+// (or lr itself when constantLr).
 double scheduledLr(const TrainerConfig& config, int epoch, std::int64_t step, std::int64_t totalSteps);
 
 // The last complete checkpoint in a checkpoint folder (what a resume continues from); nullopt when the

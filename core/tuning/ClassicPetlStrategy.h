@@ -39,7 +39,7 @@ public:
     void loadTrainableState(const StateDict& state) override;
 
     // The feature the head sees, [B, featureWidth] (after the method's hooks and blending).
-    at::Tensor features(const at::Tensor& images);
+    virtual at::Tensor features(const at::Tensor& images);
     static int featureWidth(const ModelSpec& spec);
     // The model the strategy runs: the caller's, or a private copy when backbone weights train.
     ClipModel model() const { return m_model; }

@@ -14,7 +14,7 @@ namespace tunebench {
 class Strategy;
 struct ModelSpec;
 
-enum class StrategyFamily { PromptLearning, ClassicPetl };
+enum class StrategyFamily { PromptLearning, ClassicPetl, Continual };
 
 // One typed option of a strategy. The GUI turns a schema into a form, the CLI into --name flags.
 struct ParamField
@@ -43,6 +43,7 @@ struct StrategyCapabilities
     bool usesTrainingImages = true;    // false: the result ignores the few-shot images (zero-shot), so shot sweeps run it once
     bool usesPrompts = true;           // false: classifies image features without text (the linear probe; dashed in curves)
     bool needsVitImageTower = false;   // works on a ViT's tokens or blocks (prompts among patches, adapters, BitFit): not on a ResNet CLIP
+    bool continual = false;            // learns a stream of tasks (a ContinualLearner): `continual` runs it task after task
     // Whether scoring the dataset's hand-crafted prompt beside it says something: a CLIP method that learns
     // from images (zero-shot is the hand-crafted prompt itself).
     bool comparesWithHandcrafted() const { return needsTextTower && usesTrainingImages; }

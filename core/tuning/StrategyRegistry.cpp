@@ -36,6 +36,8 @@ StrategyInfo biasStrategyInfo();
 StrategyInfo adapterStrategyInfo();
 StrategyInfo vptShallowStrategyInfo();
 StrategyInfo vptDeepStrategyInfo();
+StrategyInfo l2pStrategyInfo();
+StrategyInfo seqFtStrategyInfo();
 
 const std::vector<StrategyInfo>& strategyRegistry()
 {
@@ -65,6 +67,8 @@ const std::vector<StrategyInfo>& strategyRegistry()
         adapterStrategyInfo(),
         vptShallowStrategyInfo(),
         vptDeepStrategyInfo(),
+        l2pStrategyInfo(),
+        seqFtStrategyInfo(),
     };
     return registry;
 }

@@ -1,0 +1,103 @@
+#pragma once
+// Continual learning: a strategy trained on a stream of tasks, evaluated after each on every task seen so
+// far (the L2P paper's protocol). The CLI's `continual` and the workbench run the same code.
+
+#include "core/data/DatasetIndex.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+struct Backbone;
+class RunControl;
+struct StepReport;
+
+// One task of a stream. Labels stay the dataset's: the head has one row per class of the whole dataset.
+struct ContinualTask
+{
+    std::string name;                    // "T-shirt/top, Trouser" or the domain dataset's name
+    std::vector<std::int64_t> classes;   // the labels this task trains
+    DatasetIndex data;                   // this task's train and test samples (val is not used)
+};
+
+// Row t: accuracies (fractions) on tasks 0..t after training task t.
+using AccuracyMatrix = std::vector<std::vector<double>>;
+
+// Class-incremental: the classes in a seeded order, split into `tasks` equal groups. One-line Error when
+// tasks < 2 or when it does not divide the classes (saying how they would split and which counts do).
+std::vector<ContinualTask> classIncrementalTasks(const DatasetIndex& dataset, int tasks, std::uint64_t seed);
+// Domain-incremental: one task per dataset, every class in each; at least two, all with the same classes.
+std::vector<ContinualTask> domainIncrementalTasks(const std::vector<DatasetIndex>& domains);
+
+// A_T = (1/T) sum_i a_{T,i}: the mean of the last row.
+double averageAccuracy(const AccuracyMatrix& matrix);
+// F_T = 1/(T-1) sum_{i<T} max_{t in [i, T]} (a_{t,i} - a_{T,i}), over the tasks before the last (the max
+// includes the last row, as the reference's code does); nullopt with fewer than two rows.
+std::optional<double> forgetting(const AccuracyMatrix& matrix);
+
+struct ContinualSettings
+{
+    std::string method = "l2p";   // a strategy with the `continual` capability, or "joint" (L2P on every task at once)
+    nlohmann::json options = nlohmann::json::object();
+    int seed = 1;                 // prompt initialisation, data order and augmentation
+    int epochsPerTask = 5;
+    int batchSize = 0;            // 0: the strategy's (16); the learning rate scales with it (batch / 16)
+    int trainPerClass = 0;        // 0: every training image of a task
+    int testPerClass = 0;         // 0: every test image
+    int loaderThreads = 0;
+    std::string runFolder;        // empty: nothing stored; else one checkpoint per task, resumed from
+};
+
+struct ContinualCallbacks
+{
+    std::function<void(const std::string&)> onLog;
+    std::function<void(int stage, const StepReport&)> onStep;
+    std::function<void(int stage, const std::vector<double>& row)> onTaskDone;
+};
+
+struct ContinualResult
+{
+    std::string method;
+    int seed = 1;
+    std::string status = "finished";  // or "stopped"
+    AccuracyMatrix matrix;
+    // After the last task: for each task's test images, how often each pool prompt was chosen (empty
+    // without a pool).
+    std::vector<std::vector<std::int64_t>> selection;
+    std::vector<std::vector<double>> losses;  // per training stage, the loss of every step
+    std::int64_t trainableParameters = 0;
+    int resumedTasks = 0;  // stages read back from the run folder instead of trained
+    double seconds = 0;
+    nlohmann::json toJson() const;
+};
+
+// What the seeds of one method add up to: the element-wise mean matrix, mean A_T, mean F_T (nullopt when a
+// run has no forgetting: joint training).
+struct ContinualSummary
+{
+    AccuracyMatrix matrix;
+    double averageAccuracy = 0;
+    std::optional<double> forgetting;
+    int seeds = 0;
+};
+ContinualSummary summarise(const std::vector<ContinualResult>& runs);
+
+// Names for folders and files: the stream ("fashion-mnist-class5", "domain3") and one run of it under a runs
+// root ("continual-fashion-mnist-class5-l2p-seed1"); the CLI and the workbench use the same, so either
+// resumes the other's runs.
+std::string continualStreamName(const std::vector<ContinualTask>& tasks, bool classIncremental, const std::string& datasetName);
+std::string continualRunFolderName(const std::string& stream, const std::string& method, int seed);
+
+// Trains `settings.method` on the tasks in turn and fills the accuracy matrix. With a run folder, each
+// finished stage leaves task-N/ (trainable.safetensors and result.json); a second call with the same
+// settings continues after the last finished stage and gives the same result as an uninterrupted run.
+ContinualResult runContinual(const Backbone& backbone, const std::vector<ContinualTask>& tasks, const ContinualSettings& settings,
+                             const ContinualCallbacks& callbacks = {}, RunControl* control = nullptr);
+
+} // namespace tunebench
