@@ -39,6 +39,7 @@
 #include <QSpinBox>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTreeWidget>
@@ -224,6 +225,14 @@ private Q_SLOTS:
         child<QComboBox>(window, "continualShownMethod")->setCurrentText("l2p");
         QCOMPARE(child<HeatMap>(window, "continualMatrix")->rowCount(), 2);
         QCOMPARE(child<HeatMap>(window, "continualSelection")->rowCount(), 2);
+        // TUNEBENCH_SCREENSHOT_CONTINUAL=docs/screenshot-continual.png refreshes docs/continual.md's picture.
+        const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_CONTINUAL");
+        if (!shot.isEmpty()) {
+            auto* tabs = child<QTabWidget>(window, "resultTabs");
+            tabs->setCurrentWidget(panel);
+            window->resize(1500, 1000);
+            QVERIFY(window->grab().save(shot));
+        }
         const QString exported = m_dir.path() + "/continual-export";
         QVERIFY(QDir().mkpath(exported));
         QVERIFY(child<QPushButton>(window, "continualExport")->isEnabled());

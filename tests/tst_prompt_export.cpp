@@ -202,6 +202,20 @@ private Q_SLOTS:
         // A file that is not an export.
         writeFileAtomically(m_root + "/bogus.json", "{\"hello\": 1}");
         QVERIFY_THROWS_EXCEPTION(Error, PromptExport::read(m_root + "/bogus.json", tinyModel(), task()));
+        // A damaged export: fields of the wrong type are an Error naming the manifest, not a JSON exception.
+        for (const auto& [field, value] : {std::pair<const char*, nlohmann::json>{"class_names", 3}, {"template", nlohmann::json::array()}}) {
+            auto manifest = RunStore::readJsonFile(base + ".json");
+            manifest[field] = value;
+            fs::copy_file(base + ".safetensors", m_root + "/damaged.safetensors", fs::copy_options::overwrite_existing);
+            writeFileAtomically(m_root + "/damaged.json", manifest.dump());
+            try {
+                PromptExport::read(m_root + "/damaged.json", tinyModel(), task());
+                QFAIL("a damaged manifest was read");
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find("damaged.json") != std::string::npos && std::string(e.what()).find("wrong type") != std::string::npos,
+                         e.what());
+            }
+        }
     }
 
 private:

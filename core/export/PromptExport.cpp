@@ -99,20 +99,31 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
         throw Error(base + ".json: not a Tunebench prompt export (no method or class_names)");
     const std::string method = manifest["method"].get<std::string>();
     const std::string loadedHash = model->spec().sha256;
-    const std::string exportedHash = manifest.value("/checkpoint/sha256"_json_pointer, std::string());
+    std::string exportedHash, exportedName;
+    try {
+        exportedHash = manifest.value("/checkpoint/sha256"_json_pointer, std::string());
+        exportedName = manifest.value("/checkpoint/name"_json_pointer, std::string("?"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(base + ".json: checkpoint.sha256 or checkpoint.name is not text (" + e.what() + ")");
+    }
     if (!exportedHash.empty() && !loadedHash.empty() && exportedHash != loadedHash)
-        imported.warnings.push_back(base + ".json: exported for model " +
-                                    manifest.value("/checkpoint/name"_json_pointer, std::string("?")) + " (sha256 " +
+        imported.warnings.push_back(base + ".json: exported for model " + exportedName + " (sha256 " +
                                     exportedHash.substr(0, 12) + "...), loaded model has sha256 " + loadedHash.substr(0, 12) +
                                     "...; results may be meaningless");
     StateDict tensors = readSafetensors(base + ".safetensors");
     tensors.erase("class_text_features");
 
     TaskSetup exported = target;
-    exported.classNames = manifest["class_names"].get<std::vector<std::string>>();
-    exported.promptTemplate = manifest.value("template", target.promptTemplate);
+    nlohmann::json params;
+    try {
+        exported.classNames = manifest["class_names"].get<std::vector<std::string>>();
+        exported.promptTemplate = manifest.value("template", target.promptTemplate);
+        params = manifest.value("params", nlohmann::json::object());
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(base + ".json: class_names, template or params has the wrong type (" + e.what() + ")");
+    }
     imported.strategy = findStrategy(method).create();
-    imported.strategy->attach(model, exported, manifest.value("params", nlohmann::json::object()));
+    imported.strategy->attach(model, exported, params);
     imported.strategy->loadTrainableState(tensors);
     if (target.classNames != exported.classNames)
         imported.strategy->setClasses(target.classNames);

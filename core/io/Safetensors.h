@@ -93,7 +93,7 @@ public:
              std::size_t bytes);
     void setMetadata(const std::string& key, const std::string& value);
 
-    // Atomic: writes PATH.tmp-XXXXXX in the same folder, fsyncs it and renames it over PATH.
+    // Atomic: writes PATH.tmp-PID-N in the same folder, fsyncs it and renames it over PATH.
     // Throws Error naming the path on failure and leaves no temporary file behind.
     void write(const std::string& path) const;
     // The exact bytes write() produces.
