@@ -235,12 +235,13 @@ void ContinualPanel::updateControls()
     m_domains->setEnabled(domain && !m_running);
     // Why Start cannot run, in the order a user would fix it.
     QString why;
+    const std::string refusal = m_modelPath.isEmpty() ? std::string() : strategyRefusal(findStrategy("l2p"), m_spec);
     if (m_running)
         why = tr("A stream is running");
     else if (m_modelPath.isEmpty())
         why = tr("Open a model with a ViT image tower first");
-    else if (!strategyRefusal(findStrategy("l2p"), m_spec).empty())
-        why = QString::fromStdString(strategyRefusal(findStrategy("l2p"), m_spec));
+    else if (!refusal.empty())
+        why = QString::fromStdString(refusal);
     else if (!domain && m_dataset.isEmpty())
         why = tr("Open a dataset: its classes are split into the tasks");
     else if (domain && m_domains->text().split(',', Qt::SkipEmptyParts).size() < 2)

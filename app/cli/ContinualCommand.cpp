@@ -111,12 +111,7 @@ int runContinual(const std::vector<std::string>& words)
             settings.method = method;
             settings.seed = seed;
             // --opt values go to the methods that have them (joint is L2P).
-            nlohmann::json options = nlohmann::json::object();
-            for (const auto& [name, value] : base.options.items())
-                for (const auto& field : findStrategy(method == "joint" ? "l2p" : method).schema)
-                    if (field.name == name)
-                        options[name] = value;
-            settings.options = options;
+            settings.options = optionsFor(findStrategy(method == "joint" ? "l2p" : method).schema, base.options);
             settings.runFolder = (runs / continualRunFolderName(stream, method, seed)).string();
             const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
             std::cerr << label << "run folder " << settings.runFolder << "\n" << label << "accuracy % after each task (rows) on each task so far:\n";

@@ -336,13 +336,7 @@ int runCompare(const std::vector<std::string>& words)
                 one.method = method;
                 one.seed = seed;
                 one.shots = shots;
-                // --opt values go to the methods that have them.
-                nlohmann::json options = nlohmann::json::object();
-                for (const auto& [name, value] : settings.options.items())
-                    for (const auto& field : info.schema)
-                        if (field.name == name)
-                            options[name] = value;
-                one.options = options;
+                one.options = optionsFor(info.schema, settings.options);  // --opt values go to the methods that have them
                 const std::string label = "[" + method + " " + std::to_string(shots) + "-shot seed " + std::to_string(seed) + "] ";
                 nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label, nullptr, targets);
                 nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};

@@ -91,8 +91,14 @@ TransformerHooks* L2pStrategy::hooks()
 at::Tensor L2pStrategy::queries(const at::Tensor& images)
 {
     torch::NoGradGuard noGrad;
+    return queriesOfEmbedded(model()->visual->embed(images));
+}
+
+at::Tensor L2pStrategy::queriesOfEmbedded(const at::Tensor& embedded)
+{
+    torch::NoGradGuard noGrad;
     auto& visual = model()->visual;
-    return visual->ln_post(visual->transformer(visual->embed(images), false, nullptr).select(1, 0));
+    return visual->ln_post(visual->transformer(embedded, false, nullptr).select(1, 0));
 }
 
 at::Tensor L2pStrategy::selectPrompts(const at::Tensor& queries)
@@ -125,15 +131,21 @@ at::Tensor L2pStrategy::selectPrompts(const at::Tensor& queries)
 
 at::Tensor L2pStrategy::promptedFeatures(const at::Tensor& images, at::Tensor* pullSimilarity)
 {
-    // Without keys (seq-ft, or a pool no larger than N) every prompt is used: no query pass needed.
+    // The frozen embedding serves both passes. Without keys (seq-ft, or a pool no larger than N) every
+    // prompt is used: no query pass needed.
+    auto& visual = model()->visual;
+    at::Tensor embedded;
+    {
+        torch::NoGradGuard noGrad;
+        embedded = visual->embed(images);
+    }
     const bool keyed = m_poolModule->keys.defined();
-    const auto query = keyed ? queries(images) : torch::zeros({images.size(0), 1}, images.options());
+    const auto query = keyed ? queriesOfEmbedded(embedded) : torch::zeros({images.size(0), 1}, images.options());
     const auto chosen = selectPrompts(query);  // [B, N]
     const auto& prompts = m_poolModule->prompts;
     const int64_t batch = chosen.size(0), tokens = chosen.size(1) * prompts.size(1), width = prompts.size(2);
     m_hooks->selected = prompts.index_select(0, chosen.flatten()).view({batch, tokens, width});
-    auto& visual = model()->visual;
-    const auto out = visual->transformer(visual->embed(images), false, m_hooks.get());
+    const auto out = visual->transformer(embedded, false, m_hooks.get());
     m_hooks->selected = at::Tensor();
     if (pullSimilarity && keyed) {
         const auto keys = l2Normalized(m_poolModule->keys).index_select(0, chosen.flatten()).view({batch, -1, width});

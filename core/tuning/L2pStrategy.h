@@ -52,6 +52,7 @@ private:
     class Pool;
     class Hooks;
     at::Tensor promptedFeatures(const at::Tensor& images, at::Tensor* pullSimilarity);
+    at::Tensor queriesOfEmbedded(const at::Tensor& embedded);  // queries() from embed()'s tokens
 
     bool m_pool;
     std::shared_ptr<Pool> m_poolModule;
