@@ -78,6 +78,21 @@ private Q_SLOTS:
         QVERIFY(std::abs(*forgetting(helped) - ((0.7 - 0.6) + 0.0) / 2) < 1e-12);
         QVERIFY(!forgetting({{0.4, 0.6}}).has_value());  // joint training: one row
         QVERIFY(std::abs(averageAccuracy({{0.4, 0.6}}) - 0.5) < 1e-12);
+
+        // Over seeds: the mean matrix, mean A_T and F_T, the selection counts summed.
+        ContinualResult a, b;
+        a.matrix = forgetful;
+        b.matrix = helped;
+        a.selection = {{3, 1}, {0, 4}};
+        b.selection = {{1, 1}, {2, 0}};
+        const ContinualSummary summary = summarise({a, b});
+        QCOMPARE(summary.seeds, 2);
+        QVERIFY(std::abs(summary.matrix[1][0] - (0.6 + 0.7) / 2) < 1e-12);
+        QVERIFY(std::abs(summary.averageAccuracy - (averageAccuracy(forgetful) + averageAccuracy(helped)) / 2) < 1e-12);
+        QVERIFY(std::abs(*summary.forgetting - (*forgetting(forgetful) + *forgetting(helped)) / 2) < 1e-12);
+        QCOMPARE(summary.selection, (std::vector<std::vector<std::int64_t>>{{4, 2}, {2, 4}}));
+        QVERIFY(summary.hasSelection());
+        QVERIFY(!summarise({ContinualResult{}}).hasSelection());
     }
 
     // Training on task {1, 2}: the logits of classes 0 and 3 are -inf, and no gradient reaches their head rows.

@@ -461,21 +461,8 @@ void ContinualPanel::showMethod(const QString& method)
     const ContinualSummary& summary = m_summaries[method];
     m_matrix->setData(accuracyMatrixHeatMap(summary.matrix, m_tasksInStream, method == "joint" ? QStringList{tr("joint")} : QStringList{},
                                             tr("%1: accuracy % (mean of %2 seeds)").arg(method).arg(summary.seeds)));
-    // Selection counts summed over the seeds (empty without a pool).
-    std::vector<std::vector<std::int64_t>> counts;
-    for (const ContinualResult& run : m_results[method]) {
-        if (counts.empty())
-            counts = run.selection;
-        else
-            for (size_t t = 0; t < counts.size() && t < run.selection.size(); ++t)
-                for (size_t p = 0; p < counts[t].size() && p < run.selection[t].size(); ++p)
-                    counts[t][p] += run.selection[t][p];
-    }
-    bool any = false;
-    for (const auto& row : counts)
-        any = any || !row.empty();
-    if (any)
-        m_selection->setData(selectionHeatMap(counts, tr("%1: prompts chosen for each task's test images (%)").arg(method)));
+    if (summary.hasSelection())
+        m_selection->setData(selectionHeatMap(summary.selection, tr("%1: prompts chosen for each task's test images (%)").arg(method)));
     else
         m_selection->clear();
     updateControls();

@@ -10,7 +10,6 @@
 #include "core/train/RunStore.h"
 #include "widgets/HeatMap.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -145,18 +144,10 @@ int runContinual(const std::vector<std::string>& words)
         else
             std::cerr << "warning: " << problem.toStdString() << "\n";
         // L2P's figure: which pool prompts each task's test images chose, summed over the seeds.
-        std::vector<std::vector<std::int64_t>> counts;
-        for (const auto& result : results)
-            for (size_t t = 0; t < result.selection.size(); ++t) {
-                counts.resize(std::max(counts.size(), result.selection.size()));
-                counts[t].resize(std::max(counts[t].size(), result.selection[t].size()));
-                for (size_t p = 0; p < result.selection[t].size(); ++p)
-                    counts[t][p] += result.selection[t][p];
-            }
-        if (!counts.empty() && !counts.front().empty()) {
+        if (summary.hasSelection()) {
             const fs::path selection = runs / ("continual-" + stream + "-" + method + "-selection.png");
             const QString selectionProblem = renderHeatMap(
-                selectionHeatMap(counts, QString::fromStdString(method + ": prompts chosen for each task's test images (%)")),
+                selectionHeatMap(summary.selection, QString::fromStdString(method + ": prompts chosen for each task's test images (%)")),
                 QString::fromStdString(selection.string()));
             if (selectionProblem.isEmpty())
                 out["methods"][method]["selection_map"] = selection.string();

@@ -7,6 +7,7 @@
 #include "core/io/AtomicFile.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
 #include "core/tuning/ContinualLearner.h"
 
 #include <torch/torch.h>
@@ -15,7 +16,6 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -57,16 +57,6 @@ std::vector<Sample> limitPerClass(const std::vector<Sample>& samples, int perCla
         return samples;
     PyRandom rng(seed);
     return sampleFewShot(samples, perClass, rng);
-}
-
-nlohmann::json readJson(const fs::path& path)
-{
-    std::ifstream in(path);
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
-    }
 }
 
 // What the run folder's continual.json holds: a second run resumes only with the same values.
@@ -166,6 +156,12 @@ ContinualSummary summarise(const std::vector<ContinualResult>& runs)
     double averageSum = 0, forgettingSum = 0;
     bool allForget = true;
     for (const auto& run : runs) {
+        for (size_t t = 0; t < run.selection.size(); ++t) {
+            summary.selection.resize(std::max(summary.selection.size(), run.selection.size()));
+            summary.selection[t].resize(std::max(summary.selection[t].size(), run.selection[t].size()));
+            for (size_t p = 0; p < run.selection[t].size(); ++p)
+                summary.selection[t][p] += run.selection[t][p];
+        }
         if (summary.matrix.empty()) {
             summary.matrix = run.matrix;
         } else {
@@ -300,7 +296,7 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
         // Not config.json: the run history lists single runs, and a stream is not one.
         const fs::path configPath = run / "continual.json";
         if (fs::exists(configPath)) {
-            const nlohmann::json stored = readJson(configPath);
+            const nlohmann::json stored = RunStore::readJsonFile(configPath.string());
             if (stored != identity)
                 throw Error(run.string() + " holds a continual run with other settings; use another --runs folder or delete it");
         } else {
@@ -315,11 +311,15 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
         const fs::path stageDir = run / ("task-" + std::to_string(s + 1));
         const fs::path done = stageDir / "result.json";
         if (!settings.runFolder.empty() && fs::exists(done)) {
-            const nlohmann::json stored = readJson(done);
+            const nlohmann::json stored = RunStore::readJsonFile(done.string());
             strategy->loadTrainableState(readSafetensors((stageDir / "trainable.safetensors").string()));
-            result.matrix.push_back(stored.at("row").get<std::vector<double>>());
-            result.selection = stored.at("selection").get<std::vector<std::vector<std::int64_t>>>();
-            result.losses.push_back(stored.at("losses").get<std::vector<double>>());
+            try {
+                result.matrix.push_back(stored.at("row").get<std::vector<double>>());
+                result.selection = stored.at("selection").get<std::vector<std::vector<std::int64_t>>>();
+                result.losses.push_back(stored.at("losses").get<std::vector<double>>());
+            } catch (const nlohmann::json::exception& e) {
+                throw Error(done.string() + ": row, selection or losses is missing or of the wrong type (" + e.what() + ")");
+            }
             ++result.resumedTasks;
             log("task " + std::to_string(s + 1) + ": read back from " + stageDir.string());
             if (callbacks.onTaskDone)

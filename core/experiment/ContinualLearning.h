@@ -78,13 +78,15 @@ struct ContinualResult
 };
 
 // What the seeds of one method add up to: the element-wise mean matrix, mean A_T, mean F_T (nullopt when a
-// run has no forgetting: joint training).
+// run has no forgetting: joint training), and the prompt-selection counts summed over the seeds.
 struct ContinualSummary
 {
     AccuracyMatrix matrix;
     double averageAccuracy = 0;
     std::optional<double> forgetting;
+    std::vector<std::vector<std::int64_t>> selection;  // per task, per pool prompt; rows empty without a pool
     int seeds = 0;
+    bool hasSelection() const { return !selection.empty() && !selection.front().empty(); }
 };
 ContinualSummary summarise(const std::vector<ContinualResult>& runs);
 
