@@ -1,5 +1,6 @@
 // The workbench window under offscreen: load a model and a dataset, start a short run, watch the curve
 // and the results table fill, pause/resume/stop, export a prompt, and bad input shown in the window.
+#include "widgets/AdaptationPanel.h"
 #include "widgets/ContinualPanel.h"
 #include "widgets/CurvePlot.h"
 #include "widgets/HeatMap.h"
@@ -8,6 +9,7 @@
 #include "widgets/FewShotPanel.h"
 #include "widgets/MainWindow.h"
 #include "widgets/ModelPanel.h"
+#include "widgets/PlotStyle.h"
 #include "widgets/ResultsPanel.h"
 #include "widgets/RunController.h"
 #include "widgets/ShotCurvePlot.h"
@@ -182,17 +184,20 @@ private Q_SLOTS:
                 const bool expectRefused = refused(findStrategy(name.toStdString()).capabilities);
                 QVERIFY2(enabled == !expectRefused, qPrintable(name));
                 if (!enabled) {
-                    QVERIFY2(items->item(row)->toolTip().contains(reason), qPrintable(items->item(row)->toolTip()));
+                    // Methods that adapt to a target domain run in their own tab, whatever the model.
+                    const bool ownTab = !QString(reason).contains("vision-only") && findStrategy(name.toStdString()).capabilities.adaptsToTarget;
+                    QVERIFY2(items->item(row)->toolTip().contains(ownTab ? "Domain adaptation tab" : reason), qPrintable(items->item(row)->toolTip()));
                     ++greyed;
                 }
             }
             QVERIFY(greyed > 0);
             QVERIFY(items->item(combo->currentIndex())->flags() & Qt::ItemIsEnabled);
         };
-        check(m_files.resnetFile, "CLIP ResNet", [](const StrategyCapabilities& c) { return c.needsVitImageTower; }, "needs a ViT image tower");
+        check(m_files.resnetFile, "CLIP ResNet", [](const StrategyCapabilities& c) { return c.needsVitImageTower || c.adaptsToTarget; },
+              "needs a ViT image tower");
         QVERIFY(!child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("partial"));
-        check(m_files.timmFile, "ViT", [](const StrategyCapabilities& c) { return c.needsTextTower; }, "vision-only");
+        check(m_files.timmFile, "ViT", [](const StrategyCapabilities& c) { return c.needsTextTower || c.adaptsToTarget; }, "vision-only");
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
     }
 
@@ -244,6 +249,73 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(30000));
         QVERIFY(!start->isEnabled());
         QVERIFY2(start->toolTip().contains("needs a ViT image tower"), qPrintable(start->toolTip()));
+    }
+
+    // The domain-adaptation tab: zero-shot, CoOp and DAPL from the open dataset to its negative rendering; the
+    // summary, the per-class bars, DAPL's coverage curve, and its run folder exporting both domains' contexts.
+    void adaptationModeComparesTheMethodsOnTheTarget()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        const QString runsRoot = m_dir.path() + "/adaptation-runs";  // its three runs stay out of the other tests' history
+        window->setRunsRoot(runsRoot);
+        auto* panel = child<AdaptationPanel>(window, "adaptationPanel");
+        auto* source = child<QComboBox>(window, "adaptationSource");
+        auto* target = child<QComboBox>(window, "adaptationTarget");
+        QCOMPARE(source->currentText(), m_files.datasetFolder);  // the open dataset is the default source
+        target->setCurrentText(m_files.datasetFolder + ":negative");
+        child<QSpinBox>(window, "adaptationShots")->setValue(2);
+        child<QSpinBox>(window, "adaptationEpochs")->setValue(1);
+        auto* start = child<QPushButton>(window, "adaptationStart");
+        QVERIFY2(start->isEnabled(), qPrintable(start->toolTip()));
+        QSignalSpy finished(panel, &AdaptationPanel::seriesFinished);
+        start->click();
+        QVERIFY(panel->isRunning());
+        QVERIFY(finished.wait(240000));
+        QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
+        QCOMPARE(panel->targetAccuracies().keys(), QStringList({"coop", "dapl", "zeroshot"}));
+        QCOMPARE(child<QTableWidget>(window, "adaptationSummary")->rowCount(), 3);
+        QCOMPARE(child<QCustomPlot>(window, "adaptationPerClass")->plottableCount(), 3);
+        QVERIFY(child<QCustomPlot>(window, "adaptationCurves")->graph(1)->dataCount() > 0);  // DAPL's pseudo-label coverage
+        QVERIFY(panel->statusText().contains("DAPL"));
+        const QStringList runs = QDir(runsRoot).entryList({"*-dapl-*negative*"}, QDir::Dirs);
+        QVERIFY2(!runs.isEmpty(), qPrintable(QDir(runsRoot).entryList().join(", ")));
+        QFile exported(runsRoot + "/" + runs.last() + "/export/prompt.json");
+        QVERIFY(exported.open(QIODevice::ReadOnly));
+        const auto manifest = nlohmann::json::parse(exported.readAll().toStdString());
+        QCOMPARE(manifest["domains"][1].get<std::string>(), std::string("negative"));
+        target->setCurrentText(source->currentText());
+        QVERIFY(!start->isEnabled());
+        QVERIFY2(start->toolTip().contains("same dataset"), qPrintable(start->toolTip()));
+    }
+
+    // TUNEBENCH_SCREENSHOT_ADAPTATION=docs/screenshot-adaptation.png draws docs/domain-adaptation.md's picture:
+    // the demo model, Fashion-MNIST photos to negatives, 16 shots, seed 1 (about two minutes).
+    void adaptationScreenshotOnTheDemoModel()
+    {
+        const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_ADAPTATION");
+        const QString demo = MainWindow::demoModelPath();
+        if (shot.isEmpty() || demo.isEmpty() || !QFileInfo::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("set TUNEBENCH_SCREENSHOT_ADAPTATION (with the demo model and fashion-mnist installed) to draw the screenshot");
+        MainWindow window;
+        window.setRunsRoot(m_dir.path() + "/demo-adaptation-runs");
+        window.resize(1500, 1000);
+        window.show();
+        QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+        QSignalSpy datasetLoaded(&window, &MainWindow::datasetLoaded);
+        window.openDefaults();
+        QVERIFY(loaded.wait(30000) || !loaded.isEmpty());
+        QVERIFY(datasetLoaded.wait(60000) || !datasetLoaded.isEmpty());
+        auto* panel = child<AdaptationPanel>(window, "adaptationPanel");
+        child<QComboBox>(window, "adaptationSource")->setCurrentText("fashion-mnist");
+        child<QComboBox>(window, "adaptationTarget")->setCurrentText("fashion-mnist:negative");
+        child<QSpinBox>(window, "adaptationTestImages")->setValue(2000);
+        QSignalSpy finished(panel, &AdaptationPanel::seriesFinished);
+        QVERIFY(panel->start());
+        QVERIFY(finished.wait(600000));
+        QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
+        child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
+        QVERIFY(window.grab().save(shot));
     }
 
     void shortRunFillsCurveAndResultsAndExportsAPrompt()

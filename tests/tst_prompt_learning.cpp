@@ -68,6 +68,7 @@ TaskSetup task(std::vector<std::string> classes = {"cat", "dog", "golden retriev
     setup.promptTemplate = "a photo of a {}.";
     setup.datasetName = "toy";
     setup.tokenizer = vocabulary();
+    setup.domainNames = {"photo", "sketch"};  // read only by the methods that adapt (DAPL)
     return setup;
 }
 

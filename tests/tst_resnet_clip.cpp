@@ -187,6 +187,7 @@ private Q_SLOTS:
         setup.classNames = {"cat", "dog", "bird"};
         setup.tokenizer = m_tokenizer;
         setup.shots = 2;
+        setup.domainNames = {"photo", "sketch"};  // DAPL's; its step here has source images only
         torch::manual_seed(1);
         Batch batch{torch::randn({6, 3, 64, 64}), torch::tensor({0, 1, 2, 0, 1, 2}), {}};
         int attached = 0, refused = 0;

@@ -35,6 +35,193 @@
             <source>Test images of</source>
             <translation>测试图像来自</translation>
         </message>
+        <message>
+            <source>%1 seed %2 · epoch %3/%4 · step %5/%6 · ETA %7</source>
+            <translation>%1 种子 %2 · 轮次 %3/%4 · 步 %5/%6 · 预计剩余 %7</translation>
+        </message>
+        <message>
+            <source>stopped</source>
+            <translation>已停止</translation>
+        </message>
+    </context>
+    <context>
+        <name>tunebench::AdaptationPanel</name>
+        <message>
+            <source>A series is running</source>
+            <translation>一组运行正在进行</translation>
+        </message>
+        <message>
+            <source>Open a CLIP model first</source>
+            <translation>请先打开 CLIP 模型</translation>
+        </message>
+        <message>
+            <source>The model's vocabulary is missing (File &gt; Choose vocabulary)</source>
+            <translation>模型的词表缺失（文件 &gt; 选择词表）</translation>
+        </message>
+        <message>
+            <source>Choose a source and a target domain with the same classes</source>
+            <translation>请选择类别相同的源领域和目标领域</translation>
+        </message>
+        <message>
+            <source>The source and the target are the same dataset</source>
+            <translation>源和目标是同一个数据集</translation>
+        </message>
+        <message>
+            <source>Choose at least one method</source>
+            <translation>请至少选择一种方法</translation>
+        </message>
+        <message>
+            <source>Train each method on the source (DAPL also on the unlabelled target images) and score the target</source>
+            <translation>在源领域上训练各方法（DAPL 还使用无标注的目标图像），并在目标领域上评估</translation>
+        </message>
+        <message>
+            <source>Cannot start: %1</source>
+            <translation>无法开始：%1</translation>
+        </message>
+        <message>
+            <source>Cannot start: seed '%1' is not a whole number</source>
+            <translation>无法开始：种子“%1”不是整数</translation>
+        </message>
+        <message>
+            <source>Cannot start: give at least one seed</source>
+            <translation>无法开始：请至少给出一个种子</translation>
+        </message>
+        <message>
+            <source>Opening the source and target domains ...</source>
+            <translation>正在打开源领域和目标领域……</translation>
+        </message>
+        <message>
+            <source>Stopping after the current step ...</source>
+            <translation>将在当前步之后停止……</translation>
+        </message>
+        <message>
+            <source>Step (%1 seed %2)</source>
+            <translation>步（%1 种子 %2）</translation>
+        </message>
+        <message>
+            <source>%1 seed %2 ...</source>
+            <translation>%1 种子 %2……</translation>
+        </message>
+        <message>
+            <source>%1 %2%</source>
+            <translation>%1 %2%</translation>
+        </message>
+        <message>
+            <source>Finished. Target accuracy: %1</source>
+            <translation>已完成。目标准确率：%1</translation>
+        </message>
+        <message>
+            <source>Not finished: %1</source>
+            <translation>未完成：%1</translation>
+        </message>
+        <message>
+            <source>Source (labelled)</source>
+            <translation>源领域（有标注）</translation>
+        </message>
+        <message>
+            <source>Target (unlabelled)</source>
+            <translation>目标领域（无标注）</translation>
+        </message>
+        <message>
+            <source>Methods</source>
+            <translation>方法</translation>
+        </message>
+        <message>
+            <source>Source shots</source>
+            <translation>源领域每类样本数</translation>
+        </message>
+        <message>
+            <source>Seeds</source>
+            <translation>种子</translation>
+        </message>
+        <message>
+            <source>Epochs</source>
+            <translation>轮数</translation>
+        </message>
+        <message>
+            <source>Test images</source>
+            <translation>测试图像</translation>
+        </message>
+        <message>
+            <source>A dataset with labels: a name such as fashion-mnist, or a folder (an Office-Home domain, a VisDA-2017 image-list folder, a mini-DomainNet domain)</source>
+            <translation>有标注的数据集：名称（如 fashion-mnist）或文件夹（Office-Home 的一个领域、VisDA-2017 的图像列表文件夹、mini-DomainNet 的一个领域）</translation>
+        </message>
+        <message>
+            <source>The domain to adapt to, with the same classes: DAPL sees its training images without labels; every method is scored on its test images</source>
+            <translation>要适应的领域，类别须相同：DAPL 使用其训练图像但不读取标注；所有方法都在其测试图像上评估</translation>
+        </message>
+        <message>
+            <source>all</source>
+            <translation>全部</translation>
+        </message>
+        <message>
+            <source>Labelled source images per class (0 = all)</source>
+            <translation>每类有标注的源图像数（0 = 全部）</translation>
+        </message>
+        <message>
+            <source>recipe</source>
+            <translation>按配方</translation>
+        </message>
+        <message>
+            <source>0 = each method's recipe (CoOp 200 epochs at 16 shots, DAPL 25)</source>
+            <translation>0 = 各方法的配方（CoOp 16 样本时 200 轮，DAPL 25 轮）</translation>
+        </message>
+        <message>
+            <source>A fixed subset of each test split, for a quick look (0 = every test image)</source>
+            <translation>每个测试划分的固定子集，用于快速查看（0 = 全部测试图像）</translation>
+        </message>
+        <message>
+            <source>Zero-shot</source>
+            <translation>零样本</translation>
+        </message>
+        <message>
+            <source>CoOp (source only)</source>
+            <translation>CoOp（仅源领域）</translation>
+        </message>
+        <message>
+            <source>DAPL</source>
+            <translation>DAPL</translation>
+        </message>
+        <message>
+            <source>Start</source>
+            <translation>开始</translation>
+        </message>
+        <message>
+            <source>Stop</source>
+            <translation>停止</translation>
+        </message>
+        <message>
+            <source>Training loss</source>
+            <translation>训练损失</translation>
+        </message>
+        <message>
+            <source>Pseudo-label coverage (%)</source>
+            <translation>伪标签覆盖率（%）</translation>
+        </message>
+        <message>
+            <source>Loss</source>
+            <translation>损失</translation>
+        </message>
+        <message>
+            <source>Method</source>
+            <translation>方法</translation>
+        </message>
+        <message>
+            <source>Target (%)</source>
+            <translation>目标（%）</translation>
+        </message>
+        <message>
+            <source>Source (%)</source>
+            <translation>源（%）</translation>
+        </message>
+        <message>
+            <source>Coverage (%)</source>
+            <translation>覆盖率（%）</translation>
+        </message>
+        <message>
+            <source>Target accuracy (%)</source>
+            <translation>目标准确率（%）</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::ContinualPanel</name>
@@ -798,6 +985,10 @@
             <source>Continual learning</source>
             <translation>持续学习</translation>
         </message>
+        <message>
+            <source>Domain adaptation</source>
+            <translation>领域自适应</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::ModelPanel</name>
@@ -1315,6 +1506,10 @@ SHA-256：%8
         <message>
             <source>Continual learning (ViT)</source>
             <translation>持续学习（ViT）</translation>
+        </message>
+        <message>
+            <source>%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab</source>
+            <translation>%1 需要适应无标注的目标领域：请在“领域自适应”标签页中运行</translation>
         </message>
     </context>
 </TS>

@@ -11,6 +11,7 @@
 #include "widgets/BackgroundTasks.h"
 #include "widgets/HeatMap.h"
 #include "widgets/PlotStyle.h"
+#include "widgets/SeriesText.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -39,17 +40,6 @@ namespace tunebench {
 namespace {
 
 const char* const kMethods[] = {"l2p", "seq-ft", "joint"};
-
-QString percentText(double fraction)
-{
-    return QString::number(100.0 * fraction, 'f', 2);
-}
-
-QString formatEta(double seconds)
-{
-    const auto total = static_cast<long long>(seconds + 0.5);
-    return QString("%1:%2").arg(total / 60).arg(total % 60, 2, 10, QChar('0'));
-}
 
 } // namespace
 
@@ -274,14 +264,11 @@ bool ContinualPanel::start()
     for (const QString& name : m_domains->text().split(',', Qt::SkipEmptyParts))
         job->domains << name.trimmed();
     job->methods = chosenMethods();
-    for (const QString& word : m_seeds->text().split(',', Qt::SkipEmptyParts)) {
-        bool ok = false;
-        const int seed = word.trimmed().toInt(&ok);
-        if (!ok) {
-            m_status->setText(tr("Cannot start: seed '%1' is not a whole number").arg(word.trimmed()));
-            return false;
-        }
-        job->seeds << seed;
+    QString bad;
+    job->seeds = parseSeedList(m_seeds->text(), &bad);
+    if (!bad.isEmpty()) {
+        m_status->setText(tr("Cannot start: seed '%1' is not a whole number").arg(bad));
+        return false;
     }
     if (job->seeds.isEmpty()) {
         m_status->setText(tr("Cannot start: give at least one seed"));

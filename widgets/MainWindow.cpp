@@ -5,6 +5,7 @@
 #include "widgets/CurvePlot.h"
 #include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
+#include "widgets/AdaptationPanel.h"
 #include "widgets/ContinualPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/HistoryPanel.h"
@@ -108,7 +109,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_generalisation->setObjectName("generalisationPanel");
     m_history = new HistoryPanel(m_tabs);
     m_continual = new ContinualPanel(m_tasks, m_tabs);
-    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_history})
+    m_adaptation = new AdaptationPanel(m_tasks, m_tabs);
+    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_adaptation, m_history})
         m_tabs->addTab(tab, QString());
     auto* splitter = new QSplitter(Qt::Vertical, central);
     splitter->setObjectName("centralSplitter");
@@ -172,6 +174,7 @@ MainWindow::~MainWindow()
 {
     // Loads and counts first: a run's worker may wait on nothing of theirs, but they read the caches.
     m_continual->abort();
+    m_adaptation->abort();
     m_tasks->shutdown();
 }
 
@@ -193,6 +196,7 @@ void MainWindow::connectPanels()
         rememberRecent(m_model->modelPath());
         m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
         m_continual->setModel(m_model->modelPath(), m_model->spec());
+        m_adaptation->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
         updateControls();
         Q_EMIT modelLoaded(summaryJson);
     });
@@ -211,6 +215,7 @@ void MainWindow::connectPanels()
         setStatus(tr("Dataset %1: %2 classes, %3 training and %4 test images").arg(name).arg(m_dataset->classNames().size()).arg(train).arg(test));
         m_fewShot->setDataset(name);
         m_continual->setDataset(m_dataset->datasetPath());
+        m_adaptation->setDataset(m_dataset->datasetPath());
         m_strategy->setDatasetCropScale(m_dataset->recipeCropScale());
         m_strategy->setClasses(m_dataset->classNames(), m_dataset->shots());
         updateControls();
@@ -288,6 +293,7 @@ void MainWindow::retranslateUi()
     m_tabs->setTabText(m_tabs->indexOf(m_fewShot), tr("Few-shot curves"));
     m_tabs->setTabText(m_tabs->indexOf(m_generalisation), tr("Domain generalisation"));
     m_tabs->setTabText(m_tabs->indexOf(m_continual), tr("Continual learning"));
+    m_tabs->setTabText(m_tabs->indexOf(m_adaptation), tr("Domain adaptation"));
     m_tabs->setTabText(m_tabs->indexOf(m_history), tr("Run history"));
 
     m_fileMenu->setTitle(tr("&File"));
@@ -311,6 +317,7 @@ void MainWindow::retranslateUi()
     m_fewShot->retranslate();
     m_generalisation->retranslate();
     m_continual->retranslate();
+    m_adaptation->retranslate();
     updateControls();
 }
 
@@ -426,6 +433,7 @@ void MainWindow::setRunsRoot(const QString& folder)
 {
     m_history->setRunsRoot(folder);
     m_continual->setRunsRoot(folder);
+    m_adaptation->setRunsRoot(folder);
 }
 
 // ---------------------------------------------------------------------------------------------- runs

@@ -17,6 +17,7 @@ namespace tunebench {
 class BackgroundTasks;
 class CurvePlot;
 class DatasetPanel;
+class AdaptationPanel;
 class ContinualPanel;
 class DomainGeneralisationPanel;
 class FewShotPanel;
@@ -110,6 +111,7 @@ private:
     FewShotPanel* m_fewShot = nullptr;
     DomainGeneralisationPanel* m_generalisation = nullptr;
     ContinualPanel* m_continual = nullptr;
+    AdaptationPanel* m_adaptation = nullptr;
     HistoryPanel* m_history = nullptr;
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;

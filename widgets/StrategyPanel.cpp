@@ -121,6 +121,10 @@ void StrategyPanel::fillStrategyCombo()
             if (!refusal.empty()) {
                 item->setFlags(item->flags() & ~Qt::ItemIsEnabled);
                 item->setToolTip(QString::fromStdString(refusal));
+            } else if (info.capabilities.adaptsToTarget) {
+                // A single run here has no target domain to adapt to.
+                item->setFlags(item->flags() & ~Qt::ItemIsEnabled);
+                item->setToolTip(tr("%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab").arg(item->text().trimmed()));
             }
             model->appendRow(item);
         }

@@ -22,5 +22,6 @@ int runCompare(const std::vector<std::string>& words);
 int runParams(const std::vector<std::string>& words);
 int runPretrain(const std::vector<std::string>& words);
 int runContinual(const std::vector<std::string>& words);
+int runAdapt(const std::vector<std::string>& words);
 
 } // namespace tunebench::cli

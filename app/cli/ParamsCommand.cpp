@@ -74,6 +74,8 @@ int runParams(const std::vector<std::string>& words)
     TaskSetup setup;
     for (int i = 0; i < classes; ++i)
         setup.classNames.push_back("class " + std::to_string(i));
+    if (info.capabilities.adaptsToTarget)
+        setup.domainNames = {"source", "target"};  // the words do not change the count
     const std::string refusal = strategyRefusal(info, model->spec());
     if (!refusal.empty())
         throw Error(*modelName + ": " + refusal);

@@ -21,6 +21,7 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         s.shots = args.intValue("shots", s.shots);
     if (auto names = args.value("eval-datasets"))
         s.evalDatasets = splitComma(*names);
+    s.adaptTarget = args.value("adapt-to", s.adaptTarget);
     s.seed = args.intValue("seed", s.seed);
     s.baseNew = s.baseNew || args.flag("base-new");
     s.device = args.value("device", s.device);

@@ -4,6 +4,7 @@
 #include "app/cli/RunSetup.h"
 #include "core/Device.h"
 #include "core/Error.h"
+#include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/io/AtomicFile.h"
 #include "core/export/PromptExport.h"
@@ -31,7 +32,7 @@ namespace {
 
 const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
                                            "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
-                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets"};
+                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets", "adapt-to"};
 
 void requireSettings(const RunSettings& s, bool needMethod)
 {
@@ -79,7 +80,10 @@ int runTrain(const std::vector<std::string>& words)
     findStrategy(settings.method);  // unknown names fail before any loading
 
     const Backbone backbone = loadBackbone(settings.model, settings.vocab, settings.device);
-    const DatasetIndex dataset = openDatasetLogged(settings.dataset);
+    // An adapted run reads its source as a domain-adaptation domain (an Office-Home domain is used whole).
+    const DatasetIndex dataset = settings.adaptTarget.empty()
+                                     ? openDatasetLogged(settings.dataset)
+                                     : openAdaptationDomain(settings.dataset, [](const std::string& line) { std::cerr << line << "\n"; });
     if (!store) {
         store = RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, dataset.name);
     }
@@ -276,6 +280,7 @@ int runCompare(const std::vector<std::string>& words)
     CliArgs args(words, {"base-new", "no-base-new"});
     auto known = kRunOptions;
     known.insert({"methods", "seeds", "runs", "no-base-new"});
+    known.erase("adapt-to");  // several methods: adaptation is `adapt`'s
     args.requireKnown(known);
     // --shots is a list here: every count is a point of the few-shot curves; the table is the last count's.
     const std::vector<int> shotCounts = parseShotCounts(args.value("shots", "16"));

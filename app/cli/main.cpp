@@ -26,7 +26,8 @@ commands:
   dataset list                               built-in datasets, their image-domain variants
                                              (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA
   train    --model PATH --dataset D --method NAME [--shots K --seed S --base-new --epochs N --lr X
-           --batch-size B --opt name=value ... --config run.json --runs DIR --resume RUN_DIR]
+           --batch-size B --opt name=value ... --config run.json --runs DIR --resume RUN_DIR
+           --adapt-to TARGET (dapl: the unlabelled target domain)]
                                              tune a strategy; writes a run folder
   eval     --model PATH --dataset D [--split test --prompt EXPORT.json --base-new --template T]
                                              accuracy, per class (zero-shot without --prompt)
@@ -43,6 +44,11 @@ commands:
                                              continual learning on a ViT image tower: accuracy matrix,
                                              average accuracy A_T and forgetting F_T per method; a
                                              stopped stream resumes after its last finished task
+  adapt    --model PATH --source S --target T [--methods zeroshot,coop,dapl --shots K --seeds 1,2,3
+           --epochs N --opt name=value --max-test-images N --runs DIR]
+                                             unsupervised domain adaptation: trained on the labelled
+                                             source (DAPL also on the unlabelled target images),
+                                             accuracy on the target's test images, per class
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into
                                              image domains, with web-like captions
@@ -68,6 +74,7 @@ int main(int argc, char** argv)
         {"classify", runClassify}, {"dataset", runDataset}, {"train", runTrain},
         {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
         {"params", runParams},     {"pretrain", runPretrain}, {"continual", runContinual},
+        {"adapt", runAdapt},
     };
     if (argc < 2) {
         std::cerr << kUsage;

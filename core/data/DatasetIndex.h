@@ -61,7 +61,9 @@ struct DatasetIndex
     std::vector<std::string> problems;  // human-readable, each naming the file
     std::string promptTemplate = "a photo of a {}.";  // the dataset's hand-crafted template
     std::string description;  // one line for listings
-    std::string domain;       // NAME:DOMAIN variants: the image domain every sample is rendered into
+    // The image domain of every sample: for NAME:DOMAIN variants the one they are rendered into; for
+    // domain-adaptation benchmarks the domain the reader names (art, synthetic, clipart, ...).
+    std::string domain;
     DatasetRecipe recipe;
     // IDX only (nullptr otherwise): train and val samples index idxTrain (val is held out of the train
     // file), test samples index idxTest.

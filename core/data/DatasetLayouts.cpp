@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/data/DomainAdaptationData.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/IdxFile.h"
 #include "core/data/PyRandom.h"
@@ -618,8 +619,10 @@ DatasetIndex openFolderDataset(const std::string& rootText, const FolderSplitOpt
             }
         }
     } else {
-        // ROOT/<class>: Dassl's read_and_split_data with sorted file names.
-        if (!(split.trainFraction > 0.0 && split.valFraction >= 0.0
+        // ROOT/<class>: Dassl's read_and_split_data with sorted file names; a train fraction of 1 keeps
+        // every image in train (a domain-adaptation domain, used whole).
+        const bool whole = split.trainFraction == 1.0 && split.valFraction == 0.0;
+        if (!whole && !(split.trainFraction > 0.0 && split.valFraction >= 0.0
               && split.trainFraction + split.valFraction < 1.0))
             throw Error(rootText + ": invalid split fractions (train " + std::to_string(split.trainFraction) + ", val "
                         + std::to_string(split.valFraction) + "); need train > 0, val >= 0, train + val < 1");
@@ -643,7 +646,7 @@ DatasetIndex openFolderDataset(const std::string& rootText, const FolderSplitOpt
             const long long trainCount = pythonRound(static_cast<double>(total) * split.trainFraction);
             const long long valCount = pythonRound(static_cast<double>(total) * split.valFraction);
             const long long testCount = total - trainCount - valCount;
-            if (trainCount < 1 || testCount < 1 || (split.valFraction > 0.0 && valCount < 1))
+            if (!whole && (trainCount < 1 || testCount < 1 || (split.valFraction > 0.0 && valCount < 1)))
                 throw Error(utf8(classFolder) + ": " + std::to_string(total) + " images leave a split empty (train "
                             + std::to_string(trainCount) + ", val " + std::to_string(valCount) + ", test "
                             + std::to_string(testCount) + "); add images or use train/val/test folders");
@@ -857,6 +860,11 @@ DatasetIndex openDataset(const std::string& pathOrName, const FolderSplitOptions
             names += (names.empty() ? "" : ", ") + std::string(benchmark->folder);
         throw Error(pathOrName + ": holds several CoOp benchmarks (" + names + "); pass one of their folders");
     }
+    // Domain-adaptation benchmarks: VisDA-2017's image lists, mini-DomainNet's split files.
+    if (isImageListFolder(path))
+        return openImageListDataset(pathOrName, progress);
+    if (isDomainNetDomainFolder(path))
+        return openDomainNetDomain(pathOrName, progress);
     return openFolderDataset(pathOrName, split, progress);
 }
 

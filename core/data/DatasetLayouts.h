@@ -16,7 +16,7 @@ namespace tunebench {
 struct FolderSplitOptions
 {
     std::uint64_t seed = 1;
-    double trainFraction = 0.5;
+    double trainFraction = 0.5;  // 1 with valFraction 0: every image in train, none tested
     double valFraction = 0.2;
 };
 

@@ -3,14 +3,17 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageBatchSource.h"
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/train/PairedBatchSource.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/ClipStrategy.h"
+#include "core/tuning/DomainAdaptiveLearner.h"
 #include "core/tuning/ParameterBudget.h"
 
 #include <torch/torch.h>
@@ -149,6 +152,11 @@ std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const 
                                              const std::function<void(const std::string&)>& progress)
 {
     std::vector<DatasetIndex> targets;
+    if (!settings.adaptTarget.empty()) {
+        DatasetIndex target = openAdaptationDomain(settings.adaptTarget, progress);
+        requireSameClasses(source, target);
+        targets.push_back(std::move(target));
+    }
     for (const std::string& name : settings.evalDatasets) {
         DatasetIndex target = openDataset(name, {}, progress);
         requireSameClasses(source, target);
@@ -232,6 +240,8 @@ std::int64_t countTrainableParameters(const Backbone& backbone, const RunSetting
     setup.classNames = classNames;
     setup.tokenizer = backbone.tokenizer;
     setup.shots = settings.shots;
+    if (info.capabilities.adaptsToTarget)
+        setup.domainNames = {"source", "target"};  // the words do not change the count
     auto strategy = info.create();
     strategy->attach(backbone.build(), setup, settings.options);
     return strategy->trainableParameterCount();
@@ -255,9 +265,17 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     // An imported prompt is evaluated on every class of this dataset, without training.
     const bool imported = !settings.importPrompt.empty();
     const StrategyInfo& info = findStrategy(experimentMethod(settings));
-    const bool baseNew = !imported && settings.baseNew && baseNewApplies(backbone, info);
+    // Domain adaptation: the first target is the domain adapted to; its training images go in unlabelled.
+    const bool adapts = !imported && info.capabilities.adaptsToTarget;
+    if (adapts && settings.adaptTarget.empty())
+        throw Error(info.name + " adapts to an unlabelled target domain: give one (train --adapt-to TARGET, or tunebench-cli adapt)");
+    if (adapts && targets.empty())
+        throw Error(info.name + ": the target domain " + settings.adaptTarget + " was not opened (openTargetDatasets)");
+    if (!adapts && !settings.adaptTarget.empty())
+        throw Error(info.name + " does not adapt to a target domain (adapt-to applies to dapl); score a target with eval datasets instead");
+    const bool baseNew = !imported && !adapts && settings.baseNew && baseNewApplies(backbone, info);
     if (settings.baseNew && !baseNew && !imported)
-        log("base-to-new does not apply to " + info.name + " on this model: plain accuracy");
+        log("base-to-new does not apply to " + info.name + (adapts ? " (domain adaptation)" : " on this model") + ": plain accuracy");
     torch::manual_seed(static_cast<uint64_t>(settings.seed));
 
     // CoOp's protocol: few-shot sampling first, then the class split (methods.md 3).
@@ -274,9 +292,13 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             log("warning: " + warning);
         strategy = std::move(prompt.strategy);
     } else {
+        TaskSetup setup = taskSetup(backbone, dataset, trainSet.classNames, settings.shots);
+        if (adapts)
+            setup.domainNames = {adaptationDomainName(dataset), adaptationDomainName(targets.front())};
         strategy = info.create();
-        strategy->attach(model, taskSetup(backbone, dataset, trainSet.classNames, settings.shots), settings.options);
+        strategy->attach(model, setup, settings.options);
     }
+    auto* adaptive = adapts ? &dynamic_cast<DomainAdaptiveLearner&>(*strategy) : nullptr;
     // Every method that needs the text tower is a ClipStrategy (prompt export, augmentation choice).
     auto* clipStrategy = info.capabilities.needsTextTower ? &dynamic_cast<ClipStrategy&>(*strategy) : nullptr;
 
@@ -324,6 +346,28 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         stage(ExperimentStage::Training);
         auto trainSource = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, recipe.cropScaleMin), batchSize, true,
                                       static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        // The target's training images without labels, batch for batch beside the source's.
+        std::unique_ptr<ImageBatchSource> targetSource;
+        std::optional<PairedBatchSource> paired;
+        if (adapts) {
+            const DatasetIndex& target = targets.front();
+            DatasetIndex unlabelled = target;
+            unlabelled.train = withoutLabels(target.train);
+            unlabelled.val.clear();
+            unlabelled.test.clear();
+            const auto unlabelledShared = std::make_shared<const DatasetIndex>(std::move(unlabelled));
+            targetSource = makeSource(unlabelledShared, unlabelledShared->train, resolution,
+                                      trainTransform(resolution, effectiveRecipe(settings, target).cropScaleMin), batchSize, true,
+                                      static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+            paired.emplace(*trainSource, *targetSource);
+            results["adaptation"] = {{"source_domain", adaptationDomainName(dataset)},
+                                     {"target_domain", adaptationDomainName(target)},
+                                     {"target", target.name},
+                                     {"unlabelled_target_images", unlabelledShared->train.size()}};
+            log(info.name + ": adapting " + adaptationDomainName(dataset) + " -> " + adaptationDomainName(target) + " with " +
+                std::to_string(unlabelledShared->train.size()) + " unlabelled target images");
+        }
+        BatchSource& trainData = paired ? static_cast<BatchSource&>(*paired) : *trainSource;
         const std::int64_t perEpoch = trainSource->batchesPerEpoch();
         const std::int64_t logEvery = settings.logEvery > 0 ? settings.logEvery : std::max<std::int64_t>(1, perEpoch * config.epochs / 50);
         {
@@ -343,10 +387,19 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             std::snprintf(line, sizeof line, "epoch %d/%d step %lld/%lld loss %.4f acc %.1f%% lr %.2e %.1f img/s ETA %s", r.epoch + 1,
                           r.epochs, static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.accuracy * 100,
                           r.lr, r.imagesPerSecond, formatDuration(r.etaSeconds).c_str());
-            log(line);
-            if (store)
-                store->appendMetric({{"type", "step"}, {"epoch", r.epoch}, {"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy},
-                                     {"lr", r.lr}, {"images_per_second", r.imagesPerSecond}});
+            std::string text = line;
+            for (const auto& [name, value] : r.metrics) {
+                std::snprintf(line, sizeof line, " %s %.4g", name.c_str(), value);
+                text += line;
+            }
+            log(text);
+            if (store) {
+                nlohmann::json metric = {{"type", "step"}, {"epoch", r.epoch}, {"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy},
+                                         {"lr", r.lr}, {"images_per_second", r.imagesPerSecond}};
+                for (const auto& [name, value] : r.metrics)
+                    metric[name] = value;
+                store->appendMetric(metric);
+            }
         };
         trainerCallbacks.onEpoch = [&](const EpochReport& r) {
             if (callbacks.onEpoch)
@@ -354,13 +407,15 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             if (store)
                 store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
         };
-        const TrainResult trained = Trainer(config).fit(*strategy, *trainSource, trainerCallbacks, control);
+        const TrainResult trained = Trainer(config).fit(*strategy, trainData, trainerCallbacks, control);
         // The images trained on are those the loader could read.
         const std::int64_t unreadable = trainSource->skippedCount();
         results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps},          {"seconds", trained.seconds},
                             {"final_loss", trained.finalLoss},   {"images", trainSource->sampleCount() - unreadable},
                             {"skipped_images", unreadable}};
         skipped.add(trainSource->problems());
+        if (targetSource)
+            skipped.add(targetSource->problems());
         if (unreadable > 0)
             log("trained on " + std::to_string(trainSource->sampleCount() - unreadable) + " of " +
                 std::to_string(trainSource->sampleCount()) + " training images: " + std::to_string(unreadable) +
@@ -389,7 +444,12 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     const auto testSamples = [&](const DatasetIndex& set) {
         return limitSamples(set.test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
     };
+    // An adapted method scores the source with the source's prompts and every target with the target's.
+    if (adaptive)
+        adaptive->setInferenceSide(AdaptationSide::Source);
     const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped, control);
+    if (adaptive)
+        adaptive->setInferenceSide(AdaptationSide::Target);
     result.first = ClassEvaluation{trainSet.classNames, first};
     const auto firstJson = accuracyJson(first, trainSet.classNames);
     for (const auto& key : {"accuracy", "per_class", "n"})
@@ -481,7 +541,7 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                const std::vector<DatasetIndex>& targets)
 {
     try {
-        if (targets.empty() && !settings.evalDatasets.empty())
+        if (targets.empty() && (!settings.evalDatasets.empty() || !settings.adaptTarget.empty()))
             return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control,
                                       openTargetDatasets(settings, dataset, callbacks.onLog));
         return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control, targets);

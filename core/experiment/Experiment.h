@@ -53,7 +53,8 @@ std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const Dataset
 // The training augmentation: random resized crop (area from scaleMin) and flip.
 TrainTransform trainTransform(int resolution, double scaleMin);
 
-// Opens settings.evalDatasets; Error when one cannot be opened or its classes differ from `source`'s.
+// Opens settings.adaptTarget (an adaptation domain, openAdaptationDomain), then settings.evalDatasets;
+// Error when one cannot be opened or its classes differ from `source`'s.
 std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
                                              const std::function<void(const std::string&)>& progress = {});
 
@@ -124,8 +125,8 @@ struct ExperimentResult
     std::string novelMessage;
     std::optional<double> harmonic;
     std::optional<ClassEvaluation> handcraftedFirst, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
-    // Domain generalisation: each target dataset's test images of the training classes (base classes under
-    // base-to-new), in the order of settings.evalDatasets.
+    // Domain generalisation and adaptation: each target dataset's test images of the training classes
+    // (base classes under base-to-new), in the order of openTargetDatasets (the adaptation target first).
     std::vector<std::pair<std::string, ClassEvaluation>> targets;
     // Images skipped by the loaders (training, validation or evaluation), as results.json's "problems".
     std::vector<std::string> problems;
@@ -139,8 +140,10 @@ struct ExperimentResult
 // One experiment: few-shot sampling, (base) training, validation tuning, evaluation (base and new), the
 // hand-crafted comparison, export into the run folder, results.json. With `store`, metrics go to its
 // metrics.jsonl; results.json is written there (also with status "failed" when an exception escapes,
-// which is rethrown). `resume` continues from the store's checkpoint. `targets`: settings.evalDatasets,
-// opened (openTargetDatasets) so that a series of experiments opens them once; opened here when empty.
+// which is rethrown). `resume` continues from the store's checkpoint. `targets`: what
+// openTargetDatasets opens (settings.adaptTarget, then settings.evalDatasets), so that a series of
+// experiments opens them once; opened here when empty. A method that adapts (DAPL) also trains on the
+// adaptation target's training images, without their labels.
 ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
                                bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr,
                                const std::vector<DatasetIndex>& targets = {});

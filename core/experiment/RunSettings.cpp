@@ -21,6 +21,8 @@ nlohmann::json RunSettings::toJson() const
         json["import_prompt"] = importPrompt;
     if (!evalDatasets.empty())
         json["eval_datasets"] = evalDatasets;
+    if (!adaptTarget.empty())
+        json["adapt_target"] = adaptTarget;
     return json;
 }
 
@@ -52,6 +54,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.compareHandcrafted = j.value("compare_handcrafted", s.compareHandcrafted);
         s.importPrompt = j.value("import_prompt", s.importPrompt);
         s.evalDatasets = j.value("eval_datasets", s.evalDatasets);
+        s.adaptTarget = j.value("adapt_target", s.adaptTarget);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }

@@ -35,6 +35,9 @@ struct RunSettings
     bool compareHandcrafted = false; // prompt learning: also score the dataset's hand-crafted prompt on the same images
     std::string importPrompt;        // a prompt export's .json: evaluate it on every class of the dataset, no training
     std::vector<std::string> evalDatasets;  // domain generalisation: also evaluate on these datasets (same classes)
+    // Domain adaptation (methods that adapt, DAPL): the target domain, whose training images are used
+    // without labels; it is also evaluated, like an eval dataset.
+    std::string adaptTarget;
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);

@@ -112,6 +112,7 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
                                     "...; results may be meaningless");
     StateDict tensors = readSafetensors(base + ".safetensors");
     tensors.erase("class_text_features");
+    tensors.erase("source_class_text_features");  // DAPL's, derived like class_text_features
 
     TaskSetup exported = target;
     nlohmann::json params;
@@ -119,6 +120,7 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
         exported.classNames = manifest["class_names"].get<std::vector<std::string>>();
         exported.promptTemplate = manifest.value("template", target.promptTemplate);
         params = manifest.value("params", nlohmann::json::object());
+        exported.domainNames = manifest.value("domains", target.domainNames);  // DAPL: source and target words
     } catch (const nlohmann::json::exception& e) {
         throw Error(base + ".json: class_names, template or params has the wrong type (" + e.what() + ")");
     }

@@ -12,7 +12,7 @@ namespace tunebench {
 struct Batch
 {
     at::Tensor inputs;                  // images [B, 3, H, W] float, or features [B, D]
-    at::Tensor labels;                  // [B] int64
+    at::Tensor labels;                  // [B] int64; -1 marks an unlabelled image (domain adaptation's target)
     std::vector<std::int64_t> indices;  // positions in the source's sample list
 };
 

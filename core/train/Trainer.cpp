@@ -386,8 +386,9 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             lossSum += lossValue;
             ++lossCount;
             if (out.logits.defined()) {
-                correct += (out.logits.argmax(-1) == batch->labels).sum().item<std::int64_t>();
-                seen += batchSize;
+                const auto labelled = batch->labels >= 0;
+                correct += ((out.logits.argmax(-1) == batch->labels) & labelled).sum().item<std::int64_t>();
+                seen += labelled.sum().item<std::int64_t>();
             }
             if (callbacks.onStep) {
                 const double elapsed = secondsSince(runStart);
@@ -401,6 +402,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                 report.lr = lr;
                 report.imagesPerSecond = elapsed > 0 ? imagesThisRun / elapsed : 0;
                 report.etaSeconds = elapsed / stepsThisRun * static_cast<double>(totalSteps - result.steps);
+                report.metrics = out.metrics;
                 callbacks.onStep(report);
             }
         }

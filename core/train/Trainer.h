@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,7 +21,8 @@ class RunControl;
 struct StepOutput
 {
     at::Tensor loss;
-    at::Tensor logits;
+    at::Tensor logits;  // rows of unlabelled images (label < 0) are left out of the running accuracy
+    std::map<std::string, double> metrics{};  // further per-step scalars, e.g. DAPL's pseudo-label coverage
 };
 
 // What the trainer optimises. Strategies implement it; the trainer never sees a model.
@@ -69,6 +71,7 @@ struct StepReport
     double lr = 0;
     double imagesPerSecond = 0;
     double etaSeconds = 0;
+    std::map<std::string, double> metrics{};  // the step's StepOutput::metrics
 };
 
 struct EpochReport

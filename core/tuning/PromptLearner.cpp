@@ -75,7 +75,7 @@ void PromptLearner::setClasses(const std::vector<std::string>& classNames)
     for (int64_t c = 0; c < classes; ++c) {
         const std::string& name = classNames[size_t(c)];
         m_nameLengths.push_back(static_cast<int64_t>(m_tokenizer->encode(name).size()));
-        const auto ids = m_tokenizer->tokenizeToContext(m_promptPrefix + " " + name + ".", contextTokens);
+        const auto ids = m_tokenizer->tokenizeToContext(m_promptPrefix + " " + name + m_options.classSuffix, contextTokens);
         std::copy(ids.begin(), ids.end(), tokens[c].data_ptr<int64_t>());
     }
     const auto device = m_model->logit_scale.device();

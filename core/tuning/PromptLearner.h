@@ -21,6 +21,8 @@ struct PromptLearnerOptions
     // phrase stays as frozen words (MaPLe's and IVLP's "a photo of a" with n_ctx 2: [SOT][ctx][ctx] of a ...).
     int phraseContextTokens = 0;
     std::string classTokenPosition = "end";  // end | middle | front
+    // The frozen words after the class name (DAPL's " , a {domain} image.." holds the domain's name).
+    std::string classSuffix = ".";
     bool classSpecific = false;          // CSC: one context per class
     // Run the start token and a unified context once per context instead of once per class (exact; see
     // TextTransformerImpl::encodeSharedPrefix). Off only to check the shortcut against the plain path.

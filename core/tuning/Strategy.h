@@ -23,6 +23,8 @@ struct TaskSetup
     std::string promptTemplate = "a photo of a {}.";
     std::string datasetName;
     int shots = 16;
+    // Domain adaptation: the source's and the target's domain words, in that order ("photo", "sketch").
+    std::vector<std::string> domainNames;
     std::shared_ptr<const ClipTokenizer> tokenizer;  // null for vision-only models
 };
 

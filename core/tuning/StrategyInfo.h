@@ -44,6 +44,9 @@ struct StrategyCapabilities
     bool usesPrompts = true;           // false: classifies image features without text (the linear probe; dashed in curves)
     bool needsVitImageTower = false;   // works on a ViT's tokens or blocks (prompts among patches, adapters, BitFit): not on a ResNet CLIP
     bool continual = false;            // learns a stream of tasks (a ContinualLearner): `continual` runs it task after task
+    // Learns from unlabelled images of a target domain too (a DomainAdaptiveLearner, DAPL): a run needs
+    // RunSettings::adaptTarget, whose training images it sees without their labels.
+    bool adaptsToTarget = false;
     // Whether scoring the dataset's hand-crafted prompt beside it says something: a CLIP method that learns
     // from images (zero-shot is the hand-crafted prompt itself).
     bool comparesWithHandcrafted() const { return needsTextTower && usesTrainingImages; }

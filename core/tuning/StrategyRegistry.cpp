@@ -27,6 +27,7 @@ StrategyInfo promptTuningStrategyInfo();
 StrategyInfo pTuningStrategyInfo();
 StrategyInfo prefixTuningStrategyInfo();
 StrategyInfo pTuningV2StrategyInfo();
+StrategyInfo daplStrategyInfo();
 StrategyInfo fullStrategyInfo();
 StrategyInfo linearStrategyInfo();
 StrategyInfo partialStrategyInfo();
@@ -58,6 +59,7 @@ const std::vector<StrategyInfo>& strategyRegistry()
         pTuningStrategyInfo(),
         prefixTuningStrategyInfo(),
         pTuningV2StrategyInfo(),
+        daplStrategyInfo(),
         fullStrategyInfo(),
         linearStrategyInfo(),
         partialStrategyInfo(),

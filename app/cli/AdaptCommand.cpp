@@ -1,0 +1,80 @@
+// tunebench-cli adapt: unsupervised domain adaptation. Each method is trained on the labelled source
+// (DAPL also on the target's training images, without their labels) and scored on the target's test
+// images; one run folder per method and seed, the summary as JSON on stdout.
+#include "app/cli/Commands.h"
+#include "app/cli/RunSetup.h"
+
+#include "core/Device.h"
+#include "core/Error.h"
+#include "core/data/DomainAdaptationData.h"
+#include "core/experiment/DomainAdaptation.h"
+#include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
+#include "core/train/Trainer.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace tunebench::cli {
+
+int runAdapt(const std::vector<std::string>& words)
+{
+    CliArgs args(words, {});
+    args.requireKnown({"model", "source", "target", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device",
+                       "threads", "precision", "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "runs", "max-test-images"});
+    AdaptationSettings settings;
+    settings.base = settingsFromArgs(args);
+    settings.base.shots = args.intValue("shots", 0);
+    if (settings.base.shots < 0)
+        throw Error("--shots must be 0 (every source image) or positive, got " + std::to_string(settings.base.shots));
+    settings.base.maxTestImages = args.intValue("max-test-images", 0);  // a fixed seeded subset of each test split
+    settings.base.dataset = args.value("source", "");
+    settings.target = args.value("target", "");
+    if (settings.base.model.empty())
+        throw Error("--model PATH is required (a CLIP model: the methods classify with prompts)");
+    if (settings.base.dataset.empty() || settings.target.empty())
+        throw Error("--source and --target are both required (datasets with the same classes, e.g. --source fashion-mnist "
+                    "--target fashion-mnist:sketch)");
+    settings.methods = splitComma(args.value("methods", "zeroshot,coop,dapl"));
+    settings.seeds.clear();
+    for (const auto& seed : splitComma(args.value("seeds", "1")))
+        settings.seeds.push_back(parseInteger("--seeds", seed));
+    if (settings.methods.empty() || settings.seeds.empty())
+        throw Error("--methods and --seeds need at least one value each");
+    for (const auto& method : settings.methods)
+        findStrategy(method);  // unknown names fail before any loading
+    settings.runsRoot = args.value("runs", RunStore::defaultRoot());
+    configureThreads(settings.base.threads);
+
+    const Backbone backbone = loadBackbone(settings.base.model, settings.base.vocab, settings.base.device);
+    const auto progress = [](const std::string& message) { std::cerr << message << "\n"; };
+    const DatasetIndex source = openAdaptationDomain(settings.base.dataset, progress);
+    const DatasetIndex target = openAdaptationDomain(settings.target, progress);
+    std::cerr << "adapt: " << source.name << " (" << adaptationDomainName(source) << ", " << source.train.size() << " training images) -> "
+              << target.name << " (" << adaptationDomainName(target) << ", " << target.train.size() << " unlabelled training / "
+              << target.test.size() << " test images) on " << describeDevice(backbone.device) << "\n";
+
+    AdaptationCallbacks callbacks;
+    std::string label;
+    callbacks.onRunStart = [&](const std::string& method, int seed) { label = "[" + method + " seed " + std::to_string(seed) + "] "; };
+    callbacks.onLog = [&](const std::string& line) { std::cerr << label << line << "\n"; };
+    callbacks.onRunDone = [](const AdaptationRun& run) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%-12s seed %d: target %.2f%%, source %.2f%% (%s)", run.method.c_str(), run.seed,
+                      100 * run.targetAccuracy, 100 * run.sourceAccuracy, run.status.c_str());
+        std::cerr << line << (run.runFolder.empty() ? "" : "  " + run.runFolder) << "\n";
+    };
+    RunControl control;
+    const StopOnInterrupt stopOnInterrupt(control);
+    const AdaptationReport report = runAdaptation(backbone, source, target, settings, callbacks, &control);
+    std::cerr << "\nmethod        target %  source %  (mean of seeds)\n";
+    for (const AdaptationSummary& summary : report.methods) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%-12s %8.2f  %8.2f", summary.method.c_str(), 100 * summary.targetAccuracy, 100 * summary.sourceAccuracy);
+        std::cerr << line << "\n";
+    }
+    std::cout << report.toJson().dump() << std::endl;
+    return report.methods.size() == settings.methods.size() ? 0 : 1;
+}
+
+} // namespace tunebench::cli

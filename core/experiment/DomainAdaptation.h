@@ -1,0 +1,77 @@
+#pragma once
+// Unsupervised domain adaptation: labelled source training images, unlabelled target training images,
+// labelled target test images. Methods that adapt (DAPL) train on both; the source-only baselines (any
+// other method, zero-shot and CoOp above all) train on the source alone. Every method is scored on the
+// target's test images and on the source's. The CLI's `adapt` and the workbench run the same code.
+
+#include "core/data/DatasetIndex.h"
+#include "core/experiment/RunSettings.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+struct Backbone;
+class RunControl;
+struct StepReport;
+
+struct AdaptationSettings
+{
+    RunSettings base;               // model, shots, epochs, options, ...; base.dataset is the source
+    std::string target;             // the target domain (a dataset path or name)
+    std::vector<std::string> methods = {"zeroshot", "coop", "dapl"};
+    std::vector<int> seeds = {1};
+    std::string runsRoot;           // one run folder per method and seed under it; empty = none
+};
+
+// One method and seed.
+struct AdaptationRun
+{
+    std::string method;
+    int seed = 1;
+    std::string status;             // finished | stopped | diverged
+    double targetAccuracy = 0, sourceAccuracy = 0;
+    std::vector<double> targetPerClass;  // label order; -1 for a class without test images
+    std::string runFolder;
+};
+
+// One method over its seeds: means of the runs' own figures.
+struct AdaptationSummary
+{
+    std::string method;
+    double targetAccuracy = 0, sourceAccuracy = 0;
+    std::vector<double> targetPerClass;
+    std::vector<AdaptationRun> runs;
+};
+
+struct AdaptationReport
+{
+    std::string source, target;               // dataset names
+    std::string sourceDomain, targetDomain;   // the words in DAPL's prompts
+    std::vector<std::string> classNames;
+    std::vector<AdaptationSummary> methods;   // in AdaptationSettings::methods' order
+    // {"source", "target", "source_domain", "target_domain", "classes", "methods": {NAME: {"target_accuracy",
+    // "source_accuracy", "per_class": {class: accuracy}, "per_seed": [...]}}}, fractions throughout.
+    nlohmann::json toJson() const;
+};
+
+struct AdaptationCallbacks
+{
+    std::function<void(const std::string& method, int seed)> onRunStart;
+    std::function<void(const std::string& method, int seed, const StepReport&)> onStep;
+    std::function<void(const std::string& line)> onLog;
+    std::function<void(const AdaptationRun&)> onRunDone;
+};
+
+// The methods over the seeds, one after another. Methods that ignore the training images (zero-shot) run
+// once, with the first seed. Errors: an unknown method, a source and target whose classes differ (one
+// line naming the differences). A run that is stopped ends the series (the report holds what finished).
+AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
+                               const AdaptationSettings& settings, const AdaptationCallbacks& callbacks = {},
+                               RunControl* control = nullptr);
+
+} // namespace tunebench

@@ -1,0 +1,97 @@
+#pragma once
+
+#include "core/experiment/DomainAdaptation.h"
+#include "core/model/ModelSpec.h"
+
+#include <QMap>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include <memory>
+
+class QCheckBox;
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace tunebench {
+
+class BackgroundTasks;
+class RunControl;
+
+// The workbench's domain-adaptation mode: a labelled source and an unlabelled target domain with the same
+// classes; zero-shot, CoOp trained on the source and DAPL (source plus the target's images without labels)
+// over seeds, as `tunebench-cli adapt` runs them, one run folder each. While a run trains: its loss and,
+// for DAPL, the pseudo-label coverage (the share of target images whose zero-shot probability passes the
+// threshold). Then the target accuracy per class of every method side by side, and a summary table.
+class AdaptationPanel : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit AdaptationPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
+    ~AdaptationPanel() override;
+
+    void setModel(const QString& path, const QString& vocabulary, const ModelSpec& spec, bool usable);  // empty path: none
+    void setDataset(const QString& pathOrName);  // the open dataset becomes the default source
+    void setRunsRoot(const QString& folder);
+
+    // Starts the methods on a background thread; false (with the reason in the status line) when the
+    // settings cannot run or a series is running.
+    bool start();
+    void stop();   // after the current step
+    void abort();  // at once (the window is closing)
+    bool isRunning() const { return m_running; }
+    // Mean target accuracy per method over the finished runs (fractions).
+    QMap<QString, double> targetAccuracies() const;
+    QString statusText() const;
+    void retranslate();
+
+Q_SIGNALS:
+    void seriesFinished(bool completed);
+
+private:
+    struct Job;
+    void updateControls();
+    QStringList chosenMethods() const;
+    void onRunStart(const QString& method, int seed);
+    void onStep(double step, double loss, double coverage, const QString& progressLine);
+    void onRunDone(const AdaptationRun& run);
+    void onSeriesEnd(bool completed, const QString& message);
+    void showPerClass();
+
+    BackgroundTasks* m_tasks = nullptr;
+    QComboBox* m_source = nullptr;
+    QComboBox* m_target = nullptr;
+    QMap<QString, QCheckBox*> m_methodBoxes;
+    QSpinBox* m_shots = nullptr;
+    QLineEdit* m_seeds = nullptr;
+    QSpinBox* m_epochs = nullptr;
+    QSpinBox* m_testImages = nullptr;
+    QPushButton* m_start = nullptr;
+    QPushButton* m_stop = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_status = nullptr;
+    QCustomPlot* m_curves = nullptr;
+    QCustomPlot* m_perClass = nullptr;
+    QTableWidget* m_summary = nullptr;
+    QLabel* m_labels[6] = {};
+
+    QString m_modelPath, m_vocabulary, m_dataset, m_runsRoot;
+    ModelSpec m_spec;
+    bool m_modelUsable = false;
+    bool m_running = false;
+    std::shared_ptr<RunControl> m_control;
+    int m_runsDone = 0, m_runsTotal = 0;
+    QStringList m_classNames;
+    QMap<QString, QList<AdaptationRun>> m_runs;  // finished runs per method
+    QStringList m_methodOrder;
+};
+
+} // namespace tunebench
