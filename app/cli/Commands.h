@@ -23,5 +23,6 @@ int runParams(const std::vector<std::string>& words);
 int runPretrain(const std::vector<std::string>& words);
 int runContinual(const std::vector<std::string>& words);
 int runAdapt(const std::vector<std::string>& words);
+int runSweep(const std::vector<std::string>& words);
 
 } // namespace tunebench::cli

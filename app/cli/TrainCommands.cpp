@@ -61,16 +61,26 @@ int runTrain(const std::vector<std::string>& words)
 {
     CliArgs args(words, {"base-new"});
     auto known = kRunOptions;
-    known.insert({"config", "runs", "resume"});
+    known.insert({"config", "runs", "resume", "run-folder"});
     args.requireKnown(known);
     RunSettings settings;
     std::optional<RunStore> store;
     bool resume = false;
+    if (auto runFolder = args.value("run-folder")) {
+        // A run folder planned beforehand (a sweep's): its settings from --config (else its own
+        // config.json), its checkpoint resumed when it has one.
+        if (args.value("resume"))
+            throw Error("--run-folder and --resume are two ways to name the folder: give one");
+        store = RunStore::open(*runFolder);
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        resume = true;
+    }
     if (auto resumeDir = args.value("resume")) {
         store = RunStore::open(*resumeDir);
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
         resume = true;
-    } else if (auto configPath = args.value("config")) {
+    }
+    if (auto configPath = args.value("config"); configPath && !args.value("resume")) {
         const auto config = RunStore::readJsonFile(*configPath);
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
     }

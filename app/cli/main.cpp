@@ -49,6 +49,14 @@ commands:
                                              unsupervised domain adaptation: trained on the labelled
                                              source (DAPL also on the unlabelled target images),
                                              accuracy on the target's test images, per class
+  sweep    --model PATH --datasets D1,D2 --methods a,b --shots 1,2,4,8,16 --seeds 1,2,3 [--epochs N
+           --opt name=value --base-new --max-test-images N] --out DIR (--local N | --slurm [--partition P
+           --gpus-per-task G --cpus-per-task C --time HH:MM:SS --max-concurrent K --dry-run])
+                                             a plan of runs in DIR, run by N worker processes or as one
+                                             Slurm job array; run again, it runs only what is unfinished
+  sweep status DIR                           {"total", "finished", "failed", "running", "pending"}
+  sweep collect DIR                          mean ± std per dataset x method x shots (collect.csv/.json,
+                                             curve-DATASET.png/.pdf)
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into
                                              image domains, with web-like captions
@@ -74,7 +82,7 @@ int main(int argc, char** argv)
         {"classify", runClassify}, {"dataset", runDataset}, {"train", runTrain},
         {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
         {"params", runParams},     {"pretrain", runPretrain}, {"continual", runContinual},
-        {"adapt", runAdapt},
+        {"adapt", runAdapt},       {"sweep", runSweep},
     };
     if (argc < 2) {
         std::cerr << kUsage;

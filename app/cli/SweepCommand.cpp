@@ -1,0 +1,383 @@
+// tunebench-cli sweep: a plan of runs (datasets x methods x shots x seeds) in a folder, run here by worker
+// processes or on a Slurm cluster as one job array; `sweep status` counts the runs' states, `sweep
+// collect` tables their results. Every run is `tunebench-cli train --config RUN/config.json --run-folder RUN`,
+// so a sweep run again (here or on the cluster) runs only what is not finished, resuming from checkpoints.
+#include "app/cli/Commands.h"
+#include "app/cli/RunSetup.h"
+
+#include "app/cli/CliArgs.h"
+#include "core/Error.h"
+#include "core/experiment/Sweep.h"
+#include "core/io/AtomicFile.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/StrategyInfo.h"
+#include "widgets/ShotCurvePlot.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace tunebench::cli {
+
+namespace {
+
+std::string selfPath()
+{
+    std::error_code error;
+    const fs::path self = fs::read_symlink("/proc/self/exe", error);
+    if (error)
+        throw Error("cannot find this program's own path (/proc/self/exe): " + error.message());
+    return self.string();
+}
+
+// Paths that exist here become absolute, so that array tasks started in another folder find them; names
+// (fashion-mnist, clip-vit-b16) and NAME:DOMAIN suffixes stay as they are.
+std::string absoluteIfPath(const std::string& text)
+{
+    const auto colon = text.rfind(':');
+    const std::string path = fs::exists(text) || colon == std::string::npos ? text : text.substr(0, colon);
+    if (path.empty() || !fs::exists(path))
+        return text;
+    return fs::absolute(path).lexically_normal().string() + text.substr(path.size());
+}
+
+std::string formatSeconds(double seconds)
+{
+    const auto total = static_cast<long long>(seconds + 0.5);
+    char text[32];
+    std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
+    return text;
+}
+
+// A command's standard output, or nullopt when it could not run or failed.
+std::optional<std::string> commandOutput(const std::string& command)
+{
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>/dev/null").c_str(), "r"), pclose);
+    if (!pipe)
+        return std::nullopt;
+    std::string out;
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get()))
+        out.append(buffer, n);
+    const int status = pclose(pipe.release());
+    if (status != 0)
+        return std::nullopt;
+    return out;
+}
+
+std::vector<int> unfinishedIndices(const SweepPlan& plan)
+{
+    std::vector<int> indices;
+    for (const SweepRun& run : plan.runs)
+        if (runFolderState(run.folder) != RunState::Finished)
+            indices.push_back(run.index);
+    return indices;
+}
+
+// The submissions recorded in DIR/slurm.json (oldest first).
+nlohmann::json slurmSubmissions(const SweepPlan& plan)
+{
+    const fs::path file = fs::path(plan.folder) / "slurm.json";
+    return fs::exists(file) ? RunStore::readJsonFile(file.string()).value("submissions", nlohmann::json::array()) : nlohmann::json::array();
+}
+
+// The state of every run: its folder, a live local worker, and under Slurm squeue (running or pending
+// array tasks) and the task logs (a task that ran and left no finished result failed).
+std::vector<RunState> sweepStates(const SweepPlan& plan)
+{
+    std::vector<RunState> states;
+    for (const SweepRun& run : plan.runs) {
+        RunState state = runFolderState(run.folder);
+        if (state != RunState::Finished) {
+            std::ifstream pidFile(fs::path(run.folder) / "worker.pid");
+            long pid = 0;
+            if (pidFile >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0)
+                state = RunState::Running;
+        }
+        states.push_back(state);
+    }
+    for (const auto& submission : slurmSubmissions(plan)) {
+        const std::string job = submission.value("job_id", "");
+        if (job.empty())
+            continue;
+        std::map<int, char> queued;  // index -> 'R' running, 'P' pending
+        if (const auto out = commandOutput("squeue -h -r -j " + job + " -o '%K %t'")) {
+            std::istringstream lines(*out);
+            int index = 0;
+            std::string code;
+            while (lines >> index >> code)
+                queued[index] = (code == "PD" || code == "CF" || code == "RQ" || code == "RH") ? 'P' : 'R';
+        }
+        for (const auto& item : submission.value("indices", nlohmann::json::array())) {
+            const int index = item.get<int>();
+            if (index < 0 || index >= static_cast<int>(states.size()) || states[size_t(index)] == RunState::Finished)
+                continue;
+            if (queued.count(index))
+                states[size_t(index)] = queued[index] == 'P' ? RunState::Pending : RunState::Running;
+            else if (states[size_t(index)] == RunState::Pending &&
+                     fs::exists(fs::path(plan.folder) / "logs" / ("tunebench-sweep_" + job + "_" + std::to_string(index) + ".out")))
+                states[size_t(index)] = RunState::Failed;  // it ran and ended without a finished result
+        }
+    }
+    return states;
+}
+
+volatile std::sig_atomic_t g_stopLocal = 0;
+
+extern "C" void stopLocalSweep(int)
+{
+    g_stopLocal = 1;
+}
+
+// Runs the unfinished runs here, `workers` at a time, each `train` with its share of the cores. Ctrl-C or
+// SIGTERM starts no further run and asks the running ones to stop after their current step (each keeps
+// its checkpoint; running the sweep again resumes them).
+int runLocal(const SweepPlan& plan, int workers, int threads)
+{
+    struct sigaction action = {};
+    action.sa_handler = stopLocalSweep;  // no SA_RESTART: waitpid returns EINTR
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    bool stopping = false;
+    const std::vector<int> todo = unfinishedIndices(plan);
+    const std::string cli = selfPath();
+    std::cerr << "sweep: " << plan.runs.size() << " runs, " << plan.runs.size() - todo.size() << " finished, " << todo.size()
+              << " to run with " << workers << " workers of " << threads << " thread" << (threads == 1 ? "" : "s") << "\n";
+    std::map<pid_t, int> running;  // pid -> plan index
+    std::size_t next = 0;
+    int done = 0, failed = 0;
+    const auto started = std::chrono::steady_clock::now();
+    auto launch = [&](const SweepRun& run) {
+        const std::string log = (fs::path(run.folder) / "train.log").string();
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+        const std::string config = (fs::path(run.folder) / "config.json").string();
+        const std::string threadText = std::to_string(threads);
+        std::vector<std::string> words = {cli, "train", "--config", config, "--run-folder", run.folder, "--threads", threadText};
+        std::vector<char*> argv;
+        for (std::string& word : words)
+            argv.push_back(word.data());
+        argv.push_back(nullptr);
+        pid_t pid = 0;
+        const int error = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (error != 0)
+            throw Error("cannot start " + cli + " for " + run.folder + ": " + std::strerror(error));
+        std::ofstream(fs::path(run.folder) / "worker.pid") << pid << "\n";
+        running[pid] = run.index;
+    };
+    while ((next < todo.size() && !g_stopLocal) || !running.empty()) {
+        while (next < todo.size() && !g_stopLocal && static_cast<int>(running.size()) < workers)
+            launch(plan.runs[size_t(todo[next++])]);
+        if (g_stopLocal && !stopping) {
+            stopping = true;
+            std::cerr << "sweep: stopping; the running runs stop after their current step and resume when the sweep runs again\n";
+            for (const auto& [child, index] : running)
+                kill(child, SIGTERM);
+        }
+        int status = 0;
+        const pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            throw Error(std::string("waiting for the sweep's workers failed: ") + std::strerror(errno));
+        }
+        const auto it = running.find(pid);
+        if (it == running.end())
+            continue;
+        const SweepRun& run = plan.runs[size_t(it->second)];
+        running.erase(it);
+        fs::remove(fs::path(run.folder) / "worker.pid");
+        ++done;
+        const bool finished = runFolderState(run.folder) == RunState::Finished;
+        failed += finished ? 0 : 1;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double eta = elapsed / done * static_cast<double>(todo.size() - static_cast<std::size_t>(done));
+        std::cerr << "sweep: " << done << "/" << todo.size() << " done (" << failed << " failed), " << running.size() << " running, ETA "
+                  << formatSeconds(eta) << (finished ? "" : "; not finished: " + run.folder + " (see its train.log)") << "\n";
+    }
+    const SweepCounts counts = countStates(sweepStates(plan));
+    std::cout << counts.toJson().dump() << std::endl;
+    return counts.finished == counts.total ? 0 : 1;
+}
+
+int submitSlurm(const SweepPlan& plan, const SlurmOptions& options, bool dryRun)
+{
+    const std::vector<int> todo = unfinishedIndices(plan);
+    if (todo.empty()) {
+        std::cerr << "sweep: every run of " << plan.folder << " is finished; nothing to submit\n";
+        std::cout << nlohmann::json{{"runs", 0}, {"counts", countStates(sweepStates(plan)).toJson()}}.dump() << std::endl;
+        return 0;
+    }
+    const std::string script = (fs::path(plan.folder) / "submit.sbatch").string();
+    writeFileAtomically(script, sbatchScript(plan, todo, options, selfPath()));
+    nlohmann::json out = {{"script", script}, {"array", arrayRanges(todo)}, {"runs", todo.size()}};
+    if (dryRun) {
+        std::cerr << "sweep: wrote " << script << " (" << todo.size() << " array tasks); not submitted (--dry-run)\n";
+        std::cout << out.dump() << std::endl;
+        return 0;
+    }
+    const auto submitted = commandOutput("sbatch --parsable " + script);
+    if (!submitted)
+        throw Error("sbatch " + script + " failed (is Slurm's sbatch on PATH and the cluster up? try it by hand to see why)");
+    const std::string jobId = submitted->substr(0, submitted->find_first_of(";\n"));
+    nlohmann::json record = {{"submissions", slurmSubmissions(plan)}};
+    record["submissions"].push_back({{"job_id", jobId}, {"indices", todo}, {"script", script}, {"submitted", RunStore::utcNow()}});
+    writeFileAtomically((fs::path(plan.folder) / "slurm.json").string(), record.dump(2) + "\n");
+    std::cerr << "sweep: submitted job array " << jobId << " (" << todo.size() << " tasks); follow it with tunebench-cli sweep status "
+              << plan.folder << "\n";
+    out["job_id"] = jobId;
+    std::cout << out.dump() << std::endl;
+    return 0;
+}
+
+int sweepStatus(const std::vector<std::string>& words)
+{
+    if (words.size() != 1)
+        throw Error("usage: tunebench-cli sweep status DIR");
+    const SweepPlan plan = readSweepPlan(words[0]);
+    const std::vector<RunState> states = sweepStates(plan);
+    nlohmann::json out = countStates(states).toJson();
+    out["failed_runs"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < states.size(); ++i)
+        if (states[i] == RunState::Failed)
+            out["failed_runs"].push_back(plan.runs[i].folder);
+    std::cout << out.dump() << std::endl;
+    return 0;
+}
+
+int sweepCollect(const std::vector<std::string>& words)
+{
+    if (words.size() != 1)
+        throw Error("usage: tunebench-cli sweep collect DIR");
+    const SweepPlan plan = readSweepPlan(words[0]);
+    const std::vector<SweepCell> cells = collectSweep(plan);
+    nlohmann::json rows = nlohmann::json::array();
+    std::string csv = "dataset,method,shots,seeds,metric,mean,std\n";
+    std::cerr << "dataset                    method           shots seeds  mean ± std (%)\n";
+    for (const SweepCell& cell : cells) {
+        nlohmann::json row = {{"dataset", cell.dataset}, {"method", cell.method}, {"shots", cell.shots}, {"seeds", cell.seeds}};
+        std::string text;
+        for (const auto& [metric, mean] : cell.mean) {
+            row[metric] = {{"mean", mean}, {"std", cell.stdev.at(metric)}};
+            csv += cell.dataset + "," + cell.method + "," + std::to_string(cell.shots) + "," + std::to_string(cell.seeds) + "," + metric + "," +
+                   nlohmann::json(mean).dump() + "," + nlohmann::json(cell.stdev.at(metric)).dump() + "\n";
+            char part[64];
+            std::snprintf(part, sizeof part, "  %s %.2f ± %.2f", metric.c_str(), 100 * mean, 100 * cell.stdev.at(metric));
+            text += part;
+        }
+        rows.push_back(row);
+        char line[160];
+        std::snprintf(line, sizeof line, "%-26s %-16s %5d %5d", cell.dataset.c_str(), cell.method.c_str(), cell.shots, cell.seeds);
+        std::cerr << line << text << "\n";
+    }
+    const nlohmann::json table = {{"rows", rows}, {"counts", countStates(sweepStates(plan)).toJson()}};
+    writeFileAtomically((fs::path(plan.folder) / "collect.json").string(), table.dump(2) + "\n");
+    writeFileAtomically((fs::path(plan.folder) / "collect.csv").string(), csv);
+
+    // The few-shot figure per dataset: H under base-to-new, else accuracy; zero-shot as the star at 0.
+    const std::string metric = plan.base.baseNew ? "h" : "accuracy";
+    for (const std::string& dataset : plan.datasets) {
+        QVector<ShotCurve> curves;
+        for (const std::string& method : plan.methods) {
+            ShotCurve curve;
+            curve.method = QString::fromStdString(findStrategy(method).title);
+            curve.dashed = !findStrategy(method).capabilities.usesPrompts;
+            for (const SweepCell& cell : cells)
+                if (cell.dataset == dataset && cell.method == method && cell.mean.count(metric)) {
+                    curve.shots << (findStrategy(method).capabilities.usesTrainingImages ? cell.shots : 0);
+                    curve.values << cell.mean.at(metric);
+                }
+            if (!curve.values.isEmpty())
+                curves << curve;
+        }
+        std::string name;
+        for (char c : dataset)
+            name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+        const fs::path png = fs::path(plan.folder) / ("curve-" + name + ".png");
+        const QString problem = renderShotCurves(curves, QString::fromStdString(dataset), metric == "h" ? "H (%)" : "Accuracy (%)",
+                                                 QString::fromStdString(png.string()),
+                                                 QString::fromStdString(fs::path(png).replace_extension(".pdf").string()));
+        if (!problem.isEmpty())
+            std::cerr << "sweep collect: " << problem.toStdString() << "\n";
+    }
+    std::cout << table.dump() << std::endl;
+    return 0;
+}
+
+} // namespace
+
+int runSweep(const std::vector<std::string>& words)
+{
+    if (!words.empty() && words[0] == "status")
+        return sweepStatus({words.begin() + 1, words.end()});
+    if (!words.empty() && words[0] == "collect")
+        return sweepCollect({words.begin() + 1, words.end()});
+    CliArgs args(words, {"slurm", "dry-run", "base-new"});
+    args.requireKnown({"model", "datasets", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device", "precision",
+                       "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "base-new", "max-test-images", "out", "local",
+                       "slurm", "partition", "gpus-per-task", "cpus-per-task", "time", "max-concurrent", "dry-run"});
+    RunSettings base = settingsFromArgs(args, {}, /*shotList=*/true);
+    base.maxTestImages = args.intValue("max-test-images", 0);
+    if (base.model.empty())
+        throw Error("--model PATH is required");
+    base.model = absoluteIfPath(base.model);
+    if (!base.vocab.empty())
+        base.vocab = absoluteIfPath(base.vocab);
+    std::vector<std::string> datasets;
+    for (const std::string& dataset : splitComma(args.value("datasets", "")))
+        datasets.push_back(absoluteIfPath(dataset));
+    const auto out = args.value("out");
+    if (!out)
+        throw Error("--out DIR is required: the sweep's plan, run folders and logs go there");
+    const bool slurm = args.flag("slurm");
+    const auto local = args.value("local");
+    if (slurm == static_cast<bool>(local))
+        throw Error("say where the runs go: --local N (worker processes here) or --slurm (one job array)");
+    std::vector<int> seeds;
+    for (const auto& seed : splitComma(args.value("seeds", "1")))
+        seeds.push_back(parseInteger("--seeds", seed));
+    const SweepPlan plan = makeSweepPlan(*out, base, datasets, splitComma(args.value("methods", "")),
+                                         parseShotCounts(args.value("shots", "16")), seeds);
+    writeSweepPlan(plan);
+    if (slurm) {
+        SlurmOptions options;
+        options.partition = args.value("partition", "");
+        options.gpusPerTask = args.intValue("gpus-per-task", 0);
+        options.cpusPerTask = args.intValue("cpus-per-task", 1);
+        options.time = args.value("time", "");
+        options.maxConcurrent = args.intValue("max-concurrent", 0);
+        if (options.cpusPerTask < 1 || options.gpusPerTask < 0 || options.maxConcurrent < 0)
+            throw Error("--cpus-per-task must be at least 1, --gpus-per-task and --max-concurrent at least 0");
+        return submitSlurm(plan, options, args.flag("dry-run"));
+    }
+    const int workers = parseInteger("--local", *local);
+    if (workers < 1)
+        throw Error("--local N: N worker processes, at least 1");
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return runLocal(plan, workers, base.threads > 0 ? base.threads : std::max(1, cores / workers));
+}
+
+} // namespace tunebench::cli

@@ -1,0 +1,271 @@
+#include "core/experiment/Sweep.h"
+
+#include "core/Error.h"
+#include "core/io/AtomicFile.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/StrategyInfo.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+// A file-name-safe form of a dataset or method name ("fashion-mnist:sketch" -> "fashion-mnist_sketch").
+std::string safePart(const std::string& text)
+{
+    std::string out;
+    for (char c : text)
+        out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+    return out.empty() ? "_" : out;
+}
+
+std::string shellQuoted(const std::string& text)
+{
+    std::string out = "'";
+    for (char c : text)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+nlohmann::json runConfigOf(const SweepPlan& plan, const SweepRun& run)
+{
+    RunSettings settings = plan.base;
+    settings.dataset = run.dataset;
+    settings.method = run.method;
+    settings.shots = run.shots;
+    settings.seed = run.seed;
+    return {{"method", run.method}, {"dataset", run.dataset}, {"model", settings.model}, {"created", RunStore::utcNow()},
+            {"sweep", plan.folder}, {"sweep_index", run.index}, {"settings", settings.toJson()}};
+}
+
+} // namespace
+
+nlohmann::json SweepPlan::toJson() const
+{
+    nlohmann::json runsJson = nlohmann::json::array();
+    for (const SweepRun& run : runs)
+        runsJson.push_back({{"index", run.index}, {"dataset", run.dataset}, {"method", run.method}, {"shots", run.shots},
+                            {"seed", run.seed}, {"folder", run.folder}});
+    return {{"format", "tunebench-sweep-1"}, {"folder", folder}, {"settings", base.toJson()}, {"datasets", datasets},
+            {"methods", methods}, {"shots", shots}, {"seeds", seeds}, {"runs", runsJson}};
+}
+
+SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, const std::vector<std::string>& datasets,
+                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds)
+{
+    if (datasets.empty() || methods.empty() || shots.empty() || seeds.empty())
+        throw Error("a sweep needs at least one dataset, method, shot count and seed");
+    SweepPlan plan;
+    plan.folder = fs::absolute(folder).lexically_normal().string();
+    plan.base = base;
+    plan.base.dataset.clear();
+    plan.base.method.clear();
+    plan.datasets = datasets;
+    plan.methods = methods;
+    plan.shots = shots;
+    plan.seeds = seeds;
+    for (const std::string& dataset : datasets)
+        for (const std::string& method : methods) {
+            // A method that ignores the training images (zero-shot) gives one result per dataset: one run.
+            const bool usesImages = findStrategy(method).capabilities.usesTrainingImages;
+            for (int shot : usesImages ? shots : std::vector<int>{shots.back()})
+                for (int seed : usesImages ? seeds : std::vector<int>{seeds.front()}) {
+                    SweepRun run;
+                    run.index = static_cast<int>(plan.runs.size());
+                    run.dataset = dataset;
+                    run.method = method;
+                    run.shots = shot;
+                    run.seed = seed;
+                    char name[64];
+                    std::snprintf(name, sizeof name, "%04d-", run.index);
+                    run.folder = (fs::path(plan.folder) / "runs" /
+                                  (name + safePart(method) + "-" + safePart(dataset) + "-" + std::to_string(shot) + "shot-seed" +
+                                   std::to_string(seed)))
+                                     .string();
+                    plan.runs.push_back(run);
+                }
+        }
+    return plan;
+}
+
+void writeSweepPlan(const SweepPlan& plan)
+{
+    const fs::path planFile = fs::path(plan.folder) / "plan.json";
+    const nlohmann::json planJson = plan.toJson();
+    if (fs::exists(planFile)) {
+        const nlohmann::json existing = RunStore::readJsonFile(planFile.string());
+        for (const auto& [key, value] : planJson.items())
+            if (!existing.contains(key) || existing[key] != value)
+                throw Error(planFile.string() + " holds another sweep (its \"" + key +
+                            "\" differs from this command's); give a new --out folder, or the same settings to resume it");
+    }
+    std::error_code error;
+    fs::create_directories(fs::path(plan.folder) / "logs", error);
+    if (error)
+        throw Error(plan.folder + ": cannot create the sweep folder (" + error.message() + ")");
+    std::string runsText;
+    for (const SweepRun& run : plan.runs) {
+        runsText += run.folder + "\n";
+        const fs::path config = fs::path(run.folder) / "config.json";
+        if (fs::exists(config))
+            continue;  // written before: the run may have started
+        fs::create_directories(fs::path(run.folder) / "checkpoint");
+        fs::create_directories(fs::path(run.folder) / "export");
+        writeFileAtomically(config.string(), runConfigOf(plan, run).dump(2) + "\n");
+    }
+    writeFileAtomically((fs::path(plan.folder) / "runs.txt").string(), runsText);
+    if (!fs::exists(planFile))
+        writeFileAtomically(planFile.string(), planJson.dump(2) + "\n");
+}
+
+SweepPlan readSweepPlan(const std::string& folder)
+{
+    const std::string planFile = (fs::path(folder) / "plan.json").string();
+    if (!fs::exists(planFile))
+        throw Error(folder + ": not a sweep folder (no plan.json)");
+    const nlohmann::json json = RunStore::readJsonFile(planFile);
+    SweepPlan plan;
+    try {
+        plan.folder = json.at("folder").get<std::string>();
+        plan.base = RunSettings::fromJson(json.at("settings"));
+        plan.datasets = json.at("datasets").get<std::vector<std::string>>();
+        plan.methods = json.at("methods").get<std::vector<std::string>>();
+        plan.shots = json.at("shots").get<std::vector<int>>();
+        plan.seeds = json.at("seeds").get<std::vector<int>>();
+        for (const auto& item : json.at("runs")) {
+            SweepRun run;
+            run.index = item.at("index").get<int>();
+            run.dataset = item.at("dataset").get<std::string>();
+            run.method = item.at("method").get<std::string>();
+            run.shots = item.at("shots").get<int>();
+            run.seed = item.at("seed").get<int>();
+            run.folder = item.at("folder").get<std::string>();
+            plan.runs.push_back(run);
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(planFile + ": a field is missing or has the wrong type (" + e.what() + ")");
+    }
+    return plan;
+}
+
+const char* runStateName(RunState state)
+{
+    switch (state) {
+    case RunState::Pending: return "pending";
+    case RunState::Running: return "running";
+    case RunState::Finished: return "finished";
+    case RunState::Failed: return "failed";
+    }
+    return "pending";
+}
+
+RunState runFolderState(const std::string& folder)
+{
+    const fs::path results = fs::path(folder) / "results.json";
+    if (!fs::exists(results))
+        return RunState::Pending;
+    const std::string status = RunStore::readJsonFile(results.string()).value("status", "");
+    if (status == "finished")
+        return RunState::Finished;
+    if (status == "failed" || status == "diverged")
+        return RunState::Failed;
+    return RunState::Pending;  // stopped: resumable
+}
+
+nlohmann::json SweepCounts::toJson() const
+{
+    return {{"total", total}, {"finished", finished}, {"failed", failed}, {"running", running}, {"pending", pending}};
+}
+
+SweepCounts countStates(const std::vector<RunState>& states)
+{
+    SweepCounts counts;
+    counts.total = static_cast<int>(states.size());
+    for (RunState state : states) {
+        counts.finished += state == RunState::Finished;
+        counts.failed += state == RunState::Failed;
+        counts.running += state == RunState::Running;
+        counts.pending += state == RunState::Pending;
+    }
+    return counts;
+}
+
+std::string arrayRanges(const std::vector<int>& indices)
+{
+    std::string out;
+    for (std::size_t i = 0; i < indices.size();) {
+        std::size_t j = i;
+        while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1)
+            ++j;
+        out += (out.empty() ? "" : ",") + std::to_string(indices[i]) + (j > i ? "-" + std::to_string(indices[j]) : "");
+        i = j + 1;
+    }
+    return out;
+}
+
+std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli)
+{
+    const fs::path dir = plan.folder;
+    std::string script = "#!/bin/bash\n";
+    script += "# A Tunebench sweep: one array task per run of " + (dir / "plan.json").string() + ".\n";
+    script += "#SBATCH --job-name=" + options.jobName + "\n";
+    script += "#SBATCH --array=" + arrayRanges(indices) + (options.maxConcurrent > 0 ? "%" + std::to_string(options.maxConcurrent) : "") + "\n";
+    script += "#SBATCH --output=" + (dir / "logs" / "%x_%A_%a.out").string() + "\n";
+    script += "#SBATCH --open-mode=append\n";
+    script += "#SBATCH --ntasks=1\n";
+    script += "#SBATCH --cpus-per-task=" + std::to_string(options.cpusPerTask) + "\n";
+    if (!options.partition.empty())
+        script += "#SBATCH --partition=" + options.partition + "\n";
+    if (options.gpusPerTask > 0)
+        script += "#SBATCH --gpus-per-task=" + std::to_string(options.gpusPerTask) + "\n";
+    if (!options.time.empty())
+        script += "#SBATCH --time=" + options.time + "\n";
+    script += "set -euo pipefail\n";
+    script += "run=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" " + shellQuoted((dir / "runs.txt").string()) + ")\n";
+    script += "echo \"tunebench sweep: array task $SLURM_ARRAY_TASK_ID on $(hostname): $run\"\n";
+    script += "exec " + shellQuoted(cli) + " train --config \"$run/config.json\" --run-folder \"$run\" --threads \"${SLURM_CPUS_PER_TASK:-1}\"\n";
+    return script;
+}
+
+std::vector<SweepCell> collectSweep(const SweepPlan& plan)
+{
+    std::vector<SweepCell> cells;
+    std::map<std::string, std::size_t> cellOf;
+    std::vector<std::map<std::string, std::vector<double>>> values;
+    for (const SweepRun& run : plan.runs) {
+        const std::string key = run.dataset + "\n" + run.method + "\n" + std::to_string(run.shots);
+        if (!cellOf.count(key)) {
+            cellOf[key] = cells.size();
+            cells.push_back({run.dataset, run.method, run.shots, 0, {}, {}});
+            values.emplace_back();
+        }
+        if (runFolderState(run.folder) != RunState::Finished)
+            continue;
+        const std::size_t c = cellOf[key];
+        const nlohmann::json results = RunStore::readJsonFile((fs::path(run.folder) / "results.json").string());
+        ++cells[c].seeds;
+        for (const char* metric : {"accuracy", "base", "new", "h"})
+            if (results.contains(metric) && results[metric].is_number() && (std::string(metric) == "accuracy" || results.value("base_new", false)))
+                values[c][metric].push_back(results[metric].get<double>());
+    }
+    for (std::size_t c = 0; c < cells.size(); ++c)
+        for (const auto& [metric, list] : values[c]) {
+            double mean = 0;
+            for (double v : list)
+                mean += v / static_cast<double>(list.size());
+            double squares = 0;
+            for (double v : list)
+                squares += (v - mean) * (v - mean);
+            cells[c].mean[metric] = mean;
+            cells[c].stdev[metric] = list.size() > 1 ? std::sqrt(squares / static_cast<double>(list.size() - 1)) : 0.0;
+        }
+    return cells;
+}
+
+} // namespace tunebench

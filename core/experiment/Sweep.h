@@ -1,0 +1,90 @@
+#pragma once
+// Sweeps: every dataset x method x shot count x seed of a study as one plan in a folder, one run folder per
+// run. Where the runs execute (worker processes here, a Slurm job array) is the CLI's business; this file
+// plans, reads the state of each run from its folder, writes the sbatch script and collects the table.
+// No Qt, no LibTorch.
+
+#include "core/experiment/RunSettings.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+struct SweepRun
+{
+    int index = 0;          // the Slurm array index
+    std::string dataset, method;
+    int shots = 16;
+    int seed = 1;
+    std::string folder;     // absolute: DIR/runs/NNNN-method-dataset-Kshot-seedS
+};
+
+struct SweepPlan
+{
+    std::string folder;     // DIR, absolute
+    RunSettings base;       // everything but dataset, method, shots and seed
+    std::vector<std::string> datasets, methods;
+    std::vector<int> shots, seeds;
+    std::vector<SweepRun> runs;
+    nlohmann::json toJson() const;
+};
+
+// Every combination, datasets outermost, seeds innermost. Errors: an empty list, an unknown method.
+SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, const std::vector<std::string>& datasets,
+                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds);
+// Writes plan.json, runs.txt (one run folder per line, in index order) and each run's folder with its
+// config.json (what `train --config` reads). A folder that already holds a plan must hold this same plan
+// (same runs and settings): Error naming what differs otherwise; nothing is rewritten then, so finished
+// runs stay.
+void writeSweepPlan(const SweepPlan& plan);
+// The plan in DIR; Error naming plan.json when it is missing or damaged.
+SweepPlan readSweepPlan(const std::string& folder);
+
+enum class RunState { Pending, Running, Finished, Failed };
+const char* runStateName(RunState state);
+// What a run folder says by itself: results.json finished -> Finished; failed or diverged -> Failed;
+// stopped, or no results yet -> Pending (a rerun resumes it from its last epoch).
+RunState runFolderState(const std::string& folder);
+
+struct SweepCounts
+{
+    int total = 0, finished = 0, failed = 0, running = 0, pending = 0;
+    nlohmann::json toJson() const;
+};
+SweepCounts countStates(const std::vector<RunState>& states);
+
+// "0-3,5,7-8" for sorted indices.
+std::string arrayRanges(const std::vector<int>& indices);
+
+struct SlurmOptions
+{
+    std::string partition;
+    int gpusPerTask = 0;
+    int cpusPerTask = 1;
+    std::string time;        // HH:MM:SS, empty = the partition's limit
+    int maxConcurrent = 0;   // 0 = no throttle
+    std::string jobName = "tunebench-sweep";
+};
+// The sbatch script of one job array over `indices` (plan indices = array indices): each task runs
+// `cli train --config RUN/config.json --run-folder RUN --threads $SLURM_CPUS_PER_TASK`, its log in
+// DIR/logs/%x_%A_%a.out (appended, so a requeued task keeps its first attempt's lines).
+std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli);
+
+// One cell of the collected table: a dataset, method and shot count over its finished seeds.
+struct SweepCell
+{
+    std::string dataset, method;
+    int shots = 0;
+    int seeds = 0;                       // finished runs in the cell
+    std::map<std::string, double> mean;  // "accuracy", and "base", "new", "h" under base-to-new
+    std::map<std::string, double> stdev; // sample standard deviation (0 for one seed)
+};
+// The table from the finished runs' results.json (their own numbers), in plan order.
+std::vector<SweepCell> collectSweep(const SweepPlan& plan);
+
+} // namespace tunebench

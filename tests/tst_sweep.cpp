@@ -1,0 +1,180 @@
+// Sweeps (issue 19): the plan and its run folders, the states read from them, the sbatch script, the collected
+// table; and `tunebench-cli sweep` on the demo model: a local sweep whose table equals its runs' results.json,
+// that redoes nothing when run again, and whose Slurm script resubmits only what is unfinished.
+#include "core/Error.h"
+#include "core/experiment/Sweep.h"
+#include "core/io/AtomicFile.h"
+#include "tests/CliRunner.h"
+#include "tests/ErrorOf.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace tunebench;
+using test::errorOf;
+using nlohmann::json;
+
+namespace {
+
+std::string readText(const fs::path& file)
+{
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+json readJson(const fs::path& file)
+{
+    return json::parse(readText(file));
+}
+
+std::string demoModel()
+{
+    const char* source = std::getenv("TUNEBENCH_SOURCE_DIR");
+    return std::string(source ? source : ".") + "/resources/demo-model";
+}
+
+} // namespace
+
+class TestSweep : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+    void planFoldersStatesAndScript()
+    {
+        RunSettings base;
+        base.model = "/models/clip.pt";
+        base.epochs = 3;
+        const std::string dir = m_dir.path().toStdString() + "/plan";
+        const SweepPlan plan = makeSweepPlan(dir, base, {"fashion-mnist:sketch"}, {"zeroshot", "coop"}, {1, 2}, {1, 2});
+        // Zero-shot ignores the training images: one run; CoOp: 2 shot counts x 2 seeds.
+        QCOMPARE(plan.runs.size(), std::size_t(5));
+        QCOMPARE(plan.runs[0].method, std::string("zeroshot"));
+        QCOMPARE(plan.runs[4].shots, 2);
+        QCOMPARE(plan.runs[4].seed, 2);
+        QVERIFY(fs::path(plan.runs[3].folder).filename() == "0003-coop-fashion-mnist_sketch-2shot-seed1");
+        writeSweepPlan(plan);
+        const json config = readJson(fs::path(plan.runs[3].folder) / "config.json");
+        QCOMPARE(config["settings"]["shots"].get<int>(), 2);
+        QCOMPARE(config["settings"]["epochs"].get<int>(), 3);
+        QCOMPARE(config["settings"]["dataset"].get<std::string>(), std::string("fashion-mnist:sketch"));
+        QVERIFY(readSweepPlan(dir).toJson() == plan.toJson());
+        QCOMPARE(readText(fs::path(dir) / "runs.txt").substr(0, plan.runs[0].folder.size()), plan.runs[0].folder);
+        writeSweepPlan(plan);  // the same plan again: fine
+        const std::string other = errorOf([&] { writeSweepPlan(makeSweepPlan(dir, base, {"fashion-mnist:sketch"}, {"coop"}, {1}, {1})); });
+        QVERIFY2(other.find("plan.json holds another sweep") != std::string::npos, other.c_str());
+
+        // States from results.json.
+        QVERIFY(runFolderState(plan.runs[1].folder) == RunState::Pending);
+        auto writeResults = [&](int run, const json& results) {
+            writeFileAtomically((fs::path(plan.runs[size_t(run)].folder) / "results.json").string(), results.dump());
+        };
+        writeResults(1, {{"status", "finished"}, {"accuracy", 0.5}, {"base_new", false}});
+        writeResults(2, {{"status", "finished"}, {"accuracy", 0.7}, {"base_new", false}});
+        writeResults(3, {{"status", "diverged"}});
+        writeResults(4, {{"status", "stopped"}});
+        QVERIFY(runFolderState(plan.runs[1].folder) == RunState::Finished);
+        QVERIFY(runFolderState(plan.runs[3].folder) == RunState::Failed);
+        QVERIFY(runFolderState(plan.runs[4].folder) == RunState::Pending);  // a stopped run resumes
+        std::vector<RunState> states;
+        for (const SweepRun& run : plan.runs)
+            states.push_back(runFolderState(run.folder));
+        QVERIFY(countStates(states).toJson() == (json{{"total", 5}, {"finished", 2}, {"failed", 1}, {"running", 0}, {"pending", 2}}));
+
+        // The table: mean and sample standard deviation of the finished seeds, per dataset x method x shots.
+        const std::vector<SweepCell> cells = collectSweep(plan);
+        QCOMPARE(cells.size(), std::size_t(3));
+        QCOMPARE(cells[1].method, std::string("coop"));
+        QCOMPARE(cells[1].shots, 1);
+        QCOMPARE(cells[1].seeds, 2);
+        QVERIFY(std::abs(cells[1].mean.at("accuracy") - 0.6) < 1e-12);
+        QVERIFY(std::abs(cells[1].stdev.at("accuracy") - std::sqrt(0.02)) < 1e-12);
+        QCOMPARE(cells[2].seeds, 0);
+
+        QCOMPARE(arrayRanges({0, 1, 2, 5, 7, 8}), std::string("0-2,5,7-8"));
+        QCOMPARE(arrayRanges({4}), std::string("4"));
+        SlurmOptions options;
+        options.partition = "gpu";
+        options.gpusPerTask = 1;
+        options.time = "01:00:00";
+        options.maxConcurrent = 3;
+        const std::string script = sbatchScript(plan, {0, 3, 4}, options, "/opt/tunebench-cli");
+        for (const std::string& line : {std::string("#SBATCH --array=0,3-4%3\n"), "#SBATCH --output=" + plan.folder + "/logs/%x_%A_%a.out\n",
+                                        std::string("#SBATCH --partition=gpu\n"), std::string("#SBATCH --gpus-per-task=1\n"),
+                                        std::string("#SBATCH --time=01:00:00\n"), std::string("#SBATCH --open-mode=append\n"),
+                                        std::string("train --config \"$run/config.json\" --run-folder \"$run\"")})
+            QVERIFY2(script.find(line) != std::string::npos, line.c_str());
+    }
+
+    // 1 dataset x 2 methods x 2 shot counts x 2 seeds on the demo model, two worker processes.
+    void localSweepOnTheDemoModel()
+    {
+        if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("dataset-fashion-mnist is not installed");
+        const QString dir = m_dir.path() + "/demo";
+        const QStringList sweep = {"sweep", "--model", QString::fromStdString(demoModel()), "--datasets", "fashion-mnist:tinted",
+                                   "--methods", "coop,kgcoop", "--shots", "1,2", "--seeds", "1,2", "--epochs", "1",
+                                   "--max-test-images", "300", "--out", dir};
+        const auto first = test::runCli(sweep + QStringList{"--local", "2"}, QProcessEnvironment::systemEnvironment(), 600000);
+        QVERIFY2(first.exitCode == 0, first.err.c_str());
+        QCOMPARE(json::parse(first.out)["finished"].get<int>(), 8);
+
+        // The table holds the runs' own numbers.
+        const auto collected = test::runCli({"sweep", "collect", dir});
+        QVERIFY2(collected.exitCode == 0, collected.err.c_str());
+        const json table = json::parse(collected.out);
+        QCOMPARE(table["rows"].size(), std::size_t(4));
+        const SweepPlan plan = readSweepPlan(dir.toStdString());
+        for (const json& row : table["rows"]) {
+            std::vector<double> accuracies;
+            for (const SweepRun& run : plan.runs)
+                if (run.method == row["method"] && run.shots == row["shots"].get<int>())
+                    accuracies.push_back(readJson(fs::path(run.folder) / "results.json")["accuracy"].get<double>());
+            QCOMPARE(accuracies.size(), std::size_t(2));
+            QCOMPARE(row["seeds"].get<int>(), 2);
+            QVERIFY(std::abs(row["accuracy"]["mean"].get<double>() - (accuracies[0] + accuracies[1]) / 2) < 1e-12);
+            QVERIFY(std::abs(row["accuracy"]["std"].get<double>() - std::abs(accuracies[0] - accuracies[1]) / std::sqrt(2.0)) < 1e-12);
+        }
+        QVERIFY(fs::file_size(dir.toStdString() + "/collect.csv") > 0);
+        QVERIFY(fs::file_size(dir.toStdString() + "/curve-fashion-mnist_tinted.png") > 0);
+
+        // Run again: nothing is redone.
+        const auto before = fs::last_write_time(fs::path(plan.runs[5].folder) / "results.json");
+        const auto again = test::runCli(sweep + QStringList{"--local", "2"});
+        QVERIFY2(again.exitCode == 0 && again.err.find("8 finished, 0 to run") != std::string::npos, again.err.c_str());
+        QVERIFY(fs::last_write_time(fs::path(plan.runs[5].folder) / "results.json") == before);
+        const auto status = test::runCli({"sweep", "status", dir});
+        QCOMPARE(json::parse(status.out)["finished"].get<int>(), 8);
+
+        // Under Slurm a finished sweep submits nothing; a run whose result is gone is the array's only task.
+        QVERIFY(json::parse(test::runCli(sweep + QStringList{"--slurm", "--dry-run"}).out)["runs"] == 0);
+        fs::remove(fs::path(plan.runs[5].folder) / "results.json");
+        const auto resubmit = test::runCli(sweep + QStringList{"--slurm", "--dry-run", "--max-concurrent", "2"});
+        QVERIFY2(resubmit.exitCode == 0, resubmit.err.c_str());
+        QCOMPARE(json::parse(resubmit.out)["array"].get<std::string>(), std::string("5"));
+        QVERIFY(readText(dir.toStdString() + "/submit.sbatch").find("#SBATCH --array=5%2\n") != std::string::npos);
+        // A fresh plan's array covers every run.
+        QStringList fresh = sweep;
+        fresh.last() = m_dir.path() + "/fresh";
+        const auto dry = test::runCli(fresh + QStringList{"--slurm", "--dry-run"});
+        QVERIFY2(dry.exitCode == 0, dry.err.c_str());
+        QVERIFY(readText(m_dir.path().toStdString() + "/fresh/submit.sbatch").find("#SBATCH --array=0-7\n") != std::string::npos);
+        // Neither --local nor --slurm: an error that says what to give.
+        const auto nowhere = test::runCli(fresh);
+        QVERIFY(nowhere.exitCode != 0 && nowhere.err.find("--local N") != std::string::npos);
+    }
+
+private:
+    QTemporaryDir m_dir;
+};
+
+QTEST_APPLESS_MAIN(TestSweep)
+#include "tst_sweep.moc"
