@@ -14,8 +14,10 @@
 #include "widgets/RunController.h"
 #include "widgets/ShotCurvePlot.h"
 #include "widgets/StrategyPanel.h"
+#include "widgets/SweepPanel.h"
 
 #include "core/export/PromptExport.h"
+#include "core/io/AtomicFile.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/Device.h"
@@ -287,6 +289,57 @@ private Q_SLOTS:
         target->setCurrentText(source->currentText());
         QVERIFY(!start->isEnabled());
         QVERIFY2(start->toolTip().contains("same dataset"), qPrintable(start->toolTip()));
+    }
+
+    // The sweeps tab reads a sweep folder: counts, the collected table, the curves, and it follows runs that
+    // finish after it was opened.
+    void sweepTabFollowsASweepFolder()
+    {
+        RunSettings base;
+        base.model = "tiny";
+        const std::string dir = (m_dir.path() + "/sweep").toStdString();
+        const SweepPlan plan = makeSweepPlan(dir, base, {"colours"}, {"zeroshot", "coop"}, {1, 2}, {1, 2});
+        writeSweepPlan(plan);
+        auto finish = [&](int run, double accuracy) {
+            writeFileAtomically(plan.runs[size_t(run)].folder + "/results.json",
+                                nlohmann::json{{"status", "finished"}, {"accuracy", accuracy}, {"base_new", false}}.dump());
+        };
+        finish(0, 0.4);  // zero-shot
+        finish(1, 0.5);
+        finish(2, 0.7);
+        MainWindow window;
+        auto* panel = child<SweepPanel>(window, "sweepPanel");
+        QVERIFY(!panel->openSweep(m_dir.path() + "/no-sweep-here"));
+        QVERIFY(panel->statusText().contains("plan.json"));
+        QVERIFY(panel->openSweep(QString::fromStdString(dir)));
+        QCOMPARE(panel->counts().total, 5);
+        QCOMPARE(panel->counts().finished, 3);
+        QCOMPARE(panel->counts().pending, 2);
+        auto* table = child<QTableWidget>(window, "sweepTable");
+        QCOMPARE(table->rowCount(), 3);  // zero-shot once; CoOp at 1 and 2 shots
+        QCOMPARE(table->item(1, 4)->text(), QString("60.00 ± 14.14"));
+        QCOMPARE(child<ShotCurvePlot>(window, "sweepCurves")->curveCount(), 2);
+        finish(3, 0.8);
+        panel->refresh();
+        QCOMPARE(panel->counts().finished, 4);
+        QCOMPARE(table->item(2, 3)->text(), QString("1"));
+        QVERIFY(panel->statusText().contains("4 finished"));
+    }
+
+    // TUNEBENCH_SCREENSHOT_SWEEP=docs/screenshot-sweep.png with TUNEBENCH_SWEEP_FOLDER=DIR draws docs/sweeps.md's
+    // picture of a real sweep folder.
+    void sweepScreenshot()
+    {
+        const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_SWEEP"), folder = qEnvironmentVariable("TUNEBENCH_SWEEP_FOLDER");
+        if (shot.isEmpty() || folder.isEmpty())
+            QSKIP("set TUNEBENCH_SCREENSHOT_SWEEP and TUNEBENCH_SWEEP_FOLDER to draw the screenshot");
+        MainWindow window;
+        window.resize(1500, 950);
+        window.show();
+        auto* panel = child<SweepPanel>(window, "sweepPanel");
+        QVERIFY(panel->openSweep(folder));
+        child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
+        QVERIFY(window.grab().save(shot));
     }
 
     // TUNEBENCH_SCREENSHOT_ADAPTATION=docs/screenshot-adaptation.png draws docs/domain-adaptation.md's picture:

@@ -989,6 +989,10 @@
             <source>Domain adaptation</source>
             <translation>领域自适应</translation>
         </message>
+        <message>
+            <source>Sweeps</source>
+            <translation>批量实验</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::ModelPanel</name>
@@ -1510,6 +1514,73 @@ SHA-256：%8
         <message>
             <source>%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab</source>
             <translation>%1 需要适应无标注的目标领域：请在“领域自适应”标签页中运行</translation>
+        </message>
+    </context>
+    <context>
+        <name>tunebench::SweepPanel</name>
+        <message>
+            <source>Open a sweep folder (tunebench-cli sweep --out)</source>
+            <translation>打开批量实验文件夹（tunebench-cli sweep --out）</translation>
+        </message>
+        <message>
+            <source>Cannot open the sweep: %1</source>
+            <translation>无法打开批量实验：%1</translation>
+        </message>
+        <message>
+            <source>Cannot read the sweep: %1</source>
+            <translation>无法读取批量实验：%1</translation>
+        </message>
+        <message>
+            <source>%1 runs: %2 finished, %3 running, %4 pending, %5 failed</source>
+            <translation>%1 个运行：%2 个已完成，%3 个运行中，%4 个待运行，%5 个失败</translation>
+        </message>
+        <message>
+            <source>H (%)</source>
+            <translation>H (%)</translation>
+        </message>
+        <message>
+            <source>Accuracy (%)</source>
+            <translation>准确率 (%)</translation>
+        </message>
+        <message>
+            <source>Open sweep...</source>
+            <translation>打开批量实验……</translation>
+        </message>
+        <message>
+            <source>A folder written by tunebench-cli sweep --out (local or Slurm)</source>
+            <translation>由 tunebench-cli sweep --out 写出的文件夹（本地或 Slurm）</translation>
+        </message>
+        <message>
+            <source>Refresh</source>
+            <translation>刷新</translation>
+        </message>
+        <message>
+            <source>Dataset</source>
+            <translation>数据集</translation>
+        </message>
+        <message>
+            <source>Method</source>
+            <translation>方法</translation>
+        </message>
+        <message>
+            <source>Shots</source>
+            <translation>样本数</translation>
+        </message>
+        <message>
+            <source>Seeds</source>
+            <translation>种子</translation>
+        </message>
+        <message>
+            <source>Base (%)</source>
+            <translation>基类 (%)</translation>
+        </message>
+        <message>
+            <source>New (%)</source>
+            <translation>新类 (%)</translation>
+        </message>
+        <message>
+            <source>Open a sweep folder to follow its runs and table (tunebench-cli sweep, docs/sweeps.md).</source>
+            <translation>打开批量实验文件夹以跟踪其运行和结果表（tunebench-cli sweep，docs/sweeps.md）。</translation>
         </message>
     </context>
 </TS>

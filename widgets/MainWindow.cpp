@@ -7,6 +7,7 @@
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/AdaptationPanel.h"
 #include "widgets/ContinualPanel.h"
+#include "widgets/SweepPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/HistoryPanel.h"
 #include "widgets/ModelPanel.h"
@@ -110,7 +111,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_history = new HistoryPanel(m_tabs);
     m_continual = new ContinualPanel(m_tasks, m_tabs);
     m_adaptation = new AdaptationPanel(m_tasks, m_tabs);
-    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_adaptation, m_history})
+    m_sweep = new SweepPanel(m_tabs);
+    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_adaptation, m_sweep, m_history})
         m_tabs->addTab(tab, QString());
     auto* splitter = new QSplitter(Qt::Vertical, central);
     splitter->setObjectName("centralSplitter");
@@ -294,6 +296,7 @@ void MainWindow::retranslateUi()
     m_tabs->setTabText(m_tabs->indexOf(m_generalisation), tr("Domain generalisation"));
     m_tabs->setTabText(m_tabs->indexOf(m_continual), tr("Continual learning"));
     m_tabs->setTabText(m_tabs->indexOf(m_adaptation), tr("Domain adaptation"));
+    m_tabs->setTabText(m_tabs->indexOf(m_sweep), tr("Sweeps"));
     m_tabs->setTabText(m_tabs->indexOf(m_history), tr("Run history"));
 
     m_fileMenu->setTitle(tr("&File"));
@@ -318,6 +321,7 @@ void MainWindow::retranslateUi()
     m_generalisation->retranslate();
     m_continual->retranslate();
     m_adaptation->retranslate();
+    m_sweep->retranslate();
     updateControls();
 }
 

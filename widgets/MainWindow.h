@@ -19,6 +19,7 @@ class CurvePlot;
 class DatasetPanel;
 class AdaptationPanel;
 class ContinualPanel;
+class SweepPanel;
 class DomainGeneralisationPanel;
 class FewShotPanel;
 class HistoryPanel;
@@ -112,6 +113,7 @@ private:
     DomainGeneralisationPanel* m_generalisation = nullptr;
     ContinualPanel* m_continual = nullptr;
     AdaptationPanel* m_adaptation = nullptr;
+    SweepPanel* m_sweep = nullptr;
     HistoryPanel* m_history = nullptr;
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;

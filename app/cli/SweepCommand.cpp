@@ -12,6 +12,7 @@
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 #include "widgets/ShotCurvePlot.h"
+#include "widgets/SweepPanel.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -69,22 +70,6 @@ std::string formatSeconds(double seconds)
     return text;
 }
 
-// A command's standard output, or nullopt when it could not run or failed.
-std::optional<std::string> commandOutput(const std::string& command)
-{
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>/dev/null").c_str(), "r"), pclose);
-    if (!pipe)
-        return std::nullopt;
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get()))
-        out.append(buffer, n);
-    const int status = pclose(pipe.release());
-    if (status != 0)
-        return std::nullopt;
-    return out;
-}
-
 std::vector<int> unfinishedIndices(const SweepPlan& plan)
 {
     std::vector<int> indices;
@@ -92,54 +77,6 @@ std::vector<int> unfinishedIndices(const SweepPlan& plan)
         if (runFolderState(run.folder) != RunState::Finished)
             indices.push_back(run.index);
     return indices;
-}
-
-// The submissions recorded in DIR/slurm.json (oldest first).
-nlohmann::json slurmSubmissions(const SweepPlan& plan)
-{
-    const fs::path file = fs::path(plan.folder) / "slurm.json";
-    return fs::exists(file) ? RunStore::readJsonFile(file.string()).value("submissions", nlohmann::json::array()) : nlohmann::json::array();
-}
-
-// The state of every run: its folder, a live local worker, and under Slurm squeue (running or pending
-// array tasks) and the task logs (a task that ran and left no finished result failed).
-std::vector<RunState> sweepStates(const SweepPlan& plan)
-{
-    std::vector<RunState> states;
-    for (const SweepRun& run : plan.runs) {
-        RunState state = runFolderState(run.folder);
-        if (state != RunState::Finished) {
-            std::ifstream pidFile(fs::path(run.folder) / "worker.pid");
-            long pid = 0;
-            if (pidFile >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0)
-                state = RunState::Running;
-        }
-        states.push_back(state);
-    }
-    for (const auto& submission : slurmSubmissions(plan)) {
-        const std::string job = submission.value("job_id", "");
-        if (job.empty())
-            continue;
-        std::map<int, char> queued;  // index -> 'R' running, 'P' pending
-        if (const auto out = commandOutput("squeue -h -r -j " + job + " -o '%K %t'")) {
-            std::istringstream lines(*out);
-            int index = 0;
-            std::string code;
-            while (lines >> index >> code)
-                queued[index] = (code == "PD" || code == "CF" || code == "RQ" || code == "RH") ? 'P' : 'R';
-        }
-        for (const auto& item : submission.value("indices", nlohmann::json::array())) {
-            const int index = item.get<int>();
-            if (index < 0 || index >= static_cast<int>(states.size()) || states[size_t(index)] == RunState::Finished)
-                continue;
-            if (queued.count(index))
-                states[size_t(index)] = queued[index] == 'P' ? RunState::Pending : RunState::Running;
-            else if (states[size_t(index)] == RunState::Pending &&
-                     fs::exists(fs::path(plan.folder) / "logs" / ("tunebench-sweep_" + job + "_" + std::to_string(index) + ".out")))
-                states[size_t(index)] = RunState::Failed;  // it ran and ended without a finished result
-        }
-    }
-    return states;
 }
 
 volatile std::sig_atomic_t g_stopLocal = 0;
@@ -298,21 +235,9 @@ int sweepCollect(const std::vector<std::string>& words)
     writeFileAtomically((fs::path(plan.folder) / "collect.csv").string(), csv);
 
     // The few-shot figure per dataset: H under base-to-new, else accuracy; zero-shot as the star at 0.
-    const std::string metric = plan.base.baseNew ? "h" : "accuracy";
     for (const std::string& dataset : plan.datasets) {
-        QVector<ShotCurve> curves;
-        for (const std::string& method : plan.methods) {
-            ShotCurve curve;
-            curve.method = QString::fromStdString(findStrategy(method).title);
-            curve.dashed = !findStrategy(method).capabilities.usesPrompts;
-            for (const SweepCell& cell : cells)
-                if (cell.dataset == dataset && cell.method == method && cell.mean.count(metric)) {
-                    curve.shots << (findStrategy(method).capabilities.usesTrainingImages ? cell.shots : 0);
-                    curve.values << cell.mean.at(metric);
-                }
-            if (!curve.values.isEmpty())
-                curves << curve;
-        }
+        std::string metric;
+        const QVector<ShotCurve> curves = sweepCurves(plan, cells, dataset, &metric);
         std::string name;
         for (char c : dataset)
             name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';

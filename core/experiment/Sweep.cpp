@@ -5,10 +5,15 @@
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 
+#include <signal.h>
+
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -231,6 +236,66 @@ std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices,
     script += "echo \"tunebench sweep: array task $SLURM_ARRAY_TASK_ID on $(hostname): $run\"\n";
     script += "exec " + shellQuoted(cli) + " train --config \"$run/config.json\" --run-folder \"$run\" --threads \"${SLURM_CPUS_PER_TASK:-1}\"\n";
     return script;
+}
+
+std::optional<std::string> commandOutput(const std::string& command)
+{
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>/dev/null").c_str(), "r"), pclose);
+    if (!pipe)
+        return std::nullopt;
+    std::string out;
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get()))
+        out.append(buffer, n);
+    const int status = pclose(pipe.release());
+    if (status != 0)
+        return std::nullopt;
+    return out;
+}
+
+nlohmann::json slurmSubmissions(const SweepPlan& plan)
+{
+    const fs::path file = fs::path(plan.folder) / "slurm.json";
+    return fs::exists(file) ? RunStore::readJsonFile(file.string()).value("submissions", nlohmann::json::array()) : nlohmann::json::array();
+}
+
+std::vector<RunState> sweepStates(const SweepPlan& plan)
+{
+    std::vector<RunState> states;
+    for (const SweepRun& run : plan.runs) {
+        RunState state = runFolderState(run.folder);
+        if (state != RunState::Finished) {
+            std::ifstream pidFile(fs::path(run.folder) / "worker.pid");
+            long pid = 0;
+            if (pidFile >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0)
+                state = RunState::Running;
+        }
+        states.push_back(state);
+    }
+    for (const auto& submission : slurmSubmissions(plan)) {
+        const std::string job = submission.value("job_id", "");
+        if (job.empty() || job.find_first_not_of("0123456789") != std::string::npos)
+            continue;  // not a job id sbatch printed: nothing to ask squeue about
+        std::map<int, char> queued;  // index -> 'R' running, 'P' pending
+        if (const auto out = commandOutput("squeue -h -r -j " + job + " -o '%K %t'")) {
+            std::istringstream lines(*out);
+            int index = 0;
+            std::string code;
+            while (lines >> index >> code)
+                queued[index] = (code == "PD" || code == "CF" || code == "RQ" || code == "RH") ? 'P' : 'R';
+        }
+        for (const auto& item : submission.value("indices", nlohmann::json::array())) {
+            const int index = item.get<int>();
+            if (index < 0 || index >= static_cast<int>(states.size()) || states[size_t(index)] == RunState::Finished)
+                continue;
+            if (queued.count(index))
+                states[size_t(index)] = queued[index] == 'P' ? RunState::Pending : RunState::Running;
+            else if (states[size_t(index)] == RunState::Pending &&
+                     fs::exists(fs::path(plan.folder) / "logs" / ("tunebench-sweep_" + job + "_" + std::to_string(index) + ".out")))
+                states[size_t(index)] = RunState::Failed;  // it ran and ended without a finished result
+        }
+    }
+    return states;
 }
 
 std::vector<SweepCell> collectSweep(const SweepPlan& plan)

@@ -57,6 +57,14 @@ struct SweepCounts
     nlohmann::json toJson() const;
 };
 SweepCounts countStates(const std::vector<RunState>& states);
+// The state of every run: its folder, a live local worker (worker.pid), and under Slurm squeue for each
+// submission in DIR/slurm.json (queued array tasks are running or pending; a task that left its log but no
+// finished result failed). Needs no accounting (sacct).
+std::vector<RunState> sweepStates(const SweepPlan& plan);
+// The Slurm submissions recorded in DIR/slurm.json ({"job_id", "indices", "script", "submitted"}), oldest first.
+nlohmann::json slurmSubmissions(const SweepPlan& plan);
+// A command's standard output (its stderr dropped), or nullopt when it could not run or exited non-zero.
+std::optional<std::string> commandOutput(const std::string& command);
 
 // "0-3,5,7-8" for sorted indices.
 std::string arrayRanges(const std::vector<int>& indices);
