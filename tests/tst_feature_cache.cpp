@@ -84,6 +84,9 @@ private Q_SLOTS:
     void concurrentWritersLeaveAValidFile();
     void defaultFolderFollowsTheEnvironment();
     void badComputationsAndUnwritableFolders();
+    void sizeLimitRemovesTheLeastRecentlyUsed();
+    void clearRemovesOnlyTheCachesFiles();
+    void limitFromTheEnvironment();
 };
 
 void TestFeatureCache::computesOnceThenHits()
@@ -140,12 +143,14 @@ void TestFeatureCache::anyKeyPartChangeRecomputes()
         return makeFeatures(0);
     });
 
-    std::vector<FeatureCacheKey> variants(5, base);
+    std::vector<FeatureCacheKey> variants(7, base);
     variants[0].modelHash = std::string(64, 'b');
     variants[1].dataset = "caltech101";
     variants[2].split = "test";
     variants[3].transform = "eval336-bicubic-crop1";
     variants[4].view = "augmented-pass-1";
+    variants[5].samples = std::string(64, 'c');
+    variants[6].device = "cuda:0";
     std::set<std::string> paths = {cache.pathFor(base)};
     for (size_t i = 0; i < variants.size(); ++i) {
         QVERIFY(!cache.contains(variants[i]));
@@ -157,7 +162,7 @@ void TestFeatureCache::anyKeyPartChangeRecomputes()
         QVERIFY(torch::equal(features, makeFeatures(double(i + 1)).first));
         paths.insert(cache.pathFor(variants[i]));
     }
-    QCOMPARE(paths.size(), size_t(6));
+    QCOMPARE(paths.size(), size_t(8));
     // Field boundaries matter: moving text between parts is another key.
     FeatureCacheKey shifted = base;
     shifted.dataset = base.dataset + base.split;
@@ -169,7 +174,7 @@ void TestFeatureCache::anyKeyPartChangeRecomputes()
         ++computations;
         return makeFeatures(99);
     });
-    QCOMPARE(computations, 6);
+    QCOMPARE(computations, 8);
     QVERIFY(torch::equal(features, makeFeatures(0).first));
 }
 
@@ -322,6 +327,109 @@ void TestFeatureCache::badComputationsAndUnwritableFolders()
     QVERIFY(blocked.lastWriteProblem().find(utf8(blocker)) != std::string::npos);
 
     QVERIFY_EXCEPTION_THROWN(FeatureCache(std::string()), Error);
+}
+
+// Stores views of `rows` rows until the folder passes the limit: the least recently used go first, a
+// read counts as a use, and the file just stored always stays.
+void TestFeatureCache::sizeLimitRemovesTheLeastRecentlyUsed()
+{
+    QTemporaryDir temporary;
+    QVERIFY(temporary.isValid());
+    const std::string folder = temporary.path().toStdString();
+    FeatureCache measure(folder);
+    FeatureCacheKey first = sampleKey();
+    first.view = "0";
+    measure.store(first, makeFeatures(0, 256).first, makeFeatures(0, 256).second);
+    const std::uint64_t oneFile = measure.usage().bytes;
+    QVERIFY(oneFile > 256 * 4 * 4);
+    QCOMPARE(measure.usage().files, std::int64_t(1));
+
+    // Room for three views.
+    FeatureCache cache(folder, 3 * oneFile + oneFile / 2);
+    std::vector<FeatureCacheKey> keys(5, first);
+    for (int i = 0; i < 5; ++i)
+        keys[i].view = std::to_string(i);
+    const auto past = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    for (int i = 1; i < 3; ++i) {
+        cache.store(keys[i], makeFeatures(i, 256).first, makeFeatures(i, 256).second);
+        // Distinct, ordered use times (file times can be coarse): view 0 oldest, then 1, then 2.
+        fs::last_write_time(pathFromUtf8(cache.pathFor(keys[i])), past + std::chrono::minutes(i));
+    }
+    fs::last_write_time(pathFromUtf8(cache.pathFor(keys[0])), past);
+    QCOMPARE(cache.usage().files, std::int64_t(3));
+    // Reading view 0 makes it the most recently used: the fourth view pushes out view 1 instead.
+    QVERIFY(cache.find(keys[0]).has_value());
+    cache.store(keys[3], makeFeatures(3, 256).first, makeFeatures(3, 256).second);
+    QCOMPARE(cache.usage().files, std::int64_t(3));
+    QVERIFY(cache.contains(keys[0]));
+    QVERIFY(!cache.contains(keys[1]));
+    QVERIFY(cache.contains(keys[2]));
+    QVERIFY(cache.contains(keys[3]));
+    QVERIFY(cache.usage().bytes <= cache.limit());
+
+    // A limit below one view keeps only the view just stored.
+    FeatureCache tiny(folder, 1);
+    tiny.store(keys[4], makeFeatures(4, 256).first, makeFeatures(4, 256).second);
+    QCOMPARE(tiny.usage().files, std::int64_t(1));
+    QVERIFY(tiny.contains(keys[4]));
+    auto hit = tiny.find(keys[4]);
+    QVERIFY(hit && torch::equal(hit->first, makeFeatures(4, 256).first));
+}
+
+void TestFeatureCache::clearRemovesOnlyTheCachesFiles()
+{
+    QTemporaryDir temporary;
+    QVERIFY(temporary.isValid());
+    const fs::path folder = pathFromUtf8(temporary.path().toStdString());
+    FeatureCache cache(utf8(folder));
+    FeatureCacheKey key = sampleKey();
+    cache.getOrCompute(key, [] { return makeFeatures(0); });
+    key.view = "other";
+    cache.getOrCompute(key, [] { return makeFeatures(1); });
+    // A leftover of an interrupted store, and files that are not the cache's.
+    std::ofstream(folder / (std::string(64, 'e') + ".safetensors.tmp-123-0")) << "partial";
+    std::ofstream(folder / "notes.txt") << "mine";
+    std::ofstream(folder / "model.safetensors") << "not a cache file";
+    fs::create_directories(folder / "sub");
+    QCOMPARE(cache.usage().files, std::int64_t(2));
+
+    const FeatureCache::Usage removed = cache.clear();
+    QCOMPARE(removed.files, std::int64_t(3));
+    QCOMPARE(cache.usage().files, std::int64_t(0));
+    QCOMPARE(cache.usage().bytes, std::uint64_t(0));
+    QVERIFY(fs::exists(folder / "notes.txt"));
+    QVERIFY(fs::exists(folder / "model.safetensors"));
+    QVERIFY(fs::is_directory(folder / "sub"));
+    QVERIFY(!cache.contains(key));
+    // A folder that does not exist is an empty cache.
+    FeatureCache missing(utf8(folder / "absent"));
+    QCOMPARE(missing.usage().files, std::int64_t(0));
+    QCOMPARE(missing.clear().files, std::int64_t(0));
+}
+
+void TestFeatureCache::limitFromTheEnvironment()
+{
+    EnvironmentRestorer restore({"TUNEBENCH_CACHE_LIMIT"});
+    ::unsetenv("TUNEBENCH_CACHE_LIMIT");
+    QCOMPARE(FeatureCache::defaultLimit(), std::uint64_t(10) << 30);
+    const std::vector<std::pair<std::string, std::uint64_t>> sizes = {
+        {"123", 123}, {"2K", 2048}, {"1.5M", 1572864}, {"20G", std::uint64_t(20) << 30}, {"20GB", std::uint64_t(20) << 30},
+        {"1GiB", std::uint64_t(1) << 30}, {"1t", std::uint64_t(1) << 40}, {"0", 0}};
+    for (const auto& [text, bytes] : sizes) {
+        ::setenv("TUNEBENCH_CACHE_LIMIT", text.c_str(), 1);
+        QCOMPARE(FeatureCache::defaultLimit(), bytes);
+    }
+    for (const char* bad : {"lots", "-1", "5X", "G", "12 G"}) {
+        ::setenv("TUNEBENCH_CACHE_LIMIT", bad, 1);
+        try {
+            FeatureCache::defaultLimit();
+            QFAIL(bad);
+        } catch (const Error& error) {
+            QVERIFY2(std::string(error.what()).find("TUNEBENCH_CACHE_LIMIT") != std::string::npos, error.what());
+        }
+    }
+    QCOMPARE(FeatureCache::sizeText(512), std::string("512 bytes"));
+    QCOMPARE(FeatureCache::sizeText(std::uint64_t(3) << 29), std::string("1.5 GiB"));
 }
 
 QTEST_APPLESS_MAIN(TestFeatureCache)

@@ -8,6 +8,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/experiment/DomainAdaptation.h"
+#include "core/train/FeatureCache.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
@@ -19,11 +20,14 @@ namespace tunebench::cli {
 
 int runAdapt(const std::vector<std::string>& words)
 {
-    CliArgs args(words, {});
+    CliArgs args(words, {"no-feature-cache"});
     args.requireKnown({"model", "source", "target", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device",
-                       "threads", "precision", "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "runs", "max-test-images"});
+                       "threads", "precision", "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "runs", "max-test-images",
+                       "feature-cache", "no-feature-cache"});
     AdaptationSettings settings;
-    settings.base = settingsFromArgs(args);
+    RunSettings defaults;
+    defaults.featureCache = FeatureCache::defaultFolder();  // the methods share the test images' features
+    settings.base = settingsFromArgs(args, defaults);
     settings.base.shots = args.intValue("shots", 0);
     if (settings.base.shots < 0)
         throw Error("--shots must be 0 (every source image) or positive, got " + std::to_string(settings.base.shots));

@@ -24,5 +24,6 @@ int runPretrain(const std::vector<std::string>& words);
 int runContinual(const std::vector<std::string>& words);
 int runAdapt(const std::vector<std::string>& words);
 int runSweep(const std::vector<std::string>& words);
+int runCache(const std::vector<std::string>& words);
 
 } // namespace tunebench::cli

@@ -6,6 +6,7 @@
 #include "core/train/RunControl.h"
 
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <iostream>
 #include <sstream>
@@ -42,12 +43,27 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
     if (s.tasks < 1)
         throw Error("--tasks must be at least 1, got " + std::to_string(s.tasks));
     s.vocab = args.value("vocab", s.vocab);
+    s.featureCache = featureCacheFolder(args, s.featureCache);
     const nlohmann::json given = parseOptions(args.values("opt"));  // items() must not outlive it
     for (const auto& [name, value] : given.items())
         s.options[name] = value;
     if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "fp16")
         throw Error("--precision must be fp32, bf16 or fp16, got '" + s.precision + "'");
     return s;
+}
+
+std::string featureCacheFolder(const CliArgs& args, const std::string& fallback)
+{
+    const auto folder = args.value("feature-cache");
+    if (folder && args.flag("no-feature-cache"))
+        throw Error("--feature-cache DIR and --no-feature-cache contradict each other: give one");
+    if (args.flag("no-feature-cache"))
+        return {};
+    if (!folder)
+        return fallback;
+    if (folder->empty())
+        throw Error("--feature-cache needs a folder (or --no-feature-cache for none)");
+    return std::filesystem::absolute(*folder).lexically_normal().string();
 }
 
 std::vector<std::string> splitComma(const std::string& text)

@@ -20,6 +20,10 @@ class CliArgs;
 // `shotList`: --shots is a list that the caller reads (parseShotCounts), not one count.
 RunSettings settingsFromArgs(const CliArgs& args, RunSettings base = {}, bool shotList = false);
 
+// The image-tower cache's folder: --feature-cache DIR (made absolute), "" with --no-feature-cache (a flag
+// the command must declare), else `fallback`.
+std::string featureCacheFolder(const CliArgs& args, const std::string& fallback);
+
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> splitComma(const std::string& text);
 // A whole number, or an Error naming `option` and the text.

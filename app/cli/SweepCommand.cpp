@@ -260,10 +260,11 @@ int runSweep(const std::vector<std::string>& words)
         return sweepStatus({words.begin() + 1, words.end()});
     if (!words.empty() && words[0] == "collect")
         return sweepCollect({words.begin() + 1, words.end()});
-    CliArgs args(words, {"slurm", "dry-run", "base-new"});
+    CliArgs args(words, {"slurm", "dry-run", "base-new", "no-feature-cache"});
     args.requireKnown({"model", "datasets", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device", "precision",
                        "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "base-new", "max-test-images", "out", "local",
-                       "slurm", "partition", "gpus-per-task", "cpus-per-task", "time", "max-concurrent", "dry-run"});
+                       "slurm", "partition", "gpus-per-task", "cpus-per-task", "time", "max-concurrent", "dry-run",
+                       "feature-cache", "no-feature-cache"});
     RunSettings base = settingsFromArgs(args, {}, /*shotList=*/true);
     base.maxTestImages = args.intValue("max-test-images", 0);
     if (base.model.empty())
@@ -277,6 +278,9 @@ int runSweep(const std::vector<std::string>& words)
     const auto out = args.value("out");
     if (!out)
         throw Error("--out DIR is required: the sweep's plan, run folders and logs go there");
+    // The runs share one image-tower pass through a cache in the sweep folder, which every array task
+    // reaches wherever the sweep folder is reachable.
+    base.featureCache = featureCacheFolder(args, (fs::absolute(*out) / "feature-cache").lexically_normal().string());
     const bool slurm = args.flag("slurm");
     const auto local = args.value("local");
     if (slurm == static_cast<bool>(local))

@@ -8,6 +8,7 @@
 #include "core/data/FewShot.h"
 #include "core/io/AtomicFile.h"
 #include "core/export/PromptExport.h"
+#include "core/train/FeatureCache.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
@@ -32,7 +33,8 @@ namespace {
 
 const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
                                            "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
-                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets", "adapt-to"};
+                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets", "adapt-to",
+                                           "feature-cache"};
 
 void requireSettings(const RunSettings& s, bool needMethod)
 {
@@ -59,9 +61,9 @@ std::string percent(const nlohmann::json& value)
 
 int runTrain(const std::vector<std::string>& words)
 {
-    CliArgs args(words, {"base-new"});
+    CliArgs args(words, {"base-new", "no-feature-cache"});
     auto known = kRunOptions;
-    known.insert({"config", "runs", "resume", "run-folder"});
+    known.insert({"config", "runs", "resume", "run-folder", "no-feature-cache"});
     args.requireKnown(known);
     RunSettings settings;
     std::optional<RunStore> store;
@@ -287,16 +289,19 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
 
 int runCompare(const std::vector<std::string>& words)
 {
-    CliArgs args(words, {"base-new", "no-base-new"});
+    CliArgs args(words, {"base-new", "no-base-new", "no-feature-cache"});
     auto known = kRunOptions;
-    known.insert({"methods", "seeds", "runs", "no-base-new"});
+    known.insert({"methods", "seeds", "runs", "no-base-new", "no-feature-cache", "max-test-images"});
     known.erase("adapt-to");  // several methods: adaptation is `adapt`'s
     args.requireKnown(known);
     // --shots is a list here: every count is a point of the few-shot curves; the table is the last count's.
     const std::vector<int> shotCounts = parseShotCounts(args.value("shots", "16"));
-    RunSettings settings = settingsFromArgs(args, {}, /*shotList=*/true);
+    RunSettings defaults;
+    defaults.featureCache = FeatureCache::defaultFolder();  // the methods share one image-tower pass
+    RunSettings settings = settingsFromArgs(args, defaults, /*shotList=*/true);
     settings.shots = shotCounts.back();
     settings.baseNew = !args.flag("no-base-new");
+    settings.maxTestImages = args.intValue("max-test-images", 0);  // a fixed seeded subset of each test split
     const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
     std::vector<int> seeds;
     for (const auto& seed : splitComma(args.value("seeds", "1")))

@@ -27,13 +27,13 @@ commands:
                                              (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA
   train    --model PATH --dataset D --method NAME [--shots K --seed S --base-new --epochs N --lr X
            --batch-size B --opt name=value ... --config run.json --runs DIR --resume RUN_DIR
-           --adapt-to TARGET (dapl: the unlabelled target domain)]
+           --adapt-to TARGET (dapl: the unlabelled target domain) --feature-cache DIR]
                                              tune a strategy; writes a run folder
   eval     --model PATH --dataset D [--split test --prompt EXPORT.json --base-new --template T]
                                              accuracy, per class (zero-shot without --prompt)
   export   --run RUN_DIR [--out PATH]        export a run's tuned prompt (.safetensors + .json)
   compare  --model PATH --dataset D --methods a,b,c [--shots K|1,2,4,8,16 --seeds 1,2,3 --epochs N
-           --eval-datasets D1,D2 --no-base-new]
+           --eval-datasets D1,D2 --no-base-new --max-test-images N --feature-cache DIR --no-feature-cache]
                                              Base/New/H (or accuracy) table across methods and seeds,
                                              few-shot curves (curve.csv/.png/.pdf), domain generalisation
   params   --model PATH|vit-b16|clip-vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]
@@ -45,23 +45,29 @@ commands:
                                              average accuracy A_T and forgetting F_T per method; a
                                              stopped stream resumes after its last finished task
   adapt    --model PATH --source S --target T [--methods zeroshot,coop,dapl --shots K --seeds 1,2,3
-           --epochs N --opt name=value --max-test-images N --runs DIR]
+           --epochs N --opt name=value --max-test-images N --runs DIR --no-feature-cache]
                                              unsupervised domain adaptation: trained on the labelled
                                              source (DAPL also on the unlabelled target images),
                                              accuracy on the target's test images, per class
   sweep    --model PATH --datasets D1,D2 --methods a,b --shots 1,2,4,8,16 --seeds 1,2,3 [--epochs N
-           --opt name=value --base-new --max-test-images N] --out DIR (--local N | --slurm [--partition P
+           --opt name=value --base-new --max-test-images N --no-feature-cache] --out DIR (--local N | --slurm [--partition P
            --gpus-per-task G --cpus-per-task C --time HH:MM:SS --max-concurrent K --dry-run])
                                              a plan of runs in DIR, run by N worker processes or as one
                                              Slurm job array; run again, it runs only what is unfinished
   sweep status DIR                           {"total", "finished", "failed", "running", "pending"}
   sweep collect DIR                          mean ± std per dataset x method x shots (collect.csv/.json,
                                              curve-DATASET.png/.pdf)
+  cache    status|clear [--dir DIR]           the image-tower cache: its views and size, or empty it
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into
                                              image domains, with web-like captions
 
 common options: --device auto|cpu|cuda[:N]   --threads N
+Methods with a frozen image tower (zero-shot, CoOp, CoCoOp, KgCoOp, the adapters, the linear probe, the
+text-side prompt methods, DAPL's evaluation) share its outputs through a cache on disk: compare and adapt
+use $TUNEBENCH_CACHE_DIR (default ~/.cache/tunebench/features), a sweep DIR/feature-cache, train only
+with --feature-cache DIR. $TUNEBENCH_CACHE_LIMIT bounds its size (default 10G; least recently used
+views go first).
 PATH is an OpenAI TorchScript .pt, a .safetensors file (OpenAI/open_clip, Hugging Face or timm names)
 or a Hugging Face CLIP folder. The vocabulary comes from --vocab, else next to the checkpoint, else
 $TUNEBENCH_CLIP_VOCAB, else the clip/open_clip Python packages and the Hugging Face cache.
@@ -82,7 +88,7 @@ int main(int argc, char** argv)
         {"classify", runClassify}, {"dataset", runDataset}, {"train", runTrain},
         {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
         {"params", runParams},     {"pretrain", runPretrain}, {"continual", runContinual},
-        {"adapt", runAdapt},       {"sweep", runSweep},
+        {"adapt", runAdapt},       {"sweep", runSweep},     {"cache", runCache},
     };
     if (argc < 2) {
         std::cerr << kUsage;

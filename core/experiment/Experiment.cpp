@@ -6,6 +6,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageBatchSource.h"
+#include "core/experiment/CachedFeatureSource.h"
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
@@ -67,11 +68,24 @@ nlohmann::json classEvaluationJson(const std::optional<ClassEvaluation>& e)
             {"per_class", e->evaluation.perClass}, {"support", e->evaluation.support}, {"confusion", e->evaluation.confusion}};
 }
 
+// A loader of images, or of their image-tower features when the cache serves the method.
+struct InputSource
+{
+    std::unique_ptr<ImageBatchSource> images;
+    std::unique_ptr<CachedFeatureSource> features;
+
+    BatchSource& get() { return images ? static_cast<BatchSource&>(*images) : *features; }
+    std::vector<std::string> problems() const { return images ? images->problems() : features->problems(); }
+    std::int64_t skippedCount() const { return images ? images->skippedCount() : features->skippedCount(); }
+};
+
 } // namespace
 
-std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
-                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
-                                             std::uint64_t seed, int threads)
+namespace {
+
+// What makeSource (and the cached source beside it) load with.
+std::pair<ImagePipeline, LoaderOptions> loaderSetup(int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
+                                                    std::uint64_t seed, int threads)
 {
     ImagePipeline pipeline;
     pipeline.eval.resolution = resolution;
@@ -81,6 +95,16 @@ std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const Dataset
     options.shuffle = shuffle;
     options.seed = seed;
     options.threads = threads;
+    return {pipeline, options};
+}
+
+} // namespace
+
+std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const DatasetIndex>& dataset, const std::vector<Sample>& samples,
+                                             int resolution, std::optional<TrainTransform> train, int batchSize, bool shuffle,
+                                             std::uint64_t seed, int threads)
+{
+    auto [pipeline, options] = loaderSetup(resolution, train, batchSize, shuffle, seed, threads);
     return std::make_unique<ImageBatchSource>(dataset, samples, pipeline, options);
 }
 
@@ -331,21 +355,71 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     if (callbacks.onStart)
         callbacks.onStart({info.name, result.trainableParameters, static_cast<int>(trainSet.train.size()), baseNew});
 
+    // The image-tower cache: a method whose image tower stays frozen gets each view's features, computed
+    // once and shared with every run of the same model, images, transform, seed and epoch. Mixed
+    // precision (CUDA autocast) would encode differently inside the step, so it keeps the images.
+    std::shared_ptr<FeatureCache> featureCache;
+    if (!settings.featureCache.empty() && clipStrategy && info.capabilities.frozenImageTower &&
+        !backbone.checkpoint.spec.sha256.empty() && (settings.precision == "fp32" || !backbone.device.is_cuda()))
+        featureCache = std::make_shared<FeatureCache>(settings.featureCache);
+    int viewsComputed = 0, viewsReused = 0;
+    std::string cacheWriteProblem;
+    const std::function<bool()> abandon = [control] { return control && control->abortRequested(); };
+    auto inputSource = [&](const std::shared_ptr<const DatasetIndex>& data, const std::vector<Sample>& samples, const std::string& role,
+                           std::optional<TrainTransform> train, int batch, bool shuffle, std::uint64_t seed) {
+        InputSource input;
+        if (!featureCache) {
+            input.images = makeSource(data, samples, resolution, train, batch, shuffle, seed, settings.loaderThreads);
+            return input;
+        }
+        auto [pipeline, options] = loaderSetup(resolution, train, batch, shuffle, seed, settings.loaderThreads);
+        const CachedFeatureSource::Identity identity{backbone.checkpoint.spec.sha256, describeDevice(backbone.device), data->name, role};
+        input.features = std::make_unique<CachedFeatureSource>(
+            data, samples, pipeline, options, [clipStrategy](const at::Tensor& images) { return clipStrategy->imageFeatures(images); },
+            featureCache, identity, abandon);
+        return input;
+    };
+    // What a source met, once it is done: unreadable images, and the cache's reuse.
+    auto finish = [&](const InputSource& input) {
+        skipped.add(input.problems());
+        if (input.features) {
+            viewsComputed += input.features->viewsComputed();
+            viewsReused += input.features->viewsReused();
+            if (!input.features->lastWriteProblem().empty())
+                cacheWriteProblem = input.features->lastWriteProblem();
+        }
+    };
+    // Evaluates `evaluated` (the strategy, or the hand-crafted prompt beside it) on test samples.
+    auto evaluateSplit = [&](Strategy& evaluated, const DatasetIndex& set, const std::vector<Sample>& samples) {
+        InputSource input = inputSource(std::make_shared<const DatasetIndex>(set), samples, "test", std::nullopt, kEvalBatch, false, 1);
+        Evaluation evaluation = evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
+                                         static_cast<int>(set.classNames.size()), abandon);
+        finish(input);
+        return evaluation;
+    };
+
     // Cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1).
     if (!imported) {
         stage(ExperimentStage::Preparing);
         const bool augment = !clipStrategy || clipStrategy->prepareWithAugmentation();
-        auto prepareSource = makeSource(trainShared, trainSet.train, resolution,
-                                        augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
-                                        kEvalBatch, false, static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
-        strategy->prepare(*prepareSource);
-        skipped.add(prepareSource->problems());
+        InputSource prepareSource = inputSource(trainShared, trainSet.train, "train",
+                                                augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
+                                                kEvalBatch, false, static_cast<std::uint64_t>(settings.seed));
+        strategy->prepare(prepareSource.get());
+        finish(prepareSource);
     }
 
     if (!imported && strategy->needsTraining() && !(control && control->stopRequested())) {
         stage(ExperimentStage::Training);
-        auto trainSource = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, recipe.cropScaleMin), batchSize, true,
-                                      static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        // Domain adaptation pairs the source's images with the target's, whose epochs end early (a cached
+        // view holds every sample): both stay images.
+        InputSource trainSource;
+        if (adapts)
+            trainSource.images = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, recipe.cropScaleMin), batchSize,
+                                            true, static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        else
+            trainSource = inputSource(trainShared, trainSet.train, "train", trainTransform(resolution, recipe.cropScaleMin), batchSize, true,
+                                      static_cast<std::uint64_t>(settings.seed));
         // The target's training images without labels, batch for batch beside the source's.
         std::unique_ptr<ImageBatchSource> targetSource;
         std::optional<PairedBatchSource> paired;
@@ -359,7 +433,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             targetSource = makeSource(unlabelledShared, unlabelledShared->train, resolution,
                                       trainTransform(resolution, effectiveRecipe(settings, target).cropScaleMin), batchSize, true,
                                       static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
-            paired.emplace(*trainSource, *targetSource);
+            paired.emplace(trainSource.get(), *targetSource);
             results["adaptation"] = {{"source_domain", adaptationDomainName(dataset)},
                                      {"target_domain", adaptationDomainName(target)},
                                      {"target", target.name},
@@ -367,8 +441,8 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
             log(info.name + ": adapting " + adaptationDomainName(dataset) + " -> " + adaptationDomainName(target) + " with " +
                 std::to_string(unlabelledShared->train.size()) + " unlabelled target images");
         }
-        BatchSource& trainData = paired ? static_cast<BatchSource&>(*paired) : *trainSource;
-        const std::int64_t perEpoch = trainSource->batchesPerEpoch();
+        BatchSource& trainData = paired ? static_cast<BatchSource&>(*paired) : trainSource.get();
+        const std::int64_t perEpoch = trainSource.get().batchesPerEpoch();
         const std::int64_t logEvery = settings.logEvery > 0 ? settings.logEvery : std::max<std::int64_t>(1, perEpoch * config.epochs / 50);
         {
             std::ostringstream intro;
@@ -409,16 +483,16 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         };
         const TrainResult trained = Trainer(config).fit(*strategy, trainData, trainerCallbacks, control);
         // The images trained on are those the loader could read.
-        const std::int64_t unreadable = trainSource->skippedCount();
+        const std::int64_t unreadable = trainSource.skippedCount();
+        const std::int64_t trainImages = trainSource.get().sampleCount();
         results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps},          {"seconds", trained.seconds},
-                            {"final_loss", trained.finalLoss},   {"images", trainSource->sampleCount() - unreadable},
+                            {"final_loss", trained.finalLoss},   {"images", trainImages - unreadable},
                             {"skipped_images", unreadable}};
-        skipped.add(trainSource->problems());
+        finish(trainSource);
         if (targetSource)
             skipped.add(targetSource->problems());
         if (unreadable > 0)
-            log("trained on " + std::to_string(trainSource->sampleCount() - unreadable) + " of " +
-                std::to_string(trainSource->sampleCount()) + " training images: " + std::to_string(unreadable) +
+            log("trained on " + std::to_string(trainImages - unreadable) + " of " + std::to_string(trainImages) + " training images: " + std::to_string(unreadable) +
                 " could not be read (see problems)");
         if (trained.status != TrainResult::Status::Finished) {
             result.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
@@ -430,9 +504,9 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     }
     if (info.capabilities.validationTuned && !imported && !trainSet.val.empty()) {
         stage(ExperimentStage::Tuning);
-        auto valSource = makeSource(trainShared, trainSet.val, resolution, std::nullopt, kEvalBatch, false, 1, settings.loaderThreads);
-        strategy->tuneOnValidation(*valSource);
-        skipped.add(valSource->problems());
+        InputSource valSource = inputSource(trainShared, trainSet.val, "val", std::nullopt, kEvalBatch, false, 1);
+        strategy->tuneOnValidation(valSource.get());
+        finish(valSource);
     }
     results["trainable_parameters"] = strategy->trainableParameterCount();
     const ParameterBudget budget = parameterBudget(*strategy, model, settings.tasks);
@@ -447,7 +521,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     // An adapted method scores the source with the source's prompts and every target with the target's.
     if (adaptive)
         adaptive->setInferenceSide(AdaptationSide::Source);
-    const Evaluation first = evaluateOn(*strategy, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped, control);
+    const Evaluation first = evaluateSplit(*strategy, trainSet, testSamples(trainSet));
     if (adaptive)
         adaptive->setInferenceSide(AdaptationSide::Target);
     result.first = ClassEvaluation{trainSet.classNames, first};
@@ -470,7 +544,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         results["base_eval"] = firstJson;
         try {
             strategy->setClasses(newSet.classNames);
-            const Evaluation novel = evaluateOn(*strategy, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped, control);
+            const Evaluation novel = evaluateSplit(*strategy, newSet, testSamples(newSet));
             result.novel = ClassEvaluation{newSet.classNames, novel};
             result.harmonic = harmonicMean(first.accuracy, novel.accuracy);
             results["new"] = novel.accuracy;
@@ -493,7 +567,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         nlohmann::json targetsJson = nlohmann::json::object();
         for (const DatasetIndex& target : targets) {
             const DatasetIndex targetSet = baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
-            const Evaluation evaluation = evaluateOn(*strategy, targetSet, testSamples(targetSet), resolution, settings.loaderThreads, &skipped, control);
+            const Evaluation evaluation = evaluateSplit(*strategy, targetSet, testSamples(targetSet));
             result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
             targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
             log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
@@ -510,15 +584,22 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         // A fresh model: the learned method's hooks must not leak in.
         handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
         result.handcraftedFirst =
-            ClassEvaluation{trainSet.classNames, evaluateOn(*handcrafted, trainSet, testSamples(trainSet), resolution, settings.loaderThreads, &skipped, control)};
+            ClassEvaluation{trainSet.classNames, evaluateSplit(*handcrafted, trainSet, testSamples(trainSet))};
         if (baseNew) {
             handcrafted->setClasses(newSet.classNames);
             result.handcraftedNovel =
-                ClassEvaluation{newSet.classNames, evaluateOn(*handcrafted, newSet, testSamples(newSet), resolution, settings.loaderThreads, &skipped, control)};
+                ClassEvaluation{newSet.classNames, evaluateSplit(*handcrafted, newSet, testSamples(newSet))};
         }
     }
     result.problems = skipped.lines();
     results["problems"] = result.problems;
+    if (featureCache || viewsComputed + viewsReused > 0) {
+        results["feature_cache"] = {{"folder", settings.featureCache}, {"views_computed", viewsComputed}, {"views_reused", viewsReused}};
+        log("image-tower cache " + settings.featureCache + ": " + std::to_string(viewsReused) + " views reused, " +
+            std::to_string(viewsComputed) + " computed");
+        if (!cacheWriteProblem.empty())
+            log("warning: the image-tower cache could not store a view (the run is not affected): " + cacheWriteProblem);
+    }
     if (!result.problems.empty()) {
         log(std::to_string(result.problems.size()) + " image" + (result.problems.size() == 1 ? "" : "s") +
             " could not be read and were skipped:");

@@ -23,6 +23,8 @@ nlohmann::json RunSettings::toJson() const
         json["eval_datasets"] = evalDatasets;
     if (!adaptTarget.empty())
         json["adapt_target"] = adaptTarget;
+    if (!featureCache.empty())
+        json["feature_cache"] = featureCache;
     return json;
 }
 
@@ -55,6 +57,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.importPrompt = j.value("import_prompt", s.importPrompt);
         s.evalDatasets = j.value("eval_datasets", s.evalDatasets);
         s.adaptTarget = j.value("adapt_target", s.adaptTarget);
+        s.featureCache = j.value("feature_cache", s.featureCache);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }

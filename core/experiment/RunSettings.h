@@ -38,6 +38,9 @@ struct RunSettings
     // Domain adaptation (methods that adapt, DAPL): the target domain, whose training images are used
     // without labels; it is also evaluated, like an eval dataset.
     std::string adaptTarget;
+    // The image-tower cache's folder (FeatureCache): methods with a frozen image tower read each view's
+    // features from there, or compute and store them. Empty: no cache.
+    std::string featureCache;
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);

@@ -104,8 +104,14 @@ void writeSweepPlan(const SweepPlan& plan)
     const fs::path planFile = fs::path(plan.folder) / "plan.json";
     const nlohmann::json planJson = plan.toJson();
     if (fs::exists(planFile)) {
-        const nlohmann::json existing = RunStore::readJsonFile(planFile.string());
-        for (const auto& [key, value] : planJson.items())
+        nlohmann::json existing = RunStore::readJsonFile(planFile.string());
+        // The image-tower cache changes no result: a sweep planned with another cache folder (or none)
+        // is the same sweep, and its runs keep the folder their configs name.
+        nlohmann::json compared = planJson;
+        for (nlohmann::json* json : {&existing, &compared})
+            if (json->contains("settings") && (*json)["settings"].is_object())
+                (*json)["settings"].erase("feature_cache");
+        for (const auto& [key, value] : compared.items())
             if (!existing.contains(key) || existing[key] != value)
                 throw Error(planFile.string() + " holds another sweep (its \"" + key +
                             "\" differs from this command's); give a new --out folder, or the same settings to resume it");

@@ -18,6 +18,7 @@ StrategyInfo clipAdapterStrategyInfo()
         {"reduction", ParamField::Type::Int, 4, 1, 64, {}, "bottleneck reduction (hidden width = E / reduction)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.create = [] { return std::make_unique<ClipAdapterStrategy>(); };
     return info;
 }

@@ -39,6 +39,8 @@ const ClipTokenizer& ClipStrategy::tokenizer() const
 
 at::Tensor ClipStrategy::imageFeatures(const at::Tensor& images)
 {
+    if (images.dim() == 2)  // features of the frozen tower, computed before (CachedFeatureSource)
+        return images.to(device());
     torch::NoGradGuard noGrad;
     return m_model->encodeImage(images.to(device()));
 }

@@ -30,6 +30,9 @@ public:
     virtual at::Tensor contextVectors() { return {}; }
     // Final per-class text features [C, E], L2-normalised (what the classifier compares images with).
     virtual at::Tensor classTextFeatures() = 0;
+    // The frozen image tower, no gradient: images [B, 3, H, W] -> [B, E] unnormalised, on the strategy's
+    // device. Features [B, E] (the image-tower cache's) pass through unchanged, moved to that device.
+    at::Tensor imageFeatures(const at::Tensor& images);
 
 protected:
     virtual void onAttach() = 0;
@@ -37,8 +40,6 @@ protected:
     // Class scores [B, C]; builds a graph when the strategy's own parameters require gradients.
     virtual at::Tensor classLogits(const at::Tensor& images) = 0;
 
-    // Frozen image tower, no gradient: [B, E] unnormalised.
-    at::Tensor imageFeatures(const at::Tensor& images);
     // exp(logit_scale) of the frozen model.
     at::Tensor logitScale() const;
     // Per-class text features of hand-crafted prompts, each template encoded and L2-normalised, averaged

@@ -23,6 +23,7 @@ StrategyInfo cocoopStrategyInfo()
         {"ctx_init", ParamField::Type::Text, "a photo of a", 0, 0, {}, "initial words (sets M); empty = random N(0, 0.02)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.capabilities.imageConditioned = true;
     info.create = [] { return std::make_unique<CocoopStrategy>(); };

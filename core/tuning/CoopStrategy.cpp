@@ -21,6 +21,7 @@ StrategyInfo coopStrategyInfo()
         {"csc", ParamField::Type::Bool, false, 0, 0, {}, "class-specific contexts (one set per class; cannot move to new classes)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<CoopStrategy>(); };
     return info;

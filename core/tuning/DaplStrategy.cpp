@@ -42,6 +42,7 @@ StrategyInfo daplStrategyInfo()
         {"target_weight", ParamField::Type::Double, 1.0, 0.0, 100.0, {}, "U: weight of the pseudo-labelled target loss"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.capabilities.adaptsToTarget = true;
     info.create = [] { return std::make_unique<DaplStrategy>(); };

@@ -17,6 +17,7 @@ StrategyInfo kgcoopStrategyInfo()
         {"lambda", ParamField::Type::Double, 8.0, 0.0, 1000.0, {}, "weight of the knowledge-guided term (published scripts: 8.0)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<KgCoopStrategy>(); };
     return info;

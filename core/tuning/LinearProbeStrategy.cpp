@@ -37,6 +37,7 @@ StrategyInfo linearProbeStrategyInfo()
         {"max_iter", ParamField::Type::Int, 1000, 1, 100000, {}, "L-BFGS iterations"},
     };
     info.capabilities.needsTextTower = true;  // CLIP's projected image features
+    info.capabilities.frozenImageTower = true;
     info.capabilities.usesPrompts = false;
     info.capabilities.validationTuned = true;
     info.create = [] { return std::make_unique<LinearProbeStrategy>(); };

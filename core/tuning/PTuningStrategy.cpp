@@ -19,6 +19,7 @@ StrategyInfo pTuningStrategyInfo()
         {"n_ctx", ParamField::Type::Int, 9, 1, 64, {}, "pseudo-tokens p (the LAMA template's 3 + 3 + 3)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<PTuningStrategy>(); };
     return info;

@@ -49,6 +49,7 @@ StrategyInfo prefixTuningStrategyInfo()
         {"mid_dim", ParamField::Type::Int, 512, 1, 4096, {}, "hidden width of the reparameterising MLP"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.create = [] { return std::make_unique<PrefixTuningStrategy>(true); };
     return info;
 }
@@ -66,6 +67,7 @@ StrategyInfo pTuningV2StrategyInfo()
         {"dropout", ParamField::Type::Double, 0.1, 0.0, 0.9, {}, "dropout on the prefixes while training"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.create = [] { return std::make_unique<PrefixTuningStrategy>(false); };
     return info;
 }

@@ -17,6 +17,7 @@ StrategyInfo promptTuningStrategyInfo()
          "vocabulary: vectors drawn from the first 5,000 token embeddings; random: N(0, 0.02)"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.learnsPromptContext = true;
     info.create = [] { return std::make_unique<PromptTuningStrategy>(); };
     return info;

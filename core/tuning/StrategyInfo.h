@@ -47,6 +47,9 @@ struct StrategyCapabilities
     // Learns from unlabelled images of a target domain too (a DomainAdaptiveLearner, DAPL): a run needs
     // RunSettings::adaptTarget, whose training images it sees without their labels.
     bool adaptsToTarget = false;
+    // Keeps the image tower frozen and reaches it only through ClipStrategy::imageFeatures, so the
+    // experiment layer may hand it cached image features [B, E] instead of images (CachedFeatureSource).
+    bool frozenImageTower = false;
     // Whether scoring the dataset's hand-crafted prompt beside it says something: a CLIP method that learns
     // from images (zero-shot is the hand-crafted prompt itself).
     bool comparesWithHandcrafted() const { return needsTextTower && usesTrainingImages; }

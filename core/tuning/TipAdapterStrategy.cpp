@@ -32,6 +32,7 @@ StrategyInfo tipAdapterStrategyInfo()
     info.description = "Training-free cache of the few-shot image features beside zero-shot CLIP (Zhang et al. 2022).";
     info.schema = tipSchema();
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.validationTuned = true;
     info.create = [] { return std::make_unique<TipAdapterStrategy>(false); };
     return info;

@@ -21,6 +21,7 @@ StrategyInfo zeroShotStrategyInfo()
         {"templates", ParamField::Type::Text, "", 0, 0, {}, "custom mode: templates separated by |, e.g. 'a photo of a {}.|a {} photo.'"},
     };
     info.capabilities.needsTextTower = true;
+    info.capabilities.frozenImageTower = true;
     info.capabilities.usesTrainingImages = false;
     info.create = [] { return std::make_unique<ZeroShotStrategy>(); };
     return info;
