@@ -7,6 +7,10 @@
 #include "core/model/ModelSpec.h"
 #include "core/tuning/ParameterBudget.h"
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/DeviceType.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -107,5 +111,73 @@ inline bool resetPeakRss()
     clear << "5";
     return static_cast<bool>(clear);
 }
+
+// Multiply-adds x 2 of one image through a ViT image tower: patch embedding, per layer the QKV, attention
+// (scores and weighted values), output and MLP products, then the pooled token's projection. Norms,
+// softmax and activations are left out (under 1%), as FLOP counts of ViTs usually do. 0 for a ResNet tower.
+inline double vitForwardFlops(const VisionSpec& vision)
+{
+    if (vision.isResNet() || vision.patchSize <= 0)
+        return 0;
+    const double patches = static_cast<double>(vision.gridSize()) * vision.gridSize();
+    const double tokens = patches + 1, width = vision.width, mlp = vision.mlpWidth;
+    const double patchEmbedding = 2 * patches * (3.0 * vision.patchSize * vision.patchSize) * width;
+    const double perLayer = 2 * tokens * width * (3 * width)  // QKV
+                            + 2 * 2 * tokens * tokens * width  // Q K^T and (softmax) V
+                            + 2 * tokens * width * width       // output projection
+                            + 2 * 2 * tokens * width * mlp;    // MLP in and out
+    return patchEmbedding + vision.layers * perLayer + 2 * width * std::max(0, vision.outputDim);
+}
+
+// Autocast for the duration of a scope, as the Trainer's mixed precision does it (bf16 or fp16 matrix
+// products, fp32 norms and reductions); fp32 is a no-op. On the CPU only bf16 is offered.
+class AutocastScope
+{
+public:
+    AutocastScope(const std::string& precision, c10::DeviceType device)
+        : m_device(device)
+        , m_enabled(precision != "fp32")
+    {
+        if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+            throw Error("--precision: expected fp32, bf16 or fp16, got '" + precision + "'");
+        if (!m_enabled)
+            return;
+        if (device == c10::DeviceType::CPU && precision != "bf16")
+            throw Error("--precision " + precision + ": the CPU autocasts to bf16 only");
+        const auto dtype = precision == "bf16" ? at::kBFloat16 : at::kHalf;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_dtype(device, dtype);
+        at::autocast::set_autocast_enabled(device, true);
+#else
+        if (device == c10::DeviceType::CUDA) {
+            at::autocast::set_autocast_gpu_dtype(dtype);
+            at::autocast::set_enabled(true);
+        } else {
+            at::autocast::set_autocast_cpu_dtype(dtype);
+            at::autocast::set_cpu_enabled(true);
+        }
+#endif
+    }
+    ~AutocastScope()
+    {
+        if (!m_enabled)
+            return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_enabled(m_device, false);
+#else
+        if (m_device == c10::DeviceType::CUDA)
+            at::autocast::set_enabled(false);
+        else
+            at::autocast::set_cpu_enabled(false);
+#endif
+        at::autocast::clear_cache();
+    }
+    AutocastScope(const AutocastScope&) = delete;
+    AutocastScope& operator=(const AutocastScope&) = delete;
+
+private:
+    c10::DeviceType m_device;
+    bool m_enabled;
+};
 
 } // namespace tunebench::bench

@@ -2,13 +2,16 @@
 //
 //   bench_engine --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
 //                [--geometry b16|small|rn50] [--batch B] [--classes C] [--work DIR] [--vocab FILE]
+//                [--attention fused|explicit]  (LibTorch 2.x: scaled_dot_product_attention or the written-out product)
+//                [--precision fp32|bf16|fp16]  (forward only: autocast, as the Trainer's mixed precision; the CPU has bf16 only)
 //   bench_engine --load-only FILE [--load-mode read|load]   (child of --task load: peak resident memory of
 //                reading the checkpoint, or of loadModel, relative to the file size)
 //
 // Prints one JSON object on stdout: median seconds over R timed runs after one warm-up, images/s, and
 // task fields. With --work DIR it also writes the random model (DIR/clip-<geometry>.safetensors, OpenAI
 // names) and the task's inputs and outputs (DIR/<task>-inputs.safetensors) so that the Python baseline
-// runs the same weights on the same batch and checks it gets the same logits.
+// runs the same weights on the same batch and checks it gets the same logits. The forward task also reports
+// the ViT tower's FLOPs per image and the TFLOP/s achieved (scripts/bench sets them against the GPU's peak).
 
 #include "bench/BenchCommon.h"
 
@@ -20,6 +23,7 @@
 #include "core/io/StateDict.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/model/ClipModel.h"
+#include "core/model/Transformer.h"
 #include "core/tuning/CocoopStrategy.h"
 #include "core/tuning/LinearProbeStrategy.h"
 #include "core/tuning/TipAdapterStrategy.h"
@@ -27,6 +31,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <cstdio>
@@ -58,6 +63,8 @@ struct Options
     std::string loadMode = "load";  // read: readCheckpoint only; load: loadModel
     int features = 10000;  // eval: test features
     int shots = 16;        // eval: cache entries per class
+    std::string attention = "fused";  // fused (scaled_dot_product_attention on LibTorch 2.x) or explicit
+    std::string precision = "fp32";   // forward: fp32, or autocast to bf16 / fp16
 };
 
 int positive(const std::string& flag, const char* value)
@@ -102,8 +109,12 @@ Options parse(int argc, char** argv)
         else if (flag == "--load-mode") o.loadMode = text();
         else if (flag == "--features") o.features = number();
         else if (flag == "--shots") o.shots = number();
+        else if (flag == "--attention") o.attention = text();
+        else if (flag == "--precision") o.precision = text();
         else throw Error("unknown option '" + flag + "'");
     }
+    if (o.precision != "fp32" && o.task != "forward")
+        throw Error("--precision " + o.precision + ": only --task forward runs in mixed precision (training steps are fp32 here)");
     if (o.task.empty() && o.loadOnly.empty())
         throw Error("--task: missing (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, eval or load)");
     return o;
@@ -183,6 +194,8 @@ at::Tensor randomImages(const ModelSpec& spec, int batch)
     return torch::randn({batch, 3, spec.vision.imageSize, spec.vision.imageSize});
 }
 
+// The image tower alone, fp32 or under autocast (bf16/fp16 products, fp32 weights and norms: what the
+// Trainer's mixed precision runs, and what clip_reference.py's --precision does with torch.autocast).
 void taskForward(Context& ctx)
 {
     const ModelSpec spec = clipGeometry(ctx.options.geometry);
@@ -192,11 +205,19 @@ void taskForward(Context& ctx)
     const auto deviceImages = images.to(ctx.device);
     torch::NoGradGuard noGrad;
     at::Tensor features;
-    const auto seconds = timeRuns(1, ctx.options.repeats, [&] { features = model->encodeImage(deviceImages); }, [&] { ctx.sync(); });
+    const auto seconds = timeRuns(1, ctx.options.repeats, [&] {
+        AutocastScope autocast(ctx.options.precision, ctx.device.type());
+        features = model->encodeImage(deviceImages);
+    }, [&] { ctx.sync(); });
     recordTimes(ctx, seconds, batch);
     ctx.out["batch"] = batch;
+    ctx.out["features_dtype"] = std::string(c10::toString(features.scalar_type()));
+    if (const double flops = vitForwardFlops(spec.vision); flops > 0) {
+        ctx.out["flop_per_image"] = flops;
+        ctx.out["achieved_tflops"] = flops * batch / median(seconds) / 1e12;
+    }
     if (!ctx.options.work.empty())
-        writeSafetensors({{"images", images}, {"features", features.to(torch::kCPU)}}, ctx.workFile("forward-inputs.safetensors"));
+        writeSafetensors({{"images", images}, {"features", features.to(torch::kCPU, torch::kFloat)}}, ctx.workFile("forward-inputs.safetensors"));
 }
 
 // Timed training steps of a strategy (its loss, backward, SGD) after one warm-up step; the first step's
@@ -483,13 +504,19 @@ int main(int argc, char** argv)
         Context ctx;
         ctx.options = parse(argc, argv);
         configureThreads(ctx.options.threads);
+        if (ctx.options.attention != "fused" && ctx.options.attention != "explicit")
+            throw Error("--attention: expected fused or explicit, got '" + ctx.options.attention + "'");
+        setAttentionKernel(ctx.options.attention == "fused" ? AttentionKernel::Fused : AttentionKernel::Explicit);
         ctx.device = chooseDevice(ctx.options.device);
         ctx.out["task"] = ctx.options.loadOnly.empty() ? ctx.options.task : "load-only";
         ctx.out["implementation"] = "tunebench";
+        ctx.out["libtorch"] = TORCH_VERSION;
         ctx.out["device"] = describeDevice(ctx.device);
         ctx.out["threads"] = torch::get_num_threads();
         ctx.out["geometry"] = ctx.options.geometry;
         ctx.out["repeats"] = ctx.options.repeats;
+        ctx.out["attention"] = attentionKernel() == AttentionKernel::Fused ? "fused" : "explicit";
+        ctx.out["precision"] = ctx.options.precision;
         if (!ctx.options.loadOnly.empty())
             loadOnly(ctx);
         else if (ctx.options.task == "forward")

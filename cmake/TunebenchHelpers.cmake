@@ -4,8 +4,10 @@ function(tunebench_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
-# The folder holding data/bpe_simple_vocab_16e6.txt.gz for the tests: $TUNEBENCH_SHARED_DIR when set at
-# configure time (a clone that does not sit beside shared/), else ../shared beside the source tree.
+# One place the tests look for OpenAI's CLIP vocabulary, data/bpe_simple_vocab_16e6.txt.gz (after the places
+# the program looks, tests/ClipVocabulary.h): $TUNEBENCH_SHARED_DIR when set at configure time (a clone that
+# does not sit beside shared/), else ../shared beside the source tree. Without it the checks that need that
+# vocabulary are skipped (failed under CI=true); the rest use the demo model's.
 if(DEFINED ENV{TUNEBENCH_SHARED_DIR})
   set(TUNEBENCH_TEST_SHARED_DIR "$ENV{TUNEBENCH_SHARED_DIR}")
 else()
@@ -14,8 +16,8 @@ endif()
 
 # tunebench_add_test(NAME [SOURCES...] [LIBS libs...] [LABELS labels...] [TIMEOUT seconds]): one Qt Test
 # executable registered with CTest, labelled (unit unless told: unit, gui, slow, fuzz; `ctest -L unit`) and
-# with a timeout (120 s unless told). Tests run from the source tree root so that ../shared/data resolves
-# as documented.
+# with a timeout (120 s unless told). Tests run from the source tree root (TUNEBENCH_SOURCE_DIR names it too),
+# where resources/demo-model and ../shared/data resolve as documented.
 function(tunebench_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_SOURCES)

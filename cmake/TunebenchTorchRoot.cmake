@@ -8,7 +8,13 @@ set(api_include "${root}/include/torch/csrc/api/include")
 if(NOT EXISTS "${api_include}/torch/version.h")
   message(FATAL_ERROR "TUNEBENCH_TORCH_ROOT=${root}: no include/torch/csrc/api/include/torch/version.h there")
 endif()
-file(STRINGS "${api_include}/torch/version.h" version_lines REGEX "#define TORCH_VERSION_(MAJOR|MINOR|PATCH) ")
+# Recent LibTorch releases (2.15, at least) define the version in torch/headeronly/version.h, which
+# torch/version.h includes.
+set(version_header "${api_include}/torch/version.h")
+if(EXISTS "${root}/include/torch/headeronly/version.h")
+  set(version_header "${root}/include/torch/headeronly/version.h")
+endif()
+file(STRINGS "${version_header}" version_lines REGEX "#define TORCH_VERSION_(MAJOR|MINOR|PATCH) ")
 foreach(line IN LISTS version_lines)
   string(REGEX MATCH "TORCH_VERSION_([A-Z]+) ([0-9]+)" _ "${line}")
   set(torch_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
@@ -41,16 +47,19 @@ if(torch_cuda_path AND c10_cuda_path)
   set(TORCH_CUDA_LIBRARIES "${torch_cuda_path};${c10_cuda_path}")
   target_link_libraries(tunebench_torch INTERFACE "-Wl,--no-as-needed" ${TORCH_CUDA_LIBRARIES} "-Wl,--as-needed")
   # The memory statistics need CUDA's runtime headers: from the toolkit or PyTorch's nvidia wheels.
-  find_path(TUNEBENCH_CUDA_RUNTIME_INCLUDE cuda_runtime_api.h
+  # PyTorch's own CUDA runtime before a toolkit's: the toolkit's folder in the run path would also lend its
+  # (older) NCCL and cuDNN to libtorch_cuda, which then fails to link or load.
+  find_path(TUNEBENCH_CUDA_RUNTIME_INCLUDE cuda_runtime_api.h NO_DEFAULT_PATH
             PATHS "${root}/../nvidia/cuda_runtime/include" "${root}/../nvidia/cu13/include"
                   "${root}/../nvidia/cu12/include" /usr/local/cuda/include)
-  file(GLOB cudart_candidates "${root}/../nvidia/cuda_runtime/lib/libcudart.so*" "${root}/../nvidia/cu13/lib/libcudart.so*"
-                              "${root}/../nvidia/cu12/lib/libcudart.so*" /usr/local/cuda/lib64/libcudart.so)
-  list(SORT cudart_candidates)
   set(cudart "")
-  if(cudart_candidates)
-    list(GET cudart_candidates 0 cudart)
-  endif()
+  foreach(pattern "${root}/../nvidia/cuda_runtime/lib/libcudart.so*" "${root}/../nvidia/cu13/lib/libcudart.so*"
+                  "${root}/../nvidia/cu12/lib/libcudart.so*" /usr/local/cuda/lib64/libcudart.so)
+    file(GLOB found "${pattern}")
+    if(found AND NOT cudart)
+      list(GET found 0 cudart)
+    endif()
+  endforeach()
   if(TUNEBENCH_CUDA_RUNTIME_INCLUDE AND cudart)
     target_include_directories(tunebench_torch SYSTEM INTERFACE "${TUNEBENCH_CUDA_RUNTIME_INCLUDE}")
     target_link_libraries(tunebench_torch INTERFACE "${cudart}")

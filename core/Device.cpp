@@ -1,6 +1,7 @@
 #include "core/Device.h"
 
 #include "core/Error.h"
+#include "core/Version.h"
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -47,22 +48,120 @@ c10::Device chooseDevice(const std::string& request)
     throw Error("invalid device '" + request + "' (use auto, cpu, cuda or cuda:N)");
 }
 
+namespace {
+
+std::string gibibytes(std::int64_t bytes)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
+    return text;
+}
+
+DeviceInfo cpuInfo()
+{
+    DeviceInfo cpu;
+    cpu.id = "cpu";
+    cpu.threads = torch::get_num_threads();
+    return cpu;
+}
+
+DeviceInfo gpuInfo(int index)
+{
+    DeviceInfo gpu;
+    gpu.id = "cuda:" + std::to_string(index);
+    gpu.index = index;
+#if defined(TUNEBENCH_WITH_CUDA)
+    cudaDeviceProp properties{};
+    if (cudaGetDeviceProperties(&properties, index) == cudaSuccess) {
+        gpu.name = properties.name;
+        gpu.memoryBytes = static_cast<std::int64_t>(properties.totalGlobalMem);
+    }
+#endif
+    return gpu;
+}
+
+} // namespace
+
 std::string describeDevice(const c10::Device& device)
 {
-    if (device.is_cuda()) {
-        const int index = std::max<int>(0, device.index());
-        std::string text = "CUDA " + std::to_string(index);
+    return describeDevice(device.is_cuda() ? gpuInfo(std::max<int>(0, device.index())) : cpuInfo());
+}
+
+std::string describeDevice(const DeviceInfo& device)
+{
+    if (!device.isGpu())
+        return "CPU (" + std::to_string(device.threads) + " threads)";
+    std::string text = "CUDA " + std::to_string(device.index);
+    if (!device.name.empty())
+        text += ": " + device.name + " (" + gibibytes(device.memoryBytes) + ")";
+    return text;
+}
+
+std::vector<DeviceInfo> availableDevices()
+{
+    std::vector<DeviceInfo> devices;
+    if (torch::cuda::is_available())
+        for (int index = 0; index < static_cast<int>(torch::cuda::device_count()); ++index)
+            devices.push_back(gpuInfo(index));
+    devices.push_back(cpuInfo());
+    return devices;
+}
+
+BuildInfo buildInfo()
+{
+    BuildInfo build;
+    build.tunebenchVersion = tunebenchVersion();
+    build.libtorchVersion = TORCH_VERSION;
 #if defined(TUNEBENCH_WITH_CUDA)
-        cudaDeviceProp properties{};
-        if (cudaGetDeviceProperties(&properties, index) == cudaSuccess) {
-            char total[32];
-            std::snprintf(total, sizeof total, "%.1f GiB", static_cast<double>(properties.totalGlobalMem) / (1u << 30));
-            text += std::string(": ") + properties.name + " (" + total + ")";
-        }
+    build.cudaCompiled = true;
+    int runtime = 0;  // 1000 x major + 10 x minor
+    if (cudaRuntimeGetVersion(&runtime) == cudaSuccess)
+        build.cudaRuntimeVersion = std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
 #endif
-        return text;
+    build.devices = availableDevices();
+    build.cudaDevices = static_cast<int>(std::count_if(build.devices.begin(), build.devices.end(), [](const DeviceInfo& d) { return d.isGpu(); }));
+    return build;
+}
+
+std::string describeBuild(const BuildInfo& build, const std::string& request)
+{
+    const std::string chosen = resolveDeviceChoice(build.devices, request);
+    std::string text = "Tunebench " + build.tunebenchVersion + "\n";
+    text += "LibTorch " + build.libtorchVersion + "\n";
+    const std::string usable = "usable GPUs: " + std::to_string(build.cudaDevices);
+    if (build.cudaCompiled)
+        text += "CUDA: compiled" + (build.cudaRuntimeVersion.empty() ? "" : " (runtime " + build.cudaRuntimeVersion + ")") + ", " + usable + "\n";
+    else if (build.cudaDevices > 0)
+        // A CUDA LibTorch linked without CUDA's runtime headers (cmake/TunebenchTorchRoot.cmake): it runs,
+        // but this build cannot ask for the GPUs' names and memory.
+        text += "CUDA: not compiled into Tunebench; LibTorch's CUDA libraries are linked, " + usable + "\n";
+    else
+        text += "CUDA: not compiled\n";
+    text += "Devices (* = --device " + (request.empty() ? std::string("auto") : request) + "):\n";
+    for (const DeviceInfo& device : build.devices) {
+        std::string line = device.id == chosen ? "* " : "  ";
+        line += device.id + std::string(device.id.size() < 8 ? 8 - device.id.size() : 1, ' ');
+        if (!device.isGpu())
+            line += "CPU, " + std::to_string(device.threads) + (device.threads == 1 ? " thread" : " threads");
+        else if (device.name.empty())
+            line += "GPU " + std::to_string(device.index) + " (name and memory unknown to this build)";
+        else
+            line += device.name + ", " + gibibytes(device.memoryBytes);
+        text += line + "\n";
     }
-    return "CPU (" + std::to_string(torch::get_num_threads()) + " threads)";
+    return text;
+}
+
+std::string resolveDeviceChoice(const std::vector<DeviceInfo>& devices, const std::string& preferred)
+{
+    const std::string wanted = preferred == "cuda" ? "cuda:0" : preferred;
+    for (const DeviceInfo& device : devices)
+        if (device.id == wanted)
+            return device.id;
+    for (const DeviceInfo& device : devices)
+        if (device.isGpu())
+            return device.id;
+    return "cpu";
 }
 
 void configureThreads(int requested)
@@ -81,17 +180,6 @@ void configureThreads(int requested)
     mallopt(M_TOP_PAD, 64 << 20);
 #endif
 }
-
-namespace {
-
-std::string gibibytes(std::int64_t bytes)
-{
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
-    return text;
-}
-
-} // namespace
 
 DeviceMemory deviceMemory(const c10::Device& device)
 {

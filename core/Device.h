@@ -1,10 +1,13 @@
 #pragma once
 
+#include "core/DeviceInfo.h"
+
 #include <c10/core/Device.h>
 
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace tunebench {
 
@@ -12,8 +15,22 @@ namespace tunebench {
 // and this LibTorch build or machine has none.
 c10::Device chooseDevice(const std::string& request = "auto");
 
-// One line for logs and the GUI: "CUDA 0: NVIDIA H100 (79.2 GiB)" or "CPU (16 threads)".
+// One line for logs and the GUI: "CUDA 0: NVIDIA H100 (79.2 GiB)" or "CPU (16 threads)". Feature-cache
+// keys hold it: keep its wording.
 std::string describeDevice(const c10::Device& device);
+std::string describeDevice(const DeviceInfo& device);
+
+// Every device this process can compute on: the GPUs in index order (each one's name and memory where the
+// build has CUDA's headers), then the CPU with LibTorch's thread count. Initialises CUDA: seconds, at first.
+std::vector<DeviceInfo> availableDevices();
+// This build's version, LibTorch's, whether CUDA is compiled in and usable, and availableDevices().
+BuildInfo buildInfo();
+// The text of `tunebench-cli --version`: a fact a line, then a device a line, the one that `request`
+// (--device's value) picks marked.
+std::string describeBuild(const BuildInfo& build, const std::string& request = "auto");
+// The id among `devices` that `preferred` names ("cpu", "cuda:1"; "cuda" is "cuda:0"). "auto", empty or a
+// device that is gone (a saved choice on another machine): the first GPU, else the CPU, as chooseDevice.
+std::string resolveDeviceChoice(const std::vector<DeviceInfo>& devices, const std::string& preferred);
 
 // LibTorch's intra-op thread count: `requested` > 0, else $TUNEBENCH_THREADS, else all cores. Also keeps
 // large freed blocks in the heap: returning every activation buffer to the kernel and faulting it back

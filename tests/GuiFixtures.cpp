@@ -1,6 +1,7 @@
 #include "tests/GuiFixtures.h"
 
 #include "core/io/CheckpointWriter.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ModelFixtures.h"
 
 #include <QDir>
@@ -13,7 +14,7 @@ namespace tunebench::test {
 GuiFixtureFiles writeGuiFixtures(const QString& root)
 {
     GuiFixtureFiles files;
-    files.vocabulary = QString::fromStdString(sharedVocabularyPath());
+    files.vocabulary = QString::fromStdString(demoVocabularyPath());
     const ModelSpec clip = tinyClipSpec();
     files.clipFolder = root + "/tiny-clip";
     writeHuggingFaceFolder(randomWeights(clip, 3), clip, files.clipFolder.toStdString());

@@ -5,8 +5,6 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 namespace tunebench::test {
 
 ModelSpec tinyClipSpec()
@@ -78,12 +76,6 @@ StateDict randomWeights(const ModelSpec& spec, int seed)
     if (!spec.text)
         weights.erase("logit_scale");
     return weights;
-}
-
-std::string sharedVocabularyPath()
-{
-    const char* shared = std::getenv("TUNEBENCH_SHARED_DIR");
-    return std::string(shared ? shared : "../shared") + "/data/bpe_simple_vocab_16e6.txt.gz";
 }
 
 } // namespace tunebench::test

@@ -3,12 +3,11 @@
 #include "core/io/StateDict.h"
 #include "core/model/ModelSpec.h"
 
-#include <string>
-
 namespace tunebench::test {
 
 // A CLIP of the real architecture at toy widths: 32x32 images, patch 8, vision width 128 (2 heads),
-// text width 64 (1 head), 2 layers each, the real 49,408-token vocabulary and 77 positions.
+// text width 64 (1 head), 2 layers each, a token embedding of the real vocabulary's 49,408 rows and 77
+// positions (any smaller vocabulary, such as the demo model's, fits it too).
 ModelSpec tinyClipSpec();
 
 // A ResNet CLIP (OpenAI's modified ResNet) at toy widths: stem width 8 (feature width 256, 4 heads), one
@@ -21,8 +20,5 @@ ModelSpec tinyTimmSpec();
 // Random canonical weights for `spec`, rounded through fp16 so that archives storing fp16 hold the
 // same values as fp32 ones; LayerNorm weights away from 1 so that they matter.
 StateDict randomWeights(const ModelSpec& spec, int seed);
-
-// Path of the real CLIP vocabulary in ../shared/data (from $TUNEBENCH_SHARED_DIR when set).
-std::string sharedVocabularyPath();
 
 } // namespace tunebench::test

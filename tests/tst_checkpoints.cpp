@@ -190,6 +190,43 @@ private Q_SLOTS:
         QVERIFY(torch::allclose(logits, torch::linear(reference, timmNamed.at("head.weight"), timmNamed.at("head.bias")), 1e-4, 1e-5));
     }
 
+    // open_clip's hub folder: the activation comes from open_clip_config.json (no quick_gelu = exact GELU),
+    // for the folder and for its weights file alike; a loose file keeps OpenAI's QuickGELU. timm's hub folder
+    // (config.json naming an architecture) loads its model.safetensors. tst_field_references does the same
+    // against the libraries themselves.
+    void openClipAndTimmHubFolders()
+    {
+        const std::string openClip = m_root + "/open_clip-hub";
+        fs::create_directories(openClip);
+        writeOpenAiSafetensors(m_weights, openClip + "/open_clip_model.safetensors");
+        std::ofstream(openClip + "/open_clip_config.json") << R"({"model_cfg": {"embed_dim": 32}, "preprocess_cfg": {}})";
+        for (const std::string& path : {openClip, openClip + "/open_clip_model.safetensors"}) {
+            const Checkpoint checkpoint = readCheckpoint(path);
+            QCOMPARE(checkpoint.spec.format, std::string("openai-safetensors"));
+            QCOMPARE(int(checkpoint.spec.vision.activation), int(Activation::Gelu));
+            QCOMPARE(int(checkpoint.spec.text->activation), int(Activation::Gelu));
+        }
+        std::ofstream(openClip + "/open_clip_config.json") << R"({"model_cfg": {"quick_gelu": true}})";
+        QCOMPARE(int(readCheckpoint(openClip).spec.text->activation), int(Activation::QuickGelu));
+        std::ofstream(openClip + "/open_clip_config.json") << R"({"model_cfg": {"quick_gelu": "yes"}})";
+        const std::string badFlag = errorOf([&] { readCheckpoint(openClip); });
+        QVERIFY2(badFlag.find("quick_gelu must be true or false") != std::string::npos, badFlag.c_str());
+        QCOMPARE(int(readCheckpoint(m_root + "/tiny.safetensors").spec.text->activation), int(Activation::QuickGelu));
+        fs::remove(openClip + "/open_clip_model.safetensors");
+        const std::string empty = errorOf([&] { readCheckpoint(openClip); });
+        QVERIFY2(empty.find("neither open_clip_model.safetensors nor open_clip_pytorch_model.bin") != std::string::npos, empty.c_str());
+
+        const std::string timm = m_root + "/timm-hub";
+        fs::create_directories(timm);
+        writeTimmSafetensors(test::randomWeights(test::tinyTimmSpec(), 5), timm + "/model.safetensors");
+        std::ofstream(timm + "/config.json") << R"({"architecture": "vit_base_patch16_224", "num_classes": 10})";
+        QCOMPARE(int(detectCheckpointFormat(timm)), int(CheckpointFormat::Safetensors));
+        const Checkpoint vit = readCheckpoint(timm);
+        QCOMPARE(vit.spec.format, std::string("timm-safetensors"));
+        QCOMPARE(vit.spec.headClasses, 10);
+        QCOMPARE(vit.spec.path, timm);
+    }
+
     void missingKeyNamesKeyAndShape()
     {
         StateDict broken = m_weights;

@@ -4,6 +4,7 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
 #include "tests/CliRunner.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -54,7 +55,8 @@ private Q_SLOTS:
     {
         QVERIFY(m_dir.isValid());
         m_root = m_dir.path();
-        m_vocab = QString::fromStdString(test::sharedVocabularyPath());
+        // Any vocabulary does for encode and classify: the demo model's, which every checkout has.
+        m_vocab = QString::fromStdString(test::demoVocabularyPath());
         QVERIFY2(QFile::exists(m_vocab), qPrintable(m_vocab + " is missing"));
         m_spec = test::tinyClipSpec();
         m_weights = test::randomWeights(m_spec, 5);
@@ -76,7 +78,9 @@ private Q_SLOTS:
 
     void tokenizeMatchesGoldenVectors()
     {
-        const CliResult r = runCli({"tokenize", "--vocab", m_vocab, "a photo of a cat.", "Hello, World!", ""});
+        REQUIRE_CLIP_VOCABULARY();
+        const QString openAi = QString::fromStdString(test::clipVocabularyPath());
+        const CliResult r = runCli({"tokenize", "--vocab", openAi, "a photo of a cat.", "Hello, World!", ""});
         QCOMPARE(r.exitCode, 0);
         const json tokens = json::parse(r.out)["tokens"];
         QCOMPARE(tokens.size(), size_t(3));
@@ -91,7 +95,8 @@ private Q_SLOTS:
         env.insert("TUNEBENCH_CLIP_VOCAB", m_vocab);
         const CliResult found = runCli({"tokenize", "a dog"}, env);
         QCOMPARE(found.exitCode, 0);
-        QCOMPARE(json::parse(found.out)["tokens"][0].get<std::vector<int>>(), (std::vector<int>{49406, 320, 1929, 49407}));
+        // The demo vocabulary's ids (start 801, end 802): it, not one found elsewhere on the machine, was used.
+        QCOMPARE(json::parse(found.out)["tokens"][0].get<std::vector<int>>(), (std::vector<int>{801, 320, 67, 78, 326, 802}));
 
         QProcessEnvironment bare;
         bare.insert("HOME", m_root + "/empty-home");
@@ -281,6 +286,68 @@ private Q_SLOTS:
             QVERIFY2(inspected.exitCode == 0, inspected.err.c_str());
             QCOMPARE(json::parse(inspected.out)["name"].get<std::string>(), std::string("fashion-mnist:sketch"));
         }
+    }
+
+    // --version (or `version`): Tunebench's and LibTorch's versions, whether CUDA is compiled in, and the
+    // devices (the GPUs with name and memory, then the CPU with its threads), the one --device picks marked.
+    void versionNamesTheBuildAndTheDevices()
+    {
+        const CliResult r = runCli({"--version", "--threads", "3"});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const QStringList lines = QString::fromStdString(r.out).split('\n', Qt::SkipEmptyParts);
+        const int gpus = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+        QVERIFY2(lines.size() == 5 + gpus, r.out.c_str());
+        // The version that the top-level CMakeLists.txt's project() names.
+        QFile cmakeLists(qEnvironmentVariable("TUNEBENCH_SOURCE_DIR", ".") + "/CMakeLists.txt");
+        QVERIFY(cmakeLists.open(QIODevice::ReadOnly));
+        const auto project = QRegularExpression("project\\(Tunebench VERSION ([0-9.]+)").match(QString::fromUtf8(cmakeLists.readAll()));
+        QVERIFY(project.hasMatch());
+        QCOMPARE(lines[0], "Tunebench " + project.captured(1));
+        QCOMPARE(lines[1], QString("LibTorch " TORCH_VERSION));  // torch/torch.h includes torch/version.h
+#if defined(TUNEBENCH_WITH_CUDA)
+        QVERIFY2(lines[2].startsWith("CUDA: compiled") && lines[2].endsWith(QString("usable GPUs: %1").arg(gpus)), r.out.c_str());
+#else
+        QVERIFY2(lines[2].startsWith("CUDA: not compiled"), r.out.c_str());
+#endif
+        QCOMPARE(lines[3], QString("Devices (* = --device auto):"));
+        for (int i = 0; i < gpus; ++i) {
+            QVERIFY2(lines[4 + i].mid(2).startsWith(QString("cuda:%1  ").arg(i)), r.out.c_str());
+#if defined(TUNEBENCH_WITH_CUDA)
+            QVERIFY2(lines[4 + i].endsWith(" GiB"), r.out.c_str());  // the name, then the memory
+#endif
+        }
+        QCOMPARE(lines.last().mid(2), QString("cpu     CPU, 3 threads"));
+        QVERIFY2(lines[4].startsWith("* "), r.out.c_str());  // auto: the first GPU, else the CPU
+        QCOMPARE(lines.filter(QRegularExpression("^\\* ")).size(), 1);
+
+        QCOMPARE(runCli({"version", "--threads", "3"}).out, r.out);
+        const CliResult onCpu = runCli({"version", "--device", "cpu"});
+        QVERIFY2(onCpu.exitCode == 0 && onCpu.out.find("\n* cpu ") != std::string::npos, onCpu.out.c_str());
+        const CliResult missing = runCli({"version", "--device", "cuda:99"});
+        QVERIFY2(isOneLineError(missing) && missing.err.find("cuda:99") != std::string::npos, missing.err.c_str());
+        QVERIFY(runCli({"--help"}).out.find("--version") != std::string::npos);
+    }
+
+    // --device and --threads are common options: every command accepts them, also those that ignore them.
+    void everyCommandAcceptsDeviceAndThreads()
+    {
+        // Given before an unknown option, they pass each command's option check, which then names that one.
+        const std::vector<QStringList> commands = {
+            {"tokenize"}, {"info"},     {"encode"},    {"classify"}, {"dataset", "list"}, {"dataset", "inspect", "x"},
+            {"train"},    {"eval"},     {"export"},    {"compare"},  {"params"},          {"pretrain"},
+            {"continual"}, {"adapt"},   {"sweep"},     {"sweep", "status", "x"},          {"sweep", "collect", "x"},
+            {"cache", "status"},        {"version"},
+        };
+        for (QStringList args : commands) {
+            args << "--device" << "cpu" << "--threads" << "1" << "--zz-unknown" << "1";
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r) && r.err.find("unknown option --zz-unknown") != std::string::npos,
+                     qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        const CliResult info = runCli({"info", "--model", m_root + "/tiny.safetensors", "--device", "cpu", "--threads", "1"});
+        QVERIFY2(info.exitCode == 0, info.err.c_str());
+        const CliResult status = runCli({"sweep", "status", m_root + "/no-sweep", "--device", "cpu"});
+        QVERIFY2(isOneLineError(status) && status.err.find("no-sweep") != std::string::npos, status.err.c_str());
     }
 
 private:

@@ -9,6 +9,7 @@
 #include "core/io/Safetensors.h"
 #include "core/tuning/DaplStrategy.h"
 #include "tests/CliRunner.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 
@@ -30,9 +31,10 @@ using nlohmann::json;
 
 namespace {
 
+// The demo model's vocabulary: these tests tokenize prompts but need none of OpenAI's ids.
 std::shared_ptr<const ClipTokenizer> vocabulary()
 {
-    static auto tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::sharedVocabularyPath()));
+    static auto tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::demoVocabularyPath()));
     return tokenizer;
 }
 
@@ -151,7 +153,7 @@ private Q_SLOTS:
         for (const auto& [options, expected] : {std::pair<QStringList, std::string>{{}, "24576 trainable"},
                                                 {{"--opt", "csc=true", "--classes", "65"}, "548864 trainable"}}) {
             const auto counted = test::runCli(QStringList{"params", "--model", "clip-vit-b16", "--strategy", "dapl", "--tasks", "1", "--vocab",
-                                                          QString::fromStdString(test::sharedVocabularyPath())} + options);
+                                                          QString::fromStdString(test::demoVocabularyPath())} + options);
             QVERIFY2(counted.exitCode == 0 && counted.err.find(expected) != std::string::npos, counted.err.c_str());
         }
 

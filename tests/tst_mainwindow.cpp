@@ -773,6 +773,112 @@ private Q_SLOTS:
         }
     }
 
+    // Help > About Tunebench and the model panel's device line: the facts of `tunebench-cli --version`.
+    void aboutBoxNamesTheBuildAndTheDevices()
+    {
+        MainWindow window;
+        window.show();
+        auto* selector = child<QComboBox>(window, "deviceSelector");
+        QTRY_VERIFY_WITH_TIMEOUT(selector->isEnabled(), 20000);  // the devices are probed
+        const BuildInfo build = buildInfo();
+        const QString libtorch = "LibTorch " + QString::fromStdString(build.libtorchVersion);
+        QVERIFY2(QRegularExpression("^LibTorch \\d+\\.\\d+\\.\\d+").match(libtorch).hasMatch(), qPrintable(libtorch));
+        const QString cuda = build.cudaCompiled ? QStringLiteral("CUDA: compiled") : QStringLiteral("CUDA: not compiled");
+
+        QObject* about = child<QObject>(window, "aboutAction");  // Help > About Tunebench
+        QCOMPARE(about->property("text").toString(), QString("&About Tunebench"));
+        QVERIFY(QMetaObject::invokeMethod(about, "trigger"));
+        auto* box = child<QMessageBox>(window, "aboutBox");
+        QVERIFY(box->isVisible());
+        const QString text = box->text();
+        QVERIFY2(text.contains("Tunebench " + QString::fromStdString(build.tunebenchVersion)) && text.contains(libtorch) && text.contains(cuda),
+                 qPrintable(text));
+        for (int i = 0; i < selector->count(); ++i)
+            QVERIFY2(text.contains(selector->itemText(i)), qPrintable(text));
+        const QString line = child<QLabel>(window, "deviceLabel")->text();
+        QVERIFY2(line.contains(libtorch) && line.contains(cuda), qPrintable(line));
+
+        // TUNEBENCH_SCREENSHOT_ABOUT=FILE.png and TUNEBENCH_SCREENSHOT_DEVICE=FILE.png: the About box and the
+        // model panel with the device selector, once the layouts have taken the probed texts.
+        QTest::qWait(200);
+        if (const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_ABOUT"); !shot.isEmpty())
+            QVERIFY(box->grab().save(shot));
+        if (const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_DEVICE"); !shot.isEmpty())
+            QVERIFY(child<ModelPanel>(window, "modelPanel")->grab().save(shot));
+        box->close();
+    }
+
+    // The device selector lists each GPU and the CPU, starts on the first GPU (the CPU on this machine,
+    // which has none), remembers the user's choice, and the run request carries the selected device.
+    void deviceSelectorChoosesWhereRunsCompute()
+    {
+        {
+            auto window = tinyWindow();
+            QVERIFY(window);
+            auto* selector = child<QComboBox>(window, "deviceSelector");
+            QTRY_VERIFY_WITH_TIMEOUT(selector->isEnabled(), 20000);
+            const ModelPanel* panel = child<ModelPanel>(window, "modelPanel");
+            const int gpus = panel->buildInfo().cudaDevices;
+            QCOMPARE(selector->count(), gpus + 1);
+            QCOMPARE(selector->itemData(gpus).toString(), QString("cpu"));
+            QVERIFY2(selector->itemText(gpus).startsWith("CPU ("), qPrintable(selector->itemText(gpus)));
+            const QString expected = gpus > 0 ? QStringLiteral("cuda:0") : QStringLiteral("cpu");
+            QCOMPARE(selector->currentData().toString(), expected);
+            QCOMPARE(QString::fromStdString(window->currentSettings().device), expected);
+
+            QSignalSpy finished(window.get(), &MainWindow::runFinished);
+            QVERIFY(window->startRun());
+            QVERIFY(!selector->isEnabled());  // a run's device is fixed until it ends
+            QVERIFY(finished.wait(60000) || !finished.isEmpty());
+            const QString folder = finished.first().first().value<RunResults>().runFolder;
+            QFile configFile(folder + "/config.json");
+            QVERIFY(configFile.open(QIODevice::ReadOnly));
+            const nlohmann::json config = nlohmann::json::parse(configFile.readAll().toStdString());
+            QCOMPARE(QString::fromStdString(config["settings"]["device"].get<std::string>()), expected);
+            QTRY_VERIFY(selector->isEnabled());
+        }
+
+        // As on a machine with two GPUs: the first one unless the user chooses, and the choice is kept.
+        MainWindow window;
+        auto* selector = child<QComboBox>(window, "deviceSelector");
+        QTRY_VERIFY_WITH_TIMEOUT(selector->isEnabled(), 20000);
+        auto* panel = child<ModelPanel>(window, "modelPanel");
+        BuildInfo twoGpus = panel->buildInfo();
+        twoGpus.devices.erase(std::remove_if(twoGpus.devices.begin(), twoGpus.devices.end(), [](const DeviceInfo& d) { return d.isGpu(); }),
+                              twoGpus.devices.end());
+        twoGpus.devices.insert(twoGpus.devices.begin(), {DeviceInfo{"cuda:0", 0, "Test GPU A", std::int64_t(80) << 30, 0},
+                                                         DeviceInfo{"cuda:1", 1, "Test GPU B", std::int64_t(24) << 30, 0}});
+        twoGpus.cudaDevices = 2;
+        panel->setBuildInfo(twoGpus, QSettings().value("run/device", "auto").toString());
+        QCOMPARE(selector->count(), 3);
+        QCOMPARE(selector->itemText(0), QString("GPU 0: Test GPU A (80.0 GiB)"));
+        QCOMPARE(selector->currentData().toString(), QString("cuda:0"));
+        QCOMPARE(window.currentSettings().device, std::string("cuda:0"));
+        selector->setCurrentIndex(1);
+        QCOMPARE(window.currentSettings().device, std::string("cuda:1"));
+        QCOMPARE(QSettings().value("run/device").toString(), QString("cuda:1"));
+        panel->setBuildInfo(twoGpus, QSettings().value("run/device").toString());
+        QCOMPARE(selector->currentData().toString(), QString("cuda:1"));
+        // The saved GPU is gone (another machine, a GPU taken away): auto again; the choice stays saved.
+        BuildInfo oneGpu = twoGpus;
+        oneGpu.devices.erase(oneGpu.devices.begin() + 1);
+        oneGpu.cudaDevices = 1;
+        panel->setBuildInfo(oneGpu, QSettings().value("run/device").toString());
+        QCOMPARE(selector->currentData().toString(), QString("cuda:0"));
+        QCOMPARE(QSettings().value("run/device").toString(), QString("cuda:1"));
+        selector->setCurrentIndex(1);
+        QCOMPARE(QSettings().value("run/device").toString(), QString("cpu"));
+        QCOMPARE(window.currentSettings().device, std::string("cpu"));
+
+        // A new window on this machine with a saved GPU that is not here: auto.
+        QSettings().setValue("run/device", "cuda:7");
+        MainWindow again;
+        auto* againSelector = child<QComboBox>(again, "deviceSelector");
+        QTRY_VERIFY_WITH_TIMEOUT(againSelector->isEnabled(), 20000);
+        QCOMPARE(againSelector->currentData().toString(),
+                 child<ModelPanel>(again, "modelPanel")->buildInfo().cudaDevices > 0 ? QString("cuda:0") : QString("cpu"));
+    }
+
 private:
     QTemporaryDir m_dir;
     test::GuiFixtureFiles m_files;

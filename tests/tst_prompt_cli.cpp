@@ -4,6 +4,7 @@
 #include "core/io/StateDict.h"
 #include "core/train/Trainer.h"
 #include "tests/CliRunner.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -45,7 +46,7 @@ private Q_SLOTS:
             }
         m_model = m_dir.path() + "/tiny.safetensors";
         writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), m_model.toStdString());
-        m_vocab = QString::fromStdString(test::sharedVocabularyPath());
+        m_vocab = QString::fromStdString(test::demoVocabularyPath());  // any vocabulary does: the demo model's
         m_runs = m_dir.path() + "/runs";
     }
 

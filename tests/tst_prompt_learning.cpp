@@ -19,6 +19,7 @@
 #include "core/tuning/PromptTemplates.h"
 #include "core/tuning/TipAdapterStrategy.h"
 #include "core/tuning/ZeroShotStrategy.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -55,9 +56,10 @@ ClipModel wideTextModel()
     return ClipModel(spec);
 }
 
+// The demo model's vocabulary: these tests tokenize prompts but need none of OpenAI's ids.
 std::shared_ptr<const ClipTokenizer> vocabulary()
 {
-    static auto tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::sharedVocabularyPath()));
+    static auto tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::demoVocabularyPath()));
     return tokenizer;
 }
 

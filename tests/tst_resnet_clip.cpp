@@ -1,6 +1,6 @@
 // ResNet CLIP (OpenAI's modified ResNet image tower): the fixtures in tests/fixtures/resnet-clip hold one tiny
 // model in the three release formats and the logits of the Python reference (make_resnet_clip_fixtures.py over
-// bench/reference/clip_reference.py). The rest runs on a tiny ResNet CLIP written here with the real vocabulary.
+// bench/reference/clip_reference.py). The rest runs on a tiny ResNet CLIP written here with the demo model's vocabulary.
 #include "core/Error.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
@@ -11,6 +11,7 @@
 #include "core/tuning/Strategy.h"
 #include "core/train/BatchSource.h"
 #include "tests/CliRunner.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 
@@ -79,7 +80,7 @@ private Q_SLOTS:
         m_weights = test::randomWeights(m_spec, 3);
         m_model = m_root + "/tiny-rn.safetensors";
         writeOpenAiSafetensors(m_weights, m_model);
-        m_tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::sharedVocabularyPath()));
+        m_tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::demoVocabularyPath()));
     }
 
     // The reference: every format gives the Python reference's image features and cosine logits.
@@ -253,7 +254,7 @@ private Q_SLOTS:
     // RN50's CLIP-Adapter: two bias-free linears 1024 -> 256 -> 1024 (methods.md 1.7, reduction 4).
     void paramsOnTheRn50Geometry()
     {
-        const QString vocab = QString::fromStdString(test::sharedVocabularyPath());
+        const QString vocab = QString::fromStdString(test::demoVocabularyPath());
         const auto adapter = test::runCli({"params", "--model", "clip-rn50", "--strategy", "clip-adapter", "--vocab", vocab, "--classes", "2"});
         QVERIFY2(adapter.exitCode == 0, adapter.err.c_str());
         QCOMPARE(json::parse(adapter.out)["trainable"].get<std::int64_t>(), std::int64_t(524288));
@@ -279,7 +280,7 @@ private Q_SLOTS:
                 }
             }
         const auto result = test::runCli({"train", "--model", QString::fromStdString(m_model), "--vocab",
-                                          QString::fromStdString(test::sharedVocabularyPath()), "--dataset", QString::fromStdString(dataset.string()),
+                                          QString::fromStdString(test::demoVocabularyPath()), "--dataset", QString::fromStdString(dataset.string()),
                                           "--method", "coop", "--shots", "2", "--epochs", "2", "--batch-size", "3", "--opt", "n_ctx=4", "--runs",
                                           QString::fromStdString(m_root + "/runs"), "--threads", "2"});
         QVERIFY2(result.exitCode == 0, result.err.c_str());
@@ -290,7 +291,7 @@ private Q_SLOTS:
         QVERIFY(fs::exists(fs::path(out["run"].get<std::string>()) / "results.json"));
 
         const auto refused = test::runCli({"train", "--model", QString::fromStdString(m_model), "--vocab",
-                                           QString::fromStdString(test::sharedVocabularyPath()), "--dataset",
+                                           QString::fromStdString(test::demoVocabularyPath()), "--dataset",
                                            QString::fromStdString(dataset.string()), "--method", "vpt-deep", "--epochs", "1", "--runs",
                                            QString::fromStdString(m_root + "/runs")});
         QVERIFY(refused.exitCode != 0);

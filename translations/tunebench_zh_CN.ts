@@ -993,6 +993,34 @@
             <source>Sweeps</source>
             <translation>批量实验</translation>
         </message>
+        <message>
+            <source>&amp;Help</source>
+            <translation>帮助(&amp;H)</translation>
+        </message>
+        <message>
+            <source>&amp;About Tunebench</source>
+            <translation>关于 Tunebench(&amp;A)</translation>
+        </message>
+        <message>
+            <source>About Tunebench</source>
+            <translation>关于 Tunebench</translation>
+        </message>
+        <message>
+            <source>%1 (selected)</source>
+            <translation>%1（已选择）</translation>
+        </message>
+        <message>
+            <source>&lt;p&gt;LibTorch %1&lt;br&gt;%2&lt;br&gt;Qt %3&lt;/p&gt;&lt;p&gt;&lt;b&gt;Devices&lt;/b&gt;&lt;br&gt;%4&lt;/p&gt;</source>
+            <translation>&lt;p&gt;LibTorch %1&lt;br&gt;%2&lt;br&gt;Qt %3&lt;/p&gt;&lt;p&gt;&lt;b&gt;设备&lt;/b&gt;&lt;br&gt;%4&lt;/p&gt;</translation>
+        </message>
+        <message>
+            <source>&lt;p&gt;The devices are still being probed.&lt;/p&gt;</source>
+            <translation>&lt;p&gt;仍在检测设备。&lt;/p&gt;</translation>
+        </message>
+        <message>
+            <source>&lt;h3&gt;Tunebench %1&lt;/h3&gt;&lt;p&gt;Parameter-efficient tuning workbench for CLIP and ViT models.&lt;/p&gt;%2&lt;p&gt;Free software under the GNU General Public License, version 3 or later.&lt;/p&gt;</source>
+            <translation>&lt;h3&gt;Tunebench %1&lt;/h3&gt;&lt;p&gt;面向 CLIP 和 ViT 模型的参数高效微调工作台。&lt;/p&gt;%2&lt;p&gt;自由软件，依据 GNU 通用公共许可证第 3 版或（由您选择的）任何更高版本发布。&lt;/p&gt;</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::ModelPanel</name>
@@ -1101,6 +1129,62 @@ Format: %9</source>
 参数量：%6 (%7)
 SHA-256：%8
 格式：%9</translation>
+        </message>
+        <message>
+            <source>&amp;Device:</source>
+            <translation>设备(&amp;D)：</translation>
+        </message>
+        <message>
+            <source>Probing devices...</source>
+            <translation>正在检测设备...</translation>
+        </message>
+        <message>
+            <source>Automatic</source>
+            <translation>自动</translation>
+        </message>
+        <message>
+            <source>CPU (%1 threads)</source>
+            <translation>CPU（%1 个线程）</translation>
+        </message>
+        <message>
+            <source>GPU %1</source>
+            <translation>GPU %1</translation>
+        </message>
+        <message>
+            <source>GPU %1: %2 (%3 GiB)</source>
+            <translation>GPU %1：%2（%3 GiB）</translation>
+        </message>
+        <message>
+            <source>CUDA: compiled (runtime %1), usable GPUs: %2</source>
+            <translation>CUDA：已编译（运行时 %1），可用 GPU：%2</translation>
+        </message>
+        <message>
+            <source>CUDA: compiled, usable GPUs: %1</source>
+            <translation>CUDA：已编译，可用 GPU：%1</translation>
+        </message>
+        <message>
+            <source>CUDA: not compiled in; usable through LibTorch: %1 GPUs</source>
+            <translation>CUDA：未编译进本程序；通过 LibTorch 可用的 GPU：%1 块</translation>
+        </message>
+        <message>
+            <source>LibTorch %1</source>
+            <translation>LibTorch %1</translation>
+        </message>
+        <message>
+            <source>CUDA: not compiled</source>
+            <translation>CUDA：未编译</translation>
+        </message>
+        <message>
+            <source>LibTorch %1 · %2</source>
+            <translation>LibTorch %1 · %2</translation>
+        </message>
+        <message>
+            <source>A run is in progress: its device is fixed until it ends</source>
+            <translation>正在运行：运行结束前不能更换设备</translation>
+        </message>
+        <message>
+            <source>Where runs compute: the first GPU unless you choose another device; the choice is kept for the next start</source>
+            <translation>运行所用的设备：默认使用第一块 GPU，也可选择其他设备；所选设备在下次启动时保留</translation>
         </message>
     </context>
     <context>

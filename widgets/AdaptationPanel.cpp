@@ -205,6 +205,11 @@ void AdaptationPanel::setRunsRoot(const QString& folder)
     m_runsRoot = folder;
 }
 
+void AdaptationPanel::setDevice(const QString& device)
+{
+    m_device = device;
+}
+
 QStringList AdaptationPanel::chosenMethods() const
 {
     QStringList methods;
@@ -278,6 +283,7 @@ bool AdaptationPanel::start()
     settings.base.maxTestImages = m_testImages->value();
     settings.target = m_target->currentText().trimmed().toStdString();
     settings.runsRoot = m_runsRoot.toStdString();
+    settings.base.device = m_device.toStdString();
     settings.methods.clear();
     for (const QString& method : chosenMethods())
         settings.methods.push_back(method.toStdString());
@@ -320,7 +326,7 @@ bool AdaptationPanel::start()
         bool completed = false;
         try {
             Backbone backbone = *cachedBackbone(job->modelPath.toStdString(), job->vocabulary.toStdString());
-            backbone.device = chooseDevice("auto");
+            backbone.device = chooseDevice(job->settings.base.device);
             const DatasetIndex source = openAdaptationDomain(job->settings.base.dataset);
             const DatasetIndex target = openAdaptationDomain(job->settings.target);
             requireSameClasses(source, target);

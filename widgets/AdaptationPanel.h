@@ -41,6 +41,7 @@ public:
     void setModel(const QString& path, const QString& vocabulary, const ModelSpec& spec, bool usable);  // empty path: none
     void setDataset(const QString& pathOrName);  // the open dataset becomes the default source
     void setRunsRoot(const QString& folder);
+    void setDevice(const QString& device);  // "auto", "cpu", "cuda:N": for series started from now on
 
     // Starts the methods on a background thread; false (with the reason in the status line) when the
     // settings cannot run or a series is running.
@@ -84,6 +85,7 @@ private:
     QLabel* m_labels[6] = {};
 
     QString m_modelPath, m_vocabulary, m_dataset, m_runsRoot;
+    QString m_device = QStringLiteral("auto");
     ModelSpec m_spec;
     bool m_modelUsable = false;
     bool m_running = false;

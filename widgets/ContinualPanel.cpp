@@ -46,7 +46,7 @@ const char* const kMethods[] = {"l2p", "seq-ft", "joint"};
 // What the worker thread runs: a copy of the settings, so that the form may change meanwhile.
 struct ContinualPanel::Job
 {
-    QString modelPath, dataset, runsRoot;
+    QString modelPath, dataset, runsRoot, device;
     bool classIncremental = true;
     int tasks = 5;
     QStringList domains, methods;
@@ -204,6 +204,11 @@ void ContinualPanel::setRunsRoot(const QString& folder)
     m_runsRoot = folder;
 }
 
+void ContinualPanel::setDevice(const QString& device)
+{
+    m_device = device;
+}
+
 QStringList ContinualPanel::chosenMethods() const
 {
     QStringList methods;
@@ -259,6 +264,7 @@ bool ContinualPanel::start()
     job->modelPath = m_modelPath;
     job->dataset = m_dataset;
     job->runsRoot = m_runsRoot;
+    job->device = m_device;
     job->classIncremental = m_protocol->currentData().toString() == "class";
     job->tasks = m_taskCount->value();
     for (const QString& name : m_domains->text().split(',', Qt::SkipEmptyParts))
@@ -302,7 +308,8 @@ bool ContinualPanel::start()
         QString failure;
         bool completed = false;
         try {
-            const Backbone backbone{job->modelPath.toStdString(), readCheckpoint(job->modelPath.toStdString()), nullptr, chooseDevice("auto")};
+            const Backbone backbone{job->modelPath.toStdString(), readCheckpoint(job->modelPath.toStdString()), nullptr,
+                                    chooseDevice(job->device.toStdString())};
             std::vector<ContinualTask> tasks;
             if (job->classIncremental) {
                 tasks = classIncrementalTasks(*cachedDataset(job->dataset.toStdString()), job->tasks, static_cast<std::uint64_t>(job->seeds.front()));

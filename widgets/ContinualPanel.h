@@ -42,6 +42,7 @@ public:
     void setModel(const QString& path, const ModelSpec& spec);  // empty path: none loaded
     void setDataset(const QString& pathOrName);
     void setRunsRoot(const QString& folder);
+    void setDevice(const QString& device);  // "auto", "cpu", "cuda:N": for streams started from now on
 
     // Starts the stream of the current settings on a background thread; false (with the reason in the
     // status line) when the model or dataset cannot run it or a stream is running.
@@ -90,6 +91,7 @@ private:
     QLabel* m_labels[8] = {};
 
     QString m_modelPath, m_dataset, m_runsRoot;
+    QString m_device = QStringLiteral("auto");
     ModelSpec m_spec;
     bool m_running = false;
     std::shared_ptr<RunControl> m_control;

@@ -17,6 +17,7 @@
 #include "widgets/StrategyPanel.h"
 
 #include "core/Device.h"
+#include "core/Version.h"
 
 #include <QAction>
 #include <QActionGroup>
@@ -31,6 +32,7 @@
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
 #include <QSplitter>
@@ -56,6 +58,8 @@ constexpr int kMaxRecent = 8;
 // every strategy's last options.
 constexpr const char* kRunSettingsKey = "run/settings";
 constexpr const char* kStrategyOptionsKey = "run/strategyOptions";
+// The device chosen in the model panel ("cpu", "cuda:N"); absent: the first GPU, else the CPU.
+constexpr const char* kDeviceKey = "run/device";
 
 nlohmann::json storedJson(const QSettings& settings, const char* key)
 {
@@ -142,17 +146,26 @@ MainWindow::MainWindow(QWidget* parent)
     buildMenus();
     connectPanels();
 
-    // The compute device is probed once, off the GUI thread (CUDA initialisation can take seconds).
-    QPointer<ModelPanel> model(m_model);
-    m_tasks->start("device", [model](const TaskToken&) {
-        QString line;
+    // The devices are probed once, off the GUI thread (CUDA initialisation can take seconds); until then
+    // runs ask for selectedDevice()'s answer.
+    QPointer<MainWindow> self(this);
+    m_tasks->start("device", [self](const TaskToken&) {
+        BuildInfo build;
+        QString problem;
         try {
-            line = QString::fromStdString(describeDevice(chooseDevice("auto")));
+            build = buildInfo();
         } catch (const std::exception& e) {
-            line = firstLine(e);
+            problem = firstLine(e);
         }
-        postToGui(model, [line](ModelPanel* panel) { panel->setDeviceLine(line); });
+        postToGui(self, [build, problem](MainWindow* window) {
+            if (problem.isEmpty())
+                window->m_model->setBuildInfo(build, QSettings().value(kDeviceKey, "auto").toString());
+            else
+                window->m_model->setDeviceProblem(problem);
+            window->useDevice(window->selectedDevice());
+        });
     });
+    useDevice(selectedDevice());
 
     const QByteArray envRuns = qgetenv("TUNEBENCH_RUNS_DIR");
     QSettings settings;
@@ -201,6 +214,10 @@ void MainWindow::connectPanels()
         m_adaptation->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
         updateControls();
         Q_EMIT modelLoaded(summaryJson);
+    });
+    connect(m_model, &ModelPanel::deviceChosen, this, [this](const QString& id) {
+        QSettings().setValue(kDeviceKey, id);
+        useDevice(id);
     });
     connect(m_model, &ModelPanel::failed, this, [this](const QString& message) {
         setStatus(tr("Could not load the model: %1").arg(message), true);
@@ -283,6 +300,11 @@ void MainWindow::buildMenus()
     m_englishAction->setChecked(true);
     connect(m_englishAction, &QAction::triggered, this, [this] { setLanguage("en"); });
     connect(m_chineseAction, &QAction::triggered, this, [this] { setLanguage("zh_CN"); });
+
+    m_helpMenu = menuBar()->addMenu(QString());
+    m_aboutAction = m_helpMenu->addAction(QString(), this, &MainWindow::showAbout);
+    m_aboutAction->setObjectName("aboutAction");
+    m_aboutAction->setMenuRole(QAction::AboutRole);
 }
 
 void MainWindow::retranslateUi()
@@ -310,6 +332,8 @@ void MainWindow::retranslateUi()
     m_quitAction->setText(tr("&Quit"));
     m_viewMenu->setTitle(tr("&View"));
     m_languageMenu->setTitle(tr("&Language"));
+    m_helpMenu->setTitle(tr("&Help"));
+    m_aboutAction->setText(tr("&About Tunebench"));
     m_model->retranslate();
     m_dataset->retranslate();
     m_strategy->retranslate();
@@ -451,6 +475,7 @@ RunSettings MainWindow::currentSettings() const
     m_strategy->fillSettings(settings);
     settings.compareHandcrafted = true;
     settings.importPrompt = m_importPrompt.toStdString();
+    settings.device = selectedDevice().toStdString();
     return settings;
 }
 
@@ -618,6 +643,48 @@ void MainWindow::updateControls()
     m_datasetAction->setEnabled(!running);
     m_vocabAction->setEnabled(!running && hasText);
     m_importPromptAction->setEnabled(!running && hasText && !m_dataset->datasetPath().isEmpty() && m_model->problem().isEmpty());
+}
+
+QString MainWindow::selectedDevice() const
+{
+    // Before the probe the selector says "auto"; a saved CPU choice holds already, a saved GPU may be gone.
+    const QString selected = m_model->selectedDevice();
+    return selected == "auto" && QSettings().value(kDeviceKey).toString() == "cpu" ? QStringLiteral("cpu") : selected;
+}
+
+void MainWindow::useDevice(const QString& id)
+{
+    m_continual->setDevice(id);
+    m_adaptation->setDevice(id);
+}
+
+void MainWindow::showAbout()
+{
+    // The facts of `tunebench-cli --version`, in the interface language.
+    QString facts;
+    if (m_model->hasBuildInfo()) {
+        const BuildInfo& build = m_model->buildInfo();
+        const QString selected = m_model->selectedDevice();
+        QStringList devices;
+        for (const DeviceInfo& device : build.devices) {
+            const QString text = ModelPanel::deviceText(device).toHtmlEscaped();
+            devices << (QString::fromStdString(device.id) == selected ? tr("%1 (selected)").arg(text) : text);
+        }
+        facts = tr("<p>LibTorch %1<br>%2<br>Qt %3</p><p><b>Devices</b><br>%4</p>")
+                    .arg(QString::fromStdString(build.libtorchVersion), ModelPanel::cudaText(build).toHtmlEscaped(), QString(qVersion()),
+                         devices.join(QStringLiteral("<br>")));
+    } else {
+        facts = tr("<p>The devices are still being probed.</p>");
+    }
+    const QString text = tr("<h3>Tunebench %1</h3><p>Parameter-efficient tuning workbench for CLIP and ViT models.</p>%2"
+                            "<p>Free software under the GNU General Public License, version 3 or later.</p>")
+                             .arg(QString::fromLatin1(tunebenchVersion()), facts);
+    // Opened, not exec()'d: the window keeps running (and tests can read it).
+    auto* box = new QMessageBox(QMessageBox::NoIcon, tr("About Tunebench"), text, QMessageBox::Ok, this);
+    box->setObjectName("aboutBox");
+    box->setTextFormat(Qt::RichText);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
 }
 
 void MainWindow::setStatus(const QString& message, bool error)

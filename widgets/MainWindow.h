@@ -65,6 +65,8 @@ public:
 
     // Switches the interface language ("en" or "zh_CN") and remembers it.
     void setLanguage(const QString& language);
+    // Help > About Tunebench: the versions, whether CUDA is compiled in and the devices (not modal).
+    void showAbout();
 
 Q_SIGNALS:
     void modelLoaded(const QString& summaryJson);
@@ -90,6 +92,10 @@ private:
     void rememberSettings(const RunSettings& settings);
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();
+    // "cpu", "cuda:N", or "auto" while the devices are probed.
+    QString selectedDevice() const;
+    // The device runs, streams and adaptation series use from now on.
+    void useDevice(const QString& id);
 
     void onRunStarted(const QString& runId, qint64 trainableParameters, int trainImages);
     void onRunProgress(const RunProgress& progress);
@@ -123,6 +129,7 @@ private:
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QMenu* m_languageMenu = nullptr;
+    QMenu* m_helpMenu = nullptr;
     QAction* m_openAction = nullptr;
     QAction* m_vocabAction = nullptr;
     QAction* m_datasetAction = nullptr;
@@ -131,6 +138,7 @@ private:
     QAction* m_quitAction = nullptr;
     QAction* m_englishAction = nullptr;
     QAction* m_chineseAction = nullptr;
+    QAction* m_aboutAction = nullptr;
     QTranslator m_translator;
     QString m_language = "en";
 

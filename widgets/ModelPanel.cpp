@@ -2,10 +2,12 @@
 
 #include "widgets/BackgroundTasks.h"
 
+#include "core/Device.h"
 #include "core/experiment/Caches.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/VocabularyLocator.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -14,9 +16,12 @@
 #include <QLocale>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QVBoxLayout>
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace tunebench {
 
@@ -48,9 +53,19 @@ ModelPanel::ModelPanel(BackgroundTasks* tasks, QWidget* parent)
     m_vocabLabel = new QLabel(this);
     m_vocabLabel->setObjectName("vocabularyLabel");
     m_vocabLabel->setWordWrap(true);
+    m_deviceTitle = new QLabel(this);
+    m_deviceSelector = new QComboBox(this);
+    m_deviceSelector->setObjectName("deviceSelector");
+    // A long GPU name must not widen the dock.
+    m_deviceSelector->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_deviceSelector->setMinimumContentsLength(16);
+    m_deviceTitle->setBuddy(m_deviceSelector);
     m_deviceLabel = new QLabel(this);
     m_deviceLabel->setObjectName("deviceLabel");
     m_deviceLabel->setWordWrap(true);
+    auto* deviceRow = new QHBoxLayout;
+    deviceRow->addWidget(m_deviceTitle);
+    deviceRow->addWidget(m_deviceSelector, 1);
     m_openButton = new QPushButton(this);
     m_openButton->setObjectName("openModelButton");
     m_vocabButton = new QPushButton(this);
@@ -61,11 +76,14 @@ ModelPanel::ModelPanel(BackgroundTasks* tasks, QWidget* parent)
     layout->addWidget(m_title);
     layout->addWidget(m_summary, 1);
     layout->addWidget(m_vocabLabel);
+    layout->addLayout(deviceRow);
     layout->addWidget(m_deviceLabel);
     layout->addLayout(buttons);
     connect(m_openButton, &QPushButton::clicked, this, &ModelPanel::chooseCheckpoint);
     connect(m_vocabButton, &QPushButton::clicked, this, &ModelPanel::chooseVocabulary);
-    setRunning(false);
+    // Filling the selector blocks its signals: only the user's choice is remembered.
+    connect(m_deviceSelector, &QComboBox::currentIndexChanged, this, [this] { Q_EMIT deviceChosen(selectedDevice()); });
+    showDevices(QStringLiteral("auto"));
 }
 
 void ModelPanel::chooseCheckpoint()
@@ -149,16 +167,82 @@ void ModelPanel::showLoaded(const ModelSpec& spec, const QString& vocabulary, co
     Q_EMIT loaded(m_summaryJson);
 }
 
-void ModelPanel::setDeviceLine(const QString& line)
+void ModelPanel::setBuildInfo(const BuildInfo& build, const QString& preferred)
 {
-    m_device = line;
-    m_deviceLabel->setText(tr("Device: %1").arg(line));
+    m_build = build;
+    m_hasBuild = true;
+    m_deviceProblem.clear();
+    showDevices(QString::fromStdString(resolveDeviceChoice(build.devices, preferred.toStdString())));
+}
+
+void ModelPanel::setDeviceProblem(const QString& message)
+{
+    m_deviceProblem = message;
+    showDevices(QStringLiteral("auto"));
+}
+
+QString ModelPanel::selectedDevice() const
+{
+    const QString id = m_deviceSelector->currentData().toString();
+    return id.isEmpty() ? QStringLiteral("auto") : id;
+}
+
+QString ModelPanel::deviceText(const DeviceInfo& device)
+{
+    if (!device.isGpu())
+        return tr("CPU (%1 threads)").arg(device.threads);
+    if (device.name.empty())
+        return tr("GPU %1").arg(device.index);
+    return tr("GPU %1: %2 (%3 GiB)")
+        .arg(device.index)
+        .arg(QString::fromStdString(device.name))
+        .arg(static_cast<double>(device.memoryBytes) / (1 << 30), 0, 'f', 1);
+}
+
+QString ModelPanel::cudaText(const BuildInfo& build)
+{
+    if (build.cudaCompiled && !build.cudaRuntimeVersion.empty())
+        return tr("CUDA: compiled (runtime %1), usable GPUs: %2").arg(QString::fromStdString(build.cudaRuntimeVersion)).arg(build.cudaDevices);
+    if (build.cudaCompiled)
+        return tr("CUDA: compiled, usable GPUs: %1").arg(build.cudaDevices);
+    if (build.cudaDevices > 0)
+        return tr("CUDA: not compiled in; usable through LibTorch: %1 GPUs").arg(build.cudaDevices);
+    return tr("CUDA: not compiled");
+}
+
+void ModelPanel::showDevices(const QString& selected)
+{
+    const QSignalBlocker blocker(m_deviceSelector);
+    m_deviceSelector->clear();
+    if (m_hasBuild) {
+        for (const DeviceInfo& device : m_build.devices)
+            m_deviceSelector->addItem(deviceText(device), QString::fromStdString(device.id));
+    } else {
+        m_deviceSelector->addItem(m_deviceProblem.isEmpty() ? tr("Probing devices...") : tr("Automatic"), QStringLiteral("auto"));
+    }
+    m_deviceSelector->setCurrentIndex(std::max(0, m_deviceSelector->findData(selected)));
+    if (!m_deviceProblem.isEmpty()) {
+        m_deviceLabel->setText(tr("Device: %1").arg(m_deviceProblem));
+    } else if (!m_hasBuild) {
+        m_deviceLabel->setText(tr("Device: probing..."));
+    } else {
+        // The CPU's thread count is LibTorch's, set at start (--threads, $TUNEBENCH_THREADS); CUDA gets a line
+        // of its own, so that the narrow dock never breaks a fact in two.
+        const auto cpu = std::find_if(m_build.devices.begin(), m_build.devices.end(), [](const DeviceInfo& d) { return !d.isGpu(); });
+        const QString libtorch = QString::fromStdString(m_build.libtorchVersion);
+        m_deviceLabel->setText((cpu == m_build.devices.end() ? tr("LibTorch %1").arg(libtorch) : tr("LibTorch %1 · %2").arg(libtorch, deviceText(*cpu))) +
+                               QLatin1Char('\n') + cudaText(m_build));
+    }
+    setRunning(m_running);
 }
 
 void ModelPanel::setRunning(bool running)
 {
     m_running = running;
     m_openButton->setEnabled(!running);
+    m_deviceSelector->setEnabled(!running && m_hasBuild);
+    m_deviceSelector->setToolTip(running ? tr("A run is in progress: its device is fixed until it ends")
+                                         : tr("Where runs compute: the first GPU unless you choose another device; the choice is kept for the next start"));
     m_vocabButton->setEnabled(!running && m_spec.text.has_value());
     m_vocabButton->setToolTip(m_spec.text.has_value() ? tr("Choose the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt)")
                                         : tr("Only CLIP models with a text tower need a vocabulary"));
@@ -170,7 +254,8 @@ void ModelPanel::retranslate()
     m_openButton->setText(tr("Open..."));
     m_openButton->setToolTip(tr("Open a checkpoint: OpenAI .pt, .safetensors, or a Hugging Face folder"));
     m_vocabButton->setText(tr("Vocabulary..."));
-    m_deviceLabel->setText(m_device.isEmpty() ? tr("Device: probing...") : tr("Device: %1").arg(m_device));
+    m_deviceTitle->setText(tr("&Device:"));
+    showDevices(selectedDevice());
     if (m_summaryJson.isEmpty()) {
         m_title->setText(tr("No model loaded."));
         return;

@@ -24,8 +24,10 @@ public:
     double doubleValue(const std::string& name, double fallback) const;
     const std::vector<std::string>& positional() const { return m_positional; }
 
-    // Throws tunebench::Error naming the first option that is not in `known` (flags included).
+    // Throws tunebench::Error naming the first option that is neither in `known` (flags included) nor a
+    // common option: every command accepts those, so that one set of flags serves every command.
     void requireKnown(const std::set<std::string>& known) const;
+    static const std::set<std::string>& commonOptions();  // --device, --threads
 
 private:
     std::map<std::string, std::vector<std::string>> m_options;

@@ -192,9 +192,11 @@ int submitSlurm(const SweepPlan& plan, const SlurmOptions& options, bool dryRun)
 
 int sweepStatus(const std::vector<std::string>& words)
 {
-    if (words.size() != 1)
+    const CliArgs args(words, {});
+    args.requireKnown({});
+    if (args.positional().size() != 1)
         throw Error("usage: tunebench-cli sweep status DIR");
-    const SweepPlan plan = readSweepPlan(words[0]);
+    const SweepPlan plan = readSweepPlan(args.positional()[0]);
     const std::vector<RunState> states = sweepStates(plan);
     nlohmann::json out = countStates(states).toJson();
     out["failed_runs"] = nlohmann::json::array();
@@ -207,9 +209,11 @@ int sweepStatus(const std::vector<std::string>& words)
 
 int sweepCollect(const std::vector<std::string>& words)
 {
-    if (words.size() != 1)
+    const CliArgs args(words, {});
+    args.requireKnown({});
+    if (args.positional().size() != 1)
         throw Error("usage: tunebench-cli sweep collect DIR");
-    const SweepPlan plan = readSweepPlan(words[0]);
+    const SweepPlan plan = readSweepPlan(args.positional()[0]);
     const std::vector<SweepCell> cells = collectSweep(plan);
     nlohmann::json rows = nlohmann::json::array();
     std::string csv = "dataset,method,shots,seeds,metric,mean,std\n";

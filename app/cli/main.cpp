@@ -2,6 +2,7 @@
 // stderr, one-line errors and a non-zero exit status on bad input.
 #include "app/cli/Commands.h"
 
+#include "core/Device.h"
 #include "core/Error.h"
 
 #include <c10/util/Exception.h>
@@ -13,6 +14,7 @@
 namespace {
 
 const char* kUsage = R"(usage: tunebench-cli COMMAND [OPTIONS]
+       tunebench-cli --version | --help
 
 commands:
   tokenize [--vocab FILE] TEXT...            CLIP token ids of each text (with start/end, no padding)
@@ -61,8 +63,14 @@ commands:
   pretrain [--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]
                                              pretrain the small demo CLIP on a dataset rendered into
                                              image domains, with web-like captions
+  version  (or --version) [--device D]       Tunebench's and LibTorch's versions, whether CUDA is compiled
+                                             in, and the devices: each GPU's name and memory, the CPU's
+                                             threads; * marks the one --device D (default auto) picks
 
-common options: --device auto|cpu|cuda[:N]   --threads N
+common options, accepted by every command (those that compute nothing on a device ignore --device):
+  --device auto|cpu|cuda[:N]                 auto: the first GPU (cuda:0) when there is one, else the CPU
+  --threads N                                LibTorch's CPU threads (default $TUNEBENCH_THREADS, else all cores)
+
 Methods with a frozen image tower (zero-shot, CoOp, CoCoOp, KgCoOp, the adapters, the linear probe, the
 text-side prompt methods, DAPL's evaluation) share its outputs through a cache on disk: compare and adapt
 use $TUNEBENCH_CACHE_DIR (default ~/.cache/tunebench/features), a sweep DIR/feature-cache, train only
@@ -78,6 +86,17 @@ std::string firstLine(const std::string& text)
     return text.substr(0, text.find('\n'));
 }
 
+int printVersion(const std::vector<std::string>& words)
+{
+    const tunebench::cli::CliArgs args(words, {});
+    args.requireKnown({});
+    tunebench::configureThreads(args.intValue("threads", 0));  // the CPU line shows what the commands use
+    const std::string request = args.value("device", "auto");
+    tunebench::chooseDevice(request);  // a device that does not exist is an error here too
+    std::cout << tunebench::describeBuild(tunebench::buildInfo(), request);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -89,6 +108,7 @@ int main(int argc, char** argv)
         {"eval", runEval},         {"export", runExport},   {"compare", runCompare},
         {"params", runParams},     {"pretrain", runPretrain}, {"continual", runContinual},
         {"adapt", runAdapt},       {"sweep", runSweep},     {"cache", runCache},
+        {"version", printVersion}, {"--version", printVersion},
     };
     if (argc < 2) {
         std::cerr << kUsage;

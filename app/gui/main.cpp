@@ -1,4 +1,5 @@
 #include "core/Device.h"
+#include "core/Version.h"
 #include "widgets/MainWindow.h"
 
 #include <QApplication>
@@ -12,7 +13,7 @@ int main(int argc, char** argv)
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Tunebench");
     QApplication::setApplicationName("Tunebench");
-    QApplication::setApplicationVersion(TUNEBENCH_VERSION);
+    QApplication::setApplicationVersion(tunebench::tunebenchVersion());
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Parameter-efficient tuning workbench for CLIP and ViT models");

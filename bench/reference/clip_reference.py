@@ -6,6 +6,7 @@ The model follows the structure of OpenAI CLIP's model.py (nn.MultiheadAttention
 QuickGELU, fp32 LayerNorm), CoOp's PromptLearner/TextEncoder, CoCoOp's per-image loop over the batch, MaPLe's and PromptSRC's
 deep prompts and losses, and Tip-Adapter's cache logits. Written for this project with torch + numpy + the standard library only.
 
+    clip_reference.py --task forward [--precision fp32|bf16|fp16] --work DIR ...   (bf16/fp16: torch.autocast, as bench_engine)
     clip_reference.py --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval --work DIR [--threads N] [--repeats R] [--device cpu|cuda]
     clip_reference.py --load-only FILE.pt
 
@@ -509,13 +510,19 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--load-only")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                        help="forward: autocast to this type around each run (fp32 weights), as bench_engine --precision")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
     out = {"task": args.task or "load-only", "implementation": "pytorch", "torch": torch.__version__, "device": str(device),
-           "threads": torch.get_num_threads(), "geometry": args.geometry, "repeats": args.repeats}
+           "threads": torch.get_num_threads(), "geometry": args.geometry, "repeats": args.repeats, "precision": args.precision}
+    if device.type == "cuda":
+        out["device_name"] = torch.cuda.get_device_name(device)
+    if args.precision != "fp32" and args.task != "forward":
+        sys.exit("--precision: only --task forward runs in mixed precision")
 
     if args.load_only:
         # What clip.load does for an OpenAI archive: torch.jit.load, then build the model from its state dict.
@@ -569,10 +576,20 @@ def main():
         clip = frozen_clip(args.work, args.geometry, device)
         images = inputs["images"].to(device)
         result = {}
+        autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+
+        def forward():
+            # A fresh autocast region per run, as bench_engine opens one per run.
+            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+                result.update(f=clip.encode_image(images))
+
         with torch.no_grad():
-            seconds = timed(1, args.repeats, lambda: result.update(f=clip.encode_image(images)), sync)
+            seconds = timed(1, args.repeats, forward, sync)
         out["batch"] = images.shape[0]
+        out["features_dtype"] = str(result["f"].dtype).replace("torch.", "")
         out["max_abs_diff"] = max_diff(result["f"], inputs["features"])
+        # Two bf16 computations differ in the 3rd digit: the difference relative to the features' size.
+        out["max_rel_diff"] = out["max_abs_diff"] / max(1e-12, float(inputs["features"].abs().max()))
     elif args.task in ("coop", "cocoop"):
         clip = frozen_clip(args.work, args.geometry, device)
         images, labels, tokens = inputs["images"].to(device), inputs["labels"].to(device), inputs["tokens"].to(device)

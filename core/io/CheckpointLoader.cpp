@@ -143,6 +143,49 @@ StateDict readHuggingFaceWeights(const fs::path& folder, std::vector<std::string
     throw Error(folder.string() + ": no model.safetensors or pytorch_model.bin (or their .index.json) in this Hugging Face folder");
 }
 
+// The one weights file inside a library's own hub folder: open_clip's (open_clip_config.json beside
+// open_clip_model.safetensors or open_clip_pytorch_model.bin) and timm's (a config.json that names an
+// "architecture" and has no transformers "model_type", beside model.safetensors or pytorch_model.bin).
+// nullopt for any other folder; a Hugging Face CLIP folder wins over open_clip files kept beside it.
+std::optional<fs::path> libraryFolderWeights(const fs::path& folder)
+{
+    std::vector<std::string> names;
+    if (fs::exists(folder / "config.json")) {
+        const nlohmann::json config = readJson(folder / "config.json");
+        if (!config.is_object() || config.contains("model_type") || !config.contains("architecture"))
+            return std::nullopt;
+        names = {"model.safetensors", "pytorch_model.bin"};
+    } else if (fs::exists(folder / "open_clip_config.json")) {
+        names = {"open_clip_model.safetensors", "open_clip_pytorch_model.bin"};
+    } else {
+        return std::nullopt;
+    }
+    for (const auto& name : names)
+        if (fs::exists(folder / name))
+            return folder / name;
+    throw Error(folder.string() + ": neither " + names[0] + " nor " + names[1] + " in this " +
+                (names[0] == "model.safetensors" ? "timm" : "open_clip") + " folder");
+}
+
+// open_clip builds its towers with QuickGELU only where the model config says "quick_gelu": true (OpenAI's
+// weights); its other models (LAION, DataComp, ...) use exact GELU. The tensors cannot tell, but open_clip's
+// hub folders keep that config in open_clip_config.json beside the weights.
+std::optional<Activation> openClipActivation(const fs::path& weightsFile)
+{
+    const fs::path configPath = weightsFile.parent_path() / "open_clip_config.json";
+    if (!fs::exists(configPath))
+        return std::nullopt;
+    const nlohmann::json config = readJson(configPath);
+    if (!config.is_object() || !config.contains("model_cfg") || !config["model_cfg"].is_object())
+        throw Error(configPath.string() + ": no \"model_cfg\" object");
+    const nlohmann::json& model = config["model_cfg"];
+    if (!model.contains("quick_gelu"))
+        return Activation::Gelu;  // open_clip's default
+    if (!model["quick_gelu"].is_boolean())
+        throw Error(configPath.string() + ": model_cfg.quick_gelu must be true or false, got " + model["quick_gelu"].dump());
+    return model["quick_gelu"].get<bool>() ? Activation::QuickGelu : Activation::Gelu;
+}
+
 std::string hashFiles(const std::vector<std::string>& paths)
 {
     if (paths.size() == 1)
@@ -160,9 +203,12 @@ std::string hashFiles(const std::vector<std::string>& paths)
 CheckpointFormat detectCheckpointFormat(const std::string& path)
 {
     if (fs::is_directory(path)) {
+        if (auto weights = libraryFolderWeights(path))
+            return detectCheckpointFormat(weights->string());
         if (fs::exists(fs::path(path) / "config.json"))
             return CheckpointFormat::HuggingFaceFolder;
-        throw Error(path + ": a folder without config.json; expected a Hugging Face CLIP folder");
+        throw Error(path + ": a folder without config.json or open_clip_config.json; expected a Hugging Face CLIP, "
+                           "open_clip or timm folder");
     }
     if (!fs::exists(path))
         throw Error(path + ": no such file or folder");
@@ -263,22 +309,26 @@ Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options)
     std::optional<nlohmann::json> hfConfig;
     std::string configPath;
     Naming naming = Naming::Unknown;
+    std::string file = path;  // the weights: `path`, or the file inside an open_clip or timm folder
     try {
-        const CheckpointFormat format = detectCheckpointFormat(path);
+        if (fs::is_directory(path))
+            if (auto weights = libraryFolderWeights(path))
+                file = weights->string();
+        const CheckpointFormat format = detectCheckpointFormat(file);
         StateDict raw;
         switch (format) {
         case CheckpointFormat::OpenAiTorchScript:
-            raw = readTorchScriptWeights(path);
+            raw = readTorchScriptWeights(file);
             checkpoint.spec.format = "openai-torchscript";
-            hashed = {path};
+            hashed = {file};
             break;
         case CheckpointFormat::Safetensors:
-            raw = readSafetensors(path);
-            hashed = {path};
+            raw = readSafetensors(file);
+            hashed = {file};
             break;
         case CheckpointFormat::TorchSave:
-            raw = readTorchSave(path);
-            hashed = {path};
+            raw = readTorchSave(file);
+            hashed = {file};
             break;
         case CheckpointFormat::HuggingFaceFolder: {
             configPath = (fs::path(path) / "config.json").string();
@@ -320,6 +370,13 @@ Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options)
         }
         if (hfConfig)
             applyHuggingFaceConfig(*hfConfig, inferred, configPath);
+        if (naming == Naming::OpenAi) {
+            if (auto activation = openClipActivation(file)) {
+                inferred.vision.activation = *activation;
+                if (inferred.text)
+                    inferred.text->activation = *activation;
+            }
+        }
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }

@@ -24,12 +24,14 @@ struct Checkpoint
     StateDict weights;
 };
 
-// Detects the format from the file's first bytes or the folder's contents; Error naming the path when
-// it is none of the supported ones.
+// Detects the format from the file's first bytes or the folder's contents (an open_clip or timm hub
+// folder: the format of the weights file in it); Error naming the path when it is none of the supported ones.
 CheckpointFormat detectCheckpointFormat(const std::string& path);
 
 // Reads any supported checkpoint: an OpenAI TorchScript `.pt`, a `.safetensors` or torch.save file
-// (`.bin`, `.pth`) with OpenAI, open_clip, Hugging Face or timm names, or a Hugging Face CLIP folder.
+// (`.bin`, `.pth`) with OpenAI, open_clip, Hugging Face or timm names, a Hugging Face CLIP folder, or the
+// hub folder of open_clip (open_clip_config.json) or timm (config.json naming an "architecture").
+// OpenAI-named weights get their activation from an open_clip_config.json beside them, else QuickGELU.
 // Errors name the file, the key, and the expected and found shapes.
 Checkpoint readCheckpoint(const std::string& path, const LoadOptions& options = {});
 

@@ -2,11 +2,30 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <tuple>
 
 namespace tunebench {
+
+namespace {
+std::atomic<AttentionKernel> g_attentionKernel{AttentionKernel::Fused};
+} // namespace
+
+void setAttentionKernel(AttentionKernel kernel)
+{
+    g_attentionKernel = kernel;
+}
+
+AttentionKernel attentionKernel()
+{
+#if TORCH_VERSION_MAJOR >= 2
+    return g_attentionKernel;
+#else
+    return AttentionKernel::Explicit;
+#endif
+}
 
 SelfAttentionImpl::SelfAttentionImpl(int width, int heads)
     : m_heads(heads)
@@ -51,17 +70,19 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, co
         k = torch::cat({splitHeads(extra.keys.to(k.scalar_type()), batch, m_heads), k}, 2);
         v = torch::cat({splitHeads(extra.values.to(v.scalar_type()), batch, m_heads), v}, 2);
     }
+    torch::Tensor context;
 #if TORCH_VERSION_MAJOR >= 2
-    // The fused kernel (flash / memory-efficient attention on CUDA) where this LibTorch has it.
-    auto context = extraLength == 0 ? at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal)
-                                    : at::scaled_dot_product_attention(q, k, v, allowedKeys(length, extraLength, causal, q.options()), 0.0, false);
-#else
-    auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(headDim))), k.transpose(-2, -1));
-    if (causal || extraLength > 0)
-        scores = scores.masked_fill(allowedKeys(length, extraLength, causal, scores.options()).logical_not(),
-                                    -std::numeric_limits<float>::infinity());
-    auto context = torch::matmul(torch::softmax(scores, -1), v);
+    if (attentionKernel() == AttentionKernel::Fused)
+        context = extraLength == 0 ? at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal)
+                                   : at::scaled_dot_product_attention(q, k, v, allowedKeys(length, extraLength, causal, q.options()), 0.0, false);
 #endif
+    if (!context.defined()) {
+        auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(headDim))), k.transpose(-2, -1));
+        if (causal || extraLength > 0)
+            scores = scores.masked_fill(allowedKeys(length, extraLength, causal, scores.options()).logical_not(),
+                                        -std::numeric_limits<float>::infinity());
+        context = torch::matmul(torch::softmax(scores, -1), v);
+    }
     context = context.permute({0, 2, 1, 3}).reshape({batch, length, width});
     return out_proj(context);
 }

@@ -40,6 +40,14 @@ public:
     virtual KeyValuePrefix keyValuePrefix(int layer) { return {}; }
 };
 
+// How SelfAttention computes softmax(QK^T / sqrt(d)) V. Fused is LibTorch 2.x's
+// scaled_dot_product_attention (flash / memory-efficient kernels on CUDA, a fused kernel on the CPU);
+// Explicit writes out the product, the mask and the softmax, and is what LibTorch 1.x always uses.
+// Process-wide, default Fused; benchmarks set Explicit to measure the difference.
+enum class AttentionKernel { Fused, Explicit };
+void setAttentionKernel(AttentionKernel kernel);
+AttentionKernel attentionKernel();
+
 // Multi-head self-attention with the parameter names of torch.nn.MultiheadAttention (the names every
 // CLIP checkpoint uses): in_proj_weight rows [q; k; v], in_proj_bias, out_proj.
 class SelfAttentionImpl : public torch::nn::Module
