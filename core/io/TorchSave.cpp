@@ -696,6 +696,20 @@ std::map<std::string, std::uint64_t> zipRecordSizes(const std::string& path, std
     return sizes;
 }
 
+// Error when a record of the zip archive at `path` claims more bytes than the file holds. Called before any
+// LibTorch reader opens the archive: its constructor already reads (and allocates) the version record.
+void refuseOversizedRecords(const std::string& path)
+{
+    std::error_code sizeError;
+    const std::uint64_t fileSize = std::filesystem::file_size(path, sizeError);
+    if (sizeError)
+        throw Error(path + ": cannot read its size (" + sizeError.message() + ")");
+    for (const auto& [name, size] : zipRecordSizes(path, fileSize))
+        if (size > fileSize)
+            throw Error(path + ": record " + name + " claims " + std::to_string(size) + " bytes, more than the file holds (" +
+                        std::to_string(fileSize) + "); the archive is damaged");
+}
+
 } // namespace
 
 TorchSaveKind torchSaveKind(const std::string& path)
@@ -707,6 +721,7 @@ TorchSaveKind torchSaveKind(const std::string& path)
         return TorchSaveKind::Legacy;
     if (in.gcount() < 4 || std::memcmp(head, "PK\x03\x04", 4) != 0)
         return TorchSaveKind::NotTorchSave;
+    refuseOversizedRecords(path);
     try {
         caffe2::serialize::PyTorchStreamReader reader(path);
         for (const auto& record : reader.getAllRecords())
@@ -739,15 +754,6 @@ StateDict readTorchSave(const std::string& path)
     if (kind == TorchSaveKind::Zip) {
         try {
             caffe2::serialize::PyTorchStreamReader reader(path);
-            std::error_code sizeError;
-            const std::uint64_t fileSize = std::filesystem::file_size(path, sizeError);
-            if (sizeError)
-                throw Error(path + ": cannot read its size (" + sizeError.message() + ")");
-            const std::map<std::string, std::uint64_t> claimed = zipRecordSizes(path, fileSize);
-            for (const auto& [name, size] : claimed)
-                if (size > fileSize)
-                    throw Error(path + ": record " + name + " claims " + std::to_string(size) + " bytes, more than the file holds (" +
-                                std::to_string(fileSize) + "); the archive is damaged");
             if (reader.hasRecord("byteorder")) {
                 auto [data, size] = reader.getRecord("byteorder");
                 if (std::string(static_cast<const char*>(data.get()), size) != "little")

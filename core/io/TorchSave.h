@@ -14,7 +14,7 @@ namespace tunebench {
 enum class TorchSaveKind { NotTorchSave, Zip, Legacy };
 
 // Zip: the PyTorch archive layout without TorchScript code (a `code/` folder); Legacy: the format before
-// PyTorch 1.6 (a pickled magic number first).
+// PyTorch 1.6 (a pickled magic number first). Error when a zip record claims more bytes than the file holds.
 TorchSaveKind torchSaveKind(const std::string& path);
 
 // Every tensor of the file, CPU, in its stored dtype. When the top-level object is a training checkpoint
