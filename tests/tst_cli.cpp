@@ -328,6 +328,29 @@ private Q_SLOTS:
         QVERIFY(runCli({"--help"}).out.find("--version") != std::string::npos);
     }
 
+    // Each command's options are declared once: the usage lists every command, COMMAND --help every option of
+    // it, and the option check accepts exactly those.
+    void helpComesFromTheDeclarations()
+    {
+        const CliResult usage = runCli({"--help"});
+        QVERIFY(usage.exitCode == 0);
+        for (const char* command : {"tokenize", "info", "encode", "classify", "dataset inspect", "dataset list", "train", "eval", "export",
+                                    "compare", "params", "continual", "adapt", "sweep", "sweep status", "sweep collect", "cache",
+                                    "pretrain", "version"})
+            QVERIFY2(usage.out.find("\n  " + std::string(command) + " ") != std::string::npos, command);
+        const CliResult train = runCli({"train", "--help"});
+        QVERIFY2(train.exitCode == 0 && train.out.rfind("usage: tunebench-cli train --model PATH", 0) == 0, train.out.c_str());
+        for (const char* option : {"--method NAME", "--shots K", "--run-folder RUN_DIR", "--no-feature-cache", "--lr X", "--device", "--threads N"})
+            QVERIFY2(train.out.find(option) != std::string::npos, option);
+        const CliResult status = runCli({"sweep", "status", "--help"});
+        QVERIFY2(status.exitCode == 0 && status.out.rfind("usage: tunebench-cli sweep status DIR", 0) == 0, status.out.c_str());
+        // compare declares no --method (it takes --methods): refused, not ignored.
+        const CliResult compare = runCli({"compare", "--method", "coop"});
+        QVERIFY2(isOneLineError(compare) && compare.err.find("unknown option --method") != std::string::npos, compare.err.c_str());
+        const CliResult verb = runCli({"sweep", "frobnicate"});
+        QVERIFY2(verb.exitCode != 0 && verb.err.find("expected: status, collect") != std::string::npos, verb.err.c_str());
+    }
+
     // --device and --threads are common options: every command accepts them, also those that ignore them.
     void everyCommandAcceptsDeviceAndThreads()
     {

@@ -1,28 +1,28 @@
 // The workbench window under offscreen: load a model and a dataset, start a short run, watch the curve
 // and the results table fill, pause/resume/stop, export a prompt, and bad input shown in the window.
+#include "report/HeatMap.h"
+#include "report/PlotStyle.h"
+#include "report/ShotCurvePlot.h"
 #include "widgets/AdaptationPanel.h"
 #include "widgets/ContinualPanel.h"
 #include "widgets/CurvePlot.h"
-#include "widgets/HeatMap.h"
 #include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/MainWindow.h"
 #include "widgets/ModelPanel.h"
-#include "widgets/PlotStyle.h"
 #include "widgets/ResultsPanel.h"
 #include "widgets/RunController.h"
-#include "widgets/ShotCurvePlot.h"
 #include "widgets/StrategyPanel.h"
 #include "widgets/SweepPanel.h"
 
+#include "core/Device.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
-#include "core/Device.h"
-#include "core/tuning/StrategyInfo.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/tuning/StrategyInfo.h"
 #include "tests/GuiFixtures.h"
 #include "tests/ScopedEnvironment.h"
 
@@ -219,7 +219,13 @@ private Q_SLOTS:
         QSignalSpy finished(panel, &ContinualPanel::streamFinished);
         start->click();
         QVERIFY(panel->isRunning());
+        // One job at a time: while the stream runs, neither a training run nor an adaptation series starts.
+        QVERIFY(window->isRunning());
+        QVERIFY(!window->startRun());
+        QVERIFY(!child<QPushButton>(window, "adaptationStart")->isEnabled());
+        QVERIFY(!child<AdaptationPanel>(window, "adaptationPanel")->start());
         QVERIFY(finished.wait(240000));
+        QVERIFY(!window->isRunning());
         QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
         const auto summaries = panel->summaries();
         QVERIFY(summaries.contains("l2p") && summaries.contains("joint") && !summaries.contains("seq-ft"));
@@ -312,7 +318,7 @@ private Q_SLOTS:
         QVERIFY(!panel->openSweep(m_dir.path() + "/no-sweep-here"));
         QVERIFY(panel->statusText().contains("plan.json"));
         QVERIFY(panel->openSweep(QString::fromStdString(dir)));
-        QCOMPARE(panel->counts().total, 5);
+        QTRY_COMPARE(panel->counts().total, 5);  // read in the background
         QCOMPARE(panel->counts().finished, 3);
         QCOMPARE(panel->counts().pending, 2);
         auto* table = child<QTableWidget>(window, "sweepTable");
@@ -321,7 +327,7 @@ private Q_SLOTS:
         QCOMPARE(child<ShotCurvePlot>(window, "sweepCurves")->curveCount(), 2);
         finish(3, 0.8);
         panel->refresh();
-        QCOMPARE(panel->counts().finished, 4);
+        QTRY_COMPARE(panel->counts().finished, 4);
         QCOMPARE(table->item(2, 3)->text(), QString("1"));
         QVERIFY(panel->statusText().contains("4 finished"));
     }
@@ -338,6 +344,7 @@ private Q_SLOTS:
         window.show();
         auto* panel = child<SweepPanel>(window, "sweepPanel");
         QVERIFY(panel->openSweep(folder));
+        QTRY_VERIFY(panel->counts().total > 0);
         child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
         QVERIFY(window.grab().save(shot));
     }
@@ -736,9 +743,9 @@ private Q_SLOTS:
             QVERIFY(accuracy > 0 && accuracy <= 100);
         }
         // The few-shot panel: one point of CoOp at 16 shots, its H.
-        const QVector<ShotCurve> curves = child<FewShotPanel>(window, "fewShotPanel")->curves();
-        QCOMPARE(curves.size(), 1);
-        QCOMPARE(curves[0].shots, QVector<double>{16});
+        const std::vector<ShotCurve> curves = child<FewShotPanel>(window, "fewShotPanel")->curves();
+        QCOMPARE(curves.size(), std::size_t(1));
+        QVERIFY(curves[0].shots == std::vector<double>{16});
         QVERIFY(std::abs(curves[0].values[0] - child<ResultsPanel>(window, "resultsPanel")->results(0).harmonic) < 1e-12);
 
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("cocoop"));

@@ -2,6 +2,9 @@
 // thread's event loop stays responsive; pause, resume and stop; clear failures on bad input.
 #include "widgets/RunController.h"
 
+#include "core/train/RunControl.h"
+#include "widgets/JobHost.h"
+
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/experiment/Caches.h"
@@ -18,6 +21,7 @@
 #include <QFileInfo>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTimer>
 #include <QtTest>
 
@@ -55,6 +59,40 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         m_files = test::writeGuiFixtures(m_dir.path());
         QVERIFY2(QFileInfo::exists(m_files.vocabulary), qPrintable(m_files.vocabulary));
+    }
+
+    // The window's one job host: one job at a time, progress and the end reported in order, a failure as its
+    // first line, Stop reaching the job through its RunControl.
+    void jobHostRunsOneJobAtATime()
+    {
+        JobHost jobs;
+        QSignalSpy progressed(&jobs, &JobHost::progressed);
+        QSignalSpy finished(&jobs, &JobHost::finished);
+        QVERIFY(jobs.submit("a", [](const JobHost::Context& context) {
+            for (int step = 1; step <= 3; ++step)
+                context.progress(step, 3, QString("step %1").arg(step));
+            // Until Stop: a job polls its control as the training loop does.
+            while (!context.control().stopRequested())
+                QThread::msleep(5);
+            return false;
+        }));
+        QVERIFY(jobs.isRunning());
+        QCOMPARE(jobs.owner(), QString("a"));
+        QVERIFY(!jobs.submit("b", [](const JobHost::Context&) { return true; }));  // refused while "a" runs
+        QTRY_COMPARE(progressed.size(), 3);
+        QCOMPARE(progressed.last().at(3).toString(), QString("step 3"));
+        jobs.requestStop();
+        QVERIFY(jobs.waitForFinished(5000));
+        QCOMPARE(finished.size(), 1);
+        QCOMPARE(finished.first().at(0).toString(), QString("a"));
+        QCOMPARE(finished.first().at(1).toBool(), false);  // stopped, not completed
+        QVERIFY(finished.first().at(2).toString().isEmpty());
+
+        QVERIFY(jobs.submit("b", [](const JobHost::Context&) -> bool { throw Error("bad input\nat frame 1"); }));
+        QVERIFY(jobs.waitForFinished(5000));
+        QCOMPARE(finished.last().at(0).toString(), QString("b"));
+        QCOMPARE(finished.last().at(2).toString(), QString("bad input"));
+        QVERIFY(!jobs.isRunning());
     }
 
     void runReportsProgressAndBaseNewResultsWithoutBlockingTheGuiThread()

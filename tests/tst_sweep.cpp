@@ -114,6 +114,60 @@ private Q_SLOTS:
             QVERIFY2(script.find(line) != std::string::npos, line.c_str());
     }
 
+    // Option grids: a method runs the product of the names it has; the others do not multiply its runs.
+    void optionGrids()
+    {
+        QCOMPARE(gridValues("0.002"), std::optional<std::vector<json>>());
+        QVERIFY(gridValues("0.002,0.0005") == (std::vector<json>{0.002, 0.0005}));
+        QVERIFY(gridValues("[4,16]") == (std::vector<json>{4, 16}));
+        QVERIFY(gridValues("[\"a photo, of a\", \"x\"]") == (std::vector<json>{"a photo, of a", "x"}));
+        QVERIFY(gridValues("[\"a photo, of a\"]") == std::nullopt);  // one value: an ordinary option
+        QVERIFY(gridValues("a,b") == (std::vector<json>{"a", "b"}));
+
+        RunSettings base;
+        base.model = "/models/clip.pt";
+        const std::string dir = m_dir.path().toStdString() + "/grid";
+        const OptionGrid grid = {{"lr", {0.002, 0.0005}}, {"n_ctx", {4, 16}}};
+        const SweepPlan plan = makeSweepPlan(dir, base, {"fashion-mnist"}, {"zeroshot", "coop"}, {1, 2}, {1}, grid);
+        // Zero-shot has no n_ctx and trains nothing (lr does not apply): 1 run; CoOp: 2 x 2 points x 2 shots.
+        QCOMPARE(plan.runs.size(), std::size_t(1 + 8));
+        QVERIFY(plan.runs[0].options.empty());
+        QVERIFY(plan.runs[1].options == (json{{"lr", 0.002}, {"n_ctx", 4}}));
+        QVERIFY(fs::path(plan.runs[1].folder).filename() == "0001-coop-fashion-mnist-lr0.002-n_ctx4-1shot-seed1");
+        const RunSettings settings = runSettingsOf(plan, plan.runs[8]);
+        QCOMPARE(settings.lr, 0.0005);
+        QCOMPARE(settings.options["n_ctx"].get<int>(), 16);
+        QCOMPARE(settings.shots, 2);
+        writeSweepPlan(plan);
+        QVERIFY(readSweepPlan(dir).toJson() == plan.toJson());
+        QCOMPARE(readJson(fs::path(plan.runs[8].folder) / "config.json")["settings"]["options"]["n_ctx"].get<int>(), 16);
+
+        // Cells per grid point.
+        writeFileAtomically((fs::path(plan.runs[1].folder) / "results.json").string(),
+                            json{{"status", "finished"}, {"accuracy", 0.5}, {"base_new", false}}.dump());
+        const std::vector<SweepCell> cells = collectSweep(plan);
+        QCOMPARE(cells.size(), plan.runs.size());  // one seed: a cell per run
+        QVERIFY(cells[1].options == plan.runs[1].options);
+        QCOMPARE(cells[1].seeds, 1);
+        QCOMPARE(cells[2].seeds, 0);
+
+        const std::string unknown = errorOf([&] { makeSweepPlan(dir, base, {"fashion-mnist"}, {"zeroshot"}, {1}, {1}, {{"n_ctx", {4, 16}}}); });
+        QVERIFY2(unknown.find("--opt n_ctx") != std::string::npos, unknown.c_str());
+        const std::string refused = errorOf([&] { makeSweepPlan(dir, base, {"fashion-mnist"}, {"coop"}, {1}, {1}, {{"n_ctx", {4, 999}}}); });
+        QVERIFY2(refused.find("coop at n_ctx=999") != std::string::npos && refused.find("n_ctx") != std::string::npos, refused.c_str());
+
+        // Through the CLI: two values of lr plan twice the runs of one.
+        const QStringList sweep = {"sweep", "--model", QString::fromStdString(demoModel()), "--datasets", "fashion-mnist",
+                                   "--methods", "coop", "--shots", "1,2", "--seeds", "1,2", "--local", "1", "--dry-run"};
+        const auto one = test::runCli(sweep + QStringList{"--out", m_dir.path() + "/grid-one"});
+        const auto two = test::runCli(sweep + QStringList{"--out", m_dir.path() + "/grid-two", "--opt", "lr=0.002,0.0005"});
+        QVERIFY2(one.exitCode == 0 && two.exitCode == 0, (one.err + two.err).c_str());
+        QCOMPARE(json::parse(one.out)["total"].get<int>(), 4);
+        QCOMPARE(json::parse(two.out)["total"].get<int>(), 8);
+        QVERIFY(!fs::exists(m_dir.path().toStdString() + "/grid-two/runs/0000-coop-fashion-mnist-lr0.002-1shot-seed1/results.json"));
+        QVERIFY(fs::exists(m_dir.path().toStdString() + "/grid-two/runs/0000-coop-fashion-mnist-lr0.002-1shot-seed1/config.json"));
+    }
+
     // 1 dataset x 2 methods x 2 shot counts x 2 seeds on the demo model, two worker processes.
     void localSweepOnTheDemoModel()
     {

@@ -43,6 +43,10 @@
             <source>stopped</source>
             <translation>已停止</translation>
         </message>
+        <message>
+            <source>%1 seed %2: %3</source>
+            <translation>%1 种子 %2：%3</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::AdaptationPanel</name>
@@ -221,6 +225,10 @@
         <message>
             <source>Target accuracy (%)</source>
             <translation>目标准确率（%）</translation>
+        </message>
+        <message>
+            <source>Domain adaptation</source>
+            <translation>领域自适应</translation>
         </message>
     </context>
     <context>
@@ -405,6 +413,10 @@
             <source>F_T (%)</source>
             <translation>F_T (%)</translation>
         </message>
+        <message>
+            <source>Continual learning</source>
+            <translation>持续学习</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::CurvePlot</name>
@@ -495,6 +507,14 @@
         <message>
             <source>Could not write %1</source>
             <translation>无法写入 %1</translation>
+        </message>
+        <message>
+            <source>Another job is running; one job runs at a time</source>
+            <translation>另一个作业正在运行；一次只运行一个作业</translation>
+        </message>
+        <message>
+            <source>stopped</source>
+            <translation>已停止</translation>
         </message>
     </context>
     <context>
@@ -626,6 +646,10 @@
             <source>Source</source>
             <translation>源</translation>
         </message>
+        <message>
+            <source>Domain generalisation</source>
+            <translation>领域泛化</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::FewShotPanel</name>
@@ -676,6 +700,10 @@
         <message>
             <source>Means over seeds; zero-shot is the star at 0.</source>
             <translation>各随机种子的平均值；零样本为 0 处的星号。</translation>
+        </message>
+        <message>
+            <source>Few-shot curves</source>
+            <translation>少样本曲线</translation>
         </message>
     </context>
     <context>
@@ -753,6 +781,17 @@
         <message>
             <source>Delete the selected run folders from disk</source>
             <translation>从磁盘删除选中的运行文件夹</translation>
+        </message>
+        <message>
+            <source>Run history</source>
+            <translation>运行历史</translation>
+        </message>
+    </context>
+    <context>
+        <name>tunebench::JobHost</name>
+        <message>
+            <source>the job ended with an error that carries no message</source>
+            <translation>作业因一个没有消息的错误而结束</translation>
         </message>
     </context>
     <context>
@@ -1020,6 +1059,14 @@
         <message>
             <source>&lt;h3&gt;Tunebench %1&lt;/h3&gt;&lt;p&gt;Parameter-efficient tuning workbench for CLIP and ViT models.&lt;/p&gt;%2&lt;p&gt;Free software under the GNU General Public License, version 3 or later.&lt;/p&gt;</source>
             <translation>&lt;h3&gt;Tunebench %1&lt;/h3&gt;&lt;p&gt;面向 CLIP 和 ViT 模型的参数高效微调工作台。&lt;/p&gt;%2&lt;p&gt;自由软件，依据 GNU 通用公共许可证第 3 版或（由您选择的）任何更高版本发布。&lt;/p&gt;</translation>
+        </message>
+        <message>
+            <source>another job is running (one job runs at a time)</source>
+            <translation>另一个作业正在运行（一次只运行一个作业）</translation>
+        </message>
+        <message>
+            <source>Another job is running (one job runs at a time)</source>
+            <translation>另一个作业正在运行（一次只运行一个作业）</translation>
         </message>
     </context>
     <context>
@@ -1368,6 +1415,10 @@ SHA-256：%8
             <source>Dataset %1. %2.</source>
             <translation>数据集 %1。%2。</translation>
         </message>
+        <message>
+            <source>Results</source>
+            <translation>结果</translation>
+        </message>
     </context>
     <context>
         <name>tunebench::RunBar</name>
@@ -1444,10 +1495,10 @@ SHA-256：%8
         </message>
     </context>
     <context>
-        <name>tunebench::RunWorker</name>
+        <name>tunebench::RunController</name>
         <message>
-            <source>the run ended with an error that carries no message</source>
-            <translation>运行因一个没有消息的错误而结束</translation>
+            <source>the run ended without results</source>
+            <translation>运行结束但没有结果</translation>
         </message>
         <message>
             <source>Loading model</source>
@@ -1665,6 +1716,10 @@ SHA-256：%8
         <message>
             <source>Open a sweep folder to follow its runs and table (tunebench-cli sweep, docs/sweeps.md).</source>
             <translation>打开批量实验文件夹以跟踪其运行和结果表（tunebench-cli sweep，docs/sweeps.md）。</translation>
+        </message>
+        <message>
+            <source>Sweeps</source>
+            <translation>批量实验</translation>
         </message>
     </context>
 </TS>

@@ -9,8 +9,10 @@
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/StrategyInfo.h"
+#include "report/PlotStyle.h"
 #include "widgets/BackgroundTasks.h"
-#include "widgets/PlotStyle.h"
+#include "widgets/JobHost.h"
+#include "widgets/ProgressBar.h"
 #include "widgets/SeriesText.h"
 
 #include <QCheckBox>
@@ -49,6 +51,8 @@ std::vector<double> meanPerClass(const QList<AdaptationRun>& runs)
 
 } // namespace
 
+const QString kOwner = QStringLiteral("adaptation");  // this panel's jobs on the JobHost
+
 // What the worker thread runs: a copy of the settings, so that the form may change meanwhile.
 struct AdaptationPanel::Job
 {
@@ -56,9 +60,9 @@ struct AdaptationPanel::Job
     AdaptationSettings settings;
 };
 
-AdaptationPanel::AdaptationPanel(BackgroundTasks* tasks, QWidget* parent)
-    : QWidget(parent)
-    , m_tasks(tasks)
+AdaptationPanel::AdaptationPanel(JobHost* jobs, QWidget* parent)
+    : WorkbenchTab(parent)
+    , m_jobs(jobs)
 {
     setObjectName("adaptationPanel");
     auto* layout = new QVBoxLayout(this);
@@ -125,7 +129,7 @@ AdaptationPanel::AdaptationPanel(BackgroundTasks* tasks, QWidget* parent)
     m_start->setObjectName("adaptationStart");
     m_stop = new QPushButton(this);
     m_stop->setObjectName("adaptationStop");
-    m_progress = new QProgressBar(this);
+    m_progress = makeProgressBar(this);
     m_progress->setObjectName("adaptationProgress");
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
@@ -176,36 +180,40 @@ AdaptationPanel::AdaptationPanel(BackgroundTasks* tasks, QWidget* parent)
     connect(m_seeds, &QLineEdit::textChanged, this, &AdaptationPanel::updateControls);
     connect(m_start, &QPushButton::clicked, this, &AdaptationPanel::start);
     connect(m_stop, &QPushButton::clicked, this, &AdaptationPanel::stop);
+    connect(m_jobs, &JobHost::runningChanged, this, &AdaptationPanel::updateControls);
+    followJobs(m_jobs, kOwner, this, m_progress, m_status, [this](bool completed, const QString& failure) { onSeriesEnd(completed, failure); });
     retranslate();
 }
 
-AdaptationPanel::~AdaptationPanel()
+AdaptationPanel::~AdaptationPanel() = default;
+
+bool AdaptationPanel::isRunning() const
 {
-    abort();
+    return m_jobs->owner() == kOwner;
 }
 
-void AdaptationPanel::setModel(const QString& path, const QString& vocabulary, const ModelSpec& spec, bool usable)
+void AdaptationPanel::modelChanged(const LoadedModel& model)
 {
-    m_modelPath = path;
-    m_vocabulary = vocabulary;
-    m_spec = spec;
-    m_modelUsable = usable;
+    m_modelPath = model.path;
+    m_vocabulary = model.vocabulary;
+    m_spec = model.spec;
+    m_modelUsable = model.usable;
     updateControls();
 }
 
-void AdaptationPanel::setDataset(const QString& pathOrName)
+void AdaptationPanel::datasetChanged(const QString& pathOrName, const QString&)
 {
-    if (!m_running && !pathOrName.isEmpty() && pathOrName != m_dataset)
+    if (!isRunning() && !pathOrName.isEmpty() && pathOrName != m_dataset)
         m_source->setCurrentText(pathOrName);
     m_dataset = pathOrName;
 }
 
-void AdaptationPanel::setRunsRoot(const QString& folder)
+void AdaptationPanel::runsRootChanged(const QString& folder)
 {
     m_runsRoot = folder;
 }
 
-void AdaptationPanel::setDevice(const QString& device)
+void AdaptationPanel::deviceChanged(const QString& device)
 {
     m_device = device;
 }
@@ -239,10 +247,13 @@ QMap<QString, double> AdaptationPanel::targetAccuracies() const
 void AdaptationPanel::updateControls()
 {
     // Why Start cannot run, in the order a user would fix it.
+    const bool running = isRunning();
     QString why;
     const QString source = m_source->currentText().trimmed(), target = m_target->currentText().trimmed();
-    if (m_running)
+    if (running)
         why = tr("A series is running");
+    else if (m_jobs->isRunning())
+        why = tr("Another job is running; one job runs at a time");
     else if (m_modelPath.isEmpty())
         why = tr("Open a CLIP model first");
     else if (!m_modelUsable)
@@ -258,11 +269,11 @@ void AdaptationPanel::updateControls()
             why = QString::fromStdString(strategyRefusal(findStrategy(method.toStdString()), m_spec));
     m_start->setEnabled(why.isEmpty());
     m_start->setToolTip(why.isEmpty() ? tr("Train each method on the source (DAPL also on the unlabelled target images) and score the target") : why);
-    m_stop->setEnabled(m_running);
+    m_stop->setEnabled(running);
     for (QWidget* w : std::initializer_list<QWidget*>{m_source, m_target, m_shots, m_seeds, m_epochs, m_testImages})
-        w->setEnabled(!m_running);
+        w->setEnabled(!running);
     for (auto* box : m_methodBoxes)
-        box->setEnabled(!m_running);
+        box->setEnabled(!running);
 }
 
 bool AdaptationPanel::start()
@@ -308,85 +319,62 @@ bool AdaptationPanel::start()
     for (int g = 0; g < m_curves->graphCount(); ++g)
         m_curves->graph(g)->data()->clear();
     m_curves->replot();
-    m_runsDone = 0;
-    m_runsTotal = 0;
+    int runsTotal = 0;
     for (const std::string& method : settings.methods)
-        m_runsTotal += findStrategy(method).capabilities.usesTrainingImages ? static_cast<int>(settings.seeds.size()) : 1;
-    m_progress->setRange(0, m_runsTotal * 100);
+        runsTotal += findStrategy(method).capabilities.usesTrainingImages ? static_cast<int>(settings.seeds.size()) : 1;
+    m_progress->setRange(0, 1);
     m_progress->setValue(0);
-    m_control = std::make_shared<RunControl>();
-    m_running = true;
-    updateControls();
     m_status->setText(tr("Opening the source and target domains ..."));
 
     QPointer<AdaptationPanel> self(this);
-    auto control = m_control;
-    m_tasks->start("adapt", [self, job, control](const TaskToken& token) {
-        QString failure;
-        bool completed = false;
-        try {
-            Backbone backbone = *cachedBackbone(job->modelPath.toStdString(), job->vocabulary.toStdString());
-            backbone.device = chooseDevice(job->settings.base.device);
-            const DatasetIndex source = openAdaptationDomain(job->settings.base.dataset);
-            const DatasetIndex target = openAdaptationDomain(job->settings.target);
-            requireSameClasses(source, target);
-            QStringList classes;
-            for (const std::string& name : source.classNames)
-                classes << QString::fromStdString(name);
-            postToGui(self, [classes](AdaptationPanel* panel) { panel->m_classNames = classes; });
-            AdaptationCallbacks callbacks;
-            callbacks.onRunStart = [&](const std::string& method, int seed) {
-                const QString name = QString::fromStdString(method);
-                postToGui(self, [name, seed](AdaptationPanel* panel) { panel->onRunStart(name, seed); });
-            };
-            callbacks.onStep = [&](const std::string& method, int seed, const StepReport& report) {
-                if (token.cancelled())
-                    control->requestAbort(), control->requestStop();
-                const auto coverage = report.metrics.find(kCoverage);
-                const double covered = coverage == report.metrics.end() ? -1 : coverage->second;
-                const QString line = QObject::tr("%1 seed %2 · epoch %3/%4 · step %5/%6 · ETA %7")
-                                         .arg(QString::fromStdString(method))
-                                         .arg(seed)
-                                         .arg(report.epoch + 1)
-                                         .arg(report.epochs)
-                                         .arg(report.step)
-                                         .arg(report.totalSteps)
-                                         .arg(formatEta(report.etaSeconds));
-                const double step = static_cast<double>(report.step), loss = report.loss;
-                const int percentDone = static_cast<int>(100.0 * static_cast<double>(report.step) / std::max<std::int64_t>(1, report.totalSteps));
-                postToGui(self, [step, loss, covered, line, percentDone](AdaptationPanel* panel) {
-                    panel->m_progress->setValue(panel->m_runsDone * 100 + std::min(percentDone, 99));
-                    panel->onStep(step, loss, covered, line);
-                });
-            };
-            callbacks.onRunDone = [&](const AdaptationRun& run) {
-                postToGui(self, [run](AdaptationPanel* panel) { panel->onRunDone(run); });
-            };
-            const AdaptationReport report = runAdaptation(backbone, source, target, job->settings, callbacks, control.get());
-            completed = report.methods.size() == job->settings.methods.size();
-            if (!completed)
-                failure = QObject::tr("stopped");
-        } catch (const std::exception& e) {
-            failure = firstLine(e);
-        }
-        postToGui(self, [completed, failure](AdaptationPanel* panel) { panel->onSeriesEnd(completed, failure); });
+    return m_jobs->submit(kOwner, [self, job, runsTotal](const JobHost::Context& context) {
+        Backbone backbone = *cachedBackbone(job->modelPath.toStdString(), job->vocabulary.toStdString());
+        backbone.device = chooseDevice(job->settings.base.device);
+        const DatasetIndex source = openAdaptationDomain(job->settings.base.dataset);
+        const DatasetIndex target = openAdaptationDomain(job->settings.target);
+        requireSameClasses(source, target);
+        QStringList classes;
+        for (const std::string& name : source.classNames)
+            classes << QString::fromStdString(name);
+        postToGui(self, [classes](AdaptationPanel* panel) { panel->m_classNames = classes; });
+        int runsDone = 0;
+        AdaptationCallbacks callbacks;
+        callbacks.onRunStart = [&](const std::string& method, int seed) {
+            const QString name = QString::fromStdString(method);
+            postToGui(self, [name, seed](AdaptationPanel* panel) { panel->onRunStart(name, seed); });
+        };
+        callbacks.onStep = [&](const std::string& method, int seed, const StepReport& report) {
+            const auto coverage = report.metrics.find(kCoverage);
+            const double covered = coverage == report.metrics.end() ? -1 : coverage->second;
+            context.progress(runsDone + std::min(0.99, static_cast<double>(report.step) / std::max<std::int64_t>(1, report.totalSteps)),
+                             runsTotal,
+                             QObject::tr("%1 seed %2 · epoch %3/%4 · step %5/%6 · ETA %7")
+                                 .arg(QString::fromStdString(method))
+                                 .arg(seed)
+                                 .arg(report.epoch + 1)
+                                 .arg(report.epochs)
+                                 .arg(report.step)
+                                 .arg(report.totalSteps)
+                                 .arg(formatEta(report.etaSeconds)));
+            const double step = static_cast<double>(report.step), loss = report.loss;
+            postToGui(self, [step, loss, covered](AdaptationPanel* panel) { panel->onStep(step, loss, covered); });
+        };
+        callbacks.onRunDone = [&](const AdaptationRun& run) {
+            ++runsDone;
+            context.progress(runsDone, runsTotal, QObject::tr("%1 seed %2: %3").arg(QString::fromStdString(run.method)).arg(run.seed).arg(QString::fromStdString(run.status)));
+            postToGui(self, [run](AdaptationPanel* panel) { panel->onRunDone(run); });
+        };
+        const AdaptationReport report = runAdaptation(backbone, source, target, job->settings, callbacks, &context.control());
+        return report.methods.size() == job->settings.methods.size();
     });
-    return true;
 }
 
 void AdaptationPanel::stop()
 {
-    if (m_control)
-        m_control->requestStop();
+    if (!isRunning())
+        return;
+    m_jobs->requestStop();
     m_status->setText(tr("Stopping after the current step ..."));
-}
-
-void AdaptationPanel::abort()
-{
-    if (m_control) {
-        m_control->requestStop();
-        m_control->requestAbort();
-    }
 }
 
 void AdaptationPanel::onRunStart(const QString& method, int seed)
@@ -398,7 +386,7 @@ void AdaptationPanel::onRunStart(const QString& method, int seed)
     m_status->setText(tr("%1 seed %2 ...").arg(method).arg(seed));
 }
 
-void AdaptationPanel::onStep(double step, double loss, double coverage, const QString& progressLine)
+void AdaptationPanel::onStep(double step, double loss, double coverage)
 {
     m_curves->graph(0)->addData(step, loss);
     if (coverage >= 0)
@@ -406,13 +394,10 @@ void AdaptationPanel::onStep(double step, double loss, double coverage, const QS
     m_curves->graph(0)->rescaleAxes();
     m_curves->yAxis2->setRange(0, 100);
     m_curves->replot(QCustomPlot::rpQueuedReplot);
-    m_status->setText(progressLine);
 }
 
 void AdaptationPanel::onRunDone(const AdaptationRun& run)
 {
-    ++m_runsDone;
-    m_progress->setValue(m_runsDone * 100);
     if (run.status != "finished")
         return;
     const QString method = QString::fromStdString(run.method);
@@ -466,8 +451,6 @@ void AdaptationPanel::showPerClass()
 
 void AdaptationPanel::onSeriesEnd(bool completed, const QString& message)
 {
-    m_running = false;
-    m_control.reset();
     if (completed) {
         QStringList parts;
         const auto accuracies = targetAccuracies();
@@ -476,10 +459,15 @@ void AdaptationPanel::onSeriesEnd(bool completed, const QString& message)
                 parts << tr("%1 %2%").arg(QString::fromStdString(findStrategy(method.toStdString()).title), percentText(accuracies[method]));
         m_status->setText(tr("Finished. Target accuracy: %1").arg(parts.join(", ")));
     } else {
-        m_status->setText(tr("Not finished: %1").arg(message));
+        m_status->setText(tr("Not finished: %1").arg(message.isEmpty() ? tr("stopped") : message));
     }
     updateControls();
     Q_EMIT seriesFinished(completed);
+}
+
+QString AdaptationPanel::tabTitle() const
+{
+    return tr("Domain adaptation");
 }
 
 void AdaptationPanel::retranslate()

@@ -2,6 +2,7 @@
 
 #include "core/experiment/DomainAdaptation.h"
 #include "core/model/ModelSpec.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QMap>
 #include <QString>
@@ -22,37 +23,37 @@ class QTableWidget;
 
 namespace tunebench {
 
-class BackgroundTasks;
-class RunControl;
+class JobHost;
 
 // The workbench's domain-adaptation mode: a labelled source and an unlabelled target domain with the same
 // classes; zero-shot, CoOp trained on the source and DAPL (source plus the target's images without labels)
 // over seeds, as `tunebench-cli adapt` runs them, one run folder each. While a run trains: its loss and,
 // for DAPL, the pseudo-label coverage (the share of target images whose zero-shot probability passes the
-// threshold). Then the target accuracy per class of every method side by side, and a summary table.
-class AdaptationPanel : public QWidget
+// threshold). Then the target accuracy per class of every method side by side, and a summary table. The
+// series runs as a job of the window's JobHost.
+class AdaptationPanel : public WorkbenchTab
 {
     Q_OBJECT
 
 public:
-    explicit AdaptationPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
+    explicit AdaptationPanel(JobHost* jobs, QWidget* parent = nullptr);
     ~AdaptationPanel() override;
 
-    void setModel(const QString& path, const QString& vocabulary, const ModelSpec& spec, bool usable);  // empty path: none
-    void setDataset(const QString& pathOrName);  // the open dataset becomes the default source
-    void setRunsRoot(const QString& folder);
-    void setDevice(const QString& device);  // "auto", "cpu", "cuda:N": for series started from now on
+    void modelChanged(const LoadedModel& model) override;
+    void datasetChanged(const QString& pathOrName, const QString& name) override;  // the default source
+    void runsRootChanged(const QString& folder) override;
+    void deviceChanged(const QString& device) override;
 
-    // Starts the methods on a background thread; false (with the reason in the status line) when the
-    // settings cannot run or a series is running.
+    // Starts the methods as a job; false (with the reason in the status line) when the settings cannot run
+    // or a job is running.
     bool start();
-    void stop();   // after the current step
-    void abort();  // at once (the window is closing)
-    bool isRunning() const { return m_running; }
+    void stop();  // after the current step
+    bool isRunning() const;  // this panel's series is the running job
     // Mean target accuracy per method over the finished runs (fractions).
     QMap<QString, double> targetAccuracies() const;
     QString statusText() const;
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 Q_SIGNALS:
     void seriesFinished(bool completed);
@@ -62,12 +63,12 @@ private:
     void updateControls();
     QStringList chosenMethods() const;
     void onRunStart(const QString& method, int seed);
-    void onStep(double step, double loss, double coverage, const QString& progressLine);
+    void onStep(double step, double loss, double coverage);
     void onRunDone(const AdaptationRun& run);
     void onSeriesEnd(bool completed, const QString& message);
     void showPerClass();
 
-    BackgroundTasks* m_tasks = nullptr;
+    JobHost* m_jobs = nullptr;
     QComboBox* m_source = nullptr;
     QComboBox* m_target = nullptr;
     QMap<QString, QCheckBox*> m_methodBoxes;
@@ -88,9 +89,6 @@ private:
     QString m_device = QStringLiteral("auto");
     ModelSpec m_spec;
     bool m_modelUsable = false;
-    bool m_running = false;
-    std::shared_ptr<RunControl> m_control;
-    int m_runsDone = 0, m_runsTotal = 0;
     QStringList m_classNames;
     QMap<QString, QList<AdaptationRun>> m_runs;  // finished runs per method
     QStringList m_methodOrder;

@@ -8,9 +8,11 @@
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/StrategyInfo.h"
+#include "report/HeatMap.h"
+#include "report/PlotStyle.h"
 #include "widgets/BackgroundTasks.h"
-#include "widgets/HeatMap.h"
-#include "widgets/PlotStyle.h"
+#include "widgets/JobHost.h"
+#include "widgets/ProgressBar.h"
 #include "widgets/SeriesText.h"
 
 #include <QCheckBox>
@@ -40,6 +42,13 @@ namespace tunebench {
 namespace {
 
 const char* const kMethods[] = {"l2p", "seq-ft", "joint"};
+const QString kOwner = QStringLiteral("continual");  // this panel's jobs on the JobHost
+
+// Joint training has one row, trained on every task at once.
+std::vector<std::string> jointRowLabel(const QString& method)
+{
+    return method == "joint" ? std::vector<std::string>{QObject::tr("joint").toStdString()} : std::vector<std::string>{};
+}
 
 } // namespace
 
@@ -54,9 +63,9 @@ struct ContinualPanel::Job
     ContinualSettings base;
 };
 
-ContinualPanel::ContinualPanel(BackgroundTasks* tasks, QWidget* parent)
-    : QWidget(parent)
-    , m_tasks(tasks)
+ContinualPanel::ContinualPanel(JobHost* jobs, QWidget* parent)
+    : WorkbenchTab(parent)
+    , m_jobs(jobs)
 {
     setObjectName("continualPanel");
     auto* layout = new QVBoxLayout(this);
@@ -122,7 +131,7 @@ ContinualPanel::ContinualPanel(BackgroundTasks* tasks, QWidget* parent)
     m_stop->setObjectName("continualStop");
     m_export = new QPushButton(this);
     m_export->setObjectName("continualExport");
-    m_progress = new QProgressBar(this);
+    m_progress = makeProgressBar(this);
     m_progress->setObjectName("continualProgress");
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
@@ -178,33 +187,37 @@ ContinualPanel::ContinualPanel(BackgroundTasks* tasks, QWidget* parent)
             exportTo(folder);
     });
     connect(m_shownMethod, &QComboBox::currentTextChanged, this, &ContinualPanel::showMethod);
+    connect(m_jobs, &JobHost::runningChanged, this, &ContinualPanel::updateControls);
+    followJobs(m_jobs, kOwner, this, m_progress, m_status, [this](bool completed, const QString& failure) { onStreamEnd(completed, failure); });
     retranslate();
 }
 
-ContinualPanel::~ContinualPanel()
+ContinualPanel::~ContinualPanel() = default;
+
+bool ContinualPanel::isRunning() const
 {
-    abort();
+    return m_jobs->owner() == kOwner;
 }
 
-void ContinualPanel::setModel(const QString& path, const ModelSpec& spec)
+void ContinualPanel::modelChanged(const LoadedModel& model)
 {
-    m_modelPath = path;
-    m_spec = spec;
+    m_modelPath = model.path;
+    m_spec = model.spec;
     updateControls();
 }
 
-void ContinualPanel::setDataset(const QString& pathOrName)
+void ContinualPanel::datasetChanged(const QString& pathOrName, const QString&)
 {
     m_dataset = pathOrName;
     updateControls();
 }
 
-void ContinualPanel::setRunsRoot(const QString& folder)
+void ContinualPanel::runsRootChanged(const QString& folder)
 {
     m_runsRoot = folder;
 }
 
-void ContinualPanel::setDevice(const QString& device)
+void ContinualPanel::deviceChanged(const QString& device)
 {
     m_device = device;
 }
@@ -225,14 +238,17 @@ QString ContinualPanel::statusText() const
 
 void ContinualPanel::updateControls()
 {
+    const bool running = isRunning();
     const bool domain = m_protocol->currentData().toString() == "domain";
-    m_taskCount->setEnabled(!domain && !m_running);
-    m_domains->setEnabled(domain && !m_running);
+    m_taskCount->setEnabled(!domain && !running);
+    m_domains->setEnabled(domain && !running);
     // Why Start cannot run, in the order a user would fix it.
     QString why;
     const std::string refusal = m_modelPath.isEmpty() ? std::string() : strategyRefusal(findStrategy("l2p"), m_spec);
-    if (m_running)
+    if (running)
         why = tr("A stream is running");
+    else if (m_jobs->isRunning())
+        why = tr("Another job is running; one job runs at a time");
     else if (m_modelPath.isEmpty())
         why = tr("Open a model with a ViT image tower first");
     else if (!refusal.empty())
@@ -245,12 +261,12 @@ void ContinualPanel::updateControls()
         why = tr("Choose at least one method");
     m_start->setEnabled(why.isEmpty());
     m_start->setToolTip(why.isEmpty() ? tr("Train the chosen methods on the stream, each seed in its own run folder") : why);
-    m_stop->setEnabled(m_running);
-    m_export->setEnabled(!m_running && m_lastRunFolder.contains(m_shownMethod->currentText()));
+    m_stop->setEnabled(running);
+    m_export->setEnabled(!running && m_lastRunFolder.contains(m_shownMethod->currentText()));
     for (QWidget* w : std::initializer_list<QWidget*>{m_protocol, m_seeds, m_epochs, m_trainPerClass, m_testPerClass})
-        w->setEnabled(!m_running);
+        w->setEnabled(!running);
     for (auto* box : m_methodBoxes)
-        box->setEnabled(!m_running);
+        box->setEnabled(!running);
 }
 
 bool ContinualPanel::start()
@@ -293,105 +309,81 @@ bool ContinualPanel::start()
     m_selection->clear();
     m_timeline->clearGraphs();
     m_timeline->replot();
-    m_stagesDone = 0;
-    m_stagesTotal = 0;
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
-    m_control = std::make_shared<RunControl>();
-    m_running = true;
-    updateControls();
     m_status->setText(tr("Preparing the stream ..."));
 
     QPointer<ContinualPanel> self(this);
-    auto control = m_control;
-    m_tasks->start("continual", [self, job, control](const TaskToken& token) {
-        QString failure;
-        bool completed = false;
-        try {
-            const Backbone backbone{job->modelPath.toStdString(), readCheckpoint(job->modelPath.toStdString()), nullptr,
-                                    chooseDevice(job->device.toStdString())};
-            std::vector<ContinualTask> tasks;
-            if (job->classIncremental) {
-                tasks = classIncrementalTasks(*cachedDataset(job->dataset.toStdString()), job->tasks, static_cast<std::uint64_t>(job->seeds.front()));
-            } else {
-                std::vector<DatasetIndex> domains;
-                for (const QString& name : job->domains)
-                    domains.push_back(*cachedDataset(name.toStdString()));
-                tasks = domainIncrementalTasks(domains);
-            }
-            const std::string stream = continualStreamName(tasks, job->classIncremental, job->dataset.toStdString());
-            const int stagesPerRun = static_cast<int>(tasks.size());
-            int total = 0;
-            for (const QString& method : job->methods)
-                total += static_cast<int>(job->seeds.size()) * (method == "joint" ? 1 : stagesPerRun);
-            postToGui(self, [total](ContinualPanel* panel) {
-                panel->m_stagesTotal = total;
-                panel->m_progress->setRange(0, total);
-            });
-            for (const QString& method : job->methods) {
-                for (int seed : job->seeds) {
-                    ContinualSettings settings = job->base;
-                    settings.method = method.toStdString();
-                    settings.seed = seed;
-                    if (!job->runsRoot.isEmpty())
-                        settings.runFolder = (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, settings.method, seed)).string();
-                    ContinualCallbacks callbacks;
-                    std::int64_t stepsBefore = 0, lastStage = -1, lastStep = 0;
-                    callbacks.onStep = [&](int stage, const StepReport& report) {
-                        if (token.cancelled())
-                            control->requestAbort(), control->requestStop();
-                        if (stage != lastStage)
-                            stepsBefore += lastStep, lastStage = stage;
-                        lastStep = report.totalSteps;
-                        const QString line = QObject::tr("%1 seed %2 · task %3/%4 · epoch %5/%6 · step %7/%8 · ETA %9")
-                                                 .arg(method)
-                                                 .arg(seed)
-                                                 .arg(stage + 1)
-                                                 .arg(method == "joint" ? 1 : stagesPerRun)
-                                                 .arg(report.epoch + 1)
-                                                 .arg(report.epochs)
-                                                 .arg(report.step)
-                                                 .arg(report.totalSteps)
-                                                 .arg(formatEta(report.etaSeconds));
-                        const double x = static_cast<double>(stepsBefore + report.step);
-                        const double loss = report.loss;
-                        postToGui(self, [method, seed, stage, x, loss, line](ContinualPanel* panel) { panel->onStep(method, seed, stage, x, loss, line); });
-                    };
-                    callbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
-                        postToGui(self, [stage, row, stagesPerRun, method](ContinualPanel* panel) { panel->onRow(stage, row, stagesPerRun, method); });
-                    };
-                    const ContinualResult result = runContinual(backbone, tasks, settings, callbacks, control.get());
-                    if (result.status != "finished")
-                        throw Error(QObject::tr("stopped during %1 seed %2; Start continues from the last finished task").arg(method).arg(seed).toStdString());
-                    const QString folder = QString::fromStdString(settings.runFolder);
-                    postToGui(self, [result, folder, stagesPerRun](ContinualPanel* panel) { panel->onRunDone(result, folder, stagesPerRun); });
-                }
-            }
-            completed = true;
-        } catch (const std::exception& e) {
-            failure = firstLine(e);
+    return m_jobs->submit(kOwner, [self, job](const JobHost::Context& context) {
+        const Backbone backbone{job->modelPath.toStdString(), readCheckpoint(job->modelPath.toStdString()), nullptr,
+                                chooseDevice(job->device.toStdString())};
+        std::vector<ContinualTask> tasks;
+        if (job->classIncremental) {
+            tasks = classIncrementalTasks(*cachedDataset(job->dataset.toStdString()), job->tasks, static_cast<std::uint64_t>(job->seeds.front()));
+        } else {
+            std::vector<DatasetIndex> domains;
+            for (const QString& name : job->domains)
+                domains.push_back(*cachedDataset(name.toStdString()));
+            tasks = domainIncrementalTasks(domains);
         }
-        postToGui(self, [completed, failure](ContinualPanel* panel) { panel->onStreamEnd(completed, failure); });
+        const std::string stream = continualStreamName(tasks, job->classIncremental, job->dataset.toStdString());
+        const int stagesPerRun = static_cast<int>(tasks.size());
+        int total = 0;
+        for (const QString& method : job->methods)
+            total += static_cast<int>(job->seeds.size()) * (method == "joint" ? 1 : stagesPerRun);
+        int stagesDone = 0;
+        for (const QString& method : job->methods) {
+            for (int seed : job->seeds) {
+                ContinualSettings settings = job->base;
+                settings.method = method.toStdString();
+                settings.seed = seed;
+                if (!job->runsRoot.isEmpty())
+                    settings.runFolder = (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, settings.method, seed)).string();
+                ContinualCallbacks callbacks;
+                std::int64_t stepsBefore = 0, lastStage = -1, lastStep = 0;
+                callbacks.onStep = [&](int stage, const StepReport& report) {
+                    if (stage != lastStage)
+                        stepsBefore += lastStep, lastStage = stage;
+                    lastStep = report.totalSteps;
+                    context.progress(stagesDone + static_cast<double>(report.step) / std::max<std::int64_t>(1, report.totalSteps), total,
+                                     QObject::tr("%1 seed %2 · task %3/%4 · epoch %5/%6 · step %7/%8 · ETA %9")
+                                         .arg(method)
+                                         .arg(seed)
+                                         .arg(stage + 1)
+                                         .arg(method == "joint" ? 1 : stagesPerRun)
+                                         .arg(report.epoch + 1)
+                                         .arg(report.epochs)
+                                         .arg(report.step)
+                                         .arg(report.totalSteps)
+                                         .arg(formatEta(report.etaSeconds)));
+                    const double x = static_cast<double>(stepsBefore + report.step);
+                    const double loss = report.loss;
+                    postToGui(self, [method, seed, stage, x, loss](ContinualPanel* panel) { panel->onStep(method, seed, stage, x, loss); });
+                };
+                callbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
+                    ++stagesDone;
+                    postToGui(self, [stage, row, stagesPerRun, method](ContinualPanel* panel) { panel->onRow(stage, row, stagesPerRun, method); });
+                };
+                const ContinualResult result = runContinual(backbone, tasks, settings, callbacks, &context.control());
+                if (result.status != "finished")
+                    throw Error(QObject::tr("stopped during %1 seed %2; Start continues from the last finished task").arg(method).arg(seed).toStdString());
+                const QString folder = QString::fromStdString(settings.runFolder);
+                postToGui(self, [result, folder, stagesPerRun](ContinualPanel* panel) { panel->onRunDone(result, folder, stagesPerRun); });
+            }
+        }
+        return true;
     });
-    return true;
 }
 
 void ContinualPanel::stop()
 {
-    if (m_control)
-        m_control->requestStop();
+    if (!isRunning())
+        return;
+    m_jobs->requestStop();
     m_status->setText(tr("Stopping after the current step ..."));
 }
 
-void ContinualPanel::abort()
-{
-    if (m_control) {
-        m_control->requestStop();
-        m_control->requestAbort();
-    }
-}
-
-void ContinualPanel::onStep(const QString& method, int seed, int stage, double step, double loss, const QString& progressLine)
+void ContinualPanel::onStep(const QString& method, int seed, int stage, double step, double loss)
 {
     // One graph per task of the current run; a new run starts a new timeline.
     const QString title = QString("%1 seed %2").arg(method).arg(seed);
@@ -409,19 +401,15 @@ void ContinualPanel::onStep(const QString& method, int seed, int stage, double s
     m_timeline->graph(stage)->addData(step, loss);
     m_timeline->rescaleAxes();
     m_timeline->replot(QCustomPlot::rpQueuedReplot);
-    m_status->setText(progressLine);
 }
 
 void ContinualPanel::onRow(int stage, const std::vector<double>& row, int tasks, const QString& method)
 {
-    ++m_stagesDone;
-    m_progress->setValue(m_stagesDone);
     // The current run's matrix so far.
     if (stage == 0)
         m_liveRows.clear();
     m_liveRows.push_back(row);
-    m_matrix->setData(accuracyMatrixHeatMap(m_liveRows, tasks, method == "joint" ? QStringList{tr("joint")} : QStringList{},
-                                            tr("%1: accuracy % so far").arg(method)));
+    m_matrix->setData(accuracyMatrixHeatMap(m_liveRows, tasks, jointRowLabel(method), tr("%1: accuracy % so far").arg(method).toStdString()));
 }
 
 void ContinualPanel::onRunDone(const ContinualResult& result, const QString& runFolder, int tasks)
@@ -453,10 +441,11 @@ void ContinualPanel::showMethod(const QString& method)
     if (!m_summaries.contains(method))
         return;
     const ContinualSummary& summary = m_summaries[method];
-    m_matrix->setData(accuracyMatrixHeatMap(summary.matrix, m_tasksInStream, method == "joint" ? QStringList{tr("joint")} : QStringList{},
-                                            tr("%1: accuracy % (mean of %2 seeds)").arg(method).arg(summary.seeds)));
+    m_matrix->setData(accuracyMatrixHeatMap(summary.matrix, m_tasksInStream, jointRowLabel(method),
+                                            tr("%1: accuracy % (mean of %2 seeds)").arg(method).arg(summary.seeds).toStdString()));
     if (summary.hasSelection())
-        m_selection->setData(selectionHeatMap(summary.selection, tr("%1: prompts chosen for each task's test images (%)").arg(method)));
+        m_selection->setData(
+            selectionHeatMap(summary.selection, tr("%1: prompts chosen for each task's test images (%)").arg(method).toStdString()));
     else
         m_selection->clear();
     updateControls();
@@ -464,15 +453,13 @@ void ContinualPanel::showMethod(const QString& method)
 
 void ContinualPanel::onStreamEnd(bool completed, const QString& message)
 {
-    m_running = false;
-    m_control.reset();
     if (completed) {
         QStringList parts;
         for (auto it = m_summaries.constBegin(); it != m_summaries.constEnd(); ++it)
             parts << tr("%1: A_T %2, F_T %3").arg(it.key(), percentText(it->averageAccuracy), it->forgetting ? percentText(*it->forgetting) : "-");
         m_status->setText(tr("Finished. %1").arg(parts.join("; ")));
     } else {
-        m_status->setText(tr("Not finished: %1").arg(message));
+        m_status->setText(tr("Not finished: %1").arg(message.isEmpty() ? tr("stopped") : message));
     }
     updateControls();
     Q_EMIT streamFinished(completed);
@@ -496,6 +483,11 @@ bool ContinualPanel::exportTo(const QString& folder)
     }
     m_status->setText(tr("Exported %1's pool, keys and head to %2").arg(method, folder));
     return true;
+}
+
+QString ContinualPanel::tabTitle() const
+{
+    return tr("Continual learning");
 }
 
 void ContinualPanel::retranslate()

@@ -2,6 +2,7 @@
 
 #include "core/experiment/ContinualLearning.h"
 #include "core/model/ModelSpec.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QMap>
 #include <QString>
@@ -22,39 +23,39 @@ class QTableWidget;
 
 namespace tunebench {
 
-class BackgroundTasks;
 class HeatMap;
-class RunControl;
+class JobHost;
 
 // The workbench's continual-learning mode: a stream of tasks (the open dataset's classes in T groups, or
 // several datasets as domains) for L2P, seq-ft and joint training over seeds, as `tunebench-cli continual`
 // runs it and in the same run folders (either resumes the other's). While it runs: the loss of every step
 // on a task timeline (one colour per task), the accuracy matrix filling in as a heat map; then A_T and F_T
 // per method and L2P's prompt-selection histogram. Export copies the shown method's pool, keys and head.
-class ContinualPanel : public QWidget
+// The stream runs as a job of the window's JobHost.
+class ContinualPanel : public WorkbenchTab
 {
     Q_OBJECT
 
 public:
-    explicit ContinualPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
+    explicit ContinualPanel(JobHost* jobs, QWidget* parent = nullptr);
     ~ContinualPanel() override;
 
-    void setModel(const QString& path, const ModelSpec& spec);  // empty path: none loaded
-    void setDataset(const QString& pathOrName);
-    void setRunsRoot(const QString& folder);
-    void setDevice(const QString& device);  // "auto", "cpu", "cuda:N": for streams started from now on
+    void modelChanged(const LoadedModel& model) override;
+    void datasetChanged(const QString& pathOrName, const QString& name) override;
+    void runsRootChanged(const QString& folder) override;
+    void deviceChanged(const QString& device) override;
 
-    // Starts the stream of the current settings on a background thread; false (with the reason in the
-    // status line) when the model or dataset cannot run it or a stream is running.
+    // Starts the stream of the current settings as a job; false (with the reason in the status line) when
+    // the model or dataset cannot run it or a job is running.
     bool start();
-    void stop();   // after the current step; finished stages stay in their run folders
-    void abort();  // at once, evaluation included (the window is closing)
-    bool isRunning() const { return m_running; }
+    void stop();  // after the current step; finished stages stay in their run folders
+    bool isRunning() const;  // this panel's stream is the running job
     // Writes the shown method's last export (export.safetensors + export.json) into `folder`.
     bool exportTo(const QString& folder);
     QMap<QString, ContinualSummary> summaries() const { return m_summaries; }
     QString statusText() const;
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 Q_SIGNALS:
     void streamFinished(bool completed);  // every method and seed done, or stopped / failed
@@ -63,13 +64,13 @@ private:
     struct Job;
     void updateControls();
     void showMethod(const QString& method);
-    void onStep(const QString& method, int seed, int stage, double step, double loss, const QString& progressLine);
+    void onStep(const QString& method, int seed, int stage, double step, double loss);
     void onRow(int stage, const std::vector<double>& row, int tasks, const QString& method);
     void onRunDone(const ContinualResult& result, const QString& runFolder, int tasks);
     void onStreamEnd(bool completed, const QString& message);
     QStringList chosenMethods() const;
 
-    BackgroundTasks* m_tasks = nullptr;
+    JobHost* m_jobs = nullptr;
     QComboBox* m_protocol = nullptr;
     QSpinBox* m_taskCount = nullptr;
     QLineEdit* m_domains = nullptr;
@@ -93,9 +94,6 @@ private:
     QString m_modelPath, m_dataset, m_runsRoot;
     QString m_device = QStringLiteral("auto");
     ModelSpec m_spec;
-    bool m_running = false;
-    std::shared_ptr<RunControl> m_control;
-    int m_stagesDone = 0, m_stagesTotal = 0;
     QMap<QString, std::vector<ContinualResult>> m_results;   // finished runs per method
     QMap<QString, ContinualSummary> m_summaries;
     QMap<QString, QString> m_lastRunFolder;                   // per method, for Export

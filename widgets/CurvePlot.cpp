@@ -1,7 +1,7 @@
 #include "widgets/CurvePlot.h"
 
-#include "widgets/AtomicSave.h"
-#include "widgets/PlotStyle.h"
+#include "report/AtomicSave.h"
+#include "report/PlotStyle.h"
 
 #include <QCheckBox>
 #include <QComboBox>

@@ -19,8 +19,9 @@ QTableWidgetItem* percentItem(double fraction)
 } // namespace
 
 DomainGeneralisationPanel::DomainGeneralisationPanel(QWidget* parent)
-    : QWidget(parent)
+    : WorkbenchTab(parent)
 {
+    setObjectName("generalisationPanel");
     m_note = new QLabel(this);
     m_note->setWordWrap(true);
     m_table = new QTableWidget(this);
@@ -32,6 +33,11 @@ DomainGeneralisationPanel::DomainGeneralisationPanel(QWidget* parent)
     layout->addWidget(m_note);
     layout->addWidget(m_table, 1);
     retranslate();
+}
+
+QString DomainGeneralisationPanel::tabTitle() const
+{
+    return tr("Domain generalisation");
 }
 
 void DomainGeneralisationPanel::retranslate()

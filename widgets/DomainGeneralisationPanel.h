@@ -1,6 +1,7 @@
 #pragma once
 
 #include "widgets/RunResults.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QWidget>
 
@@ -12,7 +13,7 @@ namespace tunebench {
 // CoOp's domain-generalisation table (ImageNet -> -V2 / -Sketch / -A / -R) for this session's runs: each
 // run trained on its source dataset, scored there and on every target it was evaluated on ("Evaluate also
 // on" in the dataset panel, --eval-datasets on the CLI).
-class DomainGeneralisationPanel : public QWidget
+class DomainGeneralisationPanel : public WorkbenchTab
 {
     Q_OBJECT
 
@@ -21,9 +22,11 @@ public:
 
     // Adds a run with targets (or replaces the run with the same id); runs without targets are ignored.
     void addResults(const RunResults& results);
+    void runFinished(const RunResults& results) override { addResults(results); }
     void clear();
     QTableWidget* table() const { return m_table; }
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 private:
     void rebuild();

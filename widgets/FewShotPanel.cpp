@@ -1,6 +1,6 @@
 #include "widgets/FewShotPanel.h"
 
-#include "widgets/ShotCurvePlot.h"
+#include "report/ShotCurvePlot.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -28,8 +28,9 @@ double scoreOf(const RunResults& run, FewShotPanel::Metric metric)
 } // namespace
 
 FewShotPanel::FewShotPanel(QWidget* parent)
-    : QWidget(parent)
+    : WorkbenchTab(parent)
 {
+    setObjectName("fewShotPanel");
     m_metricBox = new QComboBox(this);
     m_metricBox->setObjectName("fewShotMetric");
     m_note = new QLabel(this);
@@ -44,6 +45,11 @@ FewShotPanel::FewShotPanel(QWidget* parent)
     layout->addWidget(m_plot, 1);
     connect(m_metricBox, &QComboBox::currentIndexChanged, this, [this](int index) { setMetric(static_cast<Metric>(std::max(0, index))); });
     retranslate();
+}
+
+QString FewShotPanel::tabTitle() const
+{
+    return tr("Few-shot curves");
 }
 
 void FewShotPanel::retranslate()
@@ -100,7 +106,7 @@ FewShotPanel::Metric FewShotPanel::effectiveMetric() const
     return Metric::Accuracy;
 }
 
-QVector<ShotCurve> FewShotPanel::curves() const
+std::vector<ShotCurve> FewShotPanel::curves() const
 {
     const QString dataset = shownDataset();
     const Metric metric = effectiveMetric();
@@ -120,29 +126,29 @@ QVector<ShotCurve> FewShotPanel::curves() const
         cell.second += 1;
         dashed[method] = !run.capabilities.usesPrompts;
     }
-    QVector<ShotCurve> out;
+    std::vector<ShotCurve> out;
     for (const QString& method : order) {
         ShotCurve curve;
-        curve.method = method;
+        curve.method = method.toStdString();
         curve.dashed = dashed[method];
         for (auto it = sums[method].begin(); it != sums[method].end(); ++it) {
-            curve.shots << it.key();
-            curve.values << it.value().first / it.value().second;
+            curve.shots.push_back(it.key());
+            curve.values.push_back(it.value().first / it.value().second);
         }
-        out << curve;
+        out.push_back(curve);
     }
     return out;
 }
 
 void FewShotPanel::rebuild()
 {
-    const QVector<ShotCurve> shown = curves();
+    const std::vector<ShotCurve> shown = curves();
     const Metric metric = effectiveMetric();
     const QString label = metric == Metric::H ? tr("H (%)") : metric == Metric::Base ? tr("Base (%)")
                                               : metric == Metric::New ? tr("New (%)") : tr("Accuracy (%)");
     const QString dataset = shownDataset();
     m_plot->setCurves(shown, dataset, label);
-    m_note->setText(shown.isEmpty() ? tr("Finished runs on the open dataset appear here; run a method at several shot counts "
+    m_note->setText(shown.empty() ? tr("Finished runs on the open dataset appear here; run a method at several shot counts "
                                          "(1, 2, 4, 8, 16) to draw its curve. Means over seeds.")
                                     : tr("Means over seeds; zero-shot is the star at 0."));
 }

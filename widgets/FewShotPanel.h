@@ -1,8 +1,11 @@
 #pragma once
 
 #include "widgets/RunResults.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QWidget>
+
+#include <vector>
 
 class QComboBox;
 class QLabel;
@@ -15,7 +18,7 @@ struct ShotCurve;
 // The few-shot figure of this session's runs (and reopened ones) on the open dataset: per method, the
 // score averaged over seeds at each shot count, zero-shot as a star. Run the same method at several
 // --shots (1, 2, 4, 8, 16) and the curves fill in.
-class FewShotPanel : public QWidget
+class FewShotPanel : public WorkbenchTab
 {
     Q_OBJECT
 
@@ -26,13 +29,16 @@ public:
 
     // Adds a run (or replaces the run with the same id).
     void addResults(const RunResults& results);
+    void runFinished(const RunResults& results) override { addResults(results); }
     void clear();
     // The dataset whose runs are drawn; empty: the latest run's.
     void setDataset(const QString& name);
+    void datasetChanged(const QString&, const QString& name) override { setDataset(name); }
     void setMetric(Metric metric);
-    QVector<ShotCurve> curves() const;
+    std::vector<ShotCurve> curves() const;
     ShotCurvePlot* plot() const { return m_plot; }
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 private:
     QString shownDataset() const;  // m_dataset, else the latest run's

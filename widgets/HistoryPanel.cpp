@@ -18,7 +18,7 @@
 namespace tunebench {
 
 HistoryPanel::HistoryPanel(QWidget* parent)
-    : QWidget(parent)
+    : WorkbenchTab(parent)
 {
     setObjectName("historyPanel");
     auto* layout = new QVBoxLayout(this);
@@ -136,6 +136,11 @@ void HistoryPanel::updateButtons()
     const bool selection = !m_tree->selectedItems().isEmpty();
     m_open->setEnabled(selection);
     m_delete->setEnabled(selection);
+}
+
+QString HistoryPanel::tabTitle() const
+{
+    return tr("Run history");
 }
 
 void HistoryPanel::retranslate()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "widgets/RunResults.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QWidget>
 
@@ -12,7 +13,7 @@ namespace tunebench {
 
 // The run folders under the runs root: method, dataset, status and result of each. Selected runs can be
 // shown in the result views or deleted (never the run in progress).
-class HistoryPanel : public QWidget
+class HistoryPanel : public WorkbenchTab
 {
     Q_OBJECT
 
@@ -20,6 +21,7 @@ public:
     explicit HistoryPanel(QWidget* parent = nullptr);
 
     void setRunsRoot(const QString& folder);
+    void runsRootChanged(const QString& folder) override { setRunsRoot(folder); }
     QString runsRoot() const { return m_root; }
     // The folder name of the run in progress (empty when none): it cannot be deleted.
     void setActiveRun(const QString& runId, bool running);
@@ -27,7 +29,8 @@ public:
     // Reads the selected runs' results and emits runOpened for each.
     void openSelected();
     void deleteSelected();
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 Q_SIGNALS:
     void runOpened(const tunebench::RunResults& results);

@@ -1,20 +1,21 @@
 #include "widgets/MainWindow.h"
 
-#include "widgets/AtomicSave.h"
+#include "report/AtomicSave.h"
+#include "widgets/AdaptationPanel.h"
 #include "widgets/BackgroundTasks.h"
+#include "widgets/ContinualPanel.h"
 #include "widgets/CurvePlot.h"
 #include "widgets/DatasetPanel.h"
 #include "widgets/DomainGeneralisationPanel.h"
-#include "widgets/AdaptationPanel.h"
-#include "widgets/ContinualPanel.h"
-#include "widgets/SweepPanel.h"
 #include "widgets/FewShotPanel.h"
 #include "widgets/HistoryPanel.h"
+#include "widgets/JobHost.h"
 #include "widgets/ModelPanel.h"
 #include "widgets/ResultsPanel.h"
 #include "widgets/RunBar.h"
 #include "widgets/RunController.h"
 #include "widgets/StrategyPanel.h"
+#include "widgets/SweepPanel.h"
 
 #include "core/Device.h"
 #include "core/Version.h"
@@ -91,7 +92,9 @@ MainWindow::MainWindow(QWidget* parent)
     font.setFamilies(families);
     QApplication::setFont(font);
     m_tasks = new BackgroundTasks(this);
-    m_controller = new RunController(this);
+    m_jobs = new JobHost(this);
+    m_jobs->setObjectName("jobHost");
+    m_controller = new RunController(m_jobs, this);
     m_controller->setObjectName("runController");
 
     // Centre: status line, run bar, curves above the results / history tabs.
@@ -107,16 +110,16 @@ MainWindow::MainWindow(QWidget* parent)
     m_tabs = new QTabWidget(central);
     m_tabs->setObjectName("resultTabs");
     m_results = new ResultsPanel(m_tabs);
-    m_results->setObjectName("resultsPanel");
-    m_fewShot = new FewShotPanel(m_tabs);
-    m_fewShot->setObjectName("fewShotPanel");
-    m_generalisation = new DomainGeneralisationPanel(m_tabs);
-    m_generalisation->setObjectName("generalisationPanel");
     m_history = new HistoryPanel(m_tabs);
-    m_continual = new ContinualPanel(m_tasks, m_tabs);
-    m_adaptation = new AdaptationPanel(m_tasks, m_tabs);
-    m_sweep = new SweepPanel(m_tabs);
-    for (QWidget* tab : std::initializer_list<QWidget*>{m_results, m_fewShot, m_generalisation, m_continual, m_adaptation, m_sweep, m_history})
+    // The result area's tabs, in display order; each hears what it follows through WorkbenchTab.
+    m_tabPanels = {m_results,
+                   new FewShotPanel(m_tabs),
+                   new DomainGeneralisationPanel(m_tabs),
+                   new ContinualPanel(m_jobs, m_tabs),
+                   new AdaptationPanel(m_jobs, m_tabs),
+                   new SweepPanel(m_tasks, m_tabs),
+                   m_history};
+    for (WorkbenchTab* tab : m_tabPanels)
         m_tabs->addTab(tab, QString());
     auto* splitter = new QSplitter(Qt::Vertical, central);
     splitter->setObjectName("centralSplitter");
@@ -187,9 +190,8 @@ MainWindow::MainWindow(QWidget* parent)
 
 MainWindow::~MainWindow()
 {
-    // Loads and counts first: a run's worker may wait on nothing of theirs, but they read the caches.
-    m_continual->abort();
-    m_adaptation->abort();
+    // The job first, then loads and counts: a job's worker waits on nothing of theirs, but both read the caches.
+    m_jobs->abort();
     m_tasks->shutdown();
 }
 
@@ -210,8 +212,9 @@ void MainWindow::connectPanels()
             setStatus(tr("Loaded %1, but its vocabulary is missing: %2 (File > Choose vocabulary)").arg(name, m_model->problem()), true);
         rememberRecent(m_model->modelPath());
         m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
-        m_continual->setModel(m_model->modelPath(), m_model->spec());
-        m_adaptation->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
+        const LoadedModel model{m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty()};
+        for (WorkbenchTab* tab : m_tabPanels)
+            tab->modelChanged(model);
         updateControls();
         Q_EMIT modelLoaded(summaryJson);
     });
@@ -232,9 +235,8 @@ void MainWindow::connectPanels()
     });
     connect(m_dataset, &DatasetPanel::loaded, this, [this](const QString& name, int train, int test) {
         setStatus(tr("Dataset %1: %2 classes, %3 training and %4 test images").arg(name).arg(m_dataset->classNames().size()).arg(train).arg(test));
-        m_fewShot->setDataset(name);
-        m_continual->setDataset(m_dataset->datasetPath());
-        m_adaptation->setDataset(m_dataset->datasetPath());
+        for (WorkbenchTab* tab : m_tabPanels)
+            tab->datasetChanged(m_dataset->datasetPath(), name);
         m_strategy->setDatasetCropScale(m_dataset->recipeCropScale());
         m_strategy->setClasses(m_dataset->classNames(), m_dataset->shots());
         updateControls();
@@ -258,6 +260,7 @@ void MainWindow::connectPanels()
     });
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
 
+    connect(m_jobs, &JobHost::runningChanged, this, &MainWindow::updateControls);
     connect(m_controller, &RunController::started, this, &MainWindow::onRunStarted);
     connect(m_controller, &RunController::progress, this, &MainWindow::onRunProgress);
     connect(m_controller, &RunController::finished, this, &MainWindow::onRunFinished);
@@ -313,13 +316,6 @@ void MainWindow::retranslateUi()
     m_modelDock->setWindowTitle(tr("Model"));
     m_datasetDock->setWindowTitle(tr("Dataset"));
     m_strategyDock->setWindowTitle(tr("Strategy"));
-    m_tabs->setTabText(m_tabs->indexOf(m_results), tr("Results"));
-    m_tabs->setTabText(m_tabs->indexOf(m_fewShot), tr("Few-shot curves"));
-    m_tabs->setTabText(m_tabs->indexOf(m_generalisation), tr("Domain generalisation"));
-    m_tabs->setTabText(m_tabs->indexOf(m_continual), tr("Continual learning"));
-    m_tabs->setTabText(m_tabs->indexOf(m_adaptation), tr("Domain adaptation"));
-    m_tabs->setTabText(m_tabs->indexOf(m_sweep), tr("Sweeps"));
-    m_tabs->setTabText(m_tabs->indexOf(m_history), tr("Run history"));
 
     m_fileMenu->setTitle(tr("&File"));
     m_openAction->setText(tr("&Open checkpoint..."));
@@ -338,14 +334,11 @@ void MainWindow::retranslateUi()
     m_dataset->retranslate();
     m_strategy->retranslate();
     m_runBar->retranslate();
-    m_history->retranslate();
     m_curves->retranslate();
-    m_results->retranslate();
-    m_fewShot->retranslate();
-    m_generalisation->retranslate();
-    m_continual->retranslate();
-    m_adaptation->retranslate();
-    m_sweep->retranslate();
+    for (WorkbenchTab* tab : m_tabPanels) {
+        tab->retranslate();
+        m_tabs->setTabText(m_tabs->indexOf(tab), tab->tabTitle());
+    }
     updateControls();
 }
 
@@ -459,9 +452,8 @@ void MainWindow::openDatasetPath(const QString& pathOrName)
 
 void MainWindow::setRunsRoot(const QString& folder)
 {
-    m_history->setRunsRoot(folder);
-    m_continual->setRunsRoot(folder);
-    m_adaptation->setRunsRoot(folder);
+    for (WorkbenchTab* tab : m_tabPanels)
+        tab->runsRootChanged(folder);
 }
 
 // ---------------------------------------------------------------------------------------------- runs
@@ -481,14 +473,14 @@ RunSettings MainWindow::currentSettings() const
 
 bool MainWindow::isRunning() const
 {
-    return m_controller->isRunning();
+    return m_jobs->isRunning();
 }
 
 bool MainWindow::startRun()
 {
     QString why;
     if (isRunning())
-        why = tr("a run is already in progress");
+        why = m_controller->isRunning() ? tr("a run is already in progress") : tr("another job is running (one job runs at a time)");
     else if (m_model->modelPath().isEmpty())
         why = tr("no model is loaded");
     else if (!m_model->problem().isEmpty())
@@ -524,14 +516,13 @@ bool MainWindow::evaluatePrompt(const QString& manifestPath)
 void MainWindow::setRunPaused(bool paused)
 {
     // An atomic flag: the worker thread is busy training, a queued slot would wait for the run's end.
-    if (isRunning())
-        m_controller->setPaused(paused);
-    m_runBar->showPaused(isRunning() && paused);
+    m_controller->setPaused(paused);
+    m_runBar->showPaused(m_controller->isPaused());
 }
 
 void MainWindow::stopRun()
 {
-    if (!isRunning())
+    if (!m_controller->isRunning())
         return;
     m_controller->requestStop();
     m_controller->setPaused(false);
@@ -610,9 +601,8 @@ void MainWindow::exportPrompt()
 
 void MainWindow::addToResultViews(const RunResults& results)
 {
-    m_results->addResults(results);
-    m_fewShot->addResults(results);
-    m_generalisation->addResults(results);
+    for (WorkbenchTab* tab : m_tabPanels)
+        tab->runFinished(results);
 }
 
 // ---------------------------------------------------------------------------------------------- misc
@@ -621,8 +611,10 @@ void MainWindow::updateControls()
 {
     const bool running = isRunning();
     QString why;
-    if (running)
+    if (m_controller->isRunning())
         why = tr("A run is in progress");
+    else if (running)
+        why = tr("Another job is running (one job runs at a time)");
     else if (m_model->isLoading() || m_dataset->isLoading())
         why = tr("Still loading");
     else if (m_model->modelPath().isEmpty())
@@ -632,7 +624,7 @@ void MainWindow::updateControls()
     else if (m_dataset->datasetPath().isEmpty())
         why = tr("Open a dataset first");
     m_runBar->setStartable(why.isEmpty(), why);
-    m_runBar->setRunning(running);
+    m_runBar->setRunning(m_controller->isRunning());
     m_model->setRunning(running);
     m_dataset->setRunning(running);
     m_strategy->setRunning(running);
@@ -654,8 +646,8 @@ QString MainWindow::selectedDevice() const
 
 void MainWindow::useDevice(const QString& id)
 {
-    m_continual->setDevice(id);
-    m_adaptation->setDevice(id);
+    for (WorkbenchTab* tab : m_tabPanels)
+        tab->deviceChanged(id);
 }
 
 void MainWindow::showAbout()
@@ -741,8 +733,8 @@ void MainWindow::closeEvent(QCloseEvent* event)
     // Nothing of a run is worth waiting for when the window closes: its folder keeps the last epoch's
     // checkpoint, and `train --resume` continues from there.
     if (isRunning()) {
-        m_controller->abort();
-        m_controller->waitForFinished(2000);
+        m_jobs->abort();
+        m_jobs->waitForFinished(2000);
     }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());

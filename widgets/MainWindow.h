@@ -15,19 +15,16 @@ class QTabWidget;
 namespace tunebench {
 
 class BackgroundTasks;
+class JobHost;
 class CurvePlot;
 class DatasetPanel;
-class AdaptationPanel;
-class ContinualPanel;
-class SweepPanel;
-class DomainGeneralisationPanel;
-class FewShotPanel;
 class HistoryPanel;
-class ModelPanel;
 class ResultsPanel;
+class ModelPanel;
 class RunBar;
 class RunController;
 class StrategyPanel;
+class WorkbenchTab;
 
 // The workbench window: it wires the panels (model, dataset and strategy docks; the run bar, live curves
 // and result tabs in the centre), the menus and the stored settings, and runs one job at a time through
@@ -61,7 +58,7 @@ public:
     bool evaluatePrompt(const QString& manifestPath);
     void setRunPaused(bool paused);
     void stopRun();
-    bool isRunning() const;
+    bool isRunning() const;  // any job of the window: a run, a continual stream, an adaptation series
 
     // Switches the interface language ("en" or "zh_CN") and remembers it.
     void setLanguage(const QString& language);
@@ -106,6 +103,7 @@ private:
     void addToResultViews(const RunResults& results);
 
     BackgroundTasks* m_tasks = nullptr;  // loads, counts and the device probe
+    JobHost* m_jobs = nullptr;           // the one long job at a time: a run, a continual stream, an adaptation series
     RunController* m_controller = nullptr;
     ModelPanel* m_model = nullptr;
     DatasetPanel* m_dataset = nullptr;
@@ -114,13 +112,9 @@ private:
     QLabel* m_statusLine = nullptr;
     CurvePlot* m_curves = nullptr;
     QTabWidget* m_tabs = nullptr;
-    ResultsPanel* m_results = nullptr;
-    FewShotPanel* m_fewShot = nullptr;
-    DomainGeneralisationPanel* m_generalisation = nullptr;
-    ContinualPanel* m_continual = nullptr;
-    AdaptationPanel* m_adaptation = nullptr;
-    SweepPanel* m_sweep = nullptr;
-    HistoryPanel* m_history = nullptr;
+    QList<WorkbenchTab*> m_tabPanels;     // the result area's tabs, in display order
+    ResultsPanel* m_results = nullptr;    // one of them: shown when a run ends or opens
+    HistoryPanel* m_history = nullptr;    // one of them: runs are followed there
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;
     QDockWidget* m_strategyDock = nullptr;

@@ -48,8 +48,9 @@ QString visibleToken(const QString& token)
 } // namespace
 
 ResultsPanel::ResultsPanel(QWidget* parent)
-    : QWidget(parent)
+    : WorkbenchTab(parent)
 {
+    setObjectName("resultsPanel");
     m_summary = new QTableWidget(0, 8, this);
     m_summary->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_summary->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -92,6 +93,11 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     layout->addWidget(m_note);
     connect(m_summary, &QTableWidget::currentCellChanged, this, [this](int row) { showDetails(row); });
     retranslate();
+}
+
+QString ResultsPanel::tabTitle() const
+{
+    return tr("Results");
 }
 
 void ResultsPanel::retranslate()

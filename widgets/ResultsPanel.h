@@ -1,6 +1,7 @@
 #pragma once
 
 #include "widgets/RunResults.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QWidget>
 
@@ -13,7 +14,7 @@ namespace tunebench {
 
 // Results of the runs of this session (and reopened ones): the CoCoOp paper's Base / New / H table
 // across runs, then per-class accuracy and the confusion matrix of the selected run.
-class ResultsPanel : public QWidget
+class ResultsPanel : public WorkbenchTab
 {
     Q_OBJECT
 
@@ -22,6 +23,7 @@ public:
 
     // Adds a row (or replaces the row with the same run id) and selects it.
     void addResults(const RunResults& results);
+    void runFinished(const RunResults& results) override { addResults(results); }
     void clear();
     int runCount() const { return m_results.size(); }
     const RunResults& results(int row) const { return m_results[row]; }
@@ -32,7 +34,8 @@ public:
     QTableWidget* promptTable() const { return m_promptTable; }
     QTabWidget* detailTabs() const { return m_detailTabs; }  // per-class, confusion, prompt comparison
     QString nearestWordsText() const;
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 private:
     void showDetails(int row);

@@ -1,5 +1,7 @@
 #include "widgets/RunBar.h"
 
+#include "widgets/ProgressBar.h"
+
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
@@ -34,7 +36,7 @@ RunBar::RunBar(QWidget* parent)
     m_pause->setCheckable(true);
     m_stop = new QPushButton(this);
     m_stop->setObjectName("stopButton");
-    m_progress = new QProgressBar(this);
+    m_progress = makeProgressBar(this);
     m_progress->setObjectName("runProgress");
     m_progress->setRange(0, 1);
     m_progress->setValue(0);

@@ -8,55 +8,34 @@
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/Strategy.h"
+#include "widgets/JobHost.h"
 
-#include <QCoreApplication>
-#include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QFileInfo>
-#include <QThread>
-
+#include <QPointer>
 
 namespace tunebench {
 
-// Lives on the run's QThread; run() blocks that thread until the run ends.
-class RunWorker : public QObject
+namespace {
+
+const QString kOwner = QStringLiteral("run");  // the controller's jobs on the JobHost
+
+// One run from its settings to its results, on the job's worker thread; `report` posts what it says to the
+// GUI thread.
+RunResults executeRun(const RunSettings& settings, const QString& runsRoot, const JobHost::Context& context, RunController* controller)
 {
-    Q_OBJECT
+    QPointer<RunController> target(controller);
+    auto report = [&context, target](auto emitIt) {
+        context.post([target, emitIt] {
+            if (target)
+                emitIt(target.data());
+        });
+    };
+    auto stage = [&](const QString& what) { report([what](RunController* c) { Q_EMIT c->stageChanged(what); }); };
 
-public:
-    void run(const RunSettings& settings, const QString& runsRoot, std::shared_ptr<RunControl> control);
-
-Q_SIGNALS:
-    void stageChanged(const QString& what);
-    void started(const QString& runId, qint64 trainableParameters, int trainImages);
-    void progress(const tunebench::RunProgress& progress);
-    void epochFinished(int epoch, double loss, double accuracy);
-    void finished(const tunebench::RunResults& results);
-    void failed(const QString& message);
-
-private:
-    RunResults execute(const RunSettings& settings, const QString& runsRoot, RunControl& control);
-};
-
-void RunWorker::run(const RunSettings& settings, const QString& runsRoot, std::shared_ptr<RunControl> control)
-{
-    try {
-        const RunResults results = execute(settings, runsRoot, *control);
-        Q_EMIT finished(results);
-    } catch (const std::exception& e) {
-        // One line: LibTorch appends a C++ stack trace to its messages.
-        Q_EMIT failed(QString::fromStdString(e.what()).section('\n', 0, 0).trimmed());
-    } catch (...) {
-        Q_EMIT failed(tr("the run ended with an error that carries no message"));
-    }
-}
-
-RunResults RunWorker::execute(const RunSettings& settings, const QString& runsRoot, RunControl& control)
-{
-    Q_EMIT stageChanged(tr("Loading model"));
+    stage(RunController::tr("Loading model"));
     Backbone backbone = *cachedBackbone(settings.model, settings.vocab);  // shares the weights; the device is this run's
     backbone.device = chooseDevice(settings.device);
-    Q_EMIT stageChanged(tr("Opening dataset"));
+    stage(RunController::tr("Opening dataset"));
     const auto dataset = cachedDataset(settings.dataset);
     if (dataset->train.empty())
         throw Error(settings.dataset + ": the dataset has no training images");
@@ -80,15 +59,17 @@ RunResults RunWorker::execute(const RunSettings& settings, const QString& runsRo
 
     ExperimentCallbacks callbacks;
     callbacks.onStart = [&](const ExperimentStart& start) {
-        Q_EMIT started(runId, start.trainableParameters, start.trainImages);
+        const qint64 trainable = start.trainableParameters;
+        const int images = start.trainImages;
+        report([runId, trainable, images](RunController* c) { Q_EMIT c->started(runId, trainable, images); });
     };
-    callbacks.onStage = [&](ExperimentStage stage) {
-        switch (stage) {
-        case ExperimentStage::Preparing: Q_EMIT stageChanged(tr("Preparing")); break;
-        case ExperimentStage::Training: Q_EMIT stageChanged(tr("Training")); break;
-        case ExperimentStage::Tuning: Q_EMIT stageChanged(tr("Tuning on validation images")); break;
-        case ExperimentStage::Evaluating: Q_EMIT stageChanged(tr("Evaluating")); break;
-        case ExperimentStage::ScoringHandcrafted: Q_EMIT stageChanged(tr("Scoring the hand-crafted prompt")); break;
+    callbacks.onStage = [&](ExperimentStage what) {
+        switch (what) {
+        case ExperimentStage::Preparing: stage(RunController::tr("Preparing")); break;
+        case ExperimentStage::Training: stage(RunController::tr("Training")); break;
+        case ExperimentStage::Tuning: stage(RunController::tr("Tuning on validation images")); break;
+        case ExperimentStage::Evaluating: stage(RunController::tr("Evaluating")); break;
+        case ExperimentStage::ScoringHandcrafted: stage(RunController::tr("Scoring the hand-crafted prompt")); break;
         }
     };
     const bool onCuda = backbone.device.is_cuda();
@@ -105,11 +86,10 @@ RunResults RunWorker::execute(const RunSettings& settings, const QString& runsRo
         p.etaSeconds = r.etaSeconds;
         if (onCuda)  // the allocator's counters: cheap host-side reads, no synchronisation
             p.memory = QString::fromStdString(describeMemory(deviceMemory(backbone.device)));
-        Q_EMIT progress(p);
+        report([p](RunController* c) { Q_EMIT c->progress(p); });
     };
-    callbacks.onEpoch = [&](const EpochReport& r) { Q_EMIT epochFinished(r.epoch, r.loss, r.accuracy); };
 
-    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &control);
+    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &context.control());
     // Read back as a reopened run is: one reader of the results format (what results.json holds).
     nlohmann::json json = r.json;
     json["details"] = r.details();
@@ -118,95 +98,72 @@ RunResults RunWorker::execute(const RunSettings& settings, const QString& runsRo
     return results;
 }
 
-RunController::RunController(QObject* parent)
+} // namespace
+
+RunController::RunController(JobHost* jobs, QObject* parent)
     : QObject(parent)
+    , m_jobs(jobs ? jobs : new JobHost(this))
 {
     qRegisterMetaType<tunebench::RunProgress>();
     qRegisterMetaType<tunebench::RunResults>();
-    m_thread = new QThread(this);
-    m_thread->setObjectName("tunebench-run");
-    m_worker = new RunWorker;
-    m_worker->moveToThread(m_thread);
-    connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    // The worker lives on another thread, so these connections are queued.
-    connect(m_worker, &RunWorker::stageChanged, this, &RunController::stageChanged);
-    connect(m_worker, &RunWorker::started, this, &RunController::started);
-    connect(m_worker, &RunWorker::progress, this, &RunController::progress);
-    connect(m_worker, &RunWorker::epochFinished, this, &RunController::epochFinished);
-    connect(m_worker, &RunWorker::finished, this, [this](const RunResults& r) {
-        m_running = false;
-        Q_EMIT finished(r);
+    // The host ends every job once, after everything the job posted: only then is the run over.
+    connect(m_jobs, &JobHost::finished, this, [this](const QString& owner, bool, const QString& failure) {
+        if (owner != kOwner)
+            return;
+        if (failure.isEmpty() && m_results)
+            Q_EMIT finished(*m_results);
+        else
+            Q_EMIT failed(failure.isEmpty() ? tr("the run ended without results") : failure);
+        m_results.reset();
     });
-    connect(m_worker, &RunWorker::failed, this, [this](const QString& message) {
-        m_running = false;
-        Q_EMIT failed(message);
-    });
-    // finished or failed ends every run; nothing else may clear m_running (a late signal of the previous
-    // run must not mark the next one as over).
-    m_thread->start();
 }
 
-RunController::~RunController()
-{
-    // Closing: nothing of the run is worth waiting for (its folder keeps the last epoch's checkpoint).
-    if (m_control) {
-        m_control->setPaused(false);
-        m_control->requestAbort();
-    }
-    m_thread->quit();
-    m_thread->wait();
-}
+RunController::~RunController() = default;
 
 bool RunController::start(const RunSettings& settings, const QString& runsRoot)
 {
-    if (m_running)
+    auto results = std::make_shared<RunResults>();
+    QPointer<RunController> self(this);
+    if (!m_jobs->submit(kOwner, [settings, runsRoot, results, self](const JobHost::Context& context) {
+            *results = executeRun(settings, runsRoot, context, self.data());
+            return true;
+        }))
         return false;
-    m_running = true;
-    m_control = std::make_shared<RunControl>();
-    QMetaObject::invokeMethod(
-        m_worker, [worker = m_worker, settings, runsRoot, control = m_control] { worker->run(settings, runsRoot, control); },
-        Qt::QueuedConnection);
+    m_results = results;
     return true;
+}
+
+bool RunController::isRunning() const
+{
+    return m_jobs->owner() == kOwner;
 }
 
 void RunController::requestStop()
 {
-    if (!m_control)
-        return;
-    // The first Stop ends training and keeps the evaluation; a second one ends the evaluation too.
-    if (m_control->stopRequested())
-        m_control->requestAbort();
-    else
-        m_control->requestStop();
+    if (isRunning())
+        m_jobs->requestStop();
 }
 
 void RunController::abort()
 {
-    if (!m_control)
-        return;
-    m_control->setPaused(false);
-    m_control->requestAbort();
+    if (isRunning())
+        m_jobs->abort();
 }
 
 void RunController::setPaused(bool paused)
 {
-    if (m_control)
-        m_control->setPaused(paused);
+    if (isRunning())
+        m_jobs->setPaused(paused);
 }
 
 bool RunController::isPaused() const
 {
-    return m_control && m_control->paused();
+    return isRunning() && m_jobs->isPaused();
 }
 
 bool RunController::waitForFinished(int timeoutMs)
 {
-    QDeadlineTimer deadline(timeoutMs);
-    while (m_running && !deadline.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    return !m_running;
+    return m_jobs->waitForFinished(timeoutMs);
 }
 
 } // namespace tunebench
-
-#include "RunController.moc"

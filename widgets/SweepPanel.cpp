@@ -2,14 +2,17 @@
 
 #include "core/Error.h"
 #include "core/tuning/StrategyInfo.h"
+#include "report/ShotCurvePlot.h"
+#include "widgets/BackgroundTasks.h"
+#include "widgets/ProgressBar.h"
 #include "widgets/SeriesText.h"
-#include "widgets/ShotCurvePlot.h"
 
 #include <QComboBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSplitter>
@@ -20,31 +23,21 @@
 namespace tunebench {
 
 namespace {
+
 constexpr int kRefreshMs = 5000;
-}
 
-QVector<ShotCurve> sweepCurves(const SweepPlan& plan, const std::vector<SweepCell>& cells, const std::string& dataset, std::string* metric)
+// The method's title, with its point of the sweep's option grid where it has one: "CoOp (lr=0.002 n_ctx=4)".
+QString methodText(const SweepCell& cell)
 {
-    *metric = plan.base.baseNew ? "h" : "accuracy";
-    QVector<ShotCurve> curves;
-    for (const std::string& method : plan.methods) {
-        const StrategyInfo& info = findStrategy(method);
-        ShotCurve curve;
-        curve.method = QString::fromStdString(info.title);
-        curve.dashed = !info.capabilities.usesPrompts;
-        for (const SweepCell& cell : cells)
-            if (cell.dataset == dataset && cell.method == method && cell.mean.count(*metric)) {
-                curve.shots << (info.capabilities.usesTrainingImages ? cell.shots : 0);
-                curve.values << cell.mean.at(*metric);
-            }
-        if (!curve.values.isEmpty())
-            curves << curve;
-    }
-    return curves;
+    const std::string point = gridPointLabel(cell.options);
+    return QString::fromStdString(findStrategy(cell.method).title + (point.empty() ? "" : " (" + point + ")"));
 }
 
-SweepPanel::SweepPanel(QWidget* parent)
-    : QWidget(parent)
+} // namespace
+
+SweepPanel::SweepPanel(BackgroundTasks* tasks, QWidget* parent)
+    : WorkbenchTab(parent)
+    , m_tasks(tasks)
 {
     setObjectName("sweepPanel");
     auto* layout = new QVBoxLayout(this);
@@ -56,7 +49,7 @@ SweepPanel::SweepPanel(QWidget* parent)
     m_folder = new QLabel(this);
     m_folder->setObjectName("sweepFolder");
     m_folder->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_progress = new QProgressBar(this);
+    m_progress = makeProgressBar(this);
     m_progress->setObjectName("sweepProgress");
     m_progress->setRange(0, 1);
     m_progress->setValue(0);
@@ -111,7 +104,7 @@ bool SweepPanel::openSweep(const QString& folder)
     try {
         m_plan = readSweepPlan(folder.toStdString());
     } catch (const std::exception& e) {
-        m_status->setText(tr("Cannot open the sweep: %1").arg(QString::fromStdString(e.what()).section('\n', 0, 0)));
+        m_status->setText(tr("Cannot open the sweep: %1").arg(firstLine(e)));
         return false;
     }
     m_path = folder;
@@ -130,13 +123,35 @@ void SweepPanel::refresh()
 {
     if (!m_plan)
         return;
-    try {
-        m_counts = countStates(sweepStates(*m_plan));
-        m_cells = collectSweep(*m_plan);
-    } catch (const std::exception& e) {
-        m_status->setText(tr("Cannot read the sweep: %1").arg(QString::fromStdString(e.what()).section('\n', 0, 0)));
+    // squeue and every run folder's results.json: off the GUI thread, a cluster's file system may be slow.
+    QPointer<SweepPanel> self(this);
+    const SweepPlan plan = *m_plan;
+    m_tasks->start("sweep-refresh", [self, plan](const TaskToken& token) {
+        SweepCounts counts;
+        std::vector<SweepCell> cells;
+        QString problem;
+        try {
+            counts = countStates(sweepStates(plan));
+            cells = collectSweep(plan);
+        } catch (const std::exception& e) {
+            problem = firstLine(e);
+        }
+        if (token.cancelled())
+            return;
+        postToGui(self, [folder = plan.folder, counts, cells, problem](SweepPanel* panel) { panel->showState(folder, counts, cells, problem); });
+    });
+}
+
+void SweepPanel::showState(const std::string& folder, const SweepCounts& counts, const std::vector<SweepCell>& cells, const QString& problem)
+{
+    if (!m_plan || m_plan->folder != folder)
+        return;  // read for a sweep that is no longer open
+    if (!problem.isEmpty()) {
+        m_status->setText(tr("Cannot read the sweep: %1").arg(problem));
         return;
     }
+    m_counts = counts;
+    m_cells = cells;
     m_progress->setRange(0, std::max(1, m_counts.total));
     m_progress->setValue(m_counts.finished);
     m_status->setText(tr("%1 runs: %2 finished, %3 running, %4 pending, %5 failed")
@@ -159,7 +174,7 @@ void SweepPanel::refresh()
             return cell.mean.count(metric) ? QString("%1 ± %2").arg(percentText(cell.mean.at(metric)), percentText(cell.stdev.at(metric)))
                                            : QString("-");
         };
-        const QStringList texts = {QString::fromStdString(cell.dataset), QString::fromStdString(findStrategy(cell.method).title),
+        const QStringList texts = {QString::fromStdString(cell.dataset), methodText(cell),
                                    QString::number(cell.shots), QString::number(cell.seeds), cellText("accuracy"),
                                    cellText("base"), cellText("new"), cellText("h")};
         for (int column = 0; column < texts.size(); ++column)
@@ -177,13 +192,18 @@ void SweepPanel::showCurves()
         return;
     const std::string dataset = m_dataset->currentText().toStdString();
     std::string metric;
-    const QVector<ShotCurve> curves = sweepCurves(*m_plan, m_cells, dataset, &metric);
+    const std::vector<ShotCurve> curves = sweepCurves(*m_plan, m_cells, dataset, &metric);
     m_curves->setCurves(curves, QString::fromStdString(dataset), metric == "h" ? tr("H (%)") : tr("Accuracy (%)"));
 }
 
 QString SweepPanel::statusText() const
 {
     return m_status->text();
+}
+
+QString SweepPanel::tabTitle() const
+{
+    return tr("Sweeps");
 }
 
 void SweepPanel::retranslate()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/experiment/Sweep.h"
+#include "widgets/WorkbenchTab.h"
 
 #include <QString>
 #include <QVector>
@@ -15,34 +16,35 @@ class QTimer;
 
 namespace tunebench {
 
+class BackgroundTasks;
 class ShotCurvePlot;
-struct ShotCurve;
-
-// The few-shot figure of one dataset of a sweep: a curve per method over its shot counts (H under
-// base-to-new, else accuracy), methods that ignore the training images as the star at 0. `metric` says which.
-QVector<ShotCurve> sweepCurves(const SweepPlan& plan, const std::vector<SweepCell>& cells, const std::string& dataset, std::string* metric);
 
 // A sweep folder (`tunebench-cli sweep --out DIR`, run here or on a Slurm cluster) in the workbench: the
 // runs' states as counts and a progress bar, the collected table (mean ± std over seeds per dataset x
 // method x shots, from the runs' own results.json) and the few-shot curves of one dataset. It reads the
-// folder again every few seconds while runs are unfinished, so a running sweep fills in.
-class SweepPanel : public QWidget
+// folder again every few seconds while runs are unfinished, so a running sweep fills in; the reading
+// (squeue, every run's results.json) happens on a background task, off the GUI thread.
+class SweepPanel : public WorkbenchTab
 {
     Q_OBJECT
 
 public:
-    explicit SweepPanel(QWidget* parent = nullptr);
+    explicit SweepPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
 
-    // Shows the sweep in `folder`; false (with the reason in the status line) when it holds no plan.
+    // Shows the sweep in `folder`; false (with the reason in the status line) when it holds no plan. Its
+    // states and table follow, read in the background.
     bool openSweep(const QString& folder);
-    void refresh();
+    void refresh();  // reads the runs' states and results again, in the background
     SweepCounts counts() const { return m_counts; }
     QString statusText() const;
-    void retranslate();
+    QString tabTitle() const override;
+    void retranslate() override;
 
 private:
+    void showState(const std::string& folder, const SweepCounts& counts, const std::vector<SweepCell>& cells, const QString& problem);
     void showCurves();
 
+    BackgroundTasks* m_tasks = nullptr;
     QPushButton* m_open = nullptr;
     QPushButton* m_refresh = nullptr;
     QLabel* m_folder = nullptr;

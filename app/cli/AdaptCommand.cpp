@@ -18,12 +18,10 @@
 
 namespace tunebench::cli {
 
-int runAdapt(const std::vector<std::string>& words)
+namespace {
+
+int runAdapt(const CliArgs& args)
 {
-    CliArgs args(words, {"no-feature-cache"});
-    args.requireKnown({"model", "source", "target", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device",
-                       "threads", "precision", "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "runs", "max-test-images",
-                       "feature-cache", "no-feature-cache"});
     AdaptationSettings settings;
     RunSettings defaults;
     defaults.featureCache = FeatureCache::defaultFolder();  // the methods share the test images' features
@@ -79,6 +77,26 @@ int runAdapt(const std::vector<std::string>& words)
     }
     std::cout << report.toJson().dump() << std::endl;
     return report.methods.size() == settings.methods.size() ? 0 : 1;
+}
+
+} // namespace
+
+Command adaptCommand()
+{
+    return {"adapt", "--model PATH --source S --target T [--methods zeroshot,coop,dapl --shots K --seeds 1,2,3 OPTIONS]",
+            "unsupervised domain adaptation: trained on the labelled source (DAPL also on the unlabelled target "
+            "images), accuracy on the target's test images, per class",
+            Options{
+                {"model", "PATH", "a CLIP model (the methods classify with prompts)"},
+                {"source", "S", "the labelled source domain (a dataset, fashion-mnist:DOMAIN, an Office-Home domain)"},
+                {"target", "T", "the target domain, the same classes"},
+                {"methods", "a,b,c", "default zeroshot,coop,dapl"},
+                {"shots", "K", "labelled source images per class (default 0: all)"},
+                {"seeds", "1,2,3", "seeds averaged (default 1)"},
+                {"max-test-images", "N", "score a fixed seeded subset of each test split"},
+                {"runs", "DIR", "where the run folders go"},
+            } + trainingOptions(),
+            runAdapt};
 }
 
 } // namespace tunebench::cli

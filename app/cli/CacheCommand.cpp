@@ -11,13 +11,15 @@
 
 namespace tunebench::cli {
 
-int runCache(const std::vector<std::string>& words)
+namespace {
+
+int runCache(const CliArgs& args)
 {
-    const std::string action = words.empty() ? "status" : words[0];
+    if (args.positional().size() > 1)
+        throw Error("cache: unexpected argument '" + args.positional()[1] + "'");
+    const std::string action = args.positional().empty() ? "status" : args.positional()[0];
     if (action != "status" && action != "clear")
         throw Error("cache: unknown action '" + action + "' (status or clear)");
-    const CliArgs args(std::vector<std::string>(words.begin() + (words.empty() ? 0 : 1), words.end()), {});
-    args.requireKnown({"dir"});
     const std::string folder = args.value("dir", FeatureCache::defaultFolder());
     FeatureCache cache(folder);
     nlohmann::json out = {{"folder", std::filesystem::absolute(folder).lexically_normal().string()}, {"limit_bytes", cache.limit()}};
@@ -35,6 +37,14 @@ int runCache(const std::vector<std::string>& words)
                   << FeatureCache::sizeText(cache.limit()) << "\n";
     std::cout << out.dump() << std::endl;
     return 0;
+}
+
+} // namespace
+
+Command cacheCommand()
+{
+    return {"cache", "status|clear [--dir DIR]", "the image-tower cache: its views and size, or empty it",
+            {{"dir", "DIR", "the cache's folder (default $TUNEBENCH_CACHE_DIR, else ~/.cache/tunebench/features)"}}, runCache};
 }
 
 } // namespace tunebench::cli

@@ -89,16 +89,10 @@ double CliArgs::doubleValue(const std::string& name, double fallback) const
     throw Error("option --" + name + " expects a number, got '" + *text + "'");
 }
 
-const std::set<std::string>& CliArgs::commonOptions()
-{
-    static const std::set<std::string> names = {"device", "threads"};
-    return names;
-}
-
 void CliArgs::requireKnown(const std::set<std::string>& known) const
 {
     for (const auto& [name, unused] : m_options)
-        if (!known.count(name) && !commonOptions().count(name))
+        if (!known.count(name))
             throw Error("unknown option --" + name);
     for (const auto& name : m_flags)
         if (!known.count(name))

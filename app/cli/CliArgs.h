@@ -24,10 +24,8 @@ public:
     double doubleValue(const std::string& name, double fallback) const;
     const std::vector<std::string>& positional() const { return m_positional; }
 
-    // Throws tunebench::Error naming the first option that is neither in `known` (flags included) nor a
-    // common option: every command accepts those, so that one set of flags serves every command.
+    // Throws tunebench::Error naming the first option (flags included) that is not in `known`.
     void requireKnown(const std::set<std::string>& known) const;
-    static const std::set<std::string>& commonOptions();  // --device, --threads
 
 private:
     std::map<std::string, std::vector<std::string>> m_options;

@@ -1,29 +1,31 @@
 #pragma once
 
-#include "app/cli/CliArgs.h"
+#include "app/cli/Command.h"
 
-#include <string>
 #include <vector>
 
-// One function per sub-command of tunebench-cli. Each takes the words after the sub-command name,
+// The commands of tunebench-cli, each declared in its own file beside the code that runs it. A command
 // prints its JSON result on stdout and progress/logs on stderr, returns the exit code, and throws
 // tunebench::Error for bad input (main prints it as one line and exits non-zero).
 namespace tunebench::cli {
 
-int runTokenize(const std::vector<std::string>& words);
-int runInfo(const std::vector<std::string>& words);
-int runEncode(const std::vector<std::string>& words);
-int runClassify(const std::vector<std::string>& words);
-int runDataset(const std::vector<std::string>& words);
-int runTrain(const std::vector<std::string>& words);
-int runEval(const std::vector<std::string>& words);
-int runExport(const std::vector<std::string>& words);
-int runCompare(const std::vector<std::string>& words);
-int runParams(const std::vector<std::string>& words);
-int runPretrain(const std::vector<std::string>& words);
-int runContinual(const std::vector<std::string>& words);
-int runAdapt(const std::vector<std::string>& words);
-int runSweep(const std::vector<std::string>& words);
-int runCache(const std::vector<std::string>& words);
+Command tokenizeCommand();
+Command infoCommand();
+Command encodeCommand();
+Command classifyCommand();
+std::vector<Command> datasetCommands();  // dataset inspect, dataset list
+Command trainCommand();
+Command evalCommand();
+Command exportCommand();
+Command compareCommand();
+Command paramsCommand();
+Command continualCommand();
+Command adaptCommand();
+std::vector<Command> sweepCommands();    // sweep, sweep status, sweep collect
+Command cacheCommand();
+Command pretrainCommand();
+
+// Every command, in the order the usage lists them (version included).
+std::vector<Command> allCommands();
 
 } // namespace tunebench::cli

@@ -8,7 +8,7 @@
 #include "core/experiment/ContinualLearning.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
-#include "widgets/HeatMap.h"
+#include "report/Figures.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -31,13 +31,8 @@ std::string formatRow(const std::vector<double>& row)
     return out;
 }
 
-} // namespace
-
-int runContinual(const std::vector<std::string>& words)
+int runContinual(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"model", "dataset", "datasets", "tasks", "protocol", "methods", "seeds", "epochs-per-task", "batch-size",
-                       "train-per-class", "test-per-class", "opt", "runs", "threads", "device", "loader-threads"});
     const auto model = args.value("model");
     if (!model)
         throw Error("--model PATH is required (a ViT image tower: CLIP ViT or timm ViT)");
@@ -92,6 +87,8 @@ int runContinual(const std::vector<std::string>& words)
     // The image tower only: no vocabulary is needed, even for a CLIP model.
     Backbone backbone{*model, readCheckpoint(*model), nullptr, chooseDevice(args.value("device", "auto"))};
     std::cerr << "continual: " << tasks.size() << " tasks on " << describeDevice(backbone.device) << "\n";
+    if (!figuresUnavailable().empty())
+        std::cerr << "continual: " << figuresUnavailable() << "; the heat maps are skipped\n";
     for (size_t t = 0; t < tasks.size(); ++t)
         std::cerr << "  task " << t + 1 << ": " << tasks[t].name << " (" << tasks[t].data.train.size() << " train, "
                   << tasks[t].data.test.size() << " test images)\n";
@@ -134,25 +131,28 @@ int runContinual(const std::vector<std::string>& words)
                                   {"matrix", summary.matrix},
                                   {"per_seed", perSeed}};
         // The mean matrix as a heat map beside the run folders.
-        const fs::path heatMap = runs / ("continual-" + stream + "-" + method + "-matrix.png");
-        const QString title = QString::fromStdString(method + ": accuracy % (mean of " + std::to_string(seeds.size()) + " seeds)");
-        const QString problem = renderHeatMap(
-            accuracyMatrixHeatMap(summary.matrix, static_cast<int>(tasks.size()), method == "joint" ? QStringList{"joint"} : QStringList{}, title),
-            QString::fromStdString(heatMap.string()));
-        if (problem.isEmpty())
-            out["methods"][method]["heat_map"] = heatMap.string();
-        else
-            std::cerr << "warning: " << problem.toStdString() << "\n";
+        if (figuresUnavailable().empty()) {
+            const fs::path heatMap = runs / ("continual-" + stream + "-" + method + "-matrix.png");
+            const std::string title = method + ": accuracy % (mean of " + std::to_string(seeds.size()) + " seeds)";
+            const std::string problem = writeHeatMapFigure(
+                accuracyMatrixHeatMap(summary.matrix, static_cast<int>(tasks.size()), method == "joint" ? std::vector<std::string>{"joint"}
+                                                                                                         : std::vector<std::string>{},
+                                      title),
+                heatMap.string());
+            if (problem.empty())
+                out["methods"][method]["heat_map"] = heatMap.string();
+            else
+                std::cerr << "warning: " << problem << "\n";
+        }
         // L2P's figure: which pool prompts each task's test images chose, summed over the seeds.
-        if (summary.hasSelection()) {
+        if (summary.hasSelection() && figuresUnavailable().empty()) {
             const fs::path selection = runs / ("continual-" + stream + "-" + method + "-selection.png");
-            const QString selectionProblem = renderHeatMap(
-                selectionHeatMap(summary.selection, QString::fromStdString(method + ": prompts chosen for each task's test images (%)")),
-                QString::fromStdString(selection.string()));
-            if (selectionProblem.isEmpty())
+            const std::string selectionProblem = writeHeatMapFigure(
+                selectionHeatMap(summary.selection, method + ": prompts chosen for each task's test images (%)"), selection.string());
+            if (selectionProblem.empty())
                 out["methods"][method]["selection_map"] = selection.string();
             else
-                std::cerr << "warning: " << selectionProblem.toStdString() << "\n";
+                std::cerr << "warning: " << selectionProblem << "\n";
         }
         char line[160];
         std::snprintf(line, sizeof line, "%-8s A_T %6.2f  F_T %s  (mean of %zu seeds)\n", method.c_str(), 100.0 * summary.averageAccuracy,
@@ -161,6 +161,32 @@ int runContinual(const std::vector<std::string>& words)
     }
     std::cout << out.dump(2) << "\n";
     return 0;
+}
+
+} // namespace
+
+Command continualCommand()
+{
+    return {"continual", "--model PATH (--dataset D --tasks T | --datasets D1,D2,... [--protocol domain]) [OPTIONS]",
+            "continual learning on a ViT image tower: accuracy matrix, average accuracy A_T and forgetting F_T per "
+            "method; a stopped stream resumes after its last finished task",
+            {
+                {"model", "PATH", "a ViT image tower (CLIP ViT or timm ViT)"},
+                {"dataset", "D", "class-incremental: the dataset split into --tasks groups of classes"},
+                {"tasks", "T", "class-incremental: the number of tasks"},
+                {"datasets", "D1,D2,...", "domain-incremental: one task per dataset, the same classes in each"},
+                {"protocol", "class|domain", "default: domain with --datasets, else class"},
+                {"methods", "l2p,seq-ft,joint", "the methods (default all three; joint trains on every task at once)"},
+                {"seeds", "1,2,3", "seeds averaged (default 1)"},
+                {"epochs-per-task", "N", "default 5"},
+                {"batch-size", "B", "default: the method's (16)"},
+                {"train-per-class", "K", "training images per class of each task (default: all)"},
+                {"test-per-class", "K", "test images per class (default: all)"},
+                {"opt", "name=value", "a method option (repeatable)"},
+                {"runs", "DIR", "where the run folders go (resumed from)"},
+                {"loader-threads", "N", "image decoding threads"},
+            },
+            runContinual};
 }
 
 } // namespace tunebench::cli

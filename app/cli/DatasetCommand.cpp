@@ -76,10 +76,10 @@ std::vector<std::string> verifyImages(const DatasetIndex& dataset, std::int64_t&
 int inspect(const CliArgs& args)
 {
     const std::vector<std::string>& positional = args.positional();
-    if (positional.size() < 2)
+    if (positional.empty())
         throw Error("dataset inspect: missing PATH (a dataset folder, or fashion-mnist / mnist)");
-    if (positional.size() > 2)
-        throw Error("dataset inspect: unexpected argument '" + positional[2] + "'");
+    if (positional.size() > 1)
+        throw Error("dataset inspect: unexpected argument '" + positional[1] + "'");
     const int shots = args.intValue("shots", 0);
     if (shots < 0)
         throw Error("option --shots must be >= 0, got " + std::to_string(shots));
@@ -90,7 +90,7 @@ int inspect(const CliArgs& args)
     // The folder split keeps its own fixed seed: --seed only changes the few-shot draw, as in CoOp where
     // the split files are fixed and the seed picks the shots.
     const DatasetIndex opened =
-        openDataset(positional[1], FolderSplitOptions{}, [](const std::string& message) {
+        openDataset(positional[0], FolderSplitOptions{}, [](const std::string& message) {
             std::cerr << "dataset: " << message << std::endl;
         });
     const DatasetIndex dataset = applyFewShot(opened, FewShotOptions{shots, static_cast<std::uint64_t>(seed)});
@@ -143,8 +143,8 @@ nlohmann::ordered_json listEntry(const std::string& name, const DatasetIndex& da
 // benchmarks found under $TUNEBENCH_DATA.
 int list(const CliArgs& args)
 {
-    if (args.positional().size() > 1)
-        throw Error("dataset list: unexpected argument '" + args.positional()[1] + "'");
+    if (!args.positional().empty())
+        throw Error("dataset list: unexpected argument '" + args.positional()[0] + "'");
     nlohmann::ordered_json datasets = nlohmann::ordered_json::array();
     for (const char* name : {"fashion-mnist", "mnist"}) {
         DatasetIndex dataset;
@@ -185,20 +185,21 @@ int list(const CliArgs& args)
 
 } // namespace
 
-int runDataset(const std::vector<std::string>& words)
+std::vector<Command> datasetCommands()
 {
-    const CliArgs args(words, {"base-new", "verify"});
-    if (args.positional().empty())
-        throw Error("dataset: missing verb (expected: dataset list, or dataset inspect PATH [--shots K] [--seed S] [--base-new] [--verify])");
-    const std::string& verb = args.positional().front();
-    if (verb == "list") {
-        args.requireKnown({});
-        return list(args);
-    }
-    if (verb != "inspect")
-        throw Error("dataset: unknown verb '" + verb + "' (expected: list or inspect)");
-    args.requireKnown({"shots", "seed", "base-new", "verify"});
-    return inspect(args);
+    return {
+        {"dataset inspect", "PATH|fashion-mnist[:DOMAIN] [--shots K --seed S --base-new --verify]",
+         "classes, splits and problems of a dataset",
+         {
+             {"shots", "K", "also the few-shot sample: K training images per class"},
+             {"seed", "S", "the sample's seed (default 1)"},
+             {"base-new", "", "also the base and new halves of the classes"},
+             {"verify", "", "decode every image, naming each that cannot be read"},
+         },
+         inspect},
+        {"dataset list", "", "built-in datasets, their image-domain variants (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA",
+         {}, list},
+    };
 }
 
 } // namespace tunebench::cli

@@ -115,12 +115,8 @@ torch::Tensor textFeatures(LoadedClip& clip, const std::vector<std::string>& tex
     return torch::cat(batches).to(torch::kCPU);
 }
 
-} // namespace
-
-int runInfo(const std::vector<std::string>& words)
+int runInfo(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"model"});
     const auto modelPath = args.value("model");
     if (!modelPath)
         throw Error("--model PATH is required");
@@ -130,10 +126,8 @@ int runInfo(const std::vector<std::string>& words)
     return 0;
 }
 
-int runEncode(const std::vector<std::string>& words)
+int runEncode(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"model", "vocab", "image", "text", "device", "threads"});
     if (!args.positional().empty())
         throw Error("unexpected argument '" + args.positional().front() + "' (use --image FILE or --text STR)");
     const auto images = args.values("image");
@@ -152,10 +146,8 @@ int runEncode(const std::vector<std::string>& words)
     return 0;
 }
 
-int runClassify(const std::vector<std::string>& words)
+int runClassify(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"model", "vocab", "class", "template", "image", "device", "threads"});
     const auto classes = args.values("class");
     const auto images = args.values("image");
     if (classes.empty())
@@ -182,6 +174,40 @@ int runClassify(const std::vector<std::string>& words)
     std::cout << nlohmann::json{{"classes", classes}, {"prompts", prompts}, {"logit_scale", scale}, {"images", perImage}}.dump()
               << std::endl;
     return 0;
+}
+
+} // namespace
+
+Command infoCommand()
+{
+    return {"info", "--model PATH", "summary of a checkpoint (family, towers, parameters, hash)",
+            {{"model", "PATH", "an OpenAI .pt, a .safetensors file or a Hugging Face CLIP folder"}}, runInfo};
+}
+
+Command encodeCommand()
+{
+    return {"encode", "--model PATH [--vocab FILE] [--image FILE]... [--text STR]...", "L2-normalised image and text features",
+            {
+                {"model", "PATH", "the checkpoint"},
+                {"vocab", "FILE", "the CLIP vocabulary (for --text)"},
+                {"image", "FILE", "an image to encode (repeatable)"},
+                {"text", "STR", "a text to encode (repeatable)"},
+            },
+            runEncode};
+}
+
+Command classifyCommand()
+{
+    return {"classify", "--model PATH [--vocab FILE] --class NAME... [--template STR] --image FILE...",
+            "zero-shot classification of images",
+            {
+                {"model", "PATH", "a CLIP checkpoint"},
+                {"vocab", "FILE", "the CLIP vocabulary"},
+                {"class", "NAME", "a class name (repeatable, at least two)"},
+                {"template", "STR", "the prompt, {} for the class name (default \"a photo of a {}.\")"},
+                {"image", "FILE", "an image to classify (repeatable)"},
+            },
+            runClassify};
 }
 
 } // namespace tunebench::cli

@@ -36,12 +36,8 @@ nlohmann::json parseOptions(const std::vector<std::string>& options)
     return out;
 }
 
-} // namespace
-
-int runParams(const std::vector<std::string>& words)
+int runParams(const CliArgs& args)
 {
-    const CliArgs args(words, {});
-    args.requireKnown({"model", "strategy", "opt", "tasks", "classes", "vocab", "threads"});
     configureThreads(args.intValue("threads", 0));
     const auto modelName = args.value("model");
     if (!modelName) {
@@ -95,6 +91,23 @@ int runParams(const std::vector<std::string>& words)
     std::cerr << info.title << " on " << model->spec().name << " with " << classes << " classes: " << budget.trainable
               << " trainable parameters per task\n";
     return 0;
+}
+
+} // namespace
+
+Command paramsCommand()
+{
+    return {"params", "--model PATH|vit-b16|clip-vit-b16 --strategy S [--opt name=value] --tasks N [--classes K]",
+            "trainable parameters and storage multiplier for N tasks",
+            {
+                {"model", "PATH|GEOMETRY", "a checkpoint, or a geometry by name (vit-b16, clip-vit-b16, ...) built without weights"},
+                {"strategy", "S", "the tuning strategy"},
+                {"opt", "name=value", "a strategy option (repeatable)"},
+                {"tasks", "N", "tasks stored (default 1)"},
+                {"classes", "K", "classes of each task's head (default 100)"},
+                {"vocab", "FILE", "the CLIP vocabulary (prompt methods on a checkpoint)"},
+            },
+            runParams};
 }
 
 } // namespace tunebench::cli

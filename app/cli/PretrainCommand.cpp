@@ -106,13 +106,8 @@ std::vector<int> pretrainingDomains(const std::optional<std::string>& names)
     return domains;
 }
 
-} // namespace
-
-int runPretrain(const std::vector<std::string>& words)
+int runPretrain(const CliArgs& args)
 {
-    CliArgs args(words, {"resume"});
-    args.requireKnown({"dataset", "out", "model-out", "epochs", "batch-size", "lr", "weight-decay", "seed", "threads",
-                       "device", "width", "layers", "patch", "merges", "max-steps", "resume", "domains"});
     configureThreads(args.intValue("threads", 0));
     const std::string datasetName = args.value("dataset", "fashion-mnist");
     const fs::path out = args.value("out", "runs/pretrain-" + datasetName);
@@ -265,6 +260,32 @@ int runPretrain(const std::vector<std::string>& words)
                  static_cast<long long>(evaluation.n), formatDuration(seconds).c_str());
     std::cout << results.dump(2) << std::endl;
     return 0;
+}
+
+} // namespace
+
+Command pretrainCommand()
+{
+    return {"pretrain", "[--dataset fashion-mnist --epochs 5 --domains a,b --out DIR --model-out DIR --resume]",
+            "pretrain the small demo CLIP on a dataset rendered into image domains, with web-like captions",
+            {
+                {"dataset", "D", "the images (default fashion-mnist)"},
+                {"domains", "a,b", "the image domains rendered for pretraining (default: the demo's)"},
+                {"epochs", "N", "default 5"},
+                {"batch-size", "B", "default 256"},
+                {"lr", "X", "default 0.001"},
+                {"weight-decay", "X", "default 0.05"},
+                {"seed", "S", "default 1"},
+                {"width", "N", "the towers' width (default 128)"},
+                {"layers", "N", "the towers' depth (default 4)"},
+                {"patch", "N", "the image tower's patch size (default 7 for 28-pixel images, else 16)"},
+                {"merges", "N", "BPE merges of the vocabulary learned from the captions (default 1000)"},
+                {"max-steps", "N", "stop after N steps (quick looks)"},
+                {"out", "DIR", "the pretraining folder (default runs/pretrain-DATASET)"},
+                {"model-out", "DIR", "also copy the model there (resources/demo-model for the shipped one)"},
+                {"resume", "", "continue from the folder's last epoch"},
+            },
+            runPretrain};
 }
 
 } // namespace tunebench::cli

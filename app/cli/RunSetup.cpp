@@ -13,6 +13,25 @@
 
 namespace tunebench::cli {
 
+const Options& trainingOptions()
+{
+    static const Options options = {
+        {"epochs", "N", "training epochs (default: the method's recipe)"},
+        {"lr", "X", "learning rate (default: the recipe's)"},
+        {"batch-size", "B", "images per step (default: the recipe's)"},
+        {"max-steps", "N", "stop after N optimiser steps (quick looks)"},
+        {"precision", "fp32|bf16|fp16", "compute precision (default fp32; bf16 and fp16 are for GPUs)"},
+        {"loader-threads", "N", "image decoding threads (default 0: chosen from the cores)"},
+        {"log-every", "N", "a progress line every N steps (default: about 50 lines per run)"},
+        {"crop-scale-min", "X", "random resized crop's smallest area fraction, in (0, 1] (default: the dataset's recipe)"},
+        {"vocab", "FILE", "the CLIP vocabulary (default: next to the checkpoint, else $TUNEBENCH_CLIP_VOCAB, else found)"},
+        {"opt", "name=value", "a method option, repeatable: --opt n_ctx=4 --opt ctx_init=\"a photo of a\""},
+        {"feature-cache", "DIR", "the image-tower cache's folder"},
+        {"no-feature-cache", "", "no image-tower cache: every pass recomputes the frozen tower's features"},
+    };
+    return options;
+}
+
 RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
 {
     s.model = args.value("model", s.model);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "app/cli/Command.h"
 #include "core/experiment/Experiment.h"
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,9 @@ class RunStore;
 namespace tunebench::cli {
 
 class CliArgs;
+
+// The training options that train, compare, adapt and sweep share (settingsFromArgs reads them).
+const Options& trainingOptions();
 
 // The run flags over `base` (train and compare share them); Error naming the flag on a bad value.
 // `shotList`: --shots is a list that the caller reads (parseShotCounts), not one count.

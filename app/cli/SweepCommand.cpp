@@ -11,8 +11,7 @@
 #include "core/io/AtomicFile.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
-#include "widgets/ShotCurvePlot.h"
-#include "widgets/SweepPanel.h"
+#include "report/Figures.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -68,6 +67,17 @@ std::string formatSeconds(double seconds)
     char text[32];
     std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
     return text;
+}
+
+// A CSV field, quoted when it holds a comma or a quote.
+std::string csvField(const std::string& text)
+{
+    if (text.find_first_of(",\"\n") == std::string::npos)
+        return text;
+    std::string out = "\"";
+    for (char c : text)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
 }
 
 std::vector<int> unfinishedIndices(const SweepPlan& plan)
@@ -190,10 +200,8 @@ int submitSlurm(const SweepPlan& plan, const SlurmOptions& options, bool dryRun)
     return 0;
 }
 
-int sweepStatus(const std::vector<std::string>& words)
+int sweepStatus(const CliArgs& args)
 {
-    const CliArgs args(words, {});
-    args.requireKnown({});
     if (args.positional().size() != 1)
         throw Error("usage: tunebench-cli sweep status DIR");
     const SweepPlan plan = readSweepPlan(args.positional()[0]);
@@ -207,24 +215,27 @@ int sweepStatus(const std::vector<std::string>& words)
     return 0;
 }
 
-int sweepCollect(const std::vector<std::string>& words)
+int sweepCollect(const CliArgs& args)
 {
-    const CliArgs args(words, {});
-    args.requireKnown({});
     if (args.positional().size() != 1)
         throw Error("usage: tunebench-cli sweep collect DIR");
     const SweepPlan plan = readSweepPlan(args.positional()[0]);
     const std::vector<SweepCell> cells = collectSweep(plan);
     nlohmann::json rows = nlohmann::json::array();
-    std::string csv = "dataset,method,shots,seeds,metric,mean,std\n";
+    // A sweep with an option grid has one more column: the grid point ("lr=0.002 n_ctx=4").
+    std::string csv = plan.grid.empty() ? "dataset,method,shots,seeds,metric,mean,std\n" : "dataset,method,options,shots,seeds,metric,mean,std\n";
     std::cerr << "dataset                    method           shots seeds  mean ± std (%)\n";
     for (const SweepCell& cell : cells) {
         nlohmann::json row = {{"dataset", cell.dataset}, {"method", cell.method}, {"shots", cell.shots}, {"seeds", cell.seeds}};
+        const std::string point = gridPointLabel(cell.options);
+        if (!plan.grid.empty())
+            row["options"] = cell.options;
         std::string text;
         for (const auto& [metric, mean] : cell.mean) {
             row[metric] = {{"mean", mean}, {"std", cell.stdev.at(metric)}};
-            csv += cell.dataset + "," + cell.method + "," + std::to_string(cell.shots) + "," + std::to_string(cell.seeds) + "," + metric + "," +
-                   nlohmann::json(mean).dump() + "," + nlohmann::json(cell.stdev.at(metric)).dump() + "\n";
+            csv += cell.dataset + "," + cell.method + "," + (plan.grid.empty() ? "" : csvField(point) + ",") + std::to_string(cell.shots) +
+                   "," + std::to_string(cell.seeds) + "," + metric + "," + nlohmann::json(mean).dump() + "," +
+                   nlohmann::json(cell.stdev.at(metric)).dump() + "\n";
             char part[64];
             std::snprintf(part, sizeof part, "  %s %.2f ± %.2f", metric.c_str(), 100 * mean, 100 * cell.stdev.at(metric));
             text += part;
@@ -232,43 +243,35 @@ int sweepCollect(const std::vector<std::string>& words)
         rows.push_back(row);
         char line[160];
         std::snprintf(line, sizeof line, "%-26s %-16s %5d %5d", cell.dataset.c_str(), cell.method.c_str(), cell.shots, cell.seeds);
-        std::cerr << line << text << "\n";
+        std::cerr << line << text << (point.empty() ? "" : "  (" + point + ")") << "\n";
     }
     const nlohmann::json table = {{"rows", rows}, {"counts", countStates(sweepStates(plan)).toJson()}};
     writeFileAtomically((fs::path(plan.folder) / "collect.json").string(), table.dump(2) + "\n");
     writeFileAtomically((fs::path(plan.folder) / "collect.csv").string(), csv);
 
     // The few-shot figure per dataset: H under base-to-new, else accuracy; zero-shot as the star at 0.
+    if (!figuresUnavailable().empty())
+        std::cerr << "sweep collect: " << figuresUnavailable() << "; collect.json and collect.csv are written\n";
     for (const std::string& dataset : plan.datasets) {
+        if (!figuresUnavailable().empty())
+            break;
         std::string metric;
-        const QVector<ShotCurve> curves = sweepCurves(plan, cells, dataset, &metric);
+        const std::vector<ShotCurve> curves = sweepCurves(plan, cells, dataset, &metric);
         std::string name;
         for (char c : dataset)
             name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
         const fs::path png = fs::path(plan.folder) / ("curve-" + name + ".png");
-        const QString problem = renderShotCurves(curves, QString::fromStdString(dataset), metric == "h" ? "H (%)" : "Accuracy (%)",
-                                                 QString::fromStdString(png.string()),
-                                                 QString::fromStdString(fs::path(png).replace_extension(".pdf").string()));
-        if (!problem.isEmpty())
-            std::cerr << "sweep collect: " << problem.toStdString() << "\n";
+        const std::string problem = writeShotCurveFigure(curves, dataset, metric == "h" ? "H (%)" : "Accuracy (%)", png.string(),
+                                                         fs::path(png).replace_extension(".pdf").string());
+        if (!problem.empty())
+            std::cerr << "sweep collect: " << problem << "\n";
     }
     std::cout << table.dump() << std::endl;
     return 0;
 }
 
-} // namespace
-
-int runSweep(const std::vector<std::string>& words)
+int planAndRun(const CliArgs& args)
 {
-    if (!words.empty() && words[0] == "status")
-        return sweepStatus({words.begin() + 1, words.end()});
-    if (!words.empty() && words[0] == "collect")
-        return sweepCollect({words.begin() + 1, words.end()});
-    CliArgs args(words, {"slurm", "dry-run", "base-new", "no-feature-cache"});
-    args.requireKnown({"model", "datasets", "methods", "shots", "seeds", "epochs", "lr", "batch-size", "max-steps", "device", "precision",
-                       "loader-threads", "log-every", "vocab", "opt", "crop-scale-min", "base-new", "max-test-images", "out", "local",
-                       "slurm", "partition", "gpus-per-task", "cpus-per-task", "time", "max-concurrent", "dry-run",
-                       "feature-cache", "no-feature-cache"});
     RunSettings base = settingsFromArgs(args, {}, /*shotList=*/true);
     base.maxTestImages = args.intValue("max-test-images", 0);
     if (base.model.empty())
@@ -276,6 +279,17 @@ int runSweep(const std::vector<std::string>& words)
     base.model = absoluteIfPath(base.model);
     if (!base.vocab.empty())
         base.vocab = absoluteIfPath(base.vocab);
+    // --opt name=a,b (or a JSON list) is an axis of the grid; a single value stays an option of every run.
+    OptionGrid grid;
+    for (const std::string& pair : args.values("opt")) {
+        const auto eq = pair.find('=');
+        if (eq == std::string::npos || eq == 0)
+            continue;  // settingsFromArgs already refused it
+        if (const auto values = gridValues(pair.substr(eq + 1))) {
+            grid[pair.substr(0, eq)] = *values;
+            base.options.erase(pair.substr(0, eq));
+        }
+    }
     std::vector<std::string> datasets;
     for (const std::string& dataset : splitComma(args.value("datasets", "")))
         datasets.push_back(absoluteIfPath(dataset));
@@ -293,7 +307,7 @@ int runSweep(const std::vector<std::string>& words)
     for (const auto& seed : splitComma(args.value("seeds", "1")))
         seeds.push_back(parseInteger("--seeds", seed));
     const SweepPlan plan = makeSweepPlan(*out, base, datasets, splitComma(args.value("methods", "")),
-                                         parseShotCounts(args.value("shots", "16")), seeds);
+                                         parseShotCounts(args.value("shots", "16")), seeds, grid);
     writeSweepPlan(plan);
     if (slurm) {
         SlurmOptions options;
@@ -309,8 +323,57 @@ int runSweep(const std::vector<std::string>& words)
     const int workers = parseInteger("--local", *local);
     if (workers < 1)
         throw Error("--local N: N worker processes, at least 1");
+    if (args.flag("dry-run")) {
+        const std::size_t todo = unfinishedIndices(plan).size();
+        std::cerr << "sweep: planned " << plan.runs.size() << " runs in " << plan.folder << " (" << todo
+                  << " unfinished); not run (--dry-run)\n";
+        std::cout << nlohmann::json{{"plan", (fs::path(plan.folder) / "plan.json").string()}, {"total", plan.runs.size()}, {"runs", todo}}.dump()
+                  << std::endl;
+        return 0;
+    }
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return runLocal(plan, workers, base.threads > 0 ? base.threads : std::max(1, cores / workers));
+}
+
+} // namespace
+
+std::vector<Command> sweepCommands()
+{
+    Options training;
+    for (const Option& option : trainingOptions())
+        if (option.name != "opt")
+            training.push_back(option);
+    return {
+        {"sweep",
+         "--model PATH --datasets D1,D2 --methods a,b --shots 1,2,4,8,16 --seeds 1,2,3 [--opt name=v1,v2 ...] --out DIR "
+         "(--local N | --slurm [--partition P --gpus-per-task G --cpus-per-task C --time HH:MM:SS --max-concurrent K]) [--dry-run]",
+         "a plan of runs in DIR, run by N worker processes or as one Slurm job array; run again, it runs only what is unfinished",
+         Options{
+             {"model", "PATH", "the checkpoint (made absolute: array tasks start elsewhere)"},
+             {"datasets", "D1,D2", "datasets (folders or built-in names)"},
+             {"methods", "a,b", "the strategies"},
+             {"shots", "1,2,4,8,16", "shot counts (default 16)"},
+             {"seeds", "1,2,3", "seeds (default 1)"},
+             {"opt", "name=VALUES",
+              "a method option or a run setting (lr, epochs, batch_size, ...); several values (v1,v2 or a JSON list, "
+              "[\"a, b\"] for one with a comma) are a grid: the sweep plans their product (repeatable)"},
+             {"base-new", "", "base-to-new runs (Base, New, H)"},
+             {"max-test-images", "N", "score a fixed seeded subset of each test split"},
+             {"out", "DIR", "the sweep folder: plan.json, runs/, logs/, the shared feature cache"},
+             {"local", "N", "run here with N worker processes"},
+             {"slurm", "", "submit one Slurm job array"},
+             {"partition", "P", "Slurm partition"},
+             {"gpus-per-task", "G", "GPUs per array task (default 0)"},
+             {"cpus-per-task", "C", "CPUs per array task (default 1)"},
+             {"time", "HH:MM:SS", "each task's time limit (default: the partition's)"},
+             {"max-concurrent", "K", "at most K array tasks at once (default: no limit)"},
+             {"dry-run", "", "plan (and write the sbatch script) without running or submitting"},
+         } + training,
+         planAndRun},
+        {"sweep status", "DIR", "{\"total\", \"finished\", \"failed\", \"running\", \"pending\"} of a sweep's runs", {}, sweepStatus},
+        {"sweep collect", "DIR", "mean ± std per dataset x method x grid point x shots (collect.csv/.json, curve-DATASET.png/.pdf)", {},
+         sweepCollect},
+    };
 }
 
 } // namespace tunebench::cli

@@ -9,16 +9,26 @@
 
 namespace tunebench::cli {
 
-int runTokenize(const std::vector<std::string>& words)
+namespace {
+
+int runTokenize(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"vocab"});
     const ClipTokenizer tokenizer = ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), ""));
     nlohmann::json tokens = nlohmann::json::array();
     for (const std::string& text : args.positional())
         tokens.push_back(tokenizer.tokenize(text));
     std::cout << nlohmann::json{{"tokens", tokens}}.dump() << std::endl;
     return 0;
+}
+
+} // namespace
+
+
+Command tokenizeCommand()
+{
+    return {"tokenize", "[--vocab FILE] TEXT...", "CLIP token ids of each text (with start/end, no padding)",
+            {{"vocab", "FILE", "the CLIP vocabulary (default: $TUNEBENCH_CLIP_VOCAB, else the clip/open_clip packages, the HF cache)"}},
+            runTokenize};
 }
 
 } // namespace tunebench::cli

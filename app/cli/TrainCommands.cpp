@@ -6,14 +6,14 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
-#include "core/io/AtomicFile.h"
 #include "core/export/PromptExport.h"
+#include "core/io/AtomicFile.h"
 #include "core/train/FeatureCache.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/ClipStrategy.h"
-#include "widgets/ShotCurvePlot.h"
+#include "report/Figures.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -31,10 +31,14 @@ namespace tunebench::cli {
 
 namespace {
 
-const std::set<std::string> kRunOptions = {"model",  "dataset",    "method",     "shots",        "seed",      "base-new", "device",
-                                           "threads", "precision", "epochs",     "lr",           "batch-size", "max-steps", "loader-threads",
-                                           "log-every", "vocab",   "opt",        "crop-scale-min", "tasks", "eval-datasets", "adapt-to",
-                                           "feature-cache"};
+// What train and compare share besides trainingOptions().
+const Options kDatasetOptions = {
+    {"model", "PATH", "the checkpoint (an OpenAI .pt, a .safetensors file or a Hugging Face CLIP folder)"},
+    {"dataset", "D", "a dataset folder, or a built-in name (fashion-mnist, fashion-mnist:DOMAIN; tunebench-cli dataset list)"},
+    {"base-new", "", "base-to-new: train on the first half of the classes, score base and new classes and H"},
+    {"eval-datasets", "D1,D2", "domain generalisation: also score on these datasets (same classes)"},
+    {"tasks", "N", "tasks the storage multiplier counts (default 24, the VPT paper's VTAB-1k)"},
+};
 
 void requireSettings(const RunSettings& s, bool needMethod)
 {
@@ -57,14 +61,8 @@ std::string percent(const nlohmann::json& value)
     return buffer;
 }
 
-} // namespace
-
-int runTrain(const std::vector<std::string>& words)
+int runTrain(const CliArgs& args)
 {
-    CliArgs args(words, {"base-new", "no-feature-cache"});
-    auto known = kRunOptions;
-    known.insert({"config", "runs", "resume", "run-folder", "no-feature-cache"});
-    args.requireKnown(known);
     RunSettings settings;
     std::optional<RunStore> store;
     bool resume = false;
@@ -111,11 +109,8 @@ int runTrain(const std::vector<std::string>& words)
     return results["status"] == "finished" ? 0 : 1;
 }
 
-int runEval(const std::vector<std::string>& words)
+int runEval(const CliArgs& args)
 {
-    CliArgs args(words, {"base-new"});
-    args.requireKnown({"model", "dataset", "split", "prompt", "base-new", "template", "shots", "seed", "vocab", "device", "threads",
-                       "loader-threads", "opt", "method"});
     const auto modelPath = args.value("model");
     const auto datasetName = args.value("dataset");
     if (!modelPath)
@@ -185,10 +180,8 @@ int runEval(const std::vector<std::string>& words)
     return 0;
 }
 
-int runExport(const std::vector<std::string>& words)
+int runExport(const CliArgs& args)
 {
-    CliArgs args(words, {});
-    args.requireKnown({"run", "out", "vocab", "device", "threads"});
     const auto runDir = args.value("run");
     if (!runDir)
         throw Error("--run RUN_DIR is required");
@@ -228,7 +221,6 @@ int runExport(const std::vector<std::string>& words)
     return 0;
 }
 
-namespace {
 
 // One method's seed-averaged scores at one shot count: B and N averaged over seeds, then H of the
 // averages (methods.md 3); plain accuracy otherwise. `targets`: seed-averaged accuracy per target dataset.
@@ -258,11 +250,11 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
                      const std::string& datasetName, bool baseNew)
 {
     std::string csv = "method,shots,accuracy,base,new,h\n";
-    QVector<ShotCurve> figure;
+    std::vector<ShotCurve> figure;
     const char* metric = baseNew ? "h" : "accuracy";
     for (const std::string& method : methods) {
         ShotCurve curve;
-        curve.method = QString::fromStdString(method);
+        curve.method = method;
         curve.dashed = !findStrategy(method).capabilities.usesPrompts;
         for (const nlohmann::json& point : curves[method]) {
             csv += method + "," + point["shots"].dump() + "," + csvNumber(point.value("accuracy", nlohmann::json())) + "," +
@@ -277,23 +269,14 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
     }
     const fs::path folder = store.folder();
     writeFileAtomically((folder / "curve.csv").string(), csv);
-    const QString problem = renderShotCurves(figure, QString::fromStdString(datasetName),
-                                             baseNew ? QStringLiteral("H (%)") : QStringLiteral("Accuracy (%)"),
-                                             QString::fromStdString((folder / "curve.png").string()),
-                                             QString::fromStdString((folder / "curve.pdf").string()));
-    if (!problem.isEmpty())
-        std::cerr << "compare: the curve figure was not written: " << problem.toStdString() << "\n";
+    const std::string problem = writeShotCurveFigure(figure, datasetName, baseNew ? "H (%)" : "Accuracy (%)",
+                                                     (folder / "curve.png").string(), (folder / "curve.pdf").string());
+    if (!problem.empty())
+        std::cerr << "compare: the curve figure was not written: " << problem << "\n";
 }
 
-} // namespace
-
-int runCompare(const std::vector<std::string>& words)
+int runCompare(const CliArgs& args)
 {
-    CliArgs args(words, {"base-new", "no-base-new", "no-feature-cache"});
-    auto known = kRunOptions;
-    known.insert({"methods", "seeds", "runs", "no-base-new", "no-feature-cache", "max-test-images"});
-    known.erase("adapt-to");  // several methods: adaptation is `adapt`'s
-    args.requireKnown(known);
     // --shots is a list here: every count is a point of the few-shot curves; the table is the last count's.
     const std::vector<int> shotCounts = parseShotCounts(args.value("shots", "16"));
     RunSettings defaults;
@@ -473,6 +456,72 @@ int runCompare(const std::vector<std::string>& words)
     store.writeResults(out);
     std::cout << out.dump() << std::endl;
     return 0;
+}
+
+} // namespace
+
+Command trainCommand()
+{
+    return {"train", "--model PATH --dataset D --method NAME [OPTIONS]",
+            "tune a strategy; writes a run folder (config.json, metrics, checkpoints, results.json, the export)",
+            kDatasetOptions + Options{
+                {"method", "NAME", "the strategy (zeroshot, coop, cocoop, kgcoop, maple, ..., vpt-deep, lora; the window lists them)"},
+                {"shots", "K", "labelled training images per class (default 16; 0: every image)"},
+                {"seed", "S", "the few-shot sample and the initialisation (default 1)"},
+                {"adapt-to", "TARGET", "dapl: the unlabelled target domain"},
+                {"config", "run.json", "settings from a run's config.json (flags given too override them)"},
+                {"runs", "DIR", "where the run folder goes (default $TUNEBENCH_RUNS_DIR, else ./runs)"},
+                {"resume", "RUN_DIR", "continue a stopped run from its last finished epoch"},
+                {"run-folder", "RUN_DIR", "a run folder planned beforehand (a sweep's): its config.json, resumed when it has a checkpoint"},
+            } + trainingOptions(),
+            runTrain};
+}
+
+Command evalCommand()
+{
+    return {"eval", "--model PATH --dataset D [OPTIONS]", "accuracy, per class (zero-shot without --prompt)",
+            {
+                {"model", "PATH", "the checkpoint"},
+                {"dataset", "D", "a dataset folder or a built-in name"},
+                {"split", "test|val|train", "the split scored (default test)"},
+                {"prompt", "EXPORT.json", "a tuned prompt (tunebench-cli export) instead of the hand-crafted one"},
+                {"template", "T", "the hand-crafted prompt, {} for the class name (default: the dataset's)"},
+                {"base-new", "", "score base and new classes separately, and H"},
+                {"shots", "K", "score K images per class of the split, a seeded sample (default: all)"},
+                {"seed", "S", "the sample's seed and an untrained method's initialisation (default 1)"},
+                {"method", "NAME", "without --prompt: a method evaluated untrained (default zeroshot)"},
+                {"opt", "name=value", "a method option (repeatable)"},
+                {"vocab", "FILE", "the CLIP vocabulary"},
+                {"loader-threads", "N", "image decoding threads"},
+            },
+            runEval};
+}
+
+Command exportCommand()
+{
+    return {"export", "--run RUN_DIR [--out PATH]", "export a run's tuned prompt (.safetensors + .json)",
+            {
+                {"run", "RUN_DIR", "a finished run's folder"},
+                {"out", "PATH", "where the export goes (default: the run's export/ folder)"},
+                {"vocab", "FILE", "the CLIP vocabulary"},
+            },
+            runExport};
+}
+
+Command compareCommand()
+{
+    return {"compare", "--model PATH --dataset D --methods a,b,c [OPTIONS]",
+            "Base/New/H (or accuracy) table across methods and seeds, few-shot curves (curve.csv/.png/.pdf), "
+            "domain generalisation",
+            kDatasetOptions + Options{
+                {"methods", "a,b,c", "the strategies compared (default zeroshot,coop,cocoop)"},
+                {"shots", "K|1,2,4,8,16", "shot counts: each is a point of the few-shot curves, the table is the last's (default 16)"},
+                {"seeds", "1,2,3", "seeds averaged (default 1)"},
+                {"no-base-new", "", "every class at once instead of base-to-new (the default here)"},
+                {"max-test-images", "N", "score a fixed seeded subset of each test split (quick looks)"},
+                {"runs", "DIR", "where the compare folder goes"},
+            } + trainingOptions(),
+            runCompare};
 }
 
 } // namespace tunebench::cli

@@ -55,11 +55,6 @@ TaskSetup taskSetup(const Backbone& backbone, const DatasetIndex& dataset, const
     return setup;
 }
 
-std::string firstLine(const std::string& text)
-{
-    return text.substr(0, text.find('\n'));
-}
-
 nlohmann::json classEvaluationJson(const std::optional<ClassEvaluation>& e)
 {
     if (!e)

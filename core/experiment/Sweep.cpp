@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -40,29 +41,128 @@ std::string shellQuoted(const std::string& text)
 
 nlohmann::json runConfigOf(const SweepPlan& plan, const SweepRun& run)
 {
-    RunSettings settings = plan.base;
-    settings.dataset = run.dataset;
-    settings.method = run.method;
-    settings.shots = run.shots;
-    settings.seed = run.seed;
-    return {{"method", run.method}, {"dataset", run.dataset}, {"model", settings.model}, {"created", RunStore::utcNow()},
-            {"sweep", plan.folder}, {"sweep_index", run.index}, {"settings", settings.toJson()}};
+    const RunSettings settings = runSettingsOf(plan, run);
+    nlohmann::json config = {{"method", run.method}, {"dataset", run.dataset}, {"model", settings.model}, {"created", RunStore::utcNow()},
+                             {"sweep", plan.folder}, {"sweep_index", run.index}, {"settings", settings.toJson()}};
+    if (!run.options.empty())
+        config["grid_point"] = run.options;
+    return config;
+}
+
+bool isGridSetting(const std::string& name)
+{
+    const auto& names = gridSettingNames();
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The grid points of one method: the product of the axes it has (a run setting, or one of its options),
+// the first name (alphabetically) varying slowest. One empty point when it has none.
+std::vector<nlohmann::json> gridPoints(const OptionGrid& grid, const StrategyInfo& info)
+{
+    std::vector<nlohmann::json> points = {nlohmann::json::object()};
+    for (const auto& [name, values] : grid) {
+        // Training settings do not multiply the runs of a method that trains nothing (zero-shot).
+        const bool setting = isGridSetting(name) && (info.capabilities.usesTrainingImages || name == "precision");
+        const bool applies = setting || std::any_of(info.schema.begin(), info.schema.end(),
+                                                    [&](const ParamField& field) { return field.name == name; });
+        if (!applies)
+            continue;
+        std::vector<nlohmann::json> product;
+        for (const nlohmann::json& point : points)
+            for (const nlohmann::json& value : values) {
+                nlohmann::json next = point;
+                next[name] = value;
+                product.push_back(next);
+            }
+        points = product;
+    }
+    return points;
+}
+
+// A value as a folder-name part: 0.002 -> "0.002", "a photo" -> "a_photo".
+std::string valuePart(const nlohmann::json& value)
+{
+    return safePart(value.is_string() ? value.get<std::string>() : value.dump());
 }
 
 } // namespace
 
+const std::vector<std::string>& gridSettingNames()
+{
+    static const std::vector<std::string> names = {"lr", "epochs", "batch_size", "max_steps", "crop_scale_min", "precision"};
+    return names;
+}
+
+std::optional<std::vector<nlohmann::json>> gridValues(const std::string& text)
+{
+    const auto scalar = [](const std::string& piece) {
+        const nlohmann::json parsed = nlohmann::json::parse(piece, nullptr, false);
+        return parsed.is_discarded() || parsed.is_structured() ? nlohmann::json(piece) : parsed;
+    };
+    std::vector<nlohmann::json> values;
+    const nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+    if (!list.is_discarded() && list.is_array()) {
+        for (const nlohmann::json& value : list)
+            values.push_back(value);
+    } else if (text.find(',') != std::string::npos) {
+        std::size_t start = 0;
+        while (start <= text.size()) {
+            const std::size_t comma = std::min(text.find(',', start), text.size());
+            values.push_back(scalar(text.substr(start, comma - start)));
+            start = comma + 1;
+        }
+    } else {
+        return std::nullopt;
+    }
+    if (values.size() == 1)
+        return std::nullopt;
+    return values;
+}
+
+RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run)
+{
+    nlohmann::json json = plan.base.toJson();
+    json["dataset"] = run.dataset;
+    json["method"] = run.method;
+    json["shots"] = run.shots;
+    json["seed"] = run.seed;
+    for (const auto& [name, value] : run.options.items()) {
+        if (isGridSetting(name))
+            json[name] = value;
+        else
+            json["options"][name] = value;
+    }
+    return RunSettings::fromJson(json);
+}
+
+std::string gridPointLabel(const nlohmann::json& options)
+{
+    std::string label;
+    for (const auto& [name, value] : options.items())
+        label += (label.empty() ? "" : " ") + name + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+    return label;
+}
+
 nlohmann::json SweepPlan::toJson() const
 {
     nlohmann::json runsJson = nlohmann::json::array();
-    for (const SweepRun& run : runs)
-        runsJson.push_back({{"index", run.index}, {"dataset", run.dataset}, {"method", run.method}, {"shots", run.shots},
-                            {"seed", run.seed}, {"folder", run.folder}});
-    return {{"format", "tunebench-sweep-1"}, {"folder", folder}, {"settings", base.toJson()}, {"datasets", datasets},
-            {"methods", methods}, {"shots", shots}, {"seeds", seeds}, {"runs", runsJson}};
+    for (const SweepRun& run : runs) {
+        nlohmann::json item = {{"index", run.index}, {"dataset", run.dataset}, {"method", run.method}, {"shots", run.shots},
+                               {"seed", run.seed}, {"folder", run.folder}};
+        if (!run.options.empty())
+            item["options"] = run.options;
+        runsJson.push_back(item);
+    }
+    nlohmann::json json = {{"format", "tunebench-sweep-1"}, {"folder", folder}, {"settings", base.toJson()}, {"datasets", datasets},
+                           {"methods", methods}, {"shots", shots}, {"seeds", seeds}, {"runs", runsJson}};
+    if (!grid.empty())
+        json["grid"] = grid;
+    return json;
 }
 
 SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, const std::vector<std::string>& datasets,
-                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds)
+                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds,
+                        const OptionGrid& grid)
 {
     if (datasets.empty() || methods.empty() || shots.empty() || seeds.empty())
         throw Error("a sweep needs at least one dataset, method, shot count and seed");
@@ -75,26 +175,59 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
     plan.methods = methods;
     plan.shots = shots;
     plan.seeds = seeds;
+    plan.grid = grid;
+    for (const auto& [name, values] : grid) {
+        const bool known = isGridSetting(name) || std::any_of(methods.begin(), methods.end(), [&](const std::string& method) {
+                               const ParamSchema& schema = findStrategy(method).schema;
+                               return std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; });
+                           });
+        if (!known) {
+            std::string settings;
+            for (const std::string& setting : gridSettingNames())
+                settings += (settings.empty() ? "" : ", ") + setting;
+            throw Error("--opt " + name + ": neither a run setting of a sweep grid (" + settings + ") nor an option of its methods");
+        }
+        if (values.empty())
+            throw Error("--opt " + name + ": the grid needs at least one value");
+    }
     for (const std::string& dataset : datasets)
         for (const std::string& method : methods) {
+            const StrategyInfo& info = findStrategy(method);
             // A method that ignores the training images (zero-shot) gives one result per dataset: one run.
-            const bool usesImages = findStrategy(method).capabilities.usesTrainingImages;
-            for (int shot : usesImages ? shots : std::vector<int>{shots.back()})
-                for (int seed : usesImages ? seeds : std::vector<int>{seeds.front()}) {
-                    SweepRun run;
-                    run.index = static_cast<int>(plan.runs.size());
-                    run.dataset = dataset;
-                    run.method = method;
-                    run.shots = shot;
-                    run.seed = seed;
-                    char name[64];
-                    std::snprintf(name, sizeof name, "%04d-", run.index);
-                    run.folder = (fs::path(plan.folder) / "runs" /
-                                  (name + safePart(method) + "-" + safePart(dataset) + "-" + std::to_string(shot) + "shot-seed" +
-                                   std::to_string(seed)))
-                                     .string();
-                    plan.runs.push_back(run);
-                }
+            const bool usesImages = info.capabilities.usesTrainingImages;
+            for (const nlohmann::json& point : gridPoints(grid, info)) {
+                std::string pointName;
+                for (const auto& [name, value] : point.items())
+                    pointName += safePart(name) + valuePart(value) + "-";
+                for (int shot : usesImages ? shots : std::vector<int>{shots.back()})
+                    for (int seed : usesImages ? seeds : std::vector<int>{seeds.front()}) {
+                        SweepRun run;
+                        run.index = static_cast<int>(plan.runs.size());
+                        run.dataset = dataset;
+                        run.method = method;
+                        run.options = point;
+                        run.shots = shot;
+                        run.seed = seed;
+                        char name[64];
+                        std::snprintf(name, sizeof name, "%04d-", run.index);
+                        run.folder = (fs::path(plan.folder) / "runs" /
+                                      (name + safePart(method) + "-" + safePart(dataset) + "-" + pointName + std::to_string(shot) +
+                                       "shot-seed" + std::to_string(seed)))
+                                         .string();
+                        // A value the settings or the method refuse fails here, naming it, not in a run.
+                        try {
+                            const RunSettings settings = runSettingsOf(plan, run);
+                            nlohmann::json ownOptions = nlohmann::json::object();
+                            for (const auto& [option, value] : point.items())
+                                if (!isGridSetting(option))
+                                    ownOptions[option] = value;
+                            resolveParams(info.schema, ownOptions);
+                        } catch (const Error& e) {
+                            throw Error(method + " at " + gridPointLabel(point) + ": " + e.what());
+                        }
+                        plan.runs.push_back(run);
+                    }
+            }
         }
     return plan;
 }
@@ -149,6 +282,8 @@ SweepPlan readSweepPlan(const std::string& folder)
         plan.methods = json.at("methods").get<std::vector<std::string>>();
         plan.shots = json.at("shots").get<std::vector<int>>();
         plan.seeds = json.at("seeds").get<std::vector<int>>();
+        if (json.contains("grid"))
+            plan.grid = json.at("grid").get<OptionGrid>();
         for (const auto& item : json.at("runs")) {
             SweepRun run;
             run.index = item.at("index").get<int>();
@@ -156,6 +291,7 @@ SweepPlan readSweepPlan(const std::string& folder)
             run.method = item.at("method").get<std::string>();
             run.shots = item.at("shots").get<int>();
             run.seed = item.at("seed").get<int>();
+            run.options = item.value("options", nlohmann::json::object());
             run.folder = item.at("folder").get<std::string>();
             plan.runs.push_back(run);
         }
@@ -310,10 +446,10 @@ std::vector<SweepCell> collectSweep(const SweepPlan& plan)
     std::map<std::string, std::size_t> cellOf;
     std::vector<std::map<std::string, std::vector<double>>> values;
     for (const SweepRun& run : plan.runs) {
-        const std::string key = run.dataset + "\n" + run.method + "\n" + std::to_string(run.shots);
+        const std::string key = run.dataset + "\n" + run.method + "\n" + run.options.dump() + "\n" + std::to_string(run.shots);
         if (!cellOf.count(key)) {
             cellOf[key] = cells.size();
-            cells.push_back({run.dataset, run.method, run.shots, 0, {}, {}});
+            cells.push_back({run.dataset, run.method, run.options, run.shots, 0, {}, {}});
             values.emplace_back();
         }
         if (runFolderState(run.folder) != RunState::Finished)

@@ -19,24 +19,43 @@ struct SweepRun
 {
     int index = 0;          // the Slurm array index
     std::string dataset, method;
+    nlohmann::json options = nlohmann::json::object();  // this run's point of the option grid
     int shots = 16;
     int seed = 1;
-    std::string folder;     // absolute: DIR/runs/NNNN-method-dataset-Kshot-seedS
+    std::string folder;     // absolute: DIR/runs/NNNN-method-dataset-[name-value-...]Kshot-seedS
 };
+
+// An option grid: each name with the values a sweep tries (`--opt lr=0.002,0.0005`). A name is one of the
+// run settings gridSettingNames() lists, or an option of at least one method of the sweep; a method runs
+// the product of the names it has (the others do not multiply its runs).
+using OptionGrid = std::map<std::string, std::vector<nlohmann::json>>;
+const std::vector<std::string>& gridSettingNames();  // lr, epochs, batch_size, max_steps, crop_scale_min, precision
+
+// `--opt name=VALUES` of a sweep: a JSON list (`n_ctx=[4,16]`, or `ctx_init=["a photo, of a"]` for a value with
+// a comma) or comma-separated values (`lr=0.002,0.0005`) are the grid's; each value is JSON where it parses
+// (numbers, true/false), else text. One value: nullopt (an ordinary option).
+std::optional<std::vector<nlohmann::json>> gridValues(const std::string& text);
 
 struct SweepPlan
 {
     std::string folder;     // DIR, absolute
-    RunSettings base;       // everything but dataset, method, shots and seed
+    RunSettings base;       // everything but dataset, method, shots, seed and the grid's values
     std::vector<std::string> datasets, methods;
     std::vector<int> shots, seeds;
+    OptionGrid grid;        // empty: none
     std::vector<SweepRun> runs;
     nlohmann::json toJson() const;
 };
 
-// Every combination, datasets outermost, seeds innermost. Errors: an empty list, an unknown method.
+// Every combination, datasets outermost, then methods, grid points, shots, seeds innermost. Errors: an empty
+// list, an unknown method, a grid name no method has, a value the method's schema or the settings refuse.
 SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, const std::vector<std::string>& datasets,
-                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds);
+                        const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds,
+                        const OptionGrid& grid = {});
+// A run's settings: the plan's with its dataset, method, shots, seed and grid point.
+RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run);
+// "lr=0.002 n_ctx=4" (empty without a grid point).
+std::string gridPointLabel(const nlohmann::json& options);
 // Writes plan.json, runs.txt (one run folder per line, in index order) and each run's folder with its
 // config.json (what `train --config` reads). A folder that already holds a plan must hold this same plan
 // (same runs and settings): Error naming what differs otherwise; nothing is rewritten then, so finished
@@ -83,10 +102,11 @@ struct SlurmOptions
 // DIR/logs/%x_%A_%a.out (appended, so a requeued task keeps its first attempt's lines).
 std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli);
 
-// One cell of the collected table: a dataset, method and shot count over its finished seeds.
+// One cell of the collected table: a dataset, method, grid point and shot count over its finished seeds.
 struct SweepCell
 {
     std::string dataset, method;
+    nlohmann::json options = nlohmann::json::object();  // the grid point
     int shots = 0;
     int seeds = 0;                       // finished runs in the cell
     std::map<std::string, double> mean;  // "accuracy", and "base", "new", "h" under base-to-new

@@ -1,8 +1,7 @@
-#include "widgets/ShotCurvePlot.h"
+#include "report/ShotCurvePlot.h"
 
-#include "widgets/AtomicSave.h"
-#include "widgets/HeadlessApplication.h"
-#include "widgets/PlotStyle.h"
+#include "report/AtomicSave.h"
+#include "report/PlotStyle.h"
 
 #include <QVBoxLayout>
 
@@ -38,7 +37,7 @@ ShotCurvePlot::ShotCurvePlot(QWidget* parent)
     layout->addWidget(m_plot);
 }
 
-void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel)
+void ShotCurvePlot::setCurves(const std::vector<ShotCurve>& curves, const QString& title, const QString& yLabel)
 {
     m_curves = curves;
     m_plot->clearGraphs();
@@ -48,10 +47,10 @@ void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& t
 
     std::set<double> shotsSeen;
     double low = 100, high = 0;
-    for (int i = 0; i < curves.size(); ++i) {
+    for (int i = 0; i < static_cast<int>(curves.size()); ++i) {
         const ShotCurve& curve = curves[i];
         QCPGraph* graph = m_plot->addGraph();
-        graph->setName(curve.method);
+        graph->setName(QString::fromStdString(curve.method));
         const QColor colour = plotColour(i);
         QPen pen(colour, 2);
         if (curve.dashed)
@@ -65,7 +64,7 @@ void ShotCurvePlot::setCurves(const QVector<ShotCurve>& curves, const QString& t
             graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 6));
         }
         QVector<double> x, y;
-        for (int p = 0; p < curve.shots.size() && p < curve.values.size(); ++p) {
+        for (std::size_t p = 0; p < curve.shots.size() && p < curve.values.size(); ++p) {
             x.push_back(axisPosition(curve.shots[p]));
             y.push_back(100.0 * curve.values[p]);
             shotsSeen.insert(curve.shots[p]);
@@ -97,21 +96,6 @@ bool ShotCurvePlot::savePng(const QString& path, int width, int height) const
 bool ShotCurvePlot::savePdf(const QString& path, int width, int height) const
 {
     return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePdf(temporary, width, height); });
-}
-
-QString renderShotCurves(const QVector<ShotCurve>& curves, const QString& title, const QString& yLabel, const QString& pngPath,
-                         const QString& pdfPath)
-{
-    const HeadlessApplication application;
-    ShotCurvePlot plot;
-    plot.resize(720, 480);
-    plot.setCurves(curves, title, yLabel);
-    QString problems;
-    if (!pngPath.isEmpty() && !plot.savePng(pngPath, 720, 480))
-        problems += pngPath + ": cannot write";
-    if (!pdfPath.isEmpty() && !plot.savePdf(pdfPath, 720, 480))
-        problems += (problems.isEmpty() ? "" : "; ") + pdfPath + ": cannot write";
-    return problems;
 }
 
 } // namespace tunebench
