@@ -30,7 +30,6 @@ Q_SIGNALS:
     void stageChanged(const QString& what);
     void started(const QString& runId, qint64 trainableParameters, int trainImages);
     void progress(const tunebench::RunProgress& progress);
-    void epochFinished(int epoch, double loss, double accuracy);
     void finished(const tunebench::RunResults& results);
     void failed(const QString& message);
 
@@ -44,8 +43,7 @@ void RunWorker::run(const RunSettings& settings, const QString& runsRoot, std::s
         const RunResults results = execute(settings, runsRoot, *control);
         Q_EMIT finished(results);
     } catch (const std::exception& e) {
-        // One line: LibTorch appends a C++ stack trace to its messages.
-        Q_EMIT failed(QString::fromStdString(e.what()).section('\n', 0, 0).trimmed());
+        Q_EMIT failed(QString::fromStdString(firstLine(e.what())));
     } catch (...) {
         Q_EMIT failed(tr("the run ended with an error that carries no message"));
     }
@@ -107,7 +105,6 @@ RunResults RunWorker::execute(const RunSettings& settings, const QString& runsRo
             p.memory = QString::fromStdString(describeMemory(deviceMemory(backbone.device)));
         Q_EMIT progress(p);
     };
-    callbacks.onEpoch = [&](const EpochReport& r) { Q_EMIT epochFinished(r.epoch, r.loss, r.accuracy); };
 
     const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &control);
     // Read back as a reopened run is: one reader of the results format (what results.json holds).
@@ -132,7 +129,6 @@ RunController::RunController(QObject* parent)
     connect(m_worker, &RunWorker::stageChanged, this, &RunController::stageChanged);
     connect(m_worker, &RunWorker::started, this, &RunController::started);
     connect(m_worker, &RunWorker::progress, this, &RunController::progress);
-    connect(m_worker, &RunWorker::epochFinished, this, &RunController::epochFinished);
     connect(m_worker, &RunWorker::finished, this, [this](const RunResults& r) {
         m_running = false;
         Q_EMIT finished(r);

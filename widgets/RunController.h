@@ -42,7 +42,6 @@ Q_SIGNALS:
     void stageChanged(const QString& what);  // "Loading model", "Training", "Evaluating" ...
     void started(const QString& runId, qint64 trainableParameters, int trainImages);
     void progress(const tunebench::RunProgress& progress);
-    void epochFinished(int epoch, double loss, double accuracy);
     void finished(const tunebench::RunResults& results);
     void failed(const QString& message);
 

@@ -29,11 +29,6 @@ bool startsWith(const std::string& text, const std::string& prefix)
     return text.compare(0, prefix.size(), prefix) == 0;
 }
 
-std::string firstLine(const std::string& text)
-{
-    return text.substr(0, text.find('\n'));
-}
-
 std::string readPrefix(const std::string& path, size_t count)
 {
     std::ifstream in(path, std::ios::binary);

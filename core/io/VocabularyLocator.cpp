@@ -71,10 +71,7 @@ std::string firstLineOf(const fs::path& path)
     std::ifstream stream(path);
     std::string line;
     std::getline(stream, line);
-    const auto notSpace = [](unsigned char character) { return !std::isspace(character); };
-    line.erase(std::find_if(line.rbegin(), line.rend(), notSpace).base(), line.end());
-    line.erase(line.begin(), std::find_if(line.begin(), line.end(), notSpace));
-    return line;
+    return firstLine(line);  // trims the spaces and the '\r' a hand-edited ref may carry
 }
 
 class Search
