@@ -273,6 +273,16 @@ private Q_SLOTS:
                  message.c_str());
     }
 
+    void errorsShowTheirFirstLine()
+    {
+        // What every front-end shows of a message: its first line, without the spaces around it.
+        QCOMPARE(firstLine(" PyTorchStreamReader failed \r\nException raised from ... (most recent call first):\nframe #0"),
+                 std::string("PyTorchStreamReader failed"));
+        QCOMPARE(firstLine("one line"), std::string("one line"));
+        QCOMPARE(firstLine("\nafter an empty line"), std::string());
+        QCOMPARE(firstLine(""), std::string());
+    }
+
     void badFilesGiveOneLineErrors()
     {
         const std::string garbage = m_root + "/garbage.pt";
@@ -285,6 +295,7 @@ private Q_SLOTS:
         fs::resize_file(truncated, fs::file_size(truncated) / 2);
         const std::string cut = errorOf([&] { readCheckpoint(truncated); });
         QVERIFY2(cut.find("truncated.pt") != std::string::npos && cut != "(no error)", cut.c_str());
+        QVERIFY2(cut.find('\n') == std::string::npos, cut.c_str());  // LibTorch's stack trace left out
 
         QVERIFY(errorOf([&] { readCheckpoint(m_root + "/nope.pt"); }).find("no such file") != std::string::npos);
 

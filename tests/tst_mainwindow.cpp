@@ -472,7 +472,7 @@ private Q_SLOTS:
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
         const auto importedRun = finished.last().first().value<RunResults>();
         QCOMPARE(importedRun.method, QString("coop"));
-        QCOMPARE(importedRun.first.classNames.size(), 4);
+        QCOMPARE(importedRun.trainingClasses.classNames.size(), 4);
         QVERIFY(!importedRun.baseNew);
         QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), 4);  // no training happened
         QCOMPARE(table->rowCount(), 2);
@@ -595,10 +595,10 @@ private Q_SLOTS:
             r.capabilities = info.capabilities;
             r.status = "finished";
             r.dataset = "colours";
-            for (RunEvaluation* e : {&r.first, &r.handcraftedFirst}) {
+            for (RunEvaluation* e : {&r.trainingClasses, &r.handcraftedTrainingClasses}) {
                 e->valid = true;
                 e->classNames = {"red", "blue"};
-                e->perClass = {e == &r.first ? accuracy : 0.5, 0.5};
+                e->perClass = {e == &r.trainingClasses ? accuracy : 0.5, 0.5};
             }
             return r;
         };

@@ -136,19 +136,19 @@ private Q_SLOTS:
         QCOMPARE(results.status, QString("finished"));
         QVERIFY(results.baseNew);
         QCOMPARE(results.trainableParameters, qint64(4 * 64));  // n_ctx x text width
-        QVERIFY(results.first.valid && results.novel.valid);
-        QCOMPARE(results.first.classNames, QStringList({"blue", "green"}));
+        QVERIFY(results.trainingClasses.valid && results.novel.valid);
+        QCOMPARE(results.trainingClasses.classNames, QStringList({"blue", "green"}));
         QCOMPARE(results.novel.classNames, QStringList({"red", "yellow"}));
-        QCOMPARE(results.first.confusion.size(), 2);
-        const double b = results.first.accuracy, n = results.novel.accuracy;
+        QCOMPARE(results.trainingClasses.confusion.size(), 2);
+        const double b = results.trainingClasses.accuracy, n = results.novel.accuracy;
         QVERIFY(std::abs(results.harmonic - (b + n > 0 ? 2 * b * n / (b + n) : 0)) < 1e-12);
         QVERIFY(QFileInfo::exists(results.runFolder + "/results.json"));
         QVERIFY(QFileInfo::exists(results.exportPath));
         // The prompt comparison scores the hand-crafted prompt on the same images.
-        QVERIFY(results.handcraftedFirst.valid && results.handcraftedNovel.valid);
-        QCOMPARE(results.handcraftedFirst.samples, results.first.samples);
+        QVERIFY(results.handcraftedTrainingClasses.valid && results.handcraftedNovel.valid);
+        QCOMPARE(results.handcraftedTrainingClasses.samples, results.trainingClasses.samples);
         QCOMPARE(results.handcraftedNovel.classNames, results.novel.classNames);
-        QCOMPARE(results.handcraftedFirst.perClass.size(), 2);
+        QCOMPARE(results.handcraftedTrainingClasses.perClass.size(), 2);
         // The nearest words of each of the 4 learned context vectors (the export manifest's), 5 words each.
         QCOMPARE(results.nearestWords.size(), 4);
         for (const QStringList& words : results.nearestWords)
@@ -158,9 +158,9 @@ private Q_SLOTS:
         // the hand-crafted comparison.
         const RunResults reopened = readRunFolder(results.runFolder);
         QCOMPARE(reopened.status, QString("finished"));
-        QCOMPARE(reopened.first.classNames, results.first.classNames);
-        QCOMPARE(reopened.first.perClass, results.first.perClass);
-        QCOMPARE(reopened.first.confusion, results.first.confusion);
+        QCOMPARE(reopened.trainingClasses.classNames, results.trainingClasses.classNames);
+        QCOMPARE(reopened.trainingClasses.perClass, results.trainingClasses.perClass);
+        QCOMPARE(reopened.trainingClasses.confusion, results.trainingClasses.confusion);
         QCOMPARE(reopened.novel.confusion, results.novel.confusion);
         QCOMPARE(reopened.handcraftedNovel.perClass, results.handcraftedNovel.perClass);
         QCOMPARE(reopened.nearestWords, results.nearestWords);
@@ -197,7 +197,7 @@ private Q_SLOTS:
         const auto results = finished.first().first().value<RunResults>();
         QCOMPARE(results.status, QString("stopped"));
         QVERIFY(progress.last().first().value<RunProgress>().step < 400);
-        QVERIFY(results.first.valid);  // a stopped run is still evaluated
+        QVERIFY(results.trainingClasses.valid);  // a stopped run is still evaluated
     }
 
     // The next run, started the moment the previous one reports its results, counts as running until it ends.
@@ -235,8 +235,8 @@ private Q_SLOTS:
         const auto results = finished.first().first().value<RunResults>();
         QVERIFY(!results.baseNew);
         QVERIFY(!results.novel.valid);
-        QVERIFY(!results.handcraftedFirst.valid);  // no text tower, nothing to compare with
-        QCOMPARE(results.first.classNames.size(), 4);
+        QVERIFY(!results.handcraftedTrainingClasses.valid);  // no text tower, nothing to compare with
+        QCOMPARE(results.trainingClasses.classNames.size(), 4);
         QCOMPARE(results.harmonic, -1.0);
     }
 
@@ -332,8 +332,8 @@ private Q_SLOTS:
         write(good);
         const RunResults read = readRunFolder(folder);
         QCOMPARE(read.shots, 2);
-        QVERIFY(read.first.valid);
-        QCOMPARE(read.first.confusion, QVector<QVector<qint64>>{{3}});
+        QVERIFY(read.trainingClasses.valid);
+        QCOMPARE(read.trainingClasses.confusion, QVector<QVector<qint64>>{{3}});
         QVERIFY(read.capabilities.learnsPromptContext);  // from the registry, by the method's name
 
         nlohmann::json badShots = good;
@@ -350,7 +350,7 @@ private Q_SLOTS:
         nlohmann::json badConfusion = good;
         badConfusion["details"]["first"]["confusion"] = {{1.5e300}};
         write(badConfusion);
-        QVERIFY(!readRunFolder(folder).first.valid);
+        QVERIFY(!readRunFolder(folder).trainingClasses.valid);
     }
 
     // The dataset cache is keyed by content: a folder that changed is read again, an unchanged one is not.

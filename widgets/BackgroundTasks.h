@@ -3,6 +3,8 @@
 // waits for them instead of leaving them to run into the application's exit. Tasks have names; starting a
 // task cancels the running one of the same name (the latest request wins).
 
+#include "core/Error.h"
+
 #include <QCoreApplication>
 #include <QObject>
 #include <QPointer>
@@ -70,10 +72,10 @@ void postToGui(const QPointer<Target>& target, Function function)
         Qt::QueuedConnection);
 }
 
-// An error's first line, as the window shows it (LibTorch appends a C++ stack trace to its messages).
+// An error's first line (core/Error.h's firstLine) for the window.
 inline QString firstLine(const std::exception& e)
 {
-    return QString::fromStdString(e.what()).section('\n', 0, 0).trimmed();
+    return QString::fromStdString(firstLine(std::string(e.what())));
 }
 
 } // namespace tunebench

@@ -79,7 +79,7 @@ void DomainGeneralisationPanel::rebuild()
         m_table->setItem(row, 0, new QTableWidgetItem(run.runId));
         m_table->setItem(row, 1, new QTableWidgetItem(run.methodTitle.isEmpty() ? run.method : run.methodTitle));
         m_table->setItem(row, 2, new QTableWidgetItem(QString::number(run.shots)));
-        auto* source = percentItem(run.first.valid ? run.first.accuracy : -1);
+        auto* source = percentItem(run.trainingClasses.valid ? run.trainingClasses.accuracy : -1);
         source->setToolTip(run.dataset);
         m_table->setItem(row, 3, source);
         for (int t = 0; t < targets.size(); ++t) {

@@ -16,8 +16,8 @@ namespace {
 double scoreOf(const RunResults& run, FewShotPanel::Metric metric)
 {
     switch (metric) {
-    case FewShotPanel::Metric::Accuracy: return !run.baseNew && run.first.valid ? run.first.accuracy : -1;
-    case FewShotPanel::Metric::Base: return run.baseNew && run.first.valid ? run.first.accuracy : -1;
+    case FewShotPanel::Metric::Accuracy: return !run.baseNew && run.trainingClasses.valid ? run.trainingClasses.accuracy : -1;
+    case FewShotPanel::Metric::Base: return run.baseNew && run.trainingClasses.valid ? run.trainingClasses.accuracy : -1;
     case FewShotPanel::Metric::New: return run.baseNew && run.novel.valid ? run.novel.accuracy : -1;
     case FewShotPanel::Metric::H: return run.baseNew ? run.harmonic : -1;
     case FewShotPanel::Metric::Auto: break;

@@ -557,10 +557,10 @@ void MainWindow::onRunFinished(const RunResults& results)
         m_lastExportPath = results.exportPath;
     const QString accuracy = results.baseNew && results.harmonic >= 0
                                  ? tr("base %1%, new %2%, H %3%")
-                                       .arg(results.first.accuracy * 100, 0, 'f', 2)
+                                       .arg(results.trainingClasses.accuracy * 100, 0, 'f', 2)
                                        .arg(results.novel.accuracy * 100, 0, 'f', 2)
                                        .arg(results.harmonic * 100, 0, 'f', 2)
-                                 : tr("accuracy %1%").arg(results.first.accuracy * 100, 0, 'f', 2);
+                                 : tr("accuracy %1%").arg(results.trainingClasses.accuracy * 100, 0, 'f', 2);
     m_runBar->showFinished(results.status == "finished" ? tr("Finished: %1").arg(accuracy) : tr("Stopped: %1").arg(accuracy));
     setStatus(results.status == "finished" ? tr("Run %1 finished: %2").arg(results.runId, accuracy)
                                            : tr("Run %1 %2: %3. %4").arg(results.runId, results.status, accuracy, results.message),

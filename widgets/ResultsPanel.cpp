@@ -148,7 +148,7 @@ void ResultsPanel::fillSummaryRow(int row)
     m_summary->setItem(row, 0, readOnlyItem(r.runId, Qt::AlignLeft | Qt::AlignVCenter));
     m_summary->setItem(row, 1, readOnlyItem(r.methodTitle.isEmpty() ? r.method : r.methodTitle, Qt::AlignLeft | Qt::AlignVCenter));
     m_summary->setItem(row, 2, readOnlyItem(r.dataset, Qt::AlignLeft | Qt::AlignVCenter));
-    m_summary->setItem(row, 3, readOnlyItem(r.first.valid ? percent(r.first.accuracy) : percent(-1)));
+    m_summary->setItem(row, 3, readOnlyItem(r.trainingClasses.valid ? percent(r.trainingClasses.accuracy) : percent(-1)));
     m_summary->setItem(row, 4, readOnlyItem(r.novel.valid ? percent(r.novel.accuracy) : percent(-1)));
     auto* h = readOnlyItem(percent(r.harmonic));
     QFont bold = h->font();
@@ -196,12 +196,12 @@ void ResultsPanel::showDetails(int row)
             m_perClass->setItem(line, 4, readOnlyItem(QString::number(c < evaluation.support.size() ? evaluation.support[c] : 0)));
         }
     };
-    addSplit(r.first, r.handcraftedFirst, r.baseNew ? tr("base") : tr("all"));
+    addSplit(r.trainingClasses, r.handcraftedTrainingClasses, r.baseNew ? tr("base") : tr("all"));
     addSplit(r.novel, r.handcraftedNovel, tr("new"));
     m_perClass->resizeColumnsToContents();
 
     // The confusion matrix of the first split, shaded by row share so that errors stand out.
-    const RunEvaluation& e = r.first;
+    const RunEvaluation& e = r.trainingClasses;
     const int n = e.classNames.size();
     m_confusion->setRowCount(n);
     m_confusion->setColumnCount(n);
@@ -228,8 +228,8 @@ void ResultsPanel::showDetails(int row)
         }
     }
     QString note = tr("%1: %2 s, %3 trainable parameters.").arg(r.runId).arg(r.seconds, 0, 'f', 1).arg(QLocale().toString(r.trainableParameters));
-    if (r.handcraftedFirst.valid)
-        note += ' ' + tr("Hand-crafted prompt: %1% (learned %2%)").arg(percent(r.handcraftedFirst.accuracy), percent(r.first.accuracy));
+    if (r.handcraftedTrainingClasses.valid)
+        note += ' ' + tr("Hand-crafted prompt: %1% (learned %2%)").arg(percent(r.handcraftedTrainingClasses.accuracy), percent(r.trainingClasses.accuracy));
     if (!r.novelMessage.isEmpty())
         note += ' ' + tr("New classes: %1").arg(r.novelMessage);
     if (!r.message.isEmpty())
@@ -300,10 +300,10 @@ void ResultsPanel::updatePromptComparison()
     QStringList runNames;
     for (int column = 0; column < columns.size(); ++column) {
         const RunResults* r = columns[column];
-        const QString firstSplit = r->baseNew ? tr("base") : tr("all");
-        addEvaluation(r->first, firstSplit, column + 1);
+        const QString trainingSplit = r->baseNew ? tr("base") : tr("all");
+        addEvaluation(r->trainingClasses, trainingSplit, column + 1);
         addEvaluation(r->novel, tr("new"), column + 1);
-        addEvaluation(r->handcraftedFirst, firstSplit, 0);
+        addEvaluation(r->handcraftedTrainingClasses, trainingSplit, 0);
         addEvaluation(r->handcraftedNovel, tr("new"), 0);
         headers << tr("%1 (%)").arg(r->methodTitle);
         runNames << tr("%1: %2").arg(r->methodTitle, r->runId);

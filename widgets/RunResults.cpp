@@ -124,9 +124,9 @@ RunResults runResultsFromJson(const nlohmann::json& results, const QString& fold
     const nlohmann::json details = results.value("details", nlohmann::json::object());
     if (details.is_object() && details.contains("first")) {
         // Written by the experiment layer: class order and confusion matrices as the run saw them.
-        r.first = evaluationFromDetails(details["first"]);
+        r.trainingClasses = evaluationFromDetails(details["first"]);
         r.novel = evaluationFromDetails(details.value("novel", nlohmann::json()));
-        r.handcraftedFirst = evaluationFromDetails(details.value("handcrafted_first", nlohmann::json()));
+        r.handcraftedTrainingClasses = evaluationFromDetails(details.value("handcrafted_first", nlohmann::json()));
         r.handcraftedNovel = evaluationFromDetails(details.value("handcrafted_novel", nlohmann::json()));
         r.nearestWords = nearestWordsFromJson(details.value("nearest_words", nlohmann::json()));
         r.seconds = details.value("seconds", 0.0);
@@ -144,7 +144,7 @@ RunResults runResultsFromJson(const nlohmann::json& results, const QString& fold
             }
         }
     } else {
-        r.first = evaluationFromPlainJson(results.value("accuracy", nlohmann::json()), results.contains("eval") ? results["eval"] : results);
+        r.trainingClasses = evaluationFromPlainJson(results.value("accuracy", nlohmann::json()), results.contains("eval") ? results["eval"] : results);
         if (r.baseNew)
             r.novel = evaluationFromPlainJson(results.value("new", nlohmann::json()), results.value("new_eval", nlohmann::json()));
         r.seconds = results.value("seconds", 0.0);

@@ -57,11 +57,11 @@ struct RunResults
     StrategyCapabilities capabilities;  // the method's (defaults for a method this build does not know)
     qint64 trainableParameters = 0;
     double seconds = 0;
-    RunEvaluation first;      // base classes when baseNew, else all classes
+    RunEvaluation trainingClasses;  // the training classes: base classes when baseNew, else all classes
     RunEvaluation novel;      // new classes (baseNew only)
     // The hand-crafted prompt (zero-shot CLIP) on the same splits, for the prompt comparison; invalid when
     // not computed (vision-only methods, or compareHandcrafted off).
-    RunEvaluation handcraftedFirst, handcraftedNovel;
+    RunEvaluation handcraftedTrainingClasses, handcraftedNovel;
     QString novelMessage;     // why there is no new-class accuracy (class-specific contexts)
     double harmonic = -1;     // H = 2BN/(B+N), -1 when not computed
     QVector<QStringList> nearestWords;  // per learned context vector, its nearest vocabulary words (prompt exports)

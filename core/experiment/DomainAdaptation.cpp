@@ -108,7 +108,7 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
             run.method = method;
             run.seed = seed;
             run.status = result.status;
-            run.sourceAccuracy = result.first ? result.first->evaluation.accuracy : 0;
+            run.sourceAccuracy = result.trainingClasses ? result.trainingClasses->evaluation.accuracy : 0;
             if (!result.targets.empty()) {
                 run.targetAccuracy = result.targets.front().second.evaluation.accuracy;
                 run.targetPerClass = result.targets.front().second.evaluation.perClass;

@@ -241,9 +241,9 @@ nlohmann::json ExperimentResult::details() const
         target["dataset"] = name;
         targetsJson.push_back(target);
     }
-    return {{"first", classEvaluationJson(first)},
+    return {{"first", classEvaluationJson(trainingClasses)},  // the format's name, which existing run folders use
             {"novel", classEvaluationJson(novel)},
-            {"handcrafted_first", classEvaluationJson(handcraftedFirst)},
+            {"handcrafted_first", classEvaluationJson(handcraftedTrainingClasses)},
             {"handcrafted_novel", classEvaluationJson(handcraftedNovel)},
             {"nearest_words", nearestWords},
             {"targets", targetsJson},
@@ -516,18 +516,18 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     // An adapted method scores the source with the source's prompts and every target with the target's.
     if (adaptive)
         adaptive->setInferenceSide(AdaptationSide::Source);
-    const Evaluation first = evaluateSplit(*strategy, trainSet, testSamples(trainSet));
+    const Evaluation trainingClasses = evaluateSplit(*strategy, trainSet, testSamples(trainSet));
     if (adaptive)
         adaptive->setInferenceSide(AdaptationSide::Target);
-    result.first = ClassEvaluation{trainSet.classNames, first};
-    const auto firstJson = accuracyJson(first, trainSet.classNames);
+    result.trainingClasses = ClassEvaluation{trainSet.classNames, trainingClasses};
+    const auto trainingClassesJson = accuracyJson(trainingClasses, trainSet.classNames);
     for (const auto& key : {"accuracy", "per_class", "n"})
-        results[key] = firstJson[key];
+        results[key] = trainingClassesJson[key];
     if (store) {
-        store->appendMetric({{"type", "eval"}, {"split", baseNew ? "base" : "test"}, {"accuracy", first.accuracy}, {"n", first.n}});
+        store->appendMetric({{"type", "eval"}, {"split", baseNew ? "base" : "test"}, {"accuracy", trainingClasses.accuracy}, {"n", trainingClasses.n}});
         if (clipStrategy && !imported) {
             const auto manifest = PromptExport::write(*clipStrategy, (fs::path(store->exportDir()) / "prompt").string(),
-                                                      {{"accuracy", first.accuracy}});
+                                                      {{"accuracy", trainingClasses.accuracy}});
             result.exportPath = (fs::path(store->exportDir()) / "prompt.json").string();
             result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
             results["export"] = result.exportPath;
@@ -535,13 +535,13 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
     }
     const DatasetIndex newSet = baseNew ? subsampleClasses(fewShot, ClassSubset::New) : DatasetIndex();
     if (baseNew) {
-        results["base"] = first.accuracy;
-        results["base_eval"] = firstJson;
+        results["base"] = trainingClasses.accuracy;
+        results["base_eval"] = trainingClassesJson;
         try {
             strategy->setClasses(newSet.classNames);
             const Evaluation novel = evaluateSplit(*strategy, newSet, testSamples(newSet));
             result.novel = ClassEvaluation{newSet.classNames, novel};
-            result.harmonic = harmonicMean(first.accuracy, novel.accuracy);
+            result.harmonic = harmonicMean(trainingClasses.accuracy, novel.accuracy);
             results["new"] = novel.accuracy;
             results["new_eval"] = accuracyJson(novel, newSet.classNames);
             results["h"] = *result.harmonic;
@@ -578,7 +578,7 @@ ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone&
         auto handcrafted = findStrategy("zeroshot").create();
         // A fresh model: the learned method's hooks must not leak in.
         handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
-        result.handcraftedFirst =
+        result.handcraftedTrainingClasses =
             ClassEvaluation{trainSet.classNames, evaluateSplit(*handcrafted, trainSet, testSamples(trainSet))};
         if (baseNew) {
             handcrafted->setClasses(newSet.classNames);

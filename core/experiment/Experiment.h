@@ -120,11 +120,12 @@ struct ExperimentResult
     bool baseNew = false;
     std::int64_t trainableParameters = 0;
     double seconds = 0;
-    std::optional<ClassEvaluation> first;   // base classes when baseNew, else all classes
+    // The test images of the training classes: the base classes when baseNew, else all classes.
+    std::optional<ClassEvaluation> trainingClasses;
     std::optional<ClassEvaluation> novel;   // new classes (baseNew only, unless the method refuses them)
     std::string novelMessage;
     std::optional<double> harmonic;
-    std::optional<ClassEvaluation> handcraftedFirst, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
+    std::optional<ClassEvaluation> handcraftedTrainingClasses, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
     // Domain generalisation and adaptation: each target dataset's test images of the training classes
     // (base classes under base-to-new), in the order of openTargetDatasets (the adaptation target first).
     std::vector<std::pair<std::string, ClassEvaluation>> targets;

@@ -43,16 +43,11 @@ void KgCoopStrategy::onClassesChanged()
     m_teacher = handcraftedTextFeatures({m_setup.promptTemplate});
 }
 
-at::Tensor KgCoopStrategy::knowledgeDistance()
-{
-    auto learned = l2Normalize(m_learner->encode());
-    return 1.0 - torch::cosine_similarity(learned, m_teacher, 1).mean();
-}
-
 StepOutput KgCoopStrategy::trainStep(const Batch& batch)
 {
     auto text = l2Normalize(m_learner->encode());
     auto scores = logitScale() * torch::matmul(l2Normalize(imageFeatures(batch.inputs)), text.t());
+    // The knowledge-guided term: 1 - mean over classes of cos(learned, hand-crafted).
     auto distance = 1.0 - torch::cosine_similarity(text, m_teacher, 1).mean();
     auto loss = torch::nn::functional::cross_entropy(scores, batch.labels.to(scores.device())) +
                 m_params.at("lambda").get<double>() * distance;

@@ -13,8 +13,6 @@ public:
     StepOutput trainStep(const Batch& batch) override;
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 128; }
-    // 1 - mean over classes of cos(learned, hand-crafted): the knowledge-guided term before lambda.
-    at::Tensor knowledgeDistance();
 
 protected:
     void onAttach() override;
