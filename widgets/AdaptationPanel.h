@@ -92,7 +92,7 @@ private:
     std::shared_ptr<RunControl> m_control;
     int m_runsDone = 0, m_runsTotal = 0;
     QStringList m_classNames;
-    QMap<QString, QList<AdaptationRun>> m_runs;  // finished runs per method
+    QMap<QString, AdaptationSummary> m_methodSummaries;  // per method, over its finished runs
     QStringList m_methodOrder;
 };
 
