@@ -85,14 +85,14 @@ private Q_SLOTS:
         b.matrix = helped;
         a.selection = {{3, 1}, {0, 4}};
         b.selection = {{1, 1}, {2, 0}};
-        const ContinualSummary summary = summarise({a, b});
+        const ContinualSummary summary = summariseContinualSeeds({a, b});
         QCOMPARE(summary.seeds, 2);
         QVERIFY(std::abs(summary.matrix[1][0] - (0.6 + 0.7) / 2) < 1e-12);
         QVERIFY(std::abs(summary.averageAccuracy - (averageAccuracy(forgetful) + averageAccuracy(helped)) / 2) < 1e-12);
         QVERIFY(std::abs(*summary.forgetting - (*forgetting(forgetful) + *forgetting(helped)) / 2) < 1e-12);
         QCOMPARE(summary.selection, (std::vector<std::vector<std::int64_t>>{{4, 2}, {2, 4}}));
         QVERIFY(summary.hasSelection());
-        QVERIFY(!summarise({ContinualResult{}}).hasSelection());
+        QVERIFY(!summariseContinualSeeds({ContinualResult{}}).hasSelection());
     }
 
     // Training on task {1, 2}: the logits of classes 0 and 3 are -inf, and no gradient reaches their head rows.

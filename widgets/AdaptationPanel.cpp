@@ -37,18 +37,6 @@ namespace {
 const char* const kMethods[] = {"zeroshot", "coop", "dapl"};
 const char* const kCoverage = "pseudo_label_coverage";
 
-// The mean of the runs' per-class accuracies (classes without test images stay -1).
-std::vector<double> meanPerClass(const QList<AdaptationRun>& runs)
-{
-    std::vector<double> mean;
-    for (const AdaptationRun& run : runs) {
-        mean.resize(run.targetPerClass.size(), 0.0);
-        for (std::size_t c = 0; c < run.targetPerClass.size(); ++c)
-            mean[c] += run.targetPerClass[c] / static_cast<double>(runs.size());
-    }
-    return mean;
-}
-
 } // namespace
 
 const QString kOwner = QStringLiteral("adaptation");  // this panel's jobs on the JobHost
@@ -235,12 +223,8 @@ QString AdaptationPanel::statusText() const
 QMap<QString, double> AdaptationPanel::targetAccuracies() const
 {
     QMap<QString, double> accuracies;
-    for (auto it = m_runs.constBegin(); it != m_runs.constEnd(); ++it) {
-        double sum = 0;
-        for (const AdaptationRun& run : *it)
-            sum += run.targetAccuracy;
-        accuracies[it.key()] = it->isEmpty() ? 0 : sum / it->size();
-    }
+    for (auto it = m_methodSummaries.constBegin(); it != m_methodSummaries.constEnd(); ++it)
+        accuracies[it.key()] = it->targetAccuracy;
     return accuracies;
 }
 
@@ -310,7 +294,7 @@ bool AdaptationPanel::start()
         return false;
     }
 
-    m_runs.clear();
+    m_methodSummaries.clear();
     m_methodOrder = chosenMethods();
     m_classNames.clear();
     m_summary->setRowCount(0);
@@ -401,22 +385,21 @@ void AdaptationPanel::onRunDone(const AdaptationRun& run)
     if (run.status != "finished")
         return;
     const QString method = QString::fromStdString(run.method);
-    m_runs[method].append(run);
+    // The figures core's report will hold, from the runs finished so far.
+    std::vector<AdaptationRun> runs = m_methodSummaries.value(method).runs;
+    runs.push_back(run);
+    m_methodSummaries[method] = summariseAdaptationSeeds(run.method, runs);
     m_summary->setRowCount(0);
     for (const QString& name : m_methodOrder) {
-        if (!m_runs.contains(name))
+        if (!m_methodSummaries.contains(name))
             continue;
-        double target = 0, source = 0;
-        for (const AdaptationRun& r : m_runs[name]) {
-            target += r.targetAccuracy / m_runs[name].size();
-            source += r.sourceAccuracy / m_runs[name].size();
-        }
+        const AdaptationSummary& summary = m_methodSummaries[name];
         const int row = m_summary->rowCount();
         m_summary->insertRow(row);
         m_summary->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(findStrategy(name.toStdString()).title)));
-        m_summary->setItem(row, 1, new QTableWidgetItem(percentText(target)));
-        m_summary->setItem(row, 2, new QTableWidgetItem(percentText(source)));
-        m_summary->setItem(row, 3, new QTableWidgetItem(QString::number(m_runs[name].size())));
+        m_summary->setItem(row, 1, new QTableWidgetItem(percentText(summary.targetAccuracy)));
+        m_summary->setItem(row, 2, new QTableWidgetItem(percentText(summary.sourceAccuracy)));
+        m_summary->setItem(row, 3, new QTableWidgetItem(QString::number(summary.runs.size())));
     }
     showPerClass();
 }
@@ -427,9 +410,9 @@ void AdaptationPanel::showPerClass()
     auto* group = new QCPBarsGroup(m_perClass);
     int colour = 0;
     for (const QString& method : m_methodOrder) {
-        if (!m_runs.contains(method))
+        if (!m_methodSummaries.contains(method))
             continue;
-        const std::vector<double> perClass = meanPerClass(m_runs[method]);
+        const std::vector<double>& perClass = m_methodSummaries[method].targetPerClass;
         auto* bars = new QCPBars(m_perClass->xAxis, m_perClass->yAxis);
         bars->setName(QString::fromStdString(findStrategy(method.toStdString()).title));
         bars->setPen(Qt::NoPen);

@@ -90,7 +90,7 @@ private:
     ModelSpec m_spec;
     bool m_modelUsable = false;
     QStringList m_classNames;
-    QMap<QString, QList<AdaptationRun>> m_runs;  // finished runs per method
+    QMap<QString, AdaptationSummary> m_methodSummaries;  // per method, over its finished runs
     QStringList m_methodOrder;
 };
 

@@ -417,7 +417,7 @@ void ContinualPanel::onRunDone(const ContinualResult& result, const QString& run
     const QString method = QString::fromStdString(result.method);
     m_tasksInStream = tasks;
     m_results[method].push_back(result);
-    m_summaries[method] = summarise(m_results[method]);
+    m_summaries[method] = summariseContinualSeeds(m_results[method]);
     if (!runFolder.isEmpty())
         m_lastRunFolder[method] = runFolder;
     if (m_shownMethod->findText(method) < 0)

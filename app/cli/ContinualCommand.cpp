@@ -125,7 +125,7 @@ int runContinual(const CliArgs& args)
                 throw Error(label + "stopped before the last task; run the same command again to continue from " + settings.runFolder);
             results.push_back(result);
         }
-        const ContinualSummary summary = summarise(results);
+        const ContinualSummary summary = summariseContinualSeeds(results);
         out["methods"][method] = {{"average_accuracy", summary.averageAccuracy},
                                   {"forgetting", summary.forgetting ? nlohmann::json(*summary.forgetting) : nlohmann::json()},
                                   {"matrix", summary.matrix},

@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
+#include "core/experiment/SeedStatistics.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/train/FeatureCache.h"
@@ -331,9 +332,7 @@ int runCompare(const CliArgs& args)
             const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
             nlohmann::json perSeed = nlohmann::json::array();
             nlohmann::json parameters;  // the same for every seed
-            double baseSum = 0, newSum = 0, accuracySum = 0;
-            int newCount = 0;
-            std::map<std::string, double> targetSums;
+            SeedStatistics seedStats, targetSeedStats;  // targets: one metric per target dataset
             for (int seed : seeds) {
                 RunSettings one = settings;
                 one.method = method;
@@ -344,22 +343,22 @@ int runCompare(const CliArgs& args)
                 nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label, nullptr, targets);
                 nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
                 parameters = result["parameters"];
-                accuracySum += result["accuracy"].get<double>();
+                seedStats.startSeed();
+                targetSeedStats.startSeed();
+                seedStats.add("accuracy", result["accuracy"].get<double>());
                 if (baseNew) {
                     row["base"] = result["base"];
                     row["new"] = result["new"];
                     row["h"] = result["h"];
-                    baseSum += result["base"].get<double>();
-                    if (result["new"].is_number()) {
-                        newSum += result["new"].get<double>();
-                        ++newCount;
-                    }
+                    seedStats.add("base", result["base"].get<double>());
+                    if (result["new"].is_number())
+                        seedStats.add("new", result["new"].get<double>());
                 }
                 if (result.contains("targets")) {
                     row["targets"] = nlohmann::json::object();
                     for (const auto& [name, scores] : result["targets"].items()) {
                         row["targets"][name] = scores["accuracy"];
-                        targetSums[name] += scores["accuracy"].get<double>();
+                        targetSeedStats.add(name, scores["accuracy"].get<double>());
                     }
                 }
                 perSeed.push_back(row);
@@ -377,30 +376,28 @@ int runCompare(const CliArgs& args)
                        (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "," +
                        parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
             }
-            const double n = static_cast<double>(seeds.size());
-            nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", accuracySum / n}, {"trainable", parameters["trainable"]},
+            const auto jsonOrNull = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
+            nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", *seedStats.mean("accuracy")}, {"trainable", parameters["trainable"]},
                                     {"multiplier", parameters["multiplier"]}, {"shots", shots}};
             if (baseNew) {
-                const double base = baseSum / n;
-                entry["base"] = base;
-                if (newCount == static_cast<int>(seeds.size())) {
-                    entry["new"] = newSum / n;
-                    entry["h"] = harmonicMean(base, newSum / n);
-                } else {
-                    entry["new"] = nullptr;
-                    entry["h"] = nullptr;
-                }
+                entry["base"] = *seedStats.mean("base");
+                entry["new"] = jsonOrNull(seedStats.mean("new"));  // null unless every seed scored its new classes
+                entry["h"] = jsonOrNull(seedStats.harmonicMeanOfMeans("base", "new"));
             }
-            if (!targetSums.empty()) {
+            // runExperiment scores every target, even in a stopped run: every seed has each target's accuracy.
+            std::map<std::string, double> targetMeans;
+            for (const std::string& name : targetSeedStats.metrics())
+                targetMeans[name] = targetSeedStats.mean(name).value();
+            if (!targetMeans.empty()) {
                 entry["targets"] = nlohmann::json::object();
-                for (const auto& [name, sum] : targetSums)
-                    entry["targets"][name] = sum / n;
+                for (const auto& [name, mean] : targetMeans)
+                    entry["targets"][name] = mean;
             }
             curves[method].push_back(curvePoint(info.capabilities.usesTrainingImages ? shots : 0, entry));
             if (tableShots) {
                 table[method] = entry;
-                for (const auto& [name, sum] : targetSums)
-                    targetTable[name][method] = sum / n;
+                for (const auto& [name, mean] : targetMeans)
+                    targetTable[name][method] = mean;
             }
             csv += method + "," + std::to_string(shots) + ",mean," + (baseNew ? entry["base"].dump() : "") + "," +
                    (baseNew ? entry["new"].dump() : "") + "," + (baseNew ? entry["h"].dump() : "") + "," + entry["accuracy"].dump() + "," +

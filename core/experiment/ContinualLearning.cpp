@@ -4,6 +4,7 @@
 #include "core/data/FewShot.h"
 #include "core/data/PyRandom.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/SeedStatistics.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunControl.h"
@@ -147,40 +148,30 @@ std::optional<double> forgetting(const AccuracyMatrix& matrix)
     return sum / static_cast<double>(rows - 1);
 }
 
-ContinualSummary summarise(const std::vector<ContinualResult>& runs)
+ContinualSummary summariseContinualSeeds(const std::vector<ContinualResult>& runs)
 {
     ContinualSummary summary;
     summary.seeds = static_cast<int>(runs.size());
     if (runs.empty())
         return summary;
-    double averageSum = 0, forgettingSum = 0;
-    bool allForget = true;
+    SeedStatistics seeds;
     for (const auto& run : runs) {
+        seeds.startSeed();
+        seeds.addElementwise("matrix", run.matrix);
+        seeds.add("average_accuracy", averageAccuracy(run.matrix));
+        if (const auto f = forgetting(run.matrix))
+            seeds.add("forgetting", *f);
+        // Prompt choices are counts: summed over the seeds, not averaged.
         for (size_t t = 0; t < run.selection.size(); ++t) {
             summary.selection.resize(std::max(summary.selection.size(), run.selection.size()));
             summary.selection[t].resize(std::max(summary.selection[t].size(), run.selection[t].size()));
             for (size_t p = 0; p < run.selection[t].size(); ++p)
                 summary.selection[t][p] += run.selection[t][p];
         }
-        if (summary.matrix.empty()) {
-            summary.matrix = run.matrix;
-        } else {
-            for (size_t r = 0; r < summary.matrix.size() && r < run.matrix.size(); ++r)
-                for (size_t c = 0; c < summary.matrix[r].size() && c < run.matrix[r].size(); ++c)
-                    summary.matrix[r][c] += run.matrix[r][c];
-        }
-        averageSum += averageAccuracy(run.matrix);
-        const auto f = forgetting(run.matrix);
-        allForget = allForget && f.has_value();
-        forgettingSum += f.value_or(0.0);
     }
-    const double n = static_cast<double>(runs.size());
-    for (auto& row : summary.matrix)
-        for (auto& a : row)
-            a /= n;
-    summary.averageAccuracy = averageSum / n;
-    if (allForget)
-        summary.forgetting = forgettingSum / n;
+    summary.matrix = seeds.elementwiseMeanRows("matrix");
+    summary.averageAccuracy = *seeds.mean("average_accuracy");
+    summary.forgetting = seeds.mean("forgetting");  // none when a run has no forgetting (joint training)
     return summary;
 }
 

@@ -88,7 +88,7 @@ struct ContinualSummary
     int seeds = 0;
     bool hasSelection() const { return !selection.empty() && !selection.front().empty(); }
 };
-ContinualSummary summarise(const std::vector<ContinualResult>& runs);
+ContinualSummary summariseContinualSeeds(const std::vector<ContinualResult>& runs);
 
 // Names for folders and files: the stream ("fashion-mnist-class5", "domain3") and one run of it under a runs
 // root ("continual-fashion-mnist-class5-l2p-seed1"); the CLI and the workbench use the same, so either

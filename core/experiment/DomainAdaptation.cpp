@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/SeedStatistics.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
@@ -11,27 +12,25 @@
 
 namespace tunebench {
 
-namespace {
-
-AdaptationSummary summarise(const std::string& method, const std::vector<AdaptationRun>& runs)
+AdaptationSummary summariseAdaptationSeeds(const std::string& method, const std::vector<AdaptationRun>& runs)
 {
     AdaptationSummary summary;
     summary.method = method;
     summary.runs = runs;
     if (runs.empty())
         return summary;
-    const double n = static_cast<double>(runs.size());
-    summary.targetPerClass.assign(runs.front().targetPerClass.size(), 0.0);
+    SeedStatistics seeds(MeanOrder::DivideEachThenSum);  // the order adapt's reports have always used
     for (const AdaptationRun& run : runs) {
-        summary.targetAccuracy += run.targetAccuracy / n;
-        summary.sourceAccuracy += run.sourceAccuracy / n;
-        for (std::size_t c = 0; c < summary.targetPerClass.size(); ++c)
-            summary.targetPerClass[c] += run.targetPerClass[c] / n;
+        seeds.startSeed();
+        seeds.add("target", run.targetAccuracy);
+        seeds.add("source", run.sourceAccuracy);
+        seeds.addElementwise("target_per_class", run.targetPerClass);
     }
+    summary.targetAccuracy = *seeds.mean("target");
+    summary.sourceAccuracy = *seeds.mean("source");
+    summary.targetPerClass = seeds.elementwiseMean("target_per_class");
     return summary;
 }
-
-} // namespace
 
 nlohmann::json AdaptationReport::toJson() const
 {
@@ -119,7 +118,7 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
                 callbacks.onRunDone(run);
             if (result.status != "finished") {
                 if (!runs.empty())
-                    report.methods.push_back(summarise(method, runs));
+                    report.methods.push_back(summariseAdaptationSeeds(method, runs));
                 return report;
             }
             runs.push_back(run);
@@ -127,7 +126,7 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
             if (!info.capabilities.usesTrainingImages)
                 break;
         }
-        report.methods.push_back(summarise(method, runs));
+        report.methods.push_back(summariseAdaptationSeeds(method, runs));
     }
     return report;
 }

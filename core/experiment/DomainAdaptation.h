@@ -47,6 +47,8 @@ struct AdaptationSummary
     std::vector<double> targetPerClass;
     std::vector<AdaptationRun> runs;
 };
+// The means of the runs' own figures (SeedStatistics); the workbench calls it as the runs finish.
+AdaptationSummary summariseAdaptationSeeds(const std::string& method, const std::vector<AdaptationRun>& runs);
 
 struct AdaptationReport
 {

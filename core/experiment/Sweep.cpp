@@ -1,6 +1,7 @@
 #include "core/experiment/Sweep.h"
 
 #include "core/Error.h"
+#include "core/experiment/SeedStatistics.h"
 #include "core/io/AtomicFile.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -444,33 +444,29 @@ std::vector<SweepCell> collectSweep(const SweepPlan& plan)
 {
     std::vector<SweepCell> cells;
     std::map<std::string, std::size_t> cellOf;
-    std::vector<std::map<std::string, std::vector<double>>> values;
+    std::vector<SeedStatistics> seedsOf;  // per cell
     for (const SweepRun& run : plan.runs) {
         const std::string key = run.dataset + "\n" + run.method + "\n" + run.options.dump() + "\n" + std::to_string(run.shots);
         if (!cellOf.count(key)) {
             cellOf[key] = cells.size();
             cells.push_back({run.dataset, run.method, run.options, run.shots, 0, {}, {}});
-            values.emplace_back();
+            seedsOf.emplace_back(MeanOrder::DivideEachThenSum);  // the order collect has always used
         }
         if (runFolderState(run.folder) != RunState::Finished)
             continue;
         const std::size_t c = cellOf[key];
         const nlohmann::json results = RunStore::readJsonFile((fs::path(run.folder) / "results.json").string());
         ++cells[c].seeds;
+        seedsOf[c].startSeed();
         for (const char* metric : {"accuracy", "base", "new", "h"})
             if (results.contains(metric) && results[metric].is_number() && (std::string(metric) == "accuracy" || results.value("base_new", false)))
-                values[c][metric].push_back(results[metric].get<double>());
+                seedsOf[c].add(metric, results[metric].get<double>());
     }
     for (std::size_t c = 0; c < cells.size(); ++c)
-        for (const auto& [metric, list] : values[c]) {
-            double mean = 0;
-            for (double v : list)
-                mean += v / static_cast<double>(list.size());
-            double squares = 0;
-            for (double v : list)
-                squares += (v - mean) * (v - mean);
-            cells[c].mean[metric] = mean;
-            cells[c].stdev[metric] = list.size() > 1 ? std::sqrt(squares / static_cast<double>(list.size() - 1)) : 0.0;
+        for (const std::string& metric : seedsOf[c].metrics()) {
+            const MetricOverSeeds overSeeds = *seedsOf[c].overSeedsWithValue(metric);
+            cells[c].mean[metric] = overSeeds.mean;
+            cells[c].stdev[metric] = overSeeds.stdev;
         }
     return cells;
 }
