@@ -11,7 +11,7 @@ namespace tunebench {
 // Bit-exact re-implementation of CPython's `random.Random` (MT19937 with CPython's integer seeding and
 // its sampling algorithms). CoOp/Dassl draw few-shot sets with Python's `random`, so reproducing a
 // published split on any machine and compiler needs exactly this stream, not std::mt19937's seeding or
-// libstdc++'s distributions. Verified against CPython 3.11 (see tests/tst_datasets.cpp).
+// libstdc++'s distributions. Verified against CPython 3.11 (see tests/tst_dataset_protocols.cpp).
 class PyRandom
 {
 public:
