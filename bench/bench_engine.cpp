@@ -24,9 +24,9 @@
 #include "core/io/VocabularyLocator.h"
 #include "core/model/ClipModel.h"
 #include "core/model/Transformer.h"
-#include "core/tuning/CocoopStrategy.h"
-#include "core/tuning/LinearProbeStrategy.h"
-#include "core/tuning/TipAdapterStrategy.h"
+#include "core/tuning/prompt/CocoopStrategy.h"
+#include "core/tuning/prompt/LinearProbeStrategy.h"
+#include "core/tuning/prompt/TipAdapterStrategy.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>

@@ -25,8 +25,8 @@
 #include "core/train/FeatureCache.h"
 #include "core/train/PairedBatchSource.h"
 #include "core/train/Trainer.h"
-#include "core/tuning/ClipStrategy.h"
 #include "core/tuning/Strategy.h"
+#include "core/tuning/prompt/ClipStrategy.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>

@@ -1,13 +1,13 @@
 // Continual learning (issue 16): the metrics, L2P's mechanics (logit mask, top-N and batch-wise selection,
 // the pool's size), the task streams and their errors, resume at a task boundary, and `tunebench-cli continual`.
 #include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
 #include "core/experiment/ContinualLearning.h"
 #include "core/experiment/Experiment.h"
 #include "core/io/CheckpointWriter.h"
 #include "core/io/StateDict.h"
-#include "core/data/DatasetLayouts.h"
-#include "core/tuning/L2pStrategy.h"
 #include "core/tuning/ParameterBudget.h"
+#include "core/tuning/continual/L2pStrategy.h"
 #include "tests/CliRunner.h"
 #include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"

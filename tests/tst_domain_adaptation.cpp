@@ -7,7 +7,7 @@
 #include "core/data/IdxFile.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/Safetensors.h"
-#include "core/tuning/DaplStrategy.h"
+#include "core/tuning/adaptation/DaplStrategy.h"
 #include "tests/CliRunner.h"
 #include "tests/ClipVocabulary.h"
 #include "tests/ErrorOf.h"

@@ -5,11 +5,11 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
 #include "core/train/Evaluator.h"
-#include "core/tuning/AdapterTuning.h"
-#include "core/tuning/ClassicPetlStrategy.h"
 #include "core/tuning/ParameterBudget.h"
-#include "core/tuning/SideTuning.h"
-#include "core/tuning/VisualPromptTuning.h"
+#include "core/tuning/classic/AdapterTuning.h"
+#include "core/tuning/classic/ClassicPetlStrategy.h"
+#include "core/tuning/classic/SideTuning.h"
+#include "core/tuning/classic/VisualPromptTuning.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>

@@ -7,8 +7,8 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunStore.h"
-#include "core/tuning/ClipStrategy.h"
-#include "core/tuning/CoopStrategy.h"
+#include "core/tuning/prompt/ClipStrategy.h"
+#include "core/tuning/prompt/CoopStrategy.h"
 #include "tests/ClipVocabulary.h"
 #include "tests/ModelFixtures.h"
 

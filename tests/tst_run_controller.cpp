@@ -1,9 +1,9 @@
 // The run controller: a real run on its worker thread, reported through queued signals, while the GUI
 // thread's event loop stays responsive; pause, resume and stop; clear failures on bad input.
-#include "widgets/RunController.h"
+#include "widgets/window/RunController.h"
 
 #include "core/train/RunControl.h"
-#include "widgets/JobHost.h"
+#include "widgets/window/JobHost.h"
 
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"

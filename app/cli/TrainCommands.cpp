@@ -13,7 +13,7 @@
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
-#include "core/tuning/ClipStrategy.h"
+#include "core/tuning/prompt/ClipStrategy.h"
 #include "report/Figures.h"
 
 #include <nlohmann/json.hpp>

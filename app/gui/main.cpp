@@ -1,6 +1,6 @@
 #include "core/Device.h"
 #include "core/Version.h"
-#include "widgets/MainWindow.h"
+#include "widgets/window/MainWindow.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

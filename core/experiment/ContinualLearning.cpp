@@ -9,7 +9,7 @@
 #include "core/io/StateDict.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
-#include "core/tuning/ContinualLearner.h"
+#include "core/tuning/continual/ContinualLearner.h"
 
 #include <torch/torch.h>
 

@@ -13,9 +13,9 @@
 #include "core/train/PairedBatchSource.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
-#include "core/tuning/ClipStrategy.h"
-#include "core/tuning/DomainAdaptiveLearner.h"
 #include "core/tuning/ParameterBudget.h"
+#include "core/tuning/adaptation/DomainAdaptiveLearner.h"
+#include "core/tuning/prompt/ClipStrategy.h"
 
 #include <torch/torch.h>
 

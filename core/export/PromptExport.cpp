@@ -5,7 +5,7 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunStore.h"
-#include "core/tuning/ClipStrategy.h"
+#include "core/tuning/prompt/ClipStrategy.h"
 
 #include <torch/torch.h>
 

@@ -1,7 +1,7 @@
 #include "core/tuning/ParameterBudget.h"
 
 #include "core/Error.h"
-#include "core/tuning/ClassicPetlStrategy.h"
+#include "core/tuning/classic/ClassicPetlStrategy.h"
 
 #include <torch/torch.h>
 

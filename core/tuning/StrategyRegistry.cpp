@@ -1,5 +1,5 @@
 #include "core/tuning/Strategy.h"
-#include "core/tuning/ClassicPetlStrategy.h"
+#include "core/tuning/classic/ClassicPetlStrategy.h"
 
 #include "core/Error.h"
 
@@ -10,67 +10,18 @@
 
 namespace tunebench {
 
-// Each strategy's file pair defines its StrategyInfo; the registry lists them in display order.
-// (Declarations of the per-strategy info functions go here, one line each.)
-StrategyInfo zeroShotStrategyInfo();
-StrategyInfo coopStrategyInfo();
-StrategyInfo cocoopStrategyInfo();
-StrategyInfo kgcoopStrategyInfo();
-StrategyInfo clipAdapterStrategyInfo();
-StrategyInfo tipAdapterStrategyInfo();
-StrategyInfo tipAdapterFStrategyInfo();
-StrategyInfo linearProbeStrategyInfo();
-StrategyInfo mapleStrategyInfo();
-StrategyInfo ivlpStrategyInfo();
-StrategyInfo promptSrcStrategyInfo();
-StrategyInfo promptTuningStrategyInfo();
-StrategyInfo pTuningStrategyInfo();
-StrategyInfo prefixTuningStrategyInfo();
-StrategyInfo pTuningV2StrategyInfo();
-StrategyInfo daplStrategyInfo();
-StrategyInfo fullStrategyInfo();
-StrategyInfo linearStrategyInfo();
-StrategyInfo partialStrategyInfo();
-StrategyInfo mlpStrategyInfo();
-StrategyInfo sidetuneStrategyInfo();
-StrategyInfo biasStrategyInfo();
-StrategyInfo adapterStrategyInfo();
-StrategyInfo vptShallowStrategyInfo();
-StrategyInfo vptDeepStrategyInfo();
-StrategyInfo l2pStrategyInfo();
-StrategyInfo seqFtStrategyInfo();
+// Each strategy's file pair defines its StrategyInfo; Strategies.def lists them, one line each, in display
+// order: declared here, then called in that order.
+#define TUNEBENCH_STRATEGY(info) StrategyInfo info();
+#include "core/tuning/Strategies.def"
+#undef TUNEBENCH_STRATEGY
 
 const std::vector<StrategyInfo>& strategyRegistry()
 {
     static const std::vector<StrategyInfo> registry = {
-        // one line per strategy, e.g. coopStrategyInfo(),
-        zeroShotStrategyInfo(),
-        coopStrategyInfo(),
-        cocoopStrategyInfo(),
-        kgcoopStrategyInfo(),
-        mapleStrategyInfo(),
-        ivlpStrategyInfo(),
-        promptSrcStrategyInfo(),
-        clipAdapterStrategyInfo(),
-        tipAdapterStrategyInfo(),
-        tipAdapterFStrategyInfo(),
-        linearProbeStrategyInfo(),
-        promptTuningStrategyInfo(),
-        pTuningStrategyInfo(),
-        prefixTuningStrategyInfo(),
-        pTuningV2StrategyInfo(),
-        daplStrategyInfo(),
-        fullStrategyInfo(),
-        linearStrategyInfo(),
-        partialStrategyInfo(),
-        mlpStrategyInfo(),
-        sidetuneStrategyInfo(),
-        biasStrategyInfo(),
-        adapterStrategyInfo(),
-        vptShallowStrategyInfo(),
-        vptDeepStrategyInfo(),
-        l2pStrategyInfo(),
-        seqFtStrategyInfo(),
+#define TUNEBENCH_STRATEGY(info) info(),
+#include "core/tuning/Strategies.def"
+#undef TUNEBENCH_STRATEGY
     };
     return registry;
 }

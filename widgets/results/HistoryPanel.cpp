@@ -1,0 +1,157 @@
+#include "widgets/results/HistoryPanel.h"
+
+#include "widgets/window/BackgroundTasks.h"
+
+#include "core/train/RunStore.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
+
+namespace tunebench {
+
+HistoryPanel::HistoryPanel(QWidget* parent)
+    : WorkbenchTab(parent)
+{
+    setObjectName("historyPanel");
+    auto* layout = new QVBoxLayout(this);
+    m_rootLabel = new QLabel(this);
+    m_rootLabel->setWordWrap(true);
+    m_tree = new QTreeWidget(this);
+    m_tree->setObjectName("historyTree");
+    m_tree->setColumnCount(5);
+    m_tree->setRootIsDecorated(false);
+    m_tree->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_refresh = new QPushButton(this);
+    m_refresh->setObjectName("historyRefresh");
+    m_open = new QPushButton(this);
+    m_open->setObjectName("historyOpen");
+    m_delete = new QPushButton(this);
+    m_delete->setObjectName("historyDelete");
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_refresh);
+    buttons->addWidget(m_open);
+    buttons->addWidget(m_delete);
+    buttons->addStretch(1);
+    layout->addWidget(m_rootLabel);
+    layout->addWidget(m_tree, 1);
+    layout->addLayout(buttons);
+    connect(m_refresh, &QPushButton::clicked, this, &HistoryPanel::refresh);
+    connect(m_open, &QPushButton::clicked, this, &HistoryPanel::openSelected);
+    connect(m_delete, &QPushButton::clicked, this, &HistoryPanel::deleteSelected);
+    connect(m_tree, &QTreeWidget::itemSelectionChanged, this, &HistoryPanel::updateButtons);
+    connect(m_tree, &QTreeWidget::itemDoubleClicked, this, &HistoryPanel::openSelected);
+    updateButtons();
+}
+
+void HistoryPanel::setRunsRoot(const QString& folder)
+{
+    m_root = folder;
+    m_rootLabel->setText(tr("Runs are stored in %1").arg(QDir::toNativeSeparators(m_root)));
+    refresh();
+}
+
+void HistoryPanel::setActiveRun(const QString& runId, bool running)
+{
+    m_activeRunId = runId;
+    m_running = running;
+}
+
+void HistoryPanel::refresh()
+{
+    m_tree->clear();
+    std::vector<RunSummary> runs;
+    try {
+        runs = listRuns(m_root.toStdString());
+    } catch (const std::exception& e) {
+        Q_EMIT problem(tr("Could not list the runs in %1: %2").arg(m_root, firstLine(e)));
+    }
+    for (const RunSummary& run : runs) {
+        auto* item = new QTreeWidgetItem(m_tree);
+        item->setText(0, QString::fromStdString(run.id));
+        item->setText(1, QString::fromStdString(run.method));
+        item->setText(2, QString::fromStdString(run.dataset));
+        item->setText(3, QString::fromStdString(run.status));
+        QString result;
+        if (run.results.is_object()) {
+            if (run.results.contains("h") && run.results["h"].is_number())
+                result = tr("H %1%").arg(run.results["h"].get<double>() * 100, 0, 'f', 2);
+            else if (run.results.contains("accuracy") && run.results["accuracy"].is_number())
+                result = tr("accuracy %1%").arg(run.results["accuracy"].get<double>() * 100, 0, 'f', 2);
+            else if (run.results.contains("message") && run.results["message"].is_string())
+                result = QString::fromStdString(run.results["message"].get<std::string>());  // why a failed run ended
+        }
+        item->setText(4, result);
+        item->setData(0, Qt::UserRole, QString::fromStdString(run.folder));
+        item->setToolTip(0, QString::fromStdString(run.folder));
+    }
+    for (int i = 0; i < 5; ++i)
+        m_tree->resizeColumnToContents(i);
+    updateButtons();
+}
+
+void HistoryPanel::openSelected()
+{
+    for (QTreeWidgetItem* item : m_tree->selectedItems()) {
+        const QString folder = item->data(0, Qt::UserRole).toString();
+        try {
+            Q_EMIT runOpened(readRunFolder(folder));
+        } catch (const std::exception& e) {
+            Q_EMIT problem(tr("Could not open run %1: %2").arg(item->text(0), firstLine(e)));
+        }
+    }
+}
+
+void HistoryPanel::deleteSelected()
+{
+    const auto items = m_tree->selectedItems();
+    if (items.isEmpty())
+        return;
+    if (QMessageBox::question(this, tr("Delete runs"), tr("Delete %n run folder(s) from disk?", nullptr, items.size())) != QMessageBox::Yes)
+        return;
+    QStringList kept;
+    for (QTreeWidgetItem* item : items) {
+        const QString folder = item->data(0, Qt::UserRole).toString();
+        // The run in progress writes into its folder (a run being set up has no results.json yet).
+        const bool active = m_running && (QFileInfo(folder).fileName() == m_activeRunId || !QFileInfo::exists(folder + "/results.json"));
+        if (active)
+            kept << item->text(0);
+        else
+            QDir(folder).removeRecursively();
+    }
+    refresh();
+    if (!kept.isEmpty())
+        Q_EMIT problem(tr("Not deleted, in progress: %1. Stop the run first.").arg(kept.join(", ")));
+}
+
+void HistoryPanel::updateButtons()
+{
+    const bool selection = !m_tree->selectedItems().isEmpty();
+    m_open->setEnabled(selection);
+    m_delete->setEnabled(selection);
+}
+
+QString HistoryPanel::tabTitle() const
+{
+    return tr("Run history");
+}
+
+void HistoryPanel::retranslate()
+{
+    m_tree->setHeaderLabels({tr("Run"), tr("Method"), tr("Dataset"), tr("Status"), tr("Result")});
+    m_refresh->setText(tr("Refresh"));
+    m_open->setText(tr("Show results"));
+    m_open->setToolTip(tr("Add the selected runs to the results table, to compare them"));
+    m_delete->setText(tr("Delete"));
+    m_delete->setToolTip(tr("Delete the selected run folders from disk"));
+    m_rootLabel->setText(tr("Runs are stored in %1").arg(QDir::toNativeSeparators(m_root)));
+}
+
+} // namespace tunebench

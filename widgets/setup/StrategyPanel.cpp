@@ -1,0 +1,362 @@
+#include "widgets/setup/StrategyPanel.h"
+
+#include "widgets/setup/ParamForm.h"
+#include "widgets/window/BackgroundTasks.h"
+
+#include "core/experiment/Caches.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLocale>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace tunebench {
+
+namespace {
+
+constexpr int kStrategyNameRole = Qt::UserRole + 1;
+
+} // namespace
+
+StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
+    : QGroupBox(parent)
+    , m_tasks(tasks)
+{
+    setObjectName("strategyPanel");
+    auto* layout = new QVBoxLayout(this);
+    m_combo = new QComboBox(this);
+    m_combo->setObjectName("strategyCombo");
+    m_combo->setModel(new QStandardItemModel(m_combo));
+    m_description = new QLabel(this);
+    m_description->setWordWrap(true);
+    m_form = new ParamForm;
+    m_form->setObjectName("strategyOptions");
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(m_form);
+    scroll->setFrameShape(QFrame::NoFrame);
+    m_countLabel = new QLabel(this);
+    m_countLabel->setObjectName("parameterCount");
+    QFont bold = m_countLabel->font();
+    bold.setBold(true);
+    m_countLabel->setFont(bold);
+
+    m_overridesBox = new QGroupBox(this);
+    m_overridesForm = new QFormLayout(m_overridesBox);
+    m_epochs = new QSpinBox(m_overridesBox);
+    m_epochs->setObjectName("epochs");
+    m_epochs->setRange(0, 1000);  // 0: the recipe (a CoOp run on the demo model takes about 15 s on two CPU cores)
+    m_lr = new QDoubleSpinBox(m_overridesBox);
+    m_lr->setObjectName("learningRate");
+    m_lr->setDecimals(5);
+    m_lr->setRange(0, 10);
+    m_lr->setSingleStep(0.001);
+    m_batch = new QSpinBox(m_overridesBox);
+    m_batch->setObjectName("batchSize");
+    m_batch->setRange(0, 4096);
+    m_maxSteps = new QSpinBox(m_overridesBox);
+    m_maxSteps->setObjectName("maxSteps");
+    m_maxSteps->setRange(0, 10000000);
+    m_testImages = new QSpinBox(m_overridesBox);
+    m_testImages->setObjectName("testImages");
+    m_testImages->setRange(0, 10000000);
+    m_testImages->setValue(1000);
+    m_cropScale = new QDoubleSpinBox(m_overridesBox);
+    m_cropScale->setObjectName("cropScaleMin");
+    m_cropScale->setDecimals(2);
+    m_cropScale->setRange(0, 1);
+    m_cropScale->setSingleStep(0.05);
+    for (QAbstractSpinBox* spin : std::initializer_list<QAbstractSpinBox*>{m_epochs, m_lr, m_batch, m_maxSteps, m_testImages, m_cropScale})
+        m_overridesForm->addRow(new QLabel(m_overridesBox), spin);
+
+    layout->addWidget(m_combo);
+    layout->addWidget(m_description);
+    layout->addWidget(scroll, 1);
+    layout->addWidget(m_countLabel);
+    layout->addWidget(m_overridesBox);
+
+    m_countTimer = new QTimer(this);
+    m_countTimer->setSingleShot(true);
+    m_countTimer->setInterval(250);
+    connect(m_countTimer, &QTimer::timeout, this, &StrategyPanel::count);
+    connect(m_combo, &QComboBox::currentIndexChanged, this, [this] {
+        rebuildForm();
+        scheduleCount();
+    });
+    connect(m_form, &ParamForm::changed, this, &StrategyPanel::scheduleCount);
+    fillStrategyCombo();
+}
+
+void StrategyPanel::fillStrategyCombo()
+{
+    const QString current = strategy();
+    auto* model = static_cast<QStandardItemModel*>(m_combo->model());
+    const QSignalBlocker blocker(m_combo);
+    model->clear();
+    const bool loaded = !m_modelPath.isEmpty();
+    const bool visionOnly = loaded && !m_modelSpec.text;
+    for (StrategyFamily family : {StrategyFamily::PromptLearning, StrategyFamily::ClassicPetl, StrategyFamily::Continual}) {
+        const QString title = family == StrategyFamily::PromptLearning ? tr("Prompt learning (CLIP)")
+                              : family == StrategyFamily::ClassicPetl  ? tr("Classic tuning (ViT)")
+                                                                       : tr("Continual learning (ViT)");
+        auto* header = new QStandardItem(title);
+        header->setFlags(Qt::NoItemFlags);
+        QFont font = header->font();
+        font.setBold(true);
+        header->setFont(font);
+        model->appendRow(header);
+        for (const StrategyInfo& info : strategyRegistry()) {
+            if (info.family != family)
+                continue;
+            auto* item = new QStandardItem("    " + QString::fromStdString(info.title));
+            item->setData(QString::fromStdString(info.name), kStrategyNameRole);
+            item->setToolTip(QString::fromStdString(info.description));
+            const std::string refusal = loaded ? strategyRefusal(info, m_modelSpec) : std::string();
+            if (!refusal.empty()) {
+                item->setFlags(item->flags() & ~Qt::ItemIsEnabled);
+                item->setToolTip(QString::fromStdString(refusal));
+            } else if (info.capabilities.adaptsToTarget) {
+                // A single run here has no target domain to adapt to.
+                item->setFlags(item->flags() & ~Qt::ItemIsEnabled);
+                item->setToolTip(tr("%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab").arg(item->text().trimmed()));
+            }
+            model->appendRow(item);
+        }
+    }
+    int index = m_combo->findData(current, kStrategyNameRole);
+    if (index < 0 || !(model->item(index)->flags() & Qt::ItemIsEnabled)) {
+        // Fall back to the first enabled strategy: CoOp for CLIP, linear for a vision-only model.
+        index = m_combo->findData(visionOnly ? "linear" : "coop", kStrategyNameRole);
+        for (int i = 0; index < 0 && i < model->rowCount(); ++i)
+            if (model->item(i)->flags() & Qt::ItemIsEnabled)
+                index = i;
+    }
+    m_combo->setCurrentIndex(index);
+    if (strategy() != m_formStrategy)
+        rebuildForm();
+}
+
+bool StrategyPanel::selectStrategy(const QString& name)
+{
+    const int index = m_combo->findData(name, kStrategyNameRole);
+    if (index < 0)
+        return false;
+    auto* model = static_cast<QStandardItemModel*>(m_combo->model());
+    if (!(model->item(index)->flags() & Qt::ItemIsEnabled))
+        return false;
+    m_combo->setCurrentIndex(index);
+    return true;
+}
+
+QString StrategyPanel::strategy() const
+{
+    return m_combo->currentData(kStrategyNameRole).toString();
+}
+
+QString StrategyPanel::strategyTitle() const
+{
+    return m_combo->currentText().trimmed();
+}
+
+bool StrategyPanel::setOption(const QString& name, const nlohmann::json& value)
+{
+    return m_form->setValue(name, value);
+}
+
+void StrategyPanel::rebuildForm()
+{
+    // The options of the strategy being left are kept for when it is chosen again.
+    if (!m_formStrategy.isEmpty())
+        m_optionsByStrategy.insert(m_formStrategy, m_form->values());
+    m_formStrategy = strategy();
+    if (m_formStrategy.isEmpty()) {
+        m_description->clear();
+        m_form->setSchema({}, nlohmann::json::object());
+        return;
+    }
+    const StrategyInfo& info = findStrategy(m_formStrategy.toStdString());
+    showDescription();
+    m_form->setSchema(info.schema, m_optionsByStrategy.value(m_formStrategy, nlohmann::json::object()));
+}
+
+void StrategyPanel::showDescription()
+{
+    if (m_formStrategy.isEmpty())
+        return;
+    const StrategyInfo& info = findStrategy(m_formStrategy.toStdString());
+    QString description = QString::fromStdString(info.description);
+    if (info.capabilities.imageConditioned)
+        description += "\n" + tr("Its prompts depend on each image: the text tower runs per image, so steps are slower.");
+    m_description->setText(description);
+}
+
+void StrategyPanel::fillSettings(RunSettings& settings) const
+{
+    settings.method = strategy().toStdString();
+    settings.options = m_form->values();
+    settings.epochs = m_epochs->value();
+    settings.lr = m_lr->value();
+    settings.batchSize = m_batch->value();
+    settings.maxSteps = m_maxSteps->value();
+    settings.maxTestImages = m_testImages->value();
+    settings.cropScaleMin = m_cropScale->value();
+}
+
+void StrategyPanel::applySettings(const RunSettings& settings)
+{
+    m_epochs->setValue(settings.epochs);
+    m_lr->setValue(settings.lr);
+    m_batch->setValue(settings.batchSize);
+    m_maxSteps->setValue(static_cast<int>(std::min<std::int64_t>(settings.maxSteps, m_maxSteps->maximum())));
+    m_testImages->setValue(settings.maxTestImages);
+    m_cropScale->setValue(settings.cropScaleMin);
+    if (!settings.method.empty()) {
+        const QString method = QString::fromStdString(settings.method);
+        if (settings.options.is_object())
+            m_optionsByStrategy.insert(method, settings.options);
+        if (method == m_formStrategy)
+            m_formStrategy.clear();  // rebuilt below with the given options, not the form's
+        if (!selectStrategy(method) || m_formStrategy.isEmpty())
+            rebuildForm();
+    }
+}
+
+nlohmann::json StrategyPanel::rememberedOptions() const
+{
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = m_optionsByStrategy.begin(); it != m_optionsByStrategy.end(); ++it)
+        out[it.key().toStdString()] = it.value();
+    if (!m_formStrategy.isEmpty())
+        out[m_formStrategy.toStdString()] = m_form->values();
+    return out;
+}
+
+void StrategyPanel::setRememberedOptions(const nlohmann::json& optionsByStrategy)
+{
+    if (!optionsByStrategy.is_object())
+        return;
+    for (const auto& [name, options] : optionsByStrategy.items())
+        if (options.is_object())
+            m_optionsByStrategy.insert(QString::fromStdString(name), options);
+    m_formStrategy.clear();
+    rebuildForm();
+}
+
+void StrategyPanel::setModel(const QString& modelPath, const QString& vocabularyPath, const ModelSpec& spec, bool usable)
+{
+    m_modelPath = modelPath;
+    m_vocabularyPath = vocabularyPath;
+    m_modelSpec = spec;
+    m_modelUsable = usable;
+    fillStrategyCombo();
+    scheduleCount();
+}
+
+void StrategyPanel::setClasses(const QStringList& classNames, int shots)
+{
+    m_classNames = classNames;
+    m_shots = shots;
+    scheduleCount();
+}
+
+void StrategyPanel::setDatasetCropScale(double cropScaleMin)
+{
+    m_datasetCropScale = cropScaleMin;
+    m_cropScale->setSpecialValueText(cropScaleMin > 0 ? tr("dataset: %1").arg(cropScaleMin) : tr("dataset"));
+}
+
+void StrategyPanel::scheduleCount()
+{
+    m_countLabel->setText(m_modelPath.isEmpty() ? tr("Trainable parameters: load a model") : tr("Trainable parameters: counting..."));
+    if (!m_modelPath.isEmpty() && m_modelUsable)
+        m_countTimer->start();
+}
+
+void StrategyPanel::count()
+{
+    if (m_modelPath.isEmpty() || strategy().isEmpty())
+        return;
+    RunSettings settings;
+    fillSettings(settings);
+    settings.model = m_modelPath.toStdString();
+    settings.vocab = m_vocabularyPath.toStdString();
+    settings.shots = m_shots;
+    // The class count matters for class-specific methods; before a dataset is open, count for two classes.
+    std::vector<std::string> classes;
+    for (const QString& name : m_classNames.isEmpty() ? QStringList{"class a", "class b"} : m_classNames)
+        classes.push_back(name.toStdString());
+    const int generation = ++m_countGeneration;
+    QPointer<StrategyPanel> self(this);
+    m_tasks->start("count", [self, settings, classes, generation](const TaskToken&) {
+        qint64 count = -1;
+        QString problem;
+        try {
+            count = countTrainableParameters(*cachedBackbone(settings.model, settings.vocab), settings, classes);
+        } catch (const std::exception& e) {
+            problem = firstLine(e);
+        }
+        postToGui(self, [count, problem, generation](StrategyPanel* panel) {
+            if (generation != panel->m_countGeneration)
+                return;  // options changed meanwhile; a newer count is on its way
+            panel->m_count = count;
+            panel->m_countLabel->setText(count >= 0 ? tr("Trainable parameters: %1").arg(QLocale().toString(count))
+                                                    : tr("Options problem: %1").arg(problem));
+            panel->m_countLabel->setToolTip(problem);
+            Q_EMIT panel->parameterCountChanged(count);
+        });
+    });
+}
+
+void StrategyPanel::showParameterCount(qint64 count)
+{
+    m_count = count;
+    m_countLabel->setText(tr("Trainable parameters: %1").arg(QLocale().toString(count)));
+}
+
+void StrategyPanel::setRunning(bool running)
+{
+    for (QWidget* w : std::initializer_list<QWidget*>{m_combo, m_form, m_overridesBox})
+        w->setEnabled(!running);
+}
+
+void StrategyPanel::retranslate()
+{
+    m_combo->setToolTip(tr("Prompt learning needs a CLIP model with a text tower; classic tuning works on any vision tower"));
+    m_epochs->setSpecialValueText(tr("recipe"));
+    m_lr->setSpecialValueText(tr("recipe"));
+    m_batch->setSpecialValueText(tr("recipe"));
+    m_maxSteps->setSpecialValueText(tr("no limit"));
+    m_testImages->setSpecialValueText(tr("all"));
+    m_overridesBox->setTitle(tr("Training"));
+    // The dataset's recipe value shows where the field is left at 0 (Dassl's per-dataset configs).
+    setDatasetCropScale(m_datasetCropScale);
+    const QStringList labels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Max steps"), tr("Test images"), tr("Crop scale min")};
+    const QStringList tips = {tr("Epochs to train; 'recipe' uses the method's published schedule"),
+                              tr("Peak learning rate; 'recipe' uses the method's"),
+                              tr("Images per step; 'recipe' uses the method's"),
+                              tr("Stop training after this many steps (quick checks)"),
+                              tr("Evaluate on a fixed random subset of each test split (quicker); 'all' uses every test image"),
+                              tr("Smallest area fraction of the random resized crop; 'dataset' uses the dataset's recipe "
+                                 "(0.5 for 28-pixel images, else torchvision's 0.08)")};
+    for (int row = 0; row < m_overridesForm->rowCount() && row < labels.size(); ++row) {
+        if (QLayoutItem* item = m_overridesForm->itemAt(row, QFormLayout::LabelRole))
+            if (auto* label = qobject_cast<QLabel*>(item->widget()))
+                label->setText(labels[row]);
+        m_overridesForm->itemAt(row, QFormLayout::FieldRole)->widget()->setToolTip(tips[row]);
+    }
+    fillStrategyCombo();
+    showDescription();
+    m_form->retranslate();
+    if (m_count < 0)
+        scheduleCount();
+    else
+        showParameterCount(m_count);
+}
+
+} // namespace tunebench

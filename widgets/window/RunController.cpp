@@ -1,0 +1,169 @@
+#include "widgets/window/RunController.h"
+
+#include "core/Device.h"
+#include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/experiment/Caches.h"
+#include "core/experiment/Experiment.h"
+#include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
+#include "core/tuning/Strategy.h"
+#include "widgets/window/JobHost.h"
+
+#include <QFileInfo>
+#include <QPointer>
+
+namespace tunebench {
+
+namespace {
+
+const QString kOwner = QStringLiteral("run");  // the controller's jobs on the JobHost
+
+// One run from its settings to its results, on the job's worker thread; `report` posts what it says to the
+// GUI thread.
+RunResults executeRun(const RunSettings& settings, const QString& runsRoot, const JobHost::Context& context, RunController* controller)
+{
+    QPointer<RunController> target(controller);
+    auto report = [&context, target](auto emitIt) {
+        context.post([target, emitIt] {
+            if (target)
+                emitIt(target.data());
+        });
+    };
+    auto stage = [&](const QString& what) { report([what](RunController* c) { Q_EMIT c->stageChanged(what); }); };
+
+    stage(RunController::tr("Loading model"));
+    Backbone backbone = *cachedBackbone(settings.model, settings.vocab);  // shares the weights; the device is this run's
+    backbone.device = chooseDevice(settings.device);
+    stage(RunController::tr("Opening dataset"));
+    const auto dataset = cachedDataset(settings.dataset);
+    if (dataset->train.empty())
+        throw Error(settings.dataset + ": the dataset has no training images");
+
+    const bool imported = !settings.importPrompt.empty();
+    const StrategyInfo& info = findStrategy(experimentMethod(settings));
+
+    std::optional<RunStore> store;
+    QString runFolder, runId;
+    if (!runsRoot.isEmpty()) {
+        store = RunStore::create(runsRoot.toStdString(), imported ? info.name + "-imported" : info.name, dataset->name);
+        nlohmann::json config = runConfig(settings, *dataset, backbone);
+        config["method"] = info.name;
+        config["source"] = "tunebench (GUI)";
+        store->writeConfig(config);
+        runFolder = QString::fromStdString(store->folder());
+        runId = QFileInfo(runFolder).fileName();
+    } else {
+        runId = QString("%1-%2").arg(QString::fromStdString(info.name), QString::fromStdString(dataset->name));
+    }
+
+    ExperimentCallbacks callbacks;
+    callbacks.onStart = [&](const ExperimentStart& start) {
+        const qint64 trainable = start.trainableParameters;
+        const int images = start.trainImages;
+        report([runId, trainable, images](RunController* c) { Q_EMIT c->started(runId, trainable, images); });
+    };
+    callbacks.onStage = [&](ExperimentStage what) {
+        switch (what) {
+        case ExperimentStage::Preparing: stage(RunController::tr("Preparing")); break;
+        case ExperimentStage::Training: stage(RunController::tr("Training")); break;
+        case ExperimentStage::Tuning: stage(RunController::tr("Tuning on validation images")); break;
+        case ExperimentStage::Evaluating: stage(RunController::tr("Evaluating")); break;
+        case ExperimentStage::ScoringHandcrafted: stage(RunController::tr("Scoring the hand-crafted prompt")); break;
+        }
+    };
+    const bool onCuda = backbone.device.is_cuda();
+    callbacks.onStep = [&](const StepReport& r) {
+        RunProgress p;
+        p.epoch = r.epoch;
+        p.epochs = r.epochs;
+        p.step = r.step;
+        p.totalSteps = r.totalSteps;
+        p.loss = r.loss;
+        p.accuracy = r.accuracy;
+        p.lr = r.lr;
+        p.imagesPerSecond = r.imagesPerSecond;
+        p.etaSeconds = r.etaSeconds;
+        if (onCuda)  // the allocator's counters: cheap host-side reads, no synchronisation
+            p.memory = QString::fromStdString(describeMemory(deviceMemory(backbone.device)));
+        report([p](RunController* c) { Q_EMIT c->progress(p); });
+    };
+
+    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &context.control());
+    // Read back as a reopened run is: one reader of the results format (what results.json holds).
+    nlohmann::json json = r.json;
+    json["details"] = r.details();
+    RunResults results = runResultsFromJson(json, runFolder);
+    results.runId = runId;
+    return results;
+}
+
+} // namespace
+
+RunController::RunController(JobHost* jobs, QObject* parent)
+    : QObject(parent)
+    , m_jobs(jobs ? jobs : new JobHost(this))
+{
+    qRegisterMetaType<tunebench::RunProgress>();
+    qRegisterMetaType<tunebench::RunResults>();
+    // The host ends every job once, after everything the job posted: only then is the run over.
+    connect(m_jobs, &JobHost::finished, this, [this](const QString& owner, bool, const QString& failure) {
+        if (owner != kOwner)
+            return;
+        if (failure.isEmpty() && m_results)
+            Q_EMIT finished(*m_results);
+        else
+            Q_EMIT failed(failure.isEmpty() ? tr("the run ended without results") : failure);
+        m_results.reset();
+    });
+}
+
+RunController::~RunController() = default;
+
+bool RunController::start(const RunSettings& settings, const QString& runsRoot)
+{
+    auto results = std::make_shared<RunResults>();
+    QPointer<RunController> self(this);
+    if (!m_jobs->submit(kOwner, [settings, runsRoot, results, self](const JobHost::Context& context) {
+            *results = executeRun(settings, runsRoot, context, self.data());
+            return true;
+        }))
+        return false;
+    m_results = results;
+    return true;
+}
+
+bool RunController::isRunning() const
+{
+    return m_jobs->owner() == kOwner;
+}
+
+void RunController::requestStop()
+{
+    if (isRunning())
+        m_jobs->requestStop();
+}
+
+void RunController::abort()
+{
+    if (isRunning())
+        m_jobs->abort();
+}
+
+void RunController::setPaused(bool paused)
+{
+    if (isRunning())
+        m_jobs->setPaused(paused);
+}
+
+bool RunController::isPaused() const
+{
+    return isRunning() && m_jobs->isPaused();
+}
+
+bool RunController::waitForFinished(int timeoutMs)
+{
+    return m_jobs->waitForFinished(timeoutMs);
+}
+
+} // namespace tunebench
