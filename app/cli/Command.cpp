@@ -1,5 +1,6 @@
 #include "app/cli/Command.h"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
