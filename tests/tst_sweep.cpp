@@ -166,6 +166,12 @@ private Q_SLOTS:
         QCOMPARE(json::parse(two.out)["total"].get<int>(), 8);
         QVERIFY(!fs::exists(m_dir.path().toStdString() + "/grid-two/runs/0000-coop-fashion-mnist-lr0.002-1shot-seed1/results.json"));
         QVERIFY(fs::exists(m_dir.path().toStdString() + "/grid-two/runs/0000-coop-fashion-mnist-lr0.002-1shot-seed1/config.json"));
+        // A single value of a run setting sets it, as its flag would; it is no method option.
+        const auto single = test::runCli(sweep + QStringList{"--out", m_dir.path() + "/grid-single", "--opt", "epochs=3"});
+        QVERIFY2(single.exitCode == 0, single.err.c_str());
+        const json config = readJson(m_dir.path().toStdString() + "/grid-single/runs/0000-coop-fashion-mnist-1shot-seed1/config.json");
+        QCOMPARE(config["settings"]["epochs"].get<int>(), 3);
+        QVERIFY(!config["settings"]["options"].contains("epochs"));
     }
 
     // 1 dataset x 2 methods x 2 shot counts x 2 seeds on the demo model, two worker processes.

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -279,15 +280,24 @@ int planAndRun(const CliArgs& args)
     base.model = absoluteIfPath(base.model);
     if (!base.vocab.empty())
         base.vocab = absoluteIfPath(base.vocab);
-    // --opt name=a,b (or a JSON list) is an axis of the grid; a single value stays an option of every run.
+    // --opt name=a,b (or a JSON list) is an axis of the grid. A single value of a run setting (lr, epochs,
+    // ...) sets it for every run, as its flag would; any other single value stays an option of every run.
     OptionGrid grid;
     for (const std::string& pair : args.values("opt")) {
         const auto eq = pair.find('=');
         if (eq == std::string::npos || eq == 0)
             continue;  // settingsFromArgs already refused it
+        const std::string name = pair.substr(0, eq);
+        const auto& settings = gridSettingNames();
         if (const auto values = gridValues(pair.substr(eq + 1))) {
-            grid[pair.substr(0, eq)] = *values;
-            base.options.erase(pair.substr(0, eq));
+            grid[name] = *values;
+            base.options.erase(name);
+        } else if (std::find(settings.begin(), settings.end(), name) != settings.end()) {
+            nlohmann::json json = base.toJson();
+            json[name] = base.options[name];
+            base.options.erase(name);
+            json["options"] = base.options;
+            base = RunSettings::fromJson(json);
         }
     }
     std::vector<std::string> datasets;
