@@ -87,7 +87,8 @@ int runContinual(const CliArgs& args)
     // The image tower only: no vocabulary is needed, even for a CLIP model.
     Backbone backbone{*model, readCheckpoint(*model), nullptr, chooseDevice(args.value("device", "auto"))};
     std::cerr << "continual: " << tasks.size() << " tasks on " << describeDevice(backbone.device) << "\n";
-    if (!figuresUnavailable().empty())
+    const bool drawFigures = figuresUnavailable().empty();
+    if (!drawFigures)
         std::cerr << "continual: " << figuresUnavailable() << "; the heat maps are skipped\n";
     for (size_t t = 0; t < tasks.size(); ++t)
         std::cerr << "  task " << t + 1 << ": " << tasks[t].name << " (" << tasks[t].data.train.size() << " train, "
@@ -131,7 +132,7 @@ int runContinual(const CliArgs& args)
                                   {"matrix", summary.matrix},
                                   {"per_seed", perSeed}};
         // The mean matrix as a heat map beside the run folders.
-        if (figuresUnavailable().empty()) {
+        if (drawFigures) {
             const fs::path heatMap = runs / ("continual-" + stream + "-" + method + "-matrix.png");
             const std::string title = method + ": accuracy % (mean of " + std::to_string(seeds.size()) + " seeds)";
             const std::string problem = writeHeatMapFigure(
@@ -145,7 +146,7 @@ int runContinual(const CliArgs& args)
                 std::cerr << "warning: " << problem << "\n";
         }
         // L2P's figure: which pool prompts each task's test images chose, summed over the seeds.
-        if (summary.hasSelection() && figuresUnavailable().empty()) {
+        if (summary.hasSelection() && drawFigures) {
             const fs::path selection = runs / ("continual-" + stream + "-" + method + "-selection.png");
             const std::string selectionProblem = writeHeatMapFigure(
                 selectionHeatMap(summary.selection, method + ": prompts chosen for each task's test images (%)"), selection.string());

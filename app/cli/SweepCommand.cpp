@@ -251,22 +251,22 @@ int sweepCollect(const CliArgs& args)
     writeFileAtomically((fs::path(plan.folder) / "collect.csv").string(), csv);
 
     // The few-shot figure per dataset: H under base-to-new, else accuracy; zero-shot as the star at 0.
-    if (!figuresUnavailable().empty())
-        std::cerr << "sweep collect: " << figuresUnavailable() << "; collect.json and collect.csv are written\n";
-    for (const std::string& dataset : plan.datasets) {
-        if (!figuresUnavailable().empty())
-            break;
-        std::string metric;
-        const std::vector<ShotCurve> curves = sweepCurves(plan, cells, dataset, &metric);
-        std::string name;
-        for (char c : dataset)
-            name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
-        const fs::path png = fs::path(plan.folder) / ("curve-" + name + ".png");
-        const std::string problem = writeShotCurveFigure(curves, dataset, metric == "h" ? "H (%)" : "Accuracy (%)", png.string(),
-                                                         fs::path(png).replace_extension(".pdf").string());
-        if (!problem.empty())
-            std::cerr << "sweep collect: " << problem << "\n";
-    }
+    const std::string noFigures = figuresUnavailable();
+    if (!noFigures.empty())
+        std::cerr << "sweep collect: " << noFigures << "; collect.json and collect.csv are written\n";
+    else
+        for (const std::string& dataset : plan.datasets) {
+            std::string metric;
+            const std::vector<ShotCurve> curves = sweepCurves(plan, cells, dataset, &metric);
+            std::string name;
+            for (char c : dataset)
+                name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+            const fs::path png = fs::path(plan.folder) / ("curve-" + name + ".png");
+            const std::string problem = writeShotCurveFigure(curves, dataset, metric == "h" ? "H (%)" : "Accuracy (%)", png.string(),
+                                                             fs::path(png).replace_extension(".pdf").string());
+            if (!problem.empty())
+                std::cerr << "sweep collect: " << problem << "\n";
+        }
     std::cout << table.dump() << std::endl;
     return 0;
 }
