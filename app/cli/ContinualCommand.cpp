@@ -58,7 +58,7 @@ int runContinual(const CliArgs& args)
         throw Error("--batch-size, --train-per-class and --test-per-class must not be negative");
     for (const auto& method : methods)
         if (method != "joint" && !findStrategy(method).capabilities.continual)
-            throw Error("--methods: '" + method + "' is not a continual-learning method (use l2p, seq-ft or joint)");
+            throw Error("--methods: '" + method + "' is not a continual-learning method (" + continualMethodList() + ": joint)");
 
     // The tasks (the class order is seeded by the first seed, so that every seed sees the same stream).
     std::vector<ContinualTask> tasks;
@@ -105,10 +105,12 @@ int runContinual(const CliArgs& args)
         std::vector<ContinualResult> results;
         for (int seed : seeds) {
             ContinualSettings settings = base;
-            settings.method = method;
+            // "joint" in --methods is the protocol's joint training of L2P.
+            settings.joint = method == "joint";
+            settings.method = settings.joint ? "l2p" : method;
             settings.seed = seed;
-            // --opt values go to the methods that have them (joint is L2P).
-            settings.options = optionsFor(findStrategy(method == "joint" ? "l2p" : method).schema, base.options);
+            // --opt values go to the methods that have them.
+            settings.options = optionsFor(findStrategy(settings.method).schema, base.options);
             settings.runFolder = (runs / continualRunFolderName(stream, method, seed)).string();
             const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
             std::cerr << label << "run folder " << settings.runFolder << "\n" << label << "accuracy % after each task (rows) on each task so far:\n";

@@ -67,6 +67,7 @@ nlohmann::json runIdentity(const ContinualSettings& settings, const std::vector<
     for (const auto& task : tasks)
         taskList.push_back({{"name", task.name}, {"classes", task.classes}, {"train", task.data.train.size()}, {"test", task.data.test.size()}});
     return {{"method", settings.method},
+            {"joint", settings.joint},
             {"options", settings.options},
             {"seed", settings.seed},
             {"epochs_per_task", settings.epochsPerTask},
@@ -175,6 +176,20 @@ ContinualSummary summariseContinualSeeds(const std::vector<ContinualResult>& run
     return summary;
 }
 
+std::string continualLabel(const ContinualSettings& settings)
+{
+    return settings.joint ? "joint" : settings.method;
+}
+
+std::string continualMethodList()
+{
+    std::string out;
+    for (const StrategyInfo& info : strategyRegistry())
+        if (info.capabilities.continual)
+            out += (out.empty() ? "use " : ", ") + info.name;
+    return out + ", or the protocol's joint training";
+}
+
 std::string continualStreamName(const std::vector<ContinualTask>& tasks, bool classIncremental, const std::string& datasetName)
 {
     const std::string raw = classIncremental ? fs::path(datasetName).filename().string() + "-class" + std::to_string(tasks.size())
@@ -215,10 +230,10 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
     };
     if (tasks.empty())
         throw Error("continual learning needs at least one task");
-    const bool joint = settings.method == "joint";
-    const StrategyInfo& info = findStrategy(joint ? "l2p" : settings.method);
+    const bool joint = settings.joint;
+    const StrategyInfo& info = findStrategy(settings.method);
     if (!info.capabilities.continual)
-        throw Error("'" + settings.method + "' is not a continual-learning method (use l2p, seq-ft or joint)");
+        throw Error("'" + settings.method + "' is not a continual-learning method (" + continualMethodList() + ")");
 
     // The prompts start from the seed; every stage below reseeds, so that a resumed stage runs as it would have.
     torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
@@ -277,7 +292,7 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
     }
 
     ContinualResult result;
-    result.method = settings.method;
+    result.method = continualLabel(settings);
     result.seed = settings.seed;
     result.trainableParameters = strategy->trainableParameterCount();
 

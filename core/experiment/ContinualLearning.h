@@ -43,7 +43,8 @@ std::optional<double> forgetting(const AccuracyMatrix& matrix);
 
 struct ContinualSettings
 {
-    std::string method = "l2p";   // a strategy with the `continual` capability, or "joint" (L2P on every task at once)
+    std::string method = "l2p";   // a strategy with the `continual` capability
+    bool joint = false;           // the protocol's upper bound: one stage on every task's images at once (no forgetting)
     nlohmann::json options = nlohmann::json::object();
     int seed = 1;                 // prompt initialisation, data order and augmentation
     int epochsPerTask = 5;
@@ -54,6 +55,11 @@ struct ContinualSettings
     std::string runFolder;        // empty: nothing stored; else one checkpoint per task, resumed from
 };
 
+// What a stream's rows are called: the method, or "joint" for its joint training (the reports' row label).
+std::string continualLabel(const ContinualSettings& settings);
+// "use l2p, seq-ft, or the protocol's joint training": the registry's continual methods, for errors.
+std::string continualMethodList();
+
 struct ContinualCallbacks
 {
     std::function<void(const std::string&)> onLog;
@@ -63,7 +69,7 @@ struct ContinualCallbacks
 
 struct ContinualResult
 {
-    std::string method;
+    std::string method;               // continualLabel of the settings
     int seed = 1;
     std::string status = "finished";  // or "stopped"
     AccuracyMatrix matrix;

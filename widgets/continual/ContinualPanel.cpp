@@ -335,10 +335,11 @@ bool ContinualPanel::start()
         for (const QString& method : job->methods) {
             for (int seed : job->seeds) {
                 ContinualSettings settings = job->base;
-                settings.method = method.toStdString();
+                settings.joint = method == "joint";
+                settings.method = settings.joint ? "l2p" : method.toStdString();
                 settings.seed = seed;
                 if (!job->runsRoot.isEmpty())
-                    settings.runFolder = (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, settings.method, seed)).string();
+                    settings.runFolder = (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, continualLabel(settings), seed)).string();
                 ContinualCallbacks callbacks;
                 std::int64_t stepsBefore = 0, lastStage = -1, lastStep = 0;
                 callbacks.onStep = [&](int stage, const StepReport& report) {
