@@ -6,6 +6,7 @@
 #include "core/experiment/Experiment.h"
 #include "core/io/CheckpointWriter.h"
 #include "core/io/StateDict.h"
+#include "core/train/RunStore.h"
 #include "core/tuning/ParameterBudget.h"
 #include "core/tuning/continual/L2pStrategy.h"
 #include "tests/CliRunner.h"
@@ -18,6 +19,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -304,6 +306,38 @@ private Q_SLOTS:
         QVERIFY(fs::file_size(out["methods"]["l2p"]["heat_map"].get<std::string>()) > 1000);
         QVERIFY(fs::file_size(out["methods"]["l2p"]["selection_map"].get<std::string>()) > 1000);
         QVERIFY(!out["methods"]["seq-ft"].contains("selection_map"));  // no pool
+
+        // Each stream is an ordinary run folder (config.json + results.json): the run history lists it.
+        int listed = 0;
+        for (const RunSummary& run : listRuns(m_root + "/runs")) {
+            if (run.results.value("protocol", "") != "continual")
+                continue;
+            ++listed;
+            QCOMPARE(run.status, std::string("finished"));
+            QVERIFY(run.method == "l2p" || run.method == "seq-ft" || run.method == "joint");
+            QCOMPARE(run.dataset, std::string("colours-class2"));
+            QCOMPARE(run.results["accuracy"], run.results["average_accuracy"]);
+        }
+        QCOMPARE(listed, 6);
+
+        // The same streams as a study of the continual protocol, run by worker processes: the collected
+        // means are the command's.
+        const QString sweepDir = QString::fromStdString(m_root + "/continual-sweep");
+        const auto sweep = test::runCli({"sweep", "--protocol", "continual", "--protocol-opt", "tasks=2", "--model", model, "--datasets", dataset,
+                                         "--methods", "l2p,seq-ft", "--seeds", "1,2", "--shots", "0", "--epochs", "1", "--batch-size", "4",
+                                         "--opt", "pool_size=4", "--opt", "top_k=2", "--threads", "2", "--local", "2", "--out", sweepDir});
+        QVERIFY2(sweep.exitCode == 0, sweep.err.c_str());
+        const auto collected = test::runCli({"sweep", "collect", sweepDir});
+        QVERIFY2(collected.exitCode == 0, collected.err.c_str());
+        const json rows = json::parse(collected.out)["rows"];
+        QCOMPARE(rows.size(), size_t(2));
+        for (const json& row : rows) {
+            const std::string method = row["method"];
+            QCOMPARE(row["seeds"].get<int>(), 2);
+            QVERIFY2(std::abs(row["average_accuracy"]["mean"].get<double>() - out["methods"][method]["average_accuracy"].get<double>()) < 1e-12,
+                     method.c_str());
+            QVERIFY(std::abs(row["forgetting"]["mean"].get<double>() - out["methods"][method]["forgetting"].get<double>()) < 1e-12);
+        }
 
         const auto bad = test::runCli({"continual", "--model", model, "--dataset", dataset, "--tasks", "3", "--runs", runs});
         QVERIFY(bad.exitCode != 0);

@@ -6,6 +6,7 @@
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/experiment/ContinualLearning.h"
+#include "core/experiment/Protocol.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "report/Figures.h"
@@ -13,23 +14,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 namespace fs = std::filesystem;
 
 namespace tunebench::cli {
 
 namespace {
-
-std::string formatRow(const std::vector<double>& row)
-{
-    std::string out;
-    for (double a : row) {
-        char cell[16];
-        std::snprintf(cell, sizeof cell, "%7.2f", 100.0 * a);
-        out += cell;
-    }
-    return out;
-}
 
 int runContinual(const CliArgs& args)
 {
@@ -45,47 +36,57 @@ int runContinual(const CliArgs& args)
         seeds.push_back(parseInteger("--seeds", seed));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
-    ContinualSettings base;
-    base.epochsPerTask = args.intValue("epochs-per-task", 5);
-    base.batchSize = args.intValue("batch-size", 0);
-    base.trainPerClass = args.intValue("train-per-class", 0);
-    base.testPerClass = args.intValue("test-per-class", 0);
-    base.loaderThreads = args.intValue("loader-threads", 0);
-    base.options = parseOptions(args.values("opt"));
-    if (base.epochsPerTask < 1)
-        throw Error("--epochs-per-task must be at least 1, got " + std::to_string(base.epochsPerTask));
-    if (base.batchSize < 0 || base.trainPerClass < 0 || base.testPerClass < 0)
-        throw Error("--batch-size, --train-per-class and --test-per-class must not be negative");
-    for (const auto& method : methods)
-        if (method != "joint" && !findStrategy(method).capabilities.continual)
-            throw Error("--methods: '" + method + "' is not a continual-learning method (" + continualMethodList() + ": joint)");
 
-    // The tasks (the class order is seeded by the first seed, so that every seed sees the same stream).
-    std::vector<ContinualTask> tasks;
-    std::string stream;
+    // The study: one cell of the continual protocol per method and seed.
+    RunSettings base;
+    base.protocol = "continual";
+    base.model = *model;
+    base.device = args.value("device", "auto");
+    base.threads = args.intValue("threads", 0);
+    base.epochs = args.intValue("epochs-per-task", 5);
+    base.batchSize = args.intValue("batch-size", 0);
+    base.shots = args.intValue("train-per-class", 0);
+    base.loaderThreads = args.intValue("loader-threads", 0);
+    const nlohmann::json options = parseOptions(args.values("opt"));
+    if (base.epochs < 1)
+        throw Error("--epochs-per-task must be at least 1, got " + std::to_string(base.epochs));
+    if (base.batchSize < 0 || base.shots < 0 || args.intValue("test-per-class", 0) < 0)
+        throw Error("--batch-size, --train-per-class and --test-per-class must not be negative");
+    base.protocolOptions = {{"stream", protocol}, {"test_per_class", args.intValue("test-per-class", 0)},
+                            {"order_seed", seeds.front()}};  // every seed sees the same stream
     if (protocol == "class") {
         const auto dataset = args.value("dataset");
         if (!dataset)
             throw Error("--dataset D is required for the class-incremental protocol");
-        const int count = args.intValue("tasks", 0);
         if (!args.value("tasks"))
             throw Error("--tasks T is required for the class-incremental protocol");
-        tasks = classIncrementalTasks(openDatasetLogged(*dataset), count, static_cast<std::uint64_t>(seeds.front()));
-        stream = continualStreamName(tasks, true, *dataset);
+        base.dataset = *dataset;
+        base.protocolOptions["tasks"] = args.intValue("tasks", 0);
     } else {
-        const auto names = splitComma(args.value("datasets", ""));
-        std::vector<DatasetIndex> domains;
-        for (const auto& name : names)
-            domains.push_back(openDatasetLogged(name));
-        tasks = domainIncrementalTasks(domains);
-        if (args.value("tasks") && args.intValue("tasks", 0) != static_cast<int>(tasks.size()))
-            throw Error("--tasks " + *args.value("tasks") + " does not match the " + std::to_string(tasks.size()) + " datasets of --datasets");
-        stream = continualStreamName(tasks, false, "");
+        base.protocolOptions["datasets"] = splitComma(args.value("datasets", ""));
     }
+    std::vector<RunSettings> cells;
+    for (const auto& method : methods)
+        for (int seed : seeds) {
+            RunSettings cell = base;
+            // "joint" in --methods is the protocol's joint training of L2P.
+            cell.method = method == "joint" ? "l2p" : method;
+            cell.protocolOptions["joint"] = method == "joint";
+            cell.seed = seed;
+            cell.options = optionsFor(findStrategy(cell.method).schema, options);  // --opt values go to the methods that have them
+            if (!findStrategy(cell.method).capabilities.continual)
+                throw Error("--methods: '" + method + "' is not a continual-learning method (" + continualMethodList() + ")");
+            findProtocol("continual").validate(cell);
+            cells.push_back(cell);
+        }
 
-    configureThreads(args.intValue("threads", 0));
+    std::string stream;
+    const std::vector<ContinualTask> tasks = continualStream(base, &stream, [](const std::string& line) { std::cerr << line << "\n"; });
+    if (protocol == "domain" && args.value("tasks") && args.intValue("tasks", 0) != static_cast<int>(tasks.size()))
+        throw Error("--tasks " + *args.value("tasks") + " does not match the " + std::to_string(tasks.size()) + " datasets of --datasets");
+    configureThreads(base.threads);
     // The image tower only: no vocabulary is needed, even for a CLIP model.
-    Backbone backbone{*model, readCheckpoint(*model), nullptr, chooseDevice(args.value("device", "auto"))};
+    const Backbone backbone = loadCellBackbone(base);
     std::cerr << "continual: " << tasks.size() << " tasks on " << describeDevice(backbone.device) << "\n";
     const bool drawFigures = figuresUnavailable().empty();
     if (!drawFigures)
@@ -95,44 +96,35 @@ int runContinual(const CliArgs& args)
                   << tasks[t].data.test.size() << " test images)\n";
     const fs::path runs = args.value("runs", RunStore::defaultRoot());
 
+    // In this process, cell after cell; each run folder resumes after its last finished task.
     RunControl control;
     StopOnInterrupt stopOnInterrupt(control);
     nlohmann::json out = {{"protocol", protocol}, {"tasks", nlohmann::json::array()}, {"methods", nlohmann::json::object()}};
     for (const auto& task : tasks)
         out["tasks"].push_back({{"name", task.name}, {"classes", task.classes}});
+    std::map<std::string, std::vector<ContinualResult>> resultsOf;
+    std::map<std::string, nlohmann::json> perSeedOf;
+    for (const RunSettings& cell : cells) {
+        const std::string label = continualLabel(continualSettingsOf(cell));
+        const std::string prefix = "[" + label + " seed " + std::to_string(cell.seed) + "] ";
+        RunStore store = RunStore::at((runs / continualRunFolderName(stream, label, cell.seed)).string());
+        std::cerr << prefix << "run folder " << store.folder() << "\n" << prefix << "accuracy % after each task (rows) on each task so far:\n";
+        CellCallbacks callbacks;
+        callbacks.onLog = [&](const std::string& line) { std::cerr << prefix << line << "\n"; };
+        const nlohmann::json results = runStudyCell(cell, backbone, store, true, callbacks, &control);
+        if (results.value("status", "") != "finished")
+            throw Error(prefix + "stopped before the last task; run the same command again to continue from " + store.folder());
+        resultsOf[label].push_back(ContinualResult::fromJson(results, store.folder() + "/results.json"));
+        nlohmann::json perSeed = resultsOf[label].back().toJson();
+        perSeed["run"] = store.folder();
+        perSeedOf[label].push_back(perSeed);
+    }
     for (const auto& method : methods) {
-        nlohmann::json perSeed = nlohmann::json::array();
-        std::vector<ContinualResult> results;
-        for (int seed : seeds) {
-            ContinualSettings settings = base;
-            // "joint" in --methods is the protocol's joint training of L2P.
-            settings.joint = method == "joint";
-            settings.method = settings.joint ? "l2p" : method;
-            settings.seed = seed;
-            // --opt values go to the methods that have them.
-            settings.options = optionsFor(findStrategy(settings.method).schema, base.options);
-            settings.runFolder = (runs / continualRunFolderName(stream, method, seed)).string();
-            const std::string label = "[" + method + " seed " + std::to_string(seed) + "] ";
-            std::cerr << label << "run folder " << settings.runFolder << "\n" << label << "accuracy % after each task (rows) on each task so far:\n";
-            ContinualCallbacks callbacks;
-            callbacks.onLog = [&](const std::string& line) { std::cerr << label << line << "\n"; };
-            callbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
-                std::cerr << label << "after " << (method == "joint" ? std::string("joint") : "task " + std::to_string(stage + 1)) << ":"
-                          << formatRow(row) << "\n";
-            };
-            const ContinualResult result = runContinual(backbone, tasks, settings, callbacks, &control);
-            nlohmann::json json = result.toJson();
-            json["run"] = settings.runFolder;
-            perSeed.push_back(json);
-            if (result.status != "finished")
-                throw Error(label + "stopped before the last task; run the same command again to continue from " + settings.runFolder);
-            results.push_back(result);
-        }
-        const ContinualSummary summary = summariseContinualSeeds(results);
+        const ContinualSummary summary = summariseContinualSeeds(resultsOf[method]);
         out["methods"][method] = {{"average_accuracy", summary.averageAccuracy},
                                   {"forgetting", summary.forgetting ? nlohmann::json(*summary.forgetting) : nlohmann::json()},
                                   {"matrix", summary.matrix},
-                                  {"per_seed", perSeed}};
+                                  {"per_seed", perSeedOf[method]}};
         // The mean matrix as a heat map beside the run folders.
         if (drawFigures) {
             const fs::path heatMap = runs / ("continual-" + stream + "-" + method + "-matrix.png");
@@ -159,7 +151,7 @@ int runContinual(const CliArgs& args)
         }
         char line[160];
         std::snprintf(line, sizeof line, "%-8s A_T %6.2f  F_T %s  (mean of %zu seeds)\n", method.c_str(), 100.0 * summary.averageAccuracy,
-                      summary.forgetting ? formatRow({*summary.forgetting}).c_str() : "      -", seeds.size());
+                      summary.forgetting ? formatAccuracyRow({*summary.forgetting}).c_str() : "      -", seeds.size());
         std::cerr << line;
     }
     std::cout << out.dump(2) << "\n";

@@ -6,9 +6,12 @@
 #include "app/cli/RunSetup.h"
 
 #include "app/cli/CliArgs.h"
+#include "core/Device.h"
 #include "core/Error.h"
+#include "core/experiment/Protocol.h"
 #include "core/experiment/Sweep.h"
 #include "core/io/AtomicFile.h"
+#include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 #include "report/Figures.h"
@@ -251,7 +254,8 @@ int sweepCollect(const CliArgs& args)
     writeFileAtomically((fs::path(plan.folder) / "collect.csv").string(), csv);
 
     // The few-shot figure per dataset: H under base-to-new, else accuracy; zero-shot as the star at 0.
-    const std::string noFigures = figuresUnavailable();
+    const std::string noFigures = !plan.base.protocol.empty() ? "curves are drawn for few-shot sweeps (protocol " + plan.base.protocol + ")"
+                                                               : figuresUnavailable();
     if (!noFigures.empty())
         std::cerr << "sweep collect: " << noFigures << "; collect.json and collect.csv are written\n";
     else
@@ -303,16 +307,31 @@ int planAndRun(const CliArgs& args)
     std::vector<std::string> datasets;
     for (const std::string& dataset : splitComma(args.value("datasets", "")))
         datasets.push_back(absoluteIfPath(dataset));
+    // The kind of study: few-shot (the default), or another protocol with its options.
+    base.protocol = args.value("protocol", "");
+    const StudyProtocol& protocol = findProtocol(base.protocol);
+    base.protocol = protocol.name == "few-shot" ? "" : protocol.name;  // few-shot configs keep their shape
+    base.protocolOptions = parseOptions(args.values("protocol-opt"));
+    if (base.protocol.empty() && !base.protocolOptions.empty())
+        throw Error("--protocol-opt: the few-shot protocol has no options (its settings are flags: --base-new, --eval-datasets, ...)");
+    if (base.protocol == "continual") {
+        if (base.protocolOptions.value("stream", "class") != "class")
+            throw Error("--protocol continual: a sweep runs class-incremental streams (--protocol-opt tasks=T on each of --datasets); a "
+                        "domain-incremental stream is one command: tunebench-cli continual --datasets D1,D2,...");
+        if (!base.protocolOptions.contains("order_seed"))  // every seed sees the stream in the same class order
+            base.protocolOptions["order_seed"] = parseInteger("--seeds", splitComma(args.value("seeds", "1")).front());
+    }
     const auto out = args.value("out");
     if (!out)
         throw Error("--out DIR is required: the sweep's plan, run folders and logs go there");
     // The runs share one image-tower pass through a cache in the sweep folder, which every array task
     // reaches wherever the sweep folder is reachable.
     base.featureCache = featureCacheFolder(args, (fs::absolute(*out) / "feature-cache").lexically_normal().string());
-    const bool slurm = args.flag("slurm");
+    const bool slurm = args.flag("slurm"), inProcess = args.flag("in-process");
     const auto local = args.value("local");
-    if (slurm == static_cast<bool>(local))
-        throw Error("say where the runs go: --local N (worker processes here) or --slurm (one job array)");
+    if (int(slurm) + int(inProcess) + int(static_cast<bool>(local)) != 1)
+        throw Error("say where the runs go: --in-process (one after another in this process), --local N (worker processes here) or "
+                    "--slurm (one job array)");
     std::vector<int> seeds;
     for (const auto& seed : splitComma(args.value("seeds", "1")))
         seeds.push_back(parseInteger("--seeds", seed));
@@ -330,7 +349,20 @@ int planAndRun(const CliArgs& args)
             throw Error("--cpus-per-task must be at least 1, --gpus-per-task and --max-concurrent at least 0");
         return submitSlurm(plan, options, args.flag("dry-run"));
     }
-    const int workers = parseInteger("--local", *local);
+    if (inProcess && !args.flag("dry-run")) {
+        configureThreads(base.threads);
+        RunControl control;
+        const StopOnInterrupt stopOnInterrupt(control);
+        const std::size_t todo = unfinishedIndices(plan).size();
+        std::cerr << "sweep: " << todo << " of " << plan.runs.size() << " runs to run in this process\n";
+        const int finished = runSweepHere(plan, [](const SweepRun& run, const std::string& line) {
+            std::cerr << "[" << run.index << "] " << line << "\n";
+        }, &control);
+        const SweepCounts counts = countStates(sweepStates(plan));
+        std::cout << nlohmann::json{{"finished", finished}, {"counts", counts.toJson()}}.dump() << std::endl;
+        return counts.finished == counts.total ? 0 : 1;
+    }
+    const int workers = inProcess ? 1 : parseInteger("--local", *local);
     if (workers < 1)
         throw Error("--local N: N worker processes, at least 1");
     if (args.flag("dry-run")) {
@@ -356,7 +388,7 @@ std::vector<Command> sweepCommands()
     return {
         {"sweep",
          "--model PATH --datasets D1,D2 --methods a,b --shots 1,2,4,8,16 --seeds 1,2,3 [--opt name=v1,v2 ...] --out DIR "
-         "(--local N | --slurm [--partition P --gpus-per-task G --cpus-per-task C --time HH:MM:SS --max-concurrent K]) [--dry-run]",
+         "(--in-process | --local N | --slurm [--partition P --gpus-per-task G --cpus-per-task C --time HH:MM:SS --max-concurrent K]) [--dry-run]",
          "a plan of runs in DIR, run by N worker processes or as one Slurm job array; run again, it runs only what is unfinished",
          Options{
              {"model", "PATH", "the checkpoint (made absolute: array tasks start elsewhere)"},
@@ -368,8 +400,11 @@ std::vector<Command> sweepCommands()
               "a method option or a run setting (lr, epochs, batch_size, ...); several values (v1,v2 or a JSON list, "
               "[\"a, b\"] for one with a comma) are a grid: the sweep plans their product (repeatable)"},
              {"base-new", "", "base-to-new runs (Base, New, H)"},
+             {"protocol", "NAME", "the kind of study: few-shot (default) or continual (class-incremental: A_T, F_T per run)"},
+             {"protocol-opt", "name=value", "an option of the protocol (repeatable): continual's tasks=T, joint=true, test_per_class=K"},
              {"max-test-images", "N", "score a fixed seeded subset of each test split"},
              {"out", "DIR", "the sweep folder: plan.json, runs/, logs/, the shared feature cache"},
+             {"in-process", "", "run here, one run after another in this process (one model load for all)"},
              {"local", "N", "run here with N worker processes"},
              {"slurm", "", "submit one Slurm job array"},
              {"partition", "P", "Slurm partition"},

@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
+#include "core/experiment/Protocol.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
@@ -62,6 +63,31 @@ std::string percent(const nlohmann::json& value)
     return buffer;
 }
 
+// A cell of another protocol than few-shot (a continual stream), as a sweep's executors hand it over:
+// train --run-folder RUN, or train --config with "protocol" in its settings.
+int runOtherProtocol(const CliArgs& args, const RunSettings& settings, RunStore* planned)
+{
+    const StudyProtocol& protocol = findProtocol(settings.protocol);
+    if (settings.model.empty() || settings.method.empty())
+        throw Error("--model PATH and --method NAME are required");
+    findStrategy(settings.method);
+    if (protocol.validate)
+        protocol.validate(settings);
+    configureThreads(settings.threads);
+    const Backbone backbone = loadCellBackbone(settings);
+    RunStore store = planned ? *planned : RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, protocol.name);
+    std::cerr << "run folder: " << store.folder() << " (protocol " << protocol.name << ")\n";
+    RunControl control;
+    const StopOnInterrupt stopOnInterrupt(control);
+    CellCallbacks callbacks;
+    callbacks.onLog = [](const std::string& line) { std::cerr << line << "\n"; };
+    const nlohmann::json results = runStudyCell(settings, backbone, store, true, callbacks, &control);
+    if (results.value("status", "") == "stopped")
+        std::cerr << "stopped; what finished is kept: continue with tunebench-cli train --run-folder " << store.folder() << "\n";
+    std::cout << results.dump() << std::endl;
+    return results.value("status", "") == "finished" ? 0 : 1;
+}
+
 int runTrain(const CliArgs& args)
 {
     RunSettings settings;
@@ -86,6 +112,8 @@ int runTrain(const CliArgs& args)
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
     }
     settings = settingsFromArgs(args, settings);
+    if (!settings.protocol.empty() && findProtocol(settings.protocol).name != "few-shot")
+        return runOtherProtocol(args, settings, store ? &*store : nullptr);
     requireSettings(settings, true);
     configureThreads(settings.threads);
     findStrategy(settings.method);  // unknown names fail before any loading

@@ -1,6 +1,8 @@
 #include "core/experiment/ContinualLearning.h"
 
+#include "core/Device.h"
 #include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
 #include "core/data/FewShot.h"
 #include "core/data/PyRandom.h"
 #include "core/experiment/Experiment.h"
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -174,6 +177,17 @@ ContinualSummary summariseContinualSeeds(const std::vector<ContinualResult>& run
     summary.averageAccuracy = *seeds.mean("average_accuracy");
     summary.forgetting = seeds.mean("forgetting");  // none when a run has no forgetting (joint training)
     return summary;
+}
+
+std::string formatAccuracyRow(const std::vector<double>& row)
+{
+    std::string out;
+    for (double a : row) {
+        char cell[16];
+        std::snprintf(cell, sizeof cell, "%7.2f", 100.0 * a);
+        out += cell;
+    }
+    return out;
 }
 
 std::string continualLabel(const ContinualSettings& settings)
@@ -387,6 +401,161 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
         writeFileAtomically((run / "export.json").string(), strategy->exportManifest().dump(2) + "\n");
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+}
+
+} // namespace tunebench
+
+// ---- the continual protocol ----
+
+namespace tunebench {
+
+namespace {
+
+int protocolInteger(const RunSettings& settings, const char* name, int fallback)
+{
+    const nlohmann::json& value = settings.protocolOptions.contains(name) ? settings.protocolOptions[name] : nlohmann::json(fallback);
+    if (!value.is_number_integer())
+        throw Error(std::string("protocol option ") + name + " must be an integer, got " + value.dump());
+    return value.get<int>();
+}
+
+std::string streamKind(const RunSettings& settings)
+{
+    const std::string stream = settings.protocolOptions.value("stream", settings.protocolOptions.contains("datasets") ? "domain" : "class");
+    if (stream != "class" && stream != "domain")
+        throw Error("protocol option stream must be class or domain, got '" + stream + "'");
+    return stream;
+}
+
+void validateContinual(const RunSettings& settings)
+{
+    const StrategyInfo& info = findStrategy(settings.method);
+    if (!info.capabilities.continual)
+        throw Error("'" + settings.method + "' is not a continual-learning method (" + continualMethodList() + ")");
+    if (streamKind(settings) == "class") {
+        if (settings.dataset.empty())
+            throw Error("a class-incremental stream needs a dataset");
+        if (const int tasks = protocolInteger(settings, "tasks", 0); tasks < 2)
+            throw Error("tasks " + std::to_string(tasks) + ": a class-incremental stream needs at least 2 tasks (one task is plain training: use train)");
+    } else if (!settings.protocolOptions.contains("datasets") || !settings.protocolOptions["datasets"].is_array() ||
+               settings.protocolOptions["datasets"].size() < 2) {
+        throw Error("a domain-incremental stream needs protocol option datasets: a list of at least 2 datasets");
+    }
+    if (settings.shots < 0 || settings.epochs < 0 || settings.batchSize < 0 || protocolInteger(settings, "test_per_class", 0) < 0)
+        throw Error("continual: shots (training images per class), epochs, batch size and test_per_class must not be negative");
+}
+
+nlohmann::json runContinualCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool /*resume: always, by identity*/,
+                                const CellCallbacks& callbacks, RunControl* control)
+{
+    ContinualSettings continual = continualSettingsOf(settings);
+    continual.runFolder = store.folder();
+    std::string stream;
+    nlohmann::json results;
+    try {
+        const std::vector<ContinualTask> tasks = continualStream(settings, &stream, callbacks.onLog);
+        store.writeConfig({{"method", continualLabel(continual)},
+                           {"dataset", stream},
+                           {"model", settings.model},
+                           {"created", RunStore::utcNow()},
+                           {"device", describeDevice(backbone.device)},
+                           {"protocol", "continual"},
+                           {"settings", settings.toJson()}});
+        ContinualCallbacks continualCallbacks;
+        continualCallbacks.onLog = callbacks.onLog;
+        if (callbacks.onStep)
+            continualCallbacks.onStep = [&](int, const StepReport& report) { callbacks.onStep(report); };
+        continualCallbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
+            if (callbacks.onLog)
+                callbacks.onLog("after " + (continual.joint ? std::string("joint") : "task " + std::to_string(stage + 1)) + ":" + formatAccuracyRow(row));
+        };
+        const ContinualResult result = runContinual(backbone, tasks, continual, continualCallbacks, control);
+        results = result.toJson();
+    } catch (const std::exception& e) {
+        // As a failed few-shot run: the folder stays, and the history says why it ended.
+        try {
+            store.writeResults({{"method", continualLabel(continual)}, {"dataset", stream}, {"protocol", "continual"}, {"status", "failed"},
+                                {"message", firstLine(e.what())}, {"run", store.folder()}});
+        } catch (const std::exception&) {
+        }
+        throw;
+    }
+    results["protocol"] = "continual";
+    results["dataset"] = stream;
+    results["accuracy"] = results["average_accuracy"];  // what the run history and a study's table show first
+    results["run"] = store.folder();
+    store.writeResults(results);
+    return results;
+}
+
+std::map<std::string, double> continualMetrics(const nlohmann::json& results)
+{
+    std::map<std::string, double> out;
+    for (const char* metric : {"average_accuracy", "forgetting"})
+        if (results.contains(metric) && results[metric].is_number())
+            out[metric] = results[metric].get<double>();
+    return out;
+}
+
+} // namespace
+
+ContinualSettings continualSettingsOf(const RunSettings& settings)
+{
+    ContinualSettings out;
+    out.method = settings.method;
+    out.joint = settings.protocolOptions.value("joint", false);
+    out.options = settings.options;
+    out.seed = settings.seed;
+    out.epochsPerTask = settings.epochs > 0 ? settings.epochs : 5;
+    out.batchSize = settings.batchSize;
+    out.trainPerClass = settings.shots;
+    out.testPerClass = protocolInteger(settings, "test_per_class", 0);
+    out.loaderThreads = settings.loaderThreads;
+    return out;
+}
+
+std::vector<ContinualTask> continualStream(const RunSettings& settings, std::string* streamName,
+                                           const std::function<void(const std::string&)>& progress)
+{
+    std::vector<ContinualTask> tasks;
+    if (streamKind(settings) == "class") {
+        tasks = classIncrementalTasks(openDataset(settings.dataset, {}, progress), protocolInteger(settings, "tasks", 0),
+                                      static_cast<std::uint64_t>(protocolInteger(settings, "order_seed", 1)));
+        if (streamName)
+            *streamName = continualStreamName(tasks, true, settings.dataset);
+    } else {
+        std::vector<DatasetIndex> domains;
+        for (const auto& name : settings.protocolOptions.at("datasets"))
+            domains.push_back(openDataset(name.get<std::string>(), {}, progress));
+        tasks = domainIncrementalTasks(domains);
+        if (streamName)
+            *streamName = continualStreamName(tasks, false, "");
+    }
+    return tasks;
+}
+
+StudyProtocol continualProtocol()
+{
+    return {"continual", "a stream of tasks, class- or domain-incremental (L2P's protocol): A_T and F_T", false, validateContinual,
+            runContinualCell, continualMetrics};
+}
+
+ContinualResult ContinualResult::fromJson(const nlohmann::json& json, const std::string& where)
+{
+    ContinualResult result;
+    try {
+        result.method = json.at("method").get<std::string>();
+        result.seed = json.at("seed").get<int>();
+        result.status = json.at("status").get<std::string>();
+        result.matrix = json.at("matrix").get<AccuracyMatrix>();
+        result.selection = json.at("selection").get<std::vector<std::vector<std::int64_t>>>();
+        result.trainableParameters = json.at("trainable_parameters").get<std::int64_t>();
+        result.resumedTasks = json.value("resumed_tasks", 0);
+        result.seconds = json.value("seconds", 0.0);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + ": not a continual result (" + e.what() + ")");
+    }
     return result;
 }
 

@@ -3,6 +3,7 @@
 // far (the L2P paper's protocol). The CLI's `continual` and the workbench run the same code.
 
 #include "core/data/DatasetIndex.h"
+#include "core/experiment/Protocol.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,9 @@ using AccuracyMatrix = std::vector<std::vector<double>>;
 std::vector<ContinualTask> classIncrementalTasks(const DatasetIndex& dataset, int tasks, std::uint64_t seed);
 // Domain-incremental: one task per dataset, every class in each; at least two, all with the same classes.
 std::vector<ContinualTask> domainIncrementalTasks(const std::vector<DatasetIndex>& domains);
+
+// "  55.00  40.00": a row of the accuracy matrix in percent, as the logs print it.
+std::string formatAccuracyRow(const std::vector<double>& row);
 
 // A_T = (1/T) sum_i a_{T,i}: the mean of the last row.
 double averageAccuracy(const AccuracyMatrix& matrix);
@@ -80,7 +84,11 @@ struct ContinualResult
     std::int64_t trainableParameters = 0;
     int resumedTasks = 0;  // stages read back from the run folder instead of trained
     double seconds = 0;
+    // results.json of a continual cell holds this, with "protocol", "dataset" (the stream), "accuracy" (A_T) and
+    // "run" added.
     nlohmann::json toJson() const;
+    // Error naming `where` when a field is missing or of the wrong type.
+    static ContinualResult fromJson(const nlohmann::json& json, const std::string& where);
 };
 
 // What the seeds of one method add up to: the element-wise mean matrix, mean A_T, mean F_T (nullopt when a
@@ -107,5 +115,18 @@ std::string continualRunFolderName(const std::string& stream, const std::string&
 // settings continues after the last finished stage and gives the same result as an uninterrupted run.
 ContinualResult runContinual(const Backbone& backbone, const std::vector<ContinualTask>& tasks, const ContinualSettings& settings,
                              const ContinualCallbacks& callbacks = {}, RunControl* control = nullptr);
+
+// The continual protocol (Protocol.h): a cell is one method and seed on one stream, read from
+// RunSettings::protocolOptions: {"stream": "class", "tasks": T} splits settings.dataset, {"stream": "domain",
+// "datasets": [D1, D2, ...]} takes one task per dataset; "joint" (false), "test_per_class" (0: all) and
+// "order_seed" (the class order's seed, 1; a study gives its first seed so that every seed sees the same
+// stream). settings.shots is the training images per class of each task (0: all), settings.epochs the
+// epochs per task (0: 5). Its run folder holds config.json, results.json and continual.json (the stream's
+// identity), task-N/ per finished task, and resumes after the last finished task.
+StudyProtocol continualProtocol();
+// The stream a continual cell trains on, and its name (continualStreamName).
+std::vector<ContinualTask> continualStream(const RunSettings& settings, std::string* streamName,
+                                           const std::function<void(const std::string&)>& progress = {});
+ContinualSettings continualSettingsOf(const RunSettings& settings);
 
 } // namespace tunebench

@@ -25,6 +25,10 @@ nlohmann::json RunSettings::toJson() const
         json["adapt_target"] = adaptTarget;
     if (!featureCache.empty())
         json["feature_cache"] = featureCache;
+    if (!protocol.empty())
+        json["protocol"] = protocol;
+    if (!protocolOptions.empty())
+        json["protocol_options"] = protocolOptions;
     return json;
 }
 
@@ -58,6 +62,10 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.evalDatasets = j.value("eval_datasets", s.evalDatasets);
         s.adaptTarget = j.value("adapt_target", s.adaptTarget);
         s.featureCache = j.value("feature_cache", s.featureCache);
+        s.protocol = j.value("protocol", s.protocol);
+        s.protocolOptions = j.value("protocol_options", nlohmann::json::object());
+        if (!s.protocolOptions.is_object())
+            throw Error("run config: protocol_options must be an object");
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }

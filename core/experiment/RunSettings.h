@@ -41,6 +41,11 @@ struct RunSettings
     // The image-tower cache's folder (FeatureCache): methods with a frozen image tower read each view's
     // features from there, or compute and store them. Empty: no cache.
     std::string featureCache;
+    // The kind of study the run is a cell of (Protocol.h): "" is few-shot (everything above); "continual"
+    // reads its stream from protocolOptions ({"stream": "class", "tasks": T} or {"stream": "domain",
+    // "datasets": [...]}, "joint", "test_per_class", "order_seed").
+    std::string protocol;
+    nlohmann::json protocolOptions = nlohmann::json::object();
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);

@@ -1,8 +1,11 @@
 #include "core/experiment/Sweep.h"
 
 #include "core/Error.h"
+#include "core/experiment/Experiment.h"
+#include "core/experiment/Protocol.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/io/AtomicFile.h"
+#include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 
@@ -126,6 +129,13 @@ RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run)
     json["method"] = run.method;
     json["shots"] = run.shots;
     json["seed"] = run.seed;
+    // The sweep's options go to the methods that have them (pool_size to L2P, not to seq-ft).
+    const ParamSchema& schema = findStrategy(run.method).schema;
+    nlohmann::json own = nlohmann::json::object();
+    for (const auto& [name, value] : plan.base.options.items())
+        if (std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; }))
+            own[name] = value;
+    json["options"] = own;
     for (const auto& [name, value] : run.options.items()) {
         if (isGridSetting(name))
             json[name] = value;
@@ -176,6 +186,12 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
     plan.shots = shots;
     plan.seeds = seeds;
     plan.grid = grid;
+    for (const auto& [name, value] : base.options.items())
+        if (std::none_of(methods.begin(), methods.end(), [&](const std::string& method) {
+                const ParamSchema& schema = findStrategy(method).schema;
+                return std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; });
+            }))
+            throw Error("--opt " + name + ": none of the sweep's methods has this option");
     for (const auto& [name, values] : grid) {
         const bool known = isGridSetting(name) || std::any_of(methods.begin(), methods.end(), [&](const std::string& method) {
                                const ParamSchema& schema = findStrategy(method).schema;
@@ -214,9 +230,11 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
                                       (name + safePart(method) + "-" + safePart(dataset) + "-" + pointName + std::to_string(shot) +
                                        "shot-seed" + std::to_string(seed)))
                                          .string();
-                        // A value the settings or the method refuse fails here, naming it, not in a run.
+                        // A value the settings, the method or the protocol refuse fails here, naming it, not in a run.
                         try {
                             const RunSettings settings = runSettingsOf(plan, run);
+                            if (const StudyProtocol& protocol = findProtocol(settings.protocol); protocol.validate)
+                                protocol.validate(settings);
                             nlohmann::json ownOptions = nlohmann::json::object();
                             for (const auto& [option, value] : point.items())
                                 if (!isGridSetting(option))
@@ -440,11 +458,37 @@ std::vector<RunState> sweepStates(const SweepPlan& plan)
     return states;
 }
 
+int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&, const std::string& line)>& log, RunControl* control)
+{
+    std::map<std::string, std::shared_ptr<const Backbone>> backbones;  // by what loadCellBackbone reads
+    int finished = 0;
+    for (const SweepRun& run : plan.runs) {
+        if (control && control->stopRequested())
+            break;
+        if (runFolderState(run.folder) == RunState::Finished)
+            continue;
+        const RunSettings settings = runSettingsOf(plan, run);
+        const std::string key = settings.model + "\n" + settings.vocab + "\n" + settings.device + "\n" +
+                                (findProtocol(settings.protocol).needsVocabulary ? "text" : "image");
+        if (!backbones.count(key))
+            backbones[key] = std::make_shared<const Backbone>(loadCellBackbone(settings));
+        RunStore store = RunStore::open(run.folder);
+        CellCallbacks callbacks;
+        if (log)
+            callbacks.onLog = [&](const std::string& line) { log(run, line); };
+        const nlohmann::json results = runStudyCell(settings, *backbones[key], store, true, callbacks, control);
+        if (results.value("status", "") == "finished")
+            ++finished;
+    }
+    return finished;
+}
+
 std::vector<SweepCell> collectSweep(const SweepPlan& plan)
 {
     std::vector<SweepCell> cells;
     std::map<std::string, std::size_t> cellOf;
     std::vector<SeedStatistics> seedsOf;  // per cell
+    const StudyProtocol& protocol = findProtocol(plan.base.protocol);
     for (const SweepRun& run : plan.runs) {
         const std::string key = run.dataset + "\n" + run.method + "\n" + run.options.dump() + "\n" + std::to_string(run.shots);
         if (!cellOf.count(key)) {
@@ -458,16 +502,20 @@ std::vector<SweepCell> collectSweep(const SweepPlan& plan)
         const nlohmann::json results = RunStore::readJsonFile((fs::path(run.folder) / "results.json").string());
         ++cells[c].seeds;
         seedsOf[c].startSeed();
-        for (const char* metric : {"accuracy", "base", "new", "h"})
-            if (results.contains(metric) && results[metric].is_number() && (std::string(metric) == "accuracy" || results.value("base_new", false)))
-                seedsOf[c].add(metric, results[metric].get<double>());
+        for (const auto& [metric, value] : protocol.metrics(results))
+            seedsOf[c].add(metric, value);
     }
-    for (std::size_t c = 0; c < cells.size(); ++c)
+    for (std::size_t c = 0; c < cells.size(); ++c) {
         for (const std::string& metric : seedsOf[c].metrics()) {
             const MetricOverSeeds overSeeds = *seedsOf[c].overSeedsWithValue(metric);
             cells[c].mean[metric] = overSeeds.mean;
             cells[c].stdev[metric] = overSeeds.stdev;
         }
+        // H as compare and the papers' tables give it: of the mean Base and New, not the mean of the seeds'
+        // H (its std stays the seeds' spread).
+        if (const auto h = seedsOf[c].harmonicMeanOfMeans("base", "new"))
+            cells[c].mean["h"] = *h;
+    }
     return cells;
 }
 

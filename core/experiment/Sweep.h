@@ -8,12 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tunebench {
+
+class RunControl;
 
 struct SweepRun
 {
@@ -101,6 +104,12 @@ struct SlurmOptions
 // `cli train --config RUN/config.json --run-folder RUN --threads $SLURM_CPUS_PER_TASK`, its log in
 // DIR/logs/%x_%A_%a.out (appended, so a requeued task keeps its first attempt's lines).
 std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli);
+
+// The in-process executor: the plan's unfinished runs one after another in this process, each through its
+// protocol (runStudyCell, resuming what its folder holds), one backbone per model. `log` gets each run's
+// lines. Returns how many runs finished; a stop requested on `control` ends it after the current run.
+int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&, const std::string& line)>& log = {},
+                 RunControl* control = nullptr);
 
 // One cell of the collected table: a dataset, method, grid point and shot count over its finished seeds.
 struct SweepCell

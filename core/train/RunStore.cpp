@@ -77,6 +77,15 @@ RunStore RunStore::open(const std::string& folder)
     return RunStore(fs::absolute(folder).string());
 }
 
+RunStore RunStore::at(const std::string& folder)
+{
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec)
+        throw Error(folder + ": cannot create the run folder (" + ec.message() + ")");
+    return RunStore(fs::absolute(folder).string());
+}
+
 std::string RunStore::checkpointDir() const
 {
     return (fs::path(m_folder) / "checkpoint").string();

@@ -34,6 +34,9 @@ public:
     static RunStore create(const std::string& root, const std::string& method, const std::string& dataset);
     // An existing run folder; Error naming the folder when it has no config.json.
     static RunStore open(const std::string& folder);
+    // A run folder at a name chosen beforehand (a study's cell), created when missing; its config.json is
+    // the caller's to write.
+    static RunStore at(const std::string& folder);
 
     const std::string& folder() const { return m_folder; }
     std::string checkpointDir() const;

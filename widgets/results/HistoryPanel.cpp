@@ -81,7 +81,13 @@ void HistoryPanel::refresh()
         item->setText(3, QString::fromStdString(run.status));
         QString result;
         if (run.results.is_object()) {
-            if (run.results.contains("h") && run.results["h"].is_number())
+            const auto number = [&](const char* key) { return run.results.contains(key) && run.results[key].is_number(); };
+            if (run.results.value("protocol", "") == "continual" && number("average_accuracy")) {
+                // A stream: its average accuracy after the last task, and its forgetting (none for joint training).
+                result = tr("A_T %1%").arg(run.results["average_accuracy"].get<double>() * 100, 0, 'f', 2);
+                if (number("forgetting"))
+                    result += tr(", F_T %1%").arg(run.results["forgetting"].get<double>() * 100, 0, 'f', 2);
+            } else if (run.results.contains("h") && run.results["h"].is_number())
                 result = tr("H %1%").arg(run.results["h"].get<double>() * 100, 0, 'f', 2);
             else if (run.results.contains("accuracy") && run.results["accuracy"].is_number())
                 result = tr("accuracy %1%").arg(run.results["accuracy"].get<double>() * 100, 0, 'f', 2);

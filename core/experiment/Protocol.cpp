@@ -1,0 +1,106 @@
+#include "core/experiment/Protocol.h"
+
+#include "core/Device.h"
+#include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/data/DomainAdaptationData.h"
+#include "core/experiment/ContinualLearning.h"
+#include "core/experiment/Experiment.h"
+#include "core/train/RunStore.h"
+
+#include <mutex>
+
+namespace tunebench {
+
+namespace {
+
+// few-shot: one run of runExperiment. All classes or base-to-new, with domain-generalisation targets
+// (eval datasets) and an adaptation target as the settings say.
+nlohmann::json runFewShotCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool resume,
+                              const CellCallbacks& callbacks, RunControl* control)
+{
+    // An adapted run reads its source as a domain-adaptation domain (an Office-Home domain is used whole).
+    const DatasetIndex dataset =
+        settings.adaptTarget.empty() ? openDataset(settings.dataset, {}, callbacks.onLog) : openAdaptationDomain(settings.dataset, callbacks.onLog);
+    store.writeConfig(runConfig(settings, dataset, backbone));
+    ExperimentCallbacks experimentCallbacks;
+    experimentCallbacks.onLog = callbacks.onLog;
+    experimentCallbacks.onStep = callbacks.onStep;
+    return runExperiment(settings, backbone, dataset, &store, resume, experimentCallbacks, control).json;
+}
+
+std::map<std::string, double> fewShotMetrics(const nlohmann::json& results)
+{
+    std::map<std::string, double> out;
+    const bool baseNew = results.value("base_new", false);
+    for (const char* metric : {"accuracy", "base", "new", "h"})
+        if (results.contains(metric) && results[metric].is_number() && (std::string(metric) == "accuracy" || baseNew))
+            out[metric] = results[metric].get<double>();
+    return out;
+}
+
+std::deque<StudyProtocol>& registry()
+{
+    // One entry per protocol.
+    static std::deque<StudyProtocol> protocols = {
+        {"few-shot", "all classes or base-to-new, with domain-generalisation and adaptation targets", true, {}, runFewShotCell,
+         fewShotMetrics},
+        continualProtocol(),
+    };
+    return protocols;
+}
+
+std::mutex& registryMutex()
+{
+    static std::mutex mutex;
+    return mutex;
+}
+
+} // namespace
+
+const std::deque<StudyProtocol>& studyProtocols()
+{
+    return registry();
+}
+
+const StudyProtocol& findProtocol(const std::string& name)
+{
+    const std::string wanted = name.empty() ? "few-shot" : name;
+    std::lock_guard<std::mutex> lock(registryMutex());
+    std::string known;
+    for (const StudyProtocol& protocol : registry()) {
+        if (protocol.name == wanted)
+            return protocol;
+        known += (known.empty() ? "" : ", ") + protocol.name;
+    }
+    throw Error("unknown protocol '" + wanted + "' (known: " + known + ")");
+}
+
+void addProtocol(StudyProtocol protocol)
+{
+    if (!protocol.run || !protocol.metrics)
+        throw Error("protocol '" + protocol.name + "' needs run and metrics");
+    std::lock_guard<std::mutex> lock(registryMutex());
+    for (const StudyProtocol& known : registry())
+        if (known.name == protocol.name)
+            throw Error("protocol '" + protocol.name + "' is already known");
+    registry().push_back(std::move(protocol));
+}
+
+Backbone loadCellBackbone(const RunSettings& settings)
+{
+    if (findProtocol(settings.protocol).needsVocabulary)
+        return loadBackbone(settings.model, settings.vocab, settings.device);
+    return Backbone{settings.model, readCheckpoint(settings.model), nullptr, chooseDevice(settings.device)};
+}
+
+nlohmann::json runStudyCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool resume,
+                            const CellCallbacks& callbacks, RunControl* control)
+{
+    const StudyProtocol& protocol = findProtocol(settings.protocol);
+    if (protocol.validate)
+        protocol.validate(settings);
+    return protocol.run(settings, backbone, store, resume, callbacks, control);
+}
+
+} // namespace tunebench
