@@ -268,347 +268,477 @@ std::int64_t countTrainableParameters(const Backbone& backbone, const RunSetting
 
 namespace {
 
-ExperimentResult runExperimentSteps(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
-                                    bool resume, const ExperimentCallbacks& callbacks, RunControl* control,
-                                    const std::vector<DatasetIndex>& targets)
+// What a method that adapts (a DomainAdaptiveLearner, DAPL) gets from the stages besides the source: the
+// two domains' words when it is attached, the target's training images without their labels beside every
+// source batch, and the side that scores each split (the source's prompts on the source, the target's on
+// every target).
+class TargetDomain
 {
-    const auto started = std::chrono::steady_clock::now();
-    auto log = [&](const std::string& line) {
-        if (callbacks.onLog)
-            callbacks.onLog(line);
-    };
-    auto stage = [&](ExperimentStage s) {
-        if (callbacks.onStage)
-            callbacks.onStage(s);
-    };
-    // An imported prompt is evaluated on every class of this dataset, without training.
-    const bool imported = !settings.importPrompt.empty();
-    const StrategyInfo& info = findStrategy(experimentMethod(settings));
-    // Domain adaptation: the first target is the domain adapted to; its training images go in unlabelled.
-    const bool adapts = !imported && info.capabilities.adaptsToTarget;
-    if (adapts && settings.adaptTarget.empty())
-        throw Error(info.name + " adapts to an unlabelled target domain: give one (train --adapt-to TARGET, or tunebench-cli adapt)");
-    if (adapts && targets.empty())
-        throw Error(info.name + ": the target domain " + settings.adaptTarget + " was not opened (openTargetDatasets)");
-    if (!adapts && !settings.adaptTarget.empty())
-        throw Error(info.name + " does not adapt to a target domain (adapt-to applies to dapl); score a target with eval datasets instead");
-    const bool baseNew = !imported && !adapts && settings.baseNew && baseNewApplies(backbone, info);
-    if (settings.baseNew && !baseNew && !imported)
-        log("base-to-new does not apply to " + info.name + (adapts ? " (domain adaptation)" : " on this model") + ": plain accuracy");
-    torch::manual_seed(static_cast<uint64_t>(settings.seed));
+public:
+    TargetDomain(std::string method, DomainAdaptiveLearner& learner, const DatasetIndex& source, const DatasetIndex& target)
+        : m_method(std::move(method)), m_learner(learner), m_source(source), m_target(target)
+    {
+    }
 
-    // CoOp's protocol: few-shot sampling first, then the class split (methods.md 3).
-    const DatasetIndex fewShot = applyFewShot(dataset, {settings.shots, static_cast<std::uint64_t>(settings.seed)});
-    const DatasetIndex trainSet = baseNew ? subsampleClasses(fewShot, ClassSubset::Base) : fewShot;
-    const auto trainShared = std::make_shared<const DatasetIndex>(trainSet);
-    const int resolution = backbone.checkpoint.spec.vision.imageSize;
+    static std::vector<std::string> domainWords(const DatasetIndex& source, const DatasetIndex& target)
+    {
+        return {adaptationDomainName(source), adaptationDomainName(target)};
+    }
 
-    std::unique_ptr<Strategy> strategy;
-    const ClipModel model = backbone.build();
-    if (imported) {
-        ImportedPrompt prompt = PromptExport::read(settings.importPrompt, model, taskSetup(backbone, dataset, trainSet.classNames, settings.shots));
-        for (const auto& warning : prompt.warnings)
-            log("warning: " + warning);
-        strategy = std::move(prompt.strategy);
-    } else {
-        TaskSetup setup = taskSetup(backbone, dataset, trainSet.classNames, settings.shots);
+    // The source's batches paired with the target's unlabelled training images, batch for batch; what it
+    // adapts with goes into results["adaptation"].
+    BatchSource& pairWith(BatchSource& source, const RunSettings& settings, int resolution, int batchSize, nlohmann::json& results,
+                          const std::function<void(const std::string&)>& log)
+    {
+        DatasetIndex unlabelled = m_target;
+        unlabelled.train = withoutLabels(m_target.train);
+        unlabelled.val.clear();
+        unlabelled.test.clear();
+        const auto unlabelledShared = std::make_shared<const DatasetIndex>(std::move(unlabelled));
+        m_images = makeSource(unlabelledShared, unlabelledShared->train, resolution,
+                              trainTransform(resolution, effectiveRecipe(settings, m_target).cropScaleMin), batchSize, true,
+                              static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        m_paired.emplace(source, *m_images);
+        results["adaptation"] = {{"source_domain", adaptationDomainName(m_source)},
+                                 {"target_domain", adaptationDomainName(m_target)},
+                                 {"target", m_target.name},
+                                 {"unlabelled_target_images", unlabelledShared->train.size()}};
+        log(m_method + ": adapting " + adaptationDomainName(m_source) + " -> " + adaptationDomainName(m_target) + " with " +
+            std::to_string(unlabelledShared->train.size()) + " unlabelled target images");
+        return *m_paired;
+    }
+
+    std::vector<std::string> problems() const { return m_images ? m_images->problems() : std::vector<std::string>{}; }
+    void scoreWith(AdaptationSide side) { m_learner.setInferenceSide(side); }
+
+private:
+    std::string m_method;
+    DomainAdaptiveLearner& m_learner;
+    const DatasetIndex& m_source;
+    const DatasetIndex& m_target;
+    std::unique_ptr<ImageBatchSource> m_images;
+    std::optional<PairedBatchSource> m_paired;
+};
+
+// One experiment, stage by stage: its inputs (loaders, the image-tower cache), preparation, training,
+// validation tuning, evaluation, and writing the result.
+class ExperimentRun
+{
+public:
+    ExperimentRun(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store, bool resume,
+                  const ExperimentCallbacks& callbacks, RunControl* control, const std::vector<DatasetIndex>& targets)
+        : m_settings(settings), m_backbone(backbone), m_dataset(dataset), m_store(store), m_resume(resume), m_callbacks(callbacks),
+          m_control(control), m_targets(targets), m_started(std::chrono::steady_clock::now()),
+          m_resolution(backbone.checkpoint.spec.vision.imageSize)
+    {
+    }
+
+    ExperimentResult run()
+    {
+        setUp();
+        if (!m_imported)
+            prepare();
+        if (!m_imported && m_strategy->needsTraining() && !(m_control && m_control->stopRequested()))
+            train();
+        if (m_info->capabilities.validationTuned && !m_imported && !m_trainSet.val.empty())
+            tuneOnValidation();
+        countParameters();
+        // A stopped run is still evaluated: what was learned so far is worth seeing (and keeping).
+        evaluate();
+        write();
+        return std::move(m_result);
+    }
+
+private:
+    void log(const std::string& line) const
+    {
+        if (m_callbacks.onLog)
+            m_callbacks.onLog(line);
+    }
+    void stage(ExperimentStage s) const
+    {
+        if (m_callbacks.onStage)
+            m_callbacks.onStage(s);
+    }
+
+    // ---- setting up: the split, the strategy, the trainer's configuration ----
+    void setUp()
+    {
+        // An imported prompt is evaluated on every class of this dataset, without training.
+        m_imported = !m_settings.importPrompt.empty();
+        m_info = &findStrategy(experimentMethod(m_settings));
+        // Domain adaptation: the first target is the domain adapted to; its training images go in unlabelled.
+        const bool adapts = !m_imported && m_info->capabilities.adaptsToTarget;
+        if (adapts && m_settings.adaptTarget.empty())
+            throw Error(m_info->name + " adapts to an unlabelled target domain: give one (train --adapt-to TARGET, or tunebench-cli adapt)");
+        if (adapts && m_targets.empty())
+            throw Error(m_info->name + ": the target domain " + m_settings.adaptTarget + " was not opened (openTargetDatasets)");
+        if (!adapts && !m_settings.adaptTarget.empty())
+            throw Error(m_info->name + " does not adapt to a target domain (adapt-to applies to dapl); score a target with eval datasets instead");
+        m_baseNew = !m_imported && !adapts && m_settings.baseNew && baseNewApplies(m_backbone, *m_info);
+        if (m_settings.baseNew && !m_baseNew && !m_imported)
+            log("base-to-new does not apply to " + m_info->name + (adapts ? " (domain adaptation)" : " on this model") + ": plain accuracy");
+        torch::manual_seed(static_cast<uint64_t>(m_settings.seed));
+
+        // CoOp's protocol: few-shot sampling first, then the class split (methods.md 3).
+        m_fewShot = applyFewShot(m_dataset, {m_settings.shots, static_cast<std::uint64_t>(m_settings.seed)});
+        m_trainSet = m_baseNew ? subsampleClasses(m_fewShot, ClassSubset::Base) : m_fewShot;
+        m_trainShared = std::make_shared<const DatasetIndex>(m_trainSet);
+
+        m_model = m_backbone.build();
+        if (m_imported) {
+            ImportedPrompt prompt =
+                PromptExport::read(m_settings.importPrompt, m_model, taskSetup(m_backbone, m_dataset, m_trainSet.classNames, m_settings.shots));
+            for (const auto& warning : prompt.warnings)
+                log("warning: " + warning);
+            m_strategy = std::move(prompt.strategy);
+        } else {
+            TaskSetup setup = taskSetup(m_backbone, m_dataset, m_trainSet.classNames, m_settings.shots);
+            if (adapts)
+                setup.domainNames = TargetDomain::domainWords(m_dataset, m_targets.front());
+            m_strategy = m_info->create();
+            m_strategy->attach(m_model, setup, m_settings.options);
+        }
         if (adapts)
-            setup.domainNames = {adaptationDomainName(dataset), adaptationDomainName(targets.front())};
-        strategy = info.create();
-        strategy->attach(model, setup, settings.options);
+            m_targetDomain.emplace(m_info->name, dynamic_cast<DomainAdaptiveLearner&>(*m_strategy), m_dataset, m_targets.front());
+        // Every method that needs the text tower is a ClipStrategy (prompt export, augmentation choice).
+        m_clipStrategy = m_info->capabilities.needsTextTower ? &dynamic_cast<ClipStrategy&>(*m_strategy) : nullptr;
+
+        m_config = withEpochs(m_strategy->defaultTrainerConfig(m_settings.shots), m_settings.epochs);
+        if (m_settings.lr > 0)
+            m_config.lr = m_settings.lr;
+        m_config.precision = m_settings.precision;
+        m_config.maxSteps = m_settings.maxSteps;
+        if (m_store) {
+            m_config.checkpointDir = m_store->checkpointDir();
+            m_config.resume = m_resume;
+        }
+        m_batchSize = m_settings.batchSize > 0 ? m_settings.batchSize : m_strategy->defaultBatchSize(m_settings.shots);
+        m_recipe = effectiveRecipe(m_settings, m_dataset);
+
+        m_result.method = m_info->name;
+        m_result.baseNew = m_baseNew;
+        m_result.trainableParameters = m_strategy->trainableParameterCount();
+        m_result.json = {{"method", m_info->name},       {"dataset", m_dataset.name}, {"model", m_backbone.checkpoint.spec.name},
+                         {"shots", m_settings.shots},    {"seed", m_settings.seed},   {"base_new", m_baseNew},
+                         {"trainer", toJson(m_config)},  {"batch_size", m_batchSize}, {"recipe", recipeJson(m_recipe)},
+                         {"status", "finished"}};
+        if (m_store)
+            m_result.json["run"] = m_store->folder();
+        if (m_imported)
+            m_result.json["imported_from"] = m_settings.importPrompt;
+        if (m_callbacks.onStart)
+            m_callbacks.onStart({m_info->name, m_result.trainableParameters, static_cast<int>(m_trainSet.train.size()), m_baseNew});
+
+        // The image-tower cache: a method whose image tower stays frozen gets each view's features, computed
+        // once and shared with every run of the same model, images, transform, seed and epoch. Mixed
+        // precision (CUDA autocast) would encode differently inside the step, so it keeps the images.
+        if (!m_settings.featureCache.empty() && m_clipStrategy && m_info->capabilities.frozenImageTower &&
+            !m_backbone.checkpoint.spec.sha256.empty() && (m_settings.precision == "fp32" || !m_backbone.device.is_cuda()))
+            m_featureCache = std::make_shared<FeatureCache>(m_settings.featureCache);
     }
-    auto* adaptive = adapts ? &dynamic_cast<DomainAdaptiveLearner&>(*strategy) : nullptr;
-    // Every method that needs the text tower is a ClipStrategy (prompt export, augmentation choice).
-    auto* clipStrategy = info.capabilities.needsTextTower ? &dynamic_cast<ClipStrategy&>(*strategy) : nullptr;
 
-    TrainerConfig config = withEpochs(strategy->defaultTrainerConfig(settings.shots), settings.epochs);
-    if (settings.lr > 0)
-        config.lr = settings.lr;
-    config.precision = settings.precision;
-    config.maxSteps = settings.maxSteps;
-    if (store) {
-        config.checkpointDir = store->checkpointDir();
-        config.resume = resume;
-    }
-    const int batchSize = settings.batchSize > 0 ? settings.batchSize : strategy->defaultBatchSize(settings.shots);
-    const DatasetRecipe recipe = effectiveRecipe(settings, dataset);
-
-    ExperimentResult result;
-    SkippedImages skipped;
-    result.method = info.name;
-    result.baseNew = baseNew;
-    result.trainableParameters = strategy->trainableParameterCount();
-    nlohmann::json& results = result.json;
-    results = {{"method", info.name},       {"dataset", dataset.name}, {"model", backbone.checkpoint.spec.name},
-               {"shots", settings.shots},   {"seed", settings.seed},   {"base_new", baseNew},
-               {"trainer", toJson(config)}, {"batch_size", batchSize}, {"recipe", recipeJson(recipe)},
-               {"status", "finished"}};
-    if (store)
-        results["run"] = store->folder();
-    if (imported)
-        results["imported_from"] = settings.importPrompt;
-    if (callbacks.onStart)
-        callbacks.onStart({info.name, result.trainableParameters, static_cast<int>(trainSet.train.size()), baseNew});
-
-    // The image-tower cache: a method whose image tower stays frozen gets each view's features, computed
-    // once and shared with every run of the same model, images, transform, seed and epoch. Mixed
-    // precision (CUDA autocast) would encode differently inside the step, so it keeps the images.
-    std::shared_ptr<FeatureCache> featureCache;
-    if (!settings.featureCache.empty() && clipStrategy && info.capabilities.frozenImageTower &&
-        !backbone.checkpoint.spec.sha256.empty() && (settings.precision == "fp32" || !backbone.device.is_cuda()))
-        featureCache = std::make_shared<FeatureCache>(settings.featureCache);
-    int viewsComputed = 0, viewsReused = 0;
-    std::string cacheWriteProblem;
-    const std::function<bool()> abandon = [control] { return control && control->abortRequested(); };
-    auto inputSource = [&](const std::shared_ptr<const DatasetIndex>& data, const std::vector<Sample>& samples, const std::string& role,
-                           std::optional<TrainTransform> train, int batch, bool shuffle, std::uint64_t seed) {
+    // ---- inputs: loaders of images, or of cached image-tower features ----
+    InputSource inputSource(const std::shared_ptr<const DatasetIndex>& data, const std::vector<Sample>& samples, const std::string& role,
+                            std::optional<TrainTransform> train, int batch, bool shuffle, std::uint64_t seed)
+    {
         InputSource input;
-        if (!featureCache) {
-            input.images = makeSource(data, samples, resolution, train, batch, shuffle, seed, settings.loaderThreads);
+        if (!m_featureCache) {
+            input.images = makeSource(data, samples, m_resolution, train, batch, shuffle, seed, m_settings.loaderThreads);
             return input;
         }
-        auto [pipeline, options] = loaderSetup(resolution, train, batch, shuffle, seed, settings.loaderThreads);
-        const CachedFeatureSource::Identity identity{backbone.checkpoint.spec.sha256, describeDevice(backbone.device), data->name, role};
+        auto [pipeline, options] = loaderSetup(m_resolution, train, batch, shuffle, seed, m_settings.loaderThreads);
+        const CachedFeatureSource::Identity identity{m_backbone.checkpoint.spec.sha256, describeDevice(m_backbone.device), data->name, role};
+        ClipStrategy* clip = m_clipStrategy;
         input.features = std::make_unique<CachedFeatureSource>(
-            data, samples, pipeline, options, [clipStrategy](const at::Tensor& images) { return clipStrategy->imageFeatures(images); },
-            featureCache, identity, abandon);
+            data, samples, pipeline, options, [clip](const at::Tensor& images) { return clip->imageFeatures(images); }, m_featureCache,
+            identity, abandon());
         return input;
-    };
+    }
     // What a source met, once it is done: unreadable images, and the cache's reuse.
-    auto finish = [&](const InputSource& input) {
-        skipped.add(input.problems());
+    void finish(const InputSource& input)
+    {
+        m_skipped.add(input.problems());
         if (input.features) {
-            viewsComputed += input.features->viewsComputed();
-            viewsReused += input.features->viewsReused();
+            m_viewsComputed += input.features->viewsComputed();
+            m_viewsReused += input.features->viewsReused();
             if (!input.features->lastWriteProblem().empty())
-                cacheWriteProblem = input.features->lastWriteProblem();
+                m_cacheWriteProblem = input.features->lastWriteProblem();
         }
-    };
-    // Evaluates `evaluated` (the strategy, or the hand-crafted prompt beside it) on test samples.
-    auto evaluateSplit = [&](Strategy& evaluated, const DatasetIndex& set, const std::vector<Sample>& samples) {
-        InputSource input = inputSource(std::make_shared<const DatasetIndex>(set), samples, "test", std::nullopt, kEvalBatch, false, 1);
-        Evaluation evaluation = evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
-                                         static_cast<int>(set.classNames.size()), abandon);
+    }
+    std::function<bool()> abandon() const
+    {
+        RunControl* control = m_control;
+        return [control] { return control && control->abortRequested(); };
+    }
+    std::vector<Sample> testSamples(const DatasetIndex& set) const
+    {
+        return limitSamples(set.test, m_settings.maxTestImages, static_cast<std::uint64_t>(m_settings.seed));
+    }
+    // `evaluated` (the strategy, or the hand-crafted prompt beside it) on `set`'s test samples.
+    Evaluation evaluateSplit(Strategy& evaluated, const DatasetIndex& set)
+    {
+        InputSource input =
+            inputSource(std::make_shared<const DatasetIndex>(set), testSamples(set), "test", std::nullopt, kEvalBatch, false, 1);
+        Evaluation evaluation = tunebench::evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
+                                         static_cast<int>(set.classNames.size()), abandon());
         finish(input);
         return evaluation;
-    };
-
-    // Cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1).
-    if (!imported) {
-        stage(ExperimentStage::Preparing);
-        const bool augment = !clipStrategy || clipStrategy->prepareWithAugmentation();
-        InputSource prepareSource = inputSource(trainShared, trainSet.train, "train",
-                                                augment ? std::optional<TrainTransform>(trainTransform(resolution, 0.5)) : std::nullopt,
-                                                kEvalBatch, false, static_cast<std::uint64_t>(settings.seed));
-        strategy->prepare(prepareSource.get());
-        finish(prepareSource);
     }
 
-    if (!imported && strategy->needsTraining() && !(control && control->stopRequested())) {
+    // ---- preparation: cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1) ----
+    void prepare()
+    {
+        stage(ExperimentStage::Preparing);
+        const bool augment = !m_clipStrategy || m_clipStrategy->prepareWithAugmentation();
+        InputSource source = inputSource(m_trainShared, m_trainSet.train, "train",
+                                         augment ? std::optional<TrainTransform>(trainTransform(m_resolution, 0.5)) : std::nullopt,
+                                         kEvalBatch, false, static_cast<std::uint64_t>(m_settings.seed));
+        m_strategy->prepare(source.get());
+        finish(source);
+    }
+
+    // ---- training ----
+    void train()
+    {
         stage(ExperimentStage::Training);
         // Domain adaptation pairs the source's images with the target's, whose epochs end early (a cached
         // view holds every sample): both stay images.
         InputSource trainSource;
-        if (adapts)
-            trainSource.images = makeSource(trainShared, trainSet.train, resolution, trainTransform(resolution, recipe.cropScaleMin), batchSize,
-                                            true, static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
+        const TrainTransform augmentation = trainTransform(m_resolution, m_recipe.cropScaleMin);
+        const auto seed = static_cast<std::uint64_t>(m_settings.seed);
+        if (m_targetDomain)
+            trainSource.images = makeSource(m_trainShared, m_trainSet.train, m_resolution, augmentation, m_batchSize, true, seed,
+                                            m_settings.loaderThreads);
         else
-            trainSource = inputSource(trainShared, trainSet.train, "train", trainTransform(resolution, recipe.cropScaleMin), batchSize, true,
-                                      static_cast<std::uint64_t>(settings.seed));
-        // The target's training images without labels, batch for batch beside the source's.
-        std::unique_ptr<ImageBatchSource> targetSource;
-        std::optional<PairedBatchSource> paired;
-        if (adapts) {
-            const DatasetIndex& target = targets.front();
-            DatasetIndex unlabelled = target;
-            unlabelled.train = withoutLabels(target.train);
-            unlabelled.val.clear();
-            unlabelled.test.clear();
-            const auto unlabelledShared = std::make_shared<const DatasetIndex>(std::move(unlabelled));
-            targetSource = makeSource(unlabelledShared, unlabelledShared->train, resolution,
-                                      trainTransform(resolution, effectiveRecipe(settings, target).cropScaleMin), batchSize, true,
-                                      static_cast<std::uint64_t>(settings.seed), settings.loaderThreads);
-            paired.emplace(trainSource.get(), *targetSource);
-            results["adaptation"] = {{"source_domain", adaptationDomainName(dataset)},
-                                     {"target_domain", adaptationDomainName(target)},
-                                     {"target", target.name},
-                                     {"unlabelled_target_images", unlabelledShared->train.size()}};
-            log(info.name + ": adapting " + adaptationDomainName(dataset) + " -> " + adaptationDomainName(target) + " with " +
-                std::to_string(unlabelledShared->train.size()) + " unlabelled target images");
-        }
-        BatchSource& trainData = paired ? static_cast<BatchSource&>(*paired) : trainSource.get();
+            trainSource = inputSource(m_trainShared, m_trainSet.train, "train", augmentation, m_batchSize, true, seed);
+        BatchSource& trainData = m_targetDomain ? m_targetDomain->pairWith(trainSource.get(), m_settings, m_resolution, m_batchSize,
+                                                                           m_result.json, [this](const std::string& line) { log(line); })
+                                                : trainSource.get();
         const std::int64_t perEpoch = trainSource.get().batchesPerEpoch();
-        const std::int64_t logEvery = settings.logEvery > 0 ? settings.logEvery : std::max<std::int64_t>(1, perEpoch * config.epochs / 50);
+        const std::int64_t logEvery =
+            m_settings.logEvery > 0 ? m_settings.logEvery : std::max<std::int64_t>(1, perEpoch * m_config.epochs / 50);
         {
             std::ostringstream intro;
-            intro << info.name << ": " << strategy->trainableParameterCount() << " trainable parameters, " << trainSet.train.size()
-                  << " training images, " << config.epochs << " epochs x " << perEpoch << " steps, batch " << batchSize << ", lr "
-                  << config.lr;
+            intro << m_info->name << ": " << m_strategy->trainableParameterCount() << " trainable parameters, " << m_trainSet.train.size()
+                  << " training images, " << m_config.epochs << " epochs x " << perEpoch << " steps, batch " << m_batchSize << ", lr "
+                  << m_config.lr;
             log(intro.str());
         }
         TrainerCallbacks trainerCallbacks;
         trainerCallbacks.onStep = [&](const StepReport& r) {
-            if (callbacks.onStep)
-                callbacks.onStep(r);
+            if (m_callbacks.onStep)
+                m_callbacks.onStep(r);
             if (r.step % logEvery != 0 && r.step != r.totalSteps)
                 return;
-            char line[256];
-            std::snprintf(line, sizeof line, "epoch %d/%d step %lld/%lld loss %.4f acc %.1f%% lr %.2e %.1f img/s ETA %s", r.epoch + 1,
-                          r.epochs, static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.accuracy * 100,
-                          r.lr, r.imagesPerSecond, formatDuration(r.etaSeconds).c_str());
-            std::string text = line;
-            for (const auto& [name, value] : r.metrics) {
-                std::snprintf(line, sizeof line, " %s %.4g", name.c_str(), value);
-                text += line;
-            }
-            log(text);
-            if (store) {
+            log(stepLine(r));
+            if (m_store) {
                 nlohmann::json metric = {{"type", "step"}, {"epoch", r.epoch}, {"step", r.step}, {"loss", r.loss}, {"accuracy", r.accuracy},
                                          {"lr", r.lr}, {"images_per_second", r.imagesPerSecond}};
                 for (const auto& [name, value] : r.metrics)
                     metric[name] = value;
-                store->appendMetric(metric);
+                m_store->appendMetric(metric);
             }
         };
         trainerCallbacks.onEpoch = [&](const EpochReport& r) {
-            if (callbacks.onEpoch)
-                callbacks.onEpoch(r);
-            if (store)
-                store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
+            if (m_callbacks.onEpoch)
+                m_callbacks.onEpoch(r);
+            if (m_store)
+                m_store->appendMetric({{"type", "epoch"}, {"epoch", r.epoch}, {"loss", r.loss}, {"accuracy", r.accuracy}, {"seconds", r.seconds}});
         };
-        const TrainResult trained = Trainer(config).fit(*strategy, trainData, trainerCallbacks, control);
+        const TrainResult trained = Trainer(m_config).fit(*m_strategy, trainData, trainerCallbacks, m_control);
         // The images trained on are those the loader could read.
         const std::int64_t unreadable = trainSource.skippedCount();
         const std::int64_t trainImages = trainSource.get().sampleCount();
-        results["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps},          {"seconds", trained.seconds},
-                            {"final_loss", trained.finalLoss},   {"images", trainImages - unreadable},
-                            {"skipped_images", unreadable}};
+        m_result.json["train"] = {{"epochs_done", trained.epochsDone}, {"steps", trained.steps},          {"seconds", trained.seconds},
+                                  {"final_loss", trained.finalLoss},   {"images", trainImages - unreadable},
+                                  {"skipped_images", unreadable}};
         finish(trainSource);
-        if (targetSource)
-            skipped.add(targetSource->problems());
+        if (m_targetDomain)
+            m_skipped.add(m_targetDomain->problems());
         if (unreadable > 0)
-            log("trained on " + std::to_string(trainImages - unreadable) + " of " + std::to_string(trainImages) + " training images: " + std::to_string(unreadable) +
-                " could not be read (see problems)");
+            log("trained on " + std::to_string(trainImages - unreadable) + " of " + std::to_string(trainImages) +
+                " training images: " + std::to_string(unreadable) + " could not be read (see problems)");
         if (trained.status != TrainResult::Status::Finished) {
-            result.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
-            result.message = trained.message;
-            results["status"] = result.status;
-            results["message"] = trained.message;
+            m_result.status = trained.status == TrainResult::Status::Stopped ? "stopped" : "diverged";
+            m_result.message = trained.message;
+            m_result.json["status"] = m_result.status;
+            m_result.json["message"] = trained.message;
             log(trained.message);
         }
     }
-    if (info.capabilities.validationTuned && !imported && !trainSet.val.empty()) {
-        stage(ExperimentStage::Tuning);
-        InputSource valSource = inputSource(trainShared, trainSet.val, "val", std::nullopt, kEvalBatch, false, 1);
-        strategy->tuneOnValidation(valSource.get());
-        finish(valSource);
-    }
-    results["trainable_parameters"] = strategy->trainableParameterCount();
-    const ParameterBudget budget = parameterBudget(*strategy, model, settings.tasks);
-    results["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"tasks", budget.tasks},
-                             {"multiplier", budget.multiplier}};
 
-    // A stopped run is still evaluated: what was learned so far is worth seeing (and keeping).
-    stage(ExperimentStage::Evaluating);
-    const auto testSamples = [&](const DatasetIndex& set) {
-        return limitSamples(set.test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
-    };
-    // An adapted method scores the source with the source's prompts and every target with the target's.
-    if (adaptive)
-        adaptive->setInferenceSide(AdaptationSide::Source);
-    const Evaluation trainingClasses = evaluateSplit(*strategy, trainSet, testSamples(trainSet));
-    if (adaptive)
-        adaptive->setInferenceSide(AdaptationSide::Target);
-    result.trainingClasses = ClassEvaluation{trainSet.classNames, trainingClasses};
-    const auto trainingClassesJson = accuracyJson(trainingClasses, trainSet.classNames);
-    for (const auto& key : {"accuracy", "per_class", "n"})
-        results[key] = trainingClassesJson[key];
-    if (store) {
-        store->appendMetric({{"type", "eval"}, {"split", baseNew ? "base" : "test"}, {"accuracy", trainingClasses.accuracy}, {"n", trainingClasses.n}});
-        if (clipStrategy && !imported) {
-            const auto manifest = PromptExport::write(*clipStrategy, (fs::path(store->exportDir()) / "prompt").string(),
-                                                      {{"accuracy", trainingClasses.accuracy}});
-            result.exportPath = (fs::path(store->exportDir()) / "prompt.json").string();
-            result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
-            results["export"] = result.exportPath;
+    static std::string stepLine(const StepReport& r)
+    {
+        char line[256];
+        std::snprintf(line, sizeof line, "epoch %d/%d step %lld/%lld loss %.4f acc %.1f%% lr %.2e %.1f img/s ETA %s", r.epoch + 1, r.epochs,
+                      static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.accuracy * 100, r.lr,
+                      r.imagesPerSecond, formatDuration(r.etaSeconds).c_str());
+        std::string text = line;
+        for (const auto& [name, value] : r.metrics) {
+            std::snprintf(line, sizeof line, " %s %.4g", name.c_str(), value);
+            text += line;
+        }
+        return text;
+    }
+
+    // ---- validation tuning (Tip-Adapter-F's alpha and beta, the linear probe's C) ----
+    void tuneOnValidation()
+    {
+        stage(ExperimentStage::Tuning);
+        InputSource source = inputSource(m_trainShared, m_trainSet.val, "val", std::nullopt, kEvalBatch, false, 1);
+        m_strategy->tuneOnValidation(source.get());
+        finish(source);
+    }
+
+    void countParameters()
+    {
+        m_result.json["trainable_parameters"] = m_strategy->trainableParameterCount();
+        const ParameterBudget budget = parameterBudget(*m_strategy, m_model, m_settings.tasks);
+        m_result.json["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"tasks", budget.tasks},
+                                       {"multiplier", budget.multiplier}};
+    }
+
+    // ---- evaluation: the training classes, the new classes, the targets, the hand-crafted prompt ----
+    void evaluate()
+    {
+        stage(ExperimentStage::Evaluating);
+        nlohmann::json& results = m_result.json;
+        // An adapted method scores the source with the source's prompts and every target with the target's.
+        if (m_targetDomain)
+            m_targetDomain->scoreWith(AdaptationSide::Source);
+        const Evaluation trainingClasses = evaluateSplit(*m_strategy, m_trainSet);
+        if (m_targetDomain)
+            m_targetDomain->scoreWith(AdaptationSide::Target);
+        m_result.trainingClasses = ClassEvaluation{m_trainSet.classNames, trainingClasses};
+        const auto trainingClassesJson = accuracyJson(trainingClasses, m_trainSet.classNames);
+        for (const auto& key : {"accuracy", "per_class", "n"})
+            results[key] = trainingClassesJson[key];
+        if (m_store) {
+            m_store->appendMetric(
+                {{"type", "eval"}, {"split", m_baseNew ? "base" : "test"}, {"accuracy", trainingClasses.accuracy}, {"n", trainingClasses.n}});
+            if (m_clipStrategy && !m_imported) {
+                const auto manifest = PromptExport::write(*m_clipStrategy, (fs::path(m_store->exportDir()) / "prompt").string(),
+                                                          {{"accuracy", trainingClasses.accuracy}});
+                m_result.exportPath = (fs::path(m_store->exportDir()) / "prompt.json").string();
+                m_result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
+                results["export"] = m_result.exportPath;
+            }
+        }
+        const DatasetIndex newSet = m_baseNew ? subsampleClasses(m_fewShot, ClassSubset::New) : DatasetIndex();
+        if (m_baseNew) {
+            results["base"] = trainingClasses.accuracy;
+            results["base_eval"] = trainingClassesJson;
+            try {
+                m_strategy->setClasses(newSet.classNames);
+                const Evaluation novel = evaluateSplit(*m_strategy, newSet);
+                m_result.novel = ClassEvaluation{newSet.classNames, novel};
+                m_result.harmonic = harmonicMean(trainingClasses.accuracy, novel.accuracy);
+                results["new"] = novel.accuracy;
+                results["new_eval"] = accuracyJson(novel, newSet.classNames);
+                results["h"] = *m_result.harmonic;
+                if (m_store)
+                    m_store->appendMetric({{"type", "eval"}, {"split", "new"}, {"accuracy", novel.accuracy}, {"n", novel.n}});
+            } catch (const Error& e) {
+                m_result.novelMessage = e.what();
+                results["new"] = nullptr;
+                results["h"] = nullptr;
+                results["new_message"] = e.what();
+                log("new classes: " + std::string(e.what()));
+            }
+        }
+        // Domain generalisation: the classes trained on, on each target's test images.
+        if (!m_targets.empty()) {
+            if (m_result.novel)
+                m_strategy->setClasses(m_trainSet.classNames);
+            nlohmann::json targetsJson = nlohmann::json::object();
+            for (const DatasetIndex& target : m_targets) {
+                const DatasetIndex targetSet = m_baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
+                const Evaluation evaluation = evaluateSplit(*m_strategy, targetSet);
+                m_result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
+                targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
+                log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
+                if (m_store)
+                    m_store->appendMetric({{"type", "eval"}, {"split", "target"}, {"dataset", target.name}, {"accuracy", evaluation.accuracy},
+                                           {"n", evaluation.n}});
+            }
+            results["targets"] = targetsJson;
+        }
+        // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
+        if (m_settings.compareHandcrafted && m_info->capabilities.comparesWithHandcrafted() && m_backbone.tokenizer) {
+            stage(ExperimentStage::ScoringHandcrafted);
+            auto handcrafted = findStrategy("zeroshot").create();
+            // A fresh model: the learned method's hooks must not leak in.
+            handcrafted->attach(m_backbone.build(), taskSetup(m_backbone, m_dataset, m_trainSet.classNames, m_settings.shots),
+                                nlohmann::json::object());
+            m_result.handcraftedTrainingClasses = ClassEvaluation{m_trainSet.classNames, evaluateSplit(*handcrafted, m_trainSet)};
+            if (m_baseNew) {
+                handcrafted->setClasses(newSet.classNames);
+                m_result.handcraftedNovel = ClassEvaluation{newSet.classNames, evaluateSplit(*handcrafted, newSet)};
+            }
         }
     }
-    const DatasetIndex newSet = baseNew ? subsampleClasses(fewShot, ClassSubset::New) : DatasetIndex();
-    if (baseNew) {
-        results["base"] = trainingClasses.accuracy;
-        results["base_eval"] = trainingClassesJson;
-        try {
-            strategy->setClasses(newSet.classNames);
-            const Evaluation novel = evaluateSplit(*strategy, newSet, testSamples(newSet));
-            result.novel = ClassEvaluation{newSet.classNames, novel};
-            result.harmonic = harmonicMean(trainingClasses.accuracy, novel.accuracy);
-            results["new"] = novel.accuracy;
-            results["new_eval"] = accuracyJson(novel, newSet.classNames);
-            results["h"] = *result.harmonic;
-            if (store)
-                store->appendMetric({{"type", "eval"}, {"split", "new"}, {"accuracy", novel.accuracy}, {"n", novel.n}});
-        } catch (const Error& e) {
-            result.novelMessage = e.what();
-            results["new"] = nullptr;
-            results["h"] = nullptr;
-            results["new_message"] = e.what();
-            log("new classes: " + std::string(e.what()));
+
+    // ---- the result: problems, the cache's reuse, results.json ----
+    void write()
+    {
+        nlohmann::json& results = m_result.json;
+        m_result.problems = m_skipped.lines();
+        results["problems"] = m_result.problems;
+        if (m_featureCache || m_viewsComputed + m_viewsReused > 0) {
+            results["feature_cache"] = {{"folder", m_settings.featureCache}, {"views_computed", m_viewsComputed}, {"views_reused", m_viewsReused}};
+            log("image-tower cache " + m_settings.featureCache + ": " + std::to_string(m_viewsReused) + " views reused, " +
+                std::to_string(m_viewsComputed) + " computed");
+            if (!m_cacheWriteProblem.empty())
+                log("warning: the image-tower cache could not store a view (the run is not affected): " + m_cacheWriteProblem);
+        }
+        if (!m_result.problems.empty()) {
+            log(std::to_string(m_result.problems.size()) + " image" + (m_result.problems.size() == 1 ? "" : "s") +
+                " could not be read and were skipped:");
+            for (const std::string& problem : m_result.problems)
+                log("  " + problem);
+        }
+        m_result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
+        if (m_store) {
+            nlohmann::json stored = results;
+            stored["details"] = m_result.details();
+            m_store->writeResults(stored);
         }
     }
-    // Domain generalisation: the classes trained on, on each target's test images.
-    if (!targets.empty()) {
-        if (result.novel)
-            strategy->setClasses(trainSet.classNames);
-        nlohmann::json targetsJson = nlohmann::json::object();
-        for (const DatasetIndex& target : targets) {
-            const DatasetIndex targetSet = baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
-            const Evaluation evaluation = evaluateSplit(*strategy, targetSet, testSamples(targetSet));
-            result.targets.emplace_back(target.name, ClassEvaluation{targetSet.classNames, evaluation});
-            targetsJson[target.name] = accuracyJson(evaluation, targetSet.classNames);
-            log(target.name + ": accuracy " + std::to_string(evaluation.accuracy));
-            if (store)
-                store->appendMetric({{"type", "eval"}, {"split", "target"}, {"dataset", target.name}, {"accuracy", evaluation.accuracy},
-                                     {"n", evaluation.n}});
-        }
-        results["targets"] = targetsJson;
-    }
-    // The prompt comparison: the dataset's hand-crafted prompt, zero-shot, on exactly the same images.
-    if (settings.compareHandcrafted && info.capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
-        stage(ExperimentStage::ScoringHandcrafted);
-        auto handcrafted = findStrategy("zeroshot").create();
-        // A fresh model: the learned method's hooks must not leak in.
-        handcrafted->attach(backbone.build(), taskSetup(backbone, dataset, trainSet.classNames, settings.shots), nlohmann::json::object());
-        result.handcraftedTrainingClasses =
-            ClassEvaluation{trainSet.classNames, evaluateSplit(*handcrafted, trainSet, testSamples(trainSet))};
-        if (baseNew) {
-            handcrafted->setClasses(newSet.classNames);
-            result.handcraftedNovel =
-                ClassEvaluation{newSet.classNames, evaluateSplit(*handcrafted, newSet, testSamples(newSet))};
-        }
-    }
-    result.problems = skipped.lines();
-    results["problems"] = result.problems;
-    if (featureCache || viewsComputed + viewsReused > 0) {
-        results["feature_cache"] = {{"folder", settings.featureCache}, {"views_computed", viewsComputed}, {"views_reused", viewsReused}};
-        log("image-tower cache " + settings.featureCache + ": " + std::to_string(viewsReused) + " views reused, " +
-            std::to_string(viewsComputed) + " computed");
-        if (!cacheWriteProblem.empty())
-            log("warning: the image-tower cache could not store a view (the run is not affected): " + cacheWriteProblem);
-    }
-    if (!result.problems.empty()) {
-        log(std::to_string(result.problems.size()) + " image" + (result.problems.size() == 1 ? "" : "s") +
-            " could not be read and were skipped:");
-        for (const std::string& problem : result.problems)
-            log("  " + problem);
-    }
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (store) {
-        nlohmann::json stored = results;
-        stored["details"] = result.details();
-        store->writeResults(stored);
-    }
-    return result;
-}
+
+    // What the run was given.
+    const RunSettings& m_settings;
+    const Backbone& m_backbone;
+    const DatasetIndex& m_dataset;
+    RunStore* m_store;
+    const bool m_resume;
+    const ExperimentCallbacks& m_callbacks;
+    RunControl* m_control;
+    const std::vector<DatasetIndex>& m_targets;
+    const std::chrono::steady_clock::time_point m_started;
+    const int m_resolution;
+
+    // Set up once.
+    bool m_imported = false;
+    bool m_baseNew = false;
+    const StrategyInfo* m_info = nullptr;
+    DatasetIndex m_fewShot, m_trainSet;
+    std::shared_ptr<const DatasetIndex> m_trainShared;
+    ClipModel m_model{nullptr};
+    std::unique_ptr<Strategy> m_strategy;
+    ClipStrategy* m_clipStrategy = nullptr;
+    std::optional<TargetDomain> m_targetDomain;  // methods that adapt (DAPL) only
+    TrainerConfig m_config;
+    int m_batchSize = 0;
+    DatasetRecipe m_recipe;
+    std::shared_ptr<FeatureCache> m_featureCache;
+
+    // Gathered as the stages run.
+    ExperimentResult m_result;
+    SkippedImages m_skipped;
+    int m_viewsComputed = 0, m_viewsReused = 0;
+    std::string m_cacheWriteProblem;
+};
 
 } // namespace
 
@@ -618,9 +748,10 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
 {
     try {
         if (targets.empty() && (!settings.evalDatasets.empty() || !settings.adaptTarget.empty()))
-            return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control,
-                                      openTargetDatasets(settings, dataset, callbacks.onLog));
-        return runExperimentSteps(settings, backbone, dataset, store, resume, callbacks, control, targets);
+            return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control,
+                                 openTargetDatasets(settings, dataset, callbacks.onLog))
+                .run();
+        return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control, targets).run();
     } catch (const std::exception& e) {
         // The run folder stays (config, metrics, the last epoch's checkpoint); the history shows why it ended.
         if (store) {
