@@ -13,6 +13,7 @@
 #include "widgets/setup/ModelPanel.h"
 #include "widgets/setup/StrategyPanel.h"
 #include "widgets/sweeps/SweepPanel.h"
+#include "widgets/window/JobHost.h"
 #include "widgets/window/MainWindow.h"
 #include "widgets/window/RunController.h"
 
@@ -46,8 +47,11 @@
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTreeWidget>
 #include <QtTest>
+
+#include <atomic>
 
 #include <nlohmann/json.hpp>
 
@@ -284,6 +288,42 @@ private Q_SLOTS:
             labels << label->text();
         QVERIFY2(labels.contains(QString::fromUtf8("每个任务的轮数")), qPrintable(labels.join(", ")));
         window.setLanguage("en");
+    }
+
+    // One job at a time: what is refused while another job runs says so (in red on the window's status line,
+    // and in each study tab), and the refusal goes once the host is idle again instead of outliving the job.
+    void refusalsGoWhenTheOtherJobEnds()
+    {
+        MainWindow window;
+        window.setRunsRoot(m_dir.path() + "/runs");
+        auto* jobs = child<JobHost>(window, "jobHost");
+        std::atomic<bool> release{false};
+        QVERIFY(jobs->submit("test", [&release](const JobHost::Context&) {
+            while (!release)
+                QThread::msleep(5);
+            return true;
+        }));
+        auto* statusLine = child<QLabel>(window, "statusLine");
+        auto* adaptation = child<AdaptationPanel>(window, "adaptationPanel");
+        auto* continual = child<ContinualPanel>(window, "continualPanel");
+        QVERIFY(!window.startRun());
+        QVERIFY2(statusLine->text().contains("another job is running"), qPrintable(statusLine->text()));
+        QVERIFY(!adaptation->start());
+        QVERIFY2(adaptation->statusText().contains("Another job is running"), qPrintable(adaptation->statusText()));
+        QVERIFY(!continual->start());
+        QVERIFY2(continual->statusText().contains("Another job is running"), qPrintable(continual->statusText()));
+        window.openDatasetPath(m_files.datasetFolder);
+        QVERIFY2(statusLine->text().contains("stop it before opening another dataset"), qPrintable(statusLine->text()));
+        QSignalSpy ended(jobs, &JobHost::finished);
+        release = true;
+        QVERIFY(ended.wait(10000));
+        QVERIFY2(statusLine->text().isEmpty(), qPrintable(statusLine->text()));
+        QVERIFY2(!adaptation->statusText().contains("Cannot start"), qPrintable(adaptation->statusText()));
+        QVERIFY2(!continual->statusText().contains("Cannot start"), qPrintable(continual->statusText()));
+        // A refusal whose reason still holds stays.
+        QVERIFY(!adaptation->start());
+        child<QCheckBox>(window, "adaptationMethod_coop")->setChecked(false);
+        QVERIFY2(adaptation->statusText().contains("Cannot start: Open a CLIP model first"), qPrintable(adaptation->statusText()));
     }
 
     // The domain-adaptation tab: zero-shot, CoOp and DAPL from the open dataset to its negative rendering; the

@@ -154,6 +154,12 @@ void StudyPanel::updateControls()
 {
     const bool running = isRunning();
     const QString why = whyCannotStart();
+    // A refusal left in the status line would mislead once its reason is gone (the other job ended).
+    if (!m_refusal.isEmpty() && why != m_refusalReason) {
+        if (m_status->text() == m_refusal)
+            m_status->clear();
+        m_refusal.clear();
+    }
     m_start->setEnabled(why.isEmpty());
     m_start->setToolTip(why.isEmpty() ? m_startToolTip : why);
     m_stop->setEnabled(running);
@@ -166,7 +172,9 @@ bool StudyPanel::start()
 {
     updateControls();
     if (!m_start->isEnabled()) {
-        m_status->setText(tr("Cannot start: %1").arg(m_start->toolTip()));
+        m_refusalReason = m_start->toolTip();
+        m_refusal = tr("Cannot start: %1").arg(m_refusalReason);
+        m_status->setText(m_refusal);
         return false;
     }
     QString bad;

@@ -127,6 +127,8 @@ private:
     QProgressBar* m_progress = nullptr;
     QLabel* m_status = nullptr;
     QString m_startToolTip, m_runningText;
+    // The refusal Start last wrote in the status line and its reason: it goes once the reason does.
+    QString m_refusal, m_refusalReason;
 
     LoadedModel m_model;
     QString m_dataset, m_runsRoot;
