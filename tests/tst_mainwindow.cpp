@@ -13,6 +13,7 @@
 #include "widgets/setup/ModelPanel.h"
 #include "widgets/setup/StrategyPanel.h"
 #include "widgets/sweeps/SweepPanel.h"
+#include "widgets/window/JobHost.h"
 #include "widgets/window/MainWindow.h"
 #include "widgets/window/RunController.h"
 
@@ -46,8 +47,11 @@
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTreeWidget>
 #include <QtTest>
+
+#include <atomic>
 
 #include <nlohmann/json.hpp>
 
@@ -214,9 +218,10 @@ private Q_SLOTS:
         child<QLineEdit>(window, "continualSeeds")->setText("1");
         child<QSpinBox>(window, "continualEpochs")->setValue(1);
         child<QCheckBox>(window, "continualMethod_seq-ft")->setChecked(false);
+        QVERIFY(child<QCheckBox>(window, "continualJoint")->isChecked());  // the protocol's joint training, beside L2P
         auto* start = child<QPushButton>(window, "continualStart");
         QVERIFY2(start->isEnabled(), qPrintable(start->toolTip()));
-        QSignalSpy finished(panel, &ContinualPanel::streamFinished);
+        QSignalSpy finished(panel, &ContinualPanel::studyFinished);
         start->click();
         QVERIFY(panel->isRunning());
         // One job at a time: while the stream runs, neither a training run nor an adaptation series starts.
@@ -259,6 +264,68 @@ private Q_SLOTS:
         QVERIFY2(start->toolTip().contains("needs a ViT image tower"), qPrintable(start->toolTip()));
     }
 
+    // The study tabs list their methods from the strategies' capabilities, titled; the continual tab's joint
+    // training is an option of its protocol beside them.
+    void studyTabsListTheirMethods()
+    {
+        MainWindow window;
+        auto boxes = [&](const char* prefix) {
+            QStringList names;
+            for (QCheckBox* box : window.findChildren<QCheckBox*>())
+                if (box->objectName().startsWith(prefix))
+                    names << box->objectName().mid(int(strlen(prefix))) + "=" + box->text() + (box->isChecked() ? "+" : "");
+            return names;
+        };
+        QCOMPARE(boxes("adaptationMethod_"), QStringList({"zeroshot=Zero-shot CLIP+", "coop=CoOp (source only)+", "dapl=DAPL+"}));
+        QCOMPARE(boxes("continualMethod_"), QStringList({"l2p=L2P+", "seq-ft=Sequential fine-tuning+"}));
+        QCOMPARE(child<QCheckBox>(window, "continualJoint")->text(), QString("Joint training (upper bound)"));
+        // The form's labels and the baselines' note follow the language.
+        window.setLanguage("zh_CN");
+        QCOMPARE(child<QCheckBox>(window, "adaptationMethod_coop")->text(), QString::fromUtf8("CoOp（仅源领域）"));
+        QCOMPARE(child<QCheckBox>(window, "continualJoint")->text(), QString::fromUtf8("联合训练（上界）"));
+        QStringList labels;
+        for (QLabel* label : child<ContinualPanel>(window, "continualPanel")->findChildren<QLabel*>())
+            labels << label->text();
+        QVERIFY2(labels.contains(QString::fromUtf8("每个任务的轮数")), qPrintable(labels.join(", ")));
+        window.setLanguage("en");
+    }
+
+    // One job at a time: what is refused while another job runs says so (in red on the window's status line,
+    // and in each study tab), and the refusal goes once the host is idle again instead of outliving the job.
+    void refusalsGoWhenTheOtherJobEnds()
+    {
+        MainWindow window;
+        window.setRunsRoot(m_dir.path() + "/runs");
+        auto* jobs = child<JobHost>(window, "jobHost");
+        std::atomic<bool> release{false};
+        QVERIFY(jobs->submit("test", [&release](const JobHost::Context&) {
+            while (!release)
+                QThread::msleep(5);
+            return true;
+        }));
+        auto* statusLine = child<QLabel>(window, "statusLine");
+        auto* adaptation = child<AdaptationPanel>(window, "adaptationPanel");
+        auto* continual = child<ContinualPanel>(window, "continualPanel");
+        QVERIFY(!window.startRun());
+        QVERIFY2(statusLine->text().contains("another job is running"), qPrintable(statusLine->text()));
+        QVERIFY(!adaptation->start());
+        QVERIFY2(adaptation->statusText().contains("Another job is running"), qPrintable(adaptation->statusText()));
+        QVERIFY(!continual->start());
+        QVERIFY2(continual->statusText().contains("Another job is running"), qPrintable(continual->statusText()));
+        window.openDatasetPath(m_files.datasetFolder);
+        QVERIFY2(statusLine->text().contains("stop it before opening another dataset"), qPrintable(statusLine->text()));
+        QSignalSpy ended(jobs, &JobHost::finished);
+        release = true;
+        QVERIFY(ended.wait(10000));
+        QVERIFY2(statusLine->text().isEmpty(), qPrintable(statusLine->text()));
+        QVERIFY2(!adaptation->statusText().contains("Cannot start"), qPrintable(adaptation->statusText()));
+        QVERIFY2(!continual->statusText().contains("Cannot start"), qPrintable(continual->statusText()));
+        // A refusal whose reason still holds stays.
+        QVERIFY(!adaptation->start());
+        child<QCheckBox>(window, "adaptationMethod_coop")->setChecked(false);
+        QVERIFY2(adaptation->statusText().contains("Cannot start: Open a CLIP model first"), qPrintable(adaptation->statusText()));
+    }
+
     // The domain-adaptation tab: zero-shot, CoOp and DAPL from the open dataset to its negative rendering; the
     // summary, the per-class bars, DAPL's coverage curve, and its run folder exporting both domains' contexts.
     void adaptationModeComparesTheMethodsOnTheTarget()
@@ -276,7 +343,7 @@ private Q_SLOTS:
         child<QSpinBox>(window, "adaptationEpochs")->setValue(1);
         auto* start = child<QPushButton>(window, "adaptationStart");
         QVERIFY2(start->isEnabled(), qPrintable(start->toolTip()));
-        QSignalSpy finished(panel, &AdaptationPanel::seriesFinished);
+        QSignalSpy finished(panel, &AdaptationPanel::studyFinished);
         start->click();
         QVERIFY(panel->isRunning());
         QVERIFY(finished.wait(240000));
@@ -370,7 +437,7 @@ private Q_SLOTS:
         child<QComboBox>(window, "adaptationSource")->setCurrentText("fashion-mnist");
         child<QComboBox>(window, "adaptationTarget")->setCurrentText("fashion-mnist:negative");
         child<QSpinBox>(window, "adaptationTestImages")->setValue(2000);
-        QSignalSpy finished(panel, &AdaptationPanel::seriesFinished);
+        QSignalSpy finished(panel, &AdaptationPanel::studyFinished);
         QVERIFY(panel->start());
         QVERIFY(finished.wait(600000));
         QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));

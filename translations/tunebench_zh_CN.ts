@@ -4,10 +4,6 @@
 <context>
     <name>QObject</name>
     <message>
-        <source>%1 seed %2 · task %3/%4 · epoch %5/%6 · step %7/%8 · ETA %9</source>
-        <translation>%1 种子 %2 · 任务 %3/%4 · 轮次 %5/%6 · 步 %7/%8 · 预计剩余 %9</translation>
-    </message>
-    <message>
         <source>stopped during %1 seed %2; Start continues from the last finished task</source>
         <translation>%1 种子 %2 运行中被停止；再次开始将从最后完成的任务继续</translation>
     </message>
@@ -34,10 +30,6 @@
     <message>
         <source>Test images of</source>
         <translation>测试图像来自</translation>
-    </message>
-    <message>
-        <source>%1 seed %2 · epoch %3/%4 · step %5/%6 · ETA %7</source>
-        <translation>%1 种子 %2 · 轮次 %3/%4 · 步 %5/%6 · 预计剩余 %7</translation>
     </message>
     <message>
         <source>%1 seed %2: %3</source>
@@ -71,32 +63,12 @@
         <translation>源和目标是同一个数据集</translation>
     </message>
     <message>
-        <source>Choose at least one method</source>
-        <translation>请至少选择一种方法</translation>
-    </message>
-    <message>
         <source>Train each method on the source (DAPL also on the unlabelled target images) and score the target</source>
         <translation>在源领域上训练各方法（DAPL 还使用无标注的目标图像），并在目标领域上评估</translation>
     </message>
     <message>
-        <source>Cannot start: %1</source>
-        <translation>无法开始：%1</translation>
-    </message>
-    <message>
-        <source>Cannot start: seed &apos;%1&apos; is not a whole number</source>
-        <translation>无法开始：种子“%1”不是整数</translation>
-    </message>
-    <message>
-        <source>Cannot start: give at least one seed</source>
-        <translation>无法开始：请至少给出一个种子</translation>
-    </message>
-    <message>
         <source>Opening the source and target domains ...</source>
         <translation>正在打开源领域和目标领域……</translation>
-    </message>
-    <message>
-        <source>Stopping after the current step ...</source>
-        <translation>将在当前步之后停止……</translation>
     </message>
     <message>
         <source>Step (%1 seed %2)</source>
@@ -113,10 +85,6 @@
     <message>
         <source>Finished. Target accuracy: %1</source>
         <translation>已完成。目标准确率：%1</translation>
-    </message>
-    <message>
-        <source>Not finished: %1</source>
-        <translation>未完成：%1</translation>
     </message>
     <message>
         <source>Source (labelled)</source>
@@ -175,24 +143,8 @@
         <translation>每个测试划分的固定子集，用于快速查看（0 = 全部测试图像）</translation>
     </message>
     <message>
-        <source>Zero-shot</source>
-        <translation>零样本</translation>
-    </message>
-    <message>
-        <source>CoOp (source only)</source>
-        <translation>CoOp（仅源领域）</translation>
-    </message>
-    <message>
-        <source>DAPL</source>
-        <translation>DAPL</translation>
-    </message>
-    <message>
         <source>Start</source>
         <translation>开始</translation>
-    </message>
-    <message>
-        <source>Stop</source>
-        <translation>停止</translation>
     </message>
     <message>
         <source>Training loss</source>
@@ -231,12 +183,12 @@
         <translation>领域自适应</translation>
     </message>
     <message>
-        <source>Another job is running; one job runs at a time</source>
-        <translation>另一个作业正在运行；一次只运行一个作业</translation>
+        <source>%1 (source only)</source>
+        <translation>%1（仅源领域）</translation>
     </message>
     <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
+        <source>%1 seed %2</source>
+        <translation>%1 种子 %2</translation>
     </message>
 </context>
 <context>
@@ -262,32 +214,12 @@
         <translation>请输入至少两个类别相同的数据集，用逗号分隔</translation>
     </message>
     <message>
-        <source>Choose at least one method</source>
-        <translation>请至少选择一种方法</translation>
-    </message>
-    <message>
         <source>Train the chosen methods on the stream, each seed in its own run folder</source>
         <translation>在任务流上训练所选方法，每个种子使用各自的运行文件夹</translation>
     </message>
     <message>
-        <source>Cannot start: %1</source>
-        <translation>无法开始：%1</translation>
-    </message>
-    <message>
-        <source>Cannot start: seed &apos;%1&apos; is not a whole number</source>
-        <translation>无法开始：种子“%1”不是整数</translation>
-    </message>
-    <message>
-        <source>Cannot start: give at least one seed</source>
-        <translation>无法开始：请至少给出一个种子</translation>
-    </message>
-    <message>
         <source>Preparing the stream ...</source>
         <translation>正在准备任务流……</translation>
-    </message>
-    <message>
-        <source>Stopping after the current step ...</source>
-        <translation>将在当前步之后停止……</translation>
     </message>
     <message>
         <source>Step (%1)</source>
@@ -320,10 +252,6 @@
     <message>
         <source>Finished. %1</source>
         <translation>已完成。%1</translation>
-    </message>
-    <message>
-        <source>Not finished: %1</source>
-        <translation>未完成：%1</translation>
     </message>
     <message>
         <source>Nothing to export: run a stream first</source>
@@ -382,24 +310,8 @@
         <translation>全部</translation>
     </message>
     <message>
-        <source>L2P</source>
-        <translation>L2P</translation>
-    </message>
-    <message>
-        <source>Sequential fine-tuning</source>
-        <translation>顺序微调</translation>
-    </message>
-    <message>
-        <source>Joint (upper bound)</source>
-        <translation>联合训练（上界）</translation>
-    </message>
-    <message>
         <source>Start stream</source>
         <translation>开始任务流</translation>
-    </message>
-    <message>
-        <source>Stop</source>
-        <translation>停止</translation>
     </message>
     <message>
         <source>Export...</source>
@@ -422,12 +334,16 @@
         <translation>持续学习</translation>
     </message>
     <message>
-        <source>Another job is running; one job runs at a time</source>
-        <translation>另一个作业正在运行；一次只运行一个作业</translation>
+        <source>%1 seed %2 · task %3/%4</source>
+        <translation>%1 种子 %2 · 任务 %3/%4</translation>
     </message>
     <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
+        <source>Joint training (upper bound)</source>
+        <translation>联合训练（上界）</translation>
+    </message>
+    <message>
+        <source>Also train %1 on every task&apos;s images together, in one stage: the ceiling, with no forgetting</source>
+        <translation>另外在所有任务的图像上一次性训练 %1：性能上界，没有遗忘</translation>
     </message>
 </context>
 <context>
@@ -1625,6 +1541,49 @@ SHA-256：%8
     <message>
         <source>%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab</source>
         <translation>%1 需要适应无标注的目标领域：请在“领域自适应”标签页中运行</translation>
+    </message>
+</context>
+<context>
+    <name>tunebench::StudyPanel</name>
+    <message>
+        <source>Another job is running; one job runs at a time</source>
+        <translation>另一个作业正在运行；一次只运行一个作业</translation>
+    </message>
+    <message>
+        <source>Choose at least one method</source>
+        <translation>请至少选择一种方法</translation>
+    </message>
+    <message>
+        <source>Cannot start: %1</source>
+        <translation>无法开始：%1</translation>
+    </message>
+    <message>
+        <source>Cannot start: seed &apos;%1&apos; is not a whole number</source>
+        <translation>无法开始：种子“%1”不是整数</translation>
+    </message>
+    <message>
+        <source>Cannot start: give at least one seed</source>
+        <translation>无法开始：请至少给出一个种子</translation>
+    </message>
+    <message>
+        <source>Stopping after the current step ...</source>
+        <translation>将在当前步之后停止……</translation>
+    </message>
+    <message>
+        <source>Not finished: %1</source>
+        <translation>未完成：%1</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>%1 · epoch %2/%3 · step %4/%5 · ETA %6</source>
+        <translation>%1 · 轮次 %2/%3 · 步 %4/%5 · 预计剩余 %6</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
     </message>
 </context>
 <context>

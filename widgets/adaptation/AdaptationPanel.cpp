@@ -11,124 +11,75 @@
 #include "core/tuning/StrategyInfo.h"
 #include "report/PlotStyle.h"
 #include "widgets/window/BackgroundTasks.h"
-#include "widgets/window/JobHost.h"
-#include "widgets/window/ProgressBar.h"
 #include "widgets/window/SeriesText.h"
 
-#include <QCheckBox>
 #include <QComboBox>
-#include <QGridLayout>
-#include <QHBoxLayout>
-#include <QHeaderView>
-#include <QLabel>
-#include <QLineEdit>
 #include <QPointer>
-#include <QProgressBar>
-#include <QPushButton>
 #include <QSpinBox>
-#include <QSplitter>
 #include <QTableWidget>
-#include <QVBoxLayout>
 
 namespace tunebench {
 
 namespace {
 
-const char* const kMethods[] = {"zeroshot", "coop", "dapl"};
 const char* const kCoverage = "pseudo_label_coverage";
 
-} // namespace
+// The protocol's source-only baselines (its default methods that do not adapt), then every method that
+// adapts to the target.
+std::vector<std::string> adaptationMethods()
+{
+    std::vector<std::string> methods;
+    for (const std::string& method : AdaptationSettings().methods)
+        if (!findStrategy(method).capabilities.adaptsToTarget)
+            methods.push_back(method);
+    for (const StrategyInfo& info : strategyRegistry())
+        if (info.capabilities.adaptsToTarget)
+            methods.push_back(info.name);
+    return methods;
+}
 
-const QString kOwner = QStringLiteral("adaptation");  // this panel's jobs on the JobHost
+// The legend in a row under the plot, where it hides no data.
+void legendBelow(QCustomPlot* plot)
+{
+    plot->legend->setVisible(true);
+    plot->plotLayout()->addElement(1, 0, plot->legend);
+    plot->plotLayout()->setRowStretchFactor(1, 0.001);
+    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+}
 
 // What the worker thread runs: a copy of the settings, so that the form may change meanwhile.
-struct AdaptationPanel::Job
+struct Job
 {
     QString modelPath, vocabulary;
     AdaptationSettings settings;
 };
 
-AdaptationPanel::AdaptationPanel(JobHost* jobs, QWidget* parent)
-    : WorkbenchTab(parent)
-    , m_jobs(jobs)
-{
-    setObjectName("adaptationPanel");
-    auto* layout = new QVBoxLayout(this);
+} // namespace
 
-    // The two domains, the methods and the schedule.
+AdaptationPanel::AdaptationPanel(JobHost* jobs, QWidget* parent)
+    : StudyPanel(jobs, QStringLiteral("adaptation"), adaptationMethods(), QStringLiteral("1"), parent)
+{
+    // The two domains and the schedule, around the methods and seeds.
     QStringList known = {"fashion-mnist"};
     for (const std::string& domain : datasetVariantDomains())
         known << QString::fromStdString("fashion-mnist:" + domain);
-    m_source = new QComboBox(this);
-    m_source->setObjectName("adaptationSource");
-    m_source->setEditable(true);
-    m_source->addItems(known);
-    m_source->setCurrentText("fashion-mnist");
-    m_target = new QComboBox(this);
-    m_target->setObjectName("adaptationTarget");
-    m_target->setEditable(true);
-    m_target->addItems(known);
-    m_target->setCurrentText("fashion-mnist:negative");
-    auto* methodRow = new QHBoxLayout;
-    for (const char* method : kMethods) {
-        auto* box = new QCheckBox(this);
-        box->setObjectName(QString("adaptationMethod_") + method);
-        box->setChecked(true);
-        methodRow->addWidget(box);
-        m_methodBoxes.insert(method, box);
-        connect(box, &QCheckBox::toggled, this, &AdaptationPanel::updateControls);
-    }
-    methodRow->addStretch(1);
-    m_shots = new QSpinBox(this);
-    m_shots->setObjectName("adaptationShots");
-    m_shots->setRange(0, 100000);
-    m_shots->setValue(16);
-    m_seeds = new QLineEdit("1", this);
-    m_seeds->setObjectName("adaptationSeeds");
-    m_epochs = new QSpinBox(this);
-    m_epochs->setObjectName("adaptationEpochs");
-    m_epochs->setRange(0, 10000);
-    m_testImages = new QSpinBox(this);
-    m_testImages->setObjectName("adaptationTestImages");
-    m_testImages->setRange(0, 10000000);
-    for (auto*& label : m_labels)
-        label = new QLabel(this);
-    auto* form = new QGridLayout;
-    form->addWidget(m_labels[0], 0, 0);
-    form->addWidget(m_source, 0, 1, 1, 3);
-    form->addWidget(m_labels[1], 0, 4);
-    form->addWidget(m_target, 0, 5, 1, 3);
-    form->addWidget(m_labels[2], 1, 0);
-    form->addLayout(methodRow, 1, 1, 1, 3);
-    form->addWidget(m_labels[3], 1, 4);
-    form->addWidget(m_shots, 1, 5);
-    form->addWidget(m_labels[4], 1, 6);
-    form->addWidget(m_seeds, 1, 7);
-    form->addWidget(m_labels[5], 2, 0);
-    form->addWidget(m_epochs, 2, 1);
-    auto* testLabel = new QLabel(this);
-    testLabel->setObjectName("adaptationTestImagesLabel");
-    form->addWidget(testLabel, 2, 2);
-    form->addWidget(m_testImages, 2, 3);
-    layout->addLayout(form);
-
-    auto* buttons = new QHBoxLayout;
-    m_start = new QPushButton(this);
-    m_start->setObjectName("adaptationStart");
-    m_stop = new QPushButton(this);
-    m_stop->setObjectName("adaptationStop");
-    m_progress = makeProgressBar(this);
-    m_progress->setObjectName("adaptationProgress");
-    m_progress->setRange(0, 1);
-    m_progress->setValue(0);
-    buttons->addWidget(m_start);
-    buttons->addWidget(m_stop);
-    buttons->addWidget(m_progress, 1);
-    layout->addLayout(buttons);
-    m_status = new QLabel(this);
-    m_status->setObjectName("adaptationStatus");
-    m_status->setWordWrap(true);
-    layout->addWidget(m_status);
+    auto domainBox = [&](const char* name, const QString& current) {
+        auto* box = new QComboBox(this);
+        box->setObjectName(childName(name));
+        box->setEditable(true);
+        box->addItems(known);
+        box->setCurrentText(current);
+        connect(box, &QComboBox::currentTextChanged, this, &AdaptationPanel::updateControls);
+        return box;
+    };
+    m_source = domainBox("Source", "fashion-mnist");
+    m_target = domainBox("Target", "fashion-mnist:negative");
+    m_shots = makeSpinBox("Shots", 0, 100000, 16);
+    m_epochs = makeSpinBox("Epochs", 0, 10000, 0);
+    m_testImages = makeSpinBox("TestImages", 0, 10000000, 0);
+    addFormRow({{QT_TR_NOOP("Source (labelled)"), m_source, 3}, {QT_TR_NOOP("Target (unlabelled)"), m_target, 3}});
+    addFormRow({{QT_TR_NOOP("Methods"), methodsField(), 3}, {QT_TR_NOOP("Source shots"), m_shots}, {QT_TR_NOOP("Seeds"), seedsField()}});
+    addFormRow({{QT_TR_NOOP("Epochs"), m_epochs}, {QT_TR_NOOP("Test images"), m_testImages}});
 
     // The live curves (loss, and DAPL's pseudo-label coverage on the right axis), the per-class bars, the table.
     m_curves = new QCustomPlot(this);
@@ -138,86 +89,30 @@ AdaptationPanel::AdaptationPanel(JobHost* jobs, QWidget* parent)
     m_curves->addGraph(m_curves->xAxis, m_curves->yAxis2)->setPen(QPen(plotColour(1), 1.5));
     m_curves->yAxis2->setVisible(true);
     m_curves->yAxis2->setRange(0, 100);
-    // Legends in a row under the plots, where they hide no data.
-    m_curves->legend->setVisible(true);
-    m_curves->plotLayout()->addElement(1, 0, m_curves->legend);
-    m_curves->plotLayout()->setRowStretchFactor(1, 0.001);
-    m_curves->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    legendBelow(m_curves);
     m_perClass = new QCustomPlot(this);
     m_perClass->setObjectName("adaptationPerClass");
     m_perClass->setMinimumHeight(160);
-    m_perClass->legend->setVisible(true);
-    m_perClass->plotLayout()->addElement(1, 0, m_perClass->legend);
-    m_perClass->plotLayout()->setRowStretchFactor(1, 0.001);
-    m_perClass->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    m_summary = new QTableWidget(0, 4, this);
-    m_summary->setObjectName("adaptationSummary");
-    m_summary->verticalHeader()->setVisible(false);
-    m_summary->horizontalHeader()->setStretchLastSection(true);
-    m_summary->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    auto* top = new QSplitter(Qt::Horizontal, this);
-    top->addWidget(m_curves);
-    top->addWidget(m_summary);
-    auto* views = new QSplitter(Qt::Vertical, this);
-    views->addWidget(top);
-    views->addWidget(m_perClass);
-    layout->addWidget(views, 1);
-
-    connect(m_source, &QComboBox::currentTextChanged, this, &AdaptationPanel::updateControls);
-    connect(m_target, &QComboBox::currentTextChanged, this, &AdaptationPanel::updateControls);
-    connect(m_seeds, &QLineEdit::textChanged, this, &AdaptationPanel::updateControls);
-    connect(m_start, &QPushButton::clicked, this, &AdaptationPanel::start);
-    connect(m_stop, &QPushButton::clicked, this, &AdaptationPanel::stop);
-    connect(m_jobs, &JobHost::runningChanged, this, &AdaptationPanel::updateControls);
-    followJobs(m_jobs, kOwner, this, m_progress, m_status, [this](bool completed, const QString& failure) { onSeriesEnd(completed, failure); });
+    legendBelow(m_perClass);
+    m_summary = makeSummaryTable(4);
+    setViews(makeSplitter(Qt::Vertical, {makeSplitter(Qt::Horizontal, {m_curves, m_summary}), m_perClass}));
     retranslate();
 }
 
 AdaptationPanel::~AdaptationPanel() = default;
 
-bool AdaptationPanel::isRunning() const
+void AdaptationPanel::datasetChanged(const QString& pathOrName, const QString& name)
 {
-    return m_jobs->owner() == kOwner;
-}
-
-void AdaptationPanel::modelChanged(const LoadedModel& model)
-{
-    m_modelPath = model.path;
-    m_vocabulary = model.vocabulary;
-    m_spec = model.spec;
-    m_modelUsable = model.usable;
-    updateControls();
-}
-
-void AdaptationPanel::datasetChanged(const QString& pathOrName, const QString&)
-{
-    if (!isRunning() && !pathOrName.isEmpty() && pathOrName != m_dataset)
+    if (!isRunning() && !pathOrName.isEmpty() && pathOrName != dataset())
         m_source->setCurrentText(pathOrName);
-    m_dataset = pathOrName;
+    StudyPanel::datasetChanged(pathOrName, name);
 }
 
-void AdaptationPanel::runsRootChanged(const QString& folder)
+QString AdaptationPanel::methodLabel(const StrategyInfo& info) const
 {
-    m_runsRoot = folder;
-}
-
-void AdaptationPanel::deviceChanged(const QString& device)
-{
-    m_device = device;
-}
-
-QStringList AdaptationPanel::chosenMethods() const
-{
-    QStringList methods;
-    for (const char* method : kMethods)
-        if (m_methodBoxes.value(method)->isChecked())
-            methods << method;
-    return methods;
-}
-
-QString AdaptationPanel::statusText() const
-{
-    return m_status->text();
+    // A baseline that trains sees the source alone.
+    const QString title = QString::fromStdString(info.title);
+    return info.capabilities.usesTrainingImages && !info.capabilities.adaptsToTarget ? tr("%1 (source only)").arg(title) : title;
 }
 
 QMap<QString, double> AdaptationPanel::targetAccuracies() const
@@ -228,76 +123,43 @@ QMap<QString, double> AdaptationPanel::targetAccuracies() const
     return accuracies;
 }
 
-void AdaptationPanel::updateControls()
+QString AdaptationPanel::settingsProblem() const
 {
-    // Why Start cannot run, in the order a user would fix it.
-    const bool running = isRunning();
-    QString why;
     const QString source = m_source->currentText().trimmed(), target = m_target->currentText().trimmed();
-    if (running)
-        why = tr("A series is running");
-    else if (m_jobs->isRunning())
-        why = tr("Another job is running; one job runs at a time");
-    else if (m_modelPath.isEmpty())
-        why = tr("Open a CLIP model first");
-    else if (!m_modelUsable)
-        why = tr("The model's vocabulary is missing (File > Choose vocabulary)");
-    else if (source.isEmpty() || target.isEmpty())
-        why = tr("Choose a source and a target domain with the same classes");
-    else if (source == target)
-        why = tr("The source and the target are the same dataset");
-    else if (chosenMethods().isEmpty())
-        why = tr("Choose at least one method");
-    for (const QString& method : chosenMethods())
-        if (why.isEmpty() && !m_modelPath.isEmpty())
-            why = QString::fromStdString(strategyRefusal(findStrategy(method.toStdString()), m_spec));
-    m_start->setEnabled(why.isEmpty());
-    m_start->setToolTip(why.isEmpty() ? tr("Train each method on the source (DAPL also on the unlabelled target images) and score the target") : why);
-    m_stop->setEnabled(running);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_source, m_target, m_shots, m_seeds, m_epochs, m_testImages})
-        w->setEnabled(!running);
-    for (auto* box : m_methodBoxes)
-        box->setEnabled(!running);
+    if (model().path.isEmpty())
+        return tr("Open a CLIP model first");
+    if (!model().usable)
+        return tr("The model's vocabulary is missing (File > Choose vocabulary)");
+    if (source.isEmpty() || target.isEmpty())
+        return tr("Choose a source and a target domain with the same classes");
+    if (source == target)
+        return tr("The source and the target are the same dataset");
+    return modelRefusal(chosenMethods());
 }
 
-bool AdaptationPanel::start()
+JobHost::Work AdaptationPanel::prepareJob(const QList<int>& seeds)
 {
-    updateControls();
-    if (!m_start->isEnabled()) {
-        m_status->setText(tr("Cannot start: %1").arg(m_start->toolTip()));
-        return false;
-    }
     auto job = std::make_shared<Job>();
-    job->modelPath = m_modelPath;
-    job->vocabulary = m_vocabulary;
+    job->modelPath = model().path;
+    job->vocabulary = model().vocabulary;
     AdaptationSettings& settings = job->settings;
-    settings.base.model = m_modelPath.toStdString();
+    settings.base.model = model().path.toStdString();
     settings.base.dataset = m_source->currentText().trimmed().toStdString();
     settings.base.shots = m_shots->value();
     settings.base.epochs = m_epochs->value();
     settings.base.maxTestImages = m_testImages->value();
     settings.target = m_target->currentText().trimmed().toStdString();
-    settings.runsRoot = m_runsRoot.toStdString();
-    settings.base.device = m_device.toStdString();
+    settings.runsRoot = runsRoot().toStdString();
+    settings.base.device = device().toStdString();
     settings.methods.clear();
     for (const QString& method : chosenMethods())
         settings.methods.push_back(method.toStdString());
-    QString bad;
-    const QList<int> seeds = parseSeedList(m_seeds->text(), &bad);
-    if (!bad.isEmpty()) {
-        m_status->setText(tr("Cannot start: seed '%1' is not a whole number").arg(bad));
-        return false;
-    }
     settings.seeds.assign(seeds.begin(), seeds.end());
-    if (settings.seeds.empty()) {
-        m_status->setText(tr("Cannot start: give at least one seed"));
-        return false;
-    }
 
     m_methodSummaries.clear();
     m_methodOrder = chosenMethods();
     m_classNames.clear();
-    m_summary->setRowCount(0);
+    showRows(m_summary, {});
     m_perClass->clearPlottables();
     m_perClass->replot();
     for (int g = 0; g < m_curves->graphCount(); ++g)
@@ -306,12 +168,10 @@ bool AdaptationPanel::start()
     int runsTotal = 0;
     for (const std::string& method : settings.methods)
         runsTotal += findStrategy(method).capabilities.usesTrainingImages ? static_cast<int>(settings.seeds.size()) : 1;
-    m_progress->setRange(0, 1);
-    m_progress->setValue(0);
-    m_status->setText(tr("Opening the source and target domains ..."));
+    setStatus(tr("Opening the source and target domains ..."));
 
     QPointer<AdaptationPanel> self(this);
-    return m_jobs->submit(kOwner, [self, job, runsTotal](const JobHost::Context& context) {
+    return [self, job, runsTotal](const JobHost::Context& context) {
         Backbone backbone = *cachedBackbone(job->modelPath.toStdString(), job->vocabulary.toStdString());
         backbone.device = chooseDevice(job->settings.base.device);
         const DatasetIndex source = openAdaptationDomain(job->settings.base.dataset);
@@ -331,15 +191,7 @@ bool AdaptationPanel::start()
             const auto coverage = report.metrics.find(kCoverage);
             const double covered = coverage == report.metrics.end() ? -1 : coverage->second;
             context.progress(runsDone + std::min(0.99, static_cast<double>(report.step) / std::max<std::int64_t>(1, report.totalSteps)),
-                             runsTotal,
-                             QObject::tr("%1 seed %2 · epoch %3/%4 · step %5/%6 · ETA %7")
-                                 .arg(QString::fromStdString(method))
-                                 .arg(seed)
-                                 .arg(report.epoch + 1)
-                                 .arg(report.epochs)
-                                 .arg(report.step)
-                                 .arg(report.totalSteps)
-                                 .arg(formatEta(report.etaSeconds)));
+                             runsTotal, stepLine(tr("%1 seed %2").arg(QString::fromStdString(method)).arg(seed), report));
             const double step = static_cast<double>(report.step), loss = report.loss;
             postToGui(self, [step, loss, covered](AdaptationPanel* panel) { panel->onStep(step, loss, covered); });
         };
@@ -350,15 +202,7 @@ bool AdaptationPanel::start()
         };
         const AdaptationReport report = runAdaptation(backbone, source, target, job->settings, callbacks, &context.control());
         return report.methods.size() == job->settings.methods.size();
-    });
-}
-
-void AdaptationPanel::stop()
-{
-    if (!isRunning())
-        return;
-    m_jobs->requestStop();
-    m_status->setText(tr("Stopping after the current step ..."));
+    };
 }
 
 void AdaptationPanel::onRunStart(const QString& method, int seed)
@@ -367,7 +211,7 @@ void AdaptationPanel::onRunStart(const QString& method, int seed)
         m_curves->graph(g)->data()->clear();
     m_curves->xAxis->setLabel(tr("Step (%1 seed %2)").arg(method).arg(seed));
     m_curves->replot(QCustomPlot::rpQueuedReplot);
-    m_status->setText(tr("%1 seed %2 ...").arg(method).arg(seed));
+    setStatus(tr("%1 seed %2 ...").arg(method).arg(seed));
 }
 
 void AdaptationPanel::onStep(double step, double loss, double coverage)
@@ -389,18 +233,15 @@ void AdaptationPanel::onRunDone(const AdaptationRun& run)
     std::vector<AdaptationRun> runs = m_methodSummaries.value(method).runs;
     runs.push_back(run);
     m_methodSummaries[method] = summariseAdaptationSeeds(run.method, runs);
-    m_summary->setRowCount(0);
+    QList<QStringList> rows;
     for (const QString& name : m_methodOrder) {
         if (!m_methodSummaries.contains(name))
             continue;
         const AdaptationSummary& summary = m_methodSummaries[name];
-        const int row = m_summary->rowCount();
-        m_summary->insertRow(row);
-        m_summary->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(findStrategy(name.toStdString()).title)));
-        m_summary->setItem(row, 1, new QTableWidgetItem(percentText(summary.targetAccuracy)));
-        m_summary->setItem(row, 2, new QTableWidgetItem(percentText(summary.sourceAccuracy)));
-        m_summary->setItem(row, 3, new QTableWidgetItem(QString::number(summary.runs.size())));
+        rows.push_back({QString::fromStdString(findStrategy(name.toStdString()).title), percentText(summary.targetAccuracy),
+                        percentText(summary.sourceAccuracy), QString::number(summary.runs.size())});
     }
+    showRows(m_summary, rows);
     showPerClass();
 }
 
@@ -432,20 +273,14 @@ void AdaptationPanel::showPerClass()
     m_perClass->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void AdaptationPanel::onSeriesEnd(bool completed, const QString& message)
+QString AdaptationPanel::finishedText() const
 {
-    if (completed) {
-        QStringList parts;
-        const auto accuracies = targetAccuracies();
-        for (const QString& method : m_methodOrder)
-            if (accuracies.contains(method))
-                parts << tr("%1 %2%").arg(QString::fromStdString(findStrategy(method.toStdString()).title), percentText(accuracies[method]));
-        m_status->setText(tr("Finished. Target accuracy: %1").arg(parts.join(", ")));
-    } else {
-        m_status->setText(tr("Not finished: %1").arg(message.isEmpty() ? tr("stopped") : message));
-    }
-    updateControls();
-    Q_EMIT seriesFinished(completed);
+    QStringList parts;
+    const auto accuracies = targetAccuracies();
+    for (const QString& method : m_methodOrder)
+        if (accuracies.contains(method))
+            parts << tr("%1 %2%").arg(QString::fromStdString(findStrategy(method.toStdString()).title), percentText(accuracies[method]));
+    return tr("Finished. Target accuracy: %1").arg(parts.join(", "));
 }
 
 QString AdaptationPanel::tabTitle() const
@@ -455,13 +290,6 @@ QString AdaptationPanel::tabTitle() const
 
 void AdaptationPanel::retranslate()
 {
-    m_labels[0]->setText(tr("Source (labelled)"));
-    m_labels[1]->setText(tr("Target (unlabelled)"));
-    m_labels[2]->setText(tr("Methods"));
-    m_labels[3]->setText(tr("Source shots"));
-    m_labels[4]->setText(tr("Seeds"));
-    m_labels[5]->setText(tr("Epochs"));
-    findChild<QLabel*>("adaptationTestImagesLabel")->setText(tr("Test images"));
     m_source->setToolTip(tr("A dataset with labels: a name such as fashion-mnist, or a folder (an Office-Home domain, a VisDA-2017 "
                             "image-list folder, a mini-DomainNet domain)"));
     m_target->setToolTip(tr("The domain to adapt to, with the same classes: DAPL sees its training images without labels; every "
@@ -472,18 +300,15 @@ void AdaptationPanel::retranslate()
     m_epochs->setToolTip(tr("0 = each method's recipe (CoOp 200 epochs at 16 shots, DAPL 25)"));
     m_testImages->setSpecialValueText(tr("all"));
     m_testImages->setToolTip(tr("A fixed subset of each test split, for a quick look (0 = every test image)"));
-    m_methodBoxes.value("zeroshot")->setText(tr("Zero-shot"));
-    m_methodBoxes.value("coop")->setText(tr("CoOp (source only)"));
-    m_methodBoxes.value("dapl")->setText(tr("DAPL"));
-    m_start->setText(tr("Start"));
-    m_stop->setText(tr("Stop"));
+    setStartTexts(tr("Start"), tr("Train each method on the source (DAPL also on the unlabelled target images) and score the target"),
+                  tr("A series is running"));
     m_curves->graph(0)->setName(tr("Training loss"));
     m_curves->graph(1)->setName(tr("Pseudo-label coverage (%)"));
     m_curves->yAxis->setLabel(tr("Loss"));
     m_curves->yAxis2->setLabel(tr("Coverage (%)"));
     m_perClass->yAxis->setLabel(tr("Target accuracy (%)"));
     m_summary->setHorizontalHeaderLabels({tr("Method"), tr("Target (%)"), tr("Source (%)"), tr("Seeds")});
-    updateControls();
+    StudyPanel::retranslate();
 }
 
 } // namespace tunebench

@@ -430,7 +430,7 @@ void MainWindow::openDefaults(const QString& checkpoint)
 void MainWindow::openCheckpoint(const QString& path)
 {
     if (isRunning()) {
-        setStatus(tr("A run is in progress: stop it before opening another model."), true);
+        refuseWhileRunning(tr("A run is in progress: stop it before opening another model."));
         return;
     }
     m_model->open(path);
@@ -444,7 +444,7 @@ void MainWindow::setVocabulary(const QString& path)
 void MainWindow::openDatasetPath(const QString& pathOrName)
 {
     if (isRunning()) {
-        setStatus(tr("A run is in progress: stop it before opening another dataset."), true);
+        refuseWhileRunning(tr("A run is in progress: stop it before opening another dataset."));
         return;
     }
     m_dataset->open(pathOrName);
@@ -490,7 +490,10 @@ bool MainWindow::startRun()
     else if (m_strategy->strategy().isEmpty())
         why = tr("no strategy is selected");
     if (!why.isEmpty()) {
-        setStatus(tr("Cannot start: %1").arg(why), true);
+        if (isRunning())
+            refuseWhileRunning(tr("Cannot start: %1").arg(why));
+        else
+            setStatus(tr("Cannot start: %1").arg(why), true);
         return false;
     }
     const RunSettings settings = currentSettings();
@@ -610,6 +613,12 @@ void MainWindow::addToResultViews(const RunResults& results)
 void MainWindow::updateControls()
 {
     const bool running = isRunning();
+    // A refusal that names another job would outlive it.
+    if (!running && !m_jobRefusal.isEmpty()) {
+        if (m_statusLine->text() == m_jobRefusal)
+            setStatus(QString());
+        m_jobRefusal.clear();
+    }
     QString why;
     if (m_controller->isRunning())
         why = tr("A run is in progress");
@@ -683,6 +692,12 @@ void MainWindow::setStatus(const QString& message, bool error)
 {
     m_statusLine->setText(message);
     m_statusLine->setStyleSheet(error ? "QLabel { color: #b00020; font-weight: bold; }" : QString());
+}
+
+void MainWindow::refuseWhileRunning(const QString& message)
+{
+    setStatus(message, true);
+    m_jobRefusal = message;
 }
 
 void MainWindow::setLanguage(const QString& language)

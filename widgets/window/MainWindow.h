@@ -85,6 +85,7 @@ private:
     void retranslateUi();
     void updateControls();
     void setStatus(const QString& message, bool error = false);
+    void refuseWhileRunning(const QString& message);  // in red, until the job host is idle again
     void restoreSettings();
     void rememberSettings(const RunSettings& settings);
     void rememberRecent(const QString& path);
@@ -110,6 +111,7 @@ private:
     StrategyPanel* m_strategy = nullptr;
     RunBar* m_runBar = nullptr;
     QLabel* m_statusLine = nullptr;
+    QString m_jobRefusal;  // the refusal shown because a job runs: cleared when the host is idle again
     CurvePlot* m_curves = nullptr;
     QTabWidget* m_tabs = nullptr;
     QList<WorkbenchTab*> m_tabPanels;     // the result area's tabs, in display order
