@@ -243,6 +243,19 @@ private Q_SLOTS:
         child<QComboBox>(window, "continualShownMethod")->setCurrentText("l2p");
         QCOMPARE(child<HeatMap>(window, "continualMatrix")->rowCount(), 2);
         QCOMPARE(child<HeatMap>(window, "continualSelection")->rowCount(), 2);
+        // Each stream is an ordinary run folder: the run history lists it, without a Refresh, with its A_T.
+        int streamsListed = 0;
+        auto* history = child<QTreeWidget>(window, "historyTree");
+        for (int i = 0; i < history->topLevelItemCount(); ++i) {
+            const QTreeWidgetItem* item = history->topLevelItem(i);
+            if (!item->text(0).startsWith("continual-"))
+                continue;
+            ++streamsListed;
+            QVERIFY(item->text(1) == "l2p" || item->text(1) == "joint");
+            QCOMPARE(item->text(3), QString("finished"));
+            QVERIFY2(item->text(4).startsWith("A_T "), qPrintable(item->text(4)));
+        }
+        QCOMPARE(streamsListed, 2);
         // TUNEBENCH_SCREENSHOT_CONTINUAL=docs/screenshot-continual.png refreshes docs/continual.md's picture.
         const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_CONTINUAL");
         if (!shot.isEmpty()) {
@@ -499,9 +512,13 @@ private Q_SLOTS:
             perClassBefore << perClass->item(row, 0)->text() + " " + perClass->item(row, 2)->text() + " " + perClass->item(row, 3)->text();
         QCOMPARE(child<QProgressBar>(window, "runProgress")->value(), child<QProgressBar>(window, "runProgress")->maximum());
 
-        // The run folder is in the history and can be reopened into the table.
-        QCOMPARE(child<QTreeWidget>(window, "historyTree")->topLevelItemCount(), 1);
-        child<QTreeWidget>(window, "historyTree")->topLevelItem(0)->setSelected(true);
+        // The run folder is in the history (beside the continual tab's streams) and can be reopened into the table.
+        QList<QTreeWidgetItem*> runs;
+        for (int i = 0; i < child<QTreeWidget>(window, "historyTree")->topLevelItemCount(); ++i)
+            if (!child<QTreeWidget>(window, "historyTree")->topLevelItem(i)->text(0).startsWith("continual-"))
+                runs << child<QTreeWidget>(window, "historyTree")->topLevelItem(i);
+        QCOMPARE(runs.size(), 1);
+        runs.first()->setSelected(true);
         child<ResultsPanel>(window, "resultsPanel")->clear();
         QTest::mouseClick(child<QPushButton>(window, "historyOpen"), Qt::LeftButton);
         QCOMPARE(table->rowCount(), 1);

@@ -706,6 +706,14 @@
         <source>Run history</source>
         <translation>运行历史</translation>
     </message>
+    <message>
+        <source>A_T %1%</source>
+        <translation>A_T %1%</translation>
+    </message>
+    <message>
+        <source>, F_T %1%</source>
+        <translation>，F_T %1%</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::JobHost</name>

@@ -428,6 +428,16 @@ std::string streamKind(const RunSettings& settings)
     return stream;
 }
 
+void writeFailure(RunStore& store, const RunSettings& settings, const std::string& stream, const std::exception& e)
+{
+    try {
+        store.writeResults({{"method", continualLabel(continualSettingsOf(settings))}, {"dataset", stream}, {"protocol", "continual"},
+                            {"status", "failed"}, {"message", firstLine(e.what())}, {"run", store.folder()}});
+    } catch (const std::exception&) {
+        // The original failure matters more than a second one while recording it.
+    }
+}
+
 void validateContinual(const RunSettings& settings)
 {
     const StrategyInfo& info = findStrategy(settings.method);
@@ -446,47 +456,29 @@ void validateContinual(const RunSettings& settings)
         throw Error("continual: shots (training images per class), epochs, batch size and test_per_class must not be negative");
 }
 
-nlohmann::json runContinualCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool /*resume: always, by identity*/,
-                                const CellCallbacks& callbacks, RunControl* control)
+nlohmann::json runContinualProtocolCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool /*resume: always, by identity*/,
+                                        const CellCallbacks& callbacks, RunControl* control)
 {
-    ContinualSettings continual = continualSettingsOf(settings);
-    continual.runFolder = store.folder();
     std::string stream;
-    nlohmann::json results;
+    std::vector<ContinualTask> tasks;
     try {
-        const std::vector<ContinualTask> tasks = continualStream(settings, &stream, callbacks.onLog);
-        store.writeConfig({{"method", continualLabel(continual)},
-                           {"dataset", stream},
-                           {"model", settings.model},
-                           {"created", RunStore::utcNow()},
-                           {"device", describeDevice(backbone.device)},
-                           {"protocol", "continual"},
-                           {"settings", settings.toJson()}});
-        ContinualCallbacks continualCallbacks;
-        continualCallbacks.onLog = callbacks.onLog;
-        if (callbacks.onStep)
-            continualCallbacks.onStep = [&](int, const StepReport& report) { callbacks.onStep(report); };
-        continualCallbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
-            if (callbacks.onLog)
-                callbacks.onLog("after " + (continual.joint ? std::string("joint") : "task " + std::to_string(stage + 1)) + ":" + formatAccuracyRow(row));
-        };
-        const ContinualResult result = runContinual(backbone, tasks, continual, continualCallbacks, control);
-        results = result.toJson();
+        tasks = continualStream(settings, &stream, callbacks.onLog);
     } catch (const std::exception& e) {
         // As a failed few-shot run: the folder stays, and the history says why it ended.
-        try {
-            store.writeResults({{"method", continualLabel(continual)}, {"dataset", stream}, {"protocol", "continual"}, {"status", "failed"},
-                                {"message", firstLine(e.what())}, {"run", store.folder()}});
-        } catch (const std::exception&) {
-        }
+        writeFailure(store, settings, stream, e);
         throw;
     }
-    results["protocol"] = "continual";
-    results["dataset"] = stream;
-    results["accuracy"] = results["average_accuracy"];  // what the run history and a study's table show first
-    results["run"] = store.folder();
-    store.writeResults(results);
-    return results;
+    const bool joint = continualSettingsOf(settings).joint;
+    ContinualCallbacks continualCallbacks;
+    continualCallbacks.onLog = callbacks.onLog;
+    if (callbacks.onStep)
+        continualCallbacks.onStep = [&](int, const StepReport& report) { callbacks.onStep(report); };
+    continualCallbacks.onTaskDone = [&](int stage, const std::vector<double>& row) {
+        if (callbacks.onLog)
+            callbacks.onLog("after " + (joint ? std::string("joint") : "task " + std::to_string(stage + 1)) + ":" + formatAccuracyRow(row));
+    };
+    runContinualCell(settings, backbone, tasks, stream, store, continualCallbacks, control);
+    return store.readResults();
 }
 
 std::map<std::string, double> continualMetrics(const nlohmann::json& results)
@@ -499,6 +491,34 @@ std::map<std::string, double> continualMetrics(const nlohmann::json& results)
 }
 
 } // namespace
+
+ContinualResult runContinualCell(const RunSettings& settings, const Backbone& backbone, const std::vector<ContinualTask>& tasks,
+                                 const std::string& stream, RunStore& store, const ContinualCallbacks& callbacks, RunControl* control)
+{
+    ContinualSettings continual = continualSettingsOf(settings);
+    continual.runFolder = store.folder();
+    ContinualResult result;
+    try {
+        store.writeConfig({{"method", continualLabel(continual)},
+                           {"dataset", stream},
+                           {"model", settings.model},
+                           {"created", RunStore::utcNow()},
+                           {"device", describeDevice(backbone.device)},
+                           {"protocol", "continual"},
+                           {"settings", settings.toJson()}});
+        result = runContinual(backbone, tasks, continual, callbacks, control);
+    } catch (const std::exception& e) {
+        writeFailure(store, settings, stream, e);
+        throw;
+    }
+    nlohmann::json results = result.toJson();
+    results["protocol"] = "continual";
+    results["dataset"] = stream;
+    results["accuracy"] = results["average_accuracy"];  // what the run history and a study's table show first
+    results["run"] = store.folder();
+    store.writeResults(results);
+    return result;
+}
 
 ContinualSettings continualSettingsOf(const RunSettings& settings)
 {
@@ -538,7 +558,7 @@ std::vector<ContinualTask> continualStream(const RunSettings& settings, std::str
 StudyProtocol continualProtocol()
 {
     return {"continual", "a stream of tasks, class- or domain-incremental (L2P's protocol): A_T and F_T", false, validateContinual,
-            runContinualCell, continualMetrics};
+            runContinualProtocolCell, continualMetrics};
 }
 
 ContinualResult ContinualResult::fromJson(const nlohmann::json& json, const std::string& where)

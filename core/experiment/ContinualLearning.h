@@ -17,6 +17,7 @@ namespace tunebench {
 
 struct Backbone;
 class RunControl;
+class RunStore;
 struct StepReport;
 
 // One task of a stream. Labels stay the dataset's: the head has one row per class of the whole dataset.
@@ -128,5 +129,11 @@ StudyProtocol continualProtocol();
 std::vector<ContinualTask> continualStream(const RunSettings& settings, std::string* streamName,
                                            const std::function<void(const std::string&)>& progress = {});
 ContinualSettings continualSettingsOf(const RunSettings& settings);
+// One cell of the continual protocol on `tasks` (continualStream's, or the caller's own copy of them) into
+// `store`: config.json, the stream's stages, results.json (status "failed" with the message when an
+// exception escapes, which is rethrown). The protocol's run and the workbench's tab both call it.
+ContinualResult runContinualCell(const RunSettings& settings, const Backbone& backbone, const std::vector<ContinualTask>& tasks,
+                                 const std::string& stream, RunStore& store, const ContinualCallbacks& callbacks = {},
+                                 RunControl* control = nullptr);
 
 } // namespace tunebench

@@ -6,6 +6,7 @@
 #include "core/experiment/Experiment.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/StrategyInfo.h"
 #include "report/HeatMap.h"
@@ -67,6 +68,34 @@ struct Job
     QStringList domains;
     std::vector<ContinualSettings> runs;  // one per chosen method, then the joint training; the seed is set per run
     QList<int> seeds;
+
+    // The continual protocol's cell of one run (what its config.json records, as the CLI's would).
+    RunSettings cell(const ContinualSettings& run) const
+    {
+        RunSettings cell;
+        cell.protocol = "continual";
+        cell.model = modelPath.toStdString();
+        cell.device = device.toStdString();
+        cell.method = run.method;
+        cell.seed = run.seed;
+        cell.options = run.options;
+        cell.epochs = run.epochsPerTask;
+        cell.batchSize = run.batchSize;
+        cell.shots = run.trainPerClass;
+        cell.loaderThreads = run.loaderThreads;
+        cell.protocolOptions = {{"stream", classIncremental ? "class" : "domain"}, {"joint", run.joint}, {"test_per_class", run.testPerClass},
+                                {"order_seed", seeds.front()}};
+        if (classIncremental) {
+            cell.dataset = dataset.toStdString();
+            cell.protocolOptions["tasks"] = tasks;
+        } else {
+            std::vector<std::string> names;
+            for (const QString& name : domains)
+                names.push_back(name.toStdString());
+            cell.protocolOptions["datasets"] = names;
+        }
+        return cell;
+    }
 };
 
 } // namespace
@@ -221,8 +250,6 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
             for (int seed : job->seeds) {
                 ContinualSettings settings = run;
                 settings.seed = seed;
-                if (!job->runsRoot.isEmpty())
-                    settings.runFolder = (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, continualLabel(settings), seed)).string();
                 ContinualCallbacks callbacks;
                 std::int64_t stepsBefore = 0, lastStage = -1, lastStep = 0;
                 callbacks.onStep = [&](int stage, const StepReport& report) {
@@ -240,10 +267,20 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
                     ++stagesDone;
                     postToGui(self, [stage, row, stagesPerRun, method](ContinualPanel* panel) { panel->onRow(stage, row, stagesPerRun, method); });
                 };
-                const ContinualResult result = runContinual(backbone, tasks, settings, callbacks, &context.control());
+                // With a runs folder, a cell of the continual protocol: an ordinary run folder that the run
+                // history lists and `tunebench-cli continual` resumes (and the other way round).
+                QString folder;
+                ContinualResult result;
+                if (job->runsRoot.isEmpty()) {
+                    result = runContinual(backbone, tasks, settings, callbacks, &context.control());
+                } else {
+                    RunStore store = RunStore::at(
+                        (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, continualLabel(settings), seed)).string());
+                    folder = QString::fromStdString(store.folder());
+                    result = runContinualCell(job->cell(settings), backbone, tasks, stream, store, callbacks, &context.control());
+                }
                 if (result.status != "finished")
                     throw Error(QObject::tr("stopped during %1 seed %2; Start continues from the last finished task").arg(method).arg(seed).toStdString());
-                const QString folder = QString::fromStdString(settings.runFolder);
                 postToGui(self, [result, folder, stagesPerRun](ContinualPanel* panel) { panel->onRunDone(result, folder, stagesPerRun); });
             }
         }

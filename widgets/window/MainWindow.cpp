@@ -261,6 +261,9 @@ void MainWindow::connectPanels()
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
 
     connect(m_jobs, &JobHost::runningChanged, this, &MainWindow::updateControls);
+    // Every job writes run folders (a run, a continual stream, an adaptation series): the history shows
+    // them as soon as it ends, finished or not.
+    connect(m_jobs, &JobHost::finished, m_history, &HistoryPanel::refresh);
     connect(m_controller, &RunController::started, this, &MainWindow::onRunStarted);
     connect(m_controller, &RunController::progress, this, &MainWindow::onRunProgress);
     connect(m_controller, &RunController::finished, this, &MainWindow::onRunFinished);
