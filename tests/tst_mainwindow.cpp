@@ -205,6 +205,37 @@ private Q_SLOTS:
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("partial"));
         check(m_files.timmFile, "ViT", [](const StrategyCapabilities& c) { return c.needsTextTower || c.adaptsToTarget; }, "vision-only");
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("vpt-deep"));
+        // Base-to-new cannot apply to a method without the text tower: unticked, greyed out, saying why; and
+        // the run's settings say so too.
+        auto* baseNew = child<QCheckBox>(window, "baseNew");
+        QVERIFY(!baseNew->isChecked() && !baseNew->isEnabled());
+        QVERIFY2(baseNew->toolTip().contains("text tower"), qPrintable(baseNew->toolTip()));
+        QVERIFY(!window.currentSettings().baseNew);
+    }
+
+    // Base-to-new follows the chosen method on a CLIP model: off for VPT-Deep and L2P, back (as the
+    // user left it) for CoOp; the Training box is greyed out for zero-shot, which trains nothing.
+    void baseNewAndTrainingFollowTheMethod()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        auto* strategy = child<StrategyPanel>(window, "strategyPanel");
+        auto* baseNew = child<QCheckBox>(window, "baseNew");
+        QVERIFY(strategy->selectStrategy("coop"));
+        QVERIFY(baseNew->isChecked() && baseNew->isEnabled());
+        for (const char* method : {"vpt-deep", "l2p"}) {
+            QVERIFY2(strategy->selectStrategy(method), method);
+            QVERIFY2(!baseNew->isChecked() && !baseNew->isEnabled(), method);
+            QVERIFY2(baseNew->toolTip().contains("does not apply"), qPrintable(baseNew->toolTip()));
+        }
+        QVERIFY(strategy->selectStrategy("coop"));
+        QVERIFY(baseNew->isChecked() && baseNew->isEnabled());
+        QVERIFY(window->currentSettings().baseNew);
+        QVERIFY(strategy->selectStrategy("zeroshot"));
+        QVERIFY(!child<QSpinBox>(window, "epochs")->isEnabled());
+        QVERIFY(child<QSpinBox>(window, "testImages")->isEnabled());  // still scored on a subset
+        QVERIFY(strategy->selectStrategy("coop"));
+        QVERIFY(child<QSpinBox>(window, "epochs")->isEnabled());
     }
 
     // The continual-learning tab: a two-task stream of the open dataset, its matrix, summary and export;
@@ -372,6 +403,21 @@ private Q_SLOTS:
         QVERIFY(exported.open(QIODevice::ReadOnly));
         const auto manifest = nlohmann::json::parse(exported.readAll().toStdString());
         QCOMPARE(manifest["domains"][1].get<std::string>(), std::string("negative"));
+        // The run history shows DAPL by its target accuracy, as the tab does, not its source accuracy.
+        auto* history = child<QTreeWidget>(window, "historyTree");
+        int daplListed = 0;
+        for (int i = 0; i < history->topLevelItemCount(); ++i) {
+            const QTreeWidgetItem* item = history->topLevelItem(i);
+            if (item->text(1) != "dapl")
+                continue;
+            ++daplListed;
+            QFile stored(item->data(0, Qt::UserRole).toString() + "/results.json");
+            QVERIFY(stored.open(QIODevice::ReadOnly));
+            const auto results = nlohmann::json::parse(stored.readAll().toStdString());
+            const double targetAccuracy = results["targets"].begin().value()["accuracy"].get<double>();
+            QCOMPARE(item->text(4), QString("target %1%").arg(targetAccuracy * 100, 0, 'f', 2));
+        }
+        QVERIFY(daplListed > 0);
         target->setCurrentText(source->currentText());
         QVERIFY(!start->isEnabled());
         QVERIFY2(start->toolTip().contains("same dataset"), qPrintable(start->toolTip()));
@@ -458,6 +504,31 @@ private Q_SLOTS:
         QVERIFY(window.grab().save(shot));
     }
 
+    // The window uses the image-tower cache as the CLI does: a second Start of the same run encodes nothing.
+    void secondStartReusesTheImageTowerCache()
+    {
+        m_environment->set("TUNEBENCH_CACHE_DIR", (m_dir.path() + "/window-feature-cache").toUtf8());
+        auto window = tinyWindow();
+        QVERIFY(window);
+        window->setRunsRoot(m_dir.path() + "/cache-runs");  // its two runs stay out of the other tests' history
+        QSignalSpy finished(window.get(), &MainWindow::runFinished);
+        auto viewsOf = [](const RunResults& run) {
+            QFile stored(run.runFolder + "/results.json");
+            stored.open(QIODevice::ReadOnly);
+            const auto cache = nlohmann::json::parse(stored.readAll().toStdString()).value("feature_cache", nlohmann::json::object());
+            return std::make_pair(cache.value("views_computed", -1), cache.value("views_reused", -1));
+        };
+        QVERIFY(window->startRun());
+        QVERIFY(finished.wait(60000) || !finished.isEmpty());
+        const auto first = viewsOf(finished.last().first().value<RunResults>());
+        QVERIFY2(first.first > 0, qPrintable(QString::number(first.first)));
+        QVERIFY(window->startRun());
+        QVERIFY(finished.wait(60000) || finished.size() == 2);
+        const auto second = viewsOf(finished.last().first().value<RunResults>());
+        QCOMPARE(second.first, 0);
+        QVERIFY(second.second > 0);
+    }
+
     void shortRunFillsCurveAndResultsAndExportsAPrompt()
     {
         auto window = tinyWindow();
@@ -473,10 +544,18 @@ private Q_SLOTS:
         QCOMPARE(child<CurvePlot>(window, "curvePlot")->runCount(), 1);
         QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), 4);  // 4 images, batch 2, 2 epochs
         QTableWidget* table = child<ResultsPanel>(window, "resultsPanel")->summaryTable();
-        QCOMPARE(table->rowCount(), 1);
-        QCOMPARE(table->item(0, 1)->text(), QString("CoOp"));
-        QVERIFY(table->item(0, 3)->text().toDouble() >= 0);
-        QVERIFY(table->item(0, 5)->text() != QString("–"));  // H is there: base-to-new applies to CoOp
+        // The hand-crafted prompt it was compared with is a row of its own, the baseline, above CoOp's.
+        QCOMPARE(table->rowCount(), 2);
+        QCOMPARE(table->item(0, 1)->text(), QString("Hand-crafted prompt"));
+        QVERIFY(table->item(0, 5)->text() != QString("–"));  // its H too
+        QCOMPARE(table->item(1, 1)->text(), QString("CoOp"));
+        QCOMPARE(table->currentRow(), 1);
+        QVERIFY(table->item(1, 3)->text().toDouble() >= 0);
+        QVERIFY(table->item(1, 5)->text() != QString("–"));  // H is there: base-to-new applies to CoOp
+        const RunResults& baseline = child<ResultsPanel>(window, "resultsPanel")->results(0);
+        const RunResults& coopResults = child<ResultsPanel>(window, "resultsPanel")->results(1);
+        QCOMPARE(baseline.trainingClasses.accuracy, coopResults.handcraftedTrainingClasses.accuracy);
+        QCOMPARE(baseline.novel.accuracy, coopResults.handcraftedNovel.accuracy);
         QTableWidget* perClass = child<ResultsPanel>(window, "resultsPanel")->perClassTable();
         QCOMPARE(perClass->rowCount(), 4);
         // Prompt comparison: learned and hand-crafted accuracy per class, the better one highlighted.
@@ -521,9 +600,9 @@ private Q_SLOTS:
         runs.first()->setSelected(true);
         child<ResultsPanel>(window, "resultsPanel")->clear();
         QTest::mouseClick(child<QPushButton>(window, "historyOpen"), Qt::LeftButton);
-        QCOMPARE(table->rowCount(), 1);
-        QCOMPARE(table->item(0, 7)->text(), QString("finished"));
-        QVERIFY(table->item(0, 5)->text() != QString("–"));
+        QCOMPARE(table->rowCount(), 2);  // the baseline and the run
+        QCOMPARE(table->item(1, 7)->text(), QString("finished"));
+        QVERIFY(table->item(1, 5)->text() != QString("–"));
         // ... with its per-class rows in label order, the hand-crafted comparison and the confusion matrix.
         QStringList perClassAfter;
         for (int row = 0; row < perClass->rowCount(); ++row)
@@ -559,7 +638,28 @@ private Q_SLOTS:
         QCOMPARE(importedRun.trainingClasses.classNames.size(), 4);
         QVERIFY(!importedRun.baseNew);
         QCOMPARE(child<CurvePlot>(window, "curvePlot")->pointCount(0), 4);  // no training happened
-        QCOMPARE(table->rowCount(), 2);
+        QCOMPARE(table->rowCount(), 4);  // the imported prompt's own baseline (all classes) joined too
+
+        // File > Export acts on the run selected in the Results table and names it: the imported prompt's
+        // row has nothing learned to export; the older CoOp run's export carries its method and run id.
+        auto* results = child<ResultsPanel>(window, "resultsPanel");
+        QCOMPARE(results->selectedRun()->runId, importedRun.runId);
+        QAction* exportAction = window->findChild<QAction*>("exportPromptAction");
+        QVERIFY(exportAction && !exportAction->isEnabled());
+        QVERIFY2(exportAction->toolTip().contains("no learned prompt"), qPrintable(exportAction->toolTip()));
+        table->setCurrentCell(1, 0);
+        const RunResults coopRun = finished.first().first().value<RunResults>();
+        QCOMPARE(results->selectedRun()->runId, coopRun.runId);
+        QVERIFY(exportAction->isEnabled());
+        const QString exportedAgain = m_dir.path() + "/selected-export.json";
+        QVERIFY(window->exportSelectedPrompt(exportedAgain));
+        QFile again(exportedAgain);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        const auto againManifest = nlohmann::json::parse(again.readAll().toStdString());
+        QCOMPARE(QString::fromStdString(againManifest.value("method", "")), QString("coop"));
+        QCOMPARE(QString::fromStdString(againManifest.value("run", "")), coopRun.runId);
+        const QString status = child<QLabel>(window, "statusLine")->text();
+        QVERIFY2(status.contains(coopRun.runId), qPrintable(status));
 
         // Curves export in three formats.
         QVERIFY(child<CurvePlot>(window, "curvePlot")->exportPng(m_dir.path() + "/curves.png"));
@@ -644,6 +744,26 @@ private Q_SLOTS:
         QVERIFY2(child<QLabel>(window, "statusLine")->text().contains("Could not open the dataset") && child<QLabel>(window, "statusLine")->text().contains("no-images"),
                  qPrintable(child<QLabel>(window, "statusLine")->text()));
         QVERIFY(!child<QPushButton>(window, "startButton")->isEnabled());
+        // The picker does not keep what it refused: it shows the dataset that stays open (none here).
+        auto* picker = child<DatasetPanel>(window, "datasetPanel")->findChild<QComboBox*>();
+        QVERIFY(picker);
+        QCOMPARE(picker->currentText(), QString());
+        QCOMPARE(picker->findText(m_files.emptyDataset), -1);
+    }
+
+    // A refused dataset leaves the open one in the picker, in the class list and in the next run.
+    void refusedDatasetKeepsTheOpenOne()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        auto* picker = child<DatasetPanel>(window, "datasetPanel")->findChild<QComboBox*>();
+        const QString open = picker->currentText();
+        QVERIFY(!open.isEmpty());
+        QSignalSpy datasetFailed(window.get(), &MainWindow::datasetFailed);
+        window->openDatasetPath(m_files.emptyDataset);
+        QVERIFY(datasetFailed.wait(20000));
+        QCOMPARE(picker->currentText(), open);
+        QCOMPARE(QString::fromStdString(window->currentSettings().dataset), child<DatasetPanel>(window, "datasetPanel")->datasetPath());
     }
 
     void missingVocabularyDisablesStartAndSaysSo()
@@ -811,7 +931,7 @@ private Q_SLOTS:
         QVERIFY(window.startRun());
         QVERIFY(finished.wait(120000) || !finished.isEmpty());
         QTableWidget* table = child<ResultsPanel>(window, "resultsPanel")->summaryTable();
-        QCOMPARE(table->rowCount(), 1);
+        QCOMPARE(table->rowCount(), 2);  // the hand-crafted prompt, then CoOp
         // It opened on the demo task: a shifted domain, scored also on the other domains named in the dataset panel.
         QVERIFY2(window.currentSettings().dataset.rfind("fashion-mnist:", 0) == 0, window.currentSettings().dataset.c_str());
         QStringList targets;
@@ -819,18 +939,21 @@ private Q_SLOTS:
             targets << QString::fromStdString(target);
         QVERIFY(!targets.isEmpty());
         QTableWidget* generalisation = child<DomainGeneralisationPanel>(window, "generalisationPanel")->table();
-        QCOMPARE(generalisation->rowCount(), 1);
+        // The hand-crafted prompt is the zero-shot baseline of domain generalisation: a row of its own.
+        QCOMPARE(generalisation->rowCount(), 2);
         QCOMPARE(generalisation->columnCount(), 4 + targets.size());
-        for (int t = 0; t < targets.size(); ++t) {
-            QCOMPARE(generalisation->horizontalHeaderItem(4 + t)->text(), targets[t]);
-            const double accuracy = generalisation->item(0, 4 + t)->text().toDouble();
-            QVERIFY(accuracy > 0 && accuracy <= 100);
-        }
-        // The few-shot panel: one point of CoOp at 16 shots, its H.
+        for (int row = 0; row < 2; ++row)
+            for (int t = 0; t < targets.size(); ++t) {
+                QCOMPARE(generalisation->horizontalHeaderItem(4 + t)->text(), targets[t]);
+                const double accuracy = generalisation->item(row, 4 + t)->text().toDouble();
+                QVERIFY(accuracy > 0 && accuracy <= 100);
+            }
+        // The few-shot panel: the hand-crafted prompt's star at 0 shots, one point of CoOp at 16 shots, its H.
         const std::vector<ShotCurve> curves = child<FewShotPanel>(window, "fewShotPanel")->curves();
-        QCOMPARE(curves.size(), std::size_t(1));
-        QVERIFY(curves[0].shots == std::vector<double>{16});
-        QVERIFY(std::abs(curves[0].values[0] - child<ResultsPanel>(window, "resultsPanel")->results(0).harmonic) < 1e-12);
+        QCOMPARE(curves.size(), std::size_t(2));
+        const ShotCurve& coopCurve = curves[0].shots == std::vector<double>{16} ? curves[0] : curves[1];
+        QVERIFY(coopCurve.shots == std::vector<double>{16});
+        QVERIFY(std::abs(coopCurve.values[0] - child<ResultsPanel>(window, "resultsPanel")->results(1).harmonic) < 1e-12);
 
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("cocoop"));
         setTraining(window, 6, 0, 8);

@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -115,6 +116,17 @@ private Q_SLOTS:
             QCOMPARE(nearest[i].words.front(), words[i]);
             QVERIFY(nearest[i].distances.front() < 1e-4);
             QVERIFY(nearest[i].distances[1] > nearest[i].distances.front());
+        }
+        // A random context's neighbours are words too: no start/end marker, no token without a letter or digit.
+        auto random = findStrategy("coop").create();
+        random->attach(model, task(), {{"n_ctx", 8}});
+        for (const auto& vector : PromptExport::nearestWords(dynamic_cast<ClipStrategy&>(*random).contextVectors(),
+                                                             model->text->token_embedding->weight, *vocabulary(), 5)) {
+            QCOMPARE(vector.words.size(), size_t(5));
+            for (const std::string& word : vector.words) {
+                QVERIFY2(word.find("<|") == std::string::npos, word.c_str());
+                QVERIFY2(std::any_of(word.begin(), word.end(), [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }), word.c_str());
+            }
         }
     }
 

@@ -4,8 +4,13 @@
 // collector (mean ± std over seeds) and the run history's listing. Its cost in files is in
 // docs/architecture.md.
 #include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/experiment/DomainAdaptation.h"
+#include "core/experiment/Experiment.h"
 #include "core/experiment/Protocol.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/experiment/Sweep.h"
+#include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "tests/ErrorOf.h"
 
@@ -88,6 +93,62 @@ private Q_SLOTS:
         QVERIFY2(unknown.contains("unknown protocol 'leave-two-out'") && unknown.contains("leave-one-domain-out"), qPrintable(unknown));
         const QString twice = QString::fromStdString(test::errorOf([] { addProtocol(leaveOneDomainOut()); }));
         QVERIFY2(twice.contains("already known"), qPrintable(twice));
+    }
+
+    // The one typed reader of results.json: what each kind of run shows first, and what a study averages.
+    void outcomesOfEveryKindOfRun()
+    {
+        const RunOutcome plain = RunOutcome::fromJson({{"method", "linear"}, {"status", "finished"}, {"accuracy", 0.8}, {"base_new", false}}, "r");
+        QCOMPARE(plain.headline()->name, std::string("accuracy"));
+        QCOMPARE(plain.metrics(), (std::map<std::string, double>{{"accuracy", 0.8}}));
+
+        const json baseNewJson = {{"accuracy", 0.7}, {"base_new", true}, {"base", 0.7}, {"new", 0.5}, {"h", 0.58}};
+        const RunOutcome baseNew = RunOutcome::fromJson(baseNewJson, "r");
+        QCOMPARE(baseNew.headline()->name, std::string("H"));
+        QCOMPARE(baseNew.firstAccuracy()->name, std::string("base"));
+        QCOMPARE(baseNew.metrics().size(), std::size_t(4));
+        // New classes refused: no H; the headline is the accuracy.
+        const RunOutcome refused = RunOutcome::fromJson({{"accuracy", 0.7}, {"base_new", true}, {"base", 0.7}, {"new", nullptr}, {"h", nullptr}}, "r");
+        QCOMPARE(refused.headline()->name, std::string("accuracy"));
+
+        // DAPL: the source's test images are "accuracy"; what it is shown by is the target's.
+        const RunOutcome adapted = RunOutcome::fromJson(
+            {{"method", "dapl"}, {"accuracy", 0.725}, {"base_new", false}, {"adaptation", {{"target", "office-home:Clipart"}}},
+             {"targets", {{"office-home:Clipart", {{"accuracy", 0.495}}}}}},
+            "r");
+        QCOMPARE(adapted.headline()->name, std::string("target"));
+        QCOMPARE(adapted.headline()->value, 0.495);
+        QCOMPARE(adapted.firstAccuracy()->value, 0.495);
+        QCOMPARE(adapted.metrics().at("target"), 0.495);
+
+        const RunOutcome stream = RunOutcome::fromJson({{"protocol", "continual"}, {"average_accuracy", 0.6}, {"forgetting", 0.1}, {"accuracy", 0.6}}, "r");
+        QCOMPARE(stream.headline()->name, std::string("A_T"));
+        QCOMPARE(stream.metrics(), (std::map<std::string, double>{{"average_accuracy", 0.6}, {"forgetting", 0.1}}));
+
+        const QString wrong = QString::fromStdString(test::errorOf([] { RunOutcome::fromJson({{"accuracy", "high"}}, "RUN/results.json"); }));
+        QVERIFY2(wrong.contains("RUN/results.json") && wrong.contains("\"accuracy\""), qPrintable(wrong));
+    }
+
+    // Stop pressed while the last run of an adaptation series is evaluated: the series says it stopped.
+    void adaptationSeriesStoppedDuringTheLastRun()
+    {
+        if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("dataset-fashion-mnist is not installed");
+        const Backbone backbone = loadBackbone(demoModel(), "", "cpu");
+        const DatasetIndex source = openDataset("fashion-mnist"), target = openDataset("fashion-mnist:negative");
+        AdaptationSettings settings;
+        settings.base.model = demoModel();
+        settings.base.maxTestImages = 40;
+        settings.target = "fashion-mnist:negative";
+        settings.methods = {"zeroshot"};
+        RunControl control;
+        AdaptationCallbacks callbacks;
+        callbacks.onRunDone = [&](const AdaptationRun&) { control.requestStop(); };  // as if pressed during its evaluation
+        const AdaptationReport report = runAdaptation(backbone, source, target, settings, callbacks, &control);
+        QCOMPARE(report.methods.size(), std::size_t(1));
+        QVERIFY(report.stopped);
+        RunControl quiet;
+        QVERIFY(!runAdaptation(backbone, source, target, settings, {}, &quiet).stopped);
     }
 
     void toyProtocolRunsAsAStudy()

@@ -238,10 +238,6 @@
         <translation>%1：目前的准确率 %</translation>
     </message>
     <message>
-        <source>%1: accuracy % (mean of %2 seeds)</source>
-        <translation>%1：准确率 %（%2 个种子的平均）</translation>
-    </message>
-    <message>
         <source>%1: prompts chosen for each task&apos;s test images (%)</source>
         <translation>%1：各任务测试图像所选的提示（%）</translation>
     </message>
@@ -344,6 +340,12 @@
     <message>
         <source>Also train %1 on every task&apos;s images together, in one stage: the ceiling, with no forgetting</source>
         <translation>另外在所有任务的图像上一次性训练 %1：性能上界，没有遗忘</translation>
+    </message>
+    <message numerus="yes">
+        <source>%1: accuracy % (mean of %n seed(s))</source>
+        <translation>
+            <numerusform>%1：准确率 %（%n 个种子的平均）</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -714,6 +716,10 @@
         <source>, F_T %1%</source>
         <translation>，F_T %1%</translation>
     </message>
+    <message>
+        <source>target %1%</source>
+        <translation>目标 %1%</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::JobHost</name>
@@ -897,18 +903,6 @@
         <translation>运行失败：%1</translation>
     </message>
     <message>
-        <source>Export learned prompt</source>
-        <translation>导出学到的提示</translation>
-    </message>
-    <message>
-        <source>Exported the prompt to %1</source>
-        <translation>已将提示导出到 %1</translation>
-    </message>
-    <message>
-        <source>Could not export the prompt: %1</source>
-        <translation>无法导出提示：%1</translation>
-    </message>
-    <message>
         <source>A run is in progress</source>
         <translation>正在运行</translation>
     </message>
@@ -927,10 +921,6 @@
     <message>
         <source>Open a dataset first</source>
         <translation>请先打开数据集</translation>
-    </message>
-    <message>
-        <source>Finish a prompt-learning run first</source>
-        <translation>请先完成一次提示学习运行</translation>
     </message>
     <message>
         <source>&amp;Help</source>
@@ -967,6 +957,46 @@
     <message>
         <source>Another job is running (one job runs at a time)</source>
         <translation>另一个作业正在运行（一次只运行一个作业）</translation>
+    </message>
+    <message>
+        <source>Base-to-new needs a CLIP model with a text tower</source>
+        <translation>基类到新类划分需要带文本塔的 CLIP 模型</translation>
+    </message>
+    <message>
+        <source>Base-to-new does not apply to %1: it classifies without the text tower, so it trains and is scored on every class</source>
+        <translation>基类到新类划分不适用于 %1：它不使用文本塔分类，因此在所有类别上训练和评估</translation>
+    </message>
+    <message>
+        <source>Base-to-new does not apply to %1: it adapts to a target domain and is scored there, on every class</source>
+        <translation>基类到新类划分不适用于 %1：它适应目标域，并在目标域的所有类别上评估</translation>
+    </message>
+    <message>
+        <source>Export the learned prompt of %1 (%2)</source>
+        <translation>导出 %1（%2）学到的提示</translation>
+    </message>
+    <message>
+        <source>Could not export: select a run with a learned prompt in the Results table</source>
+        <translation>无法导出：请在结果表中选择一个带有学习提示的运行</translation>
+    </message>
+    <message>
+        <source>Exported the prompt of %1 (%2) to %3</source>
+        <translation>已将 %1（%2）的提示导出到 %3</translation>
+    </message>
+    <message>
+        <source>Could not export the prompt of %1: %2</source>
+        <translation>无法导出 %1 的提示：%2</translation>
+    </message>
+    <message>
+        <source>Select a run in the Results table (finish a prompt-learning run first)</source>
+        <translation>请在结果表中选择一个运行（先完成一次提示学习运行）</translation>
+    </message>
+    <message>
+        <source>%1 (%2) has no learned prompt to export</source>
+        <translation>%1（%2）没有可导出的学习提示</translation>
+    </message>
+    <message>
+        <source>Export the learned prompt of %1 (%2): %3</source>
+        <translation>导出 %1（%2）学到的提示：%3</translation>
     </message>
 </context>
 <context>
@@ -1184,10 +1214,6 @@ SHA-256：%8
         <translation>状态</translation>
     </message>
     <message>
-        <source>Accuracy (%) on the base classes, the new classes and their harmonic mean H, as in the CoCoOp paper; vision-only methods have one accuracy over all classes (shown under Base)</source>
-        <translation>基类、新类上的准确率 (%) 及其调和平均 H，与 CoCoOp 论文相同；纯视觉方法只有一个所有类别上的准确率（显示在“基类”列）</translation>
-    </message>
-    <message>
         <source>Class</source>
         <translation>类别</translation>
     </message>
@@ -1319,6 +1345,14 @@ SHA-256：%8
         <source>Results</source>
         <translation>结果</translation>
     </message>
+    <message>
+        <source>Accuracy (%) on the base classes, the new classes and their harmonic mean H, as in the CoCoOp paper; vision-only methods have one accuracy over all classes (shown under Base), an adapted run (DAPL) its target&apos;s</source>
+        <translation>基类、新类上的准确率（%）及其调和平均 H，与 CoCoOp 论文一致；纯视觉方法只有一个所有类别上的准确率（显示在“基类”列），域适应运行（DAPL）显示其目标域准确率</translation>
+    </message>
+    <message>
+        <source>Accuracy on the target domain&apos;s test images (source: %1%)</source>
+        <translation>目标域测试图像上的准确率（源域：%1%）</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::RunBar</name>
@@ -1427,6 +1461,10 @@ SHA-256：%8
     <message>
         <source> (imported)</source>
         <translation>（导入）</translation>
+    </message>
+    <message>
+        <source>Hand-crafted prompt</source>
+        <translation>手工提示</translation>
     </message>
 </context>
 <context>
@@ -1549,6 +1587,10 @@ SHA-256：%8
     <message>
         <source>%1 adapts to an unlabelled target domain: run it in the Domain adaptation tab</source>
         <translation>%1 需要适应无标注的目标领域：请在“领域自适应”标签页中运行</translation>
+    </message>
+    <message>
+        <source>%1 trains nothing: this applies to methods that train</source>
+        <translation>%1 不做训练：此项仅适用于需要训练的方法</translation>
     </message>
 </context>
 <context>

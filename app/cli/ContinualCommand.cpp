@@ -128,7 +128,7 @@ int runContinual(const CliArgs& args)
         // The mean matrix as a heat map beside the run folders.
         if (drawFigures) {
             const fs::path heatMap = runs / ("continual-" + stream + "-" + method + "-matrix.png");
-            const std::string title = method + ": accuracy % (mean of " + std::to_string(seeds.size()) + " seeds)";
+            const std::string title = method + ": accuracy % (mean of " + std::to_string(seeds.size()) + (seeds.size() == 1 ? " seed)" : " seeds)");
             const std::string problem = writeHeatMapFigure(
                 accuracyMatrixHeatMap(summary.matrix, static_cast<int>(tasks.size()), method == "joint" ? std::vector<std::string>{"joint"}
                                                                                                          : std::vector<std::string>{},
@@ -150,8 +150,8 @@ int runContinual(const CliArgs& args)
                 std::cerr << "warning: " << selectionProblem << "\n";
         }
         char line[160];
-        std::snprintf(line, sizeof line, "%-8s A_T %6.2f  F_T %s  (mean of %zu seeds)\n", method.c_str(), 100.0 * summary.averageAccuracy,
-                      summary.forgetting ? formatAccuracyRow({*summary.forgetting}).c_str() : "      -", seeds.size());
+        std::snprintf(line, sizeof line, "%-8s A_T %6.2f  F_T %s  (mean of %zu seed%s)\n", method.c_str(), 100.0 * summary.averageAccuracy,
+                      summary.forgetting ? formatAccuracyRow({*summary.forgetting}).c_str() : "      -", seeds.size(), seeds.size() == 1 ? "" : "s");
         std::cerr << line;
     }
     std::cout << out.dump(2) << "\n";

@@ -238,7 +238,8 @@ int runExport(const CliArgs& args)
     if (!clip)
         throw Error(*runDir + ": method '" + manifest.value("method", "") + "' has no prompt to export");
     const std::string out = args.value("out", (fs::path(store.exportDir()) / "prompt").string());
-    const nlohmann::json written = PromptExport::write(*clip, out, manifest.value("metrics", nlohmann::json::object()));
+    const nlohmann::json written = PromptExport::write(*clip, out, manifest.value("metrics", nlohmann::json::object()), 5,
+                                                       fs::path(store.folder()).filename().string());
     std::string base = out;
     if (fs::path(base).extension() == ".json" || fs::path(base).extension() == ".safetensors")
         base = (fs::path(base).parent_path() / fs::path(base).stem()).string();

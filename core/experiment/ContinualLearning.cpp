@@ -6,6 +6,7 @@
 #include "core/data/FewShot.h"
 #include "core/data/PyRandom.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/StateDict.h"
@@ -483,11 +484,7 @@ nlohmann::json runContinualProtocolCell(const RunSettings& settings, const Backb
 
 std::map<std::string, double> continualMetrics(const nlohmann::json& results)
 {
-    std::map<std::string, double> out;
-    for (const char* metric : {"average_accuracy", "forgetting"})
-        if (results.contains(metric) && results[metric].is_number())
-            out[metric] = results[metric].get<double>();
-    return out;
+    return RunOutcome::fromJson(results, "results.json").metrics();
 }
 
 } // namespace

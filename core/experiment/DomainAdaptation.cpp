@@ -119,9 +119,16 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
             if (result.status != "finished") {
                 if (!runs.empty())
                     report.methods.push_back(summariseAdaptationSeeds(method, runs));
+                report.stopped = true;
                 return report;
             }
             runs.push_back(run);
+            // A stop that came while this run was being evaluated ends the series after it.
+            if (control && control->stopRequested()) {
+                report.methods.push_back(summariseAdaptationSeeds(method, runs));
+                report.stopped = true;
+                return report;
+            }
             // A method that ignores the training images gives the same result for every seed.
             if (!info.capabilities.usesTrainingImages)
                 break;

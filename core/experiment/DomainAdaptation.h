@@ -56,6 +56,9 @@ struct AdaptationReport
     std::string sourceDomain, targetDomain;   // the words in DAPL's prompts
     std::vector<std::string> classNames;
     std::vector<AdaptationSummary> methods;   // in AdaptationSettings::methods' order
+    // A stop was requested: the series ended early, or its last run finished while the stop came (during
+    // its evaluation). Either way it did not finish as asked.
+    bool stopped = false;
     // {"source", "target", "source_domain", "target_domain", "classes", "methods": {NAME: {"target_accuracy",
     // "source_accuracy", "per_class": {class: accuracy}, "per_seed": [...]}}}, fractions throughout.
     nlohmann::json toJson() const;

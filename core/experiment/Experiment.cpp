@@ -234,19 +234,23 @@ nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std:
 
 nlohmann::json ExperimentResult::details() const
 {
-    // An array, so that the targets keep settings.evalDatasets' order (older files hold an object by name).
-    nlohmann::json targetsJson = nlohmann::json::array();
-    for (const auto& [name, evaluation] : targets) {
-        nlohmann::json target = classEvaluationJson(evaluation);
-        target["dataset"] = name;
-        targetsJson.push_back(target);
-    }
+    // Arrays, so that the targets keep settings.evalDatasets' order (older files hold an object by name).
+    const auto targetsJson = [](const std::vector<std::pair<std::string, ClassEvaluation>>& evaluations) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [name, evaluation] : evaluations) {
+            nlohmann::json target = classEvaluationJson(evaluation);
+            target["dataset"] = name;
+            out.push_back(target);
+        }
+        return out;
+    };
     return {{"first", classEvaluationJson(trainingClasses)},  // the format's name, which existing run folders use
             {"novel", classEvaluationJson(novel)},
             {"handcrafted_first", classEvaluationJson(handcraftedTrainingClasses)},
             {"handcrafted_novel", classEvaluationJson(handcraftedNovel)},
             {"nearest_words", nearestWords},
-            {"targets", targetsJson},
+            {"targets", targetsJson(targets)},
+            {"handcrafted_targets", targetsJson(handcraftedTargets)},
             {"seconds", seconds}};
 }
 
@@ -619,7 +623,8 @@ private:
                 {{"type", "eval"}, {"split", m_baseNew ? "base" : "test"}, {"accuracy", trainingClasses.accuracy}, {"n", trainingClasses.n}});
             if (m_clipStrategy && !m_imported) {
                 const auto manifest = PromptExport::write(*m_clipStrategy, (fs::path(m_store->exportDir()) / "prompt").string(),
-                                                          {{"accuracy", trainingClasses.accuracy}});
+                                                          {{"accuracy", trainingClasses.accuracy}}, 5,
+                                                          fs::path(m_store->folder()).filename().string());
                 m_result.exportPath = (fs::path(m_store->exportDir()) / "prompt.json").string();
                 m_result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
                 results["export"] = m_result.exportPath;
@@ -675,6 +680,12 @@ private:
             if (m_baseNew) {
                 handcrafted->setClasses(newSet.classNames);
                 m_result.handcraftedNovel = ClassEvaluation{newSet.classNames, evaluateSplit(*handcrafted, newSet)};
+                handcrafted->setClasses(m_trainSet.classNames);
+            }
+            for (const DatasetIndex& target : m_targets) {
+                const DatasetIndex targetSet = m_baseNew ? subsampleClasses(target, ClassSubset::Base) : target;
+                m_result.handcraftedTargets.emplace_back(target.name,
+                                                         ClassEvaluation{targetSet.classNames, evaluateSplit(*handcrafted, targetSet)});
             }
         }
     }

@@ -126,6 +126,9 @@ struct ExperimentResult
     std::string novelMessage;
     std::optional<double> harmonic;
     std::optional<ClassEvaluation> handcraftedTrainingClasses, handcraftedNovel;  // the dataset's hand-crafted prompt (compareHandcrafted)
+    // The hand-crafted prompt on each target's test images (compareHandcrafted), in `targets`' order: the
+    // zero-shot baseline of domain generalisation and adaptation.
+    std::vector<std::pair<std::string, ClassEvaluation>> handcraftedTargets;
     // Domain generalisation and adaptation: each target dataset's test images of the training classes
     // (base classes under base-to-new), in the order of openTargetDatasets (the adaptation target first).
     std::vector<std::pair<std::string, ClassEvaluation>> targets;

@@ -6,6 +6,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/experiment/ContinualLearning.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/train/RunStore.h"
 
 #include <mutex>
@@ -31,12 +32,7 @@ nlohmann::json runFewShotCell(const RunSettings& settings, const Backbone& backb
 
 std::map<std::string, double> fewShotMetrics(const nlohmann::json& results)
 {
-    std::map<std::string, double> out;
-    const bool baseNew = results.value("base_new", false);
-    for (const char* metric : {"accuracy", "base", "new", "h"})
-        if (results.contains(metric) && results[metric].is_number() && (std::string(metric) == "accuracy" || baseNew))
-            out[metric] = results[metric].get<double>();
-    return out;
+    return RunOutcome::fromJson(results, "results.json").metrics();
 }
 
 std::deque<StudyProtocol>& registry()

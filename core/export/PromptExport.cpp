@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -39,13 +41,27 @@ std::vector<NearestWords> PromptExport::nearestWords(const at::Tensor& contexts,
     auto table = tokenEmbedding.detach().to(torch::kCPU, torch::kFloat).narrow(0, 0, rows);
     // compute_mode 2: direct differences, not the matmul expansion, so an exact match reads 0.
     auto distances = torch::cdist(vectors.unsqueeze(0), table.unsqueeze(0), 2.0, 2).squeeze(0);  // [M, V]
-    const int64_t k = std::min<int64_t>(count, rows);
-    auto [values, indices] = distances.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+    // Words only: the start/end markers and tokens without a letter or digit (single bytes, "?", control
+    // characters) say nothing about what a context means. A few candidates more than asked for leave room
+    // to skip them.
+    const auto isWord = [&](int id) {
+        if (id == tokenizer.startId() || id == tokenizer.endId())
+            return false;
+        const std::string word = tokenizer.displayWord(id);
+        const bool letters = std::any_of(word.begin(), word.end(), [](unsigned char c) { return std::isalnum(c); });
+        // A letter beyond ASCII is two or more bytes; one stray byte of a longer sequence is not a word.
+        const bool wide = word.size() >= 2 && std::all_of(word.begin(), word.end(), [](unsigned char c) { return c >= 0x80; });
+        return letters || wide;
+    };
+    const int64_t candidates = std::min<int64_t>(static_cast<int64_t>(count) + 64, rows);
+    auto [values, indices] = distances.topk(candidates, 1, /*largest=*/false, /*sorted=*/true);
     std::vector<NearestWords> out;
     for (int64_t m = 0; m < vectors.size(0); ++m) {
         NearestWords nearest;
-        for (int64_t j = 0; j < k; ++j) {
+        for (int64_t j = 0; j < candidates && static_cast<int>(nearest.ids.size()) < count; ++j) {
             const int id = static_cast<int>(indices[m][j].item<int64_t>());
+            if (!isWord(id))
+                continue;
             nearest.ids.push_back(id);
             nearest.words.push_back(tokenizer.displayWord(id));
             nearest.distances.push_back(values[m][j].item<double>());
@@ -56,7 +72,7 @@ std::vector<NearestWords> PromptExport::nearestWords(const at::Tensor& contexts,
 }
 
 nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& basePath, const nlohmann::json& metrics,
-                                   int nearestCount)
+                                   int nearestCount, const std::string& runId)
 {
     const std::string base = withoutExtension(basePath);
     const fs::path parent = fs::path(base).parent_path();
@@ -67,6 +83,8 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
     manifest["format"] = "tunebench-prompt-1";
     manifest["tensors"] = fs::path(base + ".safetensors").filename().string();
     manifest["metrics"] = metrics.is_null() ? nlohmann::json::object() : metrics;
+    if (!runId.empty())
+        manifest["run"] = runId;
     nlohmann::json shapes = nlohmann::json::object();
     for (const auto& [key, tensor] : tensors)
         shapes[key] = tensor.sizes().vec();

@@ -43,9 +43,10 @@ struct ImportedPrompt
 class PromptExport
 {
 public:
-    // Writes both files; returns the manifest written. `basePath` is the path without extension.
+    // Writes both files; returns the manifest written. `basePath` is the path without extension; `runId`
+    // (the run folder's name) goes into the manifest as "run" when given, so an export says where it came from.
     static nlohmann::json write(ClipStrategy& strategy, const std::string& basePath, const nlohmann::json& metrics = {},
-                                int nearestCount = 5);
+                                int nearestCount = 5, const std::string& runId = {});
     // `manifestPath`: the .json (the .safetensors beside it) or the path without extension.
     static ImportedPrompt read(const std::string& manifestPath, ClipModel model, const TaskSetup& target);
     // Nearest words per context vector: contexts [M, D] or [C, M, D] (flattened row by row).

@@ -92,7 +92,7 @@ AdaptationPanel::AdaptationPanel(JobHost* jobs, QWidget* parent)
     legendBelow(m_curves);
     m_perClass = new QCustomPlot(this);
     m_perClass->setObjectName("adaptationPerClass");
-    m_perClass->setMinimumHeight(160);
+    m_perClass->setMinimumHeight(240);  // room for the axis title
     legendBelow(m_perClass);
     m_summary = makeSummaryTable(4);
     setViews(makeSplitter(Qt::Vertical, {makeSplitter(Qt::Horizontal, {m_curves, m_summary}), m_perClass}));
@@ -201,7 +201,7 @@ JobHost::Work AdaptationPanel::prepareJob(const QList<int>& seeds)
             postToGui(self, [run](AdaptationPanel* panel) { panel->onRunDone(run); });
         };
         const AdaptationReport report = runAdaptation(backbone, source, target, job->settings, callbacks, &context.control());
-        return report.methods.size() == job->settings.methods.size();
+        return !report.stopped && report.methods.size() == job->settings.methods.size();
     };
 }
 

@@ -114,6 +114,10 @@ int CurvePlot::addRun(const QString& label)
     series.smoothed->setPen(QPen(series.colour, 2.0));
     series.smoothed->setName(label);
     m_runs.append(series);
+    // The legend names the latest runs only: a long session's legend would cover the plot.
+    constexpr int kRunsInLegend = 4;
+    if (m_runs.size() > kRunsInLegend)
+        m_runs[m_runs.size() - 1 - kRunsInLegend].smoothed->removeFromLegend();
     m_plot->legend->setVisible(true);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
     return m_runs.size() - 1;

@@ -2,6 +2,7 @@
 
 #include "widgets/window/BackgroundTasks.h"
 
+#include "core/experiment/RunOutcome.h"
 #include "core/train/RunStore.h"
 
 #include <QDir>
@@ -81,18 +82,25 @@ void HistoryPanel::refresh()
         item->setText(3, QString::fromStdString(run.status));
         QString result;
         if (run.results.is_object()) {
-            const auto number = [&](const char* key) { return run.results.contains(key) && run.results[key].is_number(); };
-            if (run.results.value("protocol", "") == "continual" && number("average_accuracy")) {
-                // A stream: its average accuracy after the last task, and its forgetting (none for joint training).
-                result = tr("A_T %1%").arg(run.results["average_accuracy"].get<double>() * 100, 0, 'f', 2);
-                if (number("forgetting"))
-                    result += tr(", F_T %1%").arg(run.results["forgetting"].get<double>() * 100, 0, 'f', 2);
-            } else if (run.results.contains("h") && run.results["h"].is_number())
-                result = tr("H %1%").arg(run.results["h"].get<double>() * 100, 0, 'f', 2);
-            else if (run.results.contains("accuracy") && run.results["accuracy"].is_number())
-                result = tr("accuracy %1%").arg(run.results["accuracy"].get<double>() * 100, 0, 'f', 2);
-            else if (run.results.contains("message") && run.results["message"].is_string())
-                result = QString::fromStdString(run.results["message"].get<std::string>());  // why a failed run ended
+            try {
+                // The run's headline figure, as every result view reads it (RunOutcome).
+                const RunOutcome outcome = RunOutcome::fromJson(run.results, run.folder + "/results.json");
+                const auto headline = outcome.headline();
+                const auto percent = [](double value) { return QString::number(value * 100, 'f', 2); };
+                if (!headline)
+                    result = QString::fromStdString(outcome.message);  // why a failed run ended
+                else if (headline->name == "H")
+                    result = tr("H %1%").arg(percent(headline->value));
+                else if (headline->name == "target")
+                    result = tr("target %1%").arg(percent(headline->value));
+                else if (headline->name == "A_T")
+                    result = tr("A_T %1%").arg(percent(headline->value)) +
+                             (outcome.forgetting ? tr(", F_T %1%").arg(percent(*outcome.forgetting)) : QString());
+                else
+                    result = tr("accuracy %1%").arg(percent(headline->value));
+            } catch (const std::exception& e) {
+                result = firstLine(e);
+            }
         }
         item->setText(4, result);
         item->setData(0, Qt::UserRole, QString::fromStdString(run.folder));

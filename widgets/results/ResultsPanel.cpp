@@ -91,7 +91,10 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
     layout->addWidget(m_note);
-    connect(m_summary, &QTableWidget::currentCellChanged, this, [this](int row) { showDetails(row); });
+    connect(m_summary, &QTableWidget::currentCellChanged, this, [this](int row) {
+        showDetails(row);
+        Q_EMIT selectedRunChanged();
+    });
     retranslate();
 }
 
@@ -105,7 +108,7 @@ void ResultsPanel::retranslate()
     m_summary->setHorizontalHeaderLabels({tr("Run"), tr("Method"), tr("Dataset"), tr("Base"), tr("New"), tr("H"), tr("Trainable"),
                                           tr("Status")});
     m_summary->setToolTip(tr("Accuracy (%) on the base classes, the new classes and their harmonic mean H, as in the CoCoOp paper; "
-                             "vision-only methods have one accuracy over all classes (shown under Base)"));
+                             "vision-only methods have one accuracy over all classes (shown under Base), an adapted run (DAPL) its target's"));
     m_perClass->setHorizontalHeaderLabels({tr("Class"), tr("Split"), tr("Learned (%)"), tr("Hand-crafted (%)"), tr("Test images")});
     m_perClass->setToolTip(tr("Per-class accuracy of the tuned method next to the dataset's hand-crafted prompt (zero-shot CLIP) "
                               "on the same test images; the better of the two is highlighted"));
@@ -132,6 +135,7 @@ void ResultsPanel::addResults(const RunResults& results)
     m_summary->setCurrentCell(row, 0);
     showDetails(row);
     updatePromptComparison();
+    Q_EMIT selectedRunChanged();  // a replaced row keeps its place: the selection's content changed
 }
 
 void ResultsPanel::clear()
@@ -140,6 +144,13 @@ void ResultsPanel::clear()
     m_summary->setRowCount(0);
     showDetails(-1);
     updatePromptComparison();
+    Q_EMIT selectedRunChanged();
+}
+
+const RunResults* ResultsPanel::selectedRun() const
+{
+    const int row = m_summary->currentRow();
+    return row >= 0 && row < m_results.size() ? &m_results[row] : nullptr;
 }
 
 void ResultsPanel::fillSummaryRow(int row)
@@ -148,7 +159,11 @@ void ResultsPanel::fillSummaryRow(int row)
     m_summary->setItem(row, 0, readOnlyItem(r.runId, Qt::AlignLeft | Qt::AlignVCenter));
     m_summary->setItem(row, 1, readOnlyItem(r.methodTitle.isEmpty() ? r.method : r.methodTitle, Qt::AlignLeft | Qt::AlignVCenter));
     m_summary->setItem(row, 2, readOnlyItem(r.dataset, Qt::AlignLeft | Qt::AlignVCenter));
-    m_summary->setItem(row, 3, readOnlyItem(r.trainingClasses.valid ? percent(r.trainingClasses.accuracy) : percent(-1)));
+    const double first = r.firstAccuracy >= 0 ? r.firstAccuracy : r.trainingClasses.valid ? r.trainingClasses.accuracy : -1;
+    auto* firstItem = readOnlyItem(percent(first));
+    if (r.firstAccuracyKind == "target")
+        firstItem->setToolTip(tr("Accuracy on the target domain's test images (source: %1%)").arg(percent(r.trainingClasses.accuracy)));
+    m_summary->setItem(row, 3, firstItem);
     m_summary->setItem(row, 4, readOnlyItem(r.novel.valid ? percent(r.novel.accuracy) : percent(-1)));
     auto* h = readOnlyItem(percent(r.harmonic));
     QFont bold = h->font();
@@ -206,10 +221,7 @@ void ResultsPanel::showDetails(int row)
     m_confusion->setRowCount(n);
     m_confusion->setColumnCount(n);
     m_confusion->setVerticalHeaderLabels(e.classNames);
-    QStringList columns;
-    for (int c = 0; c < n; ++c)
-        columns << QString::number(c);
-    m_confusion->setHorizontalHeaderLabels(columns);
+    m_confusion->setHorizontalHeaderLabels(e.classNames);  // predicted class, named as the rows are
     for (int t = 0; t < n && t < e.confusion.size(); ++t) {
         qint64 rowTotal = 0;
         for (qint64 v : e.confusion[t])

@@ -27,6 +27,8 @@ public:
     void clear();
     int runCount() const { return m_results.size(); }
     const RunResults& results(int row) const { return m_results[row]; }
+    // The run selected in the table (what File > Export acts on); null when none is.
+    const RunResults* selectedRun() const;
     QTableWidget* summaryTable() const { return m_summary; }
     QTableWidget* perClassTable() const { return m_perClass; }
     QTableWidget* confusionTable() const { return m_confusion; }
@@ -36,6 +38,9 @@ public:
     QString nearestWordsText() const;
     QString tabTitle() const override;
     void retranslate() override;
+
+Q_SIGNALS:
+    void selectedRunChanged();
 
 private:
     void showDetails(int row);

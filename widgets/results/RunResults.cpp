@@ -1,6 +1,7 @@
 #include "widgets/results/RunResults.h"
 
 #include "core/Error.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/io/JsonFields.h"
 #include "core/train/RunStore.h"
 
@@ -137,6 +138,14 @@ RunResults runResultsFromJson(const nlohmann::json& results, const QString& fold
                     r.targetNames << QString::fromStdString(target["dataset"].get<std::string>());
                     r.targets << evaluationFromDetails(target);
                 }
+            const nlohmann::json handcrafted = details.value("handcrafted_targets", nlohmann::json::array());
+            for (const QString& name : r.targetNames) {
+                RunEvaluation baseline;
+                for (const auto& target : handcrafted)
+                    if (target.is_object() && target.value("dataset", "") == name.toStdString())
+                        baseline = evaluationFromDetails(target);
+                r.handcraftedTargets << baseline;
+            }
         } else if (targets.is_object()) {  // older files: by name
             for (const auto& [name, evaluation] : targets.items()) {
                 r.targetNames << QString::fromStdString(name);
@@ -152,6 +161,16 @@ RunResults runResultsFromJson(const nlohmann::json& results, const QString& fold
     r.novelMessage = stringField(results, "new_message");
     if (results.contains("h") && results["h"].is_number())
         r.harmonic = results["h"].get<double>();
+    // The headline figures come from the one typed reader every view shares.
+    try {
+        const RunOutcome outcome = RunOutcome::fromJson(results, where);
+        if (const auto first = outcome.firstAccuracy()) {
+            r.firstAccuracy = first->value;
+            r.firstAccuracyKind = QString::fromStdString(first->name);
+        }
+    } catch (const std::exception&) {
+        // a hand-edited file: the plain fields above are what it gives
+    }
     return r;
 }
 
@@ -162,6 +181,39 @@ RunResults readRunFolder(const QString& folder)
     if (!results.is_object())
         throw Error(folder.toStdString() + ": the run has no results.json yet");
     return runResultsFromJson(results, folder);
+}
+
+std::optional<RunResults> handcraftedBaseline(const RunResults& run)
+{
+    if (!run.handcraftedTrainingClasses.valid)
+        return std::nullopt;
+    RunResults r;
+    r.runId = QString("hand-crafted-%1-seed%2-%3-%4images")
+                  .arg(run.dataset)
+                  .arg(run.seed)
+                  .arg(run.baseNew ? "base-new" : "all")
+                  .arg(run.handcraftedTrainingClasses.samples);
+    r.method = "zeroshot";
+    r.methodTitle = QCoreApplication::translate("tunebench::RunResults", "Hand-crafted prompt");
+    try {
+        r.capabilities = findStrategy("zeroshot").capabilities;
+    } catch (const std::exception&) {
+    }
+    r.dataset = run.dataset;
+    r.status = "finished";
+    r.baseNew = run.baseNew;
+    r.shots = 0;
+    r.seed = run.seed;
+    r.trainingClasses = run.handcraftedTrainingClasses;
+    r.novel = run.handcraftedNovel;
+    r.firstAccuracy = run.handcraftedTrainingClasses.accuracy;
+    r.firstAccuracyKind = run.baseNew ? "base" : "accuracy";
+    if (run.baseNew && r.novel.valid && r.trainingClasses.accuracy + r.novel.accuracy > 0)
+        r.harmonic = 2 * r.trainingClasses.accuracy * r.novel.accuracy / (r.trainingClasses.accuracy + r.novel.accuracy);
+    r.targetNames = run.targetNames;
+    r.targets = run.handcraftedTargets;
+    // Its own per-class view compares it with itself: no second column.
+    return r;
 }
 
 int storeRun(QVector<RunResults>& runs, const RunResults& results)

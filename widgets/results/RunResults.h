@@ -12,6 +12,8 @@
 #include <QStringList>
 #include <QVector>
 
+#include <optional>
+
 namespace tunebench {
 
 // One training step as the GUI shows it.
@@ -64,16 +66,27 @@ struct RunResults
     RunEvaluation handcraftedTrainingClasses, handcraftedNovel;
     QString novelMessage;     // why there is no new-class accuracy (class-specific contexts)
     double harmonic = -1;     // H = 2BN/(B+N), -1 when not computed
+    // The first accuracy a table shows (RunOutcome::firstAccuracy): Base under base-to-new, the target's
+    // for an adapted run (DAPL), A_T for a continual stream, else the accuracy; -1 when there is none.
+    double firstAccuracy = -1;
+    QString firstAccuracyKind;  // "base", "target", "A_T" or "accuracy"
     QVector<QStringList> nearestWords;  // per learned context vector, its nearest vocabulary words (prompt exports)
     // Domain generalisation: the training classes on each target dataset's test images.
     QStringList targetNames;
     QVector<RunEvaluation> targets;
+    QVector<RunEvaluation> handcraftedTargets;  // the hand-crafted prompt on the same targets, in targetNames' order
     QStringList problems;     // images the loaders skipped ("PATH: why")
 };
 
 // A run's results from results.json's content (with "details" when the experiment layer wrote it; older
 // files give what their plain fields hold). `folder` may be empty (a run without a folder).
 RunResults runResultsFromJson(const nlohmann::json& results, const QString& folder);
+// The dataset's hand-crafted prompt (zero-shot CLIP) as a row of its own, from a run that scored it beside
+// the learned method on the same images (Base, New, H and the targets): the baseline every view shows.
+// Its id names the dataset, seed, split and test images, so the same baseline is one row however many
+// runs scored it. nullopt when the run did not score it.
+std::optional<RunResults> handcraftedBaseline(const RunResults& run);
+
 // A finished run's folder read back; throws tunebench::Error when it has no results.json.
 RunResults readRunFolder(const QString& folder);
 

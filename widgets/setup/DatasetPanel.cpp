@@ -80,7 +80,9 @@ DatasetPanel::DatasetPanel(BackgroundTasks* tasks, QWidget* parent)
     connect(m_folderButton, &QPushButton::clicked, this, &DatasetPanel::chooseFolder);
     connect(m_combo, &QComboBox::activated, this, [this](int index) { open(m_combo->itemText(index)); });
     connect(m_combo->lineEdit(), &QLineEdit::returnPressed, this, [this] { open(m_combo->currentText()); });
-    connect(m_baseNew, &QCheckBox::toggled, this, [this] {
+    connect(m_baseNew, &QCheckBox::toggled, this, [this](bool checked) {
+        if (m_baseNewApplies)
+            m_baseNewChoice = checked;  // the user's choice, kept while a method it cannot apply to is chosen
         fillClassTree();
         Q_EMIT samplingChanged();
     });
@@ -99,11 +101,12 @@ void DatasetPanel::open(const QString& pathOrName)
     if (pathOrName.trimmed().isEmpty())
         return;
     m_loading = true;
+    const bool newEntry = m_combo->findText(pathOrName) < 0;
     if (m_combo->currentText() != pathOrName)
         m_combo->setCurrentText(pathOrName);
     Q_EMIT loadingStarted(pathOrName);
     QPointer<DatasetPanel> self(this);
-    m_tasks->start("dataset", [self, pathOrName](const TaskToken& token) {
+    m_tasks->start("dataset", [self, pathOrName, newEntry](const TaskToken& token) {
         QString failure, name;
         QStringList classes, problems;
         QVector<qint64> trainCounts, testCounts;
@@ -135,6 +138,10 @@ void DatasetPanel::open(const QString& pathOrName)
         postToGui(self, [=](DatasetPanel* panel) {
             panel->m_loading = false;
             if (!failure.isEmpty()) {
+                // The picker goes back to the dataset that stays open (the class list and the next Start use it).
+                if (const int added = panel->m_combo->findText(pathOrName); newEntry && added >= 0)
+                    panel->m_combo->removeItem(added);
+                panel->m_combo->setCurrentText(panel->m_path);
                 Q_EMIT panel->failed(failure);
                 return;
             }
@@ -220,7 +227,8 @@ void DatasetPanel::applySettings(const RunSettings& settings)
 {
     m_shots->setValue(settings.shots);
     m_seed->setValue(settings.seed);
-    m_baseNew->setChecked(settings.baseNew);
+    m_baseNewChoice = settings.baseNew;
+    m_baseNew->setChecked(settings.baseNew && m_baseNewApplies);
     QStringList targets;
     for (const std::string& name : settings.evalDatasets)
         targets << QString::fromStdString(name);
@@ -229,8 +237,25 @@ void DatasetPanel::applySettings(const RunSettings& settings)
 
 void DatasetPanel::setRunning(bool running)
 {
-    for (QWidget* w : std::initializer_list<QWidget*>{m_folderButton, m_combo, m_shots, m_seed, m_baseNew, m_evalDatasets})
+    m_running = running;
+    for (QWidget* w : std::initializer_list<QWidget*>{m_folderButton, m_combo, m_shots, m_seed, m_evalDatasets})
         w->setEnabled(!running);
+    m_baseNew->setEnabled(!running && m_baseNewApplies);
+}
+
+void DatasetPanel::setBaseNewApplies(bool applies, const QString& why)
+{
+    m_baseNewApplies = applies;
+    m_baseNewWhy = why;
+    m_baseNew->setChecked(applies && m_baseNewChoice);
+    m_baseNew->setEnabled(!m_running && applies);
+    m_baseNew->setToolTip(applies ? baseNewToolTip() : why);
+}
+
+QString DatasetPanel::baseNewToolTip() const
+{
+    return tr("Train on the first half of the classes and test on both halves (CoCoOp's protocol); "
+              "only for methods that use the text tower");
 }
 
 void DatasetPanel::retranslate()
@@ -245,8 +270,7 @@ void DatasetPanel::retranslate()
     m_seedLabel->setText(tr("Seed"));
     m_seed->setToolTip(tr("Seed of the few-shot sampling, the shuffling and the initialisation"));
     m_baseNew->setText(tr("Base-to-new split"));
-    m_baseNew->setToolTip(tr("Train on the first half of the classes and test on both halves (CoCoOp's protocol); "
-                             "only for methods that use the text tower"));
+    m_baseNew->setToolTip(m_baseNewApplies ? baseNewToolTip() : m_baseNewWhy);
     m_evalLabel->setText(tr("Evaluate also on"));
     m_evalDatasets->setPlaceholderText(tr("e.g. fashion-mnist,fashion-mnist:sketch"));
     m_evalDatasets->setToolTip(tr("Domain generalisation: datasets with the same classes, separated by commas; every run is "

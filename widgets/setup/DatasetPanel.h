@@ -44,6 +44,9 @@ public:
     // The dataset's own problems, then those of the last run (images it skipped).
     void showRunProblems(const QStringList& runProblems);
     void setRunning(bool running);
+    // Base-to-new needs a CLIP model's text tower and a method that uses it. Where it cannot apply, the box
+    // is unticked and greyed out with `why` as its tooltip; the user's choice comes back when it applies.
+    void setBaseNewApplies(bool applies, const QString& why = {});
     void retranslate();
 
 Q_SIGNALS:
@@ -57,6 +60,7 @@ private:
                      const QVector<qint64>& testCounts, const QStringList& problems);
     void showProblems(const QStringList& problems);
     void fillClassTree();
+    QString baseNewToolTip() const;
 
     BackgroundTasks* m_tasks = nullptr;
     QComboBox* m_combo = nullptr;
@@ -78,6 +82,10 @@ private:
     double m_cropScale = 0;
     bool m_problemsShown = false;  // false until a dataset has been checked
     bool m_loading = false;
+    bool m_running = false;
+    bool m_baseNewApplies = true;
+    bool m_baseNewChoice = true;
+    QString m_baseNewWhy;
 };
 
 } // namespace tunebench

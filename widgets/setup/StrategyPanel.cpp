@@ -87,7 +87,9 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     connect(m_countTimer, &QTimer::timeout, this, &StrategyPanel::count);
     connect(m_combo, &QComboBox::currentIndexChanged, this, [this] {
         rebuildForm();
+        updateTrainingOverrides();
         scheduleCount();
+        Q_EMIT strategyChanged(strategy());
     });
     connect(m_form, &ParamForm::changed, this, &StrategyPanel::scheduleCount);
     fillStrategyCombo();
@@ -321,8 +323,29 @@ void StrategyPanel::showParameterCount(qint64 count)
 
 void StrategyPanel::setRunning(bool running)
 {
+    m_running = running;
     for (QWidget* w : std::initializer_list<QWidget*>{m_combo, m_form, m_overridesBox})
         w->setEnabled(!running);
+    updateTrainingOverrides();
+}
+
+void StrategyPanel::updateTrainingOverrides()
+{
+    // A method that trains nothing (zero-shot) ignores epochs, learning rate, batch, steps and the crop:
+    // greyed out, saying so. The test-image limit still applies.
+    bool trains = true;
+    QString title;
+    try {
+        const StrategyInfo& info = findStrategy(strategy().toStdString());
+        trains = info.capabilities.usesTrainingImages;
+        title = QString::fromStdString(info.title);
+    } catch (const std::exception&) {
+        // no strategy chosen yet
+    }
+    for (QWidget* w : std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_maxSteps, m_cropScale}) {
+        w->setEnabled(!m_running && trains);
+        w->setToolTip(trains ? QString() : tr("%1 trains nothing: this applies to methods that train").arg(title));
+    }
 }
 
 void StrategyPanel::retranslate()

@@ -56,10 +56,12 @@ public:
 
 Q_SIGNALS:
     void parameterCountChanged(qint64 count);  // -1: the options cannot be used with this model
+    void strategyChanged(const QString& name);
 
 private:
     void fillStrategyCombo();
     void rebuildForm();
+    void updateTrainingOverrides();  // editable only for methods that train
     void showDescription();
     void scheduleCount();
     void count();
@@ -84,6 +86,7 @@ private:
     QString m_modelPath, m_vocabularyPath;
     tunebench::ModelSpec m_modelSpec;
     bool m_modelUsable = false;
+    bool m_running = false;
     QStringList m_classNames;
     int m_shots = 16;
     double m_datasetCropScale = 0;

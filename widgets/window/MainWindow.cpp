@@ -19,6 +19,7 @@
 
 #include "core/Device.h"
 #include "core/Version.h"
+#include "core/tuning/StrategyInfo.h"
 
 #include <QAction>
 #include <QActionGroup>
@@ -212,6 +213,7 @@ void MainWindow::connectPanels()
             setStatus(tr("Loaded %1, but its vocabulary is missing: %2 (File > Choose vocabulary)").arg(name, m_model->problem()), true);
         rememberRecent(m_model->modelPath());
         m_strategy->setModel(m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty());
+        updateBaseNew();
         const LoadedModel model{m_model->modelPath(), m_model->vocabularyPath(), m_model->spec(), m_model->problem().isEmpty()};
         for (WorkbenchTab* tab : m_tabPanels)
             tab->modelChanged(model);
@@ -259,6 +261,8 @@ void MainWindow::connectPanels()
         m_tabs->setCurrentWidget(m_results);
     });
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
+    connect(m_results, &ResultsPanel::selectedRunChanged, this, &MainWindow::updateControls);
+    connect(m_strategy, &StrategyPanel::strategyChanged, this, &MainWindow::updateBaseNew);
 
     connect(m_jobs, &JobHost::runningChanged, this, &MainWindow::updateControls);
     // Every job writes run folders (a run, a continual stream, an adaptation series): the history shows
@@ -281,6 +285,7 @@ void MainWindow::buildMenus()
     m_datasetAction = m_fileMenu->addAction(QString(), m_dataset, &DatasetPanel::chooseFolder);
     m_fileMenu->addSeparator();
     m_exportPromptAction = m_fileMenu->addAction(QString(), this, &MainWindow::exportPrompt);
+    m_exportPromptAction->setObjectName("exportPromptAction");
     m_importPromptAction = m_fileMenu->addAction(QString(), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Evaluate exported prompt"), QString(), tr("Prompt manifest (*.json)"));
         if (!path.isEmpty())
@@ -313,9 +318,28 @@ void MainWindow::buildMenus()
     m_aboutAction->setMenuRole(QAction::AboutRole);
 }
 
+void MainWindow::updateBaseNew()
+{
+    QString why;
+    try {
+        const StrategyInfo& info = findStrategy(m_strategy->strategy().toStdString());
+        const QString title = QString::fromStdString(info.title);
+        if (!m_model->modelPath().isEmpty() && !m_model->hasTextTower())
+            why = tr("Base-to-new needs a CLIP model with a text tower");
+        else if (!info.capabilities.needsTextTower)
+            why = tr("Base-to-new does not apply to %1: it classifies without the text tower, so it trains and is scored on every class").arg(title);
+        else if (info.capabilities.adaptsToTarget)
+            why = tr("Base-to-new does not apply to %1: it adapts to a target domain and is scored there, on every class").arg(title);
+    } catch (const std::exception&) {
+        // no strategy chosen yet
+    }
+    m_dataset->setBaseNewApplies(why.isEmpty(), why);
+}
+
 void MainWindow::retranslateUi()
 {
     setWindowTitle(tr("Tunebench"));
+    updateBaseNew();
     m_modelDock->setWindowTitle(tr("Model"));
     m_datasetDock->setWindowTitle(tr("Dataset"));
     m_strategyDock->setWindowTitle(tr("Strategy"));
@@ -470,6 +494,8 @@ RunSettings MainWindow::currentSettings() const
     m_strategy->fillSettings(settings);
     settings.compareHandcrafted = true;
     settings.importPrompt = m_importPrompt.toStdString();
+    if (!settings.importPrompt.empty())
+        settings.baseNew = false;  // an imported prompt is scored on every class of the open dataset
     settings.device = selectedDevice().toStdString();
     return settings;
 }
@@ -559,8 +585,6 @@ void MainWindow::onRunFinished(const RunResults& results)
     addToResultViews(results);
     m_tabs->setCurrentWidget(m_results);
     m_dataset->showRunProblems(results.problems);
-    if (!results.exportPath.isEmpty())
-        m_lastExportPath = results.exportPath;
     const QString accuracy = results.baseNew && results.harmonic >= 0
                                  ? tr("base %1%, new %2%, H %3%")
                                        .arg(results.trainingClasses.accuracy * 100, 0, 'f', 2)
@@ -588,25 +612,42 @@ void MainWindow::onRunFailed(const QString& message)
 
 void MainWindow::exportPrompt()
 {
-    if (m_lastExportPath.isEmpty())
+    const RunResults* run = m_results->selectedRun();
+    if (!run || run->exportPath.isEmpty())
         return;
-    const QString target = QFileDialog::getSaveFileName(this, tr("Export learned prompt"), QFileInfo(m_lastExportPath).fileName(),
-                                                        tr("Prompt manifest (*.json)"));
-    if (target.isEmpty())
-        return;
+    const QString target = QFileDialog::getSaveFileName(this, tr("Export the learned prompt of %1 (%2)").arg(run->runId, run->methodTitle),
+                                                        QFileInfo(run->exportPath).fileName(), tr("Prompt manifest (*.json)"));
+    if (!target.isEmpty())
+        exportSelectedPrompt(target);
+}
+
+bool MainWindow::exportSelectedPrompt(const QString& target)
+{
+    const RunResults* run = m_results->selectedRun();
+    if (!run || run->exportPath.isEmpty()) {
+        setStatus(tr("Could not export: select a run with a learned prompt in the Results table"), true);
+        return false;
+    }
     const QString base = target.endsWith(".json") ? target.chopped(5) : target;
-    const QString sourceBase = m_lastExportPath.chopped(5);
+    const QString sourceBase = run->exportPath.chopped(5);
     // Each file is copied to a temporary beside the target and renamed over it: exporting onto the run's
     // own export replaces it with itself instead of deleting it first.
     QString error;
     bool ok = true;
     for (const QString& ext : {QStringLiteral(".safetensors"), QStringLiteral(".json")})
         ok = ok && saveAtomically(base + ext, [&](const QString& temporary) { return QFile::copy(sourceBase + ext, temporary); }, &error);
-    setStatus(ok ? tr("Exported the prompt to %1").arg(base + ".json") : tr("Could not export the prompt: %1").arg(error), !ok);
+    setStatus(ok ? tr("Exported the prompt of %1 (%2) to %3").arg(run->runId, run->methodTitle, base + ".json")
+                 : tr("Could not export the prompt of %1: %2").arg(run->runId, error),
+              !ok);
+    return ok;
 }
 
 void MainWindow::addToResultViews(const RunResults& results)
 {
+    // The hand-crafted prompt the run was compared with comes first, as the tables' baseline row.
+    if (const auto baseline = handcraftedBaseline(results))
+        for (WorkbenchTab* tab : m_tabPanels)
+            tab->runFinished(*baseline);
     for (WorkbenchTab* tab : m_tabPanels)
         tab->runFinished(results);
 }
@@ -641,8 +682,13 @@ void MainWindow::updateControls()
     m_dataset->setRunning(running);
     m_strategy->setRunning(running);
     const bool hasText = m_model->hasTextTower();
-    m_exportPromptAction->setEnabled(!m_lastExportPath.isEmpty());
-    m_exportPromptAction->setToolTip(m_lastExportPath.isEmpty() ? tr("Finish a prompt-learning run first") : m_lastExportPath);
+    // Export acts on the run selected in the Results table, and says which.
+    const RunResults* selected = m_results->selectedRun();
+    m_exportPromptAction->setEnabled(selected && !selected->exportPath.isEmpty());
+    m_exportPromptAction->setToolTip(!selected ? tr("Select a run in the Results table (finish a prompt-learning run first)")
+                                     : selected->exportPath.isEmpty()
+                                         ? tr("%1 (%2) has no learned prompt to export").arg(selected->runId, selected->methodTitle)
+                                         : tr("Export the learned prompt of %1 (%2): %3").arg(selected->runId, selected->methodTitle, selected->exportPath));
     m_openAction->setEnabled(!running);
     m_datasetAction->setEnabled(!running);
     m_vocabAction->setEnabled(!running && hasText);
@@ -693,6 +739,10 @@ void MainWindow::showAbout()
 
 void MainWindow::setStatus(const QString& message, bool error)
 {
+    // At most two lines, so a long error does not push the window's layout down; the whole text is the
+    // tooltip (and selectable).
+    m_statusLine->setMaximumHeight(m_statusLine->fontMetrics().lineSpacing() * 2 + 4);
+    m_statusLine->setToolTip(message);
     m_statusLine->setText(message);
     m_statusLine->setStyleSheet(error ? "QLabel { color: #b00020; font-weight: bold; }" : QString());
 }

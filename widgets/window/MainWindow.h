@@ -54,6 +54,9 @@ public:
     // The run the panels describe, as the CLI's --config would hold it.
     RunSettings currentSettings() const;
     bool startRun();  // false (and the reason on the status line) when a run cannot start now
+    // Copies the learned prompt of the run selected in the Results table to `target` (.json and
+    // .safetensors beside it); false with the reason on the status line.
+    bool exportSelectedPrompt(const QString& target);
     // Evaluates an exported prompt (its .json) on the open dataset's classes, as a run without training.
     bool evaluatePrompt(const QString& manifestPath);
     void setRunPaused(bool paused);
@@ -84,6 +87,7 @@ private:
     void connectPanels();
     void retranslateUi();
     void updateControls();
+    void updateBaseNew();  // whether base-to-new can apply to the chosen method on the loaded model
     void setStatus(const QString& message, bool error = false);
     void refuseWhileRunning(const QString& message);  // in red, until the job host is idle again
     void restoreSettings();
@@ -138,7 +142,6 @@ private:
     QTranslator m_translator;
     QString m_language = "en";
 
-    QString m_lastExportPath;
     int m_curveRun = -1;
     QString m_importPrompt;  // set only while startRun() builds an import run
 };

@@ -6,6 +6,7 @@
 #include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
 #include "core/train/RunControl.h"
+#include "core/train/FeatureCache.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/Strategy.h"
 #include "widgets/window/JobHost.h"
@@ -120,8 +121,13 @@ RunController::RunController(JobHost* jobs, QObject* parent)
 
 RunController::~RunController() = default;
 
-bool RunController::start(const RunSettings& settings, const QString& runsRoot)
+bool RunController::start(const RunSettings& requested, const QString& runsRoot)
 {
+    // Like the CLI: methods with a frozen image tower share its outputs through the image-tower cache, so
+    // a second Start of the same run encodes no image again.
+    RunSettings settings = requested;
+    if (settings.featureCache.empty())
+        settings.featureCache = FeatureCache::defaultFolder();
     auto results = std::make_shared<RunResults>();
     QPointer<RunController> self(this);
     if (!m_jobs->submit(kOwner, [settings, runsRoot, results, self](const JobHost::Context& context) {
