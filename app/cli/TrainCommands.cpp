@@ -7,6 +7,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/experiment/Protocol.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
@@ -370,24 +371,26 @@ int runCompare(const CliArgs& args)
                 one.options = optionsFor(info.schema, settings.options);  // --opt values go to the methods that have them
                 const std::string label = "[" + method + " " + std::to_string(shots) + "-shot seed " + std::to_string(seed) + "] ";
                 nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label, nullptr, targets);
-                nlohmann::json row = {{"seed", seed}, {"accuracy", result["accuracy"]}, {"status", result["status"]}};
+                const RunOutcome outcome = RunOutcome::fromJson(result, label + "result");
+                const auto jsonOf = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
+                nlohmann::json row = {{"seed", seed}, {"accuracy", jsonOf(outcome.accuracy)}, {"status", outcome.status}};
                 parameters = result["parameters"];
                 seedStats.startSeed();
                 targetSeedStats.startSeed();
-                seedStats.add("accuracy", result["accuracy"].get<double>());
+                seedStats.add("accuracy", outcome.accuracy.value());
                 if (baseNew) {
-                    row["base"] = result["base"];
-                    row["new"] = result["new"];
-                    row["h"] = result["h"];
-                    seedStats.add("base", result["base"].get<double>());
-                    if (result["new"].is_number())
-                        seedStats.add("new", result["new"].get<double>());
+                    row["base"] = jsonOf(outcome.base);
+                    row["new"] = jsonOf(outcome.novel);
+                    row["h"] = jsonOf(outcome.harmonic);
+                    seedStats.add("base", outcome.base.value());
+                    if (outcome.novel)
+                        seedStats.add("new", *outcome.novel);
                 }
                 if (result.contains("targets")) {
                     row["targets"] = nlohmann::json::object();
-                    for (const auto& [name, scores] : result["targets"].items()) {
-                        row["targets"][name] = scores["accuracy"];
-                        targetSeedStats.add(name, scores["accuracy"].get<double>());
+                    for (const auto& [name, accuracy] : outcome.targets) {
+                        row["targets"][name] = accuracy;
+                        targetSeedStats.add(name, accuracy);
                     }
                 }
                 perSeed.push_back(row);
