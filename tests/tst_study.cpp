@@ -151,6 +151,53 @@ private Q_SLOTS:
         QVERIFY(!runAdaptation(backbone, source, target, settings, {}, &quiet).stopped);
     }
 
+    // The adaptation protocol: the same cells as `adapt` (runAdaptation), run as a study by the in-process
+    // executor, give the same target and source accuracies; each run names its target.
+    void adaptationAsAStudyMatchesTheSeries()
+    {
+        if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("dataset-fashion-mnist is not installed");
+        RunSettings base;
+        base.model = demoModel();
+        base.shots = 2;
+        base.maxSteps = 3;
+        base.maxTestImages = 60;
+        base.threads = 2;
+        AdaptationSettings series;
+        series.base = base;
+        series.base.dataset = "fashion-mnist";
+        series.target = "fashion-mnist:negative";
+        series.methods = {"zeroshot", "coop"};
+        series.seeds = {1, 2};
+        const Backbone backbone = loadBackbone(demoModel(), "", "cpu");
+        const AdaptationReport report =
+            runAdaptation(backbone, openDataset("fashion-mnist"), openDataset("fashion-mnist:negative"), series, {}, nullptr);
+
+        base.protocol = "adaptation";
+        base.protocolOptions = {{"target", "fashion-mnist:negative"}};
+        const SweepPlan plan = makeSweepPlan(m_dir.path().toStdString() + "/adaptation", base, {"fashion-mnist"}, {"zeroshot", "coop"}, {2}, {1, 2});
+        QCOMPARE(plan.runs.size(), std::size_t(3));  // zero-shot once, CoOp for each seed
+        writeSweepPlan(plan);
+        QCOMPARE(runSweepHere(plan), 3);
+        const std::vector<SweepCell> cells = collectSweep(plan);
+        QCOMPARE(cells.size(), std::size_t(2));
+        for (std::size_t m = 0; m < 2; ++m) {
+            QCOMPARE(cells[m].method, report.methods[m].method);
+            QVERIFY(std::abs(cells[m].mean.at("target_accuracy") - report.methods[m].targetAccuracy) < 1e-12);
+            QVERIFY(std::abs(cells[m].mean.at("source_accuracy") - report.methods[m].sourceAccuracy) < 1e-12);
+        }
+        for (const SweepRun& run : plan.runs) {
+            const RunOutcome outcome = RunOutcome::fromJson(RunStore::readJsonFile(run.folder + "/results.json"), run.folder);
+            QCOMPARE(outcome.headline()->name, std::string("target"));  // a source-only baseline too
+        }
+        const QString wrong = QString::fromStdString(test::errorOf([&] {
+            RunSettings noTarget = base;
+            noTarget.protocolOptions = nlohmann::json::object();
+            makeSweepPlan(m_dir.path().toStdString() + "/adaptation-bad", noTarget, {"fashion-mnist"}, {"coop"}, {2}, {1});
+        }));
+        QVERIFY2(wrong.contains("protocol option target"), qPrintable(wrong));
+    }
+
     void toyProtocolRunsAsAStudy()
     {
         if (!fs::exists("/usr/share/datasets/fashion-mnist"))

@@ -312,6 +312,8 @@ int planAndRun(const CliArgs& args)
     const StudyProtocol& protocol = findProtocol(base.protocol);
     base.protocol = protocol.name == "few-shot" ? "" : protocol.name;  // few-shot configs keep their shape
     base.protocolOptions = parseOptions(args.values("protocol-opt"));
+    if (base.protocolOptions.contains("target") && base.protocolOptions["target"].is_string())  // array tasks start elsewhere
+        base.protocolOptions["target"] = absoluteIfPath(base.protocolOptions["target"].get<std::string>());
     if (base.protocol.empty() && !base.protocolOptions.empty())
         throw Error("--protocol-opt: the few-shot protocol has no options (its settings are flags: --base-new, --eval-datasets, ...)");
     if (base.protocol == "continual") {
@@ -400,8 +402,10 @@ std::vector<Command> sweepCommands()
               "a method option or a run setting (lr, epochs, batch_size, ...); several values (v1,v2 or a JSON list, "
               "[\"a, b\"] for one with a comma) are a grid: the sweep plans their product (repeatable)"},
              {"base-new", "", "base-to-new runs (Base, New, H)"},
-             {"protocol", "NAME", "the kind of study: few-shot (default) or continual (class-incremental: A_T, F_T per run)"},
-             {"protocol-opt", "name=value", "an option of the protocol (repeatable): continual's tasks=T, joint=true, test_per_class=K"},
+             {"protocol", "NAME", "the kind of study: few-shot (default), adaptation (to --protocol-opt target=D) or continual "
+                                  "(class-incremental: A_T, F_T per run)"},
+             {"protocol-opt", "name=value", "an option of the protocol (repeatable): adaptation's target=D; continual's tasks=T, "
+                                            "joint=true, test_per_class=K"},
              {"max-test-images", "N", "score a fixed seeded subset of each test split"},
              {"out", "DIR", "the sweep folder: plan.json, runs/, logs/, the shared feature cache"},
              {"in-process", "", "run here, one run after another in this process (one model load for all)"},

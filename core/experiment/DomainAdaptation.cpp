@@ -3,11 +3,13 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 
+#include <map>
 #include <optional>
 
 namespace tunebench {
@@ -60,6 +62,86 @@ nlohmann::json AdaptationReport::toJson() const
             {"methods", methodsJson}};
 }
 
+ExperimentResult runAdaptationCell(const RunSettings& cell, const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
+                                   RunStore* store, bool resume, const ExperimentCallbacks& callbacks, RunControl* control)
+{
+    const StrategyInfo& info = findStrategy(cell.method);
+    // The target plays both parts: the adapting methods' unlabelled domain, and every method's evaluation.
+    RunSettings one = cell;
+    one.protocol.clear();
+    one.protocolOptions = nlohmann::json::object();
+    one.baseNew = false;
+    one.evalDatasets.clear();
+    one.adaptTarget.clear();
+    const std::string targetName = cell.protocolOptions.value("target", "");
+    if (info.capabilities.adaptsToTarget)
+        one.adaptTarget = targetName;
+    else
+        one.evalDatasets = {targetName};
+    if (store)
+        store->writeConfig(runConfig(cell, source, backbone));
+    ExperimentResult result = runExperiment(one, backbone, source, store, resume, callbacks, control, {target});
+    if (!info.capabilities.adaptsToTarget) {
+        // A source-only baseline of this study: its results name the target too, so that every view shows
+        // it by the target's accuracy, as it shows the method that adapts.
+        result.json["adaptation"] = {{"target", target.name}, {"source_only", true}};
+        if (store) {
+            nlohmann::json stored = store->readResults();
+            if (stored.is_object()) {
+                stored["adaptation"] = result.json["adaptation"];
+                store->writeResults(stored);
+            }
+        }
+    }
+    return result;
+}
+
+namespace {
+
+void validateAdaptation(const RunSettings& settings)
+{
+    findStrategy(settings.method);
+    const nlohmann::json target = settings.protocolOptions.value("target", nlohmann::json());
+    if (!target.is_string() || target.get<std::string>().empty())
+        throw Error("the adaptation protocol needs protocol option target: the domain to adapt to (--protocol-opt target=D)");
+    if (settings.dataset.empty())
+        throw Error("the adaptation protocol needs the labelled source as the dataset");
+    if (settings.baseNew || !settings.evalDatasets.empty() || !settings.adaptTarget.empty())
+        throw Error("the adaptation protocol scores every class on its target: base-to-new, eval datasets and adapt-to do not apply");
+}
+
+nlohmann::json runAdaptationProtocolCell(const RunSettings& cell, const Backbone& backbone, RunStore& store, bool resume,
+                                         const CellCallbacks& callbacks, RunControl* control)
+{
+    const DatasetIndex source = openAdaptationDomain(cell.dataset, callbacks.onLog);
+    const DatasetIndex target = openAdaptationDomain(cell.protocolOptions.at("target").get<std::string>(), callbacks.onLog);
+    requireSameClasses(source, target);
+    ExperimentCallbacks experimentCallbacks;
+    experimentCallbacks.onLog = callbacks.onLog;
+    experimentCallbacks.onStep = callbacks.onStep;
+    return runAdaptationCell(cell, backbone, source, target, &store, resume, experimentCallbacks, control).json;
+}
+
+// Every method is scored on the target (its only evaluation target) and on the source's test images.
+std::map<std::string, double> adaptationMetrics(const nlohmann::json& results)
+{
+    const RunOutcome outcome = RunOutcome::fromJson(results, "results.json");
+    std::map<std::string, double> out;
+    if (outcome.targets.size() == 1)
+        out["target_accuracy"] = outcome.targets.front().second;
+    if (outcome.accuracy)
+        out["source_accuracy"] = *outcome.accuracy;
+    return out;
+}
+
+} // namespace
+
+StudyProtocol adaptationProtocol()
+{
+    return {"adaptation", "from a labelled source to an unlabelled target (DAPL adapts, the others train on the source)", true,
+            validateAdaptation, runAdaptationProtocolCell, adaptationMetrics};
+}
+
 AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
                                const AdaptationSettings& settings, const AdaptationCallbacks& callbacks, RunControl* control)
 {
@@ -74,35 +156,27 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
     report.sourceDomain = adaptationDomainName(source);
     report.targetDomain = adaptationDomainName(target);
     report.classNames = source.classNames;
-    // The target plays both parts: the adapting methods' unlabelled domain, and every method's evaluation.
-    const std::vector<DatasetIndex> targets = {target};
     for (const std::string& method : settings.methods) {
         const StrategyInfo& info = findStrategy(method);
         std::vector<AdaptationRun> runs;
         for (int seed : settings.seeds) {
-            RunSettings one = settings.base;
-            one.method = method;
-            one.seed = seed;
-            one.baseNew = false;
-            one.evalDatasets.clear();
-            one.adaptTarget.clear();
-            if (info.capabilities.adaptsToTarget)
-                one.adaptTarget = settings.target;
-            else
-                one.evalDatasets = {settings.target};
+            // A cell of the adaptation protocol, so that `train --run-folder` and sweeps rerun it alike.
+            RunSettings cell = settings.base;
+            cell.method = method;
+            cell.seed = seed;
+            cell.protocol = "adaptation";
+            cell.protocolOptions = {{"target", settings.target}};
             if (callbacks.onRunStart)
                 callbacks.onRunStart(method, seed);
             std::optional<RunStore> store;
-            if (!settings.runsRoot.empty()) {
+            if (!settings.runsRoot.empty())
                 store = RunStore::create(settings.runsRoot, method, source.name + "-to-" + report.targetDomain);
-                store->writeConfig(runConfig(one, source, backbone));
-            }
             ExperimentCallbacks experimentCallbacks;
             experimentCallbacks.onLog = callbacks.onLog;
             if (callbacks.onStep)
                 experimentCallbacks.onStep = [&](const StepReport& step) { callbacks.onStep(method, seed, step); };
             const ExperimentResult result =
-                runExperiment(one, backbone, source, store ? &*store : nullptr, false, experimentCallbacks, control, targets);
+                runAdaptationCell(cell, backbone, source, target, store ? &*store : nullptr, false, experimentCallbacks, control);
             AdaptationRun run;
             run.method = method;
             run.seed = seed;

@@ -5,6 +5,7 @@
 // target's test images and on the source's. The CLI's `adapt` and the workbench run the same code.
 
 #include "core/data/DatasetIndex.h"
+#include "core/experiment/Protocol.h"
 #include "core/experiment/RunSettings.h"
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,10 @@
 namespace tunebench {
 
 struct Backbone;
+struct ExperimentCallbacks;
+struct ExperimentResult;
 class RunControl;
+class RunStore;
 struct StepReport;
 
 struct AdaptationSettings
@@ -71,6 +75,15 @@ struct AdaptationCallbacks
     std::function<void(const std::string& line)> onLog;
     std::function<void(const AdaptationRun&)> onRunDone;
 };
+
+// The adaptation protocol (Protocol.h): a cell is one method and seed from settings.dataset (the labelled
+// source) to protocol option "target"; the method that adapts (DAPL) sees the target's training images
+// without labels, every other trains on the source alone; each is scored on the target's test images
+// ("target_accuracy") and the source's ("source_accuracy"). Domains open as openAdaptationDomain does.
+StudyProtocol adaptationProtocol();
+// One cell with both domains open: config.json (the cell's settings) when `store`, and the run.
+ExperimentResult runAdaptationCell(const RunSettings& cell, const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
+                                   RunStore* store, bool resume, const ExperimentCallbacks& callbacks, RunControl* control);
 
 // The methods over the seeds, one after another. Methods that ignore the training images (zero-shot) run
 // once, with the first seed. Errors: an unknown method, a source and target whose classes differ (one

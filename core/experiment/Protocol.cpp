@@ -5,6 +5,7 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/experiment/ContinualLearning.h"
+#include "core/experiment/DomainAdaptation.h"
 #include "core/experiment/Experiment.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/train/RunStore.h"
@@ -41,6 +42,7 @@ std::deque<StudyProtocol>& registry()
     static std::deque<StudyProtocol> protocols = {
         {"few-shot", "all classes or base-to-new, with domain-generalisation and adaptation targets", true, {}, runFewShotCell,
          fewShotMetrics},
+        adaptationProtocol(),
         continualProtocol(),
     };
     return protocols;
