@@ -11,9 +11,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+
+#include <sys/resource.h>
 
 using namespace tunebench;
 
@@ -241,6 +244,63 @@ private Q_SLOTS:
                 QCOMPARE(files, filesPerCheckpoint);
             }
         }
+    }
+
+    // The optimiser state written to a full disk (here: past a file size limit, as EFBIG): an Error naming
+    // the file, not LibTorch's abort; the previous checkpoint stays the one named, and no temporary is left.
+    void optimiserStateOnAFullDiskIsAnError()
+    {
+        QTemporaryDir dir;
+        const std::string checkpointDir = dir.path().toStdString();
+        {
+            TrainerConfig c = config(1);
+            c.checkpointDir = checkpointDir;
+            LinearTask task;
+            auto data = makeData();
+            Trainer(c).fit(task, data);
+        }
+        const CheckpointInfo before = *findCheckpoint(checkpointDir);
+        const auto weightsSize = std::filesystem::file_size(before.trainablePath);
+        const auto optimiserSize = std::filesystem::file_size(before.optimizerPath);
+        QVERIFY2(weightsSize + 64 < optimiserSize, "the test needs the optimiser state to be the larger file");
+
+        std::string message;
+        {
+            // Room for the weights and the manifest, not for the optimiser state.
+            const auto previousSignal = std::signal(SIGXFSZ, SIG_IGN);
+            rlimit previous{};
+            getrlimit(RLIMIT_FSIZE, &previous);
+            rlimit limited = previous;
+            limited.rlim_cur = (weightsSize + optimiserSize) / 2;
+            setrlimit(RLIMIT_FSIZE, &limited);
+            TrainerConfig c = config(2);
+            c.checkpointDir = checkpointDir;
+            c.resume = true;
+            LinearTask task;
+            auto data = makeData();
+            try {
+                Trainer(c).fit(task, data);
+            } catch (const Error& e) {
+                message = e.what();
+            }
+            setrlimit(RLIMIT_FSIZE, &previous);
+            std::signal(SIGXFSZ, previousSignal);
+        }
+        QVERIFY2(message.find("optimizer-e0002.pt") != std::string::npos, message.c_str());
+        QVERIFY2(message.find('\n') == std::string::npos, message.c_str());
+        const CheckpointInfo after = *findCheckpoint(checkpointDir);
+        QCOMPARE(after.epochsDone, 1);
+        QCOMPARE(after.optimizerPath, before.optimizerPath);
+        QCOMPARE(std::filesystem::file_size(after.optimizerPath), optimiserSize);
+        for (const auto& entry : std::filesystem::directory_iterator(checkpointDir))
+            QVERIFY2(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path().c_str());
+        // And it resumes from there once there is room.
+        TrainerConfig c = config(2);
+        c.checkpointDir = checkpointDir;
+        c.resume = true;
+        LinearTask task;
+        auto data = makeData();
+        QCOMPARE(Trainer(c).fit(task, data).epochsDone, 2);
     }
 
     // An evaluation asked to give up ends at the next batch with an error that says so.

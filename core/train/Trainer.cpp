@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -146,7 +147,11 @@ void saveCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimize
     writeSafetensors(task.trainableState(), (dir / trainableName).string());
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
-    replaceFileAtomically((dir / optimizerName).string(), [&](const std::string& temporary) { archive.save_to(temporary); });
+    // Serialised in memory, then written by the checked writer: LibTorch's own file writer ignores a full
+    // disk until its destructor aborts the process ("unexpected pos").
+    std::ostringstream serialised;
+    archive.save_to(serialised);
+    writeFileAtomically((dir / optimizerName).string(), serialised.str());
     const nlohmann::json manifest = {{"epochs_done", progress.epochsDone},
                                      {"steps", progress.steps},
                                      {"trainable", trainableName},
