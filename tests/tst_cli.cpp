@@ -17,6 +17,8 @@
 #include <fstream>
 #include <map>
 
+#include <sys/stat.h>
+
 using namespace tunebench;
 using nlohmann::json;
 using test::CliResult;
@@ -371,6 +373,36 @@ private Q_SLOTS:
         QVERIFY2(info.exitCode == 0, info.err.c_str());
         const CliResult status = runCli({"sweep", "status", m_root + "/no-sweep", "--device", "cpu"});
         QVERIFY2(isOneLineError(status) && status.err.find("no-sweep") != std::string::npos, status.err.c_str());
+    }
+
+    // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening
+    // one for reading would wait for a writer forever.
+    void nonRegularFilesAreRefusedAtOnce()
+    {
+        const std::string fifo = (m_root + "/fifo").toStdString();
+        QVERIFY(::mkfifo(fifo.c_str(), 0600) == 0);
+        const QString f = QString::fromStdString(fifo);
+        // A Hugging Face folder whose weights are a FIFO.
+        const std::filesystem::path hf = (m_root + "/hf-fifo").toStdString();
+        std::filesystem::create_directories(hf);
+        std::filesystem::copy_file((m_root + "/tiny-hf/config.json").toStdString(), hf / "config.json");
+        QVERIFY(::mkfifo((hf / "model.safetensors").c_str(), 0600) == 0);
+        const std::vector<QStringList> cases = {
+            {"info", "--model", f},
+            {"info", "--model", QString::fromStdString(hf.string())},
+            {"tokenize", "--vocab", f, "x"},
+            {"train", "--config", f},
+        };
+        for (const QStringList& args : cases) {
+            QElapsedTimer timer;
+            timer.start();
+            const CliResult r = runCli(args, QProcessEnvironment::systemEnvironment(), 2000);
+            QVERIFY2(r.exitCode != -1, qPrintable(args.join(' ') + ": no answer within 2 s"));
+            QVERIFY2(isOneLineError(r), qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+            QVERIFY2(r.err.find("not a regular file") != std::string::npos || r.err.find("fifo") != std::string::npos,
+                     qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+            QVERIFY(timer.elapsed() < 2000);
+        }
     }
 
 private:
