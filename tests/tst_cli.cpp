@@ -375,6 +375,33 @@ private Q_SLOTS:
         QVERIFY2(isOneLineError(status) && status.err.find("no-sweep") != std::string::npos, status.err.c_str());
     }
 
+    // Every command's --help prints its help; a last unknown flag is unknown, not short of a value; words
+    // no command takes are refused, naming them.
+    void flagsAndExtraWordsAreChecked()
+    {
+        for (const char* command : {"train", "eval", "compare", "sweep", "export"}) {
+            const CliResult help = runCli({command, "--help"});
+            QVERIFY2(help.exitCode == 0 && help.out.rfind(std::string("usage: tunebench-cli ") + command, 0) == 0, command);
+        }
+        const CliResult last = runCli({"info", "--model", m_root + "/tiny.safetensors", "--bogus"});
+        QVERIFY2(isOneLineError(last) && last.err.find("unknown option --bogus") != std::string::npos, last.err.c_str());
+        const CliResult threads = runCli({"info", "--model", m_root + "/tiny.safetensors", "--threads", "1"});
+        QVERIFY2(threads.exitCode == 0, threads.err.c_str());
+        const std::vector<std::pair<QStringList, std::string>> extra = {
+            {{"info", "--model", m_root + "/tiny.safetensors", "stray"}, "info: unexpected argument 'stray'"},
+            {{"train", "leftover", "--model", m_root + "/tiny.safetensors"}, "train: unexpected argument 'leftover'"},
+            {{"dataset", "inspect", "a", "b"}, "unexpected argument 'b'"},
+            {{"sweep", "status", "a", "b"}, "unexpected argument 'b'"},
+        };
+        for (const auto& [args, needle] : extra) {
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r) && r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        // tokenize takes any number of texts.
+        const CliResult tokens = runCli({"tokenize", "--vocab", m_vocab, "one", "two", "three"});
+        QVERIFY2(tokens.exitCode == 0 && json::parse(tokens.out)["tokens"].size() == 3, tokens.err.c_str());
+    }
+
     // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening
     // one for reading would wait for a writer forever.
     void nonRegularFilesAreRefusedAtOnce()

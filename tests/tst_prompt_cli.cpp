@@ -368,6 +368,40 @@ private Q_SLOTS:
         QVERIFY(failed > 0);
     }
 
+    // A learned context longer than the text tower's context, and a prompt export of a format this build
+    // does not know: each one line that says so, with the numbers or the file.
+    void tooLongContextAndUnknownExportFormat()
+    {
+        QStringList words;
+        for (int i = 0; i < 83; ++i)
+            words << "a";
+        const auto tooLong = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "1", "--epochs", "1", "--opt", "ctx_init=" + words.join(' '), "--runs",
+                                     m_dir.path() + "/too-long", "--threads", "2"});
+        QCOMPARE(tooLong.exitCode, 1);
+        QVERIFY2(tooLong.err.find("too long") != std::string::npos && tooLong.err.find("83") != std::string::npos &&
+                     tooLong.err.find("77") != std::string::npos && tooLong.err.find("exceeds dimension") == std::string::npos,
+                 tooLong.err.c_str());
+
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "1", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                                     m_dir.path() + "/for-format", "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const fs::path exported = fs::path(json::parse(trained.out)["run"].get<std::string>()) / "export";
+        const fs::path future = fs::path(m_dir.path().toStdString()) / "future";
+        fs::copy_file(exported / "prompt.safetensors", future.string() + ".safetensors");
+        json manifest = json::parse(std::ifstream(exported / "prompt.json"));
+        QCOMPARE(manifest["format"].get<std::string>(), std::string("tunebench-prompt-1"));
+        manifest["format"] = "tunebench-prompt-999";
+        std::ofstream(future.string() + ".json") << manifest.dump();
+        const auto evaluated = runCli({"eval", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--prompt",
+                                       QString::fromStdString(future.string() + ".json"), "--threads", "2"});
+        QCOMPARE(evaluated.exitCode, 1);
+        QVERIFY2(evaluated.err.find(future.string() + ".json") != std::string::npos &&
+                     evaluated.err.find("tunebench-prompt-999") != std::string::npos,
+                 evaluated.err.c_str());
+    }
+
 private:
     // Fills the file system of `filler` with it, then gives back `room` bytes (whole pages).
     static void fillLeaving(const fs::path& filler, std::uintmax_t room)

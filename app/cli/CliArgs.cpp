@@ -4,7 +4,7 @@
 
 namespace tunebench::cli {
 
-CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames)
+CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames, const std::set<std::string>* known)
 {
     bool onlyPositional = false;
     for (size_t i = 0; i < words.size(); ++i) {
@@ -24,6 +24,8 @@ CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::stri
             inlineValue = name.substr(name.find('=') + 1);
             name = name.substr(0, name.find('='));
         }
+        if (known && !known->count(name))
+            throw Error("unknown option --" + name);
         if (flagNames.count(name)) {
             if (hasInline)
                 throw Error("option --" + name + " takes no value");

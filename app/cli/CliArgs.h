@@ -13,8 +13,10 @@ namespace tunebench::cli {
 class CliArgs
 {
 public:
-    // `flagNames` are the switches that take no value; every other `--name` takes the next word.
-    CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames);
+    // `flagNames` are the switches that take no value; every other `--name` takes the next word. With
+    // `known`, a name outside it is an Error as soon as it is met (so a last `--bogus` is not "needs a value").
+    CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames,
+            const std::set<std::string>* known = nullptr);
 
     bool flag(const std::string& name) const;
     std::optional<std::string> value(const std::string& name) const;  // the last one given

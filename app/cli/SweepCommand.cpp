@@ -415,9 +415,9 @@ std::vector<Command> sweepCommands()
              {"dry-run", "", "plan (and write the sbatch script) without running or submitting"},
          } + training,
          planAndRun},
-        {"sweep status", "DIR", "{\"total\", \"finished\", \"failed\", \"running\", \"pending\"} of a sweep's runs", {}, sweepStatus},
+        {"sweep status", "DIR", "{\"total\", \"finished\", \"failed\", \"running\", \"pending\"} of a sweep's runs", {}, sweepStatus, 1},
         {"sweep collect", "DIR", "mean ± std per dataset x method x grid point x shots (collect.csv/.json, curve-DATASET.png/.pdf)", {},
-         sweepCollect},
+         sweepCollect, 1},
     };
 }
 
