@@ -402,6 +402,45 @@ private Q_SLOTS:
         QVERIFY2(tokens.exitCode == 0 && json::parse(tokens.out)["tokens"].size() == 3, tokens.err.c_str());
     }
 
+    // A number from a flag or a config is used as given or refused, naming the flag, or the file and field.
+    void invalidNumbersAreRefusedNotReplaced()
+    {
+        const QString model = m_root + "/tiny.safetensors";
+        const std::vector<std::pair<QStringList, std::string>> flags = {
+            {{"train", "--model", model, "--lr", "nan"}, "--lr"},
+            {{"train", "--model", model, "--lr", "inf"}, "--lr"},
+            {{"train", "--model", model, "--lr", "-1"}, "--lr"},
+            {{"train", "--model", model, "--lr", "0"}, "--lr"},
+            {{"train", "--model", model, "--epochs", "-5"}, "--epochs"},
+            {{"train", "--model", model, "--batch-size", "-3"}, "--batch-size"},
+            {{"train", "--model", model, "--seed", "-1"}, "--seed"},
+            {{"train", "--model", model, "--max-steps", "-2"}, "--max-steps"},
+            {{"compare", "--model", model, "--seeds", "1,,2"}, "--seeds"},
+            {{"compare", "--model", model, "--seeds", "1,"}, "--seeds"},
+            {{"compare", "--model", model, "--max-test-images", "-5"}, "--max-test-images"},
+            {{"adapt", "--model", model, "--source", "fashion-mnist", "--target", "fashion-mnist:sketch", "--seeds", "1,,2"}, "--seeds"},
+        };
+        for (const auto& [args, needle] : flags) {
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r) && r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        // A config with a NaN (stored as null) or a negative count: refused naming the file and the field.
+        const std::vector<std::pair<std::string, std::string>> configs = {
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "lr": null}})", "\"lr\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "lr": -1}})", "\"lr\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "epochs": -5}})", "\"epochs\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "batch_size": -3}})", "\"batch_size\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "max_test_images": -5}})", "\"max_test_images\""},
+        };
+        const std::string config = (m_root + "/bad-config.json").toStdString();
+        for (const auto& [text, field] : configs) {
+            std::ofstream(config) << text;
+            const CliResult r = runCli({"train", "--config", QString::fromStdString(config)});
+            QVERIFY2(isOneLineError(r) && r.err.find(config) != std::string::npos && r.err.find(field) != std::string::npos,
+                     (text + ": " + r.err).c_str());
+        }
+    }
+
     // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening
     // one for reading would wait for a writer forever.
     void nonRegularFilesAreRefusedAtOnce()

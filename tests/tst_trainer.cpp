@@ -5,6 +5,7 @@
 #include "core/train/Evaluator.h"
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
+#include "core/tuning/StrategyInfo.h"
 
 #include <QtTest>
 
@@ -301,6 +302,21 @@ private Q_SLOTS:
         LinearTask task;
         auto data = makeData();
         QCOMPARE(Trainer(c).fit(task, data).epochsDone, 2);
+    }
+
+    // A method option must be a finite number in its range: an infinity is refused, naming the option.
+    void optionsMustBeFinite()
+    {
+        const ParamSchema schema = {{"scale", ParamField::Type::Double, 1.0, 0, 0, {}, "unbounded"}};
+        QCOMPARE(resolveParams(schema, {{"scale", 2.5}})["scale"].get<double>(), 2.5);
+        for (const double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+            try {
+                resolveParams(schema, {{"scale", bad}});
+                QFAIL("an infinite option was accepted");
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find("'scale'") != std::string::npos, e.what());
+            }
+        }
     }
 
     // An evaluation asked to give up ends at the next batch with an error that says so.

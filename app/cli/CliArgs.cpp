@@ -2,6 +2,8 @@
 
 #include "core/Error.h"
 
+#include <cmath>
+
 namespace tunebench::cli {
 
 CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames, const std::set<std::string>* known)
@@ -84,11 +86,11 @@ double CliArgs::doubleValue(const std::string& name, double fallback) const
     try {
         size_t used = 0;
         const double parsed = std::stod(*text, &used);
-        if (used == text->size())
+        if (used == text->size() && std::isfinite(parsed))
             return parsed;
     } catch (const std::exception&) {
     }
-    throw Error("option --" + name + " expects a number, got '" + *text + "'");
+    throw Error("option --" + name + " expects a finite number, got '" + *text + "'");
 }
 
 void CliArgs::requireKnown(const std::set<std::string>& known) const

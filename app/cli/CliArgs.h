@@ -23,7 +23,7 @@ public:
     std::string value(const std::string& name, const std::string& fallback) const;
     std::vector<std::string> values(const std::string& name) const;   // all, in order
     int intValue(const std::string& name, int fallback) const;
-    double doubleValue(const std::string& name, double fallback) const;
+    double doubleValue(const std::string& name, double fallback) const;  // finite only: nan and inf are Errors
     const std::vector<std::string>& positional() const { return m_positional; }
 
     // Throws tunebench::Error naming the first option (flags included) that is not in `known`.

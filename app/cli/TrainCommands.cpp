@@ -99,17 +99,17 @@ int runTrain(const CliArgs& args)
         if (args.value("resume"))
             throw Error("--run-folder and --resume are two ways to name the folder: give one");
         store = RunStore::open(*runFolder);
-        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
     if (auto resumeDir = args.value("resume")) {
         store = RunStore::open(*resumeDir);
-        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
     if (auto configPath = args.value("config"); configPath && !args.value("resume")) {
         const auto config = RunStore::readJsonFile(*configPath);
-        settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
+        settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config, *configPath);
     }
     settings = settingsFromArgs(args, settings);
     if (!settings.protocol.empty() && findProtocol(settings.protocol).name != "few-shot")
@@ -216,7 +216,7 @@ int runExport(const CliArgs& args)
         throw Error("--run RUN_DIR is required");
     configureThreads(args.intValue("threads", 0));
     const RunStore store = RunStore::open(*runDir);
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()));
+    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
     const std::string manifestPath = (fs::path(store.exportDir()) / "prompt.json").string();
     if (!fs::exists(manifestPath))
         throw Error(*runDir + ": the run has no export/prompt.json (it did not finish its evaluation)");
@@ -313,11 +313,9 @@ int runCompare(const CliArgs& args)
     RunSettings settings = settingsFromArgs(args, defaults, /*shotList=*/true);
     settings.shots = shotCounts.back();
     settings.baseNew = !args.flag("no-base-new");
-    settings.maxTestImages = args.intValue("max-test-images", 0);  // a fixed seeded subset of each test split
+    settings.maxTestImages = intAtLeast(args, "max-test-images", 0, 0);  // a fixed seeded subset of each test split
     const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
-    std::vector<int> seeds;
-    for (const auto& seed : splitComma(args.value("seeds", "1")))
-        seeds.push_back(parseInteger("--seeds", seed));
+    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
     settings.method = methods.front();
