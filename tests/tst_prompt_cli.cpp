@@ -368,6 +368,26 @@ private Q_SLOTS:
         QVERIFY(failed > 0);
     }
 
+    // train --resume of a finished run says so and leaves its results.json as it is; it prints them.
+    void resumingAFinishedRunSaysItIsFinished()
+    {
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "2", "--epochs", "2", "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                                     m_dir.path() + "/finished", "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const fs::path run = json::parse(trained.out)["run"].get<std::string>();
+        std::ifstream in(run / "results.json", std::ios::binary);
+        const std::string before{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        const auto resumed = runCli({"train", "--resume", QString::fromStdString(run.string()), "--threads", "1"});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.c_str());
+        QVERIFY2(resumed.err.find("finished") != std::string::npos, resumed.err.c_str());
+        std::ifstream again(run / "results.json", std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(again), std::istreambuf_iterator<char>()), before);
+        const json printed = json::parse(resumed.out);
+        QCOMPARE(printed, json::parse(before));
+        QVERIFY(printed["train"]["final_loss"].get<double>() > 0);
+    }
+
     // A learned context longer than the text tower's context, and a prompt export of a format this build
     // does not know: each one line that says so, with the numbers or the file.
     void tooLongContextAndUnknownExportFormat()

@@ -304,6 +304,28 @@ private Q_SLOTS:
         QCOMPARE(Trainer(c).fit(task, data).epochsDone, 2);
     }
 
+    // A finished run resumed (after a kill while its results were written, or on purpose) reports its
+    // training as it was, not a loss of 0 in no time.
+    void resumingAFinishedRunKeepsItsTrainingNumbers()
+    {
+        QTemporaryDir dir;
+        TrainerConfig c = config(3);
+        c.checkpointDir = dir.path().toStdString();
+        LinearTask task;
+        auto data = makeData();
+        const TrainResult finished = Trainer(c).fit(task, data);
+        QVERIFY(finished.finalLoss > 0);
+        c.resume = true;
+        LinearTask again;
+        auto data2 = makeData();
+        const TrainResult resumed = Trainer(c).fit(again, data2);
+        QCOMPARE(resumed.epochsDone, 3);
+        QCOMPARE(resumed.steps, finished.steps);
+        QCOMPARE(resumed.finalLoss, finished.finalLoss);
+        QVERIFY2(resumed.seconds >= findCheckpoint(c.checkpointDir)->seconds && resumed.seconds > 0, std::to_string(resumed.seconds).c_str());
+        QVERIFY(std::abs(resumed.seconds - finished.seconds) < 0.5 * finished.seconds + 0.05);
+    }
+
     // A method option must be a finite number in its range: an infinity is refused, naming the option.
     void optionsMustBeFinite()
     {

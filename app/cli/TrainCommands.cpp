@@ -88,6 +88,22 @@ int runOtherProtocol(const CliArgs& args, const RunSettings& settings, RunStore*
     return results.value("status", "") == "finished" ? 0 : 1;
 }
 
+// Whether `store` holds a finished run and `resumed` (its settings after the flags) would train it no
+// further: the same settings as `stored` up to those that only say where and how fast it runs.
+bool isFinishedWith(const RunStore& store, const RunSettings& stored, const RunSettings& resumed)
+{
+    const nlohmann::json results = store.readResults();
+    if (!results.is_object() || results.value("status", "") != "finished")
+        return false;
+    auto defining = [](const RunSettings& settings) {
+        nlohmann::json json = settings.toJson();
+        for (const char* placement : {"device", "threads", "loader_threads", "log_every"})
+            json.erase(placement);
+        return json;
+    };
+    return defining(stored) == defining(resumed);
+}
+
 int runTrain(const CliArgs& args)
 {
     RunSettings settings;
@@ -111,7 +127,14 @@ int runTrain(const CliArgs& args)
         const auto config = RunStore::readJsonFile(*configPath);
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config, *configPath);
     }
+    const RunSettings stored = settings;
     settings = settingsFromArgs(args, settings);
+    if (args.value("resume") && isFinishedWith(*store, stored, settings)) {
+        // Nothing is left to train: its results stand as written (re-running would only re-time them).
+        std::cerr << store->folder() << ": the run is finished; its results.json is kept as it is\n";
+        std::cout << store->readResults().dump() << std::endl;
+        return 0;
+    }
     if (!settings.protocol.empty() && findProtocol(settings.protocol).name != "few-shot")
         return runOtherProtocol(args, settings, store ? &*store : nullptr);
     requireSettings(settings, true);
