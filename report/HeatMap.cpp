@@ -1,6 +1,6 @@
 #include "report/HeatMap.h"
 
-#include "report/AtomicSave.h"
+#include "report/PlotFiles.h"
 #include "report/PlotStyle.h"
 
 #include <QVBoxLayout>
@@ -84,7 +84,7 @@ void HeatMap::setData(const HeatMapData& data)
 
 bool HeatMap::savePng(const QString& path, int width, int height) const
 {
-    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePng(temporary, width, height, 2.0); });
+    return savePlotPng(*m_plot, path, width, height, 2.0);
 }
 
 } // namespace tunebench

@@ -1,6 +1,6 @@
 #include "report/ShotCurvePlot.h"
 
-#include "report/AtomicSave.h"
+#include "report/PlotFiles.h"
 #include "report/PlotStyle.h"
 
 #include <QVBoxLayout>
@@ -90,12 +90,12 @@ void ShotCurvePlot::setCurves(const std::vector<ShotCurve>& curves, const QStrin
 
 bool ShotCurvePlot::savePng(const QString& path, int width, int height) const
 {
-    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePng(temporary, width, height, 2.0); });
+    return savePlotPng(*m_plot, path, width, height, 2.0);
 }
 
 bool ShotCurvePlot::savePdf(const QString& path, int width, int height) const
 {
-    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePdf(temporary, width, height); });
+    return savePlotPdf(*m_plot, path, width, height);
 }
 
 } // namespace tunebench

@@ -17,6 +17,8 @@
 #include <fstream>
 #include <map>
 
+#include <sys/stat.h>
+
 using namespace tunebench;
 using nlohmann::json;
 using test::CliResult;
@@ -371,6 +373,102 @@ private Q_SLOTS:
         QVERIFY2(info.exitCode == 0, info.err.c_str());
         const CliResult status = runCli({"sweep", "status", m_root + "/no-sweep", "--device", "cpu"});
         QVERIFY2(isOneLineError(status) && status.err.find("no-sweep") != std::string::npos, status.err.c_str());
+    }
+
+    // Every command's --help prints its help; a last unknown flag is unknown, not short of a value; words
+    // no command takes are refused, naming them.
+    void flagsAndExtraWordsAreChecked()
+    {
+        for (const char* command : {"train", "eval", "compare", "sweep", "export"}) {
+            const CliResult help = runCli({command, "--help"});
+            QVERIFY2(help.exitCode == 0 && help.out.rfind(std::string("usage: tunebench-cli ") + command, 0) == 0, command);
+        }
+        const CliResult last = runCli({"info", "--model", m_root + "/tiny.safetensors", "--bogus"});
+        QVERIFY2(isOneLineError(last) && last.err.find("unknown option --bogus") != std::string::npos, last.err.c_str());
+        const CliResult threads = runCli({"info", "--model", m_root + "/tiny.safetensors", "--threads", "1"});
+        QVERIFY2(threads.exitCode == 0, threads.err.c_str());
+        const std::vector<std::pair<QStringList, std::string>> extra = {
+            {{"info", "--model", m_root + "/tiny.safetensors", "stray"}, "info: unexpected argument 'stray'"},
+            {{"train", "leftover", "--model", m_root + "/tiny.safetensors"}, "train: unexpected argument 'leftover'"},
+            {{"dataset", "inspect", "a", "b"}, "unexpected argument 'b'"},
+            {{"sweep", "status", "a", "b"}, "unexpected argument 'b'"},
+        };
+        for (const auto& [args, needle] : extra) {
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r) && r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        // tokenize takes any number of texts.
+        const CliResult tokens = runCli({"tokenize", "--vocab", m_vocab, "one", "two", "three"});
+        QVERIFY2(tokens.exitCode == 0 && json::parse(tokens.out)["tokens"].size() == 3, tokens.err.c_str());
+    }
+
+    // A number from a flag or a config is used as given or refused, naming the flag, or the file and field.
+    void invalidNumbersAreRefusedNotReplaced()
+    {
+        const QString model = m_root + "/tiny.safetensors";
+        const std::vector<std::pair<QStringList, std::string>> flags = {
+            {{"train", "--model", model, "--lr", "nan"}, "--lr"},
+            {{"train", "--model", model, "--lr", "inf"}, "--lr"},
+            {{"train", "--model", model, "--lr", "-1"}, "--lr"},
+            {{"train", "--model", model, "--lr", "0"}, "--lr"},
+            {{"train", "--model", model, "--epochs", "-5"}, "--epochs"},
+            {{"train", "--model", model, "--batch-size", "-3"}, "--batch-size"},
+            {{"train", "--model", model, "--seed", "-1"}, "--seed"},
+            {{"train", "--model", model, "--max-steps", "-2"}, "--max-steps"},
+            {{"compare", "--model", model, "--seeds", "1,,2"}, "--seeds"},
+            {{"compare", "--model", model, "--seeds", "1,"}, "--seeds"},
+            {{"compare", "--model", model, "--max-test-images", "-5"}, "--max-test-images"},
+            {{"adapt", "--model", model, "--source", "fashion-mnist", "--target", "fashion-mnist:sketch", "--seeds", "1,,2"}, "--seeds"},
+        };
+        for (const auto& [args, needle] : flags) {
+            const CliResult r = runCli(args);
+            QVERIFY2(isOneLineError(r) && r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+        }
+        // A config with a NaN (stored as null) or a negative count: refused naming the file and the field.
+        const std::vector<std::pair<std::string, std::string>> configs = {
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "lr": null}})", "\"lr\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "lr": -1}})", "\"lr\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "epochs": -5}})", "\"epochs\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "batch_size": -3}})", "\"batch_size\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "max_test_images": -5}})", "\"max_test_images\""},
+        };
+        const std::string config = (m_root + "/bad-config.json").toStdString();
+        for (const auto& [text, field] : configs) {
+            std::ofstream(config) << text;
+            const CliResult r = runCli({"train", "--config", QString::fromStdString(config)});
+            QVERIFY2(isOneLineError(r) && r.err.find(config) != std::string::npos && r.err.find(field) != std::string::npos,
+                     (text + ": " + r.err).c_str());
+        }
+    }
+
+    // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening
+    // one for reading would wait for a writer forever.
+    void nonRegularFilesAreRefusedAtOnce()
+    {
+        const std::string fifo = (m_root + "/fifo").toStdString();
+        QVERIFY(::mkfifo(fifo.c_str(), 0600) == 0);
+        const QString f = QString::fromStdString(fifo);
+        // A Hugging Face folder whose weights are a FIFO.
+        const std::filesystem::path hf = (m_root + "/hf-fifo").toStdString();
+        std::filesystem::create_directories(hf);
+        std::filesystem::copy_file((m_root + "/tiny-hf/config.json").toStdString(), hf / "config.json");
+        QVERIFY(::mkfifo((hf / "model.safetensors").c_str(), 0600) == 0);
+        const std::vector<QStringList> cases = {
+            {"info", "--model", f},
+            {"info", "--model", QString::fromStdString(hf.string())},
+            {"tokenize", "--vocab", f, "x"},
+            {"train", "--config", f},
+        };
+        for (const QStringList& args : cases) {
+            QElapsedTimer timer;
+            timer.start();
+            const CliResult r = runCli(args, QProcessEnvironment::systemEnvironment(), 2000);
+            QVERIFY2(r.exitCode != -1, qPrintable(args.join(' ') + ": no answer within 2 s"));
+            QVERIFY2(isOneLineError(r), qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+            QVERIFY2(r.err.find("not a regular file") != std::string::npos || r.err.find("fifo") != std::string::npos,
+                     qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
+            QVERIFY(timer.elapsed() < 2000);
+        }
     }
 
 private:

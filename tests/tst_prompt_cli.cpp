@@ -15,6 +15,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace tunebench;
@@ -295,7 +301,141 @@ private Q_SLOTS:
         expectError(compare({"--eval-datasets", QString::fromStdString(other.string())}), "only in other: kiwi", false);
     }
 
+    // A full disk at any moment of a run: a one-line error and exit 1, never LibTorch's abort; no temporary
+    // left; and the checkpoint it names is whole: with room again, the run resumes from it and finishes.
+    void aFullDiskIsOneLineAndKeepsTheCheckpoint()
+    {
+        if (::geteuid() != 0)
+            QSKIP("mounting a small tmpfs needs root (CI runs the tests as root)");
+        const fs::path disk = (m_dir.path() + "/small-disk").toStdString();
+        fs::create_directories(disk);
+        if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=3m") != 0)
+            QSKIP("cannot mount a tmpfs here");
+        struct Unmount
+        {
+            std::string path;
+            ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+        } unmount{disk.string()};
+        auto trainArgs = [&](const fs::path& runs) {
+            return QStringList{"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop", "--shots", "4",
+                               "--seed", "1", "--epochs", "2", "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                               QString::fromStdString(runs.string()), "--threads", "2"};
+        };
+        auto freeBytes = [&] {
+            struct statvfs status {};
+            ::statvfs(disk.c_str(), &status);
+            return std::uintmax_t(status.f_bavail) * status.f_frsize;
+        };
+        // What a whole run takes, then every amount of room short of it, a page at a time.
+        const std::uintmax_t emptyDisk = freeBytes();
+        const auto whole = runCli(trainArgs(disk / "whole"));
+        QVERIFY2(whole.exitCode == 0, whole.err.c_str());
+        const std::uintmax_t needed = emptyDisk - freeBytes();
+        fs::remove_all(disk / "whole");
+        const std::uintmax_t page = 4096;
+        int failed = 0;
+        for (std::uintmax_t room = 0; room < needed; room += page) {
+            const fs::path runs = disk / "runs", filler = disk / "filler";
+            fs::remove_all(runs);
+            fillLeaving(filler, room);
+            const auto r = runCli(trainArgs(runs));
+            const std::string where = std::to_string(room) + " bytes free: exit " + std::to_string(r.exitCode) + ": " + r.err;
+            QVERIFY2(r.exitCode == 0 || r.exitCode == 1, where.c_str());
+            if (r.exitCode == 1) {
+                ++failed;
+                QVERIFY2(r.out.empty(), where.c_str());
+                QVERIFY2(r.err.find("frame #") == std::string::npos && r.err.find("terminate") == std::string::npos, where.c_str());
+                // The error is the last line, and the only one of its kind.
+                const std::string err = r.err.substr(0, r.err.size() - 1);
+                const std::string last = err.substr(err.rfind('\n') == std::string::npos ? 0 : err.rfind('\n') + 1);
+                QVERIFY2(last.rfind("tunebench-cli: ", 0) == 0, where.c_str());
+                QVERIFY2(r.err.find("tunebench-cli: ") == r.err.size() - last.size() - 1, where.c_str());
+            }
+            std::error_code ec;
+            for (auto it = fs::recursive_directory_iterator(runs, ec); it != fs::recursive_directory_iterator(); ++it)
+                QVERIFY2(it->path().filename().string().find(".tmp-") == std::string::npos, (where + " left " + it->path().string()).c_str());
+            fs::remove(filler);
+            if (r.exitCode != 1)
+                continue;
+            for (const auto& run : fs::directory_iterator(runs, ec)) {
+                if (!fs::exists(run.path() / "checkpoint" / "checkpoint.json"))
+                    continue;
+                const auto resumed = runCli({"train", "--resume", QString::fromStdString(run.path().string())});
+                QVERIFY2(resumed.exitCode == 0, (where + " then resumed: " + resumed.err).c_str());
+                QCOMPARE(json::parse(resumed.out)["train"]["epochs_done"].get<int>(), 2);
+            }
+        }
+        QVERIFY(failed > 0);
+    }
+
+    // train --resume of a finished run says so and leaves its results.json as it is; it prints them.
+    void resumingAFinishedRunSaysItIsFinished()
+    {
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "2", "--epochs", "2", "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                                     m_dir.path() + "/finished", "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const fs::path run = json::parse(trained.out)["run"].get<std::string>();
+        std::ifstream in(run / "results.json", std::ios::binary);
+        const std::string before{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        const auto resumed = runCli({"train", "--resume", QString::fromStdString(run.string()), "--threads", "1"});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.c_str());
+        QVERIFY2(resumed.err.find("finished") != std::string::npos, resumed.err.c_str());
+        std::ifstream again(run / "results.json", std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(again), std::istreambuf_iterator<char>()), before);
+        const json printed = json::parse(resumed.out);
+        QCOMPARE(printed, json::parse(before));
+        QVERIFY(printed["train"]["final_loss"].get<double>() > 0);
+    }
+
+    // A learned context longer than the text tower's context, and a prompt export of a format this build
+    // does not know: each one line that says so, with the numbers or the file.
+    void tooLongContextAndUnknownExportFormat()
+    {
+        QStringList words;
+        for (int i = 0; i < 83; ++i)
+            words << "a";
+        const auto tooLong = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "1", "--epochs", "1", "--opt", "ctx_init=" + words.join(' '), "--runs",
+                                     m_dir.path() + "/too-long", "--threads", "2"});
+        QCOMPARE(tooLong.exitCode, 1);
+        QVERIFY2(tooLong.err.find("too long") != std::string::npos && tooLong.err.find("83") != std::string::npos &&
+                     tooLong.err.find("77") != std::string::npos && tooLong.err.find("exceeds dimension") == std::string::npos,
+                 tooLong.err.c_str());
+
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--method", "coop",
+                                     "--shots", "1", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs",
+                                     m_dir.path() + "/for-format", "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const fs::path exported = fs::path(json::parse(trained.out)["run"].get<std::string>()) / "export";
+        const fs::path future = fs::path(m_dir.path().toStdString()) / "future";
+        fs::copy_file(exported / "prompt.safetensors", future.string() + ".safetensors");
+        json manifest = json::parse(std::ifstream(exported / "prompt.json"));
+        QCOMPARE(manifest["format"].get<std::string>(), std::string("tunebench-prompt-1"));
+        manifest["format"] = "tunebench-prompt-999";
+        std::ofstream(future.string() + ".json") << manifest.dump();
+        const auto evaluated = runCli({"eval", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--prompt",
+                                       QString::fromStdString(future.string() + ".json"), "--threads", "2"});
+        QCOMPARE(evaluated.exitCode, 1);
+        QVERIFY2(evaluated.err.find(future.string() + ".json") != std::string::npos &&
+                     evaluated.err.find("tunebench-prompt-999") != std::string::npos,
+                 evaluated.err.c_str());
+    }
+
 private:
+    // Fills the file system of `filler` with it, then gives back `room` bytes (whole pages).
+    static void fillLeaving(const fs::path& filler, std::uintmax_t room)
+    {
+        const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        QVERIFY(fd >= 0);
+        std::vector<char> page(4096, 'x');
+        off_t size = 0;
+        while (::write(fd, page.data(), page.size()) == static_cast<ssize_t>(page.size()))
+            size += static_cast<off_t>(page.size());
+        QVERIFY(::ftruncate(fd, size - static_cast<off_t>(std::min<std::uintmax_t>(room, size))) == 0);
+        ::close(fd);
+    }
+
     QTemporaryDir m_dir;
     QString m_model, m_vocab, m_runs, m_dataset;
 };

@@ -5,15 +5,19 @@
 #include "core/train/Evaluator.h"
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
+#include "core/tuning/StrategyInfo.h"
 
 #include <QtTest>
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+
+#include <sys/resource.h>
 
 using namespace tunebench;
 
@@ -239,6 +243,100 @@ private Q_SLOTS:
                 for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(c.checkpointDir))
                     ++files;
                 QCOMPARE(files, filesPerCheckpoint);
+            }
+        }
+    }
+
+    // The optimiser state written to a full disk (here: past a file size limit, as EFBIG): an Error naming
+    // the file, not LibTorch's abort; the previous checkpoint stays the one named, and no temporary is left.
+    void optimiserStateOnAFullDiskIsAnError()
+    {
+        QTemporaryDir dir;
+        const std::string checkpointDir = dir.path().toStdString();
+        {
+            TrainerConfig c = config(1);
+            c.checkpointDir = checkpointDir;
+            LinearTask task;
+            auto data = makeData();
+            Trainer(c).fit(task, data);
+        }
+        const CheckpointInfo before = *findCheckpoint(checkpointDir);
+        const auto weightsSize = std::filesystem::file_size(before.trainablePath);
+        const auto optimiserSize = std::filesystem::file_size(before.optimizerPath);
+        QVERIFY2(weightsSize + 64 < optimiserSize, "the test needs the optimiser state to be the larger file");
+
+        std::string message;
+        {
+            // Room for the weights and the manifest, not for the optimiser state.
+            const auto previousSignal = std::signal(SIGXFSZ, SIG_IGN);
+            rlimit previous{};
+            getrlimit(RLIMIT_FSIZE, &previous);
+            rlimit limited = previous;
+            limited.rlim_cur = (weightsSize + optimiserSize) / 2;
+            setrlimit(RLIMIT_FSIZE, &limited);
+            TrainerConfig c = config(2);
+            c.checkpointDir = checkpointDir;
+            c.resume = true;
+            LinearTask task;
+            auto data = makeData();
+            try {
+                Trainer(c).fit(task, data);
+            } catch (const Error& e) {
+                message = e.what();
+            }
+            setrlimit(RLIMIT_FSIZE, &previous);
+            std::signal(SIGXFSZ, previousSignal);
+        }
+        QVERIFY2(message.find("optimizer-e0002.pt") != std::string::npos, message.c_str());
+        QVERIFY2(message.find('\n') == std::string::npos, message.c_str());
+        const CheckpointInfo after = *findCheckpoint(checkpointDir);
+        QCOMPARE(after.epochsDone, 1);
+        QCOMPARE(after.optimizerPath, before.optimizerPath);
+        QCOMPARE(std::filesystem::file_size(after.optimizerPath), optimiserSize);
+        for (const auto& entry : std::filesystem::directory_iterator(checkpointDir))
+            QVERIFY2(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path().c_str());
+        // And it resumes from there once there is room.
+        TrainerConfig c = config(2);
+        c.checkpointDir = checkpointDir;
+        c.resume = true;
+        LinearTask task;
+        auto data = makeData();
+        QCOMPARE(Trainer(c).fit(task, data).epochsDone, 2);
+    }
+
+    // A finished run resumed (after a kill while its results were written, or on purpose) reports its
+    // training as it was, not a loss of 0 in no time.
+    void resumingAFinishedRunKeepsItsTrainingNumbers()
+    {
+        QTemporaryDir dir;
+        TrainerConfig c = config(3);
+        c.checkpointDir = dir.path().toStdString();
+        LinearTask task;
+        auto data = makeData();
+        const TrainResult finished = Trainer(c).fit(task, data);
+        QVERIFY(finished.finalLoss > 0);
+        c.resume = true;
+        LinearTask again;
+        auto data2 = makeData();
+        const TrainResult resumed = Trainer(c).fit(again, data2);
+        QCOMPARE(resumed.epochsDone, 3);
+        QCOMPARE(resumed.steps, finished.steps);
+        QCOMPARE(resumed.finalLoss, finished.finalLoss);
+        QVERIFY2(resumed.seconds >= findCheckpoint(c.checkpointDir)->seconds && resumed.seconds > 0, std::to_string(resumed.seconds).c_str());
+        QVERIFY(std::abs(resumed.seconds - finished.seconds) < 0.5 * finished.seconds + 0.05);
+    }
+
+    // A method option must be a finite number in its range: an infinity is refused, naming the option.
+    void optionsMustBeFinite()
+    {
+        const ParamSchema schema = {{"scale", ParamField::Type::Double, 1.0, 0, 0, {}, "unbounded"}};
+        QCOMPARE(resolveParams(schema, {{"scale", 2.5}})["scale"].get<double>(), 2.5);
+        for (const double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+            try {
+                resolveParams(schema, {{"scale", bad}});
+                QFAIL("an infinite option was accepted");
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find("'scale'") != std::string::npos, e.what());
             }
         }
     }

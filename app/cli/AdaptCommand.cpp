@@ -29,7 +29,7 @@ int runAdapt(const CliArgs& args)
     settings.base.shots = args.intValue("shots", 0);
     if (settings.base.shots < 0)
         throw Error("--shots must be 0 (every source image) or positive, got " + std::to_string(settings.base.shots));
-    settings.base.maxTestImages = args.intValue("max-test-images", 0);  // a fixed seeded subset of each test split
+    settings.base.maxTestImages = intAtLeast(args, "max-test-images", 0, 0);  // a fixed seeded subset of each test split
     settings.base.dataset = args.value("source", "");
     settings.target = args.value("target", "");
     if (settings.base.model.empty())
@@ -38,9 +38,7 @@ int runAdapt(const CliArgs& args)
         throw Error("--source and --target are both required (datasets with the same classes, e.g. --source fashion-mnist "
                     "--target fashion-mnist:sketch)");
     settings.methods = splitComma(args.value("methods", "zeroshot,coop,dapl"));
-    settings.seeds.clear();
-    for (const auto& seed : splitComma(args.value("seeds", "1")))
-        settings.seeds.push_back(parseInteger("--seeds", seed));
+    settings.seeds = parseSeeds(args.value("seeds", "1"));
     if (settings.methods.empty() || settings.seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
     for (const auto& method : settings.methods)

@@ -44,7 +44,7 @@ int runCache(const CliArgs& args)
 Command cacheCommand()
 {
     return {"cache", "status|clear [--dir DIR]", "the image-tower cache: its views and size, or empty it",
-            {{"dir", "DIR", "the cache's folder (default $TUNEBENCH_CACHE_DIR, else ~/.cache/tunebench/features)"}}, runCache};
+            {{"dir", "DIR", "the cache's folder (default $TUNEBENCH_CACHE_DIR, else ~/.cache/tunebench/features)"}}, runCache, 1};
 }
 
 } // namespace tunebench::cli

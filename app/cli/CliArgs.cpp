@@ -2,9 +2,11 @@
 
 #include "core/Error.h"
 
+#include <cmath>
+
 namespace tunebench::cli {
 
-CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames)
+CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::string>& flagNames, const std::set<std::string>* known)
 {
     bool onlyPositional = false;
     for (size_t i = 0; i < words.size(); ++i) {
@@ -24,6 +26,8 @@ CliArgs::CliArgs(const std::vector<std::string>& words, const std::set<std::stri
             inlineValue = name.substr(name.find('=') + 1);
             name = name.substr(0, name.find('='));
         }
+        if (known && !known->count(name))
+            throw Error("unknown option --" + name);
         if (flagNames.count(name)) {
             if (hasInline)
                 throw Error("option --" + name + " takes no value");
@@ -82,11 +86,11 @@ double CliArgs::doubleValue(const std::string& name, double fallback) const
     try {
         size_t used = 0;
         const double parsed = std::stod(*text, &used);
-        if (used == text->size())
+        if (used == text->size() && std::isfinite(parsed))
             return parsed;
     } catch (const std::exception&) {
     }
-    throw Error("option --" + name + " expects a number, got '" + *text + "'");
+    throw Error("option --" + name + " expects a finite number, got '" + *text + "'");
 }
 
 void CliArgs::requireKnown(const std::set<std::string>& known) const

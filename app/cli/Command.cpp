@@ -1,5 +1,7 @@
 #include "app/cli/Command.h"
 
+#include "core/Error.h"
+
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -82,8 +84,10 @@ CliArgs parseArguments(const Command& command, const std::vector<std::string>& w
         if (option.isFlag())
             flags.insert(option.name);
     }
-    CliArgs args(words, flags);
-    args.requireKnown(known);
+    CliArgs args(words, flags, &known);
+    const auto& positional = args.positional();
+    if (command.positionals != kAnyPositionals && positional.size() > static_cast<std::size_t>(command.positionals))
+        throw Error(command.name + ": unexpected argument '" + positional[static_cast<std::size_t>(command.positionals)] + "'");
     return args;
 }
 

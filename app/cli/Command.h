@@ -27,7 +27,9 @@ struct Command
     std::string summary;   // what it does, in a sentence or two
     Options options;       // the common options (--device, --threads) are implied
     std::function<int(const CliArgs&)> run;
+    int positionals = 0;  // how many words besides options it takes (kAnyPositionals: any number); more are refused
 };
+constexpr int kAnyPositionals = -1;
 
 // --device and --threads: every command accepts them, so that one set of flags serves every command.
 const Options& commonOptions();

@@ -31,9 +31,7 @@ int runContinual(const CliArgs& args)
     if (protocol != "class" && protocol != "domain")
         throw Error("--protocol must be class or domain, got '" + protocol + "'");
     const auto methods = splitComma(args.value("methods", "l2p,seq-ft,joint"));
-    std::vector<int> seeds;
-    for (const auto& seed : splitComma(args.value("seeds", "1")))
-        seeds.push_back(parseInteger("--seeds", seed));
+    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
 

@@ -196,7 +196,7 @@ std::vector<Command> datasetCommands()
              {"base-new", "", "also the base and new halves of the classes"},
              {"verify", "", "decode every image, naming each that cannot be read"},
          },
-         inspect},
+         inspect, 1},
         {"dataset list", "", "built-in datasets, their image-domain variants (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA",
          {}, list},
     };

@@ -5,6 +5,7 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/train/RunControl.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <csignal>
@@ -47,9 +48,12 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
     s.device = args.value("device", s.device);
     s.threads = args.intValue("threads", s.threads);
     s.precision = args.value("precision", s.precision);
-    s.epochs = args.intValue("epochs", s.epochs);
+    // 0 in a config means the method's own value; a flag names a value, so it must be one.
+    s.epochs = intAtLeast(args, "epochs", s.epochs, 1);
     s.lr = args.doubleValue("lr", s.lr);
-    s.batchSize = args.intValue("batch-size", s.batchSize);
+    if (args.value("lr") && !(s.lr > 0))
+        throw Error("--lr must be a positive number, got " + *args.value("lr"));
+    s.batchSize = intAtLeast(args, "batch-size", s.batchSize, 1);
     s.maxSteps = args.intValue("max-steps", static_cast<int>(s.maxSteps));
     s.loaderThreads = args.intValue("loader-threads", s.loaderThreads);
     s.logEvery = args.intValue("log-every", s.logEvery);
@@ -68,6 +72,13 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         s.options[name] = value;
     if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "fp16")
         throw Error("--precision must be fp32, bf16 or fp16, got '" + s.precision + "'");
+    s.maxTestImages = args.intValue("max-test-images", s.maxTestImages);
+    // The config's own numbers were checked when it was read: what is out of range now came from a flag.
+    s.checkRanges([](const std::string& field) {
+        std::string flag = "--" + field;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        return flag;
+    });
     return s;
 }
 
@@ -106,6 +117,31 @@ int parseInteger(const std::string& option, const std::string& text)
     } catch (const std::exception&) {
     }
     throw Error(option + ": '" + text + "' is not a whole number");
+}
+
+std::vector<int> parseSeeds(const std::string& text)
+{
+    std::vector<int> seeds;
+    std::stringstream stream(text);
+    std::string piece;
+    while (std::getline(stream, piece, ',')) {
+        if (piece.empty())
+            throw Error("--seeds " + text + ": an empty item (give whole numbers separated by single commas)");
+        seeds.push_back(parseInteger("--seeds", piece));
+        if (seeds.back() < 0)
+            throw Error("--seeds " + text + ": " + piece + " is negative (seeds are whole numbers >= 0)");
+    }
+    if (seeds.empty() || text.back() == ',')
+        throw Error("--seeds '" + text + "': give at least one seed, without a trailing comma");
+    return seeds;
+}
+
+int intAtLeast(const CliArgs& args, const std::string& name, int fallback, int minimum)
+{
+    const int value = args.intValue(name, fallback);
+    if (args.value(name) && value < minimum)
+        throw Error("--" + name + " must be at least " + std::to_string(minimum) + ", got " + std::to_string(value));
+    return value;
 }
 
 std::vector<int> parseShotCounts(const std::string& text)

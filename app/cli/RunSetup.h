@@ -32,6 +32,10 @@ std::string featureCacheFolder(const CliArgs& args, const std::string& fallback)
 std::vector<std::string> splitComma(const std::string& text);
 // A whole number, or an Error naming `option` and the text.
 int parseInteger(const std::string& option, const std::string& text);
+// --seeds "1,2,3": whole numbers >= 0; an empty item ("1,,2") or none at all is an Error.
+std::vector<int> parseSeeds(const std::string& text);
+// --NAME N as an integer of at least `minimum` (`fallback` when absent), else an Error naming the flag.
+int intAtLeast(const CliArgs& args, const std::string& name, int fallback, int minimum);
 // --shots "1,2,4,8,16": positive whole numbers, increasing; a single 0 means every training image.
 std::vector<int> parseShotCounts(const std::string& text);
 

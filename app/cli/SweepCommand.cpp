@@ -278,7 +278,7 @@ int sweepCollect(const CliArgs& args)
 int planAndRun(const CliArgs& args)
 {
     RunSettings base = settingsFromArgs(args, {}, /*shotList=*/true);
-    base.maxTestImages = args.intValue("max-test-images", 0);
+    base.maxTestImages = intAtLeast(args, "max-test-images", 0, 0);
     if (base.model.empty())
         throw Error("--model PATH is required");
     base.model = absoluteIfPath(base.model);
@@ -334,9 +334,7 @@ int planAndRun(const CliArgs& args)
     if (int(slurm) + int(inProcess) + int(static_cast<bool>(local)) != 1)
         throw Error("say where the runs go: --in-process (one after another in this process), --local N (worker processes here) or "
                     "--slurm (one job array)");
-    std::vector<int> seeds;
-    for (const auto& seed : splitComma(args.value("seeds", "1")))
-        seeds.push_back(parseInteger("--seeds", seed));
+    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     const SweepPlan plan = makeSweepPlan(*out, base, datasets, splitComma(args.value("methods", "")),
                                          parseShotCounts(args.value("shots", "16")), seeds, grid);
     writeSweepPlan(plan);
@@ -419,9 +417,9 @@ std::vector<Command> sweepCommands()
              {"dry-run", "", "plan (and write the sbatch script) without running or submitting"},
          } + training,
          planAndRun},
-        {"sweep status", "DIR", "{\"total\", \"finished\", \"failed\", \"running\", \"pending\"} of a sweep's runs", {}, sweepStatus},
+        {"sweep status", "DIR", "{\"total\", \"finished\", \"failed\", \"running\", \"pending\"} of a sweep's runs", {}, sweepStatus, 1},
         {"sweep collect", "DIR", "mean ± std per dataset x method x grid point x shots (collect.csv/.json, curve-DATASET.png/.pdf)", {},
-         sweepCollect},
+         sweepCollect, 1},
     };
 }
 

@@ -28,7 +28,7 @@ Command tokenizeCommand()
 {
     return {"tokenize", "[--vocab FILE] TEXT...", "CLIP token ids of each text (with start/end, no padding)",
             {{"vocab", "FILE", "the CLIP vocabulary (default: $TUNEBENCH_CLIP_VOCAB, else the clip/open_clip packages, the HF cache)"}},
-            runTokenize};
+            runTokenize, kAnyPositionals};
 }
 
 } // namespace tunebench::cli

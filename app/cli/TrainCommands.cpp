@@ -89,6 +89,22 @@ int runOtherProtocol(const CliArgs& args, const RunSettings& settings, RunStore*
     return results.value("status", "") == "finished" ? 0 : 1;
 }
 
+// Whether `store` holds a finished run and `resumed` (its settings after the flags) would train it no
+// further: the same settings as `stored` up to those that only say where and how fast it runs.
+bool isFinishedWith(const RunStore& store, const RunSettings& stored, const RunSettings& resumed)
+{
+    const nlohmann::json results = store.readResults();
+    if (!results.is_object() || results.value("status", "") != "finished")
+        return false;
+    auto defining = [](const RunSettings& settings) {
+        nlohmann::json json = settings.toJson();
+        for (const char* placement : {"device", "threads", "loader_threads", "log_every"})
+            json.erase(placement);
+        return json;
+    };
+    return defining(stored) == defining(resumed);
+}
+
 int runTrain(const CliArgs& args)
 {
     RunSettings settings;
@@ -100,19 +116,26 @@ int runTrain(const CliArgs& args)
         if (args.value("resume"))
             throw Error("--run-folder and --resume are two ways to name the folder: give one");
         store = RunStore::open(*runFolder);
-        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
     if (auto resumeDir = args.value("resume")) {
         store = RunStore::open(*resumeDir);
-        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
+        settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
     if (auto configPath = args.value("config"); configPath && !args.value("resume")) {
         const auto config = RunStore::readJsonFile(*configPath);
-        settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config);
+        settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config, *configPath);
     }
+    const RunSettings stored = settings;
     settings = settingsFromArgs(args, settings);
+    if (args.value("resume") && isFinishedWith(*store, stored, settings)) {
+        // Nothing is left to train: its results stand as written (re-running would only re-time them).
+        std::cerr << store->folder() << ": the run is finished; its results.json is kept as it is\n";
+        std::cout << store->readResults().dump() << std::endl;
+        return 0;
+    }
     if (!settings.protocol.empty() && findProtocol(settings.protocol).name != "few-shot")
         return runOtherProtocol(args, settings, store ? &*store : nullptr);
     requireSettings(settings, true);
@@ -217,7 +240,7 @@ int runExport(const CliArgs& args)
         throw Error("--run RUN_DIR is required");
     configureThreads(args.intValue("threads", 0));
     const RunStore store = RunStore::open(*runDir);
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()));
+    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
     const std::string manifestPath = (fs::path(store.exportDir()) / "prompt.json").string();
     if (!fs::exists(manifestPath))
         throw Error(*runDir + ": the run has no export/prompt.json (it did not finish its evaluation)");
@@ -315,11 +338,9 @@ int runCompare(const CliArgs& args)
     RunSettings settings = settingsFromArgs(args, defaults, /*shotList=*/true);
     settings.shots = shotCounts.back();
     settings.baseNew = !args.flag("no-base-new");
-    settings.maxTestImages = args.intValue("max-test-images", 0);  // a fixed seeded subset of each test split
+    settings.maxTestImages = intAtLeast(args, "max-test-images", 0, 0);  // a fixed seeded subset of each test split
     const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
-    std::vector<int> seeds;
-    for (const auto& seed : splitComma(args.value("seeds", "1")))
-        seeds.push_back(parseInteger("--seeds", seed));
+    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
     settings.method = methods.front();

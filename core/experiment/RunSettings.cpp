@@ -3,6 +3,8 @@
 #include "core/Error.h"
 #include "core/io/JsonFields.h"
 
+#include <cmath>
+
 namespace tunebench {
 
 nlohmann::json RunSettings::toJson() const
@@ -32,9 +34,31 @@ nlohmann::json RunSettings::toJson() const
     return json;
 }
 
-RunSettings RunSettings::fromJson(const nlohmann::json& j)
+void RunSettings::checkRanges(const std::function<std::string(const std::string& field)>& describe) const
 {
-    static const std::string kWhere = "run config";
+    auto atLeast = [&](const char* field, std::int64_t value, std::int64_t minimum) {
+        if (value < minimum)
+            throw Error(describe(field) + " must be at least " + std::to_string(minimum) + ", got " + std::to_string(value));
+    };
+    atLeast("shots", shots, 0);
+    atLeast("seed", seed, 0);
+    atLeast("threads", threads, 0);
+    atLeast("epochs", epochs, 0);
+    atLeast("batch_size", batchSize, 0);
+    atLeast("max_steps", maxSteps, 0);
+    atLeast("loader_threads", loaderThreads, 0);
+    atLeast("log_every", logEvery, 0);
+    atLeast("tasks", tasks, 1);
+    atLeast("max_test_images", maxTestImages, 0);
+    if (!std::isfinite(lr) || lr < 0)
+        throw Error(describe("lr") + " must be a finite number, at least 0 (0: the method's own), got " + nlohmann::json(lr).dump());
+    if (!std::isfinite(cropScaleMin) || cropScaleMin < 0 || cropScaleMin > 1)
+        throw Error(describe("crop_scale_min") + " must be in [0, 1] (0: the dataset's own), got " + nlohmann::json(cropScaleMin).dump());
+}
+
+RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& where)
+{
+    const std::string& kWhere = where;
     RunSettings s;
     try {
         s.model = j.value("model", s.model);
@@ -47,12 +71,12 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.threads = integerField(j, "threads", s.threads, kWhere);
         s.precision = j.value("precision", s.precision);
         s.epochs = integerField(j, "epochs", s.epochs, kWhere);
-        s.lr = j.value("lr", s.lr);
+        s.lr = numberField(j, "lr", s.lr, kWhere);
         s.batchSize = integerField(j, "batch_size", s.batchSize, kWhere);
         s.maxSteps = integerField(j, "max_steps", s.maxSteps, kWhere);
         s.loaderThreads = integerField(j, "loader_threads", s.loaderThreads, kWhere);
         s.logEvery = integerField(j, "log_every", s.logEvery, kWhere);
-        s.cropScaleMin = j.value("crop_scale_min", s.cropScaleMin);
+        s.cropScaleMin = numberField(j, "crop_scale_min", s.cropScaleMin, kWhere);
         s.tasks = integerField(j, "tasks", s.tasks, kWhere);
         s.vocab = j.value("vocab", s.vocab);
         s.options = j.value("options", nlohmann::json::object());
@@ -65,10 +89,11 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.protocol = j.value("protocol", s.protocol);
         s.protocolOptions = j.value("protocol_options", nlohmann::json::object());
         if (!s.protocolOptions.is_object())
-            throw Error("run config: protocol_options must be an object");
+            throw Error(where + ": protocol_options must be an object");
     } catch (const nlohmann::json::exception& e) {
-        throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
+        throw Error(where + ": a field has the wrong type (" + e.what() + ")");
     }
+    s.checkRanges([&](const std::string& field) { return where + ": \"" + field + "\""; });
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,12 @@ struct RunSettings
     nlohmann::json protocolOptions = nlohmann::json::object();
 
     nlohmann::json toJson() const;
-    static RunSettings fromJson(const nlohmann::json& json);
+    // `where` names the file in errors: a field of the wrong type or out of range is an Error naming both.
+    static RunSettings fromJson(const nlohmann::json& json, const std::string& where = "run config");
+
+    // Error unless every number is in its range (finite, no negative counts); `describe` turns a field's
+    // config name ("batch_size") into how the user gave it ("CONFIG: \"batch_size\"" or "--batch-size").
+    void checkRanges(const std::function<std::string(const std::string& field)>& describe) const;
 };
 
 } // namespace tunebench

@@ -19,6 +19,9 @@ namespace tunebench {
 
 namespace {
 
+// The manifest format this build writes and reads.
+const std::string kPromptFormat = "tunebench-prompt-1";
+
 std::string withoutExtension(const std::string& path)
 {
     for (const char* extension : {".json", ".safetensors"}) {
@@ -80,7 +83,7 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
         fs::create_directories(parent);
     StateDict tensors = strategy.exportTensors();
     nlohmann::json manifest = strategy.exportManifest();
-    manifest["format"] = "tunebench-prompt-1";
+    manifest["format"] = kPromptFormat;
     manifest["tensors"] = fs::path(base + ".safetensors").filename().string();
     manifest["metrics"] = metrics.is_null() ? nlohmann::json::object() : metrics;
     if (!runId.empty())
@@ -102,7 +105,7 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
         }
     }
     manifest["nearest_words"] = nearestJson;
-    writeSafetensors(tensors, base + ".safetensors", {{"format", "tunebench-prompt-1"}, {"method", strategy.name()}});
+    writeSafetensors(tensors, base + ".safetensors", {{"format", kPromptFormat}, {"method", strategy.name()}});
     writeFileAtomically(base + ".json", manifest.dump(2) + "\n");
     return manifest;
 }
@@ -115,6 +118,10 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
     const auto& manifest = imported.manifest;
     if (!manifest.contains("method") || !manifest["method"].is_string() || !manifest.contains("class_names"))
         throw Error(base + ".json: not a Tunebench prompt export (no method or class_names)");
+    // A later format may mean tensors or fields this reader would misread: refused, not guessed at.
+    const nlohmann::json format = manifest.value("format", nlohmann::json());
+    if (!format.is_null() && format != kPromptFormat)
+        throw Error(base + ".json: unknown prompt export format " + format.dump() + " (this build reads " + kPromptFormat + ")");
     const std::string method = manifest["method"].get<std::string>();
     const std::string loadedHash = model->spec().sha256;
     std::string exportedHash, exportedName;

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/KeyMaps.h"
+#include "core/io/RegularFile.h"
 #include "core/io/Sha256.h"
 #include "core/io/TorchSave.h"
 
@@ -31,6 +32,7 @@ bool startsWith(const std::string& text, const std::string& prefix)
 
 std::string readPrefix(const std::string& path, size_t count)
 {
+    requireRegularFile(path);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path + ": cannot open file");
@@ -42,6 +44,7 @@ std::string readPrefix(const std::string& path, size_t count)
 
 nlohmann::json readJson(const fs::path& path)
 {
+    requireRegularFile(path.string());
     std::ifstream in(path);
     if (!in)
         throw Error(path.string() + ": cannot open file");
@@ -207,6 +210,7 @@ CheckpointFormat detectCheckpointFormat(const std::string& path)
     }
     if (!fs::exists(path))
         throw Error(path + ": no such file or folder");
+    requireRegularFile(path, "model");
     if (torchSaveKind(path) != TorchSaveKind::NotTorchSave)
         return CheckpointFormat::TorchSave;
     const std::string head = readPrefix(path, 9);

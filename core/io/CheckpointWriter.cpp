@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -64,13 +65,15 @@ void writeOpenAiTorchScript(const StateDict& canonical, const ModelSpec& spec, c
         root.register_buffer("context_length", torch::tensor(static_cast<int64_t>(spec.text->contextLength)));
         root.register_buffer("vocab_size", torch::tensor(static_cast<int64_t>(spec.text->vocabSize)));
     }
-    replaceFileAtomically(path, [&](const std::string& temporary) {
-        try {
-            root.save(temporary);
-        } catch (const c10::Error& e) {
-            throw Error(e.what_without_backtrace());
-        }
-    });
+    // Serialised in memory, then written by the checked writer: LibTorch's file writer does not notice a
+    // full disk before its destructor aborts the process.
+    std::ostringstream serialised;
+    try {
+        root.save(serialised);
+    } catch (const c10::Error& e) {
+        throw Error(path + ": cannot serialise the model (" + e.what_without_backtrace() + ")");
+    }
+    writeFileAtomically(path, serialised.str());
 }
 
 void writeOpenAiSafetensors(const StateDict& canonical, const std::string& path)

@@ -3,6 +3,7 @@
 
 #include "core/Error.h"
 #include "core/io/ClipText.h"
+#include "core/io/RegularFile.h"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -146,8 +147,7 @@ std::string readPossiblyCompressedFile(const std::string& path)
     std::error_code error;
     if (!fs::exists(path, error))
         throw Error("vocabulary file '" + path + "' does not exist");
-    if (fs::is_directory(path, error))
-        throw Error("vocabulary file '" + path + "' is a folder, not a file");
+    requireRegularFile(path, "vocabulary");
     gzFile file = gzopen(path.c_str(), "rb");
     if (!file)
         throw Error("cannot open vocabulary file '" + path + "': " + std::strerror(errno));

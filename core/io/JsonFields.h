@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -39,6 +40,20 @@ Integer integerField(const nlohmann::json& object, const char* key, Integer fall
         (value > 0 && static_cast<std::uint64_t>(value) > static_cast<std::uint64_t>(std::numeric_limits<Integer>::max())))
         fail();
     return static_cast<Integer>(value);
+}
+
+// `object[key]` as a finite number, `fallback` when the key is absent. Error naming `where` and `key` when
+// the value is no number (null is what a NaN becomes in JSON).
+inline double numberField(const nlohmann::json& object, const char* key, double fallback, const std::string& where)
+{
+    if (!object.is_object())
+        return fallback;
+    const auto it = object.find(key);
+    if (it == object.end())
+        return fallback;
+    if (!it->is_number() || !std::isfinite(it->get<double>()))
+        throw Error(where + ": \"" + key + "\" must be a finite number, got " + it->dump());
+    return it->get<double>();
 }
 
 } // namespace tunebench

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/RegularFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -325,6 +326,7 @@ std::int64_t SafetensorInfo::numel() const
 SafetensorsFile::SafetensorsFile(const std::string& path)
     : m_path(path)
 {
+    requireRegularFile(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throw Error(path + ": cannot open (" + systemMessage(errno) + ")");

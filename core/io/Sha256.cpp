@@ -1,6 +1,7 @@
 #include "core/io/Sha256.h"
 
 #include "core/Error.h"
+#include "core/io/RegularFile.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -171,6 +172,7 @@ std::string sha256File(const std::string& path)
 {
     std::vector<std::uint8_t> chunk(1 << 20);  // allocated first so nothing can throw while fd is open
     Sha256 hash;
+    requireRegularFile(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throw Error(path + ": cannot read (" + std::generic_category().message(errno) + ")");

@@ -1,6 +1,7 @@
 #include "core/io/TorchSave.h"
 
 #include "core/Error.h"
+#include "core/io/RegularFile.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
@@ -714,6 +715,7 @@ void refuseOversizedRecords(const std::string& path)
 
 TorchSaveKind torchSaveKind(const std::string& path)
 {
+    requireRegularFile(path);
     std::ifstream in(path, std::ios::binary);
     char head[sizeof kLegacyMagic] = {};
     in.read(head, sizeof head);

@@ -2,6 +2,7 @@
 #include "core/io/VocabularyLocator.h"
 
 #include "core/Error.h"
+#include "core/io/RegularFile.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -175,6 +176,8 @@ VocabularySearch searchVocabulary(const std::string& explicitPath, const std::st
         std::error_code error;
         if (!fs::exists(explicitPath, error))
             throw Error("vocabulary '" + explicitPath + "' does not exist");
+        if (!isFolder(explicitPath))
+            requireRegularFile(explicitPath, "vocabulary");
         if (!isUsableLocation(explicitPath))
             throw Error("folder '" + explicitPath + "' holds neither vocab.json + merges.txt nor " + kOpenAiFileName);
         search.result.found = explicitPath;

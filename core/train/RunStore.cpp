@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/RegularFile.h"
 
 #include <algorithm>
 #include <chrono>
@@ -98,6 +99,7 @@ std::string RunStore::exportDir() const
 
 nlohmann::json RunStore::readJsonFile(const std::string& path)
 {
+    requireRegularFile(path);
     std::ifstream in(path);
     if (!in)
         throw Error(path + ": cannot read");

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -118,6 +119,10 @@ struct Progress
 {
     int epochsDone = 0;
     std::int64_t steps = 0;
+    // Kept with the checkpoint so that a resumed run, even one with no epoch left, reports its training
+    // as it was: the last epoch's mean loss and the training time of every process so far.
+    double finalLoss = 0;
+    double seconds = 0;
 };
 
 // A checkpoint is one set: the trainable weights and the optimiser state of epoch N in files named for
@@ -146,9 +151,15 @@ void saveCheckpoint(const fs::path& dir, Trainable& task, torch::optim::Optimize
     writeSafetensors(task.trainableState(), (dir / trainableName).string());
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
-    replaceFileAtomically((dir / optimizerName).string(), [&](const std::string& temporary) { archive.save_to(temporary); });
+    // Serialised in memory, then written by the checked writer: LibTorch's own file writer ignores a full
+    // disk until its destructor aborts the process ("unexpected pos").
+    std::ostringstream serialised;
+    archive.save_to(serialised);
+    writeFileAtomically((dir / optimizerName).string(), serialised.str());
     const nlohmann::json manifest = {{"epochs_done", progress.epochsDone},
                                      {"steps", progress.steps},
+                                     {"final_loss", progress.finalLoss},
+                                     {"seconds", progress.seconds},
                                      {"trainable", trainableName},
                                      {"optimizer", optimizerName}};
     writeFileAtomically((dir / kCheckpointManifest).string(), manifest.dump(2) + "\n");
@@ -171,7 +182,7 @@ std::optional<Progress> loadCheckpoint(const fs::path& dir, Trainable& task, tor
     } catch (const c10::Error& e) {
         throw Error(found->optimizerPath + ": cannot restore the optimiser state (" + e.what_without_backtrace() + ")");
     }
-    return Progress{found->epochsDone, found->steps};
+    return Progress{found->epochsDone, found->steps, found->finalLoss, found->seconds};
 }
 
 // Runs `work`; LibTorch's out-of-memory error becomes an Error that says what to change (a smaller batch)
@@ -216,6 +227,8 @@ std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir)
             throw Error(manifestPath.string() + ": not a checkpoint manifest (needs epochs_done and steps)");
         info.epochsDone = integerField(manifest, "epochs_done", 0, manifestPath.string());
         info.steps = integerField<std::int64_t>(manifest, "steps", 0, manifestPath.string());
+        info.finalLoss = numberField(manifest, "final_loss", 0, manifestPath.string());  // absent in older checkpoints
+        info.seconds = numberField(manifest, "seconds", 0, manifestPath.string());
         if (!legacy) {
             trainableName = manifest.at("trainable").get<std::string>();
             optimizerName = manifest.at("optimizer").get<std::string>();
@@ -321,6 +334,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
     TrainResult result;
     result.epochsDone = progress.epochsDone;
     result.steps = progress.steps;
+    result.finalLoss = progress.finalLoss;
     const auto runStart = Clock::now();
     std::int64_t stepsThisRun = 0;
     double imagesThisRun = 0;
@@ -416,7 +430,8 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         task.afterEpoch(epoch, c.epochs);
         result.epochsDone = epoch + 1;
         if (!c.checkpointDir.empty())
-            saveCheckpoint(checkpointDir, task, *optimizer, {result.epochsDone, result.steps});
+            saveCheckpoint(checkpointDir, task, *optimizer,
+                           {result.epochsDone, result.steps, result.finalLoss, progress.seconds + secondsSince(runStart)});
         if (callbacks.onEpoch)
             callbacks.onEpoch({epoch, c.epochs, result.finalLoss, seen > 0 ? static_cast<double>(correct) / seen : -1,
                                secondsSince(epochStart)});
@@ -424,7 +439,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             break;
     }
     task.setTraining(false);
-    result.seconds = secondsSince(runStart);
+    result.seconds = progress.seconds + secondsSince(runStart);
     return result;
 }
 

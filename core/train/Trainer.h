@@ -116,6 +116,8 @@ struct CheckpointInfo
     std::string optimizerPath;
     int epochsDone = 0;
     std::int64_t steps = 0;
+    double finalLoss = 0;  // the mean loss of the last epoch saved
+    double seconds = 0;    // training time up to that epoch, across resumes
 };
 std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir);
 

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <map>
 #include <mutex>
 
@@ -128,8 +129,8 @@ nlohmann::json resolveParams(const ParamSchema& schema, const nlohmann::json& gi
                             std::to_string(int64_t(field.max)) + "], got " + value.dump());
             break;
         case ParamField::Type::Double:
-            if (!value.is_number())
-                throw Error("option '" + name + "' expects a number, got " + value.dump());
+            if (!value.is_number() || !std::isfinite(value.get<double>()))
+                throw Error("option '" + name + "' expects a finite number, got " + value.dump());
             if (bounded && (value.get<double>() < field.min || value.get<double>() > field.max))
                 throw Error("option '" + name + "' must be in [" + std::to_string(field.min) + ", " + std::to_string(field.max) +
                             "], got " + value.dump());

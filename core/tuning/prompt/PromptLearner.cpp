@@ -29,6 +29,12 @@ PromptLearner::PromptLearner(ClipModel model, std::shared_ptr<const ClipTokenize
         m_options.contextLength = static_cast<int>(ids.size());
         if (m_options.phraseContextTokens > 0)
             m_options.contextLength = std::min(m_options.contextLength, m_options.phraseContextTokens);
+        // The start and end tokens need their places too; a longer context cannot be embedded at all.
+        const int modelContext = m_model->text->spec().contextLength;
+        if (m_options.contextLength + 2 > modelContext)
+            throw Error("option 'ctx_init' is too long: its " + std::to_string(m_options.contextLength) + " tokens do not fit the model's " +
+                        std::to_string(modelContext) + "-token context (at most " + std::to_string(modelContext - 2) +
+                        " with the start and end tokens)");
         torch::NoGradGuard noGrad;
         auto idTensor = torch::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + m_options.contextLength), torch::kLong).to(device);
         init = m_model->text->embedTokens(idTensor.unsqueeze(0)).squeeze(0).clone();
