@@ -295,7 +295,7 @@ SweepPlan readSweepPlan(const std::string& folder)
     SweepPlan plan;
     try {
         plan.folder = json.at("folder").get<std::string>();
-        plan.base = RunSettings::fromJson(json.at("settings"));
+        plan.base = RunSettings::fromJson(json.at("settings"), planFile);
         plan.datasets = json.at("datasets").get<std::vector<std::string>>();
         plan.methods = json.at("methods").get<std::vector<std::string>>();
         plan.shots = json.at("shots").get<std::vector<int>>();

@@ -1,6 +1,7 @@
 #include "widgets/results/CurvePlot.h"
 
-#include "report/AtomicSave.h"
+#include "core/io/AtomicFile.h"
+#include "report/PlotFiles.h"
 #include "report/PlotStyle.h"
 
 #include <QCheckBox>
@@ -254,12 +255,13 @@ void CurvePlot::updateAxes()
 
 bool CurvePlot::exportPng(const QString& path) const
 {
-    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePng(temporary, 0, 0, 2.0); });
+    // Rendered in memory and written by the checked writer: a full disk leaves no truncated file.
+    return savePlotPng(*m_plot, path, 0, 0, 2.0);
 }
 
 bool CurvePlot::exportPdf(const QString& path) const
 {
-    return saveAtomically(path, [&](const QString& temporary) { return m_plot->savePdf(temporary); });
+    return savePlotPdf(*m_plot, path, 0, 0);
 }
 
 bool CurvePlot::exportCsv(const QString& path) const
