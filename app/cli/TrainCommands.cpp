@@ -76,6 +76,9 @@ int runOtherProtocol(const CliArgs& args, const RunSettings& settings, RunStore*
     configureThreads(settings.threads);
     const Backbone backbone = loadCellBackbone(settings);
     RunStore store = planned ? *planned : RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, protocol.name);
+    std::optional<FolderLock> lock;  // a planned folder is locked by the caller
+    if (!planned)
+        lock.emplace(store.lock());
     std::cerr << "run folder: " << store.folder() << " (protocol " << protocol.name << ")\n";
     RunControl control;
     const StopOnInterrupt stopOnInterrupt(control);
@@ -92,6 +95,7 @@ int runTrain(const CliArgs& args)
 {
     RunSettings settings;
     std::optional<RunStore> store;
+    std::optional<FolderLock> lock;  // held while this process writes the run folder
     bool resume = false;
     if (auto runFolder = args.value("run-folder")) {
         // A run folder planned beforehand (a sweep's): its settings from --config (else its own
@@ -99,11 +103,13 @@ int runTrain(const CliArgs& args)
         if (args.value("resume"))
             throw Error("--run-folder and --resume are two ways to name the folder: give one");
         store = RunStore::open(*runFolder);
+        lock.emplace(store->lock());
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
         resume = true;
     }
     if (auto resumeDir = args.value("resume")) {
         store = RunStore::open(*resumeDir);
+        lock.emplace(store->lock());
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()));
         resume = true;
     }
@@ -125,6 +131,7 @@ int runTrain(const CliArgs& args)
                                      : openAdaptationDomain(settings.dataset, [](const std::string& line) { std::cerr << line << "\n"; });
     if (!store) {
         store = RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, dataset.name);
+        lock.emplace(store->lock());
     }
     store->writeConfig(runConfig(settings, dataset, backbone));
     std::cerr << "run folder: " << store->folder() << "\n";

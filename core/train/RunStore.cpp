@@ -77,6 +77,30 @@ RunStore RunStore::open(const std::string& folder)
     return RunStore(fs::absolute(folder).string());
 }
 
+FolderLock RunStore::lock() const
+{
+    FolderLock lock = FolderLock::acquire(m_folder);
+    removeTemporaries();
+    return lock;
+}
+
+std::optional<FolderLock> RunStore::tryLock() const
+{
+    std::optional<FolderLock> lock = FolderLock::tryAcquire(m_folder);
+    if (lock)
+        removeTemporaries();
+    return lock;
+}
+
+void RunStore::removeTemporaries() const
+{
+    std::error_code ec;
+    for (const fs::path& dir : {fs::path(m_folder), fs::path(exportDir())})
+        for (const auto& entry : fs::directory_iterator(dir, ec))
+            if (entry.path().filename().string().find(".tmp-") != std::string::npos)
+                fs::remove(entry.path(), ec);
+}
+
 RunStore RunStore::at(const std::string& folder)
 {
     std::error_code ec;

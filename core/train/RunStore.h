@@ -1,7 +1,10 @@
 #pragma once
 
+#include "core/io/FolderLock.h"
+
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,13 @@ public:
     std::string checkpointDir() const;
     std::string exportDir() const;
 
+    // Takes the folder's lock for as long as the returned object lives (Error naming the folder and the
+    // holder's pid when another process writes it), then removes what interrupted writes left
+    // (*.tmp-* here and in export/): under the lock no other writer can own them.
+    FolderLock lock() const;
+    // The same, or nullopt when another process holds the lock.
+    std::optional<FolderLock> tryLock() const;
+
     void writeConfig(const nlohmann::json& config) const;
     nlohmann::json readConfig() const;
     void appendMetric(const nlohmann::json& record) const;
@@ -53,6 +63,7 @@ public:
     static nlohmann::json readJsonFile(const std::string& path);
 
 private:
+    void removeTemporaries() const;
     explicit RunStore(std::string folder) : m_folder(std::move(folder)) {}
     std::string m_folder;
 };
