@@ -256,6 +256,51 @@ private Q_SLOTS:
         QVERIFY2(planned.exitCode == 1 && planned.err.find("in use by process") != std::string::npos, planned.err.c_str());
     }
 
+    // Issue 32 (19): what a kill leaves in a run folder.
+    void interruptedWritesAreRecoveredOrCleaned()
+    {
+        // Killed after config.json was written and synced but before its rename: the run is recognised.
+        const fs::path complete = m_dir.path().toStdString() + "/config-written";
+        fs::create_directories(complete / "export");
+        std::ofstream(complete / "config.json.tmp-77-0") << json{{"settings", {{"method", "coop"}}}}.dump();
+        const RunStore recovered = RunStore::open(complete.string());
+        QCOMPARE(recovered.readConfig()["settings"]["method"].get<std::string>(), std::string("coop"));
+        // Killed mid-write: nothing ran, and the error says so.
+        const fs::path torn = m_dir.path().toStdString() + "/config-torn";
+        fs::create_directories(torn);
+        std::ofstream(torn / "config.json.tmp-77-0") << "{\"settings\": {\"met";
+        const std::string error = errorOf([&] { RunStore::open(torn.string()); });
+        QVERIFY2(error.find(torn.string() + ": a run stopped while its config.json was written") == 0, error.c_str());
+        QVERIFY(errorOf([&] { RunStore::open(m_dir.path().toStdString()); }).find("not a run folder") != std::string::npos);
+
+        // Temporaries of killed writes go when the next writer takes the folder.
+        std::ofstream(complete / "results.json.tmp-77-1") << "{";
+        std::ofstream(complete / "export" / "prompt.json.tmp-77-2") << "{";
+        std::ofstream(complete / "export" / "prompt.safetensors.tmp-77-3") << "x";
+        {
+            const FolderLock lock = recovered.lock();
+            for (const auto& dir : {complete, complete / "export"})
+                for (const auto& entry : fs::directory_iterator(dir))
+                    QVERIFY2(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path().c_str());
+        }
+
+        // Resuming from the checkpoint of 2 epochs (10 steps) drops the lines of the steps run after it.
+        std::string lines;
+        for (int epoch = 0; epoch < 3; ++epoch) {
+            for (int step = epoch * 5 + 1; step <= epoch * 5 + 5; step += 2)
+                lines += json{{"type", "step"}, {"epoch", epoch}, {"step", step}}.dump() + "\n";
+            lines += json{{"type", "epoch"}, {"epoch", epoch}}.dump() + "\n";
+        }
+        lines += json{{"type", "eval"}, {"split", "test"}}.dump() + "\n";
+        std::ofstream(complete / "metrics.jsonl") << lines;
+        recovered.keepMetricsUpTo(2, 10);
+        const std::vector<json> kept = recovered.readMetrics();
+        QCOMPARE(kept.size(), std::size_t(8));  // 3 steps + epoch 0, 3 steps + epoch 1
+        QCOMPARE(kept.back(), (json{{"type", "epoch"}, {"epoch", 1}}));
+        recovered.keepMetricsUpTo(0, 0);
+        QVERIFY(recovered.readMetrics().empty());
+    }
+
     // Issue 32 (10): two `sweep --local 1` on one folder split the runs; every run is done exactly once.
     void twoLocalSweepsShareOneFolder()
     {

@@ -412,6 +412,10 @@ private:
         if (m_store) {
             m_config.checkpointDir = m_store->checkpointDir();
             m_config.resume = m_resume;
+            if (m_resume) {
+                const std::optional<CheckpointInfo> checkpoint = findCheckpoint(m_config.checkpointDir);
+                m_store->keepMetricsUpTo(checkpoint ? checkpoint->epochsDone : 0, checkpoint ? checkpoint->steps : 0);
+            }
         }
         m_batchSize = m_settings.batchSize > 0 ? m_settings.batchSize : m_strategy->defaultBatchSize(m_settings.shots);
         m_recipe = effectiveRecipe(m_settings, m_dataset);
