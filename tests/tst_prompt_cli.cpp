@@ -9,6 +9,8 @@
 
 #include <QtTest>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -164,6 +166,32 @@ private Q_SLOTS:
             QVERIFY2(problem.get<std::string>().find("broken.jpg") != std::string::npos, problem.dump().c_str());
         QVERIFY2(trained.err.find("2 images could not be read") != std::string::npos, trained.err.c_str());
         QVERIFY(trained.err.find((root / "train" / "apple" / "broken.jpg").string()) != std::string::npos);
+        const json stored = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "results.json"));
+        QCOMPARE(stored["problems"], results["problems"]);
+    }
+
+    // Issue 32 (16): files the dataset scan drops (empty, a FIFO, no image extension) are reported by
+    // training too, each with its reason, as the undecodable ones are.
+    void filesDroppedAtScanTimeAreReportedByTraining()
+    {
+        const fs::path root = (m_dir.path() + "/with-dropped").toStdString();
+        fs::copy(m_dataset.toStdString(), root, fs::copy_options::recursive);
+        std::ofstream(root / "train" / "apple" / "empty.jpg").flush();
+        QCOMPARE(::mkfifo((root / "train" / "apple" / "pipe.png").c_str(), 0644), 0);
+        std::ofstream(root / "test" / "apple" / "notes.txt") << "not an image";
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", QString::fromStdString(root.string()),
+                                     "--method", "coop", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs", m_runs,
+                                     "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const json results = json::parse(trained.out);
+        for (const char* name : {"empty.jpg", "pipe.png", "notes.txt"}) {
+            int named = 0;
+            for (const auto& problem : results["problems"])
+                named += problem.get<std::string>().find(name) != std::string::npos &&
+                         problem.get<std::string>().find("skipped") != std::string::npos;
+            QVERIFY2(named == 1, (std::string(name) + " in " + results["problems"].dump()).c_str());
+            QVERIFY2(trained.err.find(name) != std::string::npos, trained.err.c_str());
+        }
         const json stored = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "results.json"));
         QCOMPARE(stored["problems"], results["problems"]);
     }

@@ -683,11 +683,32 @@ private:
         }
     }
 
+    std::vector<const DatasetIndex*> datasetsRead() const
+    {
+        std::vector<const DatasetIndex*> datasets = {&m_dataset};
+        for (const DatasetIndex& target : m_targets)
+            datasets.push_back(&target);
+        return datasets;
+    }
+
     // ---- the result: problems, the cache's reuse, results.json ----
     void write()
     {
         nlohmann::json& results = m_result.json;
-        m_result.problems = m_skipped.lines();
+        // The files the dataset scans left out (empty, not regular, not images) first, then those the
+        // loaders could not decode, each line naming the file and why. A file the scan listed with a
+        // warning and a loader then skipped is named once, with the loader's reason.
+        std::vector<std::string> loaderFiles;
+        for (const std::string& line : m_skipped.lines())
+            loaderFiles.push_back(line.substr(0, line.find(": ") + 2));
+        SkippedImages scanned;
+        for (const DatasetIndex* dataset : datasetsRead())
+            for (const std::string& line : dataset->problems)
+                if (std::none_of(loaderFiles.begin(), loaderFiles.end(), [&](const std::string& file) { return line.rfind(file, 0) == 0; }))
+                    scanned.add({line});
+        SkippedImages everything = scanned;
+        everything.add(m_skipped.lines());
+        m_result.problems = everything.lines();
         results["problems"] = m_result.problems;
         if (m_featureCache || m_viewsComputed + m_viewsReused > 0) {
             results["feature_cache"] = {{"folder", m_settings.featureCache}, {"views_computed", m_viewsComputed}, {"views_reused", m_viewsReused}};
@@ -696,10 +717,16 @@ private:
             if (!m_cacheWriteProblem.empty())
                 log("warning: the image-tower cache could not store a view (the run is not affected): " + m_cacheWriteProblem);
         }
-        if (!m_result.problems.empty()) {
-            log(std::to_string(m_result.problems.size()) + " image" + (m_result.problems.size() == 1 ? "" : "s") +
+        if (!scanned.lines().empty()) {
+            log(std::to_string(scanned.lines().size()) + " file" + (scanned.lines().size() == 1 ? " was" : "s were") +
+                " left out by the dataset scan:");
+            for (const std::string& problem : scanned.lines())
+                log("  " + problem);
+        }
+        if (!m_skipped.lines().empty()) {
+            log(std::to_string(m_skipped.lines().size()) + " image" + (m_skipped.lines().size() == 1 ? "" : "s") +
                 " could not be read and were skipped:");
-            for (const std::string& problem : m_result.problems)
+            for (const std::string& problem : m_skipped.lines())
                 log("  " + problem);
         }
         m_result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
