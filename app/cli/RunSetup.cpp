@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
 
 #include <atomic>
 #include <filesystem>
@@ -28,6 +29,9 @@ const Options& trainingOptions()
         {"opt", "name=value", "a method option, repeatable: --opt n_ctx=4 --opt ctx_init=\"a photo of a\""},
         {"feature-cache", "DIR", "the image-tower cache's folder"},
         {"no-feature-cache", "", "no image-tower cache: every pass recomputes the frozen tower's features"},
+        {"class-map", "FILE",
+         "pairs an adaptation target's or eval dataset's classes with the source's where their names differ: a JSON object, "
+         "target class name -> source class name (same names, ignoring case, spaces, '_', '-' and '/', pair by themselves)"},
     };
     return options;
 }
@@ -63,12 +67,29 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         throw Error("--tasks must be at least 1, got " + std::to_string(s.tasks));
     s.vocab = args.value("vocab", s.vocab);
     s.featureCache = featureCacheFolder(args, s.featureCache);
+    if (auto file = args.value("class-map"))
+        s.classMap = readClassMap(*file);
     const nlohmann::json given = parseOptions(args.values("opt"));  // items() must not outlive it
     for (const auto& [name, value] : given.items())
         s.options[name] = value;
     if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "fp16")
         throw Error("--precision must be fp32, bf16 or fp16, got '" + s.precision + "'");
     return s;
+}
+
+// The pairs of --class-map FILE, kept in the run's settings so that a rerun needs no file.
+std::map<std::string, std::string> readClassMap(const std::string& file)
+{
+    const nlohmann::json json = RunStore::readJsonFile(file);
+    if (!json.is_object())
+        throw Error(file + ": a class map is a JSON object of target class name -> source class name");
+    std::map<std::string, std::string> pairs;
+    for (const auto& [target, source] : json.items()) {
+        if (!source.is_string())
+            throw Error(file + ": \"" + target + "\" must map to a source class name (a string)");
+        pairs[target] = source.get<std::string>();
+    }
+    return pairs;
 }
 
 std::string featureCacheFolder(const CliArgs& args, const std::string& fallback)

@@ -60,10 +60,10 @@ nlohmann::json AdaptationReport::toJson() const
             {"methods", methodsJson}};
 }
 
-AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
+AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& targetAsRead,
                                const AdaptationSettings& settings, const AdaptationCallbacks& callbacks, RunControl* control)
 {
-    requireSameClasses(source, target);
+    const DatasetIndex target = matchTargetClasses(source, targetAsRead, settings.base.classMap, callbacks.onLog);
     if (settings.methods.empty() || settings.seeds.empty())
         throw Error("domain adaptation needs at least one method and one seed");
     for (const std::string& method : settings.methods)

@@ -167,20 +167,25 @@ nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& datase
             {"recipe", recipeJson(effectiveRecipe(settings, dataset))}};
 }
 
+DatasetIndex matchTargetClasses(const DatasetIndex& source, const DatasetIndex& target, const std::map<std::string, std::string>& classMap,
+                                const std::function<void(const std::string&)>& log)
+{
+    DatasetIndex matched = matchClasses(source, target, classMap);
+    if (log)
+        for (const nlohmann::json& pair : matched.classPairs)
+            log("classes: " + target.name + "'s \"" + pair["target"].get<std::string>() + "\" is " + source.name + "'s \"" +
+                pair["source"].get<std::string>() + "\" (by " + pair["by"].get<std::string>() + ")");
+    return matched;
+}
+
 std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
                                              const std::function<void(const std::string&)>& progress)
 {
     std::vector<DatasetIndex> targets;
-    if (!settings.adaptTarget.empty()) {
-        DatasetIndex target = openAdaptationDomain(settings.adaptTarget, progress);
-        requireSameClasses(source, target);
-        targets.push_back(std::move(target));
-    }
-    for (const std::string& name : settings.evalDatasets) {
-        DatasetIndex target = openDataset(name, {}, progress);
-        requireSameClasses(source, target);
-        targets.push_back(std::move(target));
-    }
+    if (!settings.adaptTarget.empty())
+        targets.push_back(matchTargetClasses(source, openAdaptationDomain(settings.adaptTarget, progress), settings.classMap, progress));
+    for (const std::string& name : settings.evalDatasets)
+        targets.push_back(matchTargetClasses(source, openDataset(name, {}, progress), settings.classMap, progress));
     return targets;
 }
 
@@ -710,6 +715,10 @@ private:
         everything.add(m_skipped.lines());
         m_result.problems = everything.lines();
         results["problems"] = m_result.problems;
+        // How each target's classes were paired with the source's, where not by the same name.
+        for (const DatasetIndex& target : m_targets)
+            if (target.classPairs.is_array() && !target.classPairs.empty())
+                results["class_matching"].push_back({{"dataset", target.name}, {"pairs", target.classPairs}});
         if (m_featureCache || m_viewsComputed + m_viewsReused > 0) {
             results["feature_cache"] = {{"folder", m_settings.featureCache}, {"views_computed", m_viewsComputed}, {"views_reused", m_viewsReused}};
             log("image-tower cache " + m_settings.featureCache + ": " + std::to_string(m_viewsReused) + " views reused, " +

@@ -29,6 +29,8 @@ nlohmann::json RunSettings::toJson() const
         json["protocol"] = protocol;
     if (!protocolOptions.empty())
         json["protocol_options"] = protocolOptions;
+    if (!classMap.empty())
+        json["class_map"] = classMap;
     return json;
 }
 
@@ -66,6 +68,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         s.protocolOptions = j.value("protocol_options", nlohmann::json::object());
         if (!s.protocolOptions.is_object())
             throw Error("run config: protocol_options must be an object");
+        s.classMap = j.value("class_map", s.classMap);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct RunSettings
     // "datasets": [...]}, "joint", "test_per_class", "order_seed").
     std::string protocol;
     nlohmann::json protocolOptions = nlohmann::json::object();
+    // Pairs an adaptation target's or eval dataset's classes with the source's where their names differ
+    // even when normalised (matchClasses): target class name -> source class name (--class-map FILE).
+    std::map<std::string, std::string> classMap;
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);
