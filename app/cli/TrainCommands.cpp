@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
+#include "core/data/ImagePreprocess.h"
 #include "core/experiment/Protocol.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/export/PromptExport.h"
@@ -158,6 +159,7 @@ int runEval(const CliArgs& args)
     if (split != "test" && split != "val" && split != "train")
         throw Error("--split must be test, val or train, got '" + split + "'");
     const int loaderThreads = args.intValue("loader-threads", 0);
+    setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
     const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
     if (!backbone.tokenizer)
         throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
@@ -525,6 +527,7 @@ Command evalCommand()
                 {"opt", "name=value", "a method option (repeatable)"},
                 {"vocab", "FILE", "the CLIP vocabulary"},
                 {"loader-threads", "N", "image decoding threads"},
+                {"max-image-pixels", "N", "images with more pixels are skipped and reported, from their header (default 50000000)"},
             },
             runEval};
 }

@@ -6,6 +6,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageBatchSource.h"
+#include "core/data/ImagePreprocess.h"
 #include "core/experiment/CachedFeatureSource.h"
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
@@ -787,6 +788,7 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                const std::vector<DatasetIndex>& targets)
 {
     try {
+        setMaxImagePixels(settings.maxImagePixels);  // every image this run decodes
         if (targets.empty() && (!settings.evalDatasets.empty() || !settings.adaptTarget.empty()))
             return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control,
                                  openTargetDatasets(settings, dataset, callbacks.onLog))

@@ -31,6 +31,8 @@ nlohmann::json RunSettings::toJson() const
         json["protocol_options"] = protocolOptions;
     if (!classMap.empty())
         json["class_map"] = classMap;
+    if (maxImagePixels > 0)
+        json["max_image_pixels"] = maxImagePixels;
     return json;
 }
 
@@ -69,6 +71,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j)
         if (!s.protocolOptions.is_object())
             throw Error("run config: protocol_options must be an object");
         s.classMap = j.value("class_map", s.classMap);
+        s.maxImagePixels = j.value("max_image_pixels", s.maxImagePixels);
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("run config: a field has the wrong type (") + e.what() + ")");
     }

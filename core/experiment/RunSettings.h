@@ -50,6 +50,8 @@ struct RunSettings
     // Pairs an adaptation target's or eval dataset's classes with the source's where their names differ
     // even when normalised (matchClasses): target class name -> source class name (--class-map FILE).
     std::map<std::string, std::string> classMap;
+    // Images with more pixels are skipped (and reported) from their header; 0 = the default (kDefaultMaxImagePixels).
+    std::int64_t maxImagePixels = 0;
 
     nlohmann::json toJson() const;
     static RunSettings fromJson(const nlohmann::json& json);
