@@ -4,6 +4,7 @@
 #include <QProcess>
 
 #include <algorithm>
+#include <memory>
 #include <signal.h>
 
 namespace tunebench::test {
@@ -45,6 +46,23 @@ CliResult runCliInterrupted(const QStringList& arguments, const std::function<bo
     }
     process.waitForFinished(std::max<qint64>(0, timeoutMs - clock.elapsed()));
     return resultOf(process);
+}
+
+std::vector<CliResult> runClisTogether(const std::vector<QStringList>& argumentLists, int timeoutMs)
+{
+    std::vector<std::unique_ptr<QProcess>> processes;
+    for (const QStringList& arguments : argumentLists) {
+        processes.push_back(std::make_unique<QProcess>());
+        processes.back()->start(QStringLiteral(TUNEBENCH_CLI_PATH), arguments);
+    }
+    QElapsedTimer clock;
+    clock.start();
+    std::vector<CliResult> results;
+    for (auto& process : processes) {
+        process->waitForFinished(static_cast<int>(std::max<qint64>(0, timeoutMs - clock.elapsed())));
+        results.push_back(resultOf(*process));
+    }
+    return results;
 }
 
 } // namespace tunebench::test

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace tunebench::test {
 
@@ -24,5 +25,8 @@ CliResult runCli(const QStringList& arguments, const QProcessEnvironment& enviro
 // waits for the exit. `interrupted` says whether the signal went out before the process ended by itself.
 CliResult runCliInterrupted(const QStringList& arguments, const std::function<bool()>& ready, bool& interrupted,
                             int timeoutMs = 300000);
+
+// Starts one tunebench-cli per argument list at once and waits for all of them.
+std::vector<CliResult> runClisTogether(const std::vector<QStringList>& argumentLists, int timeoutMs = 300000);
 
 } // namespace tunebench::test

@@ -16,6 +16,8 @@
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -271,6 +273,77 @@ private Q_SLOTS:
         const std::string message = errorOf([&] { requireSameClasses(art, openAdaptationDomain((root / "clipart").string())); });
         QVERIFY2(message.find("Alarm Clock, Bike") != std::string::npos && message.find("Bicycle") != std::string::npos, message.c_str());
         QVERIFY(message.find('\n') == std::string::npos);
+    }
+
+    // Issue 32 (18): classes pair by normalised name (case, spaces, '_', '-', '/'), else by a class map;
+    // the target's samples take the source's labels; what was decided is listed.
+    void classesPairByNormalisedNameOrMap()
+    {
+        DatasetIndex source;
+        source.name = "fashion-mnist";
+        source.classNames = {"T-shirt/top", "Trouser", "Bag", "Ankle boot"};
+        DatasetIndex target;
+        target.name = "inv";
+        target.classNames = {"ankle boot", "handbag", "T-shirt top", "trouser"};  // a folder tree's names, in path order
+        for (int label = 0; label < 4; ++label)
+            target.test.push_back({"/img" + std::to_string(label) + ".png", -1, label, 0});
+        const std::string unpaired = errorOf([&] { matchClasses(source, target); });
+        QVERIFY2(unpaired.find("only in fashion-mnist: Bag; only in inv: handbag") != std::string::npos &&
+                     unpaired.find("--class-map") != std::string::npos,
+                 unpaired.c_str());
+        const DatasetIndex matched = matchClasses(source, target, {{"handbag", "bag"}});
+        QCOMPARE(matched.classNames, source.classNames);
+        QCOMPARE(matched.test[0].label, 3);  // ankle boot -> Ankle boot
+        QCOMPARE(matched.test[1].label, 2);  // handbag -> Bag (the map)
+        QCOMPARE(matched.test[2].label, 0);  // T-shirt top -> T-shirt/top
+        QCOMPARE(matched.test[3].label, 1);
+        requireSameClasses(source, matched);
+        const json pairs = matched.classPairs;
+        QCOMPARE(pairs.size(), std::size_t(4));  // none by the same name
+        QCOMPARE(pairs[1], (json{{"target", "handbag"}, {"source", "Bag"}, {"by", "class map"}}));
+        QCOMPARE(pairs[2], (json{{"target", "T-shirt top"}, {"source", "T-shirt/top"}, {"by", "normalised name"}}));
+        // Same names: nothing to list. A map naming no class is refused, naming it.
+        QVERIFY(matchClasses(source, source).classPairs.empty());
+        QVERIFY(errorOf([&] { matchClasses(source, target, {{"purse", "Bag"}}); }).find("\"purse\" is not one of inv's classes") !=
+                std::string::npos);
+        QCOMPARE(normalisedClassName("T-shirt/top"), normalisedClassName("t_shirt TOP"));
+    }
+
+    // Issue 32 (18): a built-in source adapts to a folder tree of the same classes named as folders can be.
+    void builtInSourceAdaptsToAFolderTreeOfItsClasses()
+    {
+        if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("dataset-fashion-mnist is not installed");
+        const fs::path tree = fs::path(m_root) / "inv";
+        const std::vector<std::string> folders = {"T-shirt top", "trouser", "Pullover", "Dress", "Coat",
+                                                  "Sandal", "Shirt", "Sneaker", "handbag", "ankle_boot"};
+        for (std::size_t c = 0; c < folders.size(); ++c)
+            for (int i = 0; i < 2; ++i) {
+                fs::create_directories(tree / folders[c]);
+                cv::Mat image(28, 28, CV_8UC3, cv::Scalar(double(20 * c), double(100 + 50 * i), 60));
+                QVERIFY(cv::imwrite((tree / folders[c] / (std::to_string(i) + ".png")).string(), image));
+            }
+        const fs::path map = fs::path(m_root) / "inv-classes.json";
+        writeText(map, R"({"handbag": "Bag"})");
+        QStringList adapt = {"adapt", "--model", QString::fromStdString(demoModel()), "--source", "fashion-mnist", "--target",
+                             QString::fromStdString(tree.string()), "--methods", "zeroshot", "--seeds", "1", "--max-test-images", "20",
+                             "--threads", "2", "--runs", QString::fromStdString(m_root + "/runs-inv")};
+        const auto refused = test::runCli(adapt);
+        QVERIFY2(refused.exitCode != 0 && refused.err.find("only in fashion-mnist: Bag; only in inv: handbag") != std::string::npos,
+                 refused.err.c_str());
+        const auto adapted = test::runCli(adapt + QStringList{"--class-map", QString::fromStdString(map.string())});
+        QVERIFY2(adapted.exitCode == 0, adapted.err.c_str());
+        QVERIFY2(adapted.err.find("inv's \"T-shirt top\" is fashion-mnist's \"T-shirt/top\" (by normalised name)") != std::string::npos,
+                 adapted.err.c_str());
+        QVERIFY2(adapted.err.find("inv's \"handbag\" is fashion-mnist's \"Bag\" (by class map)") != std::string::npos, adapted.err.c_str());
+        const json report = json::parse(adapted.out);
+        const std::string run = report["methods"]["zeroshot"]["per_seed"][0]["run"].get<std::string>();
+        const json results = json::parse(std::ifstream(fs::path(run) / "results.json"));
+        QCOMPARE(results["class_matching"].size(), std::size_t(1));
+        QCOMPARE(results["class_matching"][0]["dataset"].get<std::string>(), std::string("inv"));
+        QCOMPARE(results["class_matching"][0]["pairs"].size(), std::size_t(4));  // T-shirt top, trouser, handbag, ankle boot
+        const json config = json::parse(std::ifstream(fs::path(run) / "config.json"));
+        QCOMPARE(config["settings"]["class_map"], (json{{"handbag", "Bag"}}));
     }
 
     // VisDA-2017: image_list.txt with "<class>/<file> <label>"; train is synthetic, validation real.

@@ -5,6 +5,7 @@
 #include "core/Utf8Path.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImageBatchSource.h"
+#include "core/data/ImagePreprocess.h"
 
 #include <QtTest>
 
@@ -188,7 +189,54 @@ private Q_SLOTS:
     void everyImageCorruptEndsTheEpoch();
     void destructionMidEpochDoesNotHang();
     void throughputAndOptions();
+    void imagesOverThePixelLimitAreRefusedFromTheirHeader();
 };
+
+// Issue 32 (15): memory grows with pixels, not file size. PNG, JPEG, BMP and WebP headers give the size;
+// an image over the limit is refused before decoding, naming its size and the limit.
+void TestLoader::imagesOverThePixelLimitAreRefusedFromTheirHeader()
+{
+    QTemporaryDir temporary;
+    QVERIFY(temporary.isValid());
+    const cv::Mat image(20, 30, CV_8UC3, cv::Scalar(10, 200, 30));
+    int formats = 0;
+    for (const char* extension : {".png", ".jpg", ".bmp", ".webp"}) {
+        const std::string path = (tempPath(temporary) / (std::string("wide") + extension)).string();
+        if (!cv::haveImageWriter(path))
+            continue;
+        ++formats;
+        QVERIFY(cv::imwrite(path, image));
+        std::ifstream in(path, std::ios::binary);
+        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+        const auto size = imageHeaderSize(bytes);
+        QVERIFY2(size && size->first == 30 && size->second == 20, path.c_str());
+        setMaxImagePixels(599);
+        QString refused;
+        try {
+            decodeImage(path);
+        } catch (const Error& e) {
+            refused = e.what();
+        }
+        QVERIFY2(refused.contains(QString::fromStdString(path)) && refused.contains("30 x 20 pixels, over the limit of 599"),
+                 qPrintable(refused));
+        setMaxImagePixels(600);
+        QCOMPARE(decodeImage(path).cols, 30);
+    }
+    QVERIFY(formats >= 3);
+    setMaxImagePixels(0);
+    QCOMPARE(maxImagePixels(), kDefaultMaxImagePixels);
+
+    // A PNG whose header claims 20000 x 20000 (a 1 MB file can): refused by the header, under the default.
+    const std::uint8_t header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                   0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0, 0, 0, 0, 0, 0};
+    QString refused;
+    try {
+        decodeImage(std::vector<std::uint8_t>(std::begin(header), std::end(header)), "huge.png");
+    } catch (const Error& e) {
+        refused = e.what();
+    }
+    QVERIFY2(refused.contains("huge.png") && refused.contains("20000 x 20000 pixels, over the limit of 50000000"), qPrintable(refused));
+}
 
 void TestLoader::idxBatchesMatchEvalTransform()
 {

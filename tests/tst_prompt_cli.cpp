@@ -9,6 +9,8 @@
 
 #include <QtTest>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -172,6 +174,58 @@ private Q_SLOTS:
         QVERIFY(trained.err.find((root / "train" / "apple" / "broken.jpg").string()) != std::string::npos);
         const json stored = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "results.json"));
         QCOMPARE(stored["problems"], results["problems"]);
+    }
+
+    // Issue 32 (16): files the dataset scan drops (empty, a FIFO, no image extension) are reported by
+    // training too, each with its reason, as the undecodable ones are.
+    void filesDroppedAtScanTimeAreReportedByTraining()
+    {
+        const fs::path root = (m_dir.path() + "/with-dropped").toStdString();
+        fs::copy(m_dataset.toStdString(), root, fs::copy_options::recursive);
+        std::ofstream(root / "train" / "apple" / "empty.jpg").flush();
+        QCOMPARE(::mkfifo((root / "train" / "apple" / "pipe.png").c_str(), 0644), 0);
+        std::ofstream(root / "test" / "apple" / "notes.txt") << "not an image";
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", QString::fromStdString(root.string()),
+                                     "--method", "coop", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs", m_runs,
+                                     "--threads", "2"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const json results = json::parse(trained.out);
+        for (const char* name : {"empty.jpg", "pipe.png", "notes.txt"}) {
+            int named = 0;
+            for (const auto& problem : results["problems"])
+                named += problem.get<std::string>().find(name) != std::string::npos &&
+                         problem.get<std::string>().find("skipped") != std::string::npos;
+            QVERIFY2(named == 1, (std::string(name) + " in " + results["problems"].dump()).c_str());
+            QVERIFY2(trained.err.find(name) != std::string::npos, trained.err.c_str());
+        }
+        const json stored = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "results.json"));
+        QCOMPARE(stored["problems"], results["problems"]);
+    }
+
+    // Issue 32 (15): an image over the pixel limit is skipped from its header and reported, as undecodable
+    // ones are; a limit given is recorded in the run's settings.
+    void imagesOverThePixelLimitAreSkippedAndReported()
+    {
+        const fs::path root = (m_dir.path() + "/with-huge").toStdString();
+        fs::copy(m_dataset.toStdString(), root, fs::copy_options::recursive);
+        // A PNG header of 20000 x 20000 pixels (a 1 MB file can hold that many).
+        const unsigned char header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                        0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0, 0, 0, 0, 0, 0};
+        std::ofstream(root / "train" / "apple" / "huge.png", std::ios::binary).write(reinterpret_cast<const char*>(header), sizeof header);
+        const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", QString::fromStdString(root.string()),
+                                     "--method", "coop", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs", m_runs,
+                                     "--threads", "2", "--max-image-pixels", "60000000"});
+        QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+        const json results = json::parse(trained.out);
+        QCOMPARE(results["train"]["skipped_images"].get<int>(), 1);
+        QCOMPARE(results["problems"].size(), std::size_t(1));
+        QVERIFY2(results["problems"][0].get<std::string>().find("huge.png: 20000 x 20000 pixels, over the limit of 60000000") !=
+                     std::string::npos,
+                 results["problems"].dump().c_str());
+        const json config = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "config.json"));
+        QCOMPARE(config["settings"]["max_image_pixels"].get<std::int64_t>(), std::int64_t(60000000));
+        const auto refused = runCli({"eval", "--model", m_model, "--dataset", m_dataset, "--max-image-pixels", "0"});
+        QVERIFY2(refused.exitCode != 0 && refused.err.find("--max-image-pixels") != std::string::npos, refused.err.c_str());
     }
 
     void zeroShotEvalPrintsTheContractJson()

@@ -4,6 +4,8 @@
 #include "core/Error.h"
 #include "core/experiment/Sweep.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/FolderLock.h"
+#include "core/train/RunStore.h"
 #include "tests/CliRunner.h"
 #include "tests/ErrorOf.h"
 
@@ -14,6 +16,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace tunebench;
@@ -230,6 +234,101 @@ private Q_SLOTS:
         // Neither --local nor --slurm: an error that says what to give.
         const auto nowhere = test::runCli(fresh);
         QVERIFY(nowhere.exitCode != 0 && nowhere.err.find("--local N") != std::string::npos);
+    }
+
+    // Issue 32 (10): a run folder is locked while a process writes it; a second writer is refused with one
+    // line naming the folder and the holder's pid.
+    void aRunFolderHasOneWriter()
+    {
+        const std::string folder = m_dir.path().toStdString() + "/locked-run";
+        const RunStore store = RunStore::at(folder);
+        store.writeConfig({{"settings", json::object()}});
+        const FolderLock held = store.lock();
+        QVERIFY(!FolderLock::tryAcquire(folder));  // another open file description: refused, even in this process
+        const std::string refused = errorOf([&] { store.lock(); });
+        QVERIFY2(refused.find(folder + ": in use by process " + std::to_string(::getpid())) == 0, refused.c_str());
+        // train --resume of a run another process writes: refused before anything is read or written.
+        const auto resumed = test::runCli({"train", "--resume", QString::fromStdString(folder)});
+        QCOMPARE(resumed.exitCode, 1);
+        QVERIFY2(resumed.err.find(folder + ": in use by process " + std::to_string(::getpid())) != std::string::npos, resumed.err.c_str());
+        QCOMPARE(std::count(resumed.err.begin(), resumed.err.end(), '\n'), std::ptrdiff_t(1));
+        const auto planned = test::runCli({"train", "--run-folder", QString::fromStdString(folder)});
+        QVERIFY2(planned.exitCode == 1 && planned.err.find("in use by process") != std::string::npos, planned.err.c_str());
+    }
+
+    // Issue 32 (19): what a kill leaves in a run folder.
+    void interruptedWritesAreRecoveredOrCleaned()
+    {
+        // Killed after config.json was written and synced but before its rename: the run is recognised.
+        const fs::path complete = m_dir.path().toStdString() + "/config-written";
+        fs::create_directories(complete / "export");
+        std::ofstream(complete / "config.json.tmp-77-0") << json{{"settings", {{"method", "coop"}}}}.dump();
+        const RunStore recovered = RunStore::open(complete.string());
+        QCOMPARE(recovered.readConfig()["settings"]["method"].get<std::string>(), std::string("coop"));
+        // Killed mid-write: nothing ran, and the error says so.
+        const fs::path torn = m_dir.path().toStdString() + "/config-torn";
+        fs::create_directories(torn);
+        std::ofstream(torn / "config.json.tmp-77-0") << "{\"settings\": {\"met";
+        const std::string error = errorOf([&] { RunStore::open(torn.string()); });
+        QVERIFY2(error.find(torn.string() + ": a run stopped while its config.json was written") == 0, error.c_str());
+        QVERIFY(errorOf([&] { RunStore::open(m_dir.path().toStdString()); }).find("not a run folder") != std::string::npos);
+
+        // Temporaries of killed writes go when the next writer takes the folder.
+        std::ofstream(complete / "results.json.tmp-77-1") << "{";
+        std::ofstream(complete / "export" / "prompt.json.tmp-77-2") << "{";
+        std::ofstream(complete / "export" / "prompt.safetensors.tmp-77-3") << "x";
+        {
+            const FolderLock lock = recovered.lock();
+            for (const auto& dir : {complete, complete / "export"})
+                for (const auto& entry : fs::directory_iterator(dir))
+                    QVERIFY2(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path().c_str());
+        }
+
+        // Resuming from the checkpoint of 2 epochs (10 steps) drops the lines of the steps run after it.
+        std::string lines;
+        for (int epoch = 0; epoch < 3; ++epoch) {
+            for (int step = epoch * 5 + 1; step <= epoch * 5 + 5; step += 2)
+                lines += json{{"type", "step"}, {"epoch", epoch}, {"step", step}}.dump() + "\n";
+            lines += json{{"type", "epoch"}, {"epoch", epoch}}.dump() + "\n";
+        }
+        lines += json{{"type", "eval"}, {"split", "test"}}.dump() + "\n";
+        std::ofstream(complete / "metrics.jsonl") << lines;
+        recovered.keepMetricsUpTo(2, 10);
+        const std::vector<json> kept = recovered.readMetrics();
+        QCOMPARE(kept.size(), std::size_t(8));  // 3 steps + epoch 0, 3 steps + epoch 1
+        QCOMPARE(kept.back(), (json{{"type", "epoch"}, {"epoch", 1}}));
+        recovered.keepMetricsUpTo(0, 0);
+        QVERIFY(recovered.readMetrics().empty());
+    }
+
+    // Issue 32 (10): two `sweep --local 1` on one folder split the runs; every run is done exactly once.
+    void twoLocalSweepsShareOneFolder()
+    {
+        if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("dataset-fashion-mnist is not installed");
+        const QString dir = m_dir.path() + "/shared";
+        const QStringList sweep = {"sweep", "--model", QString::fromStdString(demoModel()), "--datasets", "fashion-mnist",
+                                   "--methods", "coop,kgcoop", "--shots", "1", "--seeds", "1,2", "--epochs", "1",
+                                   "--max-test-images", "50", "--local", "1", "--out", dir};
+        const std::vector<test::CliResult> both = test::runClisTogether({sweep, sweep}, 600000);
+        for (const test::CliResult& result : both) {
+            QVERIFY2(result.exitCode == 0, result.err.c_str());
+            QCOMPARE(json::parse(result.out)["finished"].get<int>(), 4);
+        }
+        const SweepPlan plan = readSweepPlan(dir.toStdString());
+        QCOMPARE(plan.runs.size(), std::size_t(4));
+        for (const SweepRun& run : plan.runs) {
+            // Both sweeps' workers append to the run's train.log: one start there is one run.
+            const std::string log = readText(fs::path(run.folder) / "train.log");
+            std::size_t starts = 0;
+            for (std::size_t at = log.find("run folder: "); at != std::string::npos; at = log.find("run folder: ", at + 1))
+                ++starts;
+            QVERIFY2(starts == 1, (run.folder + ":\n" + log).c_str());
+            std::size_t epochLines = 0;
+            for (const json& record : RunStore::open(run.folder).readMetrics())
+                epochLines += record.value("type", "") == "epoch" ? 1 : 0;
+            QCOMPARE(epochLines, std::size_t(1));
+        }
     }
 
 private:

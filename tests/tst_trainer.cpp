@@ -140,6 +140,27 @@ private Q_SLOTS:
 
     // A step limit inside an epoch does not count that epoch as done: resuming redoes it and ends exactly
     // where an uninterrupted run ends.
+    // Issue 32 (19): an epoch's line is logged before its checkpoint commits it. A kill between the two
+    // then leaves a line that a resume drops and writes again, never a committed epoch without its line.
+    void epochIsReportedBeforeItsCheckpointCommits()
+    {
+        QTemporaryDir dir;
+        TrainerConfig c = config(3);
+        c.checkpointDir = dir.path().toStdString();
+        std::vector<int> committedAtReport;
+        TrainerCallbacks callbacks;
+        callbacks.onEpoch = [&](const EpochReport& report) {
+            const auto found = findCheckpoint(c.checkpointDir);
+            committedAtReport.push_back(found ? found->epochsDone : 0);
+            QCOMPARE(found ? found->epochsDone : 0, report.epoch);  // epoch `report.epoch` (from 0) is not committed yet
+        };
+        LinearTask task;
+        auto data = makeData();
+        Trainer(c).fit(task, data, callbacks);
+        QCOMPARE(committedAtReport, (std::vector<int>{0, 1, 2}));
+        QCOMPARE(findCheckpoint(c.checkpointDir)->epochsDone, 3);
+    }
+
     void stepLimitInsideAnEpochKeepsResumeExact()
     {
         QTemporaryDir dir;

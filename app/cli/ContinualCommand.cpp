@@ -106,6 +106,7 @@ int runContinual(const CliArgs& args)
         const std::string label = continualLabel(continualSettingsOf(cell));
         const std::string prefix = "[" + label + " seed " + std::to_string(cell.seed) + "] ";
         RunStore store = RunStore::at((runs / continualRunFolderName(stream, label, cell.seed)).string());
+        const FolderLock lock = store.lock();  // one writer per run folder, as train's
         std::cerr << prefix << "run folder " << store.folder() << "\n" << prefix << "accuracy % after each task (rows) on each task so far:\n";
         CellCallbacks callbacks;
         callbacks.onLog = [&](const std::string& line) { std::cerr << prefix << line << "\n"; };

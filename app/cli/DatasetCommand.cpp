@@ -2,6 +2,7 @@
 // tunebench-cli dataset list
 
 #include "app/cli/Commands.h"
+#include "app/cli/RunSetup.h"
 
 #include "core/Error.h"
 #include "core/data/DatasetIndex.h"
@@ -116,6 +117,7 @@ int inspect(const CliArgs& args)
         {"seed", seed},
     };
     if (args.flag("verify")) {
+        setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
         std::int64_t decoded = 0;
         const std::vector<std::string> failures = verifyImages(dataset, decoded);
         report["verified"] = {{"decoded", decoded}, {"unreadable", failures.size()}};
@@ -195,6 +197,7 @@ std::vector<Command> datasetCommands()
              {"seed", "S", "the sample's seed (default 1)"},
              {"base-new", "", "also the base and new halves of the classes"},
              {"verify", "", "decode every image, naming each that cannot be read"},
+             {"max-image-pixels", "N", "with --verify: images with more pixels are reported, from their header (default 50000000)"},
          },
          inspect, 1},
         {"dataset list", "", "built-in datasets, their image-domain variants (fashion-mnist:sketch, ...) and benchmarks under $TUNEBENCH_DATA",

@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/train/RunControl.h"
+#include "core/train/RunStore.h"
 
 #include <algorithm>
 #include <atomic>
@@ -29,6 +30,10 @@ const Options& trainingOptions()
         {"opt", "name=value", "a method option, repeatable: --opt n_ctx=4 --opt ctx_init=\"a photo of a\""},
         {"feature-cache", "DIR", "the image-tower cache's folder"},
         {"no-feature-cache", "", "no image-tower cache: every pass recomputes the frozen tower's features"},
+        {"max-image-pixels", "N", "images with more pixels are skipped and reported, from their header (default 50000000)"},
+        {"class-map", "FILE",
+         "pairs an adaptation target's or eval dataset's classes with the source's where their names differ: a JSON object, "
+         "target class name -> source class name (same names, ignoring case, spaces, '_', '-' and '/', pair by themselves)"},
     };
     return options;
 }
@@ -67,6 +72,9 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         throw Error("--tasks must be at least 1, got " + std::to_string(s.tasks));
     s.vocab = args.value("vocab", s.vocab);
     s.featureCache = featureCacheFolder(args, s.featureCache);
+    s.maxImagePixels = maxImagePixelsFromArgs(args, s.maxImagePixels);
+    if (auto file = args.value("class-map"))
+        s.classMap = readClassMap(*file);
     const nlohmann::json given = parseOptions(args.values("opt"));  // items() must not outlive it
     for (const auto& [name, value] : given.items())
         s.options[name] = value;
@@ -80,6 +88,36 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         return flag;
     });
     return s;
+}
+
+std::int64_t maxImagePixelsFromArgs(const CliArgs& args, std::int64_t fallback)
+{
+    const auto text = args.value("max-image-pixels");
+    if (!text)
+        return fallback;
+    try {
+        std::size_t used = 0;
+        const long long pixels = std::stoll(*text, &used);
+        if (used == text->size() && pixels > 0)
+            return pixels;
+    } catch (const std::exception&) {
+    }
+    throw Error("--max-image-pixels: '" + *text + "' is not a positive whole number");
+}
+
+// The pairs of --class-map FILE, kept in the run's settings so that a rerun needs no file.
+std::map<std::string, std::string> readClassMap(const std::string& file)
+{
+    const nlohmann::json json = RunStore::readJsonFile(file);
+    if (!json.is_object())
+        throw Error(file + ": a class map is a JSON object of target class name -> source class name");
+    std::map<std::string, std::string> pairs;
+    for (const auto& [target, source] : json.items()) {
+        if (!source.is_string())
+            throw Error(file + ": \"" + target + "\" must map to a source class name (a string)");
+        pairs[target] = source.get<std::string>();
+    }
+    return pairs;
 }
 
 std::string featureCacheFolder(const CliArgs& args, const std::string& fallback)

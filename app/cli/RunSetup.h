@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,10 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings base = {}, bool sh
 // The image-tower cache's folder: --feature-cache DIR (made absolute), "" with --no-feature-cache (a flag
 // the command must declare), else `fallback`.
 std::string featureCacheFolder(const CliArgs& args, const std::string& fallback);
+// --max-image-pixels N (positive), else `fallback`.
+std::int64_t maxImagePixelsFromArgs(const CliArgs& args, std::int64_t fallback);
+// --class-map FILE: a JSON object of target class name -> source class name; Error naming the file.
+std::map<std::string, std::string> readClassMap(const std::string& file);
 
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> splitComma(const std::string& text);

@@ -115,15 +115,40 @@ int runLocal(const SweepPlan& plan, int workers, int threads)
     std::cerr << "sweep: " << plan.runs.size() << " runs, " << plan.runs.size() - todo.size() << " finished, " << todo.size()
               << " to run with " << workers << " workers of " << threads << " thread" << (threads == 1 ? "" : "s") << "\n";
     std::map<pid_t, int> running;  // pid -> plan index
+    std::map<pid_t, FolderLock> claims;  // the run folders' locks, held with the children until they are reaped
+    std::vector<int> elsewhere;  // runs another process (a second sweep of this folder) runs
     std::size_t next = 0;
-    int done = 0, failed = 0;
+    int done = 0, failed = 0, skipped = 0;
     const auto started = std::chrono::steady_clock::now();
     auto launch = [&](const SweepRun& run) {
+        // Runs are claimed one by one, so two sweeps of one folder split the work.
+        std::optional<FolderLock> claim = RunStore::open(run.folder).tryLock();
+        if (!claim) {
+            elsewhere.push_back(run.index);
+            ++skipped;
+            return;
+        }
+        if (runFolderState(run.folder) == RunState::Finished) {  // finished elsewhere since the count
+            ++skipped;
+            return;
+        }
+        // The child adopts the locked descriptor (FolderLock::kInheritedFdVariable): the run is never free
+        // between this claim and the child's own lock.
+        const int childFd = claim->descriptor() == 3 ? 4 : 3;
         const std::string log = (fs::path(run.folder) / "train.log").string();
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, claim->descriptor(), childFd);  // dup2 clears close-on-exec
+        std::vector<std::string> environment = {std::string(FolderLock::kInheritedFdVariable) + "=" + std::to_string(childFd)};
+        for (char** variable = environ; *variable; ++variable)
+            if (std::strncmp(*variable, FolderLock::kInheritedFdVariable, std::strlen(FolderLock::kInheritedFdVariable)) != 0)
+                environment.push_back(*variable);
+        std::vector<char*> envp;
+        for (std::string& variable : environment)
+            envp.push_back(variable.data());
+        envp.push_back(nullptr);
         const std::string config = (fs::path(run.folder) / "config.json").string();
         const std::string threadText = std::to_string(threads);
         std::vector<std::string> words = {cli, "train", "--config", config, "--run-folder", run.folder, "--threads", threadText};
@@ -132,12 +157,13 @@ int runLocal(const SweepPlan& plan, int workers, int threads)
             argv.push_back(word.data());
         argv.push_back(nullptr);
         pid_t pid = 0;
-        const int error = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
+        const int error = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&actions);
         if (error != 0)
             throw Error("cannot start " + cli + " for " + run.folder + ": " + std::strerror(error));
         std::ofstream(fs::path(run.folder) / "worker.pid") << pid << "\n";
         running[pid] = run.index;
+        claims.emplace(pid, std::move(*claim));
     };
     while ((next < todo.size() && !g_stopLocal) || !running.empty()) {
         while (next < todo.size() && !g_stopLocal && static_cast<int>(running.size()) < workers)
@@ -148,6 +174,8 @@ int runLocal(const SweepPlan& plan, int workers, int threads)
             for (const auto& [child, index] : running)
                 kill(child, SIGTERM);
         }
+        if (running.empty())
+            continue;  // every run left was claimed elsewhere or finished
         int status = 0;
         const pid_t pid = waitpid(-1, &status, 0);
         if (pid < 0) {
@@ -161,13 +189,23 @@ int runLocal(const SweepPlan& plan, int workers, int threads)
         const SweepRun& run = plan.runs[size_t(it->second)];
         running.erase(it);
         fs::remove(fs::path(run.folder) / "worker.pid");
+        claims.erase(pid);
         ++done;
         const bool finished = runFolderState(run.folder) == RunState::Finished;
         failed += finished ? 0 : 1;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const double eta = elapsed / done * static_cast<double>(todo.size() - static_cast<std::size_t>(done));
-        std::cerr << "sweep: " << done << "/" << todo.size() << " done (" << failed << " failed), " << running.size() << " running, ETA "
-                  << formatSeconds(eta) << (finished ? "" : "; not finished: " + run.folder + " (see its train.log)") << "\n";
+        const double eta = elapsed / done * static_cast<double>(todo.size() - static_cast<std::size_t>(done + skipped));
+        std::cerr << "sweep: " << done << "/" << todo.size() - static_cast<std::size_t>(skipped) << " done (" << failed << " failed), "
+                  << running.size() << " running, ETA " << formatSeconds(eta)
+                  << (finished ? "" : "; not finished: " + run.folder + " (see its train.log)") << "\n";
+    }
+    // What another process runs counts when it ends: wait for it, so the counts below are final.
+    if (!elsewhere.empty() && !g_stopLocal) {
+        std::cerr << "sweep: " << elsewhere.size() << " run" << (elsewhere.size() == 1 ? " is" : "s are")
+                  << " run by another process; waiting for them\n";
+        for (int index : elsewhere)
+            while (!g_stopLocal && !FolderLock::tryAcquire(plan.runs[size_t(index)].folder))
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     const SweepCounts counts = countStates(sweepStates(plan));
     std::cout << counts.toJson().dump() << std::endl;

@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
+#include "core/data/ImagePreprocess.h"
 #include "core/experiment/Protocol.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
@@ -77,6 +78,9 @@ int runOtherProtocol(const CliArgs& args, const RunSettings& settings, RunStore*
     configureThreads(settings.threads);
     const Backbone backbone = loadCellBackbone(settings);
     RunStore store = planned ? *planned : RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, protocol.name);
+    std::optional<FolderLock> lock;  // a planned folder is locked by the caller
+    if (!planned)
+        lock.emplace(store.lock());
     std::cerr << "run folder: " << store.folder() << " (protocol " << protocol.name << ")\n";
     RunControl control;
     const StopOnInterrupt stopOnInterrupt(control);
@@ -109,6 +113,7 @@ int runTrain(const CliArgs& args)
 {
     RunSettings settings;
     std::optional<RunStore> store;
+    std::optional<FolderLock> lock;  // held while this process writes the run folder
     bool resume = false;
     if (auto runFolder = args.value("run-folder")) {
         // A run folder planned beforehand (a sweep's): its settings from --config (else its own
@@ -116,11 +121,13 @@ int runTrain(const CliArgs& args)
         if (args.value("resume"))
             throw Error("--run-folder and --resume are two ways to name the folder: give one");
         store = RunStore::open(*runFolder);
+        lock.emplace(store->lock());
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
     if (auto resumeDir = args.value("resume")) {
         store = RunStore::open(*resumeDir);
+        lock.emplace(store->lock());
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
@@ -149,6 +156,7 @@ int runTrain(const CliArgs& args)
                                      : openAdaptationDomain(settings.dataset, [](const std::string& line) { std::cerr << line << "\n"; });
     if (!store) {
         store = RunStore::create(args.value("runs", RunStore::defaultRoot()), settings.method, dataset.name);
+        lock.emplace(store->lock());
     }
     store->writeConfig(runConfig(settings, dataset, backbone));
     std::cerr << "run folder: " << store->folder() << "\n";
@@ -175,6 +183,7 @@ int runEval(const CliArgs& args)
     if (split != "test" && split != "val" && split != "train")
         throw Error("--split must be test, val or train, got '" + split + "'");
     const int loaderThreads = args.intValue("loader-threads", 0);
+    setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
     const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
     if (!backbone.tokenizer)
         throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
@@ -543,6 +552,7 @@ Command evalCommand()
                 {"opt", "name=value", "a method option (repeatable)"},
                 {"vocab", "FILE", "the CLIP vocabulary"},
                 {"loader-threads", "N", "image decoding threads"},
+                {"max-image-pixels", "N", "images with more pixels are skipped and reported, from their header (default 50000000)"},
             },
             runEval};
 }

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +71,9 @@ struct DatasetIndex
     // IDX only (nullptr otherwise): train and val samples index idxTrain (val is held out of the train
     // file), test samples index idxTest.
     std::shared_ptr<const IdxImages> idxTrain, idxTest;
+    // Set by matchClasses: its classes paired with a source's other than by the same name, as
+    // {"target", "source", "by": "normalised name" | "class map"} (an empty array: all by name).
+    nlohmann::json classPairs;
 
     const std::vector<Sample>& split(DatasetSplit which) const;
     const IdxImages* idxImages(DatasetSplit which) const;
@@ -79,6 +85,18 @@ struct DatasetIndex
 // Error, in one line naming what differs, unless `target` has the same class names in the same order as
 // `source` (a domain-generalisation or adaptation target must).
 void requireSameClasses(const DatasetIndex& source, const DatasetIndex& target);
+
+// A class name as class matching compares it: lower case, without spaces, '_', '-' and '/' ("T-shirt/top"
+// and "T-shirt top" are both "tshirttop"; no folder name can hold a '/').
+std::string normalisedClassName(const std::string& name);
+
+// `target` with its classes paired to `source`'s, its samples relabelled to the source's labels and its
+// class names and order the source's (so that requireSameClasses holds). A target class pairs, in this
+// order, as `classMap` (target name -> source name, either side matched by normalised name) says, with
+// the source class of the same name, or of the same normalised name. Error naming both datasets when a
+// class stays unpaired, a pairing is ambiguous or the map names a class neither has. The result's
+// classPairs lists the pairs not made by the same name.
+DatasetIndex matchClasses(const DatasetIndex& source, const DatasetIndex& target, const std::map<std::string, std::string>& classMap = {});
 
 // The prompt form of a folder or split-file class name: CoOp replaces '_' by ' '.
 std::string promptClassName(const std::string& rawName);

@@ -1,6 +1,7 @@
 #include "core/data/ImagePreprocess.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -277,7 +278,83 @@ std::string quoted(const std::string& name)
     return "'" + name + "'";
 }
 
+std::atomic<std::int64_t> g_maxImagePixels{kDefaultMaxImagePixels};
+
+std::uint32_t bigEndian32(const std::uint8_t* p)
+{
+    return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+}
+
+std::uint32_t littleEndian(const std::uint8_t* p, int bytes)
+{
+    std::uint32_t value = 0;
+    for (int i = bytes - 1; i >= 0; --i)
+        value = (value << 8) | p[i];
+    return value;
+}
+
 } // namespace
+
+void setMaxImagePixels(std::int64_t pixels)
+{
+    g_maxImagePixels = pixels > 0 ? pixels : kDefaultMaxImagePixels;
+}
+
+std::int64_t maxImagePixels()
+{
+    return g_maxImagePixels;
+}
+
+std::optional<std::pair<std::int64_t, std::int64_t>> imageHeaderSize(const std::vector<std::uint8_t>& bytes)
+{
+    const std::size_t n = bytes.size();
+    const std::uint8_t* b = bytes.data();
+    // PNG: the signature, then IHDR's width and height.
+    static const std::uint8_t pngSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 24 && std::equal(b, b + 8, pngSignature) && std::equal(b + 12, b + 16, "IHDR"))
+        return std::make_pair<std::int64_t, std::int64_t>(bigEndian32(b + 16), bigEndian32(b + 20));
+    // BMP: BITMAPINFOHEADER's width and height (negative height: top-down rows); the old core header has 16-bit fields.
+    if (n >= 26 && b[0] == 'B' && b[1] == 'M') {
+        if (littleEndian(b + 14, 4) == 12)
+            return std::make_pair<std::int64_t, std::int64_t>(littleEndian(b + 18, 2), littleEndian(b + 20, 2));
+        const auto width = static_cast<std::int32_t>(littleEndian(b + 18, 4));
+        const auto height = static_cast<std::int32_t>(littleEndian(b + 22, 4));
+        return std::make_pair(std::abs(std::int64_t(width)), std::abs(std::int64_t(height)));
+    }
+    // WebP: RIFF....WEBP, then a VP8 (lossy), VP8L (lossless) or VP8X (extended) chunk.
+    if (n >= 30 && std::equal(b, b + 4, "RIFF") && std::equal(b + 8, b + 12, "WEBP")) {
+        if (std::equal(b + 12, b + 16, "VP8 "))
+            return std::make_pair<std::int64_t, std::int64_t>(littleEndian(b + 26, 2) & 0x3FFF, littleEndian(b + 28, 2) & 0x3FFF);
+        if (std::equal(b + 12, b + 16, "VP8L")) {
+            const std::uint32_t bits = littleEndian(b + 21, 4);
+            return std::make_pair<std::int64_t, std::int64_t>((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1);
+        }
+        if (std::equal(b + 12, b + 16, "VP8X"))
+            return std::make_pair<std::int64_t, std::int64_t>(littleEndian(b + 24, 3) + 1, littleEndian(b + 27, 3) + 1);
+        return std::nullopt;
+    }
+    // JPEG: the first start-of-frame marker (SOF0-SOF15 but DHT, JPG and DAC) holds height and width.
+    if (n >= 4 && b[0] == 0xFF && b[1] == 0xD8) {
+        std::size_t i = 2;
+        while (i + 9 < n) {
+            if (b[i] != 0xFF) {
+                ++i;
+                continue;
+            }
+            const std::uint8_t marker = b[i + 1];
+            if (marker == 0xFF || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
+                i += marker == 0xFF ? 1 : 2;
+                continue;
+            }
+            if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+                return std::make_pair<std::int64_t, std::int64_t>((b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]);
+            if (marker == 0xDA || marker == 0xD9)
+                return std::nullopt;  // no frame header before the scan: a broken file, for the decoder to refuse
+            i += 2 + ((std::size_t(b[i + 2]) << 8) | b[i + 3]);
+        }
+    }
+    return std::nullopt;
+}
 
 double roundHalfToEven(double value)
 {
@@ -327,6 +404,12 @@ cv::Mat decodeImage(const std::vector<std::uint8_t>& bytes, const std::string& n
 
     if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
         throw Error(prefix + "the file is larger than 2 GiB");
+    if (const auto size = imageHeaderSize(bytes)) {
+        const std::int64_t limit = maxImagePixels();
+        if (size->first * size->second > limit)
+            throw Error(prefix + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels, over the limit of " +
+                        std::to_string(limit) + " (--max-image-pixels); skipped");
+    }
 
     cv::Mat decoded;
     try {

@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -20,9 +22,19 @@ enum class ResizeFilter
     Bicubic,  // cubic convolution a = -0.5, support 2
 };
 
+// Decoding costs memory in proportion to an image's pixels, not its file size (a 1 MB PNG can hold
+// 20000 x 20000 pixels): images above this many pixels are refused from their header, before decoding.
+constexpr std::int64_t kDefaultMaxImagePixels = 50'000'000;
+// The limit decodeImage applies from now on, in this process (0 = the default).
+void setMaxImagePixels(std::int64_t pixels);
+std::int64_t maxImagePixels();
+// Width and height as a PNG, JPEG, BMP or WebP header gives them; nullopt for other formats or a header
+// cut short (OpenCV then checks its own limit, OPENCV_IO_MAX_IMAGE_PIXELS).
+std::optional<std::pair<std::int64_t, std::int64_t>> imageHeaderSize(const std::vector<std::uint8_t>& bytes);
+
 // Reads the file's bytes and decodes them with OpenCV. Grayscale becomes RGB, alpha is dropped, 16-bit
 // samples keep their high byte, EXIF orientation is ignored (PIL does not rotate either). Throws Error
-// naming the path when the file is missing, unreadable, corrupt or truncated.
+// naming the path when the file is missing, unreadable, corrupt, truncated or over maxImagePixels().
 cv::Mat decodeImage(const std::string& path);
 cv::Mat decodeImage(const std::vector<std::uint8_t>& bytes, const std::string& nameForErrors);
 

@@ -114,8 +114,8 @@ nlohmann::json runAdaptationProtocolCell(const RunSettings& cell, const Backbone
                                          const CellCallbacks& callbacks, RunControl* control)
 {
     const DatasetIndex source = openAdaptationDomain(cell.dataset, callbacks.onLog);
-    const DatasetIndex target = openAdaptationDomain(cell.protocolOptions.at("target").get<std::string>(), callbacks.onLog);
-    requireSameClasses(source, target);
+    const DatasetIndex target = matchTargetClasses(source, openAdaptationDomain(cell.protocolOptions.at("target").get<std::string>(), callbacks.onLog),
+                                                   cell.classMap, callbacks.onLog);
     ExperimentCallbacks experimentCallbacks;
     experimentCallbacks.onLog = callbacks.onLog;
     experimentCallbacks.onStep = callbacks.onStep;
@@ -142,10 +142,10 @@ StudyProtocol adaptationProtocol()
             validateAdaptation, runAdaptationProtocolCell, adaptationMetrics};
 }
 
-AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
+AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& targetAsRead,
                                const AdaptationSettings& settings, const AdaptationCallbacks& callbacks, RunControl* control)
 {
-    requireSameClasses(source, target);
+    const DatasetIndex target = matchTargetClasses(source, targetAsRead, settings.base.classMap, callbacks.onLog);
     if (settings.methods.empty() || settings.seeds.empty())
         throw Error("domain adaptation needs at least one method and one seed");
     for (const std::string& method : settings.methods)

@@ -6,6 +6,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/FewShot.h"
 #include "core/data/ImageBatchSource.h"
+#include "core/data/ImagePreprocess.h"
 #include "core/experiment/CachedFeatureSource.h"
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
@@ -167,20 +168,25 @@ nlohmann::json runConfig(const RunSettings& settings, const DatasetIndex& datase
             {"recipe", recipeJson(effectiveRecipe(settings, dataset))}};
 }
 
+DatasetIndex matchTargetClasses(const DatasetIndex& source, const DatasetIndex& target, const std::map<std::string, std::string>& classMap,
+                                const std::function<void(const std::string&)>& log)
+{
+    DatasetIndex matched = matchClasses(source, target, classMap);
+    if (log)
+        for (const nlohmann::json& pair : matched.classPairs)
+            log("classes: " + target.name + "'s \"" + pair["target"].get<std::string>() + "\" is " + source.name + "'s \"" +
+                pair["source"].get<std::string>() + "\" (by " + pair["by"].get<std::string>() + ")");
+    return matched;
+}
+
 std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
                                              const std::function<void(const std::string&)>& progress)
 {
     std::vector<DatasetIndex> targets;
-    if (!settings.adaptTarget.empty()) {
-        DatasetIndex target = openAdaptationDomain(settings.adaptTarget, progress);
-        requireSameClasses(source, target);
-        targets.push_back(std::move(target));
-    }
-    for (const std::string& name : settings.evalDatasets) {
-        DatasetIndex target = openDataset(name, {}, progress);
-        requireSameClasses(source, target);
-        targets.push_back(std::move(target));
-    }
+    if (!settings.adaptTarget.empty())
+        targets.push_back(matchTargetClasses(source, openAdaptationDomain(settings.adaptTarget, progress), settings.classMap, progress));
+    for (const std::string& name : settings.evalDatasets)
+        targets.push_back(matchTargetClasses(source, openDataset(name, {}, progress), settings.classMap, progress));
     return targets;
 }
 
@@ -416,6 +422,10 @@ private:
         if (m_store) {
             m_config.checkpointDir = m_store->checkpointDir();
             m_config.resume = m_resume;
+            if (m_resume) {
+                const std::optional<CheckpointInfo> checkpoint = findCheckpoint(m_config.checkpointDir);
+                m_store->keepMetricsUpTo(checkpoint ? checkpoint->epochsDone : 0, checkpoint ? checkpoint->steps : 0);
+            }
         }
         m_batchSize = m_settings.batchSize > 0 ? m_settings.batchSize : m_strategy->defaultBatchSize(m_settings.shots);
         m_recipe = effectiveRecipe(m_settings, m_dataset);
@@ -690,12 +700,37 @@ private:
         }
     }
 
+    std::vector<const DatasetIndex*> datasetsRead() const
+    {
+        std::vector<const DatasetIndex*> datasets = {&m_dataset};
+        for (const DatasetIndex& target : m_targets)
+            datasets.push_back(&target);
+        return datasets;
+    }
+
     // ---- the result: problems, the cache's reuse, results.json ----
     void write()
     {
         nlohmann::json& results = m_result.json;
-        m_result.problems = m_skipped.lines();
+        // The files the dataset scans left out (empty, not regular, not images) first, then those the
+        // loaders could not decode, each line naming the file and why. A file the scan listed with a
+        // warning and a loader then skipped is named once, with the loader's reason.
+        std::vector<std::string> loaderFiles;
+        for (const std::string& line : m_skipped.lines())
+            loaderFiles.push_back(line.substr(0, line.find(": ") + 2));
+        SkippedImages scanned;
+        for (const DatasetIndex* dataset : datasetsRead())
+            for (const std::string& line : dataset->problems)
+                if (std::none_of(loaderFiles.begin(), loaderFiles.end(), [&](const std::string& file) { return line.rfind(file, 0) == 0; }))
+                    scanned.add({line});
+        SkippedImages everything = scanned;
+        everything.add(m_skipped.lines());
+        m_result.problems = everything.lines();
         results["problems"] = m_result.problems;
+        // How each target's classes were paired with the source's, where not by the same name.
+        for (const DatasetIndex& target : m_targets)
+            if (target.classPairs.is_array() && !target.classPairs.empty())
+                results["class_matching"].push_back({{"dataset", target.name}, {"pairs", target.classPairs}});
         if (m_featureCache || m_viewsComputed + m_viewsReused > 0) {
             results["feature_cache"] = {{"folder", m_settings.featureCache}, {"views_computed", m_viewsComputed}, {"views_reused", m_viewsReused}};
             log("image-tower cache " + m_settings.featureCache + ": " + std::to_string(m_viewsReused) + " views reused, " +
@@ -703,10 +738,16 @@ private:
             if (!m_cacheWriteProblem.empty())
                 log("warning: the image-tower cache could not store a view (the run is not affected): " + m_cacheWriteProblem);
         }
-        if (!m_result.problems.empty()) {
-            log(std::to_string(m_result.problems.size()) + " image" + (m_result.problems.size() == 1 ? "" : "s") +
+        if (!scanned.lines().empty()) {
+            log(std::to_string(scanned.lines().size()) + " file" + (scanned.lines().size() == 1 ? " was" : "s were") +
+                " left out by the dataset scan:");
+            for (const std::string& problem : scanned.lines())
+                log("  " + problem);
+        }
+        if (!m_skipped.lines().empty()) {
+            log(std::to_string(m_skipped.lines().size()) + " image" + (m_skipped.lines().size() == 1 ? "" : "s") +
                 " could not be read and were skipped:");
-            for (const std::string& problem : m_result.problems)
+            for (const std::string& problem : m_skipped.lines())
                 log("  " + problem);
         }
         m_result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
@@ -758,6 +799,7 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                const std::vector<DatasetIndex>& targets)
 {
     try {
+        setMaxImagePixels(settings.maxImagePixels);  // every image this run decodes
         if (targets.empty() && (!settings.evalDatasets.empty() || !settings.adaptTarget.empty()))
             return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control,
                                  openTargetDatasets(settings, dataset, callbacks.onLog))

@@ -53,8 +53,13 @@ std::unique_ptr<ImageBatchSource> makeSource(const std::shared_ptr<const Dataset
 // The training augmentation: random resized crop (area from scaleMin) and flip.
 TrainTransform trainTransform(int resolution, double scaleMin);
 
-// Opens settings.adaptTarget (an adaptation domain, openAdaptationDomain), then settings.evalDatasets;
-// Error when one cannot be opened or its classes differ from `source`'s.
+// `target` with its classes paired to `source`'s (matchClasses: by name, normalised name or `classMap`);
+// each pair not made by the same name is logged.
+DatasetIndex matchTargetClasses(const DatasetIndex& source, const DatasetIndex& target, const std::map<std::string, std::string>& classMap,
+                                const std::function<void(const std::string&)>& log);
+// Opens settings.adaptTarget (an adaptation domain, openAdaptationDomain), then settings.evalDatasets, each
+// with its classes paired to `source`'s (matchTargetClasses, settings.classMap); Error when one cannot be
+// opened or its classes cannot be paired.
 std::vector<DatasetIndex> openTargetDatasets(const RunSettings& settings, const DatasetIndex& source,
                                              const std::function<void(const std::string&)>& progress = {});
 

@@ -31,6 +31,10 @@ nlohmann::json RunSettings::toJson() const
         json["protocol"] = protocol;
     if (!protocolOptions.empty())
         json["protocol_options"] = protocolOptions;
+    if (!classMap.empty())
+        json["class_map"] = classMap;
+    if (maxImagePixels > 0)
+        json["max_image_pixels"] = maxImagePixels;
     return json;
 }
 
@@ -90,6 +94,8 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
         s.protocolOptions = j.value("protocol_options", nlohmann::json::object());
         if (!s.protocolOptions.is_object())
             throw Error(where + ": protocol_options must be an object");
+        s.classMap = j.value("class_map", s.classMap);
+        s.maxImagePixels = j.value("max_image_pixels", s.maxImagePixels);
     } catch (const nlohmann::json::exception& e) {
         throw Error(where + ": a field has the wrong type (" + e.what() + ")");
     }

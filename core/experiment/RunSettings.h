@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ struct RunSettings
     // "datasets": [...]}, "joint", "test_per_class", "order_seed").
     std::string protocol;
     nlohmann::json protocolOptions = nlohmann::json::object();
+    // Pairs an adaptation target's or eval dataset's classes with the source's where their names differ
+    // even when normalised (matchClasses): target class name -> source class name (--class-map FILE).
+    std::map<std::string, std::string> classMap;
+    // Images with more pixels are skipped (and reported) from their header; 0 = the default (kDefaultMaxImagePixels).
+    std::int64_t maxImagePixels = 0;
 
     nlohmann::json toJson() const;
     // `where` names the file in errors: a field of the wrong type or out of range is an Error naming both.

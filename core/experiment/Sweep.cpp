@@ -252,6 +252,12 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
 
 void writeSweepPlan(const SweepPlan& plan)
 {
+    std::error_code error;
+    fs::create_directories(fs::path(plan.folder) / "logs", error);
+    if (error)
+        throw Error(plan.folder + ": cannot create the sweep folder (" + error.message() + ")");
+    // Two processes may start one sweep at once: one writes the plan, the other then finds it written.
+    const FolderLock lock = FolderLock::wait(plan.folder);
     const fs::path planFile = fs::path(plan.folder) / "plan.json";
     const nlohmann::json planJson = plan.toJson();
     if (fs::exists(planFile)) {
@@ -267,10 +273,6 @@ void writeSweepPlan(const SweepPlan& plan)
                 throw Error(planFile.string() + " holds another sweep (its \"" + key +
                             "\" differs from this command's); give a new --out folder, or the same settings to resume it");
     }
-    std::error_code error;
-    fs::create_directories(fs::path(plan.folder) / "logs", error);
-    if (error)
-        throw Error(plan.folder + ": cannot create the sweep folder (" + error.message() + ")");
     std::string runsText;
     for (const SweepRun& run : plan.runs) {
         runsText += run.folder + "\n";
@@ -473,6 +475,15 @@ int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&
         if (!backbones.count(key))
             backbones[key] = std::make_shared<const Backbone>(loadCellBackbone(settings));
         RunStore store = RunStore::open(run.folder);
+        // Another process (a second sweep of this folder, a Slurm task) may run it: this one moves on.
+        const std::optional<FolderLock> lock = store.tryLock();
+        if (!lock) {
+            if (log)
+                log(run, "run by process " + std::to_string(FolderLock::holderPid(run.folder)) + "; skipped here");
+            continue;
+        }
+        if (runFolderState(run.folder) == RunState::Finished)
+            continue;  // it finished while this process looked at others
         CellCallbacks callbacks;
         if (log)
             callbacks.onLog = [&](const std::string& line) { log(run, line); };

@@ -37,6 +37,12 @@ std::string safeName(const std::string& text)
     return out.empty() ? "run" : out;
 }
 
+// "config.json.tmp-PID-N": what writeFileAtomically leaves of `name` when killed before its rename.
+bool isTemporaryOf(const std::string& entry, const std::string& name)
+{
+    return entry.rfind(name + ".tmp-", 0) == 0;
+}
+
 } // namespace
 
 std::string RunStore::defaultRoot()
@@ -73,9 +79,79 @@ RunStore RunStore::create(const std::string& root, const std::string& method, co
 
 RunStore RunStore::open(const std::string& folder)
 {
-    if (!fs::is_regular_file(fs::path(folder) / "config.json"))
-        throw Error(folder + ": not a run folder (no config.json)");
+    const fs::path config = fs::path(folder) / "config.json";
+    if (!fs::is_regular_file(config)) {
+        std::vector<fs::path> interrupted;
+        std::error_code ec;
+        if (fs::is_directory(folder, ec))
+            for (const auto& entry : fs::directory_iterator(folder, ec))
+                if (isTemporaryOf(entry.path().filename().string(), "config.json"))
+                    interrupted.push_back(entry.path());
+        if (interrupted.empty())
+            throw Error(folder + ": not a run folder (no config.json)");
+        for (const fs::path& candidate : interrupted) {
+            try {
+                if (RunStore::readJsonFile(candidate.string()).is_object()) {
+                    fs::rename(candidate, config, ec);  // a second process may have renamed it first
+                    break;
+                }
+            } catch (const Error&) {
+            }
+        }
+        if (!fs::is_regular_file(config))
+            throw Error(folder + ": a run stopped while its config.json was written (only " + interrupted.front().filename().string() +
+                        " is left): nothing ran; start the run again (this folder can go)");
+    }
     return RunStore(fs::absolute(folder).string());
+}
+
+FolderLock RunStore::lock() const
+{
+    FolderLock lock = FolderLock::acquire(m_folder);
+    removeTemporaries();
+    return lock;
+}
+
+std::optional<FolderLock> RunStore::tryLock() const
+{
+    std::optional<FolderLock> lock = FolderLock::tryAcquire(m_folder);
+    if (lock)
+        removeTemporaries();
+    return lock;
+}
+
+void RunStore::removeTemporaries() const
+{
+    std::error_code ec;
+    for (const fs::path& dir : {fs::path(m_folder), fs::path(exportDir())})
+        for (const auto& entry : fs::directory_iterator(dir, ec))
+            if (entry.path().filename().string().find(".tmp-") != std::string::npos)
+                fs::remove(entry.path(), ec);
+}
+
+void RunStore::keepMetricsUpTo(int epochsDone, std::int64_t steps) const
+{
+    const fs::path path = fs::path(m_folder) / "metrics.jsonl";
+    if (!fs::exists(path))
+        return;
+    std::ifstream in(path);
+    std::string line, kept;
+    // The training lines come first; the first line past the checkpoint (or after training) ends what stays.
+    while (std::getline(in, line)) {
+        nlohmann::json record;
+        try {
+            record = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::exception&) {
+            break;
+        }
+        const std::string type = record.is_object() ? record.value("type", "") : "";
+        const bool keep = (type == "step" && record.value("step", std::int64_t(0)) <= steps) ||
+                          (type == "epoch" && record.value("epoch", 0) < epochsDone);  // epochs count from 0
+        if (!keep)
+            break;
+        kept += line + "\n";
+    }
+    writeFileAtomically(path.string(), kept);
 }
 
 RunStore RunStore::at(const std::string& folder)

@@ -1,7 +1,11 @@
 #pragma once
 
+#include "core/io/FolderLock.h"
+
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +36,9 @@ public:
     static std::string utcNow();
     // Creates <root>/<UTC timestamp>-<method>-<dataset>/ (with a -2, -3 ... suffix when taken).
     static RunStore create(const std::string& root, const std::string& method, const std::string& dataset);
-    // An existing run folder; Error naming the folder when it has no config.json.
+    // An existing run folder; Error naming the folder when it has no config.json. A folder killed while
+    // its config.json was written holds only config.json.tmp-*: a complete one becomes config.json (it
+    // was written and synced, only the rename was lost), else the error says that nothing ran.
     static RunStore open(const std::string& folder);
     // A run folder at a name chosen beforehand (a study's cell), created when missing; its config.json is
     // the caller's to write.
@@ -41,6 +47,16 @@ public:
     const std::string& folder() const { return m_folder; }
     std::string checkpointDir() const;
     std::string exportDir() const;
+
+    // Takes the folder's lock for as long as the returned object lives (Error naming the folder and the
+    // holder's pid when another process writes it), then removes what interrupted writes left
+    // (*.tmp-* here and in export/): under the lock no other writer can own them.
+    FolderLock lock() const;
+    // The same, or nullopt when another process holds the lock.
+    std::optional<FolderLock> tryLock() const;
+    // Resuming from a checkpoint of `epochsDone` epochs and `steps` steps: metrics.jsonl keeps its lines up
+    // to that checkpoint (the steps and epochs it holds), so the steps run again are not logged twice.
+    void keepMetricsUpTo(int epochsDone, std::int64_t steps) const;
 
     void writeConfig(const nlohmann::json& config) const;
     nlohmann::json readConfig() const;
@@ -53,6 +69,7 @@ public:
     static nlohmann::json readJsonFile(const std::string& path);
 
 private:
+    void removeTemporaries() const;
     explicit RunStore(std::string folder) : m_folder(std::move(folder)) {}
     std::string m_folder;
 };

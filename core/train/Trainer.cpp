@@ -429,12 +429,14 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             break;
         task.afterEpoch(epoch, c.epochs);
         result.epochsDone = epoch + 1;
-        if (!c.checkpointDir.empty())
-            saveCheckpoint(checkpointDir, task, *optimizer,
-                           {result.epochsDone, result.steps, result.finalLoss, progress.seconds + secondsSince(runStart)});
+        // The epoch is reported (and logged) before its checkpoint commits it: a resume from the checkpoint
+        // before drops a line of an uncommitted epoch, while a line written after would be lost to a kill.
         if (callbacks.onEpoch)
             callbacks.onEpoch({epoch, c.epochs, result.finalLoss, seen > 0 ? static_cast<double>(correct) / seen : -1,
                                secondsSince(epochStart)});
+        if (!c.checkpointDir.empty())
+            saveCheckpoint(checkpointDir, task, *optimizer,
+                           {result.epochsDone, result.steps, result.finalLoss, progress.seconds + secondsSince(runStart)});
         if (c.maxSteps > 0 && result.steps >= c.maxSteps)
             break;
     }
