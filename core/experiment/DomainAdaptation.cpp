@@ -169,8 +169,11 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
             if (callbacks.onRunStart)
                 callbacks.onRunStart(method, seed);
             std::optional<RunStore> store;
-            if (!settings.runsRoot.empty())
+            std::optional<FolderLock> lock;  // one writer per run folder
+            if (!settings.runsRoot.empty()) {
                 store = RunStore::create(settings.runsRoot, method, source.name + "-to-" + report.targetDomain);
+                lock.emplace(store->lock());
+            }
             ExperimentCallbacks experimentCallbacks;
             experimentCallbacks.onLog = callbacks.onLog;
             if (callbacks.onStep)

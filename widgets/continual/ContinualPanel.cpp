@@ -276,6 +276,7 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
                 } else {
                     RunStore store = RunStore::at(
                         (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, continualLabel(settings), seed)).string());
+                    const FolderLock lock = store.lock();  // one writer per run folder, as the CLI's
                     folder = QString::fromStdString(store.folder());
                     result = runContinualCell(job->cell(settings), backbone, tasks, stream, store, callbacks, &context.control());
                 }

@@ -5,8 +5,8 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
-#include "core/train/RunControl.h"
 #include "core/train/FeatureCache.h"
+#include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/Strategy.h"
 #include "widgets/window/JobHost.h"
@@ -45,9 +45,11 @@ RunResults executeRun(const RunSettings& settings, const QString& runsRoot, cons
     const StrategyInfo& info = findStrategy(experimentMethod(settings));
 
     std::optional<RunStore> store;
+    std::optional<FolderLock> lock;  // held while this run writes its folder, as the CLI holds it
     QString runFolder, runId;
     if (!runsRoot.isEmpty()) {
         store = RunStore::create(runsRoot.toStdString(), imported ? info.name + "-imported" : info.name, dataset->name);
+        lock.emplace(store->lock());
         nlohmann::json config = runConfig(settings, *dataset, backbone);
         config["method"] = info.name;
         config["source"] = "tunebench (GUI)";
