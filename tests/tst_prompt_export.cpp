@@ -125,6 +125,7 @@ private Q_SLOTS:
             QCOMPARE(vector.words.size(), size_t(5));
             for (const std::string& word : vector.words) {
                 QVERIFY2(word.find("<|") == std::string::npos, word.c_str());
+                QVERIFY2(word.find("\xEF\xBF\xBD") == std::string::npos, word.c_str());  // no replacement character
                 QVERIFY2(std::any_of(word.begin(), word.end(), [](unsigned char c) { return std::isalnum(c) || c >= 0x80; }), word.c_str());
             }
         }

@@ -341,11 +341,13 @@
         <source>Also train %1 on every task&apos;s images together, in one stage: the ceiling, with no forgetting</source>
         <translation>另外在所有任务的图像上一次性训练 %1：性能上界，没有遗忘</translation>
     </message>
-    <message numerus="yes">
-        <source>%1: accuracy % (mean of %n seed(s))</source>
-        <translation>
-            <numerusform>%1：准确率 %（%n 个种子的平均）</numerusform>
-        </translation>
+    <message>
+        <source>%1: accuracy % (one seed)</source>
+        <translation>%1：准确率 %（一个种子）</translation>
+    </message>
+    <message>
+        <source>%1: accuracy % (mean of %2 seeds)</source>
+        <translation>%1：准确率 %（%2 个种子的平均）</translation>
     </message>
 </context>
 <context>

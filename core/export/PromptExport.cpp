@@ -51,6 +51,8 @@ std::vector<NearestWords> PromptExport::nearestWords(const at::Tensor& contexts,
         if (id == tokenizer.startId() || id == tokenizer.endId())
             return false;
         const std::string word = tokenizer.displayWord(id);
+        if (word.find("\xEF\xBF\xBD") != std::string::npos)  // U+FFFD: bytes of a character cut in two
+            return false;
         const bool letters = std::any_of(word.begin(), word.end(), [](unsigned char c) { return std::isalnum(c); });
         // A letter beyond ASCII is two or more bytes; one stray byte of a longer sequence is not a word.
         const bool wide = word.size() >= 2 && std::all_of(word.begin(), word.end(), [](unsigned char c) { return c >= 0x80; });

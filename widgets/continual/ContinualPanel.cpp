@@ -344,7 +344,9 @@ void ContinualPanel::showMethod(const QString& method)
         return;
     const ContinualSummary& summary = m_summaries[method];
     m_matrix->setData(accuracyMatrixHeatMap(summary.matrix, m_tasksInStream, rowLabels(method),
-                                            tr("%1: accuracy % (mean of %n seed(s))", nullptr, summary.seeds).arg(method).toStdString()));
+                                            (summary.seeds == 1 ? tr("%1: accuracy % (one seed)").arg(method)
+                                                               : tr("%1: accuracy % (mean of %2 seeds)").arg(method).arg(summary.seeds))
+                                              .toStdString()));
     if (summary.hasSelection())
         m_selection->setData(
             selectionHeatMap(summary.selection, tr("%1: prompts chosen for each task's test images (%)").arg(method).toStdString()));
