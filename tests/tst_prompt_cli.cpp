@@ -248,20 +248,52 @@ private Q_SLOTS:
                                       m_runs, "--threads", "2"});
         QVERIFY2(compared.exitCode == 0, compared.err.c_str());
         const json table = json::parse(compared.out);
-        for (const char* method : {"zeroshot", "coop"}) {
-            const json& entry = table["methods"][method];
+        // Zero-shot depends on no seed (every test image is scored): it runs once, at the first seed.
+        QCOMPARE(table["methods"]["zeroshot"]["per_seed"].size(), size_t(1));
+        QCOMPARE(table["methods"]["zeroshot"]["per_seed"][0]["seed"].get<int>(), 1);
+        {
+            const json& entry = table["methods"]["coop"];
             QCOMPARE(entry["per_seed"].size(), size_t(2));
             const double base = (entry["per_seed"][0]["base"].get<double>() + entry["per_seed"][1]["base"].get<double>()) / 2;
             const double novel = (entry["per_seed"][0]["new"].get<double>() + entry["per_seed"][1]["new"].get<double>()) / 2;
             QVERIFY(std::abs(entry["base"].get<double>() - base) < 1e-12);
             QVERIFY(std::abs(entry["h"].get<double>() - 2 * base * novel / (base + novel)) < 1e-12);
         }
-        // Zero-shot does not depend on the seed's few-shot sample.
-        QCOMPARE(table["methods"]["zeroshot"]["per_seed"][0]["new"], table["methods"]["zeroshot"]["per_seed"][1]["new"]);
         const std::string run = table["run"].get<std::string>();
         QVERIFY(fs::exists(fs::path(run) / "table.csv"));
         QVERIFY(fs::exists(fs::path(run) / "table.json"));
         QVERIFY(compared.err.find("method") != std::string::npos);
+        // compare's folder is a study: a sweep plan whose cells are ordinary run folders, each with its own
+        // results.json, and the table's per-seed numbers are theirs.
+        const auto status = runCli({"sweep", "status", QString::fromStdString(run)});
+        QVERIFY2(status.exitCode == 0, status.err.c_str());
+        QCOMPARE(json::parse(status.out)["finished"].get<int>(), 3);
+        QCOMPARE(json::parse(status.out)["total"].get<int>(), 3);
+        int cellsSeen = 0;
+        for (const auto& cell : fs::directory_iterator(fs::path(run) / "runs")) {
+            const json results = json::parse(std::ifstream(cell.path() / "results.json"));
+            const json config = json::parse(std::ifstream(cell.path() / "config.json"));
+            const std::string method = config["method"].get<std::string>();
+            const int seed = config["settings"]["seed"].get<int>();
+            QCOMPARE(results["status"].get<std::string>(), std::string("finished"));
+            const json& perSeed = table["methods"][method]["per_seed"][method == "zeroshot" ? 0 : seed - 1];
+            QCOMPARE(perSeed["seed"].get<int>(), seed);
+            QCOMPARE(perSeed["base"], results["base"]);
+            ++cellsSeen;
+        }
+        QCOMPARE(cellsSeen, 3);
+    }
+
+    void compareRunsZeroShotPerSeedOnSampledTestImages()
+    {
+        // --max-test-images scores a seeded sample of the test images: the seed matters to zero-shot too.
+        const auto compared = runCli({"compare", "--model", m_model, "--vocab", m_vocab, "--dataset", m_dataset, "--methods", "zeroshot",
+                                      "--shots", "1", "--seeds", "1,2", "--max-test-images", "6", "--runs", m_runs, "--threads", "2"});
+        QVERIFY2(compared.exitCode == 0, compared.err.c_str());
+        const json out = json::parse(compared.out);
+        const json& perSeed = out["methods"]["zeroshot"]["per_seed"];
+        QCOMPARE(perSeed.size(), size_t(2));
+        QCOMPARE(perSeed[1]["seed"].get<int>(), 2);
     }
 
     void compareDrawsCurvesAndScoresTargets()

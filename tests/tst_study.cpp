@@ -176,9 +176,10 @@ private Q_SLOTS:
         base.protocol = "adaptation";
         base.protocolOptions = {{"target", "fashion-mnist:negative"}};
         const SweepPlan plan = makeSweepPlan(m_dir.path().toStdString() + "/adaptation", base, {"fashion-mnist"}, {"zeroshot", "coop"}, {2}, {1, 2});
-        QCOMPARE(plan.runs.size(), std::size_t(3));  // zero-shot once, CoOp for each seed
+        // Each method for each seed: the seed samples the scored test images (max_test_images), zero-shot's too.
+        QCOMPARE(plan.runs.size(), std::size_t(4));
         writeSweepPlan(plan);
-        QCOMPARE(runSweepHere(plan), 3);
+        QCOMPARE(runSweepHere(plan), 4);
         const std::vector<SweepCell> cells = collectSweep(plan);
         QCOMPARE(cells.size(), std::size_t(2));
         for (std::size_t m = 0; m < 2; ++m) {

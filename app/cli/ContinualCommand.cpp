@@ -71,7 +71,7 @@ int runContinual(const CliArgs& args)
             cell.method = method == "joint" ? "l2p" : method;
             cell.protocolOptions["joint"] = method == "joint";
             cell.seed = seed;
-            cell.options = optionsFor(findStrategy(cell.method).schema, options);  // --opt values go to the methods that have them
+            cell.options = paramsOf(findStrategy(cell.method).schema, options);
             if (!findStrategy(cell.method).capabilities.continual)
                 throw Error("--methods: '" + method + "' is not a continual-learning method (" + continualMethodList() + ")");
             findProtocol("continual").validate(cell);

@@ -201,16 +201,6 @@ std::vector<int> parseShotCounts(const std::string& text)
     return counts;
 }
 
-nlohmann::json optionsFor(const ParamSchema& schema, const nlohmann::json& options)
-{
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, value] : options.items())
-        for (const auto& field : schema)
-            if (field.name == name)
-                out[name] = value;
-    return out;
-}
-
 nlohmann::json parseOptions(const std::vector<std::string>& pairs)
 {
     nlohmann::json out = nlohmann::json::object();

@@ -47,8 +47,6 @@ std::vector<int> parseShotCounts(const std::string& text);
 
 // --opt name=value: the value as JSON when it parses (numbers, true/false), else as a string.
 nlohmann::json parseOptions(const std::vector<std::string>& pairs);
-// The options among `options` that `schema` has: commands running several methods give each its own.
-nlohmann::json optionsFor(const ParamSchema& schema, const nlohmann::json& options);
 // Opens a dataset by path or name, logging progress on stderr.
 DatasetIndex openDatasetLogged(const std::string& pathOrName);
 

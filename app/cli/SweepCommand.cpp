@@ -393,9 +393,9 @@ int planAndRun(const CliArgs& args)
         const StopOnInterrupt stopOnInterrupt(control);
         const std::size_t todo = unfinishedIndices(plan).size();
         std::cerr << "sweep: " << todo << " of " << plan.runs.size() << " runs to run in this process\n";
-        const int finished = runSweepHere(plan, [](const SweepRun& run, const std::string& line) {
-            std::cerr << "[" << run.index << "] " << line << "\n";
-        }, &control);
+        SweepHereCallbacks callbacks;
+        callbacks.onLog = [](const SweepRun& run, const std::string& line) { std::cerr << "[" << run.index << "] " << line << "\n"; };
+        const int finished = runSweepHere(plan, callbacks, &control);
         const SweepCounts counts = countStates(sweepStates(plan));
         std::cout << nlohmann::json{{"finished", finished}, {"counts", counts.toJson()}}.dump() << std::endl;
         return counts.finished == counts.total ? 0 : 1;

@@ -10,8 +10,10 @@
 #include "core/experiment/Protocol.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
+#include "core/experiment/Sweep.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/FolderLock.h"
 #include "core/train/FeatureCache.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
@@ -285,14 +287,6 @@ int runExport(const CliArgs& args)
 }
 
 
-// One method's seed-averaged scores at one shot count: B and N averaged over seeds, then H of the
-// averages (methods.md 3); plain accuracy otherwise. `targets`: seed-averaged accuracy per target dataset.
-struct MethodScores
-{
-    nlohmann::json entry = nlohmann::json::object();
-    std::map<std::string, double> targets;
-};
-
 // A point of the few-shot figure from a table entry: the scores only.
 nlohmann::json curvePoint(int shots, const nlohmann::json& entry)
 {
@@ -338,6 +332,45 @@ void writeCurveFiles(const RunStore& store, const nlohmann::json& curves, const 
         std::cerr << "compare: the curve figure was not written: " << problem << "\n";
 }
 
+// One seed's row of compare's table, from its cell's results.json: the JSON of "per_seed", the run's
+// parameter counts and the line printed on stderr.
+struct SeedRow
+{
+    nlohmann::json json;
+    nlohmann::json parameters;
+    std::string line;
+    RunOutcome outcome;
+};
+
+SeedRow seedRow(const SweepRun& run, const nlohmann::json& results, bool baseNew)
+{
+    SeedRow row;
+    row.outcome = RunOutcome::fromJson(results, run.folder + "/results.json");
+    const auto jsonOf = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
+    row.json = {{"seed", run.seed}, {"accuracy", jsonOf(row.outcome.accuracy)}, {"status", row.outcome.status}};
+    if (baseNew) {
+        row.json["base"] = jsonOf(row.outcome.base);
+        row.json["new"] = jsonOf(row.outcome.novel);
+        row.json["h"] = jsonOf(row.outcome.harmonic);
+    }
+    if (results.contains("targets")) {
+        row.json["targets"] = nlohmann::json::object();
+        for (const auto& [name, accuracy] : row.outcome.targets)
+            row.json["targets"][name] = accuracy;
+    }
+    row.parameters = results["parameters"];
+    char line[200];
+    std::snprintf(line, sizeof line, "%-16s %5d %4d  %s  %s  %s  %10lld  %8.2fx", run.method.c_str(), run.shots, run.seed,
+                  percent(baseNew ? row.json["base"] : row.json["accuracy"]).c_str(), percent(row.json.value("new", nlohmann::json())).c_str(),
+                  percent(row.json.value("h", nlohmann::json())).c_str(), row.parameters["trainable"].get<long long>(),
+                  row.parameters["multiplier"].get<double>());
+    row.line = line;
+    return row;
+}
+
+// compare is a study of its own: one few-shot cell per method, shot count and seed, planned as a sweep in
+// compare's run folder (runs/NNNN-METHOD-.../, each an ordinary run folder; `sweep status` and `sweep
+// collect` read it) and run in this process. Its table is read back from the cells' results.json.
 int runCompare(const CliArgs& args)
 {
     // --shots is a list here: every count is a point of the few-shot curves; the table is the last count's.
@@ -357,8 +390,10 @@ int runCompare(const CliArgs& args)
     for (const auto& method : methods)
         findStrategy(method);
     configureThreads(settings.threads);
-    const Backbone backbone = loadBackbone(settings.model, settings.vocab, settings.device);
+    CellBackbones backbones;  // the cells run on this one
+    const Backbone& backbone = backbones.of(settings);
     const DatasetIndex dataset = openDatasetLogged(settings.dataset);
+    // Opened here too so that a target whose classes do not pair fails before anything trains.
     const std::vector<DatasetIndex> targets =
         openTargetDatasets(settings, dataset, [](const std::string& message) { std::cerr << message << "\n"; });
     RunStore store = RunStore::create(args.value("runs", RunStore::defaultRoot()), "compare", dataset.name);
@@ -369,75 +404,69 @@ int runCompare(const CliArgs& args)
     store.writeConfig({{"method", "compare"}, {"dataset", dataset.name}, {"model", settings.model}, {"created", RunStore::utcNow()},
                        {"device", describeDevice(backbone.device)}, {"settings", settingsJson},
                        {"recipe", recipeJson(effectiveRecipe(settings, dataset))}});
-    std::cerr << "compare run folder: " << store.folder() << "\n";
+    const SweepPlan plan = makeSweepPlan(store.folder(), settings, {settings.dataset}, methods, shotCounts, seeds);
+    writeSweepPlan(plan);  // under the folder's lock, which it releases
+    const FolderLock lock = store.lock();  // then held while this process writes the folder
+    std::cerr << "compare run folder: " << store.folder() << " (" << plan.runs.size() << " runs in runs/)\n";
 
+    const auto baseNewOf = [&](const std::string& method) { return settings.baseNew && baseNewApplies(backbone, findStrategy(method)); };
     // The last columns are the VPT paper's cost: trainable parameters per task, and the parameters stored
     // for --tasks tasks relative to one backbone.
-    auto printHeader = [&] {
-        std::cerr << "\nmethod           shots seed    base     new       H   trainable  params x" << settings.tasks << "  (accuracy %)\n";
+    std::vector<std::string> linesSoFar;
+    SweepHereCallbacks callbacks;
+    callbacks.onLog = [](const SweepRun& run, const std::string& line) {
+        std::cerr << "[" << run.method << " " << run.shots << "-shot seed " << run.seed << "] " << line << "\n";
     };
+    callbacks.onRunDone = [&](const SweepRun& run, const nlohmann::json& results) {
+        if (results.value("status", "") != "finished")
+            return;
+        linesSoFar.push_back(seedRow(run, results, baseNewOf(run.method)).line);
+        std::cerr << "\nmethod           shots seed    base     new       H   trainable  params x" << settings.tasks << "  (accuracy %)\n";
+        for (const std::string& line : linesSoFar)
+            std::cerr << line << "\n";
+    };
+    RunControl control;
+    const StopOnInterrupt stopOnInterrupt(control);
+    runSweepHere(plan, callbacks, &control, &backbones);
+    if (const SweepCounts counts = countStates(sweepStates(plan)); counts.finished < counts.total) {
+        std::cerr << "compare: " << counts.finished << " of " << counts.total << " runs finished (stopped); each finished run is kept in "
+                  << store.folder() << "/runs\n";
+        return 1;
+    }
+
     nlohmann::json table = nlohmann::json::object();
     nlohmann::json curves = nlohmann::json::object();
     std::map<std::string, std::map<std::string, double>> targetTable;  // dataset -> method -> accuracy
     std::string csv = "method,shots,seed,base,new,h,accuracy,trainable,multiplier\n";
-    std::vector<std::string> rowsSoFar;
     for (std::size_t k = 0; k < shotCounts.size(); ++k) {
-        const bool tableShots = k + 1 == shotCounts.size();
         for (const auto& method : methods) {
-            const StrategyInfo& info = findStrategy(method);
-            // A method that ignores the training images is one point (zero-shot's star), at the table's count.
-            if (!info.capabilities.usesTrainingImages && !tableShots)
-                continue;
-            const int shots = shotCounts[k];
-            const bool baseNew = settings.baseNew && baseNewApplies(backbone, info);
+            const bool baseNew = baseNewOf(method);
             nlohmann::json perSeed = nlohmann::json::array();
             nlohmann::json parameters;  // the same for every seed
             SeedStatistics seedStats, targetSeedStats;  // targets: one metric per target dataset
-            for (int seed : seeds) {
-                RunSettings one = settings;
-                one.method = method;
-                one.seed = seed;
-                one.shots = shots;
-                one.options = optionsFor(info.schema, settings.options);  // --opt values go to the methods that have them
-                const std::string label = "[" + method + " " + std::to_string(shots) + "-shot seed " + std::to_string(seed) + "] ";
-                nlohmann::json result = runExperimentLogged(one, backbone, dataset, nullptr, false, label, nullptr, targets);
-                const RunOutcome outcome = RunOutcome::fromJson(result, label + "result");
-                const auto jsonOf = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
-                nlohmann::json row = {{"seed", seed}, {"accuracy", jsonOf(outcome.accuracy)}, {"status", outcome.status}};
-                parameters = result["parameters"];
+            for (const SweepRun& run : plan.runs) {
+                if (run.method != method || run.shots != shotCounts[k])
+                    continue;  // a method that ignores the shots runs at the last count only (zero-shot's star)
+                const SeedRow row = seedRow(run, RunStore::readJsonFile(run.folder + "/results.json"), baseNew);
+                parameters = row.parameters;
                 seedStats.startSeed();
                 targetSeedStats.startSeed();
-                seedStats.add("accuracy", outcome.accuracy.value());
+                seedStats.add("accuracy", row.outcome.accuracy.value());
                 if (baseNew) {
-                    row["base"] = jsonOf(outcome.base);
-                    row["new"] = jsonOf(outcome.novel);
-                    row["h"] = jsonOf(outcome.harmonic);
-                    seedStats.add("base", outcome.base.value());
-                    if (outcome.novel)
-                        seedStats.add("new", *outcome.novel);
+                    seedStats.add("base", row.outcome.base.value());
+                    if (row.outcome.novel)
+                        seedStats.add("new", *row.outcome.novel);
                 }
-                if (result.contains("targets")) {
-                    row["targets"] = nlohmann::json::object();
-                    for (const auto& [name, accuracy] : outcome.targets) {
-                        row["targets"][name] = accuracy;
-                        targetSeedStats.add(name, accuracy);
-                    }
-                }
-                perSeed.push_back(row);
-                store.appendMetric({{"type", "compare_row"}, {"method", method}, {"shots", shots}, {"result", result}});
-                char line[200];
-                std::snprintf(line, sizeof line, "%-16s %5d %4d  %s  %s  %s  %10lld  %8.2fx", method.c_str(), shots, seed,
-                              percent(baseNew ? row["base"] : row["accuracy"]).c_str(), percent(row.value("new", nlohmann::json())).c_str(),
-                              percent(row.value("h", nlohmann::json())).c_str(), parameters["trainable"].get<long long>(),
-                              parameters["multiplier"].get<double>());
-                rowsSoFar.push_back(line);
-                printHeader();
-                for (const auto& r : rowsSoFar)
-                    std::cerr << r << "\n";
-                csv += method + "," + std::to_string(shots) + "," + std::to_string(seed) + "," + (baseNew ? row["base"].dump() : "") + "," +
-                       (baseNew ? row["new"].dump() : "") + "," + (baseNew ? row["h"].dump() : "") + "," + row["accuracy"].dump() + "," +
-                       parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
+                for (const auto& [name, accuracy] : row.outcome.targets)
+                    targetSeedStats.add(name, accuracy);
+                perSeed.push_back(row.json);
+                csv += method + "," + std::to_string(run.shots) + "," + std::to_string(run.seed) + "," + (baseNew ? row.json["base"].dump() : "") +
+                       "," + (baseNew ? row.json["new"].dump() : "") + "," + (baseNew ? row.json["h"].dump() : "") + "," +
+                       row.json["accuracy"].dump() + "," + parameters["trainable"].dump() + "," + parameters["multiplier"].dump() + "\n";
             }
+            if (perSeed.empty())
+                continue;
+            const int shots = shotCounts[k];
             const auto jsonOrNull = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(); };
             nlohmann::json entry = {{"per_seed", perSeed}, {"accuracy", *seedStats.mean("accuracy")}, {"trainable", parameters["trainable"]},
                                     {"multiplier", parameters["multiplier"]}, {"shots", shots}};
@@ -455,8 +484,8 @@ int runCompare(const CliArgs& args)
                 for (const auto& [name, mean] : targetMeans)
                     entry["targets"][name] = mean;
             }
-            curves[method].push_back(curvePoint(info.capabilities.usesTrainingImages ? shots : 0, entry));
-            if (tableShots) {
+            curves[method].push_back(curvePoint(findStrategy(method).capabilities.usesTrainingImages ? shots : 0, entry));
+            if (k + 1 == shotCounts.size()) {
                 table[method] = entry;
                 for (const auto& [name, mean] : targetMeans)
                     targetTable[name][method] = mean;

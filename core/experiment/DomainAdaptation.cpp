@@ -206,9 +206,8 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
                 report.stopped = true;
                 return report;
             }
-            // A method that ignores the training images gives the same result for every seed.
-            if (!info.capabilities.usesTrainingImages)
-                break;
+            if (!seedMatters(info, settings.base))
+                break;  // every seed would give this result
         }
         report.methods.push_back(summariseAdaptationSeeds(method, runs));
     }

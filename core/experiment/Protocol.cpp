@@ -92,6 +92,16 @@ Backbone loadCellBackbone(const RunSettings& settings)
     return Backbone{settings.model, readCheckpoint(settings.model), nullptr, chooseDevice(settings.device)};
 }
 
+const Backbone& CellBackbones::of(const RunSettings& settings)
+{
+    const std::string key = settings.model + "\n" + settings.vocab + "\n" + settings.device + "\n" +
+                            (findProtocol(settings.protocol).needsVocabulary ? "text" : "image");
+    std::shared_ptr<const Backbone>& loaded = m_loaded[key];
+    if (!loaded)
+        loaded = std::make_shared<const Backbone>(loadCellBackbone(settings));
+    return *loaded;
+}
+
 nlohmann::json runStudyCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool resume,
                             const CellCallbacks& callbacks, RunControl* control)
 {

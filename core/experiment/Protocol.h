@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace tunebench {
@@ -56,6 +57,17 @@ void addProtocol(StudyProtocol protocol);
 // The backbone a cell of `settings` runs on: with the vocabulary when its protocol needs one. An executor
 // loads it once for the cells that share the model.
 Backbone loadCellBackbone(const RunSettings& settings);
+// The backbones of an executor's cells, each loaded once: cells of one model, vocabulary, device and tower
+// (what loadCellBackbone reads) share it.
+class CellBackbones
+{
+public:
+    const Backbone& of(const RunSettings& settings);
+
+private:
+    std::map<std::string, std::shared_ptr<const Backbone>> m_loaded;
+};
+
 // One cell, as every executor runs it: the protocol's checks, then its run into `store`.
 nlohmann::json runStudyCell(const RunSettings& settings, const Backbone& backbone, RunStore& store, bool resume,
                             const CellCallbacks& callbacks = {}, RunControl* control = nullptr);

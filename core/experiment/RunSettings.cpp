@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/JsonFields.h"
+#include "core/tuning/StrategyInfo.h"
 
 #include <cmath>
 
@@ -101,6 +102,11 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
     }
     s.checkRanges([&](const std::string& field) { return where + ": \"" + field + "\""; });
     return s;
+}
+
+bool seedMatters(const StrategyInfo& info, const RunSettings& settings)
+{
+    return info.capabilities.usesTrainingImages || settings.maxTestImages > 0;
 }
 
 } // namespace tunebench

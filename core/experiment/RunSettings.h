@@ -63,4 +63,10 @@ struct RunSettings
     void checkRanges(const std::function<std::string(const std::string& field)>& describe) const;
 };
 
+struct StrategyInfo;
+// Whether two seeds of a method can give different results: one that ignores the training images
+// (zero-shot) gives one result, unless the seed samples the scored test images (max_test_images). A study
+// runs such a method once.
+bool seedMatters(const StrategyInfo& info, const RunSettings& settings);
+
 } // namespace tunebench

@@ -66,8 +66,7 @@ std::vector<nlohmann::json> gridPoints(const OptionGrid& grid, const StrategyInf
     for (const auto& [name, values] : grid) {
         // Training settings do not multiply the runs of a method that trains nothing (zero-shot).
         const bool setting = isGridSetting(name) && (info.capabilities.usesTrainingImages || name == "precision");
-        const bool applies = setting || std::any_of(info.schema.begin(), info.schema.end(),
-                                                    [&](const ParamField& field) { return field.name == name; });
+        const bool applies = setting || hasParam(info.schema, name);
         if (!applies)
             continue;
         std::vector<nlohmann::json> product;
@@ -129,13 +128,7 @@ RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run)
     json["method"] = run.method;
     json["shots"] = run.shots;
     json["seed"] = run.seed;
-    // The sweep's options go to the methods that have them (pool_size to L2P, not to seq-ft).
-    const ParamSchema& schema = findStrategy(run.method).schema;
-    nlohmann::json own = nlohmann::json::object();
-    for (const auto& [name, value] : plan.base.options.items())
-        if (std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; }))
-            own[name] = value;
-    json["options"] = own;
+    json["options"] = paramsOf(findStrategy(run.method).schema, plan.base.options);
     for (const auto& [name, value] : run.options.items()) {
         if (isGridSetting(name))
             json[name] = value;
@@ -187,15 +180,11 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
     plan.seeds = seeds;
     plan.grid = grid;
     for (const auto& [name, value] : base.options.items())
-        if (std::none_of(methods.begin(), methods.end(), [&](const std::string& method) {
-                const ParamSchema& schema = findStrategy(method).schema;
-                return std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; });
-            }))
+        if (std::none_of(methods.begin(), methods.end(), [&](const std::string& method) { return hasParam(findStrategy(method).schema, name); }))
             throw Error("--opt " + name + ": none of the sweep's methods has this option");
     for (const auto& [name, values] : grid) {
         const bool known = isGridSetting(name) || std::any_of(methods.begin(), methods.end(), [&](const std::string& method) {
-                               const ParamSchema& schema = findStrategy(method).schema;
-                               return std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; });
+                               return hasParam(findStrategy(method).schema, name);
                            });
         if (!known) {
             std::string settings;
@@ -209,14 +198,16 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
     for (const std::string& dataset : datasets)
         for (const std::string& method : methods) {
             const StrategyInfo& info = findStrategy(method);
-            // A method that ignores the training images (zero-shot) gives one result per dataset: one run.
+            // A method that ignores the training images (zero-shot) runs at the last shot count only, and at
+            // the first seed unless the seed samples the test images.
             const bool usesImages = info.capabilities.usesTrainingImages;
+            const bool everySeed = seedMatters(info, base);
             for (const nlohmann::json& point : gridPoints(grid, info)) {
                 std::string pointName;
                 for (const auto& [name, value] : point.items())
                     pointName += safePart(name) + valuePart(value) + "-";
                 for (int shot : usesImages ? shots : std::vector<int>{shots.back()})
-                    for (int seed : usesImages ? seeds : std::vector<int>{seeds.front()}) {
+                    for (int seed : everySeed ? seeds : std::vector<int>{seeds.front()}) {
                         SweepRun run;
                         run.index = static_cast<int>(plan.runs.size());
                         run.dataset = dataset;
@@ -460,9 +451,10 @@ std::vector<RunState> sweepStates(const SweepPlan& plan)
     return states;
 }
 
-int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&, const std::string& line)>& log, RunControl* control)
+int runSweepHere(const SweepPlan& plan, const SweepHereCallbacks& callbacks, RunControl* control, CellBackbones* backbones)
 {
-    std::map<std::string, std::shared_ptr<const Backbone>> backbones;  // by what loadCellBackbone reads
+    CellBackbones ownBackbones;
+    CellBackbones& loaded = backbones ? *backbones : ownBackbones;
     int finished = 0;
     for (const SweepRun& run : plan.runs) {
         if (control && control->stopRequested())
@@ -470,26 +462,25 @@ int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&
         if (runFolderState(run.folder) == RunState::Finished)
             continue;
         const RunSettings settings = runSettingsOf(plan, run);
-        const std::string key = settings.model + "\n" + settings.vocab + "\n" + settings.device + "\n" +
-                                (findProtocol(settings.protocol).needsVocabulary ? "text" : "image");
-        if (!backbones.count(key))
-            backbones[key] = std::make_shared<const Backbone>(loadCellBackbone(settings));
+        const Backbone& backbone = loaded.of(settings);
         RunStore store = RunStore::open(run.folder);
         // Another process (a second sweep of this folder, a Slurm task) may run it: this one moves on.
         const std::optional<FolderLock> lock = store.tryLock();
         if (!lock) {
-            if (log)
-                log(run, "run by process " + std::to_string(FolderLock::holderPid(run.folder)) + "; skipped here");
+            if (callbacks.onLog)
+                callbacks.onLog(run, "run by process " + std::to_string(FolderLock::holderPid(run.folder)) + "; skipped here");
             continue;
         }
         if (runFolderState(run.folder) == RunState::Finished)
             continue;  // it finished while this process looked at others
-        CellCallbacks callbacks;
-        if (log)
-            callbacks.onLog = [&](const std::string& line) { log(run, line); };
-        const nlohmann::json results = runStudyCell(settings, *backbones[key], store, true, callbacks, control);
+        CellCallbacks cellCallbacks;
+        if (callbacks.onLog)
+            cellCallbacks.onLog = [&](const std::string& line) { callbacks.onLog(run, line); };
+        const nlohmann::json results = runStudyCell(settings, backbone, store, true, cellCallbacks, control);
         if (results.value("status", "") == "finished")
             ++finished;
+        if (callbacks.onRunDone)
+            callbacks.onRunDone(run, results);
     }
     return finished;
 }

@@ -16,6 +16,7 @@
 
 namespace tunebench {
 
+class CellBackbones;
 class RunControl;
 
 struct SweepRun
@@ -105,11 +106,18 @@ struct SlurmOptions
 // DIR/logs/%x_%A_%a.out (appended, so a requeued task keeps its first attempt's lines).
 std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli);
 
+// What the in-process executor reports, on its thread; either may be empty.
+struct SweepHereCallbacks
+{
+    std::function<void(const SweepRun&, const std::string& line)> onLog;  // each run's lines
+    std::function<void(const SweepRun&, const nlohmann::json& results)> onRunDone;  // each run it ran, as it ends
+};
 // The in-process executor: the plan's unfinished runs one after another in this process, each through its
-// protocol (runStudyCell, resuming what its folder holds), one backbone per model. `log` gets each run's
-// lines. Returns how many runs finished; a stop requested on `control` ends it after the current run.
-int runSweepHere(const SweepPlan& plan, const std::function<void(const SweepRun&, const std::string& line)>& log = {},
-                 RunControl* control = nullptr);
+// protocol (runStudyCell, resuming what its folder holds), one backbone per model (from `backbones` when
+// given: a caller that loaded one already). A run another process holds is skipped. Returns how many runs
+// finished; a stop requested on `control` ends it after the current run.
+int runSweepHere(const SweepPlan& plan, const SweepHereCallbacks& callbacks = {}, RunControl* control = nullptr,
+                 CellBackbones* backbones = nullptr);
 
 // One cell of the collected table: a dataset, method, grid point and shot count over its finished seeds.
 struct SweepCell

@@ -32,6 +32,11 @@ using ParamSchema = std::vector<ParamField>;
 // Validates `given` against the schema (unknown names, wrong types, out-of-range values are Errors
 // naming the option) and fills defaults.
 nlohmann::json resolveParams(const ParamSchema& schema, const nlohmann::json& given);
+// Whether the schema has an option called `name`.
+bool hasParam(const ParamSchema& schema, const std::string& name);
+// The entries of `options` that the schema has: a study's --opt values go to the methods that have them
+// (pool_size to L2P, not to seq-ft).
+nlohmann::json paramsOf(const ParamSchema& schema, const nlohmann::json& options);
 
 // What views and the experiment layer ask instead of a strategy's name.
 struct StrategyCapabilities

@@ -101,6 +101,20 @@ std::int64_t Strategy::trainableParameterCount()
     return count;
 }
 
+bool hasParam(const ParamSchema& schema, const std::string& name)
+{
+    return std::any_of(schema.begin(), schema.end(), [&](const ParamField& field) { return field.name == name; });
+}
+
+nlohmann::json paramsOf(const ParamSchema& schema, const nlohmann::json& options)
+{
+    nlohmann::json own = nlohmann::json::object();
+    for (const auto& [name, value] : options.items())
+        if (hasParam(schema, name))
+            own[name] = value;
+    return own;
+}
+
 nlohmann::json resolveParams(const ParamSchema& schema, const nlohmann::json& given)
 {
     if (!given.is_null() && !given.is_object())

@@ -167,7 +167,7 @@ JobHost::Work AdaptationPanel::prepareJob(const QList<int>& seeds)
     m_curves->replot();
     int runsTotal = 0;
     for (const std::string& method : settings.methods)
-        runsTotal += findStrategy(method).capabilities.usesTrainingImages ? static_cast<int>(settings.seeds.size()) : 1;
+        runsTotal += seedMatters(findStrategy(method), settings.base) ? static_cast<int>(settings.seeds.size()) : 1;
     setStatus(tr("Opening the source and target domains ..."));
 
     QPointer<AdaptationPanel> self(this);
