@@ -458,6 +458,10 @@ private Q_SLOTS:
             {"info", "--model", QString::fromStdString(hf.string())},
             {"tokenize", "--vocab", f, "x"},
             {"train", "--config", f},
+            // Images: the decode read the whole file, so a FIFO hung encode and classify.
+            {"encode", "--model", m_root + "/tiny.safetensors", "--vocab", m_vocab, "--image", f},
+            {"classify", "--model", m_root + "/tiny.safetensors", "--vocab", m_vocab, "--class", "cat", "--class", "dog", "--image", m_imageA,
+             "--image", f},
         };
         for (const QStringList& args : cases) {
             QElapsedTimer timer;
@@ -468,6 +472,8 @@ private Q_SLOTS:
             QVERIFY2(r.err.find("not a regular file") != std::string::npos || r.err.find("fifo") != std::string::npos,
                      qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
             QVERIFY(timer.elapsed() < 2000);
+            if (args.contains("--image"))
+                QVERIFY2(r.err.find(fifo) != std::string::npos, r.err.c_str());
         }
     }
 

@@ -12,6 +12,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/io/RegularFile.h"
 
 namespace tunebench {
 
@@ -375,8 +376,13 @@ cv::Mat decodeImage(const std::string& path)
     const fs::file_status status = fs::status(filePath, ec);
     if (!fs::exists(status))
         throw Error("cannot read image " + quoted(path) + ": file not found");
-    if (fs::is_directory(status))
-        throw Error("cannot read image " + quoted(path) + ": is a directory");
+    // Opening a FIFO would block until a writer comes and a device never ends: refuse all but regular files.
+    if (!fs::is_regular_file(status)) {
+        struct stat info {};
+        const bool known = ::stat(path.c_str(), &info) == 0;
+        throw Error("cannot read image " + quoted(path) + ": it is " + (known ? fileKindName(info.st_mode) : "not a regular file") +
+                    (known ? ", not a regular file" : ""));
+    }
 
     std::ifstream file(filePath, std::ios::binary);
     if (!file)
