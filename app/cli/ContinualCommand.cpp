@@ -44,7 +44,7 @@ int runContinual(const CliArgs& args)
     base.epochs = args.intValue("epochs-per-task", 5);
     base.batchSize = args.intValue("batch-size", 0);
     base.shots = args.intValue("train-per-class", 0);
-    base.loaderThreads = args.intValue("loader-threads", 0);
+    base.loaderThreads = intAtLeast(args, "loader-threads", 0, 0);
     const nlohmann::json options = parseOptions(args.values("opt"));
     if (base.epochs < 1)
         throw Error("--epochs-per-task must be at least 1, got " + std::to_string(base.epochs));
@@ -59,7 +59,7 @@ int runContinual(const CliArgs& args)
         if (!args.value("tasks"))
             throw Error("--tasks T is required for the class-incremental protocol");
         base.dataset = *dataset;
-        base.protocolOptions["tasks"] = args.intValue("tasks", 0);
+        base.protocolOptions["tasks"] = intAtLeast(args, "tasks", 0, 2);  // one task is plain training: train
     } else {
         base.protocolOptions["datasets"] = splitComma(args.value("datasets", ""));
     }
@@ -80,7 +80,7 @@ int runContinual(const CliArgs& args)
 
     std::string stream;
     const std::vector<ContinualTask> tasks = continualStream(base, &stream, [](const std::string& line) { std::cerr << line << "\n"; });
-    if (protocol == "domain" && args.value("tasks") && args.intValue("tasks", 0) != static_cast<int>(tasks.size()))
+    if (protocol == "domain" && args.value("tasks") && intAtLeast(args, "tasks", 0, 2) != static_cast<int>(tasks.size()))
         throw Error("--tasks " + *args.value("tasks") + " does not match the " + std::to_string(tasks.size()) + " datasets of --datasets");
     configureThreads(base.threads);
     // The image tower only: no vocabulary is needed, even for a CLIP model.

@@ -182,14 +182,16 @@ int runEval(const CliArgs& args)
     const std::string split = args.value("split", "test");
     if (split != "test" && split != "val" && split != "train")
         throw Error("--split must be test, val or train, got '" + split + "'");
-    const int loaderThreads = args.intValue("loader-threads", 0);
+    const int loaderThreads = intAtLeast(args, "loader-threads", 0, 0);
+    const auto seed = static_cast<std::uint64_t>(intAtLeast(args, "seed", 1, 0));
+    const int shots = intAtLeast(args, "shots", 0, 0);
     setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
     const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
     if (!backbone.tokenizer)
         throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
     DatasetIndex dataset = openDatasetLogged(*datasetName);
-    if (const int shots = args.intValue("shots", 0); shots > 0)
-        dataset = applyFewShot(dataset, {shots, static_cast<std::uint64_t>(args.intValue("seed", 1))});
+    if (shots > 0)
+        dataset = applyFewShot(dataset, {shots, seed});
     const bool baseNew = args.flag("base-new");
     const DatasetIndex first = baseNew ? subsampleClasses(dataset, ClassSubset::Base) : dataset;
     const int resolution = backbone.checkpoint.spec.vision.imageSize;
@@ -215,7 +217,7 @@ int runEval(const CliArgs& args)
         nlohmann::json options = parseOptions(args.values("opt"));
         if (auto templ = args.value("template"))
             options["template"] = *templ;
-        torch::manual_seed(static_cast<std::uint64_t>(args.intValue("seed", 1)));
+        torch::manual_seed(seed);
         strategy = findStrategy(method).create();
         strategy->attach(backbone.build(), setup, options);
         if (strategy->needsTraining())
