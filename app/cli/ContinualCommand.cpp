@@ -59,7 +59,10 @@ int runContinual(const CliArgs& args)
         if (!args.value("tasks"))
             throw Error("--tasks T is required for the class-incremental protocol");
         base.dataset = *dataset;
-        base.protocolOptions["tasks"] = intAtLeast(args, "tasks", 0, 2);  // one task is plain training: train
+        const int taskCount = args.intValue("tasks", 0);
+        if (taskCount < 2)
+            throw Error("--tasks " + std::to_string(taskCount) + ": a stream needs at least 2 tasks (one task is plain training: use train)");
+        base.protocolOptions["tasks"] = taskCount;
     } else {
         base.protocolOptions["datasets"] = splitComma(args.value("datasets", ""));
     }
@@ -80,7 +83,7 @@ int runContinual(const CliArgs& args)
 
     std::string stream;
     const std::vector<ContinualTask> tasks = continualStream(base, &stream, [](const std::string& line) { std::cerr << line << "\n"; });
-    if (protocol == "domain" && args.value("tasks") && intAtLeast(args, "tasks", 0, 2) != static_cast<int>(tasks.size()))
+    if (protocol == "domain" && args.value("tasks") && args.intValue("tasks", 0) != static_cast<int>(tasks.size()))
         throw Error("--tasks " + *args.value("tasks") + " does not match the " + std::to_string(tasks.size()) + " datasets of --datasets");
     configureThreads(base.threads);
     // The image tower only: no vocabulary is needed, even for a CLIP model.
