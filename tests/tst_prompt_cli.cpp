@@ -440,6 +440,18 @@ private Q_SLOTS:
         const json printed = json::parse(resumed.out);
         QCOMPARE(printed, json::parse(before));
         QVERIFY(printed["train"]["final_loss"].get<double>() > 0);
+
+        // train --run-folder (how a sweep's executors name a planned folder) of the finished run: the same
+        // answer; it used to train the run again and rewrite its results.json.
+        const auto modified = fs::last_write_time(run / "results.json");
+        const auto planned = runCli({"train", "--run-folder", QString::fromStdString(run.string()), "--threads", "1"});
+        QVERIFY2(planned.exitCode == 0, planned.err.c_str());
+        QCOMPARE(std::count(planned.err.begin(), planned.err.end(), '\n'), std::ptrdiff_t(1));
+        QVERIFY2(planned.err.find(run.string() + ": the run is finished") != std::string::npos, planned.err.c_str());
+        QCOMPARE(json::parse(planned.out), json::parse(before));
+        std::ifstream third(run / "results.json", std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(third), std::istreambuf_iterator<char>()), before);
+        QVERIFY(fs::last_write_time(run / "results.json") == modified);
     }
 
     // A learned context longer than the text tower's context, and a prompt export of a format this build

@@ -131,13 +131,16 @@ int runTrain(const CliArgs& args)
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
+    const RunSettings folderSettings = settings;  // what the folder ran with, before --config and the flags
     if (auto configPath = args.value("config"); configPath && !args.value("resume")) {
         const auto config = RunStore::readJsonFile(*configPath);
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config, *configPath);
     }
-    const RunSettings stored = settings;
+    const RunSettings stored = store ? folderSettings : settings;
     settings = settingsFromArgs(args, settings);
-    if (args.value("resume") && isFinishedWith(*store, stored, settings)) {
+    // --resume and --run-folder alike: a finished run is not trained again (a sweep's folder that
+    // finished would otherwise be rerun and its results.json rewritten).
+    if (store && isFinishedWith(*store, stored, settings)) {
         // Nothing is left to train: its results stand as written (re-running would only re-time them).
         std::cerr << store->folder() << ": the run is finished; its results.json is kept as it is\n";
         std::cout << store->readResults().dump() << std::endl;
