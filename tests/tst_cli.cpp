@@ -419,6 +419,24 @@ private Q_SLOTS:
             {{"compare", "--model", model, "--seeds", "1,"}, "--seeds"},
             {{"compare", "--model", model, "--max-test-images", "-5"}, "--max-test-images"},
             {{"adapt", "--model", model, "--source", "fashion-mnist", "--target", "fashion-mnist:sketch", "--seeds", "1,,2"}, "--seeds"},
+            {{"eval", "--model", model, "--dataset", "fashion-mnist", "--seed", "-1"}, "--seed"},
+            {{"eval", "--model", model, "--dataset", "fashion-mnist", "--loader-threads", "-1"}, "--loader-threads"},
+            {{"info", "--model", model, "--threads", "-4"}, "--threads"},
+            {{"continual", "--model", model, "--dataset", "fashion-mnist", "--tasks", "0"}, "--tasks"},
+            {{"continual", "--model", model, "--dataset", "fashion-mnist", "--tasks", "-2"}, "--tasks"},
+            {{"continual", "--model", model, "--dataset", "fashion-mnist", "--tasks", "1"}, "--tasks"},
+            {{"continual", "--model", model, "--dataset", "fashion-mnist", "--tasks", "5", "--loader-threads", "-1"}, "--loader-threads"},
+            {{"pretrain", "--patch", "0"}, "--patch"},
+            {{"pretrain", "--epochs", "0"}, "--epochs"},
+            {{"pretrain", "--seed", "-1"}, "--seed"},
+            {{"pretrain", "--batch-size", "1"}, "--batch-size"},
+            {{"pretrain", "--lr", "0"}, "--lr"},
+            {{"pretrain", "--weight-decay", "-0.1"}, "--weight-decay"},
+            {{"pretrain", "--width", "129"}, "--width"},
+            {{"pretrain", "--max-steps", "-1"}, "--max-steps"},
+            {{"params", "--model", "vit-b16", "--strategy", "linear-probe", "--classes", "0"}, "--classes"},
+            {{"params", "--model", "vit-b16", "--strategy", "linear-probe", "--classes", "100000000"}, "--classes"},
+            {{"params", "--model", "vit-b16", "--strategy", "linear-probe", "--tasks", "-1"}, "--tasks"},
         };
         for (const auto& [args, needle] : flags) {
             const CliResult r = runCli(args);
@@ -458,6 +476,10 @@ private Q_SLOTS:
             {"info", "--model", QString::fromStdString(hf.string())},
             {"tokenize", "--vocab", f, "x"},
             {"train", "--config", f},
+            // Images: the decode read the whole file, so a FIFO hung encode and classify.
+            {"encode", "--model", m_root + "/tiny.safetensors", "--vocab", m_vocab, "--image", f},
+            {"classify", "--model", m_root + "/tiny.safetensors", "--vocab", m_vocab, "--class", "cat", "--class", "dog", "--image", m_imageA,
+             "--image", f},
         };
         for (const QStringList& args : cases) {
             QElapsedTimer timer;
@@ -468,6 +490,8 @@ private Q_SLOTS:
             QVERIFY2(r.err.find("not a regular file") != std::string::npos || r.err.find("fifo") != std::string::npos,
                      qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
             QVERIFY(timer.elapsed() < 2000);
+            if (args.contains("--image"))
+                QVERIFY2(r.err.find(fifo) != std::string::npos, r.err.c_str());
         }
     }
 

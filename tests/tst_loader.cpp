@@ -192,7 +192,7 @@ private Q_SLOTS:
     void imagesOverThePixelLimitAreRefusedFromTheirHeader();
 };
 
-// Issue 32 (15): memory grows with pixels, not file size. PNG, JPEG, BMP and WebP headers give the size;
+// Issue 32 (15): memory grows with pixels, not file size. The header of every format OpenCV decodes here gives the size;
 // an image over the limit is refused before decoding, naming its size and the limit.
 void TestLoader::imagesOverThePixelLimitAreRefusedFromTheirHeader()
 {
@@ -200,12 +200,24 @@ void TestLoader::imagesOverThePixelLimitAreRefusedFromTheirHeader()
     QVERIFY(temporary.isValid());
     const cv::Mat image(20, 30, CV_8UC3, cv::Scalar(10, 200, 30));
     int formats = 0;
-    for (const char* extension : {".png", ".jpg", ".bmp", ".webp"}) {
+    // Every format OpenCV writes here (EXR only with OPENCV_IO_ENABLE_OPENEXR): each header gives the size.
+    for (const char* extension : {".png", ".jpg", ".bmp", ".webp", ".tif", ".ppm", ".pgm", ".pam", ".sr", ".hdr", ".jp2", ".pfm"}) {
         const std::string path = (tempPath(temporary) / (std::string("wide") + extension)).string();
         if (!cv::haveImageWriter(path))
             continue;
+        const bool floats = std::string(extension) == ".hdr" || std::string(extension) == ".pfm";
+        cv::Mat written = image;
+        if (floats)
+            image.convertTo(written, CV_32FC3, 1.0 / 255);
+        if (std::string(extension) == ".pgm")
+            cv::cvtColor(image, written, cv::COLOR_BGR2GRAY);
+        try {
+            if (!cv::imwrite(path, written))
+                continue;
+        } catch (const cv::Exception&) {
+            continue;
+        }
         ++formats;
-        QVERIFY(cv::imwrite(path, image));
         std::ifstream in(path, std::ios::binary);
         const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
         const auto size = imageHeaderSize(bytes);
@@ -222,7 +234,16 @@ void TestLoader::imagesOverThePixelLimitAreRefusedFromTheirHeader()
         setMaxImagePixels(600);
         QCOMPARE(decodeImage(path).cols, 30);
     }
-    QVERIFY(formats >= 3);
+    QVERIFY(formats >= 8);
+    // OpenJPEG does not write an image as small as that; a JP2 file's size is in its jp2h box.
+    setMaxImagePixels(0);
+    const std::string jp2 = (tempPath(temporary) / "square.jp2").string();
+    if (cv::haveImageWriter(jp2) && cv::imwrite(jp2, cv::Mat(256, 320, CV_8UC3, cv::Scalar(1, 2, 3)))) {
+        std::ifstream in(jp2, std::ios::binary);
+        const auto size = imageHeaderSize(std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), {}));
+        QVERIFY2(size && size->first == 320 && size->second == 256, jp2.c_str());
+        QCOMPARE(decodeImage(jp2).cols, 320);
+    }
     setMaxImagePixels(0);
     QCOMPARE(maxImagePixels(), kDefaultMaxImagePixels);
 
@@ -236,6 +257,60 @@ void TestLoader::imagesOverThePixelLimitAreRefusedFromTheirHeader()
         refused = e.what();
     }
     QVERIFY2(refused.contains("huge.png") && refused.contains("20000 x 20000 pixels, over the limit of 50000000"), qPrintable(refused));
+
+    // The same claim in the other formats OpenCV decodes, written by hand: a few bytes of header each.
+    auto bytesOf = [](const std::string& text) { return std::vector<std::uint8_t>(text.begin(), text.end()); };
+    // 20000 = 0x4E20; TIFF: an IFD of two LONG entries, ImageWidth (256) and ImageLength (257).
+    const std::vector<std::uint8_t> tiffLittle = {'I', 'I', 42, 0, 8, 0, 0, 0, 2, 0, 0x00, 0x01, 4, 0, 1, 0, 0, 0, 0x20, 0x4E, 0, 0,
+                                                  0x01, 0x01, 4, 0, 1, 0, 0, 0, 0x20, 0x4E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    const std::vector<std::uint8_t> tiffBig = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 2, 0x01, 0x00, 0, 3, 0, 0, 0, 1, 0x4E, 0x20, 0, 0,
+                                               0x01, 0x01, 0, 3, 0, 0, 0, 1, 0x4E, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    std::vector<std::uint8_t> sunRaster = {0x59, 0xA6, 0x6A, 0x95, 0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 0, 0, 0, 24};
+    sunRaster.resize(64, 0);
+    std::vector<std::uint8_t> codestream = {0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0, 0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20};
+    codestream.resize(64, 0);
+    std::vector<std::uint8_t> exr = {0x76, 0x2F, 0x31, 0x01, 2, 0, 0, 0};
+    for (const std::string& text : {std::string("dataWindow"), std::string("box2i")})
+        exr.insert(exr.end(), text.c_str(), text.c_str() + text.size() + 1);
+    for (const std::uint8_t byte : {16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1F, 0x4E, 0, 0, 0x1F, 0x4E, 0, 0, 0})
+        exr.push_back(byte);
+    const std::vector<std::pair<std::string, std::vector<std::uint8_t>>> claims = {
+        {"huge.ppm", bytesOf("P6\n# a comment\n20000 20000\n255\n" + std::string(64, '\0'))},
+        {"huge.pgm", bytesOf("P5 20000\t20000 255 " + std::string(64, '\0'))},
+        {"huge.pam", bytesOf("P7\nWIDTH 20000\nHEIGHT 20000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" + std::string(64, '\0'))},
+        {"huge.pfm", bytesOf("PF\n20000 20000\n-1.0\n" + std::string(64, '\0'))},
+        {"huge.hdr", bytesOf("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 20000 +X 20000\n" + std::string(64, '\0'))},
+        {"huge.tif", tiffLittle},
+        {"huge-big-endian.tif", tiffBig},
+        {"huge.sr", sunRaster},
+        {"huge.j2k", codestream},
+        {"huge.exr", exr},
+    };
+    for (const auto& [name, bytes] : claims) {
+        const auto size = imageHeaderSize(bytes);
+        QVERIFY2(size && size->first == 20000 && size->second == 20000, name.c_str());
+        QString claimRefused;
+        try {
+            decodeImage(bytes, name);
+        } catch (const Error& e) {
+            claimRefused = e.what();
+        }
+        QVERIFY2(claimRefused.contains(QString::fromStdString(name)) && claimRefused.contains("20000 x 20000 pixels, over the limit"),
+                 qPrintable(claimRefused));
+    }
+    // A format without a size in a header this build reads (DICOM: 128 bytes, then "DICM") is not decoded at all.
+    std::vector<std::uint8_t> dicom(128, 0);
+    for (const char c : std::string("DICM"))
+        dicom.push_back(static_cast<std::uint8_t>(c));
+    dicom.resize(512, 0);
+    QVERIFY(!imageHeaderSize(dicom));
+    QString unknown;
+    try {
+        decodeImage(dicom, "scan.dcm");
+    } catch (const Error& e) {
+        unknown = e.what();
+    }
+    QVERIFY2(unknown.contains("scan.dcm") && unknown.contains("header gives no image size"), qPrintable(unknown));
 }
 
 void TestLoader::idxBatchesMatchEvalTransform()

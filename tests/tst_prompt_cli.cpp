@@ -212,16 +212,23 @@ private Q_SLOTS:
         const unsigned char header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
                                         0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0, 0, 0, 0, 0, 0};
         std::ofstream(root / "train" / "apple" / "huge.png", std::ios::binary).write(reinterpret_cast<const char*>(header), sizeof header);
+        // The same claim as a PPM and a TIFF (an IFD with ImageWidth and ImageLength), which OpenCV decoded unchecked.
+        std::ofstream(root / "train" / "apple" / "huge.ppm", std::ios::binary) << "P6\n20000 20000\n255\n" << std::string(64, '\0');
+        const unsigned char tiff[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 2, 0, 0x00, 0x01, 4, 0, 1, 0, 0, 0, 0x20, 0x4E, 0, 0,
+                                      0x01, 0x01, 4, 0, 1, 0, 0, 0, 0x20, 0x4E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        std::ofstream(root / "train" / "apple" / "huge.tif", std::ios::binary).write(reinterpret_cast<const char*>(tiff), sizeof tiff);
         const auto trained = runCli({"train", "--model", m_model, "--vocab", m_vocab, "--dataset", QString::fromStdString(root.string()),
                                      "--method", "coop", "--epochs", "1", "--batch-size", "4", "--opt", "n_ctx=4", "--runs", m_runs,
                                      "--threads", "2", "--max-image-pixels", "60000000"});
         QVERIFY2(trained.exitCode == 0, trained.err.c_str());
         const json results = json::parse(trained.out);
-        QCOMPARE(results["train"]["skipped_images"].get<int>(), 1);
-        QCOMPARE(results["problems"].size(), std::size_t(1));
-        QVERIFY2(results["problems"][0].get<std::string>().find("huge.png: 20000 x 20000 pixels, over the limit of 60000000") !=
-                     std::string::npos,
-                 results["problems"].dump().c_str());
+        QCOMPARE(results["train"]["skipped_images"].get<int>(), 3);
+        QCOMPARE(results["problems"].size(), std::size_t(3));
+        for (const char* name : {"huge.png", "huge.ppm", "huge.tif"}) {
+            const std::string expected = std::string(name) + ": 20000 x 20000 pixels, over the limit of 60000000";
+            QVERIFY2(results["problems"].dump().find(expected) != std::string::npos, results["problems"].dump().c_str());
+            QVERIFY2(trained.err.find(expected) != std::string::npos, trained.err.c_str());
+        }
         const json config = json::parse(std::ifstream(fs::path(results["run"].get<std::string>()) / "config.json"));
         QCOMPARE(config["settings"]["max_image_pixels"].get<std::int64_t>(), std::int64_t(60000000));
         const auto refused = runCli({"eval", "--model", m_model, "--dataset", m_dataset, "--max-image-pixels", "0"});
@@ -472,6 +479,18 @@ private Q_SLOTS:
         const json printed = json::parse(resumed.out);
         QCOMPARE(printed, json::parse(before));
         QVERIFY(printed["train"]["final_loss"].get<double>() > 0);
+
+        // train --run-folder (how a sweep's executors name a planned folder) of the finished run: the same
+        // answer; it used to train the run again and rewrite its results.json.
+        const auto modified = fs::last_write_time(run / "results.json");
+        const auto planned = runCli({"train", "--run-folder", QString::fromStdString(run.string()), "--threads", "1"});
+        QVERIFY2(planned.exitCode == 0, planned.err.c_str());
+        QCOMPARE(std::count(planned.err.begin(), planned.err.end(), '\n'), std::ptrdiff_t(1));
+        QVERIFY2(planned.err.find(run.string() + ": the run is finished") != std::string::npos, planned.err.c_str());
+        QCOMPARE(json::parse(planned.out), json::parse(before));
+        std::ifstream third(run / "results.json", std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(third), std::istreambuf_iterator<char>()), before);
+        QVERIFY(fs::last_write_time(run / "results.json") == modified);
     }
 
     // A learned context longer than the text tower's context, and a prompt export of a format this build

@@ -85,6 +85,9 @@ CliArgs parseArguments(const Command& command, const std::vector<std::string>& w
             flags.insert(option.name);
     }
     CliArgs args(words, flags, &known);
+    // Every command takes --threads; 0 or less would silently become all cores.
+    if (args.value("threads") && args.intValue("threads", 0) < 1)
+        throw Error("--threads must be at least 1, got " + *args.value("threads"));
     const auto& positional = args.positional();
     if (command.positionals != kAnyPositionals && positional.size() > static_cast<std::size_t>(command.positionals))
         throw Error(command.name + ": unexpected argument '" + positional[static_cast<std::size_t>(command.positionals)] + "'");

@@ -44,7 +44,7 @@ int runContinual(const CliArgs& args)
     base.epochs = args.intValue("epochs-per-task", 5);
     base.batchSize = args.intValue("batch-size", 0);
     base.shots = args.intValue("train-per-class", 0);
-    base.loaderThreads = args.intValue("loader-threads", 0);
+    base.loaderThreads = intAtLeast(args, "loader-threads", 0, 0);
     const nlohmann::json options = parseOptions(args.values("opt"));
     if (base.epochs < 1)
         throw Error("--epochs-per-task must be at least 1, got " + std::to_string(base.epochs));
@@ -59,7 +59,10 @@ int runContinual(const CliArgs& args)
         if (!args.value("tasks"))
             throw Error("--tasks T is required for the class-incremental protocol");
         base.dataset = *dataset;
-        base.protocolOptions["tasks"] = args.intValue("tasks", 0);
+        const int taskCount = args.intValue("tasks", 0);
+        if (taskCount < 2)
+            throw Error("--tasks " + std::to_string(taskCount) + ": a stream needs at least 2 tasks (one task is plain training: use train)");
+        base.protocolOptions["tasks"] = taskCount;
     } else {
         base.protocolOptions["datasets"] = splitComma(args.value("datasets", ""));
     }

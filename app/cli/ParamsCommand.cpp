@@ -36,6 +36,8 @@ nlohmann::json parseOptions(const std::vector<std::string>& options)
     return out;
 }
 
+constexpr int kMaxClasses = 100'000;
+
 int runParams(const CliArgs& args)
 {
     configureThreads(args.intValue("threads", 0));
@@ -53,8 +55,9 @@ int runParams(const CliArgs& args)
     if (tasks < 1)
         throw Error("option --tasks must be at least 1, got " + std::to_string(tasks));
     const int classes = args.intValue("classes", 100);
-    if (classes < 2)
-        throw Error("option --classes must be at least 2, got " + std::to_string(classes));
+    // Each class is a head row and a prompt: far beyond ImageNet-21k's 21841 would only exhaust memory.
+    if (classes < 2 || classes > kMaxClasses)
+        throw Error("option --classes must be in [2, " + std::to_string(kMaxClasses) + "], got " + std::to_string(classes));
 
     const StrategyInfo& info = findStrategy(*strategyName);
     const nlohmann::json params = resolveParams(info.schema, parseOptions(args.values("opt")));

@@ -2,6 +2,7 @@
 // real one) on an image dataset rendered into several image domains, with web-like captions that name the
 // domain and the class in varied words (core/data/DemoCaptions.h). It produces the demo model.
 #include "app/cli/Commands.h"
+#include "app/cli/RunSetup.h"
 
 #include "core/Device.h"
 #include "core/Error.h"
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -111,9 +113,25 @@ int runPretrain(const CliArgs& args)
     configureThreads(args.intValue("threads", 0));
     const std::string datasetName = args.value("dataset", "fashion-mnist");
     const fs::path out = args.value("out", "runs/pretrain-" + datasetName);
-    const int epochs = args.intValue("epochs", 5);
-    const int batchSize = args.intValue("batch-size", 256);
-    const std::uint64_t seed = static_cast<std::uint64_t>(args.intValue("seed", 1));
+    // Every number is checked before the dataset opens: one out of range is refused, never replaced.
+    const int epochs = intAtLeast(args, "epochs", 5, 1);
+    const int batchSize = intAtLeast(args, "batch-size", 256, 2);  // a contrastive batch needs two images
+    const std::uint64_t seed = static_cast<std::uint64_t>(intAtLeast(args, "seed", 1, 0));
+    const int merges = intAtLeast(args, "merges", 1000, 0);
+    const int width = intAtLeast(args, "width", 128, 1);
+    const int layers = intAtLeast(args, "layers", 4, 1);
+    const int maxSteps = intAtLeast(args, "max-steps", 0, 0);
+    const int patchGiven = intAtLeast(args, "patch", 0, 1);  // 0: not given, the default depends on the images
+    const double lr = args.doubleValue("lr", 1e-3);
+    if (!(lr > 0))
+        throw Error("--lr must be a positive number, got " + *args.value("lr"));
+    const double weightDecay = args.doubleValue("weight-decay", 0.05);
+    if (weightDecay < 0)
+        throw Error("--weight-decay must be at least 0, got " + *args.value("weight-decay"));
+    // demoSpec gives the towers width / 64 heads, which must split the width evenly.
+    if (const int heads = std::max(1, width / 64); width % heads != 0)
+        throw Error("--width " + std::to_string(width) + " does not split into " + std::to_string(heads) +
+                    " attention heads of equal width (use a multiple of 64)");
     const auto device = chooseDevice(args.value("device", "auto"));
     const auto start = std::chrono::steady_clock::now();
 
@@ -128,7 +146,7 @@ int runPretrain(const CliArgs& args)
     const CaptionCorpus corpus = buildCaptionCorpus(classes, domains);
     const fs::path modelDir = out / "model";
     fs::create_directories(modelDir);
-    writeHuggingFaceVocabulary(trainBpe(corpus.captions, args.intValue("merges", 1000)), modelDir.string());
+    writeHuggingFaceVocabulary(trainBpe(corpus.captions, merges), modelDir.string());
     const ClipTokenizer tokenizer = ClipTokenizer::load(modelDir.string());
     std::vector<std::string> domainNames;
     for (int domain : domains)
@@ -146,10 +164,10 @@ int runPretrain(const CliArgs& args)
     std::cerr << "pretrain: " << corpus.captions.size() << " captions over " << domains.size() << " image domains\n";
 
     const int resolution = dataset->idxTrain ? dataset->idxTrain->rows : 224;
-    const int patch = args.intValue("patch", resolution == 28 ? 7 : 16);
+    const int patch = patchGiven > 0 ? patchGiven : resolution == 28 ? 7 : 16;
     if (resolution % patch != 0)
         throw Error("--patch " + std::to_string(patch) + " does not divide the image size " + std::to_string(resolution));
-    const ModelSpec spec = demoSpec(tokenizer, resolution, patch, args.intValue("width", 128), args.intValue("layers", 4));
+    const ModelSpec spec = demoSpec(tokenizer, resolution, patch, width, layers);
     torch::manual_seed(seed);
     ClipModel model(spec);
     model->to(device);
@@ -169,14 +187,14 @@ int runPretrain(const CliArgs& args)
 
     TrainerConfig config;
     config.optimizer = "adamw";
-    config.lr = args.doubleValue("lr", 1e-3);
-    config.weightDecay = args.doubleValue("weight-decay", 0.05);
+    config.lr = lr;
+    config.weightDecay = weightDecay;
     config.adamBeta2 = 0.98;
     config.epochs = epochs;
     config.warmupEpochs = 0;
     config.cosinePerStep = true;
     config.gradClipNorm = 1.0;
-    config.maxSteps = args.intValue("max-steps", 0);
+    config.maxSteps = maxSteps;
     config.checkpointDir = (out / "checkpoint").string();
     config.resume = args.flag("resume");
     writeJsonFile(out / "config.json", {{"command", "pretrain"},

@@ -133,13 +133,16 @@ int runTrain(const CliArgs& args)
         settings = RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json");
         resume = true;
     }
+    const RunSettings folderSettings = settings;  // what the folder ran with, before --config and the flags
     if (auto configPath = args.value("config"); configPath && !args.value("resume")) {
         const auto config = RunStore::readJsonFile(*configPath);
         settings = RunSettings::fromJson(config.contains("settings") ? config["settings"] : config, *configPath);
     }
-    const RunSettings stored = settings;
+    const RunSettings stored = store ? folderSettings : settings;
     settings = settingsFromArgs(args, settings);
-    if (args.value("resume") && isFinishedWith(*store, stored, settings)) {
+    // --resume and --run-folder alike: a finished run is not trained again (a sweep's folder that
+    // finished would otherwise be rerun and its results.json rewritten).
+    if (store && isFinishedWith(*store, stored, settings)) {
         // Nothing is left to train: its results stand as written (re-running would only re-time them).
         std::cerr << store->folder() << ": the run is finished; its results.json is kept as it is\n";
         std::cout << store->readResults().dump() << std::endl;
@@ -184,14 +187,16 @@ int runEval(const CliArgs& args)
     const std::string split = args.value("split", "test");
     if (split != "test" && split != "val" && split != "train")
         throw Error("--split must be test, val or train, got '" + split + "'");
-    const int loaderThreads = args.intValue("loader-threads", 0);
+    const int loaderThreads = intAtLeast(args, "loader-threads", 0, 0);
+    const auto seed = static_cast<std::uint64_t>(intAtLeast(args, "seed", 1, 0));
+    const int shots = intAtLeast(args, "shots", 0, 0);
     setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
     const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
     if (!backbone.tokenizer)
         throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
     DatasetIndex dataset = openDatasetLogged(*datasetName);
-    if (const int shots = args.intValue("shots", 0); shots > 0)
-        dataset = applyFewShot(dataset, {shots, static_cast<std::uint64_t>(args.intValue("seed", 1))});
+    if (shots > 0)
+        dataset = applyFewShot(dataset, {shots, seed});
     const bool baseNew = args.flag("base-new");
     const DatasetIndex first = baseNew ? subsampleClasses(dataset, ClassSubset::Base) : dataset;
     const int resolution = backbone.checkpoint.spec.vision.imageSize;
@@ -217,7 +222,7 @@ int runEval(const CliArgs& args)
         nlohmann::json options = parseOptions(args.values("opt"));
         if (auto templ = args.value("template"))
             options["template"] = *templ;
-        torch::manual_seed(static_cast<std::uint64_t>(args.intValue("seed", 1)));
+        torch::manual_seed(seed);
         strategy = findStrategy(method).create();
         strategy->attach(backbone.build(), setup, options);
         if (strategy->needsTraining())

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/io/RegularFile.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/IdxFile.h"
@@ -181,6 +182,7 @@ std::vector<std::string> listImages(const fs::path& classFolder, ProblemLog& pro
 // The lines of a small text file (class lists, split lists), without line ends or a UTF-8 BOM.
 std::vector<std::string> readLines(const fs::path& path)
 {
+    requireRegularFile(utf8(path));
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(utf8(path) + ": cannot open file");
@@ -350,6 +352,7 @@ void readSplitJson(DatasetIndex& dataset, const fs::path& splitFile, const fs::p
                    ProblemLog& problems, const DatasetProgress& progress)
 {
     const std::string fileName = utf8(splitFile);
+    requireRegularFile(fileName, "split file");
     std::ifstream in(splitFile, std::ios::binary);
     if (!in)
         throw Error(fileName + ": cannot open split file");

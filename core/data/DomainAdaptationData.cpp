@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/io/RegularFile.h"
 
 #include <algorithm>
 #include <fstream>
@@ -40,6 +41,7 @@ fs::path cleanFolder(const fs::path& folder)
 void readLabelledList(const fs::path& list, const fs::path& base, std::size_t nameComponent, std::vector<Sample>& samples,
                       std::map<int, std::string>& nameOfLabel)
 {
+    requireRegularFile(utf8(list), "image list");
     std::ifstream in(list, std::ios::binary);
     if (!in)
         throw Error(utf8(list) + ": cannot be read");

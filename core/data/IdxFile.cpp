@@ -1,6 +1,7 @@
 #include "core/data/IdxFile.h"
 
 #include "core/Error.h"
+#include "core/io/RegularFile.h"
 
 #include <zlib.h>
 
@@ -19,7 +20,7 @@ constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t(1) << 36;
 class GzReader
 {
 public:
-    explicit GzReader(const std::string& path) : m_path(path), m_file(gzopen(path.c_str(), "rb"))
+    explicit GzReader(const std::string& path) : m_path(path), m_file((requireRegularFile(path), gzopen(path.c_str(), "rb")))
     {
         if (!m_file)
             throw Error(path + ": cannot open file");

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/io/RegularFile.h"
 
 namespace tunebench {
 
@@ -293,6 +296,201 @@ std::uint32_t littleEndian(const std::uint8_t* p, int bytes)
     return value;
 }
 
+std::uint64_t readUnsigned(const std::uint8_t* p, int bytes, bool bigEndian)
+{
+    std::uint64_t value = 0;
+    for (int i = 0; i < bytes; ++i)
+        value = (value << 8) | p[bigEndian ? i : bytes - 1 - i];
+    return value;
+}
+
+using HeaderSize = std::optional<std::pair<std::int64_t, std::int64_t>>;
+
+// TIFF (classic and BigTIFF): ImageWidth and ImageLength of the first IFD, the page OpenCV decodes.
+HeaderSize tiffSize(const std::uint8_t* b, std::size_t n)
+{
+    if (n < 8 || !((b[0] == 'I' && b[1] == 'I') || (b[0] == 'M' && b[1] == 'M')))
+        return std::nullopt;
+    const bool big = b[0] == 'M';
+    const std::uint64_t version = readUnsigned(b + 2, 2, big);
+    if (version != 42 && version != 43)
+        return std::nullopt;
+    const bool bigTiff = version == 43;
+    if (bigTiff && n < 16)
+        return std::nullopt;
+    const int countBytes = bigTiff ? 8 : 2, entryBytes = bigTiff ? 20 : 12, valueBytes = bigTiff ? 8 : 4;
+    const std::uint64_t ifd = bigTiff ? readUnsigned(b + 8, 8, big) : readUnsigned(b + 4, 4, big);
+    if (ifd >= n || n - ifd < std::uint64_t(countBytes))
+        return std::nullopt;
+    const std::uint64_t entries = readUnsigned(b + ifd, countBytes, big);
+    std::int64_t width = -1, height = -1;
+    for (std::uint64_t e = 0; e < entries; ++e) {
+        const std::uint64_t at = ifd + countBytes + e * entryBytes;
+        if (at + entryBytes > n)
+            break;
+        const std::uint64_t tag = readUnsigned(b + at, 2, big), type = readUnsigned(b + at + 2, 2, big);
+        // SHORT, LONG or LONG8; a value that fits is stored left-aligned in the value field.
+        const int size = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;
+        if ((tag != 256 && tag != 257) || size == 0 || size > valueBytes)
+            continue;
+        const auto value = static_cast<std::int64_t>(readUnsigned(b + at + entryBytes - valueBytes, size, big) & 0x7FFFFFFFFFFFFFFF);
+        (tag == 256 ? width : height) = value;
+    }
+    if (width < 0 || height < 0)
+        return std::nullopt;
+    return std::make_pair(width, height);
+}
+
+// The text headers of Netpbm (P1-P6: width height), PFM (PF/Pf: width height) and PAM (P7: WIDTH/HEIGHT lines).
+HeaderSize netpbmSize(const std::uint8_t* b, std::size_t n)
+{
+    if (n < 3 || b[0] != 'P' || !((b[1] >= '1' && b[1] <= '7') || b[1] == 'F' || b[1] == 'f'))
+        return std::nullopt;
+    std::size_t i = 2;
+    // The next whitespace-separated word; '#' starts a comment up to the end of the line (not in PFM, harmless).
+    auto word = [&]() -> std::string {
+        for (;;) {
+            while (i < n && std::isspace(b[i]))
+                ++i;
+            if (i < n && b[i] == '#') {
+                while (i < n && b[i] != '\n')
+                    ++i;
+                continue;
+            }
+            break;
+        }
+        std::string out;
+        while (i < n && !std::isspace(b[i]) && out.size() < 32)
+            out += static_cast<char>(b[i++]);
+        return out;
+    };
+    auto number = [](const std::string& text) -> std::int64_t {
+        if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return -1;
+        return std::stoll(text);
+    };
+    if (b[1] != '7') {
+        const std::int64_t width = number(word()), height = number(word());
+        if (width < 0 || height < 0)
+            return std::nullopt;
+        return std::make_pair(width, height);
+    }
+    std::int64_t width = -1, height = -1;
+    for (int words = 0; words < 64; ++words) {
+        const std::string key = word();
+        if (key.empty() || key == "ENDHDR")
+            break;
+        if (key == "WIDTH")
+            width = number(word());
+        else if (key == "HEIGHT")
+            height = number(word());
+    }
+    if (width < 0 || height < 0)
+        return std::nullopt;
+    return std::make_pair(width, height);
+}
+
+// Radiance HDR: "#?RADIANCE" (or "#?RGBE"), header lines, an empty line, then "-Y H +X W" (either axis first).
+HeaderSize radianceSize(const std::uint8_t* b, std::size_t n)
+{
+    const std::string head(reinterpret_cast<const char*>(b), std::min<std::size_t>(n, 64 * 1024));
+    if (head.rfind("#?", 0) != 0)
+        return std::nullopt;
+    const auto blank = head.find("\n\n");
+    if (blank == std::string::npos)
+        return std::nullopt;
+    std::istringstream line(head.substr(blank + 2, head.find('\n', blank + 2) - blank - 2));
+    std::string firstAxis, secondAxis;
+    std::int64_t first = -1, second = -1;
+    if (!(line >> firstAxis >> first >> secondAxis >> second) || firstAxis.size() != 2 || secondAxis.size() != 2 || first < 0 || second < 0)
+        return std::nullopt;
+    return firstAxis[1] == 'Y' ? std::make_pair(second, first) : std::make_pair(first, second);
+}
+
+// JPEG 2000: a bare codestream's SIZ marker, or the ihdr box inside a JP2 file's jp2h box.
+HeaderSize jpeg2000Size(const std::uint8_t* b, std::size_t n)
+{
+    if (n >= 24 && b[0] == 0xFF && b[1] == 0x4F && b[2] == 0xFF && b[3] == 0x51) {
+        const auto width = std::int64_t(bigEndian32(b + 8)) - bigEndian32(b + 16);
+        const auto height = std::int64_t(bigEndian32(b + 12)) - bigEndian32(b + 20);
+        if (width < 0 || height < 0)
+            return std::nullopt;
+        return std::make_pair(width, height);
+    }
+    static const std::uint8_t jp2Signature[] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
+    if (n < 12 || !std::equal(jp2Signature, jp2Signature + 12, b))
+        return std::nullopt;
+    // Boxes: length (0: to the end; 1: a 64-bit length follows), type, content.
+    std::size_t at = 0, end = n;
+    while (at + 8 <= end) {
+        std::uint64_t length = bigEndian32(b + at);
+        std::size_t headerBytes = 8;
+        if (length == 1) {
+            if (at + 16 > end)
+                break;
+            length = readUnsigned(b + at + 8, 8, true);
+            headerBytes = 16;
+        } else if (length == 0) {
+            length = end - at;
+        }
+        if (length < headerBytes || length > end - at)
+            break;
+        if (std::equal(b + at + 4, b + at + 8, "jp2h")) {
+            end = at + length;  // the superbox: walk its boxes
+            at += headerBytes;
+            continue;
+        }
+        if (std::equal(b + at + 4, b + at + 8, "ihdr") && length >= headerBytes + 8)
+            return std::make_pair<std::int64_t, std::int64_t>(bigEndian32(b + at + headerBytes + 4), bigEndian32(b + at + headerBytes));
+        at += length;
+    }
+    return std::nullopt;
+}
+
+// OpenEXR: the dataWindow attribute (box2i: xMin, yMin, xMax, yMax) of the first header.
+HeaderSize openExrSize(const std::uint8_t* b, std::size_t n)
+{
+    if (n < 8 || !(b[0] == 0x76 && b[1] == 0x2F && b[2] == 0x31 && b[3] == 0x01))
+        return std::nullopt;
+    std::size_t at = 8;
+    auto cString = [&]() -> std::string {
+        std::string out;
+        while (at < n && b[at] != 0 && out.size() < 256)
+            out += static_cast<char>(b[at++]);
+        ++at;  // the terminating zero
+        return out;
+    };
+    while (at < n) {
+        const std::string name = cString();
+        if (name.empty())
+            break;
+        const std::string type = cString();
+        if (at + 4 > n)
+            break;
+        const std::uint64_t size = littleEndian(b + at, 4);
+        at += 4;
+        if (size > n - at)
+            break;
+        if (name == "dataWindow" && type == "box2i" && size == 16) {
+            const auto coordinate = [&](int k) { return std::int64_t(static_cast<std::int32_t>(littleEndian(b + at + 4 * k, 4))); };
+            const std::int64_t width = coordinate(2) - coordinate(0) + 1, height = coordinate(3) - coordinate(1) + 1;
+            if (width < 0 || height < 0)
+                return std::nullopt;
+            return std::make_pair(width, height);
+        }
+        at += size;
+    }
+    return std::nullopt;
+}
+
+// Sun raster: the magic number, then width and height (big-endian).
+HeaderSize sunRasterSize(const std::uint8_t* b, std::size_t n)
+{
+    if (n < 32 || bigEndian32(b) != 0x59A66A95)
+        return std::nullopt;
+    return std::make_pair<std::int64_t, std::int64_t>(bigEndian32(b + 4), bigEndian32(b + 8));
+}
+
 } // namespace
 
 void setMaxImagePixels(std::int64_t pixels)
@@ -352,7 +550,12 @@ std::optional<std::pair<std::int64_t, std::int64_t>> imageHeaderSize(const std::
                 return std::nullopt;  // no frame header before the scan: a broken file, for the decoder to refuse
             i += 2 + ((std::size_t(b[i + 2]) << 8) | b[i + 3]);
         }
+        return std::nullopt;
     }
+    // The other formats OpenCV 4.6 decodes here (DICOM, through GDCM, has no reader: refused before decoding).
+    for (const auto reader : {tiffSize, netpbmSize, radianceSize, jpeg2000Size, openExrSize, sunRasterSize})
+        if (const HeaderSize size = reader(b, n))
+            return size;
     return std::nullopt;
 }
 
@@ -375,8 +578,13 @@ cv::Mat decodeImage(const std::string& path)
     const fs::file_status status = fs::status(filePath, ec);
     if (!fs::exists(status))
         throw Error("cannot read image " + quoted(path) + ": file not found");
-    if (fs::is_directory(status))
-        throw Error("cannot read image " + quoted(path) + ": is a directory");
+    // Opening a FIFO would block until a writer comes and a device never ends: refuse all but regular files.
+    if (!fs::is_regular_file(status)) {
+        struct stat info {};
+        const bool known = ::stat(path.c_str(), &info) == 0;
+        throw Error("cannot read image " + quoted(path) + ": it is " + (known ? fileKindName(info.st_mode) : "not a regular file") +
+                    (known ? ", not a regular file" : ""));
+    }
 
     std::ifstream file(filePath, std::ios::binary);
     if (!file)
@@ -404,12 +612,16 @@ cv::Mat decodeImage(const std::vector<std::uint8_t>& bytes, const std::string& n
 
     if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
         throw Error(prefix + "the file is larger than 2 GiB");
-    if (const auto size = imageHeaderSize(bytes)) {
-        const std::int64_t limit = maxImagePixels();
-        if (size->first * size->second > limit)
-            throw Error(prefix + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels, over the limit of " +
-                        std::to_string(limit) + " (--max-image-pixels); skipped");
-    }
+    // Decoding is only trusted with the size known from the header: OpenCV's own pixel limit is read once
+    // per process from OPENCV_IO_MAX_IMAGE_PIXELS (default 2^30), so it cannot follow --max-image-pixels.
+    const auto size = imageHeaderSize(bytes);
+    if (!size)
+        throw Error(prefix + "unknown format or corrupt data (its header gives no image size)");
+    const std::int64_t limit = maxImagePixels();
+    // Divided rather than multiplied: a TIFF or PAM header can claim sides whose product overflows.
+    if (size->first > 0 && size->second > limit / size->first)
+        throw Error(prefix + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels, over the limit of " +
+                    std::to_string(limit) + " (--max-image-pixels); skipped");
 
     cv::Mat decoded;
     try {

@@ -28,13 +28,15 @@ constexpr std::int64_t kDefaultMaxImagePixels = 50'000'000;
 // The limit decodeImage applies from now on, in this process (0 = the default).
 void setMaxImagePixels(std::int64_t pixels);
 std::int64_t maxImagePixels();
-// Width and height as a PNG, JPEG, BMP or WebP header gives them; nullopt for other formats or a header
-// cut short (OpenCV then checks its own limit, OPENCV_IO_MAX_IMAGE_PIXELS).
+// Width and height as the header of a format OpenCV decodes gives them (PNG, JPEG, BMP, WebP, TIFF, Netpbm,
+// PAM, PFM, Radiance HDR, Sun raster, JPEG 2000, OpenEXR); nullopt for other formats or a header cut short,
+// which decodeImage then refuses without decoding.
 std::optional<std::pair<std::int64_t, std::int64_t>> imageHeaderSize(const std::vector<std::uint8_t>& bytes);
 
 // Reads the file's bytes and decodes them with OpenCV. Grayscale becomes RGB, alpha is dropped, 16-bit
 // samples keep their high byte, EXIF orientation is ignored (PIL does not rotate either). Throws Error
-// naming the path when the file is missing, unreadable, corrupt, truncated or over maxImagePixels().
+// naming the path when the file is missing, not a regular file (a FIFO would block the read), unreadable,
+// corrupt, truncated, without a size in its header or over maxImagePixels().
 cv::Mat decodeImage(const std::string& path);
 cv::Mat decodeImage(const std::vector<std::uint8_t>& bytes, const std::string& nameForErrors);
 

@@ -91,6 +91,9 @@ FolderLock FolderLock::wait(const std::string& folder)
 
 long FolderLock::holderPid(const std::string& folder)
 {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(lockPath(folder), error))
+        return 0;  // reading a FIFO put there would block; no holder can be named then
     std::ifstream in(lockPath(folder));
     long pid = 0;
     return in >> pid ? pid : 0;

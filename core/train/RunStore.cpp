@@ -134,6 +134,7 @@ void RunStore::keepMetricsUpTo(int epochsDone, std::int64_t steps) const
     const fs::path path = fs::path(m_folder) / "metrics.jsonl";
     if (!fs::exists(path))
         return;
+    requireRegularFile(path.string(), "metrics");
     std::ifstream in(path);
     std::string line, kept;
     // The training lines come first; the first line past the checkpoint (or after training) ends what stays.
@@ -209,6 +210,7 @@ void RunStore::appendMetric(const nlohmann::json& record) const
 std::vector<nlohmann::json> RunStore::readMetrics() const
 {
     std::vector<nlohmann::json> records;
+    requireRegularFile((fs::path(m_folder) / "metrics.jsonl").string(), "metrics");
     std::ifstream in(fs::path(m_folder) / "metrics.jsonl");
     std::string line;
     while (std::getline(in, line)) {

@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/JsonFields.h"
+#include "core/io/RegularFile.h"
 #include "core/train/RunControl.h"
 
 #include <ATen/autocast_mode.h>
@@ -213,6 +214,7 @@ std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir)
         return std::nullopt;
     nlohmann::json manifest;
     {
+        requireRegularFile(manifestPath.string(), "checkpoint manifest");
         std::ifstream in(manifestPath);
         try {
             manifest = nlohmann::json::parse(in);
