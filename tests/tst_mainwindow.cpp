@@ -295,6 +295,21 @@ private Q_SLOTS:
             window->resize(1500, 1000);
             QVERIFY(window->grab().save(shot));
         }
+        // Show results on a stream opens it in the continual tab, not in the Base/New table; a seed shown
+        // already is replaced, not counted twice.
+        const int resultRows = child<ResultsPanel>(window, "resultsPanel")->runCount();
+        child<QComboBox>(window, "continualShownMethod")->setCurrentText("joint");
+        child<QTabWidget>(window, "resultTabs")->setCurrentWidget(child<QWidget>(window, "historyPanel"));
+        history->clearSelection();
+        for (int i = 0; i < history->topLevelItemCount(); ++i)
+            if (history->topLevelItem(i)->text(0).startsWith("continual-") && history->topLevelItem(i)->text(1) == "l2p")
+                history->topLevelItem(i)->setSelected(true);
+        QTest::mouseClick(child<QPushButton>(window, "historyOpen"), Qt::LeftButton);
+        QCOMPARE(child<QTabWidget>(window, "resultTabs")->currentWidget(), static_cast<QWidget*>(panel));
+        QCOMPARE(child<QComboBox>(window, "continualShownMethod")->currentText(), QString("l2p"));
+        QCOMPARE(child<HeatMap>(window, "continualMatrix")->rowCount(), 2);
+        QCOMPARE(panel->summaries()["l2p"].seeds, 1);
+        QCOMPARE(child<ResultsPanel>(window, "resultsPanel")->runCount(), resultRows);
         const QString exported = m_dir.path() + "/continual-export";
         QVERIFY(QDir().mkpath(exported));
         QVERIFY(child<QPushButton>(window, "continualExport")->isEnabled());

@@ -1000,6 +1000,10 @@
         <source>Export the learned prompt of %1 (%2): %3</source>
         <translation>导出 %1（%2）学到的提示：%3</translation>
     </message>
+    <message>
+        <source>Could not open run %1: %2</source>
+        <translation>无法打开运行 %1：%2</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::ModelPanel</name>

@@ -69,12 +69,8 @@ int runContinual(const CliArgs& args)
     std::vector<RunSettings> cells;
     for (const auto& method : methods)
         for (int seed : seeds) {
-            RunSettings cell = base;
             // "joint" in --methods is the protocol's joint training of L2P.
-            cell.method = method == "joint" ? "l2p" : method;
-            cell.protocolOptions["joint"] = method == "joint";
-            cell.seed = seed;
-            cell.options = paramsOf(findStrategy(cell.method).schema, options);
+            const RunSettings cell = continualCell(base, method == "joint" ? "l2p" : method, method == "joint", seed, options);
             if (!findStrategy(cell.method).capabilities.continual)
                 throw Error("--methods: '" + method + "' is not a continual-learning method (" + continualMethodList() + ")");
             findProtocol("continual").validate(cell);

@@ -532,6 +532,17 @@ ContinualSettings continualSettingsOf(const RunSettings& settings)
     return out;
 }
 
+RunSettings continualCell(const RunSettings& stream, const std::string& method, bool joint, int seed, const nlohmann::json& options)
+{
+    RunSettings cell = stream;
+    cell.protocol = "continual";
+    cell.method = method;
+    cell.seed = seed;
+    cell.options = paramsOf(findStrategy(method).schema, options);
+    cell.protocolOptions["joint"] = joint;
+    return cell;
+}
+
 std::vector<ContinualTask> continualStream(const RunSettings& settings, std::string* streamName,
                                            const std::function<void(const std::string&)>& progress)
 {

@@ -129,6 +129,11 @@ StudyProtocol continualProtocol();
 std::vector<ContinualTask> continualStream(const RunSettings& settings, std::string* streamName,
                                            const std::function<void(const std::string&)>& progress = {});
 ContinualSettings continualSettingsOf(const RunSettings& settings);
+// One cell of a continual study: `stream` (the settings its cells share: model, schedule and the protocol
+// options that name the stream) for one method, or that method's joint training, and one seed; of
+// `options`, those the method has.
+RunSettings continualCell(const RunSettings& stream, const std::string& method, bool joint, int seed,
+                          const nlohmann::json& options = nlohmann::json::object());
 // One cell of the continual protocol on `tasks` (continualStream's, or the caller's own copy of them) into
 // `store`: config.json, the stream's stages, results.json (status "failed" with the message when an
 // exception escapes, which is rethrown). The protocol's run and the workbench's tab both call it.

@@ -25,6 +25,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -62,40 +63,14 @@ std::vector<std::string> rowLabels(const QString& method)
 // What the worker thread runs: a copy of the settings, so that the form may change meanwhile.
 struct Job
 {
-    QString modelPath, dataset, runsRoot, device;
+    QString dataset, runsRoot;
     bool classIncremental = true;
     int tasks = 5;
     QStringList domains;
-    std::vector<ContinualSettings> runs;  // one per chosen method, then the joint training; the seed is set per run
+    // The continual protocol's cell of each chosen method, then of the joint training (what its config.json
+    // records, as the CLI's would); the seed is set per run.
+    std::vector<RunSettings> runs;
     QList<int> seeds;
-
-    // The continual protocol's cell of one run (what its config.json records, as the CLI's would).
-    RunSettings cell(const ContinualSettings& run) const
-    {
-        RunSettings cell;
-        cell.protocol = "continual";
-        cell.model = modelPath.toStdString();
-        cell.device = device.toStdString();
-        cell.method = run.method;
-        cell.seed = run.seed;
-        cell.options = run.options;
-        cell.epochs = run.epochsPerTask;
-        cell.batchSize = run.batchSize;
-        cell.shots = run.trainPerClass;
-        cell.loaderThreads = run.loaderThreads;
-        cell.protocolOptions = {{"stream", classIncremental ? "class" : "domain"}, {"joint", run.joint}, {"test_per_class", run.testPerClass},
-                                {"order_seed", seeds.front()}};
-        if (classIncremental) {
-            cell.dataset = dataset.toStdString();
-            cell.protocolOptions["tasks"] = tasks;
-        } else {
-            std::vector<std::string> names;
-            for (const QString& name : domains)
-                names.push_back(name.toStdString());
-            cell.protocolOptions["datasets"] = names;
-        }
-        return cell;
-    }
 };
 
 } // namespace
@@ -191,26 +166,33 @@ void ContinualPanel::updateOwnControls(bool running)
 JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
 {
     auto job = std::make_shared<Job>();
-    job->modelPath = model().path;
     job->dataset = dataset();
     job->runsRoot = runsRoot();
-    job->device = device();
     job->classIncremental = m_protocol->currentData().toString() == "class";
     job->tasks = m_taskCount->value();
     for (const QString& name : m_domains->text().split(',', Qt::SkipEmptyParts))
         job->domains << name.trimmed();
-    ContinualSettings base;
-    base.epochsPerTask = m_epochs->value();
-    base.trainPerClass = m_trainPerClass->value();
-    base.testPerClass = m_testPerClass->value();
-    for (const QString& method : chosenMethods()) {
-        job->runs.push_back(base);
-        job->runs.back().method = method.toStdString();
+    RunSettings stream;  // what the cells share
+    stream.model = model().path.toStdString();
+    stream.device = device().toStdString();
+    stream.epochs = m_epochs->value();
+    stream.shots = m_trainPerClass->value();
+    stream.protocolOptions = {{"stream", job->classIncremental ? "class" : "domain"},
+                              {"test_per_class", m_testPerClass->value()},
+                              {"order_seed", seeds.front()}};  // every seed sees the same stream
+    if (job->classIncremental) {
+        stream.dataset = job->dataset.toStdString();
+        stream.protocolOptions["tasks"] = job->tasks;
+    } else {
+        std::vector<std::string> names;
+        for (const QString& name : job->domains)
+            names.push_back(name.toStdString());
+        stream.protocolOptions["datasets"] = names;
     }
-    if (m_joint->isChecked()) {
-        job->runs.push_back(base);
-        job->runs.back().joint = true;
-    }
+    for (const QString& method : chosenMethods())
+        job->runs.push_back(continualCell(stream, method.toStdString(), false, seeds.front()));
+    if (m_joint->isChecked())
+        job->runs.push_back(continualCell(stream, jointTraining().method, true, seeds.front()));
     job->seeds = seeds;
 
     m_results.clear();
@@ -226,8 +208,8 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
 
     QPointer<ContinualPanel> self(this);
     return [self, job](const JobHost::Context& context) {
-        const Backbone backbone{job->modelPath.toStdString(), readCheckpoint(job->modelPath.toStdString()), nullptr,
-                                chooseDevice(job->device.toStdString())};
+        const RunSettings& first = job->runs.front();
+        const Backbone backbone{first.model, readCheckpoint(first.model), nullptr, chooseDevice(first.device)};
         std::vector<ContinualTask> tasks;
         if (job->classIncremental) {
             tasks = classIncrementalTasks(*cachedDataset(job->dataset.toStdString()), job->tasks, static_cast<std::uint64_t>(job->seeds.front()));
@@ -240,16 +222,16 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
         const std::string stream = continualStreamName(tasks, job->classIncremental, job->dataset.toStdString());
         const int stagesPerRun = static_cast<int>(tasks.size());
         // The joint training is one stage on every task at once.
-        auto stagesOf = [stagesPerRun](const ContinualSettings& run) { return run.joint ? 1 : stagesPerRun; };
+        auto stagesOf = [stagesPerRun](const RunSettings& run) { return continualSettingsOf(run).joint ? 1 : stagesPerRun; };
         int total = 0;
-        for (const ContinualSettings& run : job->runs)
+        for (const RunSettings& run : job->runs)
             total += static_cast<int>(job->seeds.size()) * stagesOf(run);
         int stagesDone = 0;
-        for (const ContinualSettings& run : job->runs) {
-            const QString method = QString::fromStdString(continualLabel(run));
+        for (const RunSettings& run : job->runs) {
+            const QString method = QString::fromStdString(continualLabel(continualSettingsOf(run)));
             for (int seed : job->seeds) {
-                ContinualSettings settings = run;
-                settings.seed = seed;
+                RunSettings cell = run;
+                cell.seed = seed;
                 ContinualCallbacks callbacks;
                 std::int64_t stepsBefore = 0, lastStage = -1, lastStep = 0;
                 callbacks.onStep = [&](int stage, const StepReport& report) {
@@ -272,13 +254,13 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
                 QString folder;
                 ContinualResult result;
                 if (job->runsRoot.isEmpty()) {
-                    result = runContinual(backbone, tasks, settings, callbacks, &context.control());
+                    result = runContinual(backbone, tasks, continualSettingsOf(cell), callbacks, &context.control());
                 } else {
                     RunStore store = RunStore::at(
-                        (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, continualLabel(settings), seed)).string());
+                        (fs::path(job->runsRoot.toStdString()) / continualRunFolderName(stream, method.toStdString(), seed)).string());
                     const FolderLock lock = store.lock();  // one writer per run folder, as the CLI's
                     folder = QString::fromStdString(store.folder());
-                    result = runContinualCell(job->cell(settings), backbone, tasks, stream, store, callbacks, &context.control());
+                    result = runContinualCell(cell, backbone, tasks, stream, store, callbacks, &context.control());
                 }
                 if (result.status != "finished")
                     throw Error(QObject::tr("stopped during %1 seed %2; Start continues from the last finished task").arg(method).arg(seed).toStdString());
@@ -318,11 +300,26 @@ void ContinualPanel::onRow(int stage, const std::vector<double>& row, int tasks,
     m_matrix->setData(accuracyMatrixHeatMap(m_liveRows, tasks, rowLabels(method), tr("%1: accuracy % so far").arg(method).toStdString()));
 }
 
+void ContinualPanel::showRunFolder(const QString& folder)
+{
+    const std::string path = folder.toStdString() + "/results.json";
+    const ContinualResult result = ContinualResult::fromJson(RunStore::readJsonFile(path), path);
+    if (result.matrix.empty())
+        throw Error(path + ": the stream has no finished task");
+    onRunDone(result, folder, static_cast<int>(result.matrix.back().size()));
+}
+
 void ContinualPanel::onRunDone(const ContinualResult& result, const QString& runFolder, int tasks)
 {
     const QString method = QString::fromStdString(result.method);
     m_tasksInStream = tasks;
-    m_results[method].push_back(result);
+    // A seed shown again (a run reopened from the history) replaces its first showing.
+    std::vector<ContinualResult>& runs = m_results[method];
+    const auto same = std::find_if(runs.begin(), runs.end(), [&](const ContinualResult& shown) { return shown.seed == result.seed; });
+    if (same != runs.end())
+        *same = result;
+    else
+        runs.push_back(result);
     m_summaries[method] = summariseContinualSeeds(m_results[method]);
     if (!runFolder.isEmpty())
         m_lastRunFolder[method] = runFolder;

@@ -37,6 +37,9 @@ public:
 
     // Writes the shown method's last export (export.safetensors + export.json) into `folder`.
     bool exportTo(const QString& folder);
+    // Adds a finished stream's run folder (the run history's Show results) to the table and heat maps, as if
+    // this tab had just run it. Error when its results.json is not a continual stream's.
+    void showRunFolder(const QString& folder);
     QMap<QString, ContinualSummary> summaries() const { return m_summaries; }
     QString tabTitle() const override;
     void retranslate() override;

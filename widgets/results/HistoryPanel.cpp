@@ -116,7 +116,10 @@ void HistoryPanel::openSelected()
     for (QTreeWidgetItem* item : m_tree->selectedItems()) {
         const QString folder = item->data(0, Qt::UserRole).toString();
         try {
-            Q_EMIT runOpened(readRunFolder(folder));
+            if (RunStore::open(folder.toStdString()).readResults().value("protocol", "") == "continual")
+                Q_EMIT continualRunOpened(folder);
+            else
+                Q_EMIT runOpened(readRunFolder(folder));
         } catch (const std::exception& e) {
             Q_EMIT problem(tr("Could not open run %1: %2").arg(item->text(0), firstLine(e)));
         }

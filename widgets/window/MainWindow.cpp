@@ -260,6 +260,17 @@ void MainWindow::connectPanels()
         addToResultViews(results);
         m_tabs->setCurrentWidget(m_results);
     });
+    connect(m_history, &HistoryPanel::continualRunOpened, this, [this](const QString& folder) {
+        for (WorkbenchTab* tab : m_tabPanels)
+            if (auto* continual = qobject_cast<ContinualPanel*>(tab)) {
+                try {
+                    continual->showRunFolder(folder);
+                    m_tabs->setCurrentWidget(continual);
+                } catch (const std::exception& e) {
+                    setStatus(tr("Could not open run %1: %2").arg(folder, firstLine(e)), true);
+                }
+            }
+    });
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
     connect(m_results, &ResultsPanel::selectedRunChanged, this, &MainWindow::updateControls);
     connect(m_strategy, &StrategyPanel::strategyChanged, this, &MainWindow::updateBaseNew);
