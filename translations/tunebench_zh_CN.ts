@@ -1004,6 +1004,10 @@
         <source>Could not open run %1: %2</source>
         <translation>无法打开运行 %1：%2</translation>
     </message>
+    <message>
+        <source>Run %1 stopped by request: %2</source>
+        <translation>运行 %1 已按请求停止：%2</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::ModelPanel</name>
@@ -1358,6 +1362,10 @@ SHA-256：%8
     <message>
         <source>Accuracy on the target domain&apos;s test images (source: %1%)</source>
         <translation>目标域测试图像上的准确率（源域：%1%）</translation>
+    </message>
+    <message>
+        <source>Stopped by request.</source>
+        <translation>已按请求停止。</translation>
     </message>
 </context>
 <context>

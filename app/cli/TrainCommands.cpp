@@ -291,7 +291,6 @@ int runExport(const CliArgs& args)
     return 0;
 }
 
-
 // A point of the few-shot figure from a table entry: the scores only.
 nlohmann::json curvePoint(int shots, const nlohmann::json& entry)
 {

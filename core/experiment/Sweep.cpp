@@ -180,8 +180,12 @@ SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, cons
     plan.seeds = seeds;
     plan.grid = grid;
     for (const auto& [name, value] : base.options.items())
-        if (std::none_of(methods.begin(), methods.end(), [&](const std::string& method) { return hasParam(findStrategy(method).schema, name); }))
-            throw Error("--opt " + name + ": none of the sweep's methods has this option");
+        if (std::none_of(methods.begin(), methods.end(), [&](const std::string& method) { return hasParam(findStrategy(method).schema, name); })) {
+            std::string names;
+            for (const std::string& method : methods)
+                names += (names.empty() ? "" : ", ") + method;
+            throw Error("--opt " + name + ": none of the methods (" + names + ") has this option");
+        }
     for (const auto& [name, values] : grid) {
         const bool known = isGridSetting(name) || std::any_of(methods.begin(), methods.end(), [&](const std::string& method) {
                                return hasParam(findStrategy(method).schema, name);

@@ -244,7 +244,9 @@ void ResultsPanel::showDetails(int row)
         note += ' ' + tr("Hand-crafted prompt: %1% (learned %2%)").arg(percent(r.handcraftedTrainingClasses.accuracy), percent(r.trainingClasses.accuracy));
     if (!r.novelMessage.isEmpty())
         note += ' ' + tr("New classes: %1").arg(r.novelMessage);
-    if (!r.message.isEmpty())
+    if (r.status == "stopped")
+        note += ' ' + tr("Stopped by request.");  // the engine's message, in the window's language
+    else if (!r.message.isEmpty())
         note += ' ' + r.message;
     m_note->setText(note);
 }

@@ -603,8 +603,9 @@ void MainWindow::onRunFinished(const RunResults& results)
                                        .arg(results.harmonic * 100, 0, 'f', 2)
                                  : tr("accuracy %1%").arg(results.trainingClasses.accuracy * 100, 0, 'f', 2);
     m_runBar->showFinished(results.status == "finished" ? tr("Finished: %1").arg(accuracy) : tr("Stopped: %1").arg(accuracy));
-    setStatus(results.status == "finished" ? tr("Run %1 finished: %2").arg(results.runId, accuracy)
-                                           : tr("Run %1 %2: %3. %4").arg(results.runId, results.status, accuracy, results.message),
+    setStatus(results.status == "finished"  ? tr("Run %1 finished: %2").arg(results.runId, accuracy)
+              : results.status == "stopped" ? tr("Run %1 stopped by request: %2").arg(results.runId, accuracy)
+                                            : tr("Run %1 %2: %3. %4").arg(results.runId, results.status, accuracy, results.message),
               results.status == "diverged");
     m_history->refresh();
     updateControls();
