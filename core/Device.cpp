@@ -168,8 +168,14 @@ void configureThreads(int requested)
 {
     int threads = requested;
     if (threads <= 0) {
-        if (const char* env = std::getenv("TUNEBENCH_THREADS"))
-            threads = std::atoi(env);
+        if (const char* env = std::getenv("TUNEBENCH_THREADS"); env && *env) {
+            // A value that is not a count is refused, not read as "all cores".
+            char* end = nullptr;
+            const long value = std::strtol(env, &end, 10);
+            if (*end != '\0' || value < 1 || value > 4096)
+                throw Error(std::string("$TUNEBENCH_THREADS: '") + env + "' is not a thread count (a whole number from 1 to 4096)");
+            threads = static_cast<int>(value);
+        }
     }
     if (threads <= 0)
         threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

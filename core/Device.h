@@ -32,7 +32,8 @@ std::string describeBuild(const BuildInfo& build, const std::string& request = "
 // device that is gone (a saved choice on another machine): the first GPU, else the CPU, as chooseDevice.
 std::string resolveDeviceChoice(const std::vector<DeviceInfo>& devices, const std::string& preferred);
 
-// LibTorch's intra-op thread count: `requested` > 0, else $TUNEBENCH_THREADS, else all cores. Also keeps
+// LibTorch's intra-op thread count: `requested` > 0, else $TUNEBENCH_THREADS (Error when it is set but no
+// count), else all cores. Also keeps
 // large freed blocks in the heap: returning every activation buffer to the kernel and faulting it back
 // in made element-wise ops several times slower than the arithmetic (measured on this VM).
 void configureThreads(int requested = 0);

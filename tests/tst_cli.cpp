@@ -442,6 +442,13 @@ private Q_SLOTS:
             const CliResult r = runCli(args);
             QVERIFY2(isOneLineError(r) && r.err.find(needle) != std::string::npos, qPrintable(args.join(' ') + ": " + QString::fromStdString(r.err)));
         }
+        // $TUNEBENCH_THREADS that is no count is refused too, not read as "all cores".
+        for (const char* value : {"abc", "0", "-2", "4x"}) {
+            QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+            environment.insert("TUNEBENCH_THREADS", value);
+            const CliResult r = runCli({"eval", "--model", model, "--dataset", "fashion-mnist"}, environment);
+            QVERIFY2(isOneLineError(r) && r.err.find("$TUNEBENCH_THREADS") != std::string::npos, (std::string(value) + ": " + r.err).c_str());
+        }
         // A config with a NaN (stored as null) or a negative count: refused naming the file and the field.
         const std::vector<std::pair<std::string, std::string>> configs = {
             {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "lr": null}})", "\"lr\""},

@@ -159,6 +159,8 @@ void TestDatasets::imageSignatures()
     QVERIFY(is("BM6\x0C"));
     QVERIFY(is(std::string("II*\0\x08\0", 6)));
     QVERIFY(is(std::string("MM\0*\0\0", 6)));
+    QVERIFY(is(std::string("II+\0\x08\0", 6)));  // BigTIFF
+    QVERIFY(is(std::string("MM\0+\0\x08", 6)));
     QVERIFY(is(std::string("RIFF\x24\0\0\0WEBPVP8 ", 16)));
     QVERIFY(is("P6\n32 32\n255\n"));
     QVERIFY(!is(std::string("RIFF\x24\0\0\0WAVEfmt ", 16)));  // RIFF, but audio

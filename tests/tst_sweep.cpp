@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -92,6 +93,11 @@ private Q_SLOTS:
         for (const SweepRun& run : plan.runs)
             states.push_back(runFolderState(run.folder));
         QVERIFY(countStates(states).toJson() == (json{{"total", 5}, {"finished", 2}, {"failed", 1}, {"running", 0}, {"pending", 2}}));
+        // A FIFO where a worker's pid goes is not read (the read would wait for a writer): the run is pending.
+        const std::string fifo = (fs::path(plan.runs[4].folder) / "worker.pid").string();
+        QVERIFY(::mkfifo(fifo.c_str(), 0600) == 0);
+        QVERIFY(sweepStates(plan)[4] == RunState::Pending);
+        fs::remove(fifo);
 
         // The table: mean and sample standard deviation of the finished seeds, per dataset x method x shots.
         const std::vector<SweepCell> cells = collectSweep(plan);

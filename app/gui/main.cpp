@@ -32,7 +32,12 @@ int main(int argc, char** argv)
         return 2;
     }
     // As the CLI does: the window's device line shows the count in use.
-    tunebench::configureThreads(threadCount);
+    try {
+        tunebench::configureThreads(threadCount);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tunebench: %s\n", e.what());
+        return 2;
+    }
 
     tunebench::MainWindow window;
     window.show();

@@ -543,8 +543,9 @@ bool hasImageSignature(const char* head, std::size_t size)
     const auto starts = [&](const char* magic, std::size_t length, std::size_t at = 0) {
         return size >= at + length && std::memcmp(head + at, magic, length) == 0;
     };
+    // TIFF and BigTIFF ("+" for "*"), little- and big-endian.
     if (starts("\xFF\xD8\xFF", 3) || starts("\x89PNG\r\n\x1A\n", 8) || starts("BM", 2) || starts("II*\0", 4) ||
-        starts("MM\0*", 4) || (starts("RIFF", 4) && starts("WEBP", 4, 8)))
+        starts("MM\0*", 4) || starts("II+\0", 4) || starts("MM\0+", 4) || (starts("RIFF", 4) && starts("WEBP", 4, 8)))
         return true;
     // Netpbm: P1 to P6, then white space.
     return size >= 3 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6' && std::isspace(static_cast<unsigned char>(head[2]));

@@ -746,7 +746,7 @@ private:
         }
         if (!m_skipped.lines().empty()) {
             log(std::to_string(m_skipped.lines().size()) + " image" + (m_skipped.lines().size() == 1 ? "" : "s") +
-                " could not be read and were skipped:");
+                (m_skipped.lines().size() == 1 ? " could not be read and was skipped:" : " could not be read and were skipped:"));
             for (const std::string& problem : m_skipped.lines())
                 log("  " + problem);
         }

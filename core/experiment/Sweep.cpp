@@ -422,9 +422,11 @@ std::vector<RunState> sweepStates(const SweepPlan& plan)
     for (const SweepRun& run : plan.runs) {
         RunState state = runFolderState(run.folder);
         if (state != RunState::Finished) {
-            std::ifstream pidFile(fs::path(run.folder) / "worker.pid");
+            const fs::path pidPath = fs::path(run.folder) / "worker.pid";
+            std::error_code error;
             long pid = 0;
-            if (pidFile >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0)
+            // A FIFO put there would block the read: only a regular file is read.
+            if (fs::is_regular_file(pidPath, error) && std::ifstream(pidPath) >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0)
                 state = RunState::Running;
         }
         states.push_back(state);
