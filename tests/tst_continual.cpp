@@ -320,6 +320,23 @@ private Q_SLOTS:
         }
         QCOMPARE(listed, 6);
 
+        // The same command again reads the finished streams back (nothing retrains, the numbers are the
+        // same); with another schedule it is refused, naming the folder and the setting, not answered from
+        // the finished runs.
+        const QStringList again = {"continual", "--model", model, "--dataset", dataset, "--tasks", "2", "--methods", "l2p", "--seeds", "1",
+                                   "--epochs-per-task", "1", "--batch-size", "4", "--opt", "pool_size=4", "--opt", "top_k=2", "--runs", runs,
+                                   "--threads", "2"};
+        const auto reread = test::runCli(again);
+        QVERIFY2(reread.exitCode == 0, reread.err.c_str());
+        QVERIFY2(reread.err.find("after task") == std::string::npos, reread.err.c_str());
+        QCOMPARE(json::parse(reread.out)["methods"]["l2p"]["per_seed"][0], out["methods"]["l2p"]["per_seed"][0]);
+        QStringList otherSchedule = again;
+        otherSchedule[otherSchedule.indexOf("--epochs-per-task") + 1] = "2";
+        const auto refused = test::runCli(otherSchedule);
+        QVERIFY2(refused.exitCode != 0 && refused.err.find("\"epochs\" differs") != std::string::npos &&
+                     refused.err.find(out["methods"]["l2p"]["per_seed"][0]["run"].get<std::string>()) != std::string::npos,
+                 refused.err.c_str());
+
         // The same streams as a study of the continual protocol, run by worker processes: the collected
         // means are the command's.
         const QString sweepDir = QString::fromStdString(m_root + "/continual-sweep");

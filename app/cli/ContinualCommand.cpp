@@ -7,6 +7,7 @@
 #include "core/Error.h"
 #include "core/experiment/ContinualLearning.h"
 #include "core/experiment/Protocol.h"
+#include "core/experiment/Sweep.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "report/Figures.h"
@@ -83,7 +84,8 @@ int runContinual(const CliArgs& args)
         throw Error("--tasks " + *args.value("tasks") + " does not match the " + std::to_string(tasks.size()) + " datasets of --datasets");
     configureThreads(base.threads);
     // The image tower only: no vocabulary is needed, even for a CLIP model.
-    const Backbone backbone = loadCellBackbone(base);
+    CellBackbones backbones;  // the cells run on this one
+    const Backbone& backbone = backbones.of(base);
     std::cerr << "continual: " << tasks.size() << " tasks on " << describeDevice(backbone.device) << "\n";
     const bool drawFigures = figuresUnavailable().empty();
     if (!drawFigures)
@@ -93,29 +95,39 @@ int runContinual(const CliArgs& args)
                   << tasks[t].data.test.size() << " test images)\n";
     const fs::path runs = args.value("runs", RunStore::defaultRoot());
 
-    // In this process, cell after cell; each run folder resumes after its last finished task.
+    // In this process, cell after cell (the in-process executor); each run folder resumes after its last
+    // finished task, and a finished one is read back.
+    std::vector<StudyCell> study;
+    std::vector<std::string> labels, prefixes;
+    for (const RunSettings& cell : cells) {
+        labels.push_back(continualLabel(continualSettingsOf(cell)));
+        prefixes.push_back("[" + labels.back() + " seed " + std::to_string(cell.seed) + "] ");
+        study.push_back({cell, (runs / continualRunFolderName(stream, labels.back(), cell.seed)).string()});
+    }
+    CellsHereCallbacks callbacks;
+    callbacks.onStart = [&](std::size_t i) {
+        std::cerr << prefixes[i] << "run folder " << study[i].folder << "\n"
+                  << prefixes[i] << "accuracy % after each task (rows) on each task so far:\n";
+    };
+    callbacks.onLog = [&](std::size_t i, const std::string& line) { std::cerr << prefixes[i] << line << "\n"; };
     RunControl control;
     StopOnInterrupt stopOnInterrupt(control);
+    runCellsHere(study, callbacks, &control, &backbones);
+
     nlohmann::json out = {{"protocol", protocol}, {"tasks", nlohmann::json::array()}, {"methods", nlohmann::json::object()}};
     for (const auto& task : tasks)
         out["tasks"].push_back({{"name", task.name}, {"classes", task.classes}});
     std::map<std::string, std::vector<ContinualResult>> resultsOf;
     std::map<std::string, nlohmann::json> perSeedOf;
-    for (const RunSettings& cell : cells) {
-        const std::string label = continualLabel(continualSettingsOf(cell));
-        const std::string prefix = "[" + label + " seed " + std::to_string(cell.seed) + "] ";
-        RunStore store = RunStore::at((runs / continualRunFolderName(stream, label, cell.seed)).string());
-        const FolderLock lock = store.lock();  // one writer per run folder, as train's
-        std::cerr << prefix << "run folder " << store.folder() << "\n" << prefix << "accuracy % after each task (rows) on each task so far:\n";
-        CellCallbacks callbacks;
-        callbacks.onLog = [&](const std::string& line) { std::cerr << prefix << line << "\n"; };
-        const nlohmann::json results = runStudyCell(cell, backbone, store, true, callbacks, &control);
-        if (results.value("status", "") != "finished")
-            throw Error(prefix + "stopped before the last task; run the same command again to continue from " + store.folder());
-        resultsOf[label].push_back(ContinualResult::fromJson(results, store.folder() + "/results.json"));
-        nlohmann::json perSeed = resultsOf[label].back().toJson();
-        perSeed["run"] = store.folder();
-        perSeedOf[label].push_back(perSeed);
+    for (std::size_t i = 0; i < study.size(); ++i) {
+        if (runFolderState(study[i].folder) != RunState::Finished)
+            throw Error(prefixes[i] + "stopped before the last task (or run by another process); run the same command again to continue from " +
+                        study[i].folder);
+        const std::string resultsPath = study[i].folder + "/results.json";
+        resultsOf[labels[i]].push_back(ContinualResult::fromJson(RunStore::readJsonFile(resultsPath), resultsPath));
+        nlohmann::json perSeed = resultsOf[labels[i]].back().toJson();
+        perSeed["run"] = study[i].folder;
+        perSeedOf[labels[i]].push_back(perSeed);
     }
     for (const auto& method : methods) {
         const ContinualSummary summary = summariseContinualSeeds(resultsOf[method]);

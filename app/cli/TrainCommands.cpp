@@ -102,13 +102,7 @@ bool isFinishedWith(const RunStore& store, const RunSettings& stored, const RunS
     const nlohmann::json results = store.readResults();
     if (!results.is_object() || results.value("status", "") != "finished")
         return false;
-    auto defining = [](const RunSettings& settings) {
-        nlohmann::json json = settings.toJson();
-        for (const char* placement : {"device", "threads", "loader_threads", "log_every"})
-            json.erase(placement);
-        return json;
-    };
-    return defining(stored) == defining(resumed);
+    return definingSettings(stored) == definingSettings(resumed);
 }
 
 int runTrain(const CliArgs& args)

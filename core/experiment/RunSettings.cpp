@@ -104,6 +104,14 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
     return s;
 }
 
+nlohmann::json definingSettings(const RunSettings& settings)
+{
+    nlohmann::json json = settings.toJson();
+    for (const char* placement : {"device", "threads", "loader_threads", "log_every"})
+        json.erase(placement);
+    return json;
+}
+
 bool seedMatters(const StrategyInfo& info, const RunSettings& settings)
 {
     return info.capabilities.usesTrainingImages || settings.maxTestImages > 0;

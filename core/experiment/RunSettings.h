@@ -63,6 +63,10 @@ struct RunSettings
     void checkRanges(const std::function<std::string(const std::string& field)>& describe) const;
 };
 
+// The settings that define a run's results, as JSON: all but where and how fast it runs (device, threads,
+// loader threads, log interval). A finished run is the run asked for when these agree.
+nlohmann::json definingSettings(const RunSettings& settings);
+
 struct StrategyInfo;
 // Whether two seeds of a method can give different results: one that ignores the training images
 // (zero-shot) gives one result, unless the seed samples the scored test images (max_test_images). A study

@@ -457,38 +457,86 @@ std::vector<RunState> sweepStates(const SweepPlan& plan)
     return states;
 }
 
-int runSweepHere(const SweepPlan& plan, const SweepHereCallbacks& callbacks, RunControl* control, CellBackbones* backbones)
+namespace {
+
+// Error unless the finished run in `folder` was run with `settings` (up to where and how fast).
+void requireSameSettings(const std::string& folder, const RunSettings& settings)
+{
+    const std::string configPath = (fs::path(folder) / "config.json").string();
+    const nlohmann::json stored =
+        definingSettings(RunSettings::fromJson(RunStore::readJsonFile(configPath).value("settings", nlohmann::json::object()), configPath));
+    const nlohmann::json wanted = definingSettings(settings);
+    if (stored == wanted)
+        return;
+    std::string field = "?";
+    for (const auto& [name, value] : wanted.items())
+        if (!stored.contains(name) || stored[name] != value) {
+            field = name;
+            break;
+        }
+    if (field == "?")
+        for (const auto& [name, value] : stored.items())
+            if (!wanted.contains(name)) {
+                field = name;
+                break;
+            }
+    throw Error(folder + ": holds a finished run with other settings (\"" + field + "\" differs in " + configPath +
+                "); give the study another folder, or remove this one");
+}
+
+} // namespace
+
+int runCellsHere(const std::vector<StudyCell>& cells, const CellsHereCallbacks& callbacks, RunControl* control, CellBackbones* backbones)
 {
     CellBackbones ownBackbones;
     CellBackbones& loaded = backbones ? *backbones : ownBackbones;
     int finished = 0;
-    for (const SweepRun& run : plan.runs) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        const StudyCell& cell = cells[i];
         if (control && control->stopRequested())
             break;
-        if (runFolderState(run.folder) == RunState::Finished)
+        if (runFolderState(cell.folder) == RunState::Finished) {
+            requireSameSettings(cell.folder, cell.settings);
             continue;
-        const RunSettings settings = runSettingsOf(plan, run);
-        const Backbone& backbone = loaded.of(settings);
-        RunStore store = RunStore::open(run.folder);
+        }
+        const Backbone& backbone = loaded.of(cell.settings);
+        RunStore store = RunStore::at(cell.folder);
         // Another process (a second sweep of this folder, a Slurm task) may run it: this one moves on.
         const std::optional<FolderLock> lock = store.tryLock();
         if (!lock) {
             if (callbacks.onLog)
-                callbacks.onLog(run, "run by process " + std::to_string(FolderLock::holderPid(run.folder)) + "; skipped here");
+                callbacks.onLog(i, "run by process " + std::to_string(FolderLock::holderPid(cell.folder)) + "; skipped here");
             continue;
         }
-        if (runFolderState(run.folder) == RunState::Finished)
+        if (runFolderState(cell.folder) == RunState::Finished) {
+            requireSameSettings(cell.folder, cell.settings);
             continue;  // it finished while this process looked at others
+        }
+        if (callbacks.onStart)
+            callbacks.onStart(i);
         CellCallbacks cellCallbacks;
         if (callbacks.onLog)
-            cellCallbacks.onLog = [&](const std::string& line) { callbacks.onLog(run, line); };
-        const nlohmann::json results = runStudyCell(settings, backbone, store, true, cellCallbacks, control);
+            cellCallbacks.onLog = [&](const std::string& line) { callbacks.onLog(i, line); };
+        const nlohmann::json results = runStudyCell(cell.settings, backbone, store, true, cellCallbacks, control);
         if (results.value("status", "") == "finished")
             ++finished;
-        if (callbacks.onRunDone)
-            callbacks.onRunDone(run, results);
+        if (callbacks.onDone)
+            callbacks.onDone(i, results);
     }
     return finished;
+}
+
+int runSweepHere(const SweepPlan& plan, const SweepHereCallbacks& callbacks, RunControl* control, CellBackbones* backbones)
+{
+    std::vector<StudyCell> cells;
+    for (const SweepRun& run : plan.runs)
+        cells.push_back({runSettingsOf(plan, run), run.folder});
+    CellsHereCallbacks cellCallbacks;
+    if (callbacks.onLog)
+        cellCallbacks.onLog = [&](std::size_t i, const std::string& line) { callbacks.onLog(plan.runs[i], line); };
+    if (callbacks.onRunDone)
+        cellCallbacks.onDone = [&](std::size_t i, const nlohmann::json& results) { callbacks.onRunDone(plan.runs[i], results); };
+    return runCellsHere(cells, cellCallbacks, control, backbones);
 }
 
 std::vector<SweepCell> collectSweep(const SweepPlan& plan)

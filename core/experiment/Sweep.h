@@ -106,16 +106,34 @@ struct SlurmOptions
 // DIR/logs/%x_%A_%a.out (appended, so a requeued task keeps its first attempt's lines).
 std::string sbatchScript(const SweepPlan& plan, const std::vector<int>& indices, const SlurmOptions& options, const std::string& cli);
 
-// What the in-process executor reports, on its thread; either may be empty.
+// A cell as the in-process executor gets it: its settings and its run folder (created when missing).
+struct StudyCell
+{
+    RunSettings settings;
+    std::string folder;
+};
+// What the in-process executor reports, on its thread, by index into its cells; any may be empty.
+struct CellsHereCallbacks
+{
+    std::function<void(std::size_t cell)> onStart;                               // before a cell runs
+    std::function<void(std::size_t cell, const std::string& line)> onLog;       // its lines
+    std::function<void(std::size_t cell, const nlohmann::json& results)> onDone;  // as a cell it ran ends
+};
+// The in-process executor: the cells one after another in this process, each through its protocol
+// (runStudyCell, resuming what its folder holds), one backbone per model (from `backbones` when given: a
+// caller that loaded one already). A finished cell is not run again: its folder's config.json must hold
+// the same settings (definingSettings), else Error naming the folder and the first setting that differs.
+// A cell another process holds is skipped, with a line. Returns how many cells finished here; a stop
+// requested on `control` ends it after the current cell.
+int runCellsHere(const std::vector<StudyCell>& cells, const CellsHereCallbacks& callbacks = {}, RunControl* control = nullptr,
+                 CellBackbones* backbones = nullptr);
+
+// A sweep's cells through runCellsHere, reported by run.
 struct SweepHereCallbacks
 {
     std::function<void(const SweepRun&, const std::string& line)> onLog;  // each run's lines
     std::function<void(const SweepRun&, const nlohmann::json& results)> onRunDone;  // each run it ran, as it ends
 };
-// The in-process executor: the plan's unfinished runs one after another in this process, each through its
-// protocol (runStudyCell, resuming what its folder holds), one backbone per model (from `backbones` when
-// given: a caller that loaded one already). A run another process holds is skipped. Returns how many runs
-// finished; a stop requested on `control` ends it after the current run.
 int runSweepHere(const SweepPlan& plan, const SweepHereCallbacks& callbacks = {}, RunControl* control = nullptr,
                  CellBackbones* backbones = nullptr);
 
