@@ -138,8 +138,10 @@ private Q_SLOTS:
         const DatasetIndex source = openDataset("fashion-mnist"), target = openDataset("fashion-mnist:negative");
         AdaptationSettings settings;
         settings.base.model = demoModel();
+        settings.base.dataset = "fashion-mnist";
         settings.base.maxTestImages = 40;
         settings.target = "fashion-mnist:negative";
+        settings.runsRoot = m_dir.path().toStdString() + "/stopped-series";
         settings.methods = {"zeroshot"};
         RunControl control;
         AdaptationCallbacks callbacks;
@@ -148,6 +150,7 @@ private Q_SLOTS:
         QCOMPARE(report.methods.size(), std::size_t(1));
         QVERIFY(report.stopped);
         RunControl quiet;
+        settings.runsRoot = m_dir.path().toStdString() + "/whole-series";
         QVERIFY(!runAdaptation(backbone, source, target, settings, {}, &quiet).stopped);
     }
 
@@ -169,6 +172,7 @@ private Q_SLOTS:
         series.target = "fashion-mnist:negative";
         series.methods = {"zeroshot", "coop"};
         series.seeds = {1, 2};
+        series.runsRoot = m_dir.path().toStdString() + "/series";
         const Backbone backbone = loadBackbone(demoModel(), "", "cpu");
         const AdaptationReport report =
             runAdaptation(backbone, openDataset("fashion-mnist"), openDataset("fashion-mnist:negative"), series, {}, nullptr);

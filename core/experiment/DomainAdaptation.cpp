@@ -5,12 +5,15 @@
 #include "core/experiment/Experiment.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
+#include "core/experiment/Sweep.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/StrategyInfo.h"
 
+#include <filesystem>
 #include <map>
-#include <optional>
+
+namespace fs = std::filesystem;
 
 namespace tunebench {
 
@@ -142,6 +145,28 @@ StudyProtocol adaptationProtocol()
             validateAdaptation, runAdaptationProtocolCell, adaptationMetrics};
 }
 
+namespace {
+
+// One cell's figures, from its results.json: the target is its only evaluation target.
+AdaptationRun adaptationRunOf(const StudyCell& cell, const nlohmann::json& results)
+{
+    AdaptationRun run;
+    run.method = cell.settings.method;
+    run.seed = cell.settings.seed;
+    run.status = results.value("status", "");
+    run.runFolder = cell.folder;
+    const RunOutcome outcome = RunOutcome::fromJson(results, cell.folder + "/results.json");
+    run.sourceAccuracy = outcome.accuracy.value_or(0);
+    if (!outcome.targets.empty())
+        run.targetAccuracy = outcome.targets.front().second;
+    const nlohmann::json targets = results.value("details", nlohmann::json::object()).value("targets", nlohmann::json::array());
+    if (targets.is_array() && !targets.empty())
+        run.targetPerClass = targets.front().value("per_class", std::vector<double>{});
+    return run;
+}
+
+} // namespace
+
 AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& targetAsRead,
                                const AdaptationSettings& settings, const AdaptationCallbacks& callbacks, RunControl* control)
 {
@@ -156,61 +181,55 @@ AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& sou
     report.sourceDomain = adaptationDomainName(source);
     report.targetDomain = adaptationDomainName(target);
     report.classNames = source.classNames;
-    for (const std::string& method : settings.methods) {
-        const StrategyInfo& info = findStrategy(method);
-        std::vector<AdaptationRun> runs;
+    if (settings.runsRoot.empty())
+        throw Error("domain adaptation needs a runs folder: each method and seed is a run folder under it");
+
+    // The study: a cell of the adaptation protocol per method and seed (one seed where the seed does not
+    // matter), each in a run folder of its own, run by the in-process executor.
+    std::vector<StudyCell> cells;
+    for (const std::string& method : settings.methods)
         for (int seed : settings.seeds) {
-            // A cell of the adaptation protocol, so that `train --run-folder` and sweeps rerun it alike.
             RunSettings cell = settings.base;
             cell.method = method;
             cell.seed = seed;
             cell.protocol = "adaptation";
             cell.protocolOptions = {{"target", settings.target}};
-            if (callbacks.onRunStart)
-                callbacks.onRunStart(method, seed);
-            std::optional<RunStore> store;
-            std::optional<FolderLock> lock;  // one writer per run folder
-            if (!settings.runsRoot.empty()) {
-                store = RunStore::create(settings.runsRoot, method, source.name + "-to-" + report.targetDomain);
-                lock.emplace(store->lock());
-            }
-            ExperimentCallbacks experimentCallbacks;
-            experimentCallbacks.onLog = callbacks.onLog;
-            if (callbacks.onStep)
-                experimentCallbacks.onStep = [&](const StepReport& step) { callbacks.onStep(method, seed, step); };
-            const ExperimentResult result =
-                runAdaptationCell(cell, backbone, source, target, store ? &*store : nullptr, false, experimentCallbacks, control);
-            AdaptationRun run;
-            run.method = method;
-            run.seed = seed;
-            run.status = result.status;
-            run.sourceAccuracy = result.trainingClasses ? result.trainingClasses->evaluation.accuracy : 0;
-            if (!result.targets.empty()) {
-                run.targetAccuracy = result.targets.front().second.evaluation.accuracy;
-                run.targetPerClass = result.targets.front().second.evaluation.perClass;
-            }
-            if (store)
-                run.runFolder = store->folder();
-            if (callbacks.onRunDone)
-                callbacks.onRunDone(run);
-            if (result.status != "finished") {
-                if (!runs.empty())
-                    report.methods.push_back(summariseAdaptationSeeds(method, runs));
-                report.stopped = true;
-                return report;
-            }
-            runs.push_back(run);
-            // A stop that came while this run was being evaluated ends the series after it.
-            if (control && control->stopRequested()) {
-                report.methods.push_back(summariseAdaptationSeeds(method, runs));
-                report.stopped = true;
-                return report;
-            }
-            if (!seedMatters(info, settings.base))
+            const std::string name =
+                RunStore::newFolderName(method, source.name + "-to-" + report.targetDomain + "-seed" + std::to_string(seed));
+            cells.push_back({cell, fs::absolute(fs::path(settings.runsRoot) / name).string()});
+            if (!seedMatters(findStrategy(method), settings.base))
                 break;  // every seed would give this result
         }
-        report.methods.push_back(summariseAdaptationSeeds(method, runs));
+    CellsHereCallbacks cellCallbacks;
+    cellCallbacks.onStart = [&](std::size_t i) {
+        if (callbacks.onRunStart)
+            callbacks.onRunStart(cells[i].settings.method, cells[i].settings.seed);
+    };
+    if (callbacks.onLog)
+        cellCallbacks.onLog = [&](std::size_t, const std::string& line) { callbacks.onLog(line); };
+    if (callbacks.onStep)
+        cellCallbacks.onStep = [&](std::size_t i, const StepReport& step) { callbacks.onStep(cells[i].settings.method, cells[i].settings.seed, step); };
+    if (callbacks.onRunDone)
+        cellCallbacks.onDone = [&](std::size_t i, const nlohmann::json& results) { callbacks.onRunDone(adaptationRunOf(cells[i], results)); };
+    CellBackbones backbones;
+    backbones.add(cells.front().settings, backbone);
+    runCellsHere(cells, cellCallbacks, control, &backbones);
+
+    // The report, from the cells' results.json: what finished (here, or before in the same folder).
+    std::map<std::string, std::vector<AdaptationRun>> runsOf;
+    for (const StudyCell& cell : cells) {
+        if (runFolderState(cell.folder) != RunState::Finished) {
+            report.stopped = true;
+            continue;
+        }
+        const std::string path = cell.folder + "/results.json";
+        runsOf[cell.settings.method].push_back(adaptationRunOf(cell, RunStore::readJsonFile(path)));
     }
+    // A stop that came while the last run was evaluated ends the series as stopped too.
+    report.stopped = report.stopped || (control && control->stopRequested());
+    for (const std::string& method : settings.methods)
+        if (!runsOf[method].empty())
+            report.methods.push_back(summariseAdaptationSeeds(method, runsOf[method]));
     return report;
 }
 

@@ -29,7 +29,7 @@ struct AdaptationSettings
     std::string target;             // the target domain (a dataset path or name)
     std::vector<std::string> methods = {"zeroshot", "coop", "dapl"};
     std::vector<int> seeds = {1};
-    std::string runsRoot;           // one run folder per method and seed under it; empty = none
+    std::string runsRoot;           // one run folder per method and seed under it (required)
 };
 
 // One method and seed.
@@ -85,9 +85,13 @@ StudyProtocol adaptationProtocol();
 ExperimentResult runAdaptationCell(const RunSettings& cell, const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
                                    RunStore* store, bool resume, const ExperimentCallbacks& callbacks, RunControl* control);
 
-// The methods over the seeds, one after another. Methods that ignore the training images (zero-shot) run
+// The methods over the seeds: a study of adaptation cells, one run folder each under settings.runsRoot
+// (named as RunStore::create names them, with the seed), run by the in-process executor (runCellsHere)
+// on `backbone`; each cell opens its domains from its settings, so `source` and `target` must be what
+// settings.base.dataset and settings.target name. A method whose seed does not matter (seedMatters) runs
 // once, with the first seed. Errors: an unknown method, a source and target whose classes differ (one
-// line naming the differences). A run that is stopped ends the series (the report holds what finished).
+// line naming the differences), no runs folder. A stop ends the series after the current run (the
+// report holds what finished).
 AdaptationReport runAdaptation(const Backbone& backbone, const DatasetIndex& source, const DatasetIndex& target,
                                const AdaptationSettings& settings, const AdaptationCallbacks& callbacks = {},
                                RunControl* control = nullptr);

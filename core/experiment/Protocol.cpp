@@ -92,11 +92,20 @@ Backbone loadCellBackbone(const RunSettings& settings)
     return Backbone{settings.model, readCheckpoint(settings.model), nullptr, chooseDevice(settings.device)};
 }
 
+std::string CellBackbones::keyOf(const RunSettings& settings)
+{
+    return settings.model + "\n" + settings.vocab + "\n" + settings.device + "\n" +
+           (findProtocol(settings.protocol).needsVocabulary ? "text" : "image");
+}
+
+void CellBackbones::add(const RunSettings& settings, const Backbone& backbone)
+{
+    m_loaded[keyOf(settings)] = std::make_shared<const Backbone>(backbone);
+}
+
 const Backbone& CellBackbones::of(const RunSettings& settings)
 {
-    const std::string key = settings.model + "\n" + settings.vocab + "\n" + settings.device + "\n" +
-                            (findProtocol(settings.protocol).needsVocabulary ? "text" : "image");
-    std::shared_ptr<const Backbone>& loaded = m_loaded[key];
+    std::shared_ptr<const Backbone>& loaded = m_loaded[keyOf(settings)];
     if (!loaded)
         loaded = std::make_shared<const Backbone>(loadCellBackbone(settings));
     return *loaded;

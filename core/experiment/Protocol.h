@@ -63,8 +63,11 @@ class CellBackbones
 {
 public:
     const Backbone& of(const RunSettings& settings);
+    // A backbone the caller loaded already, for the cells of `settings`' model.
+    void add(const RunSettings& settings, const Backbone& backbone);
 
 private:
+    static std::string keyOf(const RunSettings& settings);
     std::map<std::string, std::shared_ptr<const Backbone>> m_loaded;
 };
 

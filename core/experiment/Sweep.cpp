@@ -517,6 +517,8 @@ int runCellsHere(const std::vector<StudyCell>& cells, const CellsHereCallbacks& 
         CellCallbacks cellCallbacks;
         if (callbacks.onLog)
             cellCallbacks.onLog = [&](const std::string& line) { callbacks.onLog(i, line); };
+        if (callbacks.onStep)
+            cellCallbacks.onStep = [&](const StepReport& step) { callbacks.onStep(i, step); };
         const nlohmann::json results = runStudyCell(cell.settings, backbone, store, true, cellCallbacks, control);
         if (results.value("status", "") == "finished")
             ++finished;

@@ -18,6 +18,7 @@ namespace tunebench {
 
 class CellBackbones;
 class RunControl;
+struct StepReport;
 
 struct SweepRun
 {
@@ -117,6 +118,7 @@ struct CellsHereCallbacks
 {
     std::function<void(std::size_t cell)> onStart;                               // before a cell runs
     std::function<void(std::size_t cell, const std::string& line)> onLog;       // its lines
+    std::function<void(std::size_t cell, const StepReport& step)> onStep;       // its training steps
     std::function<void(std::size_t cell, const nlohmann::json& results)> onDone;  // as a cell it ran ends
 };
 // The in-process executor: the cells one after another in this process, each through its protocol

@@ -56,13 +56,18 @@ std::string RunStore::utcNow()
     return utcStamp("%Y-%m-%dT%H:%M:%SZ");
 }
 
+std::string RunStore::newFolderName(const std::string& method, const std::string& dataset)
+{
+    return utcStamp("%Y%m%d-%H%M%S") + "-" + safeName(method) + "-" + safeName(dataset);
+}
+
 RunStore RunStore::create(const std::string& root, const std::string& method, const std::string& dataset)
 {
     std::error_code ec;
     fs::create_directories(root, ec);
     if (ec)
         throw Error(root + ": cannot create the runs folder (" + ec.message() + ")");
-    const std::string base = utcStamp("%Y%m%d-%H%M%S") + "-" + safeName(method) + "-" + safeName(dataset);
+    const std::string base = newFolderName(method, dataset);
     for (int attempt = 1; attempt < 1000; ++attempt) {
         const fs::path folder = fs::path(root) / (attempt == 1 ? base : base + "-" + std::to_string(attempt));
         // create_directory is atomic: two runs started in the same second get different folders.

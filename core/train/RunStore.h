@@ -36,6 +36,9 @@ public:
     static std::string utcNow();
     // Creates <root>/<UTC timestamp>-<method>-<dataset>/ (with a -2, -3 ... suffix when taken).
     static RunStore create(const std::string& root, const std::string& method, const std::string& dataset);
+    // The name create would give now, "<UTC timestamp>-<method>-<dataset>", without creating anything: a
+    // study names its cells' folders before they run.
+    static std::string newFolderName(const std::string& method, const std::string& dataset);
     // An existing run folder; Error naming the folder when it has no config.json. A folder killed while
     // its config.json was written holds only config.json.tmp-*: a complete one becomes config.json (it
     // was written and synced, only the rename was lost), else the error says that nothing ran.
