@@ -254,6 +254,24 @@ private Q_SLOTS:
                 }
         std::ofstream(data / "oxford_pets" / "split_zhou_OxfordPets.json")
             << "{\"train\": [" << lists[0] << "], \"val\": [" << lists[1] << "], \"test\": [" << lists[2] << "]}";
+        // A VTAB-1k task under data/vtab-1k (2 / 1 / 2 images) and CUB in VPT's layout (2 classes, 2 + 1 / 1).
+        const auto image = [](const std::filesystem::path& file, int seed) {
+            std::filesystem::create_directories(file.parent_path());
+            QVERIFY(cv::imwrite(file.string(), cv::Mat(6, 6, CV_8UC3, cv::Scalar(seed))));
+        };
+        const std::filesystem::path dsprites = data / "vtab-1k" / "dsprites_ori";
+        for (int i = 0; i < 4; ++i)
+            image(dsprites / "images" / (std::to_string(i) + ".png"), i);
+        std::ofstream(dsprites / "train800.txt") << "images/0.png 0\nimages/1.png 15\n";
+        std::ofstream(dsprites / "val200.txt") << "images/2.png 3\n";
+        std::ofstream(dsprites / "train800val200.txt") << "images/0.png 0\nimages/1.png 15\nimages/2.png 3\n";
+        std::ofstream(dsprites / "test.txt") << "images/3.png 1\nimages/0.png 0\n";
+        const std::filesystem::path cub = data / "CUB_200_2011";
+        for (int i = 0; i < 4; ++i)
+            image(cub / "images" / ("00" + std::to_string(i % 2 + 1) + ".A") / (std::to_string(i) + ".jpg"), i);
+        std::ofstream(cub / "train.json") << R"({"001.A/0.jpg": 0, "002.A/1.jpg": 1})";
+        std::ofstream(cub / "val.json") << R"({"001.A/2.jpg": 0})";
+        std::ofstream(cub / "test.json") << R"({"002.A/3.jpg": 1})";
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
         environment.insert("TUNEBENCH_DATA", QString::fromStdString(data.string()));
         const CliResult r = runCli({"dataset", "list"}, environment);
@@ -273,6 +291,27 @@ private Q_SLOTS:
         QCOMPARE(byName[pets]["classes"].get<int>(), 2);
         QCOMPARE(byName[pets]["train"].get<int>(), 4);
         QCOMPARE(byName[pets]["test"].get<int>(), 2);
+        QVERIFY2(byName.count(dsprites.string()) && byName.count(cub.string()), r.out.c_str());
+        QCOMPARE(byName[dsprites.string()]["layout"].get<std::string>(), std::string("vtab-1k"));
+        QCOMPARE(byName[dsprites.string()]["group"].get<std::string>(), std::string("Structured"));
+        QCOMPARE(byName[dsprites.string()]["classes"].get<int>(), 16);
+        QCOMPARE(byName[dsprites.string()]["train"].get<int>(), 3);
+        QCOMPARE(byName[dsprites.string()]["test"].get<int>(), 2);
+        QCOMPARE(byName[cub.string()]["layout"].get<std::string>(), std::string("fgvc"));
+        QCOMPARE(byName[cub.string()]["benchmark"].get<std::string>(), std::string("CUB_200_2011"));
+        QCOMPARE(byName[cub.string()]["classes"].get<int>(), 2);
+        QCOMPARE(byName[cub.string()]["train"].get<int>(), 3);
+        QCOMPARE(byName[cub.string()]["test"].get<int>(), 1);
+        // dataset inspect checks a task: a label out of range is a one-line error naming file and line
+        // (after the "dataset: reading ..." progress lines).
+        std::ofstream(dsprites / "test.txt") << "images/3.png 16\n";
+        const CliResult bad = runCli({"dataset", "inspect", QString::fromStdString(dsprites.string())});
+        const QStringList badLines = QString::fromStdString(bad.err).split('\n', Qt::SkipEmptyParts);
+        QVERIFY2(bad.exitCode == 1 && bad.out.empty() && !badLines.isEmpty(), bad.err.c_str());
+        for (int i = 0; i + 1 < badLines.size(); ++i)
+            QVERIFY2(badLines[i].startsWith("dataset: reading "), bad.err.c_str());
+        QVERIFY2(badLines.last().contains("test.txt:1") && badLines.last().contains("out of range"), bad.err.c_str());
+        std::ofstream(dsprites / "test.txt") << "images/3.png 1\n";
         if (std::filesystem::is_directory("/usr/share/datasets/fashion-mnist")) {
             for (const std::string name : {"fashion-mnist", "fashion-mnist:negative", "fashion-mnist:sketch", "fashion-mnist:blurred",
                                            "fashion-mnist:upside-down", "fashion-mnist:tinted"}) {

@@ -10,6 +10,7 @@
 #include "core/data/FewShot.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/ImagePreprocess.h"
+#include "core/data/PetlBenchmarks.h"
 
 #include <nlohmann/json.hpp>
 
@@ -141,8 +142,8 @@ nlohmann::ordered_json listEntry(const std::string& name, const DatasetIndex& da
             {"description", dataset.description}};
 }
 
-// The built-in datasets that are installed, each followed by its image-domain variants, then the CoOp
-// benchmarks found under $TUNEBENCH_DATA.
+// The built-in datasets that are installed, each followed by its image-domain variants, then the CoOp,
+// VTAB-1k and FGVC benchmarks found under $TUNEBENCH_DATA.
 int list(const CliArgs& args)
 {
     if (!args.positional().empty())
@@ -174,6 +175,20 @@ int list(const CliArgs& args)
                 entry["benchmark"] = benchmark.name;
                 if (entry["description"].get<std::string>().empty())
                     entry["description"] = "CoOp benchmark " + benchmark.name + " (" + benchmark.promptTemplate + ")";
+                datasets.push_back(entry);
+            } catch (const Error& e) {
+                std::cerr << "dataset list: " << e.what() << "\n";
+            }
+        }
+        // VTAB-1k tasks and FGVC datasets, in root, root/vtab-1k or root/fgvc; named by their folder.
+        for (const std::string& folder : petlBenchmarkFolders(root)) {
+            try {
+                const DatasetIndex dataset = openDataset(folder);
+                auto entry = listEntry(folder, dataset);
+                const PetlFamily family = dataset.layout == "fgvc" ? PetlFamily::Fgvc : PetlFamily::Vtab1k;
+                entry["benchmark"] = dataset.name;
+                if (const PetlBenchmarkInfo* info = findPetlBenchmark(dataset.name, family); info && info->name == dataset.name)
+                    entry["group"] = info->group;
                 datasets.push_back(entry);
             } catch (const Error& e) {
                 std::cerr << "dataset list: " << e.what() << "\n";

@@ -57,7 +57,7 @@ struct DatasetRecipe
 struct DatasetIndex
 {
     std::string name;
-    std::string layout;  // "folder" | "dassl" | "idx"
+    std::string layout;  // "folder" | "dassl" | "idx" | "vtab-1k" | "fgvc" | "list" | ...
     std::string root;
     std::vector<std::string> classNames;  // prompt names ('_' replaced by ' '); index = label
     std::vector<Sample> train, val, test;

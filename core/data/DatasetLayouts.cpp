@@ -6,6 +6,7 @@
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/IdxFile.h"
+#include "core/data/PetlBenchmarks.h"
 #include "core/data/PyRandom.h"
 
 #include <nlohmann/json.hpp>
@@ -846,23 +847,34 @@ DatasetIndex openDataset(const std::string& pathOrName, const FolderSplitOptions
         throw Error(pathOrName + ": not a folder (a dataset is opened from its folder)");
     if (!findIdxFile(path, kIdxTrainImages).empty())
         return openIdxDataset(pathOrName, progress);
+    // Recognised by their split files, which no other layout has (test.txt alone does not count).
+    if (isVtabTaskFolder(path))
+        return openVtabTask(pathOrName, PetlProtocol::Final, progress);
+    if (isFgvcFolder(path))
+        return openFgvcDataset(pathOrName, PetlProtocol::Final, progress);
     if (const DasslBenchmark* own = benchmarkOwning(path))
         return openDasslDataset(pathOrName, own->name, progress);
 
-    // A data root holding the standard benchmark folders (CoOp's DATASET.ROOT).
+    // A data root holding the standard benchmark folders (CoOp's DATASET.ROOT, the PETL repositories'
+    // data/ with vtab-1k/ and the FGVC folders).
     std::vector<const DasslBenchmark*> found;
     for (const DasslBenchmark& benchmark : benchmarkTable()) {
         const fs::path candidate = path / benchmark.folder;
         if (isDirectory(candidate) && benchmarkOwning(candidate) == &benchmark)
             found.push_back(&benchmark);
     }
-    if (found.size() == 1)
+    const std::vector<std::string> petlFolders = petlBenchmarkFolders(pathOrName);
+    if (found.size() == 1 && petlFolders.empty())
         return openDasslDataset(utf8(path / found.front()->folder), found.front()->name, progress);
-    if (found.size() > 1) {
+    if (found.empty() && petlFolders.size() == 1)
+        return openDataset(petlFolders.front(), split, progress);
+    if (found.size() + petlFolders.size() > 1) {
         std::string names;
         for (const DasslBenchmark* benchmark : found)
             names += (names.empty() ? "" : ", ") + std::string(benchmark->folder);
-        throw Error(pathOrName + ": holds several CoOp benchmarks (" + names + "); pass one of their folders");
+        for (const std::string& folder : petlFolders)
+            names += (names.empty() ? "" : ", ") + utf8(pathFromUtf8(folder).lexically_relative(path));
+        throw Error(pathOrName + ": holds several benchmarks (" + names + "); pass one of their folders");
     }
     // Domain-adaptation benchmarks: VisDA-2017's image lists, mini-DomainNet's split files.
     if (isImageListFolder(path))

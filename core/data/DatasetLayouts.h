@@ -28,6 +28,8 @@ using DatasetProgress = std::function<void(const std::string& message)>;
 //    `mnist` (Debian's /usr/share/datasets/<name>);
 //  - "dassl": a CoOp benchmark folder (e.g. oxford_pets/ with split_zhou_OxfordPets.json) or a parent
 //    folder holding exactly one of them;
+//  - "vtab-1k" / "fgvc": a VTAB-1k task folder or an FGVC dataset in VPT's layout (PetlBenchmarks.h),
+//    final protocol, or a data root holding exactly one;
 //  - "folder": ROOT/{train,val,test}/<class>/<images> or ROOT/<class>/<images> (seeded split);
 //  - NAME:DOMAIN: any of the above with its images rendered into an image domain (fashion-mnist:sketch).
 // Throws tunebench::Error naming the path and the problem; recoverable oddities land in `problems`.
