@@ -294,6 +294,7 @@ private Q_SLOTS:
             const json& first = m["per_seed"][0];
             const double a = first["average_accuracy"].get<double>(), b = m["per_seed"][1]["average_accuracy"].get<double>();
             QVERIFY(std::abs(m["average_accuracy"].get<double>() - (a + b) / 2) < 1e-12);
+            QVERIFY(fs::path(first["run"].get<std::string>()).is_absolute());
             QVERIFY(fs::exists(fs::path(first["run"].get<std::string>()) / "export.safetensors"));
         }
         QCOMPARE(out["methods"]["l2p"]["matrix"].size(), size_t(2));

@@ -102,7 +102,7 @@ int runContinual(const CliArgs& args)
     for (const RunSettings& cell : cells) {
         labels.push_back(continualLabel(continualSettingsOf(cell)));
         prefixes.push_back("[" + labels.back() + " seed " + std::to_string(cell.seed) + "] ");
-        study.push_back({cell, (runs / continualRunFolderName(stream, labels.back(), cell.seed)).string()});
+        study.push_back({cell, fs::absolute(runs / continualRunFolderName(stream, labels.back(), cell.seed)).lexically_normal().string()});
     }
     CellsHereCallbacks callbacks;
     callbacks.onStart = [&](std::size_t i) {
