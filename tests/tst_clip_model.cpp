@@ -147,7 +147,7 @@ class CountingHooks : public TransformerHooks
 public:
     int before = 0, after = 0;
     torch::Tensor beforeBlock(int, const torch::Tensor& x) override { ++before; return x; }
-    torch::Tensor afterMlp(int, const torch::Tensor& out, const torch::Tensor&) override { ++after; return out; }
+    torch::Tensor afterMlp(int, const torch::Tensor& out, const torch::Tensor&, const torch::Tensor&) override { ++after; return out; }
 };
 
 // VPT-style: p extra tokens after [CLS] at the first block.

@@ -27,6 +27,16 @@ AttentionKernel attentionKernel()
 #endif
 }
 
+torch::Tensor TransformerHooks::linear(int, BlockLayer, const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias)
+{
+    return torch::linear(input, weight, bias);
+}
+
+torch::Tensor BlockHooks::linear(BlockLayer which, const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias) const
+{
+    return adapts() ? hooks->linear(layer, which, input, weight, bias) : torch::linear(input, weight, bias);
+}
+
 SelfAttentionImpl::SelfAttentionImpl(int width, int heads)
     : m_heads(heads)
 {
@@ -57,12 +67,12 @@ torch::Tensor allowedKeys(int64_t length, int64_t extra, bool causal, const torc
 
 } // namespace
 
-torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra)
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra, const BlockHooks& hooks)
 {
     const int64_t batch = x.size(0), length = x.size(1), width = x.size(2);
     const int64_t headDim = width / m_heads;
     // [B, L, 3, H, d] -> three [B, H, L, d]
-    auto qkv = torch::linear(x, in_proj_weight, in_proj_bias).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
+    auto qkv = hooks.linear(BlockLayer::QkvProjection, x, in_proj_weight, in_proj_bias).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0], k = qkv[1], v = qkv[2];
     int64_t extraLength = 0;
     if (!extra.empty()) {
@@ -84,18 +94,20 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, co
         context = torch::matmul(torch::softmax(scores, -1), v);
     }
     context = context.permute({0, 2, 1, 3}).reshape({batch, length, width});
-    return out_proj(context);
+    return hooks.linear(BlockLayer::OutProjection, context, out_proj->weight, out_proj->bias);
 }
 
 std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
-                                                                               const KeyValuePrefix& extra)
+                                                                               const KeyValuePrefix& extra, const BlockHooks& hooks)
 {
     const int64_t n = prefix.size(0), prefixLength = prefix.size(1), width = prefix.size(2);
     const int64_t classes = suffix.size(0) / n, suffixLength = suffix.size(1);
     const int64_t headDim = width / m_heads;
     const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
-    auto pqkv = torch::linear(prefix, in_proj_weight, in_proj_bias).view({n, prefixLength, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
-    auto sqkv = torch::linear(suffix, in_proj_weight, in_proj_bias)
+    auto pqkv = hooks.linear(BlockLayer::QkvProjection, prefix, in_proj_weight, in_proj_bias)
+                    .view({n, prefixLength, 3, m_heads, headDim})
+                    .permute({2, 0, 3, 1, 4});
+    auto sqkv = hooks.linear(BlockLayer::QkvProjection, suffix, in_proj_weight, in_proj_bias)
                     .view({n * classes, suffixLength, 3, m_heads, headDim})
                     .permute({2, 0, 3, 1, 4});
     auto pq = pqkv[0], pk = pqkv[1], pv = pqkv[2];  // [N, H, P, d]
@@ -139,7 +151,8 @@ std::pair<torch::Tensor, torch::Tensor> SelfAttentionImpl::forwardSharedPrefix(c
 
     prefixContext = prefixContext.permute({0, 2, 1, 3}).reshape({n, prefixLength, width});
     suffixContext = suffixContext.permute({0, 2, 1, 3}).reshape({n * classes, suffixLength, width});
-    return {out_proj(prefixContext), out_proj(suffixContext)};
+    return {hooks.linear(BlockLayer::OutProjection, prefixContext, out_proj->weight, out_proj->bias),
+            hooks.linear(BlockLayer::OutProjection, suffixContext, out_proj->weight, out_proj->bias)};
 }
 
 MlpImpl::MlpImpl(int width, int hidden, Activation activation)
@@ -149,11 +162,11 @@ MlpImpl::MlpImpl(int width, int hidden, Activation activation)
     c_proj = register_module("c_proj", torch::nn::Linear(hidden, width));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x)
+torch::Tensor MlpImpl::forward(const torch::Tensor& x, const BlockHooks& hooks)
 {
-    auto h = c_fc(x);
+    auto h = hooks.linear(BlockLayer::MlpIn, x, c_fc->weight, c_fc->bias);
     h = m_activation == Activation::QuickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
-    return c_proj(h);
+    return hooks.linear(BlockLayer::MlpOut, h, c_proj->weight, c_proj->bias);
 }
 
 Fp32LayerNormImpl::Fp32LayerNormImpl(int width, double eps)
@@ -179,13 +192,24 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const TowerSpec& spec)
     ln_2 = register_module("ln_2", Fp32LayerNorm(spec.width, spec.layerNormEps));
 }
 
+namespace {
+
+torch::Tensor norm(Fp32LayerNorm& layerNorm, BlockLayer which, const torch::Tensor& x, const BlockHooks& hooks)
+{
+    auto out = layerNorm(x);
+    return hooks.adapts() ? hooks.hooks->afterNorm(hooks.layer, which, out) : out;
+}
+
+} // namespace
+
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks)
 {
-    auto h = x + attn(ln_1(x), causal, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
-    auto mlpInput = ln_2(h);
-    auto mlpOutput = mlp(mlpInput);
+    const BlockHooks own{hooks, layer};
+    auto h = x + attn->forward(norm(ln_1, BlockLayer::Norm1, x, own), causal, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{}, own);
+    auto mlpInput = norm(ln_2, BlockLayer::Norm2, h, own);
+    auto mlpOutput = mlp->forward(mlpInput, own);
     if (hooks)
-        mlpOutput = hooks->afterMlp(layer, mlpOutput, mlpInput);
+        mlpOutput = hooks->afterMlp(layer, mlpOutput, mlpInput, h);
     return h + mlpOutput;
 }
 
@@ -193,15 +217,17 @@ std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardShare
                                                                                        const torch::Tensor& suffix, int layer,
                                                                                        TransformerHooks* hooks)
 {
+    const BlockHooks own{hooks, layer};
     auto [prefixAttention, suffixAttention] =
-        attn->forwardSharedPrefix(ln_1(prefix), ln_1(suffix), hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
+        attn->forwardSharedPrefix(norm(ln_1, BlockLayer::Norm1, prefix, own), norm(ln_1, BlockLayer::Norm1, suffix, own),
+                                  hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{}, own);
     auto p = prefix + prefixAttention;
     auto s = suffix + suffixAttention;
     // The MLP branch is position-wise: running it on the two parts apart is exact, hooks included.
     auto mlpBranch = [&](const torch::Tensor& h) {
-        auto input = ln_2(h);
-        auto output = mlp(input);
-        return hooks ? hooks->afterMlp(layer, output, input) : output;
+        auto input = norm(ln_2, BlockLayer::Norm2, h, own);
+        auto output = mlp->forward(input, own);
+        return hooks ? hooks->afterMlp(layer, output, input, h) : output;
     };
     return {p + mlpBranch(p), s + mlpBranch(s)};
 }

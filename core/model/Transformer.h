@@ -21,9 +21,13 @@ struct KeyValuePrefix
     bool empty() const { return !keys.defined(); }
 };
 
+// The layers inside a block that weight-space methods (LoRA, DoRA, SSF) adapt: the two LayerNorms and the
+// four linear layers (attention's packed q/k/v projection and output projection, the MLP's two).
+enum class BlockLayer { Norm1, QkvProjection, OutProjection, Norm2, MlpIn, MlpOut };
+
 // Per-layer extension points of a transformer tower. Strategies insert or replace prompt tokens
-// (VPT-deep, deep text prompts, MaPLe) and wrap sub-layers (adapters) here instead of subclassing the
-// model. Tokens are batch-first: [batch, sequence, width].
+// (VPT-deep, deep text prompts, MaPLe), add branches (adapters) and change the block's own layers (LoRA,
+// SSF) here instead of subclassing the model. Tokens are batch-first: [batch, sequence, width].
 class TransformerHooks
 {
 public:
@@ -31,13 +35,34 @@ public:
     // Before block `layer`: may return a sequence of another length (inserted tokens).
     virtual torch::Tensor beforeBlock(int layer, const torch::Tensor& tokens) { return tokens; }
     // The MLP branch output of block `layer` before its residual add; `mlpInput` is the (normalised)
-    // input of that branch. Adapters add their output here.
-    virtual torch::Tensor afterMlp(int layer, const torch::Tensor& mlpOutput, const torch::Tensor& mlpInput)
+    // input of that branch, `stream` the residual stream it is added to (the branch's input before
+    // ln_2). Adapters add their output here.
+    virtual torch::Tensor afterMlp(int layer, const torch::Tensor& mlpOutput, const torch::Tensor& mlpInput,
+                                   const torch::Tensor& stream)
     {
         return mlpOutput;
     }
     // Extra keys and values of block `layer`'s attention; empty for none.
     virtual KeyValuePrefix keyValuePrefix(int layer) { return {}; }
+    // Whether linear() and afterNorm() below change anything; blocks skip them when not.
+    virtual bool adaptsLayers() const { return false; }
+    // The output of linear layer `which` of block `layer` for `input`: linear(input, weight, bias) unless
+    // the method adds a low-rank update or scales and shifts it.
+    virtual torch::Tensor linear(int layer, BlockLayer which, const torch::Tensor& input, const torch::Tensor& weight,
+                                 const torch::Tensor& bias);
+    // The output of LayerNorm `which` (Norm1, Norm2) of block `layer`, unchanged unless the method scales
+    // and shifts it.
+    virtual torch::Tensor afterNorm(int layer, BlockLayer which, const torch::Tensor& output) { return output; }
+};
+
+// Block `layer`'s view of the hooks, as its sub-layers call them (no hooks, or hooks that adapt no layer:
+// plain layers).
+struct BlockHooks
+{
+    TransformerHooks* hooks = nullptr;
+    int layer = 0;
+    bool adapts() const { return hooks && hooks->adaptsLayers(); }
+    torch::Tensor linear(BlockLayer which, const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias) const;
 };
 
 // How SelfAttention computes softmax(QK^T / sqrt(d)) V. Fused is LibTorch 2.x's
@@ -56,13 +81,13 @@ public:
     SelfAttentionImpl(int width, int heads);
     // `causal`: position i attends to positions <= i only (CLIP's text mask); `extra`: keys and values
     // every position also attends to.
-    torch::Tensor forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra = {});
+    torch::Tensor forward(const torch::Tensor& x, bool causal, const KeyValuePrefix& extra = {}, const BlockHooks& hooks = {});
     // Causal attention over sequences that share their first tokens: `prefix` [N, P, W] is common to the C
     // sequences of each n, `suffix` [N * C, S, W] holds their own tokens (n-major). Equal to running
     // forward(causal, extra) on the N * C full sequences, but the prefix is computed once per n. `extra`
     // must be shared by the batch ([E, W]).
     std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix,
-                                                                const KeyValuePrefix& extra = {});
+                                                                const KeyValuePrefix& extra = {}, const BlockHooks& hooks = {});
 
     torch::Tensor in_proj_weight;
     torch::Tensor in_proj_bias;
@@ -77,7 +102,7 @@ class MlpImpl : public torch::nn::Module
 {
 public:
     MlpImpl(int width, int hidden, Activation activation);
-    torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor forward(const torch::Tensor& x, const BlockHooks& hooks = {});
 
     torch::nn::Linear c_fc{nullptr};
     torch::nn::Linear c_proj{nullptr};

@@ -36,7 +36,7 @@ TORCH_MODULE(Bottleneck);
 class AdapterTuning::Hooks : public TransformerHooks
 {
 public:
-    torch::Tensor afterMlp(int layer, const torch::Tensor& mlpOutput, const torch::Tensor&) override
+    torch::Tensor afterMlp(int layer, const torch::Tensor& mlpOutput, const torch::Tensor&, const torch::Tensor&) override
     {
         return mlpOutput + adapters->ptr<BottleneckImpl>(layer)->forward(mlpOutput);
     }

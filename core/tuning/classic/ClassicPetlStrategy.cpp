@@ -205,6 +205,18 @@ TrainerConfig ClassicPetlStrategy::sgdRecipe(double lr, int warmupEpochs) const
     return config;
 }
 
+TrainerConfig ClassicPetlStrategy::adamwRecipe(double lr, double weightDecay, int warmupEpochs) const
+{
+    TrainerConfig config;
+    config.optimizer = "adamw";
+    config.lr = lr;
+    config.weightDecay = weightDecay;
+    config.epochs = 100;
+    config.warmupEpochs = warmupEpochs;
+    config.warmupLr = lr * 0.5;
+    return config;
+}
+
 StateDict ClassicPetlStrategy::trainableState()
 {
     StateDict state;

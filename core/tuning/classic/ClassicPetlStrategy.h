@@ -70,6 +70,8 @@ protected:
     virtual at::Tensor combineFeatures(const at::Tensor& images, const at::Tensor& pooled) { return pooled; }
     // Reference training recipe; the base fills the few-shot defaults shared by all.
     TrainerConfig sgdRecipe(double lr, int warmupEpochs) const;
+    // AdamW for 100 epochs (the later PETL methods' VTAB-1k setting), warm-up at the ramp's mean.
+    TrainerConfig adamwRecipe(double lr, double weightDecay, int warmupEpochs) const;
 
     std::shared_ptr<torch::nn::Module> methodModule() const { return m_methodModule; }
     nlohmann::json m_params;
