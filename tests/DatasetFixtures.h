@@ -1,10 +1,15 @@
 #pragma once
-// Helpers shared by tst_datasets and tst_dataset_protocols: the message of a thrown tunebench::Error,
-// small files, and a tiny IDX dataset written from bytes.
+// Helpers shared by tst_datasets, tst_dataset_protocols and tst_petl_benchmarks: the message of a thrown
+// tunebench::Error, small files and images, the labels of a split, and a tiny IDX dataset written from bytes.
 
 #include "core/Error.h"
+#include "core/Utf8Path.h"
+#include "core/data/DatasetIndex.h"
 
 #include <QtTest>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <zlib.h>
 
@@ -34,6 +39,22 @@ inline void writeText(const std::filesystem::path& file, const std::string& text
     std::filesystem::create_directories(file.parent_path());
     std::ofstream out(file, std::ios::binary);
     out << text;
+}
+
+// A small colour image; `seed` sets its first channel, so that images written with different seeds differ.
+inline void writeImage(const std::filesystem::path& file, int seed = 0)
+{
+    std::filesystem::create_directories(file.parent_path());
+    cv::Mat image(8, 6, CV_8UC3, cv::Scalar(seed * 10 % 256, 40, 200));
+    QVERIFY2(cv::imwrite(utf8(file), image), utf8(file).c_str());
+}
+
+inline std::vector<int> labelsOf(const std::vector<Sample>& samples)
+{
+    std::vector<int> labels;
+    for (const Sample& sample : samples)
+        labels.push_back(sample.label);
+    return labels;
 }
 
 inline void writeBigEndian32(std::string& out, std::uint32_t value)

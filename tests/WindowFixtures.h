@@ -1,14 +1,20 @@
 #pragma once
 // What the window tests share: widgets found by their object names, as a user finds them by their labels,
-// and a window with the tiny CLIP and the colour dataset open.
+// a window with the tiny CLIP and the colour dataset open, and the bodies of their fixture slots.
 
+#include "core/io/VocabularyLocator.h"
 #include "tests/GuiFixtures.h"
+#include "tests/ScopedEnvironment.h"
 #include "widgets/setup/StrategyPanel.h"
 #include "widgets/window/MainWindow.h"
 
+#include <QCoreApplication>
 #include <QDoubleSpinBox>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTemporaryDir>
+#include <QtTest>
 
 #include <memory>
 
@@ -61,5 +67,42 @@ inline std::unique_ptr<MainWindow> tinyWindow(const QString& runsRoot, const Gui
     child<QSpinBox>(window, "testImages")->setValue(0);
     return window;
 }
+
+// A window test's own folder, settings and fixtures. The test class derives from it after QObject and
+// calls these from its initTestCase(), init() and cleanup() slots (the slots themselves must be its own
+// for moc to see them).
+class WindowTestCase
+{
+protected:
+    // initTestCase(): the window's stored settings go to this test's own folder, never the user's.
+    void setUpTestCase(const char* applicationName)
+    {
+        QVERIFY(m_dir.isValid());
+        qputenv("XDG_CONFIG_HOME", (m_dir.path() + "/config").toUtf8());
+        QCoreApplication::setOrganizationName("TunebenchTests");
+        QCoreApplication::setApplicationName(applicationName);
+        m_files = writeGuiFixtures(m_dir.path());
+    }
+
+    // init() and cleanup(): each test starts from no stored settings and the environment it found, and
+    // leaves them so.
+    void setUpTest()
+    {
+        QSettings().clear();
+        m_environment = std::make_unique<ScopedEnvironment>();
+    }
+    void tearDownTest()
+    {
+        m_environment.reset();
+        setVocabularySystemRoot("/");
+        QSettings().clear();
+    }
+
+    std::unique_ptr<MainWindow> tinyWindow() { return test::tinyWindow(m_dir.path() + "/runs", m_files); }
+
+    QTemporaryDir m_dir;
+    GuiFixtureFiles m_files;
+    std::unique_ptr<ScopedEnvironment> m_environment;
+};
 
 } // namespace tunebench::test

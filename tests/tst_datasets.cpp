@@ -13,9 +13,6 @@
 
 #include <QtTest>
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -25,13 +22,6 @@ using namespace tunebench::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-void writeImage(const fs::path& file, int seed = 0)
-{
-    fs::create_directories(file.parent_path());
-    cv::Mat image(8, 6, CV_8UC3, cv::Scalar(seed * 10 % 256, 40, 200));
-    QVERIFY2(cv::imwrite(utf8(file), image), utf8(file).c_str());
-}
 
 std::string fileName(const Sample& sample)
 {
@@ -44,14 +34,6 @@ std::vector<std::string> fileNames(const std::vector<Sample>& samples)
     for (const Sample& sample : samples)
         names.push_back(fileName(sample));
     return names;
-}
-
-std::vector<int> labelsOf(const std::vector<Sample>& samples)
-{
-    std::vector<int> labels;
-    for (const Sample& sample : samples)
-        labels.push_back(sample.label);
-    return labels;
 }
 
 // oxford_pets/ with 4 classes, 3 splits, one referenced image missing.

@@ -55,36 +55,14 @@ using namespace tunebench;
 using test::child;
 using test::setTraining;
 
-class TestMainWindow : public QObject
+class TestMainWindow : public QObject, private test::WindowTestCase
 {
     Q_OBJECT
 
-private:
-    std::unique_ptr<MainWindow> tinyWindow() { return test::tinyWindow(m_dir.path() + "/runs", m_files); }
-
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QVERIFY(m_dir.isValid());
-        // The window's stored settings go to this test's own folder, never the user's.
-        qputenv("XDG_CONFIG_HOME", (m_dir.path() + "/config").toUtf8());
-        QCoreApplication::setOrganizationName("TunebenchTests");
-        QCoreApplication::setApplicationName("tst_mainwindow");
-        m_files = test::writeGuiFixtures(m_dir.path());
-    }
-
-    // Each test starts from no stored settings and the environment it found, and leaves them so.
-    void init()
-    {
-        QSettings().clear();
-        m_environment = std::make_unique<test::ScopedEnvironment>();
-    }
-    void cleanup()
-    {
-        m_environment.reset();
-        setVocabularySystemRoot("/");
-        QSettings().clear();
-    }
+    void initTestCase() { setUpTestCase("tst_mainwindow"); }
+    void init() { setUpTest(); }
+    void cleanup() { tearDownTest(); }
 
     void startsWithDisabledRunButtonsThatSayWhy()
     {
@@ -774,11 +752,6 @@ private Q_SLOTS:
         QCOMPARE(againSelector->currentData().toString(),
                  child<ModelPanel>(again, "modelPanel")->buildInfo().cudaDevices > 0 ? QString("cuda:0") : QString("cpu"));
     }
-
-private:
-    QTemporaryDir m_dir;
-    test::GuiFixtureFiles m_files;
-    std::unique_ptr<test::ScopedEnvironment> m_environment;
 };
 
 QTEST_MAIN(TestMainWindow)

@@ -11,9 +11,6 @@
 
 #include <QtTest>
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-
 #include <filesystem>
 #include <map>
 
@@ -24,13 +21,6 @@ using namespace tunebench::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-void writeImage(const fs::path& file, int seed = 0)
-{
-    fs::create_directories(file.parent_path());
-    cv::Mat image(5, 7, CV_8UC3, cv::Scalar(seed * 20 % 256, 90, 30));
-    QVERIFY2(cv::imwrite(utf8(file), image), utf8(file).c_str());
-}
 
 // A VTAB-1k task folder: images/ and the four split lists, train800val200 = train800 + val200.
 void writeVtabTask(const fs::path& folder, const std::vector<std::pair<std::string, int>>& train800,
@@ -51,14 +41,6 @@ void writeVtabTask(const fs::path& folder, const std::vector<std::pair<std::stri
     const char* names[] = {"train800.txt", "val200.txt", "train800val200.txt", "test.txt"};
     for (int i = 0; i < 4; ++i)
         writeText(folder / names[i], lists[i]);
-}
-
-std::vector<int> labelsOf(const std::vector<Sample>& samples)
-{
-    std::vector<int> labels;
-    for (const Sample& sample : samples)
-        labels.push_back(sample.label);
-    return labels;
 }
 
 bool isOneLine(const QString& message)

@@ -55,36 +55,14 @@ using namespace tunebench;
 using test::child;
 using test::setTraining;
 
-class TestStudyTabs : public QObject
+class TestStudyTabs : public QObject, private test::WindowTestCase
 {
     Q_OBJECT
 
-private:
-    std::unique_ptr<MainWindow> tinyWindow() { return test::tinyWindow(m_dir.path() + "/runs", m_files); }
-
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QVERIFY(m_dir.isValid());
-        // The window's stored settings go to this test's own folder, never the user's.
-        qputenv("XDG_CONFIG_HOME", (m_dir.path() + "/config").toUtf8());
-        QCoreApplication::setOrganizationName("TunebenchTests");
-        QCoreApplication::setApplicationName("tst_study_tabs");
-        m_files = test::writeGuiFixtures(m_dir.path());
-    }
-
-    // Each test starts from no stored settings and the environment it found, and leaves them so.
-    void init()
-    {
-        QSettings().clear();
-        m_environment = std::make_unique<test::ScopedEnvironment>();
-    }
-    void cleanup()
-    {
-        m_environment.reset();
-        setVocabularySystemRoot("/");
-        QSettings().clear();
-    }
+    void initTestCase() { setUpTestCase("tst_study_tabs"); }
+    void init() { setUpTest(); }
+    void cleanup() { tearDownTest(); }
 
     // The continual-learning tab: a two-task stream of the open dataset, its matrix, summary and export;
     // Start refuses a ResNet CLIP and says why.
@@ -366,11 +344,6 @@ private Q_SLOTS:
         child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
         QVERIFY(window.grab().save(shot));
     }
-
-private:
-    QTemporaryDir m_dir;
-    test::GuiFixtureFiles m_files;
-    std::unique_ptr<test::ScopedEnvironment> m_environment;
 };
 
 QTEST_MAIN(TestStudyTabs)

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/Utf8Path.h"
 #include "core/io/RegularFile.h"
+#include "core/data/DatasetFiles.h"
 #include "core/data/DomainAdaptationData.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/IdxFile.h"
@@ -29,7 +30,6 @@ namespace {
 
 // Where Debian's dataset-fashion-mnist / dataset-mnist packages install their files.
 const char* const kDebianDatasetDir = "/usr/share/datasets";
-constexpr std::size_t kProgressEvery = 20000;
 
 std::string lowercase(std::string text)
 {
@@ -60,55 +60,6 @@ long long pythonRound(double value)
         ++result;
     return result;
 }
-
-bool isDirectory(const fs::path& path)
-{
-    std::error_code error;
-    return fs::is_directory(path, error);
-}
-
-bool isRegularFile(const fs::path& path)
-{
-    std::error_code error;
-    return fs::is_regular_file(path, error);
-}
-
-// The folder's own name, also for "root/" with a trailing separator.
-std::string folderName(const fs::path& folder)
-{
-    fs::path normal = folder.lexically_normal();
-    if (normal.filename().empty())
-        normal = normal.parent_path();
-    return utf8(normal.filename());
-}
-
-// Collects recoverable problems. Repetitive kinds (thousands of stray files) are capped so that the
-// list stays readable; the remainder is summarised with its count.
-class ProblemLog
-{
-public:
-    void add(const std::string& kind, const std::string& message)
-    {
-        std::size_t& seen = m_counts[kind];
-        ++seen;
-        if (seen <= kMaxPerKind)
-            m_lines.push_back(message);
-    }
-
-    std::vector<std::string> finish() const
-    {
-        std::vector<std::string> lines = m_lines;
-        for (const auto& [kind, count] : m_counts)
-            if (count > kMaxPerKind)
-                lines.push_back("... and " + std::to_string(count - kMaxPerKind) + " more: " + kind);
-        return lines;
-    }
-
-private:
-    static constexpr std::size_t kMaxPerKind = 20;
-    std::vector<std::string> m_lines;
-    std::map<std::string, std::size_t> m_counts;
-};
 
 struct DirectoryListing
 {
@@ -163,40 +114,19 @@ std::vector<std::string> listImages(const fs::path& classFolder, ProblemLog& pro
             problems.add("empty or unreadable image files skipped", utf8(file) + ": empty or unreadable, skipped");
             continue;
         }
-        std::ifstream probe(file, std::ios::binary);
-        if (!probe) {
+        const ImageFileHead head = readImageFileHead(file);
+        if (head == ImageFileHead::Unreadable) {
             problems.add("empty or unreadable image files skipped", utf8(file) + ": cannot be opened, skipped");
             continue;
         }
-        char head[kImageSignatureBytes] = {};
-        probe.read(head, sizeof head);
         // Listed all the same: the split must stay that of the reference implementations, which list by
         // name. The loader skips the file and reports it again.
-        if (!hasImageSignature(head, static_cast<std::size_t>(probe.gcount())))
+        if (head == ImageFileHead::NotAnImage)
             problems.add("files that are not images", utf8(file) + ": not an image (its first bytes match no image format); "
                                                                   "training and evaluation will skip it");
         images.push_back(utf8(file));
     }
     return images;
-}
-
-// The lines of a small text file (class lists, split lists), without line ends or a UTF-8 BOM.
-std::vector<std::string> readLines(const fs::path& path)
-{
-    requireRegularFile(utf8(path));
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(utf8(path) + ": cannot open file");
-    std::vector<std::string> lines;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (lines.empty() && line.compare(0, 3, "\xEF\xBB\xBF") == 0)
-            line.erase(0, 3);
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        lines.push_back(line);
-    }
-    return lines;
 }
 
 // A one-name-per-line class list. Blank lines at the end are ignored; a blank line inside is an error,

@@ -2,10 +2,9 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
-#include "core/io/RegularFile.h"
+#include "core/data/DatasetFiles.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 namespace fs = std::filesystem;
@@ -16,18 +15,6 @@ namespace {
 
 const char* const kImageList = "image_list.txt";
 const char* const kDomainNetSplits = "splits_mini";
-
-bool isFile(const fs::path& path)
-{
-    std::error_code error;
-    return fs::is_regular_file(path, error);
-}
-
-bool isFolder(const fs::path& path)
-{
-    std::error_code error;
-    return fs::is_directory(path, error);
-}
 
 // A folder path without "." or ".." parts and without a trailing slash ("a/b/" -> "a/b").
 fs::path cleanFolder(const fs::path& folder)
@@ -41,19 +28,12 @@ fs::path cleanFolder(const fs::path& folder)
 void readLabelledList(const fs::path& list, const fs::path& base, std::size_t nameComponent, std::vector<Sample>& samples,
                       std::map<int, std::string>& nameOfLabel)
 {
-    requireRegularFile(utf8(list), "image list");
-    std::ifstream in(list, std::ios::binary);
-    if (!in)
-        throw Error(utf8(list) + ": cannot be read");
-    std::string line;
-    int lineNumber = 0;
-    while (std::getline(in, line)) {
-        ++lineNumber;
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
+    const std::vector<std::string> lines = readLines(list, "image list");
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::string& line = lines[i];
         if (line.find_first_not_of(" \t") == std::string::npos)
             continue;
-        const std::string where = utf8(list) + ":" + std::to_string(lineNumber);
+        const std::string where = utf8(list) + ":" + std::to_string(i + 1);
         const auto space = line.find_last_of(' ');
         if (space == std::string::npos || space == 0)
             throw Error(where + ": expected '<path> <label>'");
@@ -100,7 +80,7 @@ std::vector<std::string> classNamesOf(const std::map<int, std::string>& nameOfLa
 
 bool isImageListFolder(const fs::path& folder)
 {
-    return isFile(folder / kImageList);
+    return isRegularFile(folder / kImageList);
 }
 
 DatasetIndex openImageListDataset(const std::string& folderText, const DatasetProgress& progress)
@@ -115,8 +95,8 @@ DatasetIndex openImageListDataset(const std::string& folderText, const DatasetPr
     dataset.classNames = classNamesOf(nameOfLabel, utf8(list));
     dataset.test = dataset.train;  // transductive, as DAPL evaluates VisDA-2017
     const fs::path clean = cleanFolder(folder);
-    const std::string folderName = utf8(clean.filename());
-    dataset.domain = folderName == "train" ? "synthetic" : (folderName == "validation" || folderName == "test") ? "real" : folderName;
+    const std::string split = utf8(clean.filename());
+    dataset.domain = split == "train" ? "synthetic" : (split == "validation" || split == "test") ? "real" : split;
     dataset.name = utf8(clean.parent_path().filename()) + "-" + dataset.domain;
     dataset.layout = "list";
     dataset.root = utf8(folder);
@@ -128,7 +108,7 @@ DatasetIndex openImageListDataset(const std::string& folderText, const DatasetPr
 bool isDomainNetDomainFolder(const fs::path& folder)
 {
     const fs::path clean = cleanFolder(folder);
-    return isFile(clean.parent_path() / kDomainNetSplits / (utf8(clean.filename()) + "_train.txt"));
+    return isRegularFile(clean.parent_path() / kDomainNetSplits / (utf8(clean.filename()) + "_train.txt"));
 }
 
 DatasetIndex openDomainNetDomain(const std::string& domainFolder, const DatasetProgress& progress)
@@ -141,7 +121,7 @@ DatasetIndex openDomainNetDomain(const std::string& domainFolder, const DatasetP
     const std::pair<const char*, std::vector<Sample>*> splits[] = {{"train", &dataset.train}, {"test", &dataset.test}};
     for (const auto& [split, samples] : splits) {
         const fs::path list = root / kDomainNetSplits / (domain + "_" + split + ".txt");
-        if (!isFile(list))
+        if (!isRegularFile(list))
             throw Error(utf8(list) + ": split file is missing (mini-DomainNet needs " + domain + "_train.txt and " + domain + "_test.txt)");
         if (progress)
             progress("reading " + utf8(list));
@@ -163,7 +143,7 @@ DatasetIndex openAdaptationDomain(const std::string& pathOrName, const DatasetPr
     whole.trainFraction = 1.0;
     whole.valFraction = 0.0;
     DatasetIndex dataset = openDataset(pathOrName, whole, progress);
-    if (dataset.layout == "folder" && !isFolder(pathFromUtf8(dataset.root) / "train")) {
+    if (dataset.layout == "folder" && !isDirectory(pathFromUtf8(dataset.root) / "train")) {
         // Dassl's Office-Home reader: the whole domain, for training and testing alike, in path order.
         std::vector<Sample> all = dataset.train;
         std::sort(all.begin(), all.end(), [](const Sample& a, const Sample& b) { return a.path < b.path; });

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Utf8Path.h"
+#include "core/data/DatasetFiles.h"
 #include "core/io/RegularFile.h"
 
 #include <nlohmann/json.hpp>
@@ -69,8 +70,6 @@ const std::vector<PetlTask>& taskTable()
 
 const char* const kVtabLists[] = {"train800.txt", "val200.txt", "train800val200.txt", "test.txt"};
 const char* const kFgvcFiles[] = {"train.json", "val.json", "test.json"};
-constexpr std::size_t kProgressEvery = 20000;
-constexpr std::size_t kMaxBadImageLines = 20;
 
 // Folder names compare without case, '-', '_' or spaces: VPT leaves the folder to the user, and
 // "Stanford-dogs", "stanford_dogs" and "StanfordDogs" all occur.
@@ -83,25 +82,11 @@ std::string normalisedFolderName(const std::string& name)
     return out;
 }
 
-bool isDirectory(const fs::path& path)
-{
-    std::error_code error;
-    return fs::is_directory(path, error);
-}
-
 // Anything at that path, a FIFO included: the reader then refuses it by name instead of skipping it.
 bool pathExists(const fs::path& path)
 {
     std::error_code error;
     return fs::exists(path, error);
-}
-
-std::string folderName(const fs::path& folder)
-{
-    fs::path normal = folder.lexically_normal();
-    if (normal.filename().empty())
-        normal = normal.parent_path();
-    return utf8(normal.filename());
 }
 
 const PetlTask* findTask(const std::string& nameOrFolder, PetlFamily family)
@@ -139,38 +124,24 @@ public:
             throw Error(where + ": image " + path + " is missing");
         if (!S_ISREG(status.st_mode))
             throw Error(where + ": image " + path + " is " + fileKindName(status.st_mode) + ", not a regular file");
-        std::ifstream probe(image, std::ios::binary);
-        char head[kImageSignatureBytes] = {};
-        probe.read(head, sizeof head);
-        if (!probe.good() && probe.gcount() == 0)
+        const ImageFileHead head = readImageFileHead(image);
+        if (head == ImageFileHead::Unreadable)
             addProblem(path + ": empty or unreadable; training and evaluation will skip it");
-        else if (!hasImageSignature(head, static_cast<std::size_t>(probe.gcount())))
+        else if (head == ImageFileHead::NotAnImage)
             addProblem(path + ": not an image (its first bytes match no image format); training and evaluation will skip it");
         if (m_progress && m_checked.size() % kProgressEvery == 0)
             m_progress("checked " + std::to_string(m_checked.size()) + " images");
     }
 
-    std::vector<std::string> problems() const
-    {
-        std::vector<std::string> lines = m_problems;
-        if (m_unlisted > 0)
-            lines.push_back("... and " + std::to_string(m_unlisted) + " more images that cannot be read");
-        return lines;
-    }
+    std::vector<std::string> problems() const { return m_problems.finish(); }
 
 private:
-    void addProblem(const std::string& line)
-    {
-        if (m_problems.size() < kMaxBadImageLines)
-            m_problems.push_back(line);
-        else
-            ++m_unlisted;
-    }
+    // One kind, so one cap for both messages: "... and N more: images that cannot be read".
+    void addProblem(const std::string& line) { m_problems.add("images that cannot be read", line); }
 
     const DatasetProgress& m_progress;
     std::set<std::string> m_checked;
-    std::vector<std::string> m_problems;
-    std::size_t m_unlisted = 0;
+    ProblemLog m_problems;
 };
 
 bool allDigits(const std::string& text)
@@ -216,20 +187,17 @@ struct ListedSample
 std::vector<ListedSample> readVtabList(const fs::path& folder, const std::string& listName, const PetlTask* task)
 {
     const fs::path file = folder / listName;
-    const std::string text = readWholeFile(file, "split file");
+    if (!pathExists(file))
+        throw Error(utf8(file) + ": split file is missing");
+    const std::vector<std::string> lines = readLines(file, "split file");
     std::vector<ListedSample> samples;
-    std::istringstream lines(text);
-    std::string line;
-    std::size_t lineNumber = 0;
-    while (std::getline(lines, line)) {
-        ++lineNumber;
-        if (lineNumber == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0)
-            line.erase(0, 3);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        std::string line = lines[i];
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
             line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos)
             continue;
-        const std::string where = utf8(file) + ":" + std::to_string(lineNumber);
+        const std::string where = utf8(file) + ":" + std::to_string(i + 1);
         const auto space = line.find_last_of(" \t");
         const auto pathEnd = space == std::string::npos ? std::string::npos : line.find_last_not_of(" \t", space);
         if (pathEnd == std::string::npos)
