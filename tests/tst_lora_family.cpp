@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // LoRA, DoRA, AdaptFormer and SSF on a ViT (issue 31), beyond what tst_petl checks for every classic method:
 // the update against a hand computation, DoRA's magnitude and direction, dropout only in training, the
-// merged weights computing what the hooks compute, AdaptFormer reading the residual stream, option errors.
+// merged weights computing what the hooks compute, AdaptFormer reading the residual stream, option errors;
+// and CLIP-LoRA on both of CLIP's towers.
 #include "core/Error.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/tuning/LowRank.h"
@@ -9,6 +10,9 @@
 #include "core/tuning/classic/ClassicPetlStrategy.h"
 #include "core/tuning/classic/LoraTuning.h"
 #include "core/tuning/classic/SsfTuning.h"
+#include "core/tuning/prompt/ClipLoraStrategy.h"
+#include "core/io/ClipTokenizer.h"
+#include "tests/ClipVocabulary.h"
 #include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 
@@ -58,6 +62,15 @@ bool mentions(const std::string& message, const std::string& part)
         return true;
     qWarning("\"%s\" does not mention \"%s\"", message.c_str(), part.c_str());
     return false;
+}
+
+// Moves every trainable tensor of a strategy off its initial value.
+void perturbAll(Strategy& strategy)
+{
+    torch::manual_seed(9);
+    torch::NoGradGuard noGrad;
+    for (auto& p : strategy.trainableParameters())
+        p.add_(0.05 * torch::randn_like(p));
 }
 
 double maxDifference(const torch::Tensor& a, const torch::Tensor& b)
@@ -235,6 +248,78 @@ private Q_SLOTS:
         const auto mlpInput = block->ln_2(h);
         const auto hooked = classic.hooks()->afterMlp(0, block->mlp->forward(mlpInput), mlpInput, h);
         QVERIFY(torch::allclose(hooked, block->mlp->forward(mlpInput) + 0.1 * adapter, 1e-5, 1e-6));
+    }
+
+    void clipLoraAdaptsBothTowers()
+    {
+        Checkpoint checkpoint{test::tinyClipSpec(), test::randomWeights(test::tinyClipSpec(), 6)};
+        ClipModel model = buildModel(checkpoint);
+        const auto before = model->named_parameters(true);
+        StateDict original;
+        for (const auto& item : before)
+            original[item.key()] = item.value().detach().clone();
+        TaskSetup setup;
+        setup.classNames = {"cat", "dog", "golden retriever"};
+        setup.promptTemplate = "a photo of a {}.";
+        setup.tokenizer = std::make_shared<const ClipTokenizer>(ClipTokenizer::load(test::demoVocabularyPath()));
+        auto lora = findStrategy("clip-lora").create();
+        lora->attach(model, setup, json::object());
+        auto zeroShot = findStrategy("zeroshot").create();
+        zeroShot->attach(model, setup, json::object());
+        auto& clip = dynamic_cast<ClipLoraStrategy&>(*lora);
+
+        // Rank 2 on q, k and v of every block of both towers: 3 x 2 x (r x width) per block.
+        const ModelSpec& spec = model->spec();
+        QCOMPARE(lora->trainableParameterCount(),
+                 std::int64_t(3 * 2 * 2 * (spec.vision.layers * spec.vision.width + spec.text->layers * spec.text->width)));
+        const auto config = lora->defaultTrainerConfig(16);
+        QCOMPARE(config.optimizer, std::string("adamw"));
+        QCOMPARE(config.epochs * 2, 500 * 16);  // 48 images: 2 steps of 32 per epoch, 8,000 steps
+        const int side = spec.vision.imageSize;
+        torch::manual_seed(4);
+        const auto images = torch::randn({4, 3, side, side});
+        // B at zero: the hand-crafted prompt's zero-shot classifier.
+        QVERIFY(torch::allclose(lora->logits(images), zeroShot->logits(images), 1e-4, 1e-5));
+
+        // One step reaches only the updates: B first (A sits behind B's zeros), the backbone never.
+        lora->setTraining(true);
+        auto out = lora->trainStep({images, torch::tensor({0, 1, 2, 1}), {}});
+        out.loss.backward();
+        std::int64_t reached = 0;
+        for (const auto& [name, tensor] : clip.trainableState())
+            reached += name.find("lora_B") != std::string::npos;
+        std::int64_t nonZero = 0;
+        for (const auto& p : lora->trainableParameters())
+            nonZero += p.grad().defined() && p.grad().abs().sum().item<double>() > 0;
+        QCOMPARE(nonZero, reached);
+        for (const auto& item : model->named_parameters(true))
+            QVERIFY2(!item.value().grad().defined() && torch::equal(item.value(), original.at(item.key())), item.key().c_str());
+        lora->setTraining(false);
+
+        // Moved updates change the scores; merged into a copy, the zero-shot classifier gives them.
+        perturbAll(*lora);
+        const auto tuned = lora->logits(images);
+        QVERIFY(maxDifference(tuned, zeroShot->logits(images)) > 1e-3);
+        ClipModel merged = copyModel(model);
+        {
+            torch::NoGradGuard noGrad;
+            auto parameters = merged->named_parameters(true);
+            const StateDict weights = clip.mergedWeights();
+            QVERIFY(std::any_of(weights.begin(), weights.end(), [](const auto& w) { return w.first.rfind("visual.", 0) == 0; }));
+            QVERIFY(std::any_of(weights.begin(), weights.end(), [](const auto& w) { return w.first.rfind("text.transformer.", 0) == 0; }));
+            for (const auto& [key, tensor] : weights)
+                parameters[key].copy_(tensor);
+        }
+        auto mergedZeroShot = findStrategy("zeroshot").create();
+        mergedZeroShot->attach(merged, setup, json::object());
+        QVERIFY2(maxDifference(tuned, mergedZeroShot->logits(images)) < 1e-4,
+                 qPrintable(QString::number(maxDifference(tuned, mergedZeroShot->logits(images)))));
+
+        // New classes (base-to-new): their prompts go through the adapted text tower.
+        lora->setClasses({"bird", "car"});
+        QCOMPARE(lora->logits(images).size(1), int64_t(2));
+        // A ResNet image tower is refused by name.
+        QVERIFY(mentions(strategyRefusal(findStrategy("clip-lora"), test::tinyResNetClipSpec()), "CLIP-LoRA needs a ViT image tower"));
     }
 
     void optionErrorsNameTheOption()
