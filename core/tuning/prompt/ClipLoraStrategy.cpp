@@ -1,7 +1,6 @@
 #include "core/tuning/prompt/ClipLoraStrategy.h"
 
 #include "core/Error.h"
-#include "core/io/ClipTokenizer.h"
 #include "core/tuning/prompt/PromptTemplates.h"
 
 #include <torch/torch.h>
@@ -60,14 +59,7 @@ void ClipLoraStrategy::onAttach()
 
 void ClipLoraStrategy::onClassesChanged()
 {
-    const int context = m_model->spec().text->contextLength;
-    const auto count = static_cast<int64_t>(m_setup.classNames.size());
-    auto tokens = torch::empty({count, context}, torch::kLong);
-    for (int64_t c = 0; c < count; ++c) {
-        const auto ids = tokenizer().tokenizeToContext(PromptTemplates::fill(m_setup.promptTemplate, m_setup.classNames[size_t(c)]), context);
-        std::copy(ids.begin(), ids.end(), tokens[c].data_ptr<int64_t>());
-    }
-    m_tokens = tokens.to(device());
+    m_tokens = classPromptTokens(m_setup.promptTemplate);
 }
 
 void ClipLoraStrategy::setTraining(bool training)

@@ -55,19 +55,24 @@ at::Tensor ClipStrategy::handcraftedTextFeatures(const std::vector<std::string>&
     if (templates.empty())
         throw Error("strategy '" + name() + "': no prompt template given");
     torch::NoGradGuard noGrad;
-    const int context = m_model->spec().text->contextLength;
-    const auto count = static_cast<int64_t>(m_setup.classNames.size());
     torch::Tensor sum;
     for (const auto& templ : templates) {
-        auto tokens = torch::empty({count, context}, torch::kLong);
-        for (int64_t c = 0; c < count; ++c) {
-            const auto ids = tokenizer().tokenizeToContext(PromptTemplates::fill(templ, m_setup.classNames[size_t(c)]), context);
-            std::copy(ids.begin(), ids.end(), tokens[c].data_ptr<int64_t>());
-        }
-        auto features = l2Normalize(m_model->encodeText(tokens.to(device())));
+        auto features = l2Normalize(m_model->encodeText(classPromptTokens(templ)));
         sum = sum.defined() ? sum + features : features;
     }
     return l2Normalize(sum / static_cast<double>(templates.size()));
+}
+
+at::Tensor ClipStrategy::classPromptTokens(const std::string& templ) const
+{
+    const int context = m_model->spec().text->contextLength;
+    const auto count = static_cast<int64_t>(m_setup.classNames.size());
+    auto tokens = torch::empty({count, context}, torch::kLong);
+    for (int64_t c = 0; c < count; ++c) {
+        const auto ids = tokenizer().tokenizeToContext(PromptTemplates::fill(templ, m_setup.classNames[size_t(c)]), context);
+        std::copy(ids.begin(), ids.end(), tokens[c].data_ptr<int64_t>());
+    }
+    return tokens.to(device());
 }
 
 at::Tensor ClipStrategy::logits(const at::Tensor& images)

@@ -45,6 +45,8 @@ protected:
     // Per-class text features of hand-crafted prompts, each template encoded and L2-normalised, averaged
     // over the templates and normalised again (CLIP's ensembling; one template is the plain case).
     at::Tensor handcraftedTextFeatures(const std::vector<std::string>& templates);
+    // The token ids of `templ` filled with each class name, [C, context], on the strategy's device.
+    at::Tensor classPromptTokens(const std::string& templ) const;
     const ClipTokenizer& tokenizer() const;
     c10::Device device() const;
 
