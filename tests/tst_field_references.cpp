@@ -7,8 +7,8 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
 #include "core/model/ClipModel.h"
+#include "tests/ReferenceScripts.h"
 
-#include <QProcess>
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
@@ -27,11 +27,6 @@ namespace {
 // Absolute difference allowed between the library's and Tunebench's float32 results: both run the same
 // arithmetic in a different order (other kernels, LibTorch version and attention implementation).
 constexpr double kTolerance = 1e-5;
-
-double maxDifference(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
-}
 
 std::string idsText(const std::vector<int64_t>& ids)
 {
@@ -56,13 +51,9 @@ private Q_SLOTS:
         torch::set_num_threads(2);
         QVERIFY(m_dir.isValid());
         m_root = m_dir.path().toStdString();
-        QProcess generator;
-        generator.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        generator.start(TUNEBENCH_REFERENCE_PYTHON, {TUNEBENCH_FIELD_MODELS_SCRIPT, "--out", m_dir.path()});
-        QVERIFY2(generator.waitForStarted(), qPrintable(generator.errorString()));
-        QVERIFY2(generator.waitForFinished(600'000), "field_models.py did not finish in 10 minutes");
-        const QByteArray printed = generator.readAllStandardOutput();
-        QVERIFY2(generator.exitStatus() == QProcess::NormalExit && generator.exitCode() == 0, printed.constData());
+        QByteArray printed;
+        const std::string failure = test::runReferenceScript(TUNEBENCH_REFERENCE_PYTHON, TUNEBENCH_FIELD_MODELS_SCRIPT, m_dir.path(), printed);
+        QVERIFY2(failure.empty(), failure.c_str());
         qInfo("%s", printed.trimmed().constData());  // package versions and the generator's timings
 
         std::ifstream in(m_root + "/references.json");
@@ -114,7 +105,7 @@ private Q_SLOTS:
         for (const auto& [name, actual] : results) {
             const auto& expected = m_references.at(prefix + name);
             QCOMPARE(actual.sizes().vec(), expected.sizes().vec());
-            const double difference = maxDifference(actual, expected);
+            const double difference = test::maxDifference(actual, expected);
             qInfo("%s %s: max abs difference %.3g (largest value %.3g)", qPrintable(path), name, difference,
                   expected.abs().max().item<double>());
             QVERIFY2(difference < kTolerance, qPrintable(QString("%1 %2 differ by %3").arg(path, name).arg(difference)));
@@ -136,7 +127,7 @@ private Q_SLOTS:
         for (const auto& [name, actual] : results) {
             const auto& expected = m_references.at(std::string("timm-vit_base_patch16_224.") + name);
             QCOMPARE(actual.sizes().vec(), expected.sizes().vec());
-            const double difference = maxDifference(actual, expected);
+            const double difference = test::maxDifference(actual, expected);
             qInfo("%s %s: max abs difference %.3g (largest value %.3g)", qPrintable(path), name, difference,
                   expected.abs().max().item<double>());
             QVERIFY2(difference < kTolerance, qPrintable(QString("%1 %2 differ by %3").arg(path, name).arg(difference)));

@@ -8,8 +8,8 @@
 #include "core/tuning/Strategy.h"
 #include "core/tuning/StrategyInfo.h"
 #include "core/tuning/classic/ClassicPetlStrategy.h"
+#include "tests/ReferenceScripts.h"
 
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -26,11 +26,6 @@ namespace {
 // float32 on both sides, the same arithmetic in another order (PEFT adds B A x to W x; we multiply by W + B A).
 constexpr double kTolerance = 1e-5;
 
-double maxDifference(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
-}
-
 } // namespace
 
 class TestPeftEquivalence : public QObject
@@ -42,13 +37,9 @@ private Q_SLOTS:
     {
         torch::set_num_threads(2);
         QVERIFY(m_dir.isValid());
-        QProcess generator;
-        generator.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        generator.start(TUNEBENCH_REFERENCE_PYTHON, {TUNEBENCH_PEFT_MODELS_SCRIPT, "--out", m_dir.path()});
-        QVERIFY2(generator.waitForStarted(), qPrintable(generator.errorString()));
-        QVERIFY2(generator.waitForFinished(600'000), "peft_models.py did not finish in 10 minutes");
-        const QByteArray printed = generator.readAllStandardOutput();
-        QVERIFY2(generator.exitStatus() == QProcess::NormalExit && generator.exitCode() == 0, printed.constData());
+        QByteArray printed;
+        const std::string failure = test::runReferenceScript(TUNEBENCH_REFERENCE_PYTHON, TUNEBENCH_PEFT_MODELS_SCRIPT, m_dir.path(), printed);
+        QVERIFY2(failure.empty(), failure.c_str());
         qInfo("%s", printed.trimmed().constData());
         const std::string root = m_dir.path().toStdString();
         std::ifstream in(root + "/peft.json");
@@ -89,7 +80,7 @@ private Q_SLOTS:
         const auto images = m_references.at("images");
         const auto labels = m_references.at("labels");
         const auto before = strategy->logits(images);
-        const double differenceBefore = maxDifference(before, m_references.at(prefix + "logits_before"));
+        const double differenceBefore = test::maxDifference(before, m_references.at(prefix + "logits_before"));
         qInfo("%s logits before the step: max abs difference %.3g", name.c_str(), differenceBefore);
         QVERIFY2(differenceBefore < kTolerance, qPrintable(QString::number(differenceBefore)));
 
@@ -106,12 +97,12 @@ private Q_SLOTS:
         classic.setTraining(false);
         const auto after = strategy->logits(images);
         const auto& expected = m_references.at(prefix + "logits_after");
-        const double differenceAfter = maxDifference(after, expected);
+        const double differenceAfter = test::maxDifference(after, expected);
         qInfo("%s logits after one SGD step: max abs difference %.3g (moved by %.3g)", name.c_str(), differenceAfter,
-              maxDifference(expected, m_references.at(prefix + "logits_before")));
+              test::maxDifference(expected, m_references.at(prefix + "logits_before")));
         QVERIFY2(differenceAfter < kTolerance, qPrintable(QString::number(differenceAfter)));
         // The step moved the logits far beyond the tolerance: the comparison above could fail.
-        QVERIFY(maxDifference(expected, m_references.at(prefix + "logits_before")) > 1000 * kTolerance);
+        QVERIFY(test::maxDifference(expected, m_references.at(prefix + "logits_before")) > 1000 * kTolerance);
     }
 
 private:
