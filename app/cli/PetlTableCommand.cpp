@@ -193,8 +193,9 @@ int runPetlTable(const CliArgs& args)
         const nlohmann::json submitted =
             submitPlanToSlurm(plan, slurmOptionsFromArgs(args, "tunebench-petl-table"), args.flag("dry-run"), "petl-table");
         if (submitted.value("runs", 0) > 0) {
-            std::cerr << "petl-table: once the array has finished, run this command again with --out " << store.folder()
-                      << " to print the table\n";
+            if (!args.flag("dry-run"))
+                std::cerr << "petl-table: once the array has finished, run this command again with --out " << store.folder()
+                          << " to print the table\n";
             std::cout << submitted.dump() << std::endl;
             return 0;
         }
