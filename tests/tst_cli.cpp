@@ -376,7 +376,7 @@ private Q_SLOTS:
         const CliResult usage = runCli({"--help"});
         QVERIFY(usage.exitCode == 0);
         for (const char* command : {"tokenize", "info", "encode", "classify", "dataset inspect", "dataset list", "train", "eval", "export",
-                                    "compare", "params", "continual", "adapt", "sweep", "sweep status", "sweep collect", "cache",
+                                    "compare", "petl-table", "params", "continual", "adapt", "sweep", "sweep status", "sweep collect", "cache",
                                     "pretrain", "version"})
             QVERIFY2(usage.out.find("\n  " + std::string(command) + " ") != std::string::npos, command);
         const CliResult train = runCli({"train", "--help"});
@@ -398,7 +398,7 @@ private Q_SLOTS:
         // Given before an unknown option, they pass each command's option check, which then names that one.
         const std::vector<QStringList> commands = {
             {"tokenize"}, {"info"},     {"encode"},    {"classify"}, {"dataset", "list"}, {"dataset", "inspect", "x"},
-            {"train"},    {"eval"},     {"export"},    {"compare"},  {"params"},          {"pretrain"},
+            {"train"},    {"eval"},     {"export"},    {"compare"},  {"petl-table"},      {"params"},          {"pretrain"},
             {"continual"}, {"adapt"},   {"sweep"},     {"sweep", "status", "x"},          {"sweep", "collect", "x"},
             {"cache", "status"},        {"version"},
         };

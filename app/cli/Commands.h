@@ -18,6 +18,7 @@ Command trainCommand();
 Command evalCommand();
 Command exportCommand();
 Command compareCommand();
+Command petlTableCommand();
 Command paramsCommand();
 Command continualCommand();
 Command adaptCommand();

@@ -609,7 +609,7 @@ private:
     {
         m_result.json["trainable_parameters"] = m_strategy->trainableParameterCount();
         const ParameterBudget budget = parameterBudget(*m_strategy, m_model, m_settings.tasks);
-        m_result.json["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"tasks", budget.tasks},
+        m_result.json["parameters"] = {{"trainable", budget.trainable}, {"backbone", budget.backbone}, {"shared", budget.shared}, {"tasks", budget.tasks},
                                        {"multiplier", budget.multiplier}};
     }
 

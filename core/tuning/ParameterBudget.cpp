@@ -1,6 +1,7 @@
 #include "core/tuning/ParameterBudget.h"
 
 #include "core/Error.h"
+#include "core/tuning/StorageCost.h"
 #include "core/tuning/classic/ClassicPetlStrategy.h"
 
 #include <torch/torch.h>
@@ -25,8 +26,7 @@ ParameterBudget parameterBudget(Strategy& strategy, const ClipModel& model, int 
             budget.backbone += p.numel();
     }
     budget.shared = wholeBackbonePerTask ? 0 : budget.backbone;
-    budget.multiplier = (static_cast<double>(budget.shared) + static_cast<double>(tasks) * static_cast<double>(budget.trainable)) /
-                        static_cast<double>(budget.backbone);
+    budget.multiplier = storageMultiplier(budget.shared, budget.backbone, std::vector<std::int64_t>(std::size_t(tasks), budget.trainable));
     return budget;
 }
 
