@@ -5,6 +5,7 @@
 // many trainable parameters and give the same logits before and after one identical SGD step.
 #include "core/io/CheckpointLoader.h"
 #include "core/io/StateDict.h"
+#include "core/tuning/ParameterBudget.h"
 #include "core/tuning/Strategy.h"
 #include "core/tuning/StrategyInfo.h"
 #include "core/tuning/classic/ClassicPetlStrategy.h"
@@ -103,6 +104,22 @@ private Q_SLOTS:
         QVERIFY2(differenceAfter < kTolerance, qPrintable(QString::number(differenceAfter)));
         // The step moved the logits far beyond the tolerance: the comparison above could fail.
         QVERIFY(test::maxDifference(expected, m_references.at(prefix + "logits_before")) > 1000 * kTolerance);
+    }
+
+    // What `params --model vit-b16 --strategy lora|dora --opt targets=qkv --classes 100` counts is what PEFT
+    // counts on timm's ViT-B/16 with a 100-class head.
+    void vitB16CountsEqualPeft()
+    {
+        ClipModel model(modelGeometry("vit-b16"));
+        for (const std::string name : {"lora", "dora"}) {
+            const StrategyInfo& info = findStrategy(name);
+            auto strategy = info.create();
+            TaskSetup setup;
+            for (int c = 0; c < 100; ++c)
+                setup.classNames.push_back("class " + std::to_string(c));
+            strategy->attach(model, setup, resolveParams(info.schema, {{"targets", "qkv"}}));
+            QCOMPARE(strategy->trainableParameterCount(), m_report.at(name).at("vit_b16_trainable").get<std::int64_t>());
+        }
     }
 
 private:

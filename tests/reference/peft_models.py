@@ -12,7 +12,8 @@ DIR/timm-vit/model.safetensors   the timm model (timm's save_for_hf)
 DIR/peft.safetensors             images, labels; per method (lora, dora) the initialised adapter and head
                                  weights under Tunebench's names (METHOD/lora.<block>.qkv.lora_A, ...,
                                  METHOD/head.last_layer.weight), the logits before and after the step
-DIR/peft.json                    per method the trainable parameter count PEFT reports; the step's lr;
+DIR/peft.json                    per method the trainable parameter count PEFT reports, on that ViT and on
+                                 ViT-B/16 with 100 classes (r = 8 on qkv, the head trainable); the step's lr;
                                  package versions
 """
 
@@ -93,6 +94,12 @@ def main():
         optimizer.step()
         with torch.no_grad():
             tensors[f"{method}/logits_after"] = peft_model(images)
+
+    # ViT-B/16's counts (no forward pass), for `params --model vit-b16 --strategy lora --opt targets=qkv`.
+    base = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=100)
+    for method in ("lora", "dora"):
+        config = peft.LoraConfig(r=8, lora_alpha=8, target_modules=["qkv"], modules_to_save=["head"], use_dora=method == "dora")
+        report[method]["vit_b16_trainable"] = peft.get_peft_model(copy.deepcopy(base), config).get_nb_trainable_parameters()[0]
 
     save_file({key: value.contiguous() for key, value in tensors.items()}, os.path.join(args.out, "peft.safetensors"))
     with open(os.path.join(args.out, "peft.json"), "w", encoding="utf-8") as out:
