@@ -11,6 +11,7 @@
 #include "core/tuning/classic/SideTuning.h"
 #include "core/tuning/classic/VisualPromptTuning.h"
 #include "tests/ModelFixtures.h"
+#include "tests/ShadesDataset.h"
 
 #include <QtTest>
 
@@ -109,41 +110,6 @@ std::set<std::string> methodPrefixes(const std::string& strategy)
 }
 
 // The binary built with the tests; $TUNEBENCH_CLI points elsewhere (a build in another folder).
-// An IDX dataset (the Fashion-MNIST layout) of `classes` classes, a constant grey level per class plus
-// noise, so that the tiny models can tell them apart.
-void writeIdxDataset(const QString& folder, int classes, int trainPerClass, int testPerClass)
-{
-    auto bigEndian = [](std::ofstream& out, std::uint32_t value) {
-        const char bytes[] = {char(value >> 24), char(value >> 16), char(value >> 8), char(value)};
-        out.write(bytes, 4);
-    };
-    const int side = 12;
-    std::mt19937 noise(5);
-    auto write = [&](const char* images, const char* labels, int perClass) {
-        std::ofstream imageFile((folder + "/" + images).toStdString(), std::ios::binary);
-        std::ofstream labelFile((folder + "/" + labels).toStdString(), std::ios::binary);
-        const std::uint32_t count = static_cast<std::uint32_t>(classes * perClass);
-        bigEndian(imageFile, 0x00000803);
-        bigEndian(imageFile, count);
-        bigEndian(imageFile, side);
-        bigEndian(imageFile, side);
-        bigEndian(labelFile, 0x00000801);
-        bigEndian(labelFile, count);
-        for (int i = 0; i < perClass; ++i)
-            for (int c = 0; c < classes; ++c) {
-                for (int p = 0; p < side * side; ++p)
-                    imageFile.put(static_cast<char>(std::clamp<int>(40 + 80 * c + static_cast<int>(noise() % 30), 0, 255)));
-                labelFile.put(static_cast<char>(c));
-            }
-    };
-    QDir().mkpath(folder);
-    write("train-images-idx3-ubyte", "train-labels-idx1-ubyte", trainPerClass);
-    write("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", testPerClass);
-    std::ofstream names((folder + "/classes.txt").toStdString());
-    for (int c = 0; c < classes; ++c)
-        names << "shade " << c << "\n";
-}
-
 QString cliPath()
 {
     return qEnvironmentVariable("TUNEBENCH_CLI", QStringLiteral(TUNEBENCH_CLI_PATH));
@@ -638,7 +604,7 @@ private Q_SLOTS:
         const QString model = m_dir.path() + "/compare-timm.safetensors";
         writeTimmSafetensors(test::randomWeights(test::tinyTimmSpec(), 17), model.toStdString());
         const QString dataset = m_dir.path() + "/shades";
-        writeIdxDataset(dataset, 3, 6, 4);
+        test::writeShadesDataset(dataset.toStdString(), 3, 6, 4);
         QProcess process;
         process.start(cliPath(), {"compare", "--model", model, "--dataset", dataset, "--methods", "linear,bias,vpt-deep", "--shots", "2",
                                   "--seeds", "1", "--epochs", "1", "--tasks", "5", "--runs", m_dir.path() + "/runs", "--threads", "2"});

@@ -5,6 +5,7 @@
 #include "core/io/CheckpointWriter.h"
 #include "tests/CliRunner.h"
 #include "tests/ModelFixtures.h"
+#include "tests/ShadesDataset.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -24,40 +25,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-// An IDX dataset of `classes` shades (each class a grey level with noise), 12x12 pixels.
-void writeShades(const fs::path& folder, int classes, int trainPerClass, int testPerClass)
-{
-    const auto bigEndian = [](std::ofstream& out, std::uint32_t value) {
-        const char bytes[] = {char(value >> 24), char(value >> 16), char(value >> 8), char(value)};
-        out.write(bytes, 4);
-    };
-    const int side = 12;
-    std::mt19937 noise(5);
-    const auto write = [&](const char* images, const char* labels, int perClass) {
-        std::ofstream imageFile(folder / images, std::ios::binary);
-        std::ofstream labelFile(folder / labels, std::ios::binary);
-        const auto count = static_cast<std::uint32_t>(classes * perClass);
-        bigEndian(imageFile, 0x00000803);
-        bigEndian(imageFile, count);
-        bigEndian(imageFile, side);
-        bigEndian(imageFile, side);
-        bigEndian(labelFile, 0x00000801);
-        bigEndian(labelFile, count);
-        for (int i = 0; i < perClass; ++i)
-            for (int c = 0; c < classes; ++c) {
-                for (int p = 0; p < side * side; ++p)
-                    imageFile.put(static_cast<char>(std::clamp<int>(40 + 80 * c + static_cast<int>(noise() % 30), 0, 255)));
-                labelFile.put(static_cast<char>(c));
-            }
-    };
-    fs::create_directories(folder);
-    write("train-images-idx3-ubyte", "train-labels-idx1-ubyte", trainPerClass);
-    write("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", testPerClass);
-    std::ofstream names(folder / "classes.txt");
-    for (int c = 0; c < classes; ++c)
-        names << "shade " << c << "\n";
-}
 
 // A VTAB-1k task folder with labels 0..2: images/ and the four split lists.
 void writeVtabTask(const fs::path& folder)
@@ -106,7 +73,7 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         m_model = m_dir.path() + "/tiny-timm.safetensors";
         writeTimmSafetensors(test::randomWeights(test::tinyTimmSpec(), 17), m_model.toStdString());
-        writeShades(m_dir.path().toStdString() + "/shades", 3, 4, 4);
+        test::writeShadesDataset(m_dir.path().toStdString() + "/shades", 3, 4, 4);
     }
 
     // The demo's table: three domain variants of one dataset as the tasks of one group.

@@ -16,6 +16,7 @@
 #include "core/experiment/Protocol.h"
 #include "core/experiment/Sweep.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/CsvField.h"
 #include "core/io/FolderLock.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
@@ -242,7 +243,7 @@ int runPetlTable(const CliArgs& args)
     for (const PetlTableRow& row : table.rows)
         for (const PetlTableTask& task : tableTasks)
             if (const auto it = row.accuracies.find(task.name); it != row.accuracies.end())
-                tasksCsv += task.name + "," + task.group + "," + row.method + "," + std::to_string(seeds.size()) + "," +
+                tasksCsv += csvField(task.name) + "," + csvField(task.group) + "," + csvField(row.method) + "," + std::to_string(seeds.size()) + "," +
                             nlohmann::json(it->second).dump() + "," + std::to_string(row.trainable.at(task.name)) + "\n";
     writeFileAtomically((fs::path(store.folder()) / "table.csv").string(), table.csv());
     writeFileAtomically((fs::path(store.folder()) / "tasks.csv").string(), tasksCsv);

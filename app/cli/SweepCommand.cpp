@@ -9,6 +9,7 @@
 #include "app/cli/CliArgs.h"
 #include "core/Device.h"
 #include "core/Error.h"
+#include "core/io/CsvField.h"
 #include "core/experiment/Protocol.h"
 #include "core/experiment/Sweep.h"
 #include "core/io/AtomicFile.h"
@@ -28,17 +29,6 @@ namespace fs = std::filesystem;
 namespace tunebench::cli {
 
 namespace {
-
-// A CSV field, quoted when it holds a comma or a quote.
-std::string csvField(const std::string& text)
-{
-    if (text.find_first_of(",\"\n") == std::string::npos)
-        return text;
-    std::string out = "\"";
-    for (char c : text)
-        out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
 
 int sweepStatus(const CliArgs& args)
 {

@@ -1,6 +1,7 @@
 #include "core/experiment/PetlTable.h"
 
 #include "core/Error.h"
+#include "core/io/CsvField.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
 #include "core/experiment/Sweep.h"
@@ -34,16 +35,6 @@ std::vector<std::string> orderedGroups(const std::vector<PetlTableTask>& tasks)
 nlohmann::json jsonOr(const std::optional<double>& value)
 {
     return value ? nlohmann::json(*value) : nlohmann::json();
-}
-
-std::string csvField(const std::string& text)
-{
-    if (text.find_first_of(",\"\n") == std::string::npos)
-        return text;
-    std::string out = "\"";
-    for (char c : text)
-        out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
 }
 
 std::string padded(std::string text, std::size_t width)
