@@ -117,4 +117,24 @@ void writeSafetensors(const StateDict& tensors, const std::string& path, const s
     writer.write(path);
 }
 
+void loadStateInto(const std::vector<std::pair<std::string, at::Tensor>>& targets, const StateDict& state,
+                   const std::string& owner, const std::set<std::string>& ignored)
+{
+    torch::NoGradGuard noGrad;
+    std::set<std::string> names;
+    for (const auto& [name, target] : targets) {
+        auto it = state.find(name);
+        if (it == state.end())
+            throw Error(owner + ": the saved state has no tensor '" + name + "'");
+        if (it->second.sizes() != target.sizes())
+            throw Error(owner + ": tensor '" + name + "' has shape " + shapeString(it->second.sizes()) + ", expected " +
+                        shapeString(target.sizes()));
+        at::Tensor(target).copy_(it->second.to(target.device(), target.scalar_type()));
+        names.insert(name);
+    }
+    for (const auto& item : state)
+        if (!names.count(item.first) && !ignored.count(item.first))
+            throw Error(owner + ": the saved state has an unexpected tensor '" + item.first + "'");
+}
+
 } // namespace tunebench

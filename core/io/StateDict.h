@@ -3,7 +3,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tunebench {
 
@@ -20,5 +23,11 @@ void writeSafetensors(const StateDict& tensors, const std::string& path,
 
 // "[768, 512]"
 std::string shapeString(at::IntArrayRef shape);
+
+// Copies each target's tensor of `state` into it (onto its device, in its dtype), without gradient.
+// Errors, prefixed with "`owner`: ": a target the state lacks, a tensor of another shape, a state tensor
+// that is neither a target nor `ignored`.
+void loadStateInto(const std::vector<std::pair<std::string, at::Tensor>>& targets, const StateDict& state,
+                   const std::string& owner, const std::set<std::string>& ignored = {});
 
 } // namespace tunebench

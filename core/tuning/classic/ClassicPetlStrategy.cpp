@@ -232,23 +232,7 @@ void ClassicPetlStrategy::loadTrainableState(const StateDict& state)
     NamedTensors targets = trainableBackboneTensors();
     for (const auto& item : ownTensors(true))
         targets.push_back(item);
-    torch::NoGradGuard noGrad;
-    for (auto& [name, tensor] : targets) {
-        auto it = state.find(name);
-        if (it == state.end())
-            throw Error(this->name() + ": the saved state has no tensor '" + name + "'");
-        if (it->second.sizes() != tensor.sizes())
-            throw Error(this->name() + ": tensor '" + name + "' has shape " + shapeString(it->second.sizes()) + ", expected " +
-                        shapeString(tensor.sizes()));
-        tensor.copy_(it->second.to(tensor.device(), tensor.scalar_type()));
-    }
-    if (state.size() != targets.size()) {
-        for (const auto& [name, tensor] : state) {
-            const bool known = std::any_of(targets.begin(), targets.end(), [&](const auto& t) { return t.first == name; });
-            if (!known)
-                throw Error(this->name() + ": the saved state has an unexpected tensor '" + name + "'");
-        }
-    }
+    loadStateInto(targets, state, name());
 }
 
 StateDict ClassicPetlStrategy::exportTensors()

@@ -118,21 +118,7 @@ StateDict ClipLoraStrategy::trainableState()
 
 void ClipLoraStrategy::loadTrainableState(const StateDict& state)
 {
-    const auto targets = ownTensors();
-    torch::NoGradGuard noGrad;
-    for (const auto& [name, tensor] : targets) {
-        auto it = state.find(name);
-        if (it == state.end())
-            throw Error("clip-lora: the saved state has no tensor '" + name + "'");
-        if (it->second.sizes() != tensor.sizes())
-            throw Error("clip-lora: tensor '" + name + "' has shape " + shapeString(it->second.sizes()) + ", expected " +
-                        shapeString(tensor.sizes()));
-        tensor.copy_(it->second.to(tensor.device(), tensor.scalar_type()));
-    }
-    for (const auto& [name, tensor] : state)
-        if (name != "class_text_features" &&
-            std::none_of(targets.begin(), targets.end(), [&](const auto& t) { return t.first == name; }))
-            throw Error("clip-lora: the saved state has an unexpected tensor '" + name + "'");
+    loadStateInto(ownTensors(), state, name(), {"class_text_features"});  // an export's tensors load too
 }
 
 StateDict ClipLoraStrategy::mergedWeights() const
