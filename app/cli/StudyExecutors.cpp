@@ -47,15 +47,6 @@ std::string selfPath()
 // (fashion-mnist, clip-vit-b16) and NAME:DOMAIN suffixes stay as they are.
 } // namespace
 
-std::string absoluteIfPath(const std::string& text)
-{
-    const auto colon = text.rfind(':');
-    const std::string path = fs::exists(text) || colon == std::string::npos ? text : text.substr(0, colon);
-    if (path.empty() || !fs::exists(path))
-        return text;
-    return fs::absolute(path).lexically_normal().string() + text.substr(path.size());
-}
-
 namespace {
 
 std::string formatSeconds(double seconds)

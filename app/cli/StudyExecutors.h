@@ -16,9 +16,6 @@ namespace tunebench::cli {
 
 class CliArgs;
 
-// Paths that exist here become absolute, so that array tasks started in another folder find them; names
-// (fashion-mnist, clip-vit-b16) and NAME:DOMAIN suffixes stay as they are.
-std::string absoluteIfPath(const std::string& text);
 // The plan indices of the runs whose folders do not say finished.
 std::vector<int> unfinishedIndices(const SweepPlan& plan);
 

@@ -121,6 +121,15 @@ std::optional<std::vector<nlohmann::json>> gridValues(const std::string& text)
     return values;
 }
 
+std::string absoluteIfPath(const std::string& text)
+{
+    const auto colon = text.rfind(':');
+    const std::string path = fs::exists(text) || colon == std::string::npos ? text : text.substr(0, colon);
+    if (path.empty() || !fs::exists(path))
+        return text;
+    return fs::absolute(path).lexically_normal().string() + text.substr(path.size());
+}
+
 RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run)
 {
     nlohmann::json json = plan.base.toJson();

@@ -57,6 +57,9 @@ struct SweepPlan
 SweepPlan makeSweepPlan(const std::string& folder, const RunSettings& base, const std::vector<std::string>& datasets,
                         const std::vector<std::string>& methods, const std::vector<int>& shots, const std::vector<int>& seeds,
                         const OptionGrid& grid = {});
+// Paths that exist here become absolute, so that array tasks started in another folder find them; names
+// (fashion-mnist, clip-vit-b16) and NAME:DOMAIN suffixes stay as they are.
+std::string absoluteIfPath(const std::string& text);
 // A run's settings: the plan's with its dataset, method, shots, seed and grid point.
 RunSettings runSettingsOf(const SweepPlan& plan, const SweepRun& run);
 // "lr=0.002 n_ctx=4" (empty without a grid point).
