@@ -1,10 +1,11 @@
-// The window's study tabs under offscreen: continual streams, adaptation series and sweeps, the one-job
-// rule between them and the main run, and their screenshots.
+// The window's study tabs under offscreen: continual streams, adaptation series, the PETL table and sweeps,
+// the one-job rule between them and the main run, and their screenshots.
 #include "report/HeatMap.h"
 #include "report/PlotStyle.h"
 #include "report/ShotCurvePlot.h"
 #include "widgets/adaptation/AdaptationPanel.h"
 #include "widgets/continual/ContinualPanel.h"
+#include "widgets/petl/PetlTablePanel.h"
 #include "widgets/results/CurvePlot.h"
 #include "widgets/results/ResultsPanel.h"
 #include "widgets/setup/DatasetPanel.h"
@@ -15,6 +16,7 @@
 #include "widgets/window/MainWindow.h"
 
 #include "core/Device.h"
+#include "core/experiment/PetlStudy.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/VocabularyLocator.h"
@@ -164,6 +166,11 @@ private Q_SLOTS:
         QCOMPARE(boxes("adaptationMethod_"), QStringList({"zeroshot=Zero-shot CLIP+", "coop=CoOp (source only)+", "dapl=DAPL+"}));
         QCOMPARE(boxes("continualMethod_"), QStringList({"l2p=L2P+", "seq-ft=Sequential fine-tuning+"}));
         QCOMPARE(child<QCheckBox>(window, "continualJoint")->text(), QString("Joint training (upper bound)"));
+        // The PETL table offers the whole classic family, the documented demo table's six checked.
+        QCOMPARE(boxes("petlMethod_"),
+                 QStringList({"full=Full+", "linear=Linear+", "partial=Partial-k", "mlp=MLP-k", "sidetune=Side-tune", "bias=Bias",
+                              "adapter=Adapter", "vpt-shallow=VPT-Shallow", "vpt-deep=VPT-Deep+", "lora=LoRA+", "dora=DoRA",
+                              "adaptformer=AdaptFormer+", "ssf=SSF+"}));
         // The form's labels and the baselines' note follow the language.
         window.setLanguage("zh_CN");
         QCOMPARE(child<QCheckBox>(window, "adaptationMethod_coop")->text(), QString::fromUtf8("CoOp（仅源领域）"));
@@ -264,6 +271,77 @@ private Q_SLOTS:
         QVERIFY2(start->toolTip().contains("same dataset"), qPrintable(start->toolTip()));
     }
 
+    // The PETL table tab: full, linear and LoRA on the open dataset and its negative rendering as two tasks;
+    // the Table 1 layout (mean per group, wins against Full, total params) and each task's accuracies, the same
+    // as core reads from the table's folder; the folder opens again as a table, and a folder that is not one
+    // is refused with the file named.
+    void petlTableTabMakesTheTable()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        const QString runsRoot = m_dir.path() + "/petl-runs";
+        window->setRunsRoot(runsRoot);
+        auto* panel = child<PetlTablePanel>(window, "petlPanel");
+        child<QComboBox>(window, "petlTasks")->setCurrentText(m_files.datasetFolder + "," + m_files.datasetFolder + ":negative");
+        child<QLineEdit>(window, "petlGroup")->setText("Colours");
+        for (QCheckBox* box : window->findChildren<QCheckBox*>())
+            if (box->objectName().startsWith("petlMethod_"))
+                box->setChecked(box->objectName() == "petlMethod_full" || box->objectName() == "petlMethod_linear" ||
+                                box->objectName() == "petlMethod_lora");
+        child<QSpinBox>(window, "petlEpochs")->setValue(1);
+        child<QSpinBox>(window, "petlMaxSteps")->setValue(3);
+        child<QSpinBox>(window, "petlTestImages")->setValue(0);
+        auto* start = child<QPushButton>(window, "petlStart");
+        QVERIFY2(start->isEnabled(), qPrintable(start->toolTip()));
+        QSignalSpy finished(panel, &PetlTablePanel::studyFinished);
+        start->click();
+        QVERIFY(panel->isRunning());
+        QVERIFY(finished.wait(240000));
+        QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
+        QVERIFY2(panel->statusText().contains("table.csv"), qPrintable(panel->statusText()));
+        QVERIFY(child<QCustomPlot>(window, "petlCurves")->graph(0)->dataCount() > 0);  // the last cell's loss
+
+        // What the tab shows is what core reads back from the folder the job wrote.
+        const QString folder = panel->tableFolder();
+        QVERIFY(QFileInfo::exists(folder + "/table.json"));
+        const PetlStudy study = readPetlStudy(folder.toStdString());
+        QCOMPARE(study.tasks.size(), std::size_t(2));
+        QCOMPARE(study.tasks[1].task.name, QFileInfo(m_files.datasetFolder).fileName().toStdString() + ":negative");
+        QCOMPARE(study.tasks[0].task.group, std::string("Colours"));
+        const PetlTable table = petlStudyTable(study);
+        QCOMPARE(QString::fromStdString(panel->table().text()), QString::fromStdString(table.text()));
+        auto* groups = child<QTableWidget>(window, "petlTable");
+        QCOMPARE(groups->rowCount(), 3);
+        QCOMPARE(groups->columnCount(), 3);  // method, Colours, total params
+        QCOMPARE(groups->horizontalHeaderItem(1)->text(), QString("Colours (2 tasks)"));
+        QCOMPARE(groups->item(0, 0)->text(), QString("Full"));
+        QCOMPARE(groups->item(0, 1)->text(), percentOf(*table.rows[0].groups[0].mean));  // Full has no wins against itself
+        QCOMPARE(groups->item(2, 1)->text(),
+                 QString("%1 (%2)").arg(percentOf(*table.rows[2].groups[0].mean)).arg(*table.rows[2].groups[0].wins));
+        QCOMPARE(groups->item(0, 2)->text(), QString("%1x").arg(*table.rows[0].multiplier, 0, 'f', 2));
+        QVERIFY(*table.rows[0].multiplier > *table.rows[1].multiplier);  // Full stores a backbone per task
+        auto* tasks = child<QTableWidget>(window, "petlTaskTable");
+        QCOMPARE(tasks->rowCount(), 3);
+        QCOMPARE(tasks->columnCount(), 3);
+        QCOMPARE(tasks->item(1, 2)->text(), percentOf(table.rows[1].accuracies.at(study.tasks[1].task.name)));
+
+        // The folder opens again as a table (as one made by the CLI would); another folder is refused.
+        MainWindow other;
+        auto* reopened = child<PetlTablePanel>(other, "petlPanel");
+        QVERIFY(!reopened->openTable(m_dir.path()));
+        QVERIFY2(reopened->statusText().contains("config.json"), qPrintable(reopened->statusText()));
+        QVERIFY(reopened->openTable(folder));
+        QCOMPARE(QString::fromStdString(reopened->table().text()), QString::fromStdString(table.text()));
+        QVERIFY2(reopened->statusText().contains("6 of 6 runs finished"), qPrintable(reopened->statusText()));
+
+        // No tasks named: Start says so.
+        child<QComboBox>(window, "petlTasks")->setCurrentText(" , ");
+        QVERIFY(!start->isEnabled());
+        QVERIFY2(start->toolTip().contains("Name the tasks"), qPrintable(start->toolTip()));
+    }
+
+    static QString percentOf(double fraction) { return QString::number(100 * fraction, 'f', 2); }
+
     // The sweeps tab reads a sweep folder: counts, the collected table, the curves, and it follows runs that
     // finish after it was opened.
     void sweepTabFollowsASweepFolder()
@@ -313,6 +391,33 @@ private Q_SLOTS:
         QVERIFY(panel->openSweep(folder));
         QTRY_VERIFY(panel->counts().total > 0);
         child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
+        QVERIFY(window.grab().save(shot));
+    }
+
+    // TUNEBENCH_SCREENSHOT_PETL=docs/screenshot-petl-table.png draws docs/petl-parameters.md's picture: the demo
+    // model's image tower, the tab's defaults (Fashion-MNIST and two domain variants as tasks; full, linear,
+    // VPT-Deep, LoRA, AdaptFormer, SSF; 1 epoch of at most 300 steps; 2,000 test images; about five minutes,
+    // past Qt Test's 5-minute limit: run it with QTEST_FUNCTION_TIMEOUT=1500000).
+    void petlTableScreenshotOnTheDemoModel()
+    {
+        const QString shot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_PETL");
+        const QString demo = MainWindow::demoModelPath();
+        if (shot.isEmpty() || demo.isEmpty() || !QFileInfo::exists("/usr/share/datasets/fashion-mnist"))
+            QSKIP("set TUNEBENCH_SCREENSHOT_PETL (with the demo model and fashion-mnist installed) to draw the screenshot");
+        MainWindow window;
+        window.setRunsRoot(m_dir.path() + "/demo-petl-runs");
+        window.resize(1500, 1000);
+        window.show();
+        QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+        window.openDefaults();
+        QVERIFY(loaded.wait(30000) || !loaded.isEmpty());
+        auto* panel = child<PetlTablePanel>(window, "petlPanel");
+        child<QTabWidget>(window, "resultTabs")->setCurrentWidget(panel);
+        QSignalSpy finished(panel, &PetlTablePanel::studyFinished);
+        QVERIFY(panel->start());
+        QVERIFY(finished.wait(1200000));
+        QVERIFY2(finished.first().first().toBool(), qPrintable(panel->statusText()));
+        qInfo().noquote() << "\n" << QString::fromStdString(panel->table().text());
         QVERIFY(window.grab().save(shot));
     }
 

@@ -39,6 +39,14 @@
         <source>joint</source>
         <translation>联合</translation>
     </message>
+    <message>
+        <source>%1 on %2 seed %3</source>
+        <translation>%1 在 %2 上，种子 %3</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1：%2</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::AdaptationPanel</name>
@@ -1187,6 +1195,149 @@ SHA-256：%8
     <message>
         <source>Default: %1</source>
         <translation>默认值：%1</translation>
+    </message>
+</context>
+<context>
+    <name>tunebench::PetlTablePanel</name>
+    <message>
+        <source>Tasks</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>Group</source>
+        <translation>分组</translation>
+    </message>
+    <message>
+        <source>Methods</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <source>Seeds</source>
+        <translation>种子</translation>
+    </message>
+    <message>
+        <source>Epochs</source>
+        <translation>轮数</translation>
+    </message>
+    <message>
+        <source>Steps at most</source>
+        <translation>最多步数</translation>
+    </message>
+    <message>
+        <source>Test images</source>
+        <translation>测试图像</translation>
+    </message>
+    <message>
+        <source>Open a PETL table folder (tunebench-cli petl-table)</source>
+        <translation>打开 PETL 表格文件夹（tunebench-cli petl-table）</translation>
+    </message>
+    <message>
+        <source>Open a model first (a ViT, or a CLIP model for its image tower)</source>
+        <translation>请先打开模型（ViT，或使用其图像塔的 CLIP 模型）</translation>
+    </message>
+    <message>
+        <source>Name the tasks: vtab-1k, fgvc, task folders or datasets, separated by commas</source>
+        <translation>请指定任务：vtab-1k、fgvc、任务文件夹或数据集，用逗号分隔</translation>
+    </message>
+    <message>
+        <source>Opening the tasks ...</source>
+        <translation>正在打开各任务……</translation>
+    </message>
+    <message>
+        <source>%1: %2 of %3 runs finished</source>
+        <translation>%1：%3 个运行中已完成 %2 个</translation>
+    </message>
+    <message>
+        <source>Cannot open the table: %1</source>
+        <translation>无法打开表格：%1</translation>
+    </message>
+    <message>
+        <source>Step (%1)</source>
+        <translation>步（%1）</translation>
+    </message>
+    <message>
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <source>%1 (1 task)</source>
+        <translation>%1（1 个任务）</translation>
+    </message>
+    <message>
+        <source>%1 (%2 tasks)</source>
+        <translation>%1（%2 个任务）</translation>
+    </message>
+    <message>
+        <source>Total params</source>
+        <translation>总参数量</translation>
+    </message>
+    <message>
+        <source>Finished. The table is in %1 (table.csv, table.json, tasks.csv)</source>
+        <translation>已完成。表格位于 %1（table.csv、table.json、tasks.csv）</translation>
+    </message>
+    <message>
+        <source>PETL table</source>
+        <translation>PETL 表格</translation>
+    </message>
+    <message>
+        <source>The table&apos;s tasks, separated by commas: vtab-1k or fgvc (every task folder under $TUNEBENCH_DATA), task folders, a folder holding them, or datasets standing in for tasks (the demo: Fashion-MNIST and two of its domain variants)</source>
+        <translation>表格的任务，用逗号分隔：vtab-1k 或 fgvc（$TUNEBENCH_DATA 下的所有任务文件夹）、任务文件夹、包含它们的文件夹，或代替任务的数据集（演示：Fashion-MNIST 及其两个领域变体）</translation>
+    </message>
+    <message>
+        <source>The group of the tasks that are not VTAB-1k or FGVC tasks (VTAB-1k&apos;s and FGVC&apos;s own groups are known)</source>
+        <translation>非 VTAB-1k 或 FGVC 任务所属的分组（VTAB-1k 和 FGVC 自身的分组是已知的）</translation>
+    </message>
+    <message>
+        <source>recipe</source>
+        <translation>配方</translation>
+    </message>
+    <message>
+        <source>Epochs of every cell; 0 = each method&apos;s recipe (the demo&apos;s table: 1 epoch of at most 300 steps)</source>
+        <translation>每个单元的轮数；0 = 各方法的配方（演示表格：1 轮，最多 300 步）</translation>
+    </message>
+    <message>
+        <source>no limit</source>
+        <translation>不限</translation>
+    </message>
+    <message>
+        <source>Each cell stops after this many steps (a quick look; 0 = no limit)</source>
+        <translation>每个单元在这么多步后停止（快速查看；0 = 不限）</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>A fixed subset of each task&apos;s test split, for a quick look (0 = every test image)</source>
+        <translation>每个任务测试集的固定子集，用于快速查看（0 = 全部测试图像）</translation>
+    </message>
+    <message>
+        <source>Open table...</source>
+        <translation>打开表格...</translation>
+    </message>
+    <message>
+        <source>Show a table folder made by tunebench-cli petl-table (here, with --local or on a Slurm cluster)</source>
+        <translation>显示由 tunebench-cli petl-table 生成的表格文件夹（本机、--local 或 Slurm 集群上）</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>开始</translation>
+    </message>
+    <message>
+        <source>Train every method on every task (all its training images) and test it: one run folder per cell</source>
+        <translation>在每个任务上训练每个方法（使用其全部训练图像）并测试：每个单元一个运行文件夹</translation>
+    </message>
+    <message>
+        <source>A table is running</source>
+        <translation>一个表格正在运行</translation>
+    </message>
+    <message>
+        <source>Training loss</source>
+        <translation>训练损失</translation>
+    </message>
+    <message>
+        <source>Loss</source>
+        <translation>损失</translation>
     </message>
 </context>
 <context>

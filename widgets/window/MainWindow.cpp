@@ -3,6 +3,7 @@
 #include "report/AtomicSave.h"
 #include "widgets/adaptation/AdaptationPanel.h"
 #include "widgets/continual/ContinualPanel.h"
+#include "widgets/petl/PetlTablePanel.h"
 #include "widgets/results/CurvePlot.h"
 #include "widgets/results/DomainGeneralisationPanel.h"
 #include "widgets/results/FewShotPanel.h"
@@ -118,6 +119,7 @@ MainWindow::MainWindow(QWidget* parent)
                    new DomainGeneralisationPanel(m_tabs),
                    new ContinualPanel(m_jobs, m_tabs),
                    new AdaptationPanel(m_jobs, m_tabs),
+                   new PetlTablePanel(m_jobs, m_tabs),
                    new SweepPanel(m_tasks, m_tabs),
                    m_history};
     for (WorkbenchTab* tab : m_tabPanels)

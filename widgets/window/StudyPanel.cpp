@@ -31,16 +31,28 @@ StudyPanel::StudyPanel(JobHost* jobs, const QString& owner, const std::vector<st
     m_form = new QGridLayout;
     layout->addLayout(m_form);
 
+    // The method check boxes, in rows of at most kMethodsPerRow, so that a long list does not widen the tab.
+    constexpr std::size_t kMethodsPerRow = 7;
     m_methods = new QWidget(this);
-    m_methodRow = new QHBoxLayout(m_methods);
-    m_methodRow->setContentsMargins(0, 0, 0, 0);
-    for (const std::string& method : methods) {
+    auto* methodRows = new QVBoxLayout(m_methods);
+    methodRows->setContentsMargins(0, 0, 0, 0);
+    for (std::size_t i = 0; i < methods.size(); ++i) {
+        if (i % kMethodsPerRow == 0) {
+            if (m_methodRow)
+                m_methodRow->addStretch(1);
+            m_methodRow = new QHBoxLayout;
+            methodRows->addLayout(m_methodRow);
+        }
         auto* box = new QCheckBox(m_methods);
-        box->setObjectName(childName("Method_") + QString::fromStdString(method));
+        box->setObjectName(childName("Method_") + QString::fromStdString(methods[i]));
         box->setChecked(true);
         m_methodRow->addWidget(box);
-        m_methodBoxes.emplace_back(QString::fromStdString(method), box);
+        m_methodBoxes.emplace_back(QString::fromStdString(methods[i]), box);
         connect(box, &QCheckBox::toggled, this, &StudyPanel::updateControls);
+    }
+    if (!m_methodRow) {
+        m_methodRow = new QHBoxLayout;
+        methodRows->addLayout(m_methodRow);
     }
     m_methodRow->addStretch(1);
     m_seeds = new QLineEdit(seeds, this);
@@ -122,6 +134,12 @@ QStringList StudyPanel::chosenMethods() const
         if (box->isChecked())
             methods << method;
     return methods;
+}
+
+void StudyPanel::setChosenMethods(const QStringList& methods)
+{
+    for (const auto& [method, box] : m_methodBoxes)
+        box->setChecked(methods.contains(method));
 }
 
 QString StudyPanel::modelRefusal(const QStringList& methods) const

@@ -83,7 +83,7 @@ protected:
     void addFormRow(std::initializer_list<Field> fields);  // the next row, left to right
     QWidget* methodsField() const { return m_methods; }
     QWidget* seedsField() const;
-    void addToMethodRow(QWidget* widget);  // after the method check boxes
+    void addToMethodRow(QWidget* widget);  // after the method check boxes (in their last row)
     void addButton(QPushButton* button);   // after Stop
     void setViews(QWidget* views);         // under the status line, taking the rest of the height
     QSplitter* makeSplitter(Qt::Orientation orientation, std::initializer_list<QWidget*> widgets);
@@ -98,6 +98,7 @@ protected:
     static QString stepLine(const QString& where, const StepReport& report);
 
     QStringList chosenMethods() const;
+    void setChosenMethods(const QStringList& methods);  // checks these, unchecks the others
     // The first refusal of the open model for one of `methods` ("" when it runs them all, or no model is open).
     QString modelRefusal(const QStringList& methods) const;
     const LoadedModel& model() const { return m_model; }
