@@ -1,6 +1,7 @@
 // tunebench-cli's contract, end to end: JSON on stdout, one-line errors on stderr, non-zero exit on bad
 // input, and the same numbers as the engine called directly.
 #include "core/data/ImagePreprocess.h"
+#include "core/experiment/RunSettings.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/CheckpointWriter.h"
 #include "tests/CliRunner.h"
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <sys/stat.h>
 
@@ -454,6 +456,8 @@ private Q_SLOTS:
             {{"train", "--model", model, "--batch-size", "-3"}, "--batch-size"},
             {{"train", "--model", model, "--seed", "-1"}, "--seed"},
             {{"train", "--model", model, "--max-steps", "-2"}, "--max-steps"},
+            {{"train", "--model", model, "--accumulate", "0"}, "--accumulate"},
+            {{"compare", "--model", model, "--accumulate", "-1"}, "--accumulate"},
             {{"compare", "--model", model, "--seeds", "1,,2"}, "--seeds"},
             {{"compare", "--model", model, "--seeds", "1,"}, "--seeds"},
             {{"compare", "--model", model, "--max-test-images", "-5"}, "--max-test-images"},
@@ -495,6 +499,7 @@ private Q_SLOTS:
             {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "epochs": -5}})", "\"epochs\""},
             {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "batch_size": -3}})", "\"batch_size\""},
             {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "max_test_images": -5}})", "\"max_test_images\""},
+            {R"({"settings": {"model": "m", "dataset": "d", "method": "coop", "accumulate": 0}})", "\"accumulate\""},
         };
         const std::string config = (m_root + "/bad-config.json").toStdString();
         for (const auto& [text, field] : configs) {
@@ -503,6 +508,46 @@ private Q_SLOTS:
             QVERIFY2(isOneLineError(r) && r.err.find(config) != std::string::npos && r.err.find(field) != std::string::npos,
                      (text + ": " + r.err).c_str());
         }
+    }
+
+    // Issue 30 (2): --accumulate K is a training option of every training command, written to each run's
+    // config.json and read back from it; a sweep takes it as a grid axis too.
+    void accumulateReachesTheRunConfig()
+    {
+        const CliResult help = runCli({"train", "--help"});
+        QVERIFY2(help.exitCode == 0 && help.out.find("--accumulate K") != std::string::npos &&
+                     help.out.find("micro-batches per optimiser step (effective batch = K x batch size") != std::string::npos,
+                 help.out.c_str());
+        for (const char* command : {"compare", "sweep", "petl-table"}) {
+            const CliResult r = runCli({command, "--help"});
+            QVERIFY2(r.exitCode == 0 && r.out.find("--accumulate K") != std::string::npos, command);
+        }
+        const QStringList sweep = {"sweep", "--model", m_root + "/tiny.safetensors", "--datasets", "fashion-mnist", "--methods", "coop",
+                                   "--shots", "1", "--in-process", "--dry-run"};
+        const auto runConfigs = [](const QString& folder) {
+            std::vector<nlohmann::json> configs;
+            for (const auto& entry : std::filesystem::directory_iterator(folder.toStdString() + "/runs"))
+                configs.push_back(nlohmann::json::parse(std::ifstream(entry.path() / "config.json")));
+            return configs;
+        };
+        const CliResult one = runCli(sweep + QStringList{"--accumulate", "4", "--out", m_root + "/accumulate-one"});
+        QVERIFY2(one.exitCode == 0, one.err.c_str());
+        const std::vector<nlohmann::json> configs = runConfigs(m_root + "/accumulate-one");
+        QCOMPARE(configs.size(), std::size_t(1));
+        QCOMPARE(configs[0]["settings"]["accumulate"].get<int>(), 4);
+        QCOMPARE(RunSettings::fromJson(configs[0]["settings"]).accumulate, 4);
+        // The default is left out of config.json (configs keep their shape) and reads back as 1.
+        RunSettings plain;
+        QVERIFY(!plain.toJson().contains("accumulate"));
+        QCOMPARE(RunSettings::fromJson(plain.toJson()).accumulate, 1);
+        const CliResult grid = runCli(sweep + QStringList{"--opt", "accumulate=1,2", "--out", m_root + "/accumulate-grid"});
+        QVERIFY2(grid.exitCode == 0, grid.err.c_str());
+        std::set<int> values;
+        for (const nlohmann::json& config : runConfigs(m_root + "/accumulate-grid"))
+            values.insert(RunSettings::fromJson(config["settings"]).accumulate);
+        QCOMPARE(values, (std::set<int>{1, 2}));
+        const CliResult zero = runCli(sweep + QStringList{"--accumulate", "0", "--out", m_root + "/accumulate-zero"});
+        QVERIFY2(isOneLineError(zero) && zero.err.find("--accumulate") != std::string::npos, zero.err.c_str());
     }
 
     // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening

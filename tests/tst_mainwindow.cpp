@@ -157,11 +157,22 @@ private Q_SLOTS:
         QVERIFY(strategy->selectStrategy("coop"));
         QVERIFY(baseNew->isChecked() && baseNew->isEnabled());
         QVERIFY(window->currentSettings().baseNew);
+        // Gradient accumulation (issue 30): in the Training box, into the run's settings, with its own tip.
+        auto* accumulate = child<QSpinBox>(window, "accumulate");
+        QCOMPARE(accumulate->value(), 1);
+        QCOMPARE(window->currentSettings().accumulate, 1);
+        accumulate->setValue(4);
+        QCOMPARE(window->currentSettings().accumulate, 4);
+        QVERIFY2(accumulate->toolTip().contains("effective batch"), qPrintable(accumulate->toolTip()));
         QVERIFY(strategy->selectStrategy("zeroshot"));
         QVERIFY(!child<QSpinBox>(window, "epochs")->isEnabled());
+        QVERIFY(!accumulate->isEnabled());
+        QVERIFY2(accumulate->toolTip().contains("trains nothing"), qPrintable(accumulate->toolTip()));
         QVERIFY(child<QSpinBox>(window, "testImages")->isEnabled());  // still scored on a subset
         QVERIFY(strategy->selectStrategy("coop"));
         QVERIFY(child<QSpinBox>(window, "epochs")->isEnabled());
+        QVERIFY(accumulate->isEnabled());
+        QVERIFY2(accumulate->toolTip().contains("effective batch"), qPrintable(accumulate->toolTip()));
     }
 
     // The window uses the image-tower cache as the CLI does: a second Start of the same run encodes nothing.

@@ -1,5 +1,6 @@
 // The trainer on a tiny linear classifier: the Dassl schedule, shortened recipes, resume that equals an
-// uninterrupted run, the NaN guard keeping the last good checkpoint, and cooperative stop.
+// uninterrupted run, the NaN guard keeping the last good checkpoint, cooperative stop, and gradient
+// accumulation (K micro-batches per optimiser step equal one batch of their images).
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
 #include "core/train/Evaluator.h"
@@ -8,6 +9,8 @@
 #include "core/tuning/StrategyInfo.h"
 
 #include <QtTest>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/torch.h>
 
@@ -39,8 +42,12 @@ public:
         auto loss = torch::cross_entropy_loss(logits, batch.labels);
         if (++m_steps == m_poisonAtStep)
             loss = loss * std::numeric_limits<float>::quiet_NaN();
+        if (m_lossFactor != 1.0)
+            loss = loss * m_lossFactor;
         return {loss, logits};
     }
+    int trainSteps() const { return m_steps; }  // forward passes: micro-batches
+    double m_lossFactor = 1.0;
     StateDict trainableState() override { return {{"weight", m_layer->weight.detach().clone()}, {"bias", m_layer->bias.detach().clone()}}; }
     void loadTrainableState(const StateDict& state) override
     {
@@ -81,6 +88,52 @@ TrainResult resumeToFourEpochs(const std::string& checkpointDir, LinearTask& tas
     c.resume = true;
     auto data = makeData();
     return Trainer(c).fit(task, data);
+}
+
+// `samples` rows in a fixed order (no shuffle), so that any batch size sees the same images in the same order.
+TensorBatchSource orderedData(int samples, int batchSize)
+{
+    torch::manual_seed(17);
+    auto inputs = torch::randn({samples, 4});
+    auto labels = inputs.narrow(1, 0, 3).argmax(1);
+    return TensorBatchSource(inputs, labels, batchSize, /*shuffle=*/false);
+}
+
+// One epoch at a constant learning rate (no warm-up; the per-epoch cosine is lr itself at epoch 0).
+TrainerConfig oneEpoch(const std::string& optimizer, int accumulate, std::int64_t maxSteps = 0)
+{
+    TrainerConfig c;
+    c.optimizer = optimizer;
+    c.lr = optimizer == "sgd" ? 0.5 : 0.05;
+    c.momentum = 0.9;
+    c.weightDecay = optimizer == "sgd" ? 5e-4 : 0.01;
+    c.epochs = 1;
+    c.warmupEpochs = 0;
+    c.accumulate = accumulate;
+    c.maxSteps = maxSteps;
+    return c;
+}
+
+at::Tensor weightsOf(LinearTask& task)
+{
+    return torch::cat({task.m_layer->weight.detach().flatten(), task.m_layer->bias.detach()});
+}
+
+// The classifier's weights after `config` on `samples` ordered images in batches of `batchSize`.
+at::Tensor trainedWeights(const TrainerConfig& config, int samples, int batchSize, double lossFactor = 1.0)
+{
+    LinearTask task;
+    task.m_lossFactor = lossFactor;
+    auto data = orderedData(samples, batchSize);
+    const TrainResult result = Trainer(config).fit(task, data);
+    if (result.status != TrainResult::Status::Finished)
+        throw std::runtime_error("training did not finish: " + result.message);
+    return weightsOf(task);
+}
+
+double maxDifference(const at::Tensor& a, const at::Tensor& b)
+{
+    return (a - b).abs().max().item<double>();
 }
 
 } // namespace
@@ -394,6 +447,201 @@ private Q_SLOTS:
             } catch (const Error& e) {
                 QVERIFY2(std::string(e.what()).find(manifest) != std::string::npos, e.what());
             }
+        }
+    }
+
+    // Issue 30 (2): K micro-batches of B/K images make the optimiser step of one batch of B, for SGD with
+    // momentum and weight decay and for AdamW: one step and a whole epoch of two.
+    void accumulatedMicroBatchesEqualOneBatch()
+    {
+        LinearTask untrained;
+        const at::Tensor initial = weightsOf(untrained);
+        for (const std::string optimizer : {"sgd", "adamw"})
+            for (const std::int64_t maxSteps : {std::int64_t(1), std::int64_t(0)}) {
+                const std::string what = optimizer + (maxSteps ? ", one step" : ", two steps");
+                const at::Tensor whole = trainedWeights(oneEpoch(optimizer, 1, maxSteps), 16, 8);
+                const at::Tensor accumulated = trainedWeights(oneEpoch(optimizer, 4, maxSteps), 16, 2);
+                QVERIFY2(maxDifference(whole, accumulated) < 1e-5, (what + ": " + std::to_string(maxDifference(whole, accumulated))).c_str());
+                // The step moves the weights by far more than the tolerance.
+                QVERIFY2(maxDifference(whole, initial) > 1e-2, what.c_str());
+                // Only the group's first micro-batch (batch 2, no accumulation) is another step: each micro-batch counts.
+                QVERIFY2(maxDifference(whole, trainedWeights(oneEpoch(optimizer, 1, 1), 16, 2)) > 1e-3, what.c_str());
+            }
+        // The test can fail: micro-batch losses summed instead of averaged (here the task's loss times K,
+        // which undoes the trainer's 1/K) give SGD a K times larger gradient step. (Adam's update does not
+        // change when every gradient is scaled by one constant, so SGD is the optimiser that shows it;
+        // AdamW shows the short group's weight in shortLastGroupIsTheMeanOverItsImages.)
+        const at::Tensor whole = trainedWeights(oneEpoch("sgd", 1, 1), 16, 8);
+        QVERIFY(maxDifference(whole, trainedWeights(oneEpoch("sgd", 4, 1), 16, 2, /*lossFactor=*/4.0)) > 1e-2);
+    }
+
+    // An epoch's last group may hold fewer micro-batches (10 images, batch 2, K = 4: groups of 4 and 1) or a
+    // smaller last micro-batch (7 images: 2 + 2 + 2 + 1): each step is the mean loss over its group's images.
+    void shortLastGroupIsTheMeanOverItsImages()
+    {
+        // Batch 8 without accumulation steps on 8 then 2 images, as the groups of 4 and 1 micro-batches do.
+        for (const std::string optimizer : {"sgd", "adamw"}) {
+            const double difference = maxDifference(trainedWeights(oneEpoch(optimizer, 1), 10, 8), trainedWeights(oneEpoch(optimizer, 4), 10, 2));
+            QVERIFY2(difference < 1e-5, (optimizer + ": " + std::to_string(difference)).c_str());
+        }
+        // The second step's gradient, by hand: plain SGD (no momentum, no decay) from the first step's weights
+        // moves by lr times the gradient of the mean loss over images 8 and 9.
+        TrainerConfig plain = oneEpoch("sgd", 4);
+        plain.momentum = 0;
+        plain.weightDecay = 0;
+        TrainerConfig firstStep = plain;
+        firstStep.maxSteps = 1;
+        LinearTask task;
+        auto data = orderedData(10, 2);
+        QCOMPARE(Trainer(firstStep).fit(task, data).steps, std::int64_t(1));
+        const at::Tensor afterFirst = weightsOf(task);
+        auto all = orderedData(10, 10);
+        all.startEpoch(0);
+        const Batch everything = *all.next();
+        for (auto& p : task.m_layer->parameters())
+            p.mutable_grad() = at::Tensor();
+        torch::cross_entropy_loss(task.m_layer(everything.inputs.narrow(0, 8, 2)), everything.labels.narrow(0, 8, 2)).backward();
+        const at::Tensor gradient = torch::cat({task.m_layer->weight.grad().flatten(), task.m_layer->bias.grad()});
+        const at::Tensor expected = afterFirst - plain.lr * gradient;
+        const at::Tensor trained = trainedWeights(plain, 10, 2);
+        QVERIFY2(maxDifference(trained, expected) < 1e-6, std::to_string(maxDifference(trained, expected)).c_str());
+        // Weighted as a full group's micro-batch (1/K), the step would be a quarter of it: far off.
+        QVERIFY(maxDifference(expected, afterFirst) * 0.75 > 1e-3);
+        // A smaller last micro-batch counts by its images: 2 + 2 + 2 + 1 is one batch of 7.
+        const double partial = maxDifference(trainedWeights(oneEpoch("sgd", 1), 7, 7), trainedWeights(oneEpoch("sgd", 4), 7, 2));
+        QVERIFY2(partial < 1e-5, std::to_string(partial).c_str());
+    }
+
+    // Steps, the reported total, the per-step cosine and --max-steps count optimiser steps, not micro-batches.
+    void stepsAndScheduleCountOptimiserSteps()
+    {
+        TrainerConfig c = oneEpoch("sgd", 4);
+        c.epochs = 3;
+        c.cosinePerStep = true;
+        std::vector<StepReport> reports;
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](const StepReport& report) { reports.push_back(report); };
+        {
+            LinearTask task;
+            auto data = orderedData(16, 2);  // 8 micro-batches an epoch: 2 steps
+            const TrainResult result = Trainer(c).fit(task, data, callbacks);
+            QCOMPARE(result.steps, std::int64_t(6));
+            QCOMPARE(task.trainSteps(), 24);
+            QCOMPARE(reports.size(), std::size_t(6));
+            for (std::size_t i = 0; i < reports.size(); ++i) {
+                QCOMPARE(reports[i].step, std::int64_t(i + 1));
+                QCOMPARE(reports[i].totalSteps, std::int64_t(6));
+                QCOMPARE(reports[i].epoch, int(i / 2));
+                QCOMPARE(reports[i].lr, scheduledLr(c, reports[i].epoch, reports[i].step - 1, 6));
+            }
+            QVERIFY(reports[3].lr < reports[1].lr);  // the cosine advanced per optimiser step
+        }
+        {
+            reports.clear();
+            LinearTask task;
+            auto data = orderedData(10, 2);  // 5 micro-batches an epoch: steps of 4 and 1
+            QCOMPARE(Trainer(c).fit(task, data, callbacks).steps, std::int64_t(6));
+            QCOMPARE(task.trainSteps(), 15);
+            QCOMPARE(reports.back().totalSteps, std::int64_t(6));
+        }
+        {
+            c.maxSteps = 3;
+            reports.clear();
+            LinearTask task;
+            auto data = orderedData(16, 2);
+            QCOMPARE(Trainer(c).fit(task, data, callbacks).steps, std::int64_t(3));
+            QCOMPARE(task.trainSteps(), 12);
+            QCOMPARE(reports.back().totalSteps, std::int64_t(3));
+        }
+    }
+
+    // Checkpoints stay at epoch boundaries: a cut and resumed run with accumulation ends where an
+    // uninterrupted one does; a resume with another K counts on from the optimiser steps taken.
+    void accumulationResumesExactly()
+    {
+        TrainerConfig c = config(4);
+        c.accumulate = 2;  // 5 micro-batches an epoch: steps of 2, 2 and 1
+        LinearTask straight;
+        auto data = makeData();
+        QCOMPARE(Trainer(c).fit(straight, data).steps, std::int64_t(12));
+
+        QTemporaryDir dir;
+        TrainerConfig first = c;
+        first.checkpointDir = dir.path().toStdString();
+        first.maxSteps = 4;  // one step into the second epoch
+        LinearTask part;
+        auto data2 = makeData();
+        QCOMPARE(Trainer(first).fit(part, data2).steps, std::int64_t(4));
+        QCOMPARE(findCheckpoint(first.checkpointDir)->steps, std::int64_t(3));
+        TrainerConfig rest = c;
+        rest.checkpointDir = first.checkpointDir;
+        rest.resume = true;
+        LinearTask resumed;
+        auto data3 = makeData();
+        QCOMPARE(Trainer(rest).fit(resumed, data3).steps, std::int64_t(12));
+        QVERIFY(torch::equal(weightsOf(resumed), weightsOf(straight)));
+
+        // Two epochs without accumulation (10 steps), then two with K = 5: one step an epoch.
+        QTemporaryDir other;
+        TrainerConfig plain = config(2);
+        plain.checkpointDir = other.path().toStdString();
+        LinearTask early;
+        auto data4 = makeData();
+        QCOMPARE(Trainer(plain).fit(early, data4).steps, std::int64_t(10));
+        TrainerConfig accumulated = config(4);
+        accumulated.checkpointDir = plain.checkpointDir;
+        accumulated.resume = true;
+        accumulated.accumulate = 5;
+        std::vector<std::int64_t> totals;
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](const StepReport& report) { totals.push_back(report.totalSteps); };
+        LinearTask late;
+        auto data5 = makeData();
+        QCOMPARE(Trainer(accumulated).fit(late, data5, callbacks).steps, std::int64_t(12));
+        QCOMPARE(totals, (std::vector<std::int64_t>{12, 12}));
+    }
+
+    // A stop waits for the group's optimiser step; the NaN guard names the optimiser step.
+    void stopAndDivergenceCountOptimiserSteps()
+    {
+        RunControl control;
+        LinearTask task;
+        auto data = orderedData(16, 2);
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](const StepReport& report) {
+            if (report.step == 1)
+                control.requestStop();
+        };
+        const TrainResult stopped = Trainer(oneEpoch("sgd", 4)).fit(task, data, callbacks, &control);
+        QCOMPARE(int(stopped.status), int(TrainResult::Status::Stopped));
+        QCOMPARE(stopped.steps, std::int64_t(1));
+        QCOMPARE(task.trainSteps(), 4);
+
+        TrainerConfig c = config(4);
+        c.accumulate = 4;  // 5 micro-batches an epoch: steps of 4 and 1
+        LinearTask poisoned(/*poisonAtStep=*/6);  // the first micro-batch of epoch 2: its first step, the third
+        auto data2 = makeData();
+        const TrainResult diverged = Trainer(c).fit(poisoned, data2);
+        QCOMPARE(int(diverged.status), int(TrainResult::Status::Diverged));
+        QVERIFY2(diverged.message.find("NaN at epoch 2, step 3") != std::string::npos, diverged.message.c_str());
+        QCOMPARE(diverged.steps, std::int64_t(2));
+    }
+
+    void accumulateIsInTheConfigAndChecked()
+    {
+        TrainerConfig c;
+        QCOMPARE(c.accumulate, 1);
+        c.accumulate = 8;
+        const nlohmann::json json = toJson(c);
+        QCOMPARE(json.at("accumulate").get<int>(), 8);
+        QCOMPARE(trainerConfigFromJson(json).accumulate, 8);
+        QCOMPARE(trainerConfigFromJson(nlohmann::json::object()).accumulate, 1);
+        c.accumulate = 0;
+        try {
+            Trainer trainer(c);
+            QFAIL("accumulate 0 was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("accumulate") != std::string::npos, e.what());
         }
     }
 

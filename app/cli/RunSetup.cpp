@@ -22,6 +22,7 @@ const Options& trainingOptions()
         {"lr", "X", "learning rate (default: the recipe's)"},
         {"batch-size", "B", "images per step (default: the recipe's)"},
         {"max-steps", "N", "stop after N optimiser steps (quick looks)"},
+        {"accumulate", "K", "micro-batches per optimiser step (effective batch = K x batch size; default 1)"},
         {"precision", "fp32|bf16|fp16", "compute precision (default fp32; bf16 and fp16 are for GPUs)"},
         {"loader-threads", "N", "image decoding threads (default 0: chosen from the cores)"},
         {"log-every", "N", "a progress line every N steps (default: about 50 lines per run)"},
@@ -60,6 +61,7 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
         throw Error("--lr must be a positive number, got " + *args.value("lr"));
     s.batchSize = intAtLeast(args, "batch-size", s.batchSize, 1);
     s.maxSteps = args.intValue("max-steps", static_cast<int>(s.maxSteps));
+    s.accumulate = args.intValue("accumulate", s.accumulate);
     s.loaderThreads = args.intValue("loader-threads", s.loaderThreads);
     s.logEvery = args.intValue("log-every", s.logEvery);
     if (args.value("crop-scale-min")) {

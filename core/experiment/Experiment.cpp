@@ -419,6 +419,7 @@ private:
             m_config.lr = m_settings.lr;
         m_config.precision = m_settings.precision;
         m_config.maxSteps = m_settings.maxSteps;
+        m_config.accumulate = m_settings.accumulate;
         if (m_store) {
             m_config.checkpointDir = m_store->checkpointDir();
             m_config.resume = m_resume;
@@ -529,14 +530,17 @@ private:
         BatchSource& trainData = m_targetDomain ? m_targetDomain->pairWith(trainSource.get(), m_settings, m_resolution, m_batchSize,
                                                                            m_result.json, [this](const std::string& line) { log(line); })
                                                 : trainSource.get();
-        const std::int64_t perEpoch = trainSource.get().batchesPerEpoch();
+        // Optimiser steps: each takes --accumulate batches (the last of an epoch may take fewer).
+        const std::int64_t perEpoch = (trainSource.get().batchesPerEpoch() + m_config.accumulate - 1) / m_config.accumulate;
         const std::int64_t logEvery =
             m_settings.logEvery > 0 ? m_settings.logEvery : std::max<std::int64_t>(1, perEpoch * m_config.epochs / 50);
         {
             std::ostringstream intro;
             intro << m_info->name << ": " << m_strategy->trainableParameterCount() << " trainable parameters, " << m_trainSet.train.size()
-                  << " training images, " << m_config.epochs << " epochs x " << perEpoch << " steps, batch " << m_batchSize << ", lr "
-                  << m_config.lr;
+                  << " training images, " << m_config.epochs << " epochs x " << perEpoch << " steps, batch " << m_batchSize;
+            if (m_config.accumulate > 1)
+                intro << " x " << m_config.accumulate << " accumulated (effective batch " << m_batchSize * m_config.accumulate << ")";
+            intro << ", lr " << m_config.lr;
             log(intro.str());
         }
         TrainerCallbacks trainerCallbacks;

@@ -16,6 +16,8 @@ nlohmann::json RunSettings::toJson() const
                            {"max_steps", maxSteps},  {"loader_threads", loaderThreads}, {"log_every", logEvery},
                            {"crop_scale_min", cropScaleMin}, {"tasks", tasks}, {"vocab", vocab}, {"options", options}};
     // Only where set, so that CLI configs keep their shape.
+    if (accumulate != 1)
+        json["accumulate"] = accumulate;
     if (maxTestImages > 0)
         json["max_test_images"] = maxTestImages;
     if (compareHandcrafted)
@@ -51,6 +53,7 @@ void RunSettings::checkRanges(const std::function<std::string(const std::string&
     atLeast("epochs", epochs, 0);
     atLeast("batch_size", batchSize, 0);
     atLeast("max_steps", maxSteps, 0);
+    atLeast("accumulate", accumulate, 1);
     atLeast("loader_threads", loaderThreads, 0);
     atLeast("log_every", logEvery, 0);
     atLeast("tasks", tasks, 1);
@@ -79,6 +82,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
         s.lr = numberField(j, "lr", s.lr, kWhere);
         s.batchSize = integerField(j, "batch_size", s.batchSize, kWhere);
         s.maxSteps = integerField(j, "max_steps", s.maxSteps, kWhere);
+        s.accumulate = integerField(j, "accumulate", s.accumulate, kWhere);
         s.loaderThreads = integerField(j, "loader_threads", s.loaderThreads, kWhere);
         s.logEvery = integerField(j, "log_every", s.logEvery, kWhere);
         s.cropScaleMin = numberField(j, "crop_scale_min", s.cropScaleMin, kWhere);

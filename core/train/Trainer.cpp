@@ -256,7 +256,8 @@ nlohmann::json toJson(const TrainerConfig& c)
             {"adam_eps", c.adamEps},      {"epochs", c.epochs},
             {"warmup_epochs", c.warmupEpochs}, {"warmup_lr", c.warmupLr},
             {"cosine_per_step", c.cosinePerStep}, {"constant_lr", c.constantLr}, {"grad_clip_norm", c.gradClipNorm},
-            {"precision", c.precision},   {"max_steps", c.maxSteps}};
+            {"precision", c.precision},   {"max_steps", c.maxSteps},
+            {"accumulate", c.accumulate}};
 }
 
 TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
@@ -276,6 +277,7 @@ TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
     c.gradClipNorm = j.value("grad_clip_norm", c.gradClipNorm);
     c.precision = j.value("precision", c.precision);
     c.maxSteps = j.value("max_steps", c.maxSteps);
+    c.accumulate = j.value("accumulate", c.accumulate);
     return c;
 }
 
@@ -309,6 +311,8 @@ Trainer::Trainer(TrainerConfig config)
         throw Error("unknown precision '" + m_config.precision + "' (use fp32, bf16 or fp16)");
     if (m_config.epochs <= 0)
         throw Error("epochs must be positive, got " + std::to_string(m_config.epochs));
+    if (m_config.accumulate < 1)
+        throw Error("accumulate must be at least 1, got " + std::to_string(m_config.accumulate));
 }
 
 TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallbacks& callbacks, RunControl* control)
@@ -328,8 +332,14 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             progress = *restored;
     }
 
-    const std::int64_t perEpoch = data.batchesPerEpoch();
-    std::int64_t totalSteps = perEpoch * c.epochs;
+    // The source's batches are micro-batches; an optimiser step takes `accumulate` of them, and the last
+    // group of an epoch may be shorter (a step of its own). Steps, the step limit and the schedule count
+    // optimiser steps.
+    const std::int64_t accumulate = c.accumulate;
+    const std::int64_t stepsPerEpoch = (data.batchesPerEpoch() + accumulate - 1) / accumulate;
+    // The steps taken (from the checkpoint) and those left, in this run's steps: a resume with another
+    // --accumulate goes on along the schedule from where it stopped. Without one, stepsPerEpoch * epochs.
+    std::int64_t totalSteps = progress.steps + stepsPerEpoch * std::max(0, c.epochs - progress.epochsDone);
     if (c.maxSteps > 0)
         totalSteps = std::min(totalSteps, c.maxSteps);
 
@@ -350,7 +360,9 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         bool cutInsideEpoch = false;
         if (!c.cosinePerStep)
             setLr(*optimizer, scheduledLr(c, epoch, 0, totalSteps));
-        while (auto batch = data.next()) {
+        std::optional<Batch> batch;
+        while ((batch = data.next())) {
+            // Between optimiser steps only: a stop, a pause or the step limit never splits a group.
             if (control && (control->stopRequested() || (control->paused() && !control->waitWhilePaused()))) {
                 result.status = TrainResult::Status::Stopped;
                 result.message = "stopped by request";
@@ -363,33 +375,88 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             double lr = scheduledLr(c, epoch, result.steps, totalSteps);
             if (c.cosinePerStep)
                 setLr(*optimizer, lr);
-            // Page-locked host memory lets the copy overlap with the previous step's kernels.
-            if (device.is_cuda() && batch->inputs.device().is_cpu() && !batch->inputs.is_pinned())
-                batch->inputs = batch->inputs.pin_memory();
-            batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
-            batch->labels = batch->labels.to(device, true);
 
+            // One optimiser step: backward over a group of up to `accumulate` (K) micro-batches, the
+            // gradients adding up in .grad, then one step. Micro-batch i's loss (a mean over its n_i images)
+            // is weighted by n_i / (K * n_0), n_0 being the group's first micro-batch: a full group of equal
+            // micro-batches then sums to the gradient of the mean loss over its K * n_0 images, as one batch
+            // of that size would. A group that comes out smaller (the last of an epoch, with fewer
+            // micro-batches or a smaller last one) holds N = sum n_i images: its summed gradient is rescaled
+            // by K * n_0 / N once the group is complete, which makes it the gradient of the mean loss over
+            // those N images (gradients are linear in the loss). With K = 1 the weight and the rescale are 1
+            // and are left out: the step is exactly the one before accumulation existed.
             optimizer->zero_grad();
-            const auto batchSize = batch->labels.size(0);
-            StepOutput out;
-            double lossValue = 0;
-            explainingOutOfMemory("the training step", batchSize, [&] {
-                {
-                    AutocastScope autocast(c.precision, device.is_cuda());
-                    out = task.trainStep(*batch);
+            std::int64_t micro = 0, firstImages = 0, groupImages = 0;
+            double weightedLoss = 0, lossValue = 0;
+            std::map<std::string, double> weightedMetrics, metrics;
+            bool epochEnded = false;
+            for (;;) {
+                // Page-locked host memory lets the copy overlap with the previous step's kernels.
+                if (device.is_cuda() && batch->inputs.device().is_cpu() && !batch->inputs.is_pinned())
+                    batch->inputs = batch->inputs.pin_memory();
+                batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
+                batch->labels = batch->labels.to(device, true);
+
+                const auto batchSize = batch->labels.size(0);
+                if (micro == 0)
+                    firstImages = std::max<std::int64_t>(1, batchSize);
+                StepOutput out;
+                explainingOutOfMemory("the training step", batchSize, [&] {
+                    {
+                        AutocastScope autocast(c.precision, device.is_cuda());
+                        out = task.trainStep(*batch);
+                    }
+                    lossValue = out.loss.item<double>();
+                });
+                if (!std::isfinite(lossValue)) {
+                    result.status = TrainResult::Status::Diverged;
+                    result.message = "the loss became " + std::string(std::isnan(lossValue) ? "NaN" : "infinite") + " at epoch " +
+                                     std::to_string(epoch + 1) + ", step " + std::to_string(result.steps + 1) +
+                                     (c.checkpointDir.empty() ? "" : "; the last good checkpoint is kept in " + c.checkpointDir) +
+                                     " (try a lower learning rate)";
+                    break;
                 }
-                lossValue = out.loss.item<double>();
-            });
-            if (!std::isfinite(lossValue)) {
-                result.status = TrainResult::Status::Diverged;
-                result.message = "the loss became " + std::string(std::isnan(lossValue) ? "NaN" : "infinite") + " at epoch " +
-                                 std::to_string(epoch + 1) + ", step " + std::to_string(result.steps + 1) +
-                                 (c.checkpointDir.empty() ? "" : "; the last good checkpoint is kept in " + c.checkpointDir) +
-                                 " (try a lower learning rate)";
-                break;
+                explainingOutOfMemory("the backward pass", batchSize, [&] {
+                    const double weight = static_cast<double>(batchSize) / static_cast<double>(accumulate * firstImages);
+                    scaler.scale(accumulate == 1 ? out.loss : out.loss * weight).backward();
+                });
+                imagesThisRun += static_cast<double>(batchSize);
+                groupImages += batchSize;
+                weightedLoss += lossValue * static_cast<double>(batchSize);
+                metrics = out.metrics;
+                for (const auto& [name, value] : out.metrics)
+                    weightedMetrics[name] += value * static_cast<double>(batchSize);
+                if (out.logits.defined()) {
+                    const auto labelled = batch->labels >= 0;
+                    correct += ((out.logits.argmax(-1) == batch->labels) & labelled).sum().item<std::int64_t>();
+                    seen += labelled.sum().item<std::int64_t>();
+                }
+                if (++micro == accumulate)
+                    break;
+                batch = data.next();
+                if (!batch) {
+                    epochEnded = true;
+                    break;
+                }
             }
-            explainingOutOfMemory("the backward pass", batchSize, [&] {
-                scaler.scale(out.loss).backward();
+            if (result.status != TrainResult::Status::Finished)
+                break;
+            // The step's loss and metrics: the group's means over its images (one micro-batch's own values).
+            if (micro > 1 && groupImages > 0) {
+                lossValue = weightedLoss / static_cast<double>(groupImages);
+                for (auto& [name, value] : weightedMetrics)
+                    value /= static_cast<double>(groupImages);
+                metrics = weightedMetrics;
+            }
+            explainingOutOfMemory("the backward pass", firstImages, [&] {
+                const std::int64_t nominal = accumulate * firstImages;
+                if (groupImages > 0 && groupImages != nominal) {
+                    torch::NoGradGuard noGrad;
+                    const double rescale = static_cast<double>(nominal) / static_cast<double>(groupImages);
+                    for (const auto& p : params)
+                        if (p.grad().defined())
+                            p.grad().mul_(rescale);
+                }
                 if (scaler.unscale(params)) {
                     if (c.gradClipNorm > 0)
                         torch::nn::utils::clip_grad_norm_(params, c.gradClipNorm);
@@ -398,14 +465,8 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             });
             ++result.steps;
             ++stepsThisRun;
-            imagesThisRun += static_cast<double>(batchSize);
             lossSum += lossValue;
             ++lossCount;
-            if (out.logits.defined()) {
-                const auto labelled = batch->labels >= 0;
-                correct += ((out.logits.argmax(-1) == batch->labels) & labelled).sum().item<std::int64_t>();
-                seen += labelled.sum().item<std::int64_t>();
-            }
             if (callbacks.onStep) {
                 const double elapsed = secondsSince(runStart);
                 StepReport report;
@@ -418,9 +479,11 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                 report.lr = lr;
                 report.imagesPerSecond = elapsed > 0 ? imagesThisRun / elapsed : 0;
                 report.etaSeconds = elapsed / stepsThisRun * static_cast<double>(totalSteps - result.steps);
-                report.metrics = out.metrics;
+                report.metrics = metrics;
                 callbacks.onStep(report);
             }
+            if (epochEnded)
+                break;
         }
         if (result.status != TrainResult::Status::Finished)
             break;

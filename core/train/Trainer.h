@@ -54,7 +54,10 @@ struct TrainerConfig
     std::string precision = "fp32";  // fp32 | bf16 | fp16 (the latter two on CUDA only; fp16 uses loss scaling)
     std::string checkpointDir;       // empty: no checkpoints
     bool resume = false;
-    std::int64_t maxSteps = 0;       // > 0: stop after this many steps (benchmarks, smoke tests)
+    std::int64_t maxSteps = 0;       // > 0: stop after this many optimiser steps (benchmarks, smoke tests)
+    // Micro-batches per optimiser step (gradient accumulation): the batch source's batch is the micro-batch,
+    // the effective batch is `accumulate` times it. Steps, maxSteps and the schedule count optimiser steps.
+    int accumulate = 1;
 };
 
 nlohmann::json toJson(const TrainerConfig& config);
@@ -64,9 +67,9 @@ struct StepReport
 {
     int epoch = 0;
     int epochs = 0;
-    std::int64_t step = 0;        // global, 1-based
+    std::int64_t step = 0;        // global, 1-based; optimiser steps
     std::int64_t totalSteps = 0;
-    double loss = 0;
+    double loss = 0;              // the mean loss of the step's micro-batches (weighted by their images)
     double accuracy = -1;         // running accuracy of the epoch; -1 when the task has no logits
     double lr = 0;
     double imagesPerSecond = 0;

@@ -63,6 +63,10 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     m_maxSteps = new QSpinBox(m_overridesBox);
     m_maxSteps->setObjectName("maxSteps");
     m_maxSteps->setRange(0, 10000000);
+    m_accumulate = new QSpinBox(m_overridesBox);
+    m_accumulate->setObjectName("accumulate");
+    m_accumulate->setRange(1, 1024);
+    m_accumulate->setValue(1);
     m_testImages = new QSpinBox(m_overridesBox);
     m_testImages->setObjectName("testImages");
     m_testImages->setRange(0, 10000000);
@@ -72,7 +76,7 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     m_cropScale->setDecimals(2);
     m_cropScale->setRange(0, 1);
     m_cropScale->setSingleStep(0.05);
-    for (QAbstractSpinBox* spin : std::initializer_list<QAbstractSpinBox*>{m_epochs, m_lr, m_batch, m_maxSteps, m_testImages, m_cropScale})
+    for (QAbstractSpinBox* spin : std::initializer_list<QAbstractSpinBox*>{m_epochs, m_lr, m_batch, m_accumulate, m_maxSteps, m_testImages, m_cropScale})
         m_overridesForm->addRow(new QLabel(m_overridesBox), spin);
 
     layout->addWidget(m_combo);
@@ -206,6 +210,7 @@ void StrategyPanel::fillSettings(RunSettings& settings) const
     settings.lr = m_lr->value();
     settings.batchSize = m_batch->value();
     settings.maxSteps = m_maxSteps->value();
+    settings.accumulate = m_accumulate->value();
     settings.maxTestImages = m_testImages->value();
     settings.cropScaleMin = m_cropScale->value();
 }
@@ -216,6 +221,7 @@ void StrategyPanel::applySettings(const RunSettings& settings)
     m_lr->setValue(settings.lr);
     m_batch->setValue(settings.batchSize);
     m_maxSteps->setValue(static_cast<int>(std::min<std::int64_t>(settings.maxSteps, m_maxSteps->maximum())));
+    m_accumulate->setValue(settings.accumulate);
     m_testImages->setValue(settings.maxTestImages);
     m_cropScale->setValue(settings.cropScaleMin);
     if (!settings.method.empty()) {
@@ -342,9 +348,10 @@ void StrategyPanel::updateTrainingOverrides()
     } catch (const std::exception&) {
         // no strategy chosen yet
     }
-    for (QWidget* w : std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_maxSteps, m_cropScale}) {
+    for (QWidget* w : std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_accumulate, m_maxSteps, m_cropScale}) {
         w->setEnabled(!m_running && trains);
-        w->setToolTip(trains ? QString() : tr("%1 trains nothing: this applies to methods that train").arg(title));
+        // A method that trains shows the field's own tip (set by retranslate).
+        w->setToolTip(trains ? w->property("fieldTip").toString() : tr("%1 trains nothing: this applies to methods that train").arg(title));
     }
 }
 
@@ -359,10 +366,13 @@ void StrategyPanel::retranslate()
     m_overridesBox->setTitle(tr("Training"));
     // The dataset's recipe value shows where the field is left at 0 (Dassl's per-dataset configs).
     setDatasetCropScale(m_datasetCropScale);
-    const QStringList labels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Max steps"), tr("Test images"), tr("Crop scale min")};
+    const QStringList labels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Accumulate"), tr("Max steps"), tr("Test images"),
+                                tr("Crop scale min")};
     const QStringList tips = {tr("Epochs to train; 'recipe' uses the method's published schedule"),
                               tr("Peak learning rate; 'recipe' uses the method's"),
                               tr("Images per step; 'recipe' uses the method's"),
+                              tr("Micro-batches per optimiser step (gradient accumulation): the effective batch is this times the "
+                                 "batch size, for a batch that does not fit in memory at once. Steps and the schedule count optimiser steps"),
                               tr("Stop training after this many steps (quick checks)"),
                               tr("Evaluate on a fixed random subset of each test split (quicker); 'all' uses every test image"),
                               tr("Smallest area fraction of the random resized crop; 'dataset' uses the dataset's recipe "
@@ -371,8 +381,11 @@ void StrategyPanel::retranslate()
         if (QLayoutItem* item = m_overridesForm->itemAt(row, QFormLayout::LabelRole))
             if (auto* label = qobject_cast<QLabel*>(item->widget()))
                 label->setText(labels[row]);
-        m_overridesForm->itemAt(row, QFormLayout::FieldRole)->widget()->setToolTip(tips[row]);
+        QWidget* field = m_overridesForm->itemAt(row, QFormLayout::FieldRole)->widget();
+        field->setProperty("fieldTip", tips[row]);
+        field->setToolTip(tips[row]);
     }
+    updateTrainingOverrides();  // the tips of fields that a method which trains nothing ignores say so
     fillStrategyCombo();
     showDescription();
     m_form->retranslate();

@@ -77,6 +77,7 @@ private:
     QDoubleSpinBox* m_lr = nullptr;
     QSpinBox* m_batch = nullptr;
     QSpinBox* m_maxSteps = nullptr;
+    QSpinBox* m_accumulate = nullptr;
     QSpinBox* m_testImages = nullptr;
     QDoubleSpinBox* m_cropScale = nullptr;
     QTimer* m_countTimer = nullptr;
