@@ -1757,6 +1757,14 @@ SHA-256：%8
         <source>%1 trains nothing: this applies to methods that train</source>
         <translation>%1 不做训练：此项仅适用于需要训练的方法</translation>
     </message>
+    <message>
+        <source>Accumulate</source>
+        <translation>梯度累积</translation>
+    </message>
+    <message>
+        <source>Micro-batches per optimiser step (gradient accumulation): the effective batch is this times the batch size, for a batch that does not fit in memory at once. Steps and the schedule count optimiser steps</source>
+        <translation>每个优化器步的微批次数（梯度累积）：有效批大小为该值乘以批大小，用于一次放不进内存的批。步数和学习率调度按优化器步计数</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::StudyPanel</name>

@@ -63,6 +63,7 @@ QTableWidget* makeTable(QWidget* parent, const char* name)
     auto* table = new QTableWidget(0, 0, parent);
     table->setObjectName(name);
     table->verticalHeader()->setVisible(false);
+    table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);  // a table's 13 rows fit without scrolling
     table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     return table;
 }
@@ -107,14 +108,14 @@ PetlTablePanel::PetlTablePanel(JobHost* jobs, QWidget* parent)
             openTable(folder);
     });
 
-    // The current cell's loss, the table and each task's accuracies.
+    // The current cell's loss beside the table over each task's accuracies.
     m_curves = new QCustomPlot(this);
     m_curves->setObjectName("petlCurves");
     m_curves->setMinimumHeight(160);
     m_curves->addGraph()->setPen(QPen(plotColour(0), 1.5));
     m_groupTable = makeTable(this, "petlTable");
     m_taskTable = makeTable(this, "petlTaskTable");
-    setViews(makeSplitter(Qt::Vertical, {makeSplitter(Qt::Horizontal, {m_curves, m_groupTable}), m_taskTable}));
+    setViews(makeSplitter(Qt::Horizontal, {m_curves, makeSplitter(Qt::Vertical, {m_groupTable, m_taskTable})}));
     retranslate();
 }
 
