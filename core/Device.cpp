@@ -240,8 +240,9 @@ std::string explainOutOfMemory(const std::string& what, int batchSize)
         if (memory.available)
             text += " (" + describeMemory(memory) + ")";
     }
+    // Halving the batch and accumulating two of them keeps the step the recipe's (--accumulate).
     if (batchSize > 1)
-        text += "; try --batch-size " + std::to_string(batchSize / 2);
+        text += "; try --batch-size " + std::to_string(batchSize / 2) + " --accumulate 2 (the same effective batch), or --precision bf16";
     else
         text += "; try a smaller model or image size, or --precision bf16";
     return text;

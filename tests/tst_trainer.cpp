@@ -1,6 +1,7 @@
 // The trainer on a tiny linear classifier: the Dassl schedule, shortened recipes, resume that equals an
 // uninterrupted run, the NaN guard keeping the last good checkpoint, cooperative stop, and gradient
 // accumulation (K micro-batches per optimiser step equal one batch of their images).
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
 #include "core/train/Evaluator.h"
@@ -643,6 +644,18 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QVERIFY2(std::string(e.what()).find("accumulate") != std::string::npos, e.what());
         }
+    }
+
+    // Out of memory names what helps: half the batch accumulated twice (the same step), or bf16.
+    void outOfMemoryNamesTheOptionsThatHelp()
+    {
+        const std::string batch = explainOutOfMemory("the training step", 32);
+        QVERIFY2(batch.find("during the training step with batch size 32") != std::string::npos, batch.c_str());
+        QVERIFY2(batch.find("--batch-size 16 --accumulate 2") != std::string::npos, batch.c_str());
+        QVERIFY2(batch.find("--precision bf16") != std::string::npos, batch.c_str());
+        const std::string single = explainOutOfMemory("the backward pass", 1);
+        QVERIFY2(single.find("--accumulate") == std::string::npos, single.c_str());  // nothing left to split
+        QVERIFY2(single.find("--precision bf16") != std::string::npos, single.c_str());
     }
 
     void stopRequestEndsTheRun()
