@@ -3,6 +3,7 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/KeyMaps.h"
 #include "core/model/ClipModel.h"
+#include "core/tuning/ParameterBudget.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -183,11 +184,12 @@ private Q_SLOTS:
         QTest::addColumn<int>("embed");
         QTest::addColumn<qint64>("elements");
         QTest::addColumn<int>("keys");
+        QTest::addColumn<QString>("geometry");  // `params --model NAME`'s random-weight model of the release
         // Element counts from checkpoint-formats.md 1.1 (they include logit_scale).
-        QTest::newRow("ViT-B/32") << 768 << 12 << 32 << 7 << 512 << 512 << qint64(151277313) << 302;
-        QTest::newRow("ViT-B/16") << 768 << 12 << 16 << 14 << 512 << 512 << qint64(149620737) << 302;
-        QTest::newRow("ViT-L/14") << 1024 << 24 << 14 << 16 << 768 << 768 << qint64(427616513) << 446;
-        QTest::newRow("ViT-L/14@336") << 1024 << 24 << 14 << 24 << 768 << 768 << qint64(427944193) << 446;
+        QTest::newRow("ViT-B/32") << 768 << 12 << 32 << 7 << 512 << 512 << qint64(151277313) << 302 << "clip-vit-b32";
+        QTest::newRow("ViT-B/16") << 768 << 12 << 16 << 14 << 512 << 512 << qint64(149620737) << 302 << "clip-vit-b16";
+        QTest::newRow("ViT-L/14") << 1024 << 24 << 14 << 16 << 768 << 768 << qint64(427616513) << 446 << "clip-vit-l14";
+        QTest::newRow("ViT-L/14@336") << 1024 << 24 << 14 << 24 << 768 << 768 << qint64(427944193) << 446 << "clip-vit-l14-336";
     }
 
     void releaseGeometries()
@@ -200,6 +202,7 @@ private Q_SLOTS:
         QFETCH(int, embed);
         QFETCH(qint64, elements);
         QFETCH(int, keys);
+        QFETCH(QString, geometry);
         const StateDict openAi = releaseShapes(visionWidth, visionLayers, patch, grid, textWidth, embed);
         QCOMPARE(int(openAi.size()), keys);
         QCOMPARE(elementCount(openAi), elements);
@@ -217,6 +220,18 @@ private Q_SLOTS:
         QCOMPARE(spec.text->layers, 12);
         QCOMPARE(spec.text->contextLength, 77);
         QCOMPARE(spec.text->vocabSize, 49408);
+        // The named geometry is the same model, so that params and plan count what the release holds.
+        const ModelSpec named = modelGeometry(geometry.toStdString());
+        QCOMPARE(named.vision.width, spec.vision.width);
+        QCOMPARE(named.vision.layers, spec.vision.layers);
+        QCOMPARE(named.vision.heads, spec.vision.heads);
+        QCOMPARE(named.vision.patchSize, spec.vision.patchSize);
+        QCOMPARE(named.vision.imageSize, spec.vision.imageSize);
+        QCOMPARE(named.vision.mlpWidth, spec.vision.mlpWidth);
+        QCOMPARE(named.vision.outputDim, spec.vision.outputDim);
+        QCOMPARE(named.text->width, spec.text->width);
+        QCOMPARE(named.text->heads, spec.text->heads);
+        QCOMPARE(named.text->outputDim, spec.text->outputDim);
 
         // The module built from that spec has exactly the reference's keys and shapes (the B models
         // are cheap enough to instantiate here).
