@@ -325,6 +325,17 @@ private Q_SLOTS:
         QCOMPARE(tasks->columnCount(), 3);
         QCOMPARE(tasks->item(1, 2)->text(), percentOf(table.rows[1].accuracies.at(study.tasks[1].task.name)));
 
+        // The run history lists the table's folder; opening it shows it in the PETL table tab.
+        auto* history = child<QTreeWidget>(window, "historyTree");
+        QTRY_VERIFY(!history->findItems(QFileInfo(folder).fileName(), Qt::MatchExactly).isEmpty());
+        history->clearSelection();
+        history->findItems(QFileInfo(folder).fileName(), Qt::MatchExactly).first()->setSelected(true);
+        QVERIFY(!panel->openTable(m_dir.path()));  // a refusal in the status line, which the opening replaces
+        QTest::mouseClick(child<QPushButton>(window, "historyOpen"), Qt::LeftButton);
+        QCOMPARE(child<QTabWidget>(window, "resultTabs")->currentWidget(), static_cast<QWidget*>(panel));
+        QCOMPARE(panel->tableFolder(), folder);
+        QVERIFY2(panel->statusText().contains("6 of 6 runs finished"), qPrintable(panel->statusText()));
+
         // The folder opens again as a table (as one made by the CLI would); another folder is refused.
         MainWindow other;
         auto* reopened = child<PetlTablePanel>(other, "petlPanel");

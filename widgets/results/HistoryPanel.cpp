@@ -2,6 +2,7 @@
 
 #include "widgets/window/BackgroundTasks.h"
 
+#include "core/experiment/PetlStudy.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/train/RunStore.h"
 
@@ -116,7 +117,9 @@ void HistoryPanel::openSelected()
     for (QTreeWidgetItem* item : m_tree->selectedItems()) {
         const QString folder = item->data(0, Qt::UserRole).toString();
         try {
-            if (RunStore::open(folder.toStdString()).readResults().value("protocol", "") == "continual")
+            if (isPetlStudyFolder(folder.toStdString()))
+                Q_EMIT petlTableOpened(folder);
+            else if (RunStore::open(folder.toStdString()).readResults().value("protocol", "") == "continual")
                 Q_EMIT continualRunOpened(folder);
             else
                 Q_EMIT runOpened(readRunFolder(folder));

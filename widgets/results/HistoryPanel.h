@@ -35,6 +35,7 @@ public:
 Q_SIGNALS:
     void runOpened(const tunebench::RunResults& results);
     void continualRunOpened(const QString& folder);  // a continual stream: its own tab shows it
+    void petlTableOpened(const QString& folder);     // a PETL table's folder: its tab shows it
     void problem(const QString& message);
 
 private:

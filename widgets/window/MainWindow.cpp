@@ -273,6 +273,13 @@ void MainWindow::connectPanels()
                 }
             }
     });
+    connect(m_history, &HistoryPanel::petlTableOpened, this, [this](const QString& folder) {
+        for (WorkbenchTab* tab : m_tabPanels)
+            if (auto* table = qobject_cast<PetlTablePanel*>(tab)) {
+                table->openTable(folder);  // a folder it cannot read says why in its status line
+                m_tabs->setCurrentWidget(table);
+            }
+    });
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
     connect(m_results, &ResultsPanel::selectedRunChanged, this, &MainWindow::updateControls);
     connect(m_strategy, &StrategyPanel::strategyChanged, this, &MainWindow::updateBaseNew);
