@@ -1,8 +1,11 @@
 // The CLIP/ViT towers against the reference architecture: parameter counts and key shapes of the
 // released geometries, and forward passes against an independent re-computation from raw tensors.
+#include "core/Error.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/io/KeyMaps.h"
+#include "core/model/AttentionRollout.h"
 #include "core/model/ClipModel.h"
+#include "core/model/ModifiedResNet.h"
 #include "core/tuning/ParameterBudget.h"
 #include "tests/ModelFixtures.h"
 
@@ -75,8 +78,9 @@ torch::Tensor refLayerNorm(const torch::Tensor& x, const StateDict& w, const std
 
 // Sequence-first [L, N, D] block with an explicit loop over heads, written from the reference's
 // description rather than from the model code.
+// `attention`, when given, receives each head's softmax weights, [heads][N, L, L].
 torch::Tensor refBlock(torch::Tensor x, const StateDict& w, const std::string& p, int heads, bool causal, bool quickGelu,
-                       double eps)
+                       double eps, std::vector<torch::Tensor>* attention = nullptr)
 {
     const int64_t L = x.size(0), D = x.size(2), hd = D / heads;
     auto h = refLayerNorm(x, w, p + "ln_1", eps);
@@ -95,6 +99,8 @@ torch::Tensor refBlock(torch::Tensor x, const StateDict& w, const std::string& p
                     mask[i][j] = -INFINITY;
             scores = scores + mask;
         }
+        if (attention)
+            attention->push_back(torch::softmax(scores, -1));
         outs.push_back(torch::bmm(torch::softmax(scores, -1), vh).permute({1, 0, 2}));
     }
     auto attn = torch::matmul(torch::cat(outs, 2), w.at(p + "attn.out_proj.weight").t()) + w.at(p + "attn.out_proj.bias");
@@ -105,7 +111,9 @@ torch::Tensor refBlock(torch::Tensor x, const StateDict& w, const std::string& p
     return x + m;
 }
 
-torch::Tensor refImageFeatures(const torch::Tensor& images, const StateDict& w, const ModelSpec& spec)
+// `attention`, when given, receives each layer's heads' softmax weights, [layer][head][N, L, L].
+torch::Tensor refImageFeatures(const torch::Tensor& images, const StateDict& w, const ModelSpec& spec,
+                               std::vector<std::vector<torch::Tensor>>* attention = nullptr)
 {
     const auto& v = spec.vision;
     auto patches = torch::conv2d(images, w.at("visual.conv1.weight"), {}, v.patchSize);  // [N, D, g, g]
@@ -113,8 +121,12 @@ torch::Tensor refImageFeatures(const torch::Tensor& images, const StateDict& w, 
     auto cls = w.at("visual.class_embedding").view({1, 1, -1}).expand({1, images.size(0), v.width});
     x = torch::cat({cls, x}, 0) + w.at("visual.positional_embedding").unsqueeze(1);
     x = refLayerNorm(x, w, "visual.ln_pre", v.layerNormEps);
-    for (int i = 0; i < v.layers; ++i)
-        x = refBlock(x, w, "visual.transformer.resblocks." + std::to_string(i) + ".", v.heads, false, true, v.layerNormEps);
+    for (int i = 0; i < v.layers; ++i) {
+        std::vector<torch::Tensor>* heads = nullptr;
+        if (attention)
+            heads = &attention->emplace_back();
+        x = refBlock(x, w, "visual.transformer.resblocks." + std::to_string(i) + ".", v.heads, false, true, v.layerNormEps, heads);
+    }
     return torch::matmul(refLayerNorm(x[0], w, "visual.ln_post", v.layerNormEps), w.at("visual.proj"));
 }
 
@@ -264,6 +276,100 @@ private Q_SLOTS:
         auto reference = refImageFeatures(images, weights, spec);
         QCOMPARE(ours.sizes().vec(), (std::vector<int64_t>{3, 48}));
         QVERIFY2(torch::allclose(ours, reference, 1e-4, 1e-5), "image features differ from the reference computation");
+    }
+
+    // "Where it looks" on a ViT: the rollout of the attention recorded while the tower ran equals one made by
+    // hand, in plain loops, from the reference computation's softmax weights (issue 29, methods-3.md 5).
+    void attentionRolloutMatchesHandComputation()
+    {
+        const ModelSpec spec = test::tinyClipSpec();
+        const StateDict weights = test::randomWeights(spec, 5);
+        ClipModel model(spec);
+        loadWeightsStrict(*model, weights, "fixture");
+        model->eval();
+        torch::NoGradGuard noGrad;
+        auto images = torch::randn({2, 3, 32, 32});
+        const int64_t grid = spec.vision.imageSize / spec.vision.patchSize, length = grid * grid + 1;
+        std::vector<std::vector<torch::Tensor>> reference;
+        refImageFeatures(images, weights, spec, &reference);
+        AttentionMap map;
+        {
+            AttentionRecorder recorder;
+            model->encodeImage(images);
+            QCOMPARE(int(recorder.layers().size()), spec.vision.layers);
+            map = attentionMap(recorder, grid);
+        }
+        QVERIFY(!AttentionRecorder::active());
+        QCOMPARE(map.method, "attention rollout over " + std::to_string(spec.vision.layers) + " layers");
+        QCOMPARE(map.map.sizes().vec(), (std::vector<int64_t>{2, grid, grid}));
+        for (int64_t n = 0; n < 2; ++n) {
+            // R = (A_L + I)' ... (A_1 + I)', each factor's rows renormalised; A = the heads' mean.
+            std::vector<std::vector<double>> rollout(length, std::vector<double>(length, 0.0));
+            for (int64_t i = 0; i < length; ++i)
+                rollout[i][i] = 1.0;
+            for (const auto& heads : reference) {
+                std::vector<std::vector<double>> layer(length, std::vector<double>(length, 0.0));
+                for (int64_t i = 0; i < length; ++i) {
+                    double sum = 0;
+                    for (int64_t j = 0; j < length; ++j) {
+                        double a = 0;
+                        for (const auto& head : heads)
+                            a += head[n][i][j].item<double>();
+                        layer[i][j] = a / double(heads.size()) + (i == j ? 1.0 : 0.0);
+                        sum += layer[i][j];
+                    }
+                    for (int64_t j = 0; j < length; ++j)
+                        layer[i][j] /= sum;
+                }
+                std::vector<std::vector<double>> next(length, std::vector<double>(length, 0.0));
+                for (int64_t i = 0; i < length; ++i)
+                    for (int64_t j = 0; j < length; ++j)
+                        for (int64_t k = 0; k < length; ++k)
+                            next[i][j] += layer[i][k] * rollout[k][j];
+                rollout = next;
+            }
+            double peak = 0;
+            for (int64_t p = 1; p < length; ++p)
+                peak = std::max(peak, rollout[0][p]);
+            for (int64_t p = 1; p < length; ++p) {
+                const double ours = map.map[n][(p - 1) / grid][(p - 1) % grid].item<double>();
+                QVERIFY2(std::abs(ours - rollout[0][p] / peak) < 1e-5, qPrintable(QString("image %1 patch %2: %3 vs %4").arg(n).arg(p).arg(ours).arg(rollout[0][p] / peak)));
+            }
+        }
+        // Without a recorder nothing is kept, and a recorder that saw no tower says so.
+        AttentionRecorder empty;
+        QVERIFY(empty.layers().empty());
+        QVERIFY_THROWS_EXCEPTION(Error, attentionMap(empty, grid));
+    }
+
+    // A ResNet CLIP looks through its attention pool: the recorded weights are the mean token's softmax over
+    // [itself, positions], computed here by hand, averaged over heads.
+    void attentionPoolWeightsAreRecorded()
+    {
+        torch::manual_seed(6);
+        const int grid = 3, channels = 16, heads = 4;
+        AttentionPool2d pool(grid, channels, heads, 8);
+        torch::NoGradGuard noGrad;
+        auto features = torch::randn({2, channels, grid, grid});
+        AttentionRecorder recorder;
+        pool->forward(features);
+        QVERIFY(recorder.layers().empty());
+        QCOMPARE(recorder.pool().sizes().vec(), (std::vector<int64_t>{2, grid * grid + 1}));
+        auto tokens = features.flatten(2).transpose(1, 2);
+        tokens = torch::cat({tokens.mean(1, true), tokens}, 1) + pool->positional_embedding;
+        const int headDim = channels / heads;
+        for (int64_t n = 0; n < 2; ++n) {
+            auto expected = torch::zeros({grid * grid + 1}, torch::kDouble);
+            for (int h = 0; h < heads; ++h) {
+                auto q = torch::linear(tokens[n][0], pool->q_proj->weight, pool->q_proj->bias).narrow(0, h * headDim, headDim);
+                auto k = torch::linear(tokens[n], pool->k_proj->weight, pool->k_proj->bias).narrow(1, h * headDim, headDim);
+                expected += torch::softmax(torch::matmul(k, q) / std::sqrt(double(headDim)), 0).to(torch::kDouble) / heads;
+            }
+            QVERIFY(torch::allclose(recorder.pool()[n].to(torch::kDouble), expected, 1e-5, 1e-6));
+        }
+        const AttentionMap map = attentionMap(recorder, grid);
+        QCOMPARE(map.method, std::string("attention pool (mean-token query)"));
+        QVERIFY(torch::allclose(map.map[1].flatten(), recorder.pool()[1].narrow(0, 1, grid * grid) / recorder.pool()[1].narrow(0, 1, grid * grid).max()));
     }
 
     void textTowerMatchesIndependentComputation()

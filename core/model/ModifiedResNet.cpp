@@ -1,5 +1,7 @@
 #include "core/model/ModifiedResNet.h"
 
+#include "core/model/AttentionRollout.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -81,6 +83,7 @@ torch::Tensor AttentionPool2dImpl::forward(const torch::Tensor& features)
     auto k = k_proj(tokens).view({batch, length, m_heads, headDim}).transpose(1, 2);  // [B, h, L, d]
     auto v = v_proj(tokens).view({batch, length, m_heads, headDim}).transpose(1, 2);
     auto weights = torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1);       // [B, h, 1, L]
+    AttentionRecorder::recordPool(weights);                                          // where the model looks
     auto pooled = torch::matmul(weights, v).reshape({batch, channels});             // heads concatenated
     return c_proj(pooled);
 }

@@ -1,5 +1,7 @@
 #include "core/model/Transformer.h"
 
+#include "core/model/AttentionRollout.h"
+
 #include <torch/torch.h>
 
 #include <atomic>
@@ -81,8 +83,10 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, co
         v = torch::cat({splitHeads(extra.values.to(v.scalar_type()), batch, m_heads), v}, 2);
     }
     torch::Tensor context;
+    // An image tower's attention (not causal) is wanted by a recorder: the explicit path, which has the weights.
+    const bool record = !causal && AttentionRecorder::active();
 #if TORCH_VERSION_MAJOR >= 2
-    if (attentionKernel() == AttentionKernel::Fused)
+    if (attentionKernel() == AttentionKernel::Fused && !record)
         context = extraLength == 0 ? at::scaled_dot_product_attention(q, k, v, {}, 0.0, causal)
                                    : at::scaled_dot_product_attention(q, k, v, allowedKeys(length, extraLength, causal, q.options()), 0.0, false);
 #endif
@@ -91,7 +95,10 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, bool causal, co
         if (causal || extraLength > 0)
             scores = scores.masked_fill(allowedKeys(length, extraLength, causal, scores.options()).logical_not(),
                                         -std::numeric_limits<float>::infinity());
-        context = torch::matmul(torch::softmax(scores, -1), v);
+        const auto weights = torch::softmax(scores, -1);
+        if (record)  // among the sequence's own tokens (a key-value prefix is not a token of the image)
+            AttentionRecorder::recordSelfAttention(weights.narrow(-1, extraLength, length));
+        context = torch::matmul(weights, v);
     }
     context = context.permute({0, 2, 1, 3}).reshape({batch, length, width});
     return hooks.linear(BlockLayer::OutProjection, context, out_proj->weight, out_proj->bias);
