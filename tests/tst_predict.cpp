@@ -295,6 +295,7 @@ private Q_SLOTS:
         expectOneLineError(runCli({"predict", "--image", image}), {"--run", "--export"});
         expectOneLineError(runCli({"predict", "--run", q(m_coopRun)}), {"--image", "--folder"});
         expectOneLineError(runCli({"predict", "--run", q(m_dataset), "--image", image}), {m_dataset});
+        expectOneLineError(runCli({"predict", "--run", q(m_coopRun), "--image", q((folder / "broken.png").string())}), {"broken.png"});
     }
 
 private:

@@ -170,11 +170,14 @@ int runPredict(const CliArgs& args)
             }
         }
     }
-    // Unreadable images are reported as training reports them, and left out.
+    // Unreadable images are reported as training reports them, and left out; a single image that cannot be
+    // read is the one-line error itself.
     const std::vector<std::string> problems = source->problems();
+    const auto predicted = static_cast<size_t>(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.has_value(); }));
+    if (predicted == 0 && problems.size() == 1)
+        throw Error(problems.front());
     for (const std::string& problem : problems)
         std::cerr << "skipped: " << problem << "\n";
-    const auto predicted = static_cast<size_t>(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.has_value(); }));
     if (predicted == 0)
         throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
 
