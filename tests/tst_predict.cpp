@@ -254,6 +254,17 @@ private Q_SLOTS:
         std::ofstream(bad / "other-model.json") << otherModel.dump();
         expectOneLineError(predict(bad / "other-model.json"), {"other-model.json", "sha256"});
 
+        // --model: a copy of the model (the same SHA-256) predicts the same; another model is refused.
+        const std::string copy = m_root + "/copy-of-tiny.safetensors", other = m_root + "/other-tiny.safetensors";
+        fs::copy_file(m_model, copy);
+        writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 8), other);
+        const auto byRun = runCli({"predict", "--run", q(m_coopRun), "--image", image});
+        QVERIFY2(byRun.exitCode == 0, byRun.err.c_str());
+        const auto byCopy = runCli({"predict", "--export", q((source / "prompt.json").string()), "--model", q(copy), "--vocab", q(m_vocab), "--image", image});
+        QVERIFY2(byCopy.exitCode == 0, byCopy.err.c_str());
+        QCOMPARE(byCopy.out, byRun.out);
+        expectOneLineError(runCli({"predict", "--run", q(m_coopRun), "--model", q(other), "--image", image}), {"prompt.json", "sha256"});
+
         // Tensors that do not fit: the error names the file and the tensor.
         StateDict tensors = readSafetensors((source / "prompt.safetensors").string());
         QVERIFY(tensors.count("ctx"));
