@@ -233,6 +233,41 @@ private Q_SLOTS:
         }
     }
 
+    // A classic ViT method exports and imports through the same pair; import refuses another model when asked
+    // to, and a tensors file that is a link out of the manifest's folder.
+    void everyFamilyRoundTripsAndStaysInItsFolder()
+    {
+        auto model = tinyModel();
+        auto strategy = trainedLike("vpt-deep", model, {{"prompt_tokens", 2}});
+        const std::string base = m_root + "/classic";
+        const auto manifest = PromptExport::write(*strategy, base);
+        QCOMPARE(manifest["class_names"].get<std::vector<std::string>>(), task().classNames);
+        QCOMPARE(manifest["checkpoint"]["sha256"].get<std::string>(), std::string("abc123"));
+        QCOMPARE(manifest["tensors"].get<std::string>(), std::string("classic.safetensors"));
+        QVERIFY(manifest["nearest_words"].empty());
+        QCOMPARE(PromptExport::exportName(*strategy), std::string("tuned"));
+        const auto images = torch::randn({2, 3, 32, 32});
+        ImportedPrompt imported = PromptExport::read(base + ".json", tinyModel(), task(), ModelMismatch::Refuse);
+        QVERIFY(torch::allclose(imported.strategy->logits(images), strategy->logits(images), 1e-5, 1e-6));
+        try {
+            PromptExport::read(base + ".json", tinyModel("ffff"), task(), ModelMismatch::Refuse);
+            QFAIL("another model's export was imported");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("classic.json") != std::string::npos && std::string(e.what()).find("sha256") != std::string::npos,
+                     e.what());
+        }
+        const fs::path linked = fs::path(m_root) / "linked";
+        fs::create_directories(linked);
+        fs::create_symlink(base + ".safetensors", linked / "classic.safetensors");
+        fs::copy_file(base + ".json", linked / "classic.json");
+        try {
+            PromptExport::read((linked / "classic.json").string(), tinyModel(), task());
+            QFAIL("a tensors link out of the manifest's folder was followed");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("leaves the manifest's folder") != std::string::npos, e.what());
+        }
+    }
+
 private:
     QTemporaryDir m_dir;
     std::string m_root;

@@ -17,6 +17,7 @@ std::vector<Command> datasetCommands();  // dataset inspect, dataset list
 Command trainCommand();
 Command evalCommand();
 Command exportCommand();
+Command predictCommand();
 Command compareCommand();
 Command petlTableCommand();
 Command paramsCommand();

@@ -1,8 +1,10 @@
 #include "app/cli/RunSetup.h"
 
 #include "app/cli/CliArgs.h"
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
+#include "core/export/PromptExport.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 
@@ -215,6 +217,27 @@ nlohmann::json parseOptions(const std::vector<std::string>& pairs)
         out[name] = (parsed.is_discarded() || parsed.is_object() || parsed.is_array()) ? nlohmann::json(text) : parsed;
     }
     return out;
+}
+
+RunExport runExportOf(const std::string& runDir)
+{
+    const RunStore store = RunStore::open(runDir);
+    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
+    RunExport found;
+    found.manifest = PromptExport::findInRun(store.folder());
+    if (found.manifest.empty())
+        throw Error(runDir + ": the run has no export (export/prompt.json or export/tuned.json; it did not finish its evaluation)");
+    found.model = settings.model;
+    found.vocab = settings.vocab;
+    found.method = settings.method;
+    return found;
+}
+
+Backbone loadBackboneFor(const std::string& method, const std::string& modelPath, const std::string& vocabulary, const std::string& device)
+{
+    if (findStrategy(method).capabilities.needsTextTower)
+        return loadBackbone(modelPath, vocabulary, device);
+    return Backbone{modelPath, readCheckpoint(modelPath), nullptr, chooseDevice(device)};
 }
 
 DatasetIndex openDatasetLogged(const std::string& pathOrName)

@@ -185,8 +185,20 @@ int runEval(const CliArgs& args)
     const auto seed = static_cast<std::uint64_t>(intAtLeast(args, "seed", 1, 0));
     const int shots = intAtLeast(args, "shots", 0, 0);
     setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
-    const Backbone backbone = loadBackbone(*modelPath, args.value("vocab", ""), args.value("device", "auto"));
-    if (!backbone.tokenizer)
+    // --tuned EXPORT.json (--prompt is its older name): any method's export; its method says whether the text
+    // tower (and so the vocabulary) is needed.
+    if (args.value("tuned") && args.value("prompt"))
+        throw Error("--tuned and --prompt name the same thing: give one");
+    const std::optional<std::string> tuned = args.value("tuned") ? args.value("tuned") : args.value("prompt");
+    std::string method = args.value("method", "zeroshot");
+    if (tuned) {
+        const nlohmann::json manifest = RunStore::readJsonFile(PromptExport::manifestFile(*tuned));
+        if (!manifest.is_object() || !manifest.contains("method") || !manifest["method"].is_string())
+            throw Error(*tuned + ": not a Tunebench export (no method)");
+        method = manifest["method"].get<std::string>();
+    }
+    const Backbone backbone = loadBackboneFor(method, *modelPath, args.value("vocab", ""), args.value("device", "auto"));
+    if (!backbone.tokenizer && findStrategy(method).capabilities.needsTextTower)
         throw Error(*modelPath + ": eval scores CLIP prompts; a vision-only model has no text tower");
     DatasetIndex dataset = openDatasetLogged(*datasetName);
     if (shots > 0)
@@ -204,15 +216,14 @@ int runEval(const CliArgs& args)
     setup.datasetName = dataset.name;
     setup.tokenizer = backbone.tokenizer;
     std::unique_ptr<Strategy> strategy;
-    if (auto prompt = args.value("prompt")) {
+    if (tuned) {
         if (args.value("template"))
-            throw Error("--template applies to zero-shot evaluation, not to --prompt");
-        ImportedPrompt imported = PromptExport::read(*prompt, backbone.build(), setup);
+            throw Error("--template applies to zero-shot evaluation, not to --tuned");
+        ImportedPrompt imported = PromptExport::read(*tuned, backbone.build(), setup);
         for (const auto& warning : imported.warnings)
             std::cerr << "warning: " << warning << "\n";
         strategy = std::move(imported.strategy);
     } else {
-        const std::string method = args.value("method", "zeroshot");
         nlohmann::json options = parseOptions(args.values("opt"));
         if (auto templ = args.value("template"))
             options["template"] = *templ;
@@ -220,7 +231,7 @@ int runEval(const CliArgs& args)
         strategy = findStrategy(method).create();
         strategy->attach(backbone.build(), setup, options);
         if (strategy->needsTraining())
-            std::cerr << "warning: " << method << " is evaluated untrained (use --prompt EXPORT.json for a trained one)\n";
+            std::cerr << "warning: " << method << " is evaluated untrained (use --tuned EXPORT.json for a trained one)\n";
     }
     SkippedImages skipped;
     const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads, &skipped);
@@ -250,34 +261,38 @@ int runExport(const CliArgs& args)
         throw Error("--run RUN_DIR is required");
     configureThreads(args.intValue("threads", 0));
     const RunStore store = RunStore::open(*runDir);
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
-    const std::string manifestPath = (fs::path(store.exportDir()) / "prompt.json").string();
-    if (!fs::exists(manifestPath))
-        throw Error(*runDir + ": the run has no export/prompt.json (it did not finish its evaluation)");
-    const Backbone backbone = loadBackbone(settings.model, args.value("vocab", settings.vocab), args.value("device", "cpu"));
+    const RunExport found = runExportOf(*runDir);
+    const std::string& manifestPath = found.manifest;
     const auto manifest = RunStore::readJsonFile(manifestPath);
+    const Backbone backbone =
+        loadBackboneFor(manifest.value("method", found.method), found.model, args.value("vocab", found.vocab), args.value("device", "cpu"));
     TaskSetup setup;
-    setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
-    setup.promptTemplate = manifest.value("template", setup.promptTemplate);
-    setup.datasetName = manifest.value("dataset", "");
-    setup.shots = manifest.value("shots", 16);
+    try {
+        setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
+        setup.promptTemplate = manifest.value("template", setup.promptTemplate);
+        setup.datasetName = manifest.value("dataset", "");
+        setup.shots = manifest.value("shots", 16);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(manifestPath + ": class_names, template, dataset or shots is missing or has the wrong type (" + e.what() + ")");
+    }
     setup.tokenizer = backbone.tokenizer;
     ImportedPrompt imported = PromptExport::read(manifestPath, backbone.build(), setup);
     for (const auto& warning : imported.warnings)
         std::cerr << "warning: " << warning << "\n";
-    // The latest trained state (a stopped run's last checkpoint) wins over the exported one.
-    if (const auto checkpoint = findCheckpoint(store.checkpointDir()))
+    // A stopped run's last checkpoint is newer than its export. A finished run's export is its final state: it
+    // comes after validation tuning (Tip-Adapter-F's alpha and beta, the probe's C), which no checkpoint holds.
+    const nlohmann::json results = store.readResults();
+    const bool finished = results.is_object() && results.value("status", "") == "finished";
+    if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
         imported.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
-    auto* clip = dynamic_cast<ClipStrategy*>(imported.strategy.get());
-    if (!clip)
-        throw Error(*runDir + ": method '" + manifest.value("method", "") + "' has no prompt to export");
-    const std::string out = args.value("out", (fs::path(store.exportDir()) / "prompt").string());
-    const nlohmann::json written = PromptExport::write(*clip, out, manifest.value("metrics", nlohmann::json::object()), 5,
+    // Every family exports: the CLIP methods as prompt.*, the others as tuned.*.
+    const std::string out = args.value("out", (fs::path(manifestPath).parent_path() / fs::path(manifestPath).stem()).string());
+    const nlohmann::json written = PromptExport::write(*imported.strategy, out, manifest.value("metrics", nlohmann::json::object()), 5,
                                                        fs::path(store.folder()).filename().string());
     std::string base = out;
     if (fs::path(base).extension() == ".json" || fs::path(base).extension() == ".safetensors")
         base = (fs::path(base).parent_path() / fs::path(base).stem()).string();
-    std::cerr << "exported " << settings.method << " to " << base << ".json + .safetensors\n";
+    std::cerr << "exported " << written["method"].get<std::string>() << " to " << base << ".json + .safetensors\n";
     std::cout << nlohmann::json{{"manifest", base + ".json"}, {"tensors", base + ".safetensors"}, {"method", written["method"]},
                                 {"nearest_words", written["nearest_words"]}}
                      .dump()
@@ -565,17 +580,18 @@ Command trainCommand()
 
 Command evalCommand()
 {
-    return {"eval", "--model PATH --dataset D [OPTIONS]", "accuracy, per class (zero-shot without --prompt)",
+    return {"eval", "--model PATH --dataset D [OPTIONS]", "accuracy, per class (zero-shot without --tuned)",
             {
                 {"model", "PATH", "the checkpoint"},
                 {"dataset", "D", "a dataset folder or a built-in name"},
                 {"split", "test|val|train", "the split scored (default test)"},
-                {"prompt", "EXPORT.json", "a tuned prompt (tunebench-cli export) instead of the hand-crafted one"},
+                {"tuned", "EXPORT.json", "any method's export (tunebench-cli export) instead of the hand-crafted prompt"},
+                {"prompt", "EXPORT.json", "the older name of --tuned"},
                 {"template", "T", "the hand-crafted prompt, {} for the class name (default: the dataset's)"},
                 {"base-new", "", "score base and new classes separately, and H"},
                 {"shots", "K", "score K images per class of the split, a seeded sample (default: all)"},
                 {"seed", "S", "the sample's seed and an untrained method's initialisation (default 1)"},
-                {"method", "NAME", "without --prompt: a method evaluated untrained (default zeroshot)"},
+                {"method", "NAME", "without --tuned: a method evaluated untrained (default zeroshot)"},
                 {"opt", "name=value", "a method option (repeatable)"},
                 {"vocab", "FILE", "the CLIP vocabulary"},
                 {"loader-threads", "N", "image decoding threads"},
@@ -586,7 +602,9 @@ Command evalCommand()
 
 Command exportCommand()
 {
-    return {"export", "--run RUN_DIR [--out PATH]", "export a run's tuned prompt (.safetensors + .json)",
+    return {"export", "--run RUN_DIR [--out PATH]",
+            "export a run's tuned state (.safetensors + .json manifest) for every method: the CLIP methods' prompts, the classic ViT "
+            "methods, L2P",
             {
                 {"run", "RUN_DIR", "a finished run's folder"},
                 {"out", "PATH", "where the export goes (default: the run's export/ folder)"},

@@ -8,6 +8,7 @@
 #include "core/experiment/Experiment.h"
 #include "core/experiment/RunOutcome.h"
 #include "core/experiment/SeedStatistics.h"
+#include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunControl.h"
@@ -398,8 +399,8 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
             callbacks.onTaskDone(static_cast<int>(s), row);
     }
     if (!settings.runFolder.empty() && result.status == "finished") {
-        writeSafetensors(strategy->exportTensors(), (run / "export.safetensors").string());
-        writeFileAtomically((run / "export.json").string(), strategy->exportManifest().dump(2) + "\n");
+        // The same pair as every run's export (predict --export reads it), under the names the window copies.
+        PromptExport::write(*strategy, (run / "export").string(), nlohmann::json::object(), 5, run.filename().string());
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return result;

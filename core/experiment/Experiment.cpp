@@ -635,11 +635,14 @@ private:
         if (m_store) {
             m_store->appendMetric(
                 {{"type", "eval"}, {"split", m_baseNew ? "base" : "test"}, {"accuracy", trainingClasses.accuracy}, {"n", trainingClasses.n}});
-            if (m_clipStrategy && !m_imported) {
-                const auto manifest = PromptExport::write(*m_clipStrategy, (fs::path(m_store->exportDir()) / "prompt").string(),
+            // Every family exports (predict --run, export --run and eval --tuned read it): the CLIP methods
+            // as export/prompt.*, the classic ViT methods and L2P as export/tuned.*.
+            if (!m_imported) {
+                const std::string name = PromptExport::exportName(*m_strategy);
+                const auto manifest = PromptExport::write(*m_strategy, (fs::path(m_store->exportDir()) / name).string(),
                                                           {{"accuracy", trainingClasses.accuracy}}, 5,
                                                           fs::path(m_store->folder()).filename().string());
-                m_result.exportPath = (fs::path(m_store->exportDir()) / "prompt.json").string();
+                m_result.exportPath = (fs::path(m_store->exportDir()) / (name + ".json")).string();
                 m_result.nearestWords = manifest.value("nearest_words", nlohmann::json::array());
                 results["export"] = m_result.exportPath;
             }

@@ -76,7 +76,7 @@ std::vector<NearestWords> PromptExport::nearestWords(const at::Tensor& contexts,
     return out;
 }
 
-nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& basePath, const nlohmann::json& metrics,
+nlohmann::json PromptExport::write(Strategy& strategy, const std::string& basePath, const nlohmann::json& metrics,
                                    int nearestCount, const std::string& runId)
 {
     const std::string base = withoutExtension(basePath);
@@ -94,10 +94,11 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
     for (const auto& [key, tensor] : tensors)
         shapes[key] = tensor.sizes().vec();
     manifest["tensor_shapes"] = shapes;
-    const at::Tensor contexts = strategy.contextVectors();
+    auto* clip = dynamic_cast<ClipStrategy*>(&strategy);
+    const at::Tensor contexts = clip ? clip->contextVectors() : at::Tensor();
     nlohmann::json nearestJson = nlohmann::json::array();
-    if (contexts.defined() && strategy.setup().tokenizer) {
-        const auto nearest = nearestWords(contexts, strategy.model()->text->token_embedding->weight, *strategy.setup().tokenizer,
+    if (contexts.defined() && clip->setup().tokenizer) {
+        const auto nearest = nearestWords(contexts, clip->model()->text->token_embedding->weight, *clip->setup().tokenizer,
                                           nearestCount);
         for (size_t i = 0; i < nearest.size(); ++i) {
             nlohmann::json words = nlohmann::json::array();
@@ -112,7 +113,59 @@ nlohmann::json PromptExport::write(ClipStrategy& strategy, const std::string& ba
     return manifest;
 }
 
-ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel model, const TaskSetup& target)
+std::string PromptExport::manifestFile(const std::string& path)
+{
+    return withoutExtension(path) + ".json";
+}
+
+std::string PromptExport::exportName(const Strategy& strategy)
+{
+    return dynamic_cast<const ClipStrategy*>(&strategy) ? "prompt" : "tuned";
+}
+
+std::string PromptExport::findInRun(const std::string& runFolder)
+{
+    const fs::path run(runFolder);
+    for (const fs::path& candidate : {run / "export" / "prompt.json", run / "export" / "tuned.json", run / "export.json"}) {
+        std::error_code error;
+        if (fs::is_regular_file(candidate, error))
+            return candidate.string();
+    }
+    return {};
+}
+
+std::string PromptExport::tensorsPath(const std::string& manifestPath, const nlohmann::json& manifest)
+{
+    const std::string base = withoutExtension(manifestPath);
+    const std::string manifestName = base + ".json";
+    if (!manifest.contains("tensors"))
+        return base + ".safetensors";
+    if (!manifest["tensors"].is_string())
+        throw Error(manifestName + ": \"tensors\" is not a file name");
+    const std::string name = manifest["tensors"].get<std::string>();
+    // Only a file beside the manifest: an export read from elsewhere must not reach any other file.
+    const fs::path file(name);
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
+        file.is_absolute() || file.has_root_path() || file.filename() != file)
+        throw Error(manifestName + ": \"tensors\" must be a file name beside the manifest, got \"" + name + "\"");
+    const fs::path folder = fs::path(manifestName).parent_path();
+    const fs::path path = folder / file;
+    // A link beside the manifest that leads out of its folder is refused too.
+    std::error_code error;
+    if (fs::is_symlink(fs::symlink_status(path, error))) {
+        const fs::path target = fs::weakly_canonical(path, error);
+        const fs::path inside = fs::weakly_canonical(folder.empty() ? fs::path(".") : folder, error);
+        if (error || target.parent_path() != inside)
+            throw Error(manifestName + ": \"tensors\" (" + name + ") is a link that leaves the manifest's folder");
+    }
+    // A manifest copied under another name (the window's File > Export copies both files) keeps the tensors
+    // file name it was written with: the file beside it with its own base name is the pair then.
+    if (!fs::exists(path, error) && fs::exists(base + ".safetensors", error))
+        return base + ".safetensors";
+    return path.string();
+}
+
+ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel model, const TaskSetup& target, ModelMismatch mismatch)
 {
     const std::string base = withoutExtension(manifestPath);
     ImportedPrompt imported;
@@ -133,11 +186,15 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
     } catch (const nlohmann::json::exception& e) {
         throw Error(base + ".json: checkpoint.sha256 or checkpoint.name is not text (" + e.what() + ")");
     }
-    if (!exportedHash.empty() && !loadedHash.empty() && exportedHash != loadedHash)
-        imported.warnings.push_back(base + ".json: exported for model " + exportedName + " (sha256 " +
-                                    exportedHash.substr(0, 12) + "...), loaded model has sha256 " + loadedHash.substr(0, 12) +
-                                    "...; results may be meaningless");
-    StateDict tensors = readSafetensors(base + ".safetensors");
+    if (!exportedHash.empty() && !loadedHash.empty() && exportedHash != loadedHash) {
+        const std::string message = base + ".json: exported for model " + exportedName + " (sha256 " + exportedHash.substr(0, 12) +
+                                    "...), loaded model has sha256 " + loadedHash.substr(0, 12) + "...";
+        if (mismatch == ModelMismatch::Refuse)
+            throw Error(message + "; give the model it was exported for");
+        imported.warnings.push_back(message + "; results may be meaningless");
+    }
+    const std::string tensorsFile = tensorsPath(base + ".json", manifest);
+    StateDict tensors = readSafetensors(tensorsFile);
     tensors.erase("class_text_features");
     tensors.erase("source_class_text_features");  // DAPL's, derived like class_text_features
 
@@ -153,7 +210,12 @@ ImportedPrompt PromptExport::read(const std::string& manifestPath, ClipModel mod
     }
     imported.strategy = findStrategy(method).create();
     imported.strategy->attach(model, exported, params);
-    imported.strategy->loadTrainableState(tensors);
+    try {
+        imported.strategy->loadTrainableState(tensors);
+    } catch (const Error& e) {
+        // The strategy's message names the tensor; the file is named here.
+        throw Error(tensorsFile + ": " + e.what());
+    }
     if (target.classNames != exported.classNames)
         imported.strategy->setClasses(target.classNames);
     return imported;

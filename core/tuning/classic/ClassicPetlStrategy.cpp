@@ -246,8 +246,9 @@ nlohmann::json ClassicPetlStrategy::exportManifest()
     return {{"method", name()},
             {"family", "classic-petl"},
             {"params", m_params},
-            {"classes", m_classNames},
-            {"backbone", {{"name", spec.name}, {"family", spec.familyName()}, {"sha256", spec.sha256}}},
+            // The names PromptExport reads for every family.
+            {"class_names", m_classNames},
+            {"checkpoint", {{"name", spec.name}, {"format", spec.format}, {"sha256", spec.sha256}, {"path", spec.path}, {"family", spec.familyName()}}},
             {"feature", "ln_post of the final [CLS] token, without projection"},
             {"head_hidden_layers", m_head->hiddenLayers()},
             {"trainable_parameters", trainableParameterCount()},

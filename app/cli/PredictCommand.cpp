@@ -1,0 +1,232 @@
+// predict: a tuned run (or its export) on the user's own images, top-K classes with probabilities.
+#include "app/cli/Commands.h"
+
+#include "app/cli/RunSetup.h"
+#include "core/Device.h"
+#include "core/Error.h"
+#include "core/data/DatasetLayouts.h"
+#include "core/data/ImagePreprocess.h"
+#include "core/experiment/Experiment.h"
+#include "core/export/PromptExport.h"
+#include "core/io/AtomicFile.h"
+#include "core/io/CsvField.h"
+#include "core/train/RunStore.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+namespace fs = std::filesystem;
+
+namespace tunebench::cli {
+
+namespace {
+
+constexpr int kPredictBatch = 32;
+
+// The images of --image (as given) or --folder (every file with an image extension, sorted by name).
+std::vector<std::string> imagePaths(const CliArgs& args)
+{
+    const auto images = args.values("image");
+    const auto folder = args.value("folder");
+    if (images.empty() == !folder)
+        throw Error("give the images with --image FILE (repeatable) or --folder DIR, one of the two");
+    if (!folder)
+        return images;
+    std::error_code error;
+    if (!fs::is_directory(*folder, error))
+        throw Error(*folder + ": not a folder");
+    std::vector<std::string> paths;
+    for (fs::directory_iterator it(*folder, error), end; !error && it != end; it.increment(error))
+        if (it->is_regular_file(error) && isImageExtension(it->path().extension().string()))
+            paths.push_back(it->path().string());
+    if (error)
+        throw Error(*folder + ": cannot list the folder (" + error.message() + ")");
+    if (paths.empty())
+        throw Error(*folder + ": no image files (.jpg, .png, .bmp, .tif, .webp, .ppm, ...) in the folder");
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
+std::string text(const nlohmann::json& manifest, const char* key, const std::string& fallback, const std::string& manifestPath)
+{
+    const nlohmann::json value = manifest.value(key, nlohmann::json());
+    if (value.is_null())
+        return fallback;
+    if (!value.is_string())
+        throw Error(manifestPath + ": \"" + key + "\" is not text");
+    return value.get<std::string>();
+}
+
+// The K best classes of one row of probabilities, best first.
+nlohmann::json topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
+{
+    const auto [values, indices] = probabilities.topk(std::min<int64_t>(k, probabilities.size(0)));
+    nlohmann::json out = nlohmann::json::array();
+    for (int64_t i = 0; i < values.size(0); ++i)
+        out.push_back({{"class", classNames.at(static_cast<size_t>(indices[i].item<int64_t>()))}, {"probability", values[i].item<double>()}});
+    return out;
+}
+
+std::string number(double value)
+{
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.9g", value);
+    return buffer;
+}
+
+int runPredict(const CliArgs& args)
+{
+    const auto runDir = args.value("run");
+    const auto exportArg = args.value("export");
+    if (runDir.has_value() == exportArg.has_value())
+        throw Error("give the tuned model with --run RUN_DIR or --export EXPORT.json, one of the two");
+    const std::vector<std::string> paths = imagePaths(args);
+    const int top = intAtLeast(args, "top", 5, 1);
+    const int loaderThreads = intAtLeast(args, "loader-threads", 0, 0);
+    configureThreads(args.intValue("threads", 0));
+    setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
+
+    // The manifest, and the model: the run's (config.json) or the one the export names, unless --model.
+    std::string manifestPath, modelPath, vocabulary = args.value("vocab", "");
+    if (runDir) {
+        const RunExport found = runExportOf(*runDir);
+        manifestPath = found.manifest;
+        modelPath = found.model;
+        if (vocabulary.empty())
+            vocabulary = found.vocab;
+    } else {
+        manifestPath = PromptExport::manifestFile(*exportArg);
+    }
+    const nlohmann::json manifest = RunStore::readJsonFile(manifestPath);
+    if (!manifest.is_object() || !manifest.contains("method") || !manifest.contains("class_names"))
+        throw Error(manifestPath + ": not a Tunebench export (no method or class_names)");
+    if (!runDir) {
+        const nlohmann::json checkpoint = manifest.value("checkpoint", nlohmann::json::object());
+        modelPath = checkpoint.is_object() ? text(checkpoint, "path", "", manifestPath) : std::string();
+    }
+    if (auto model = args.value("model"))
+        modelPath = *model;
+    if (modelPath.empty())
+        throw Error(manifestPath + ": the export names no model path (checkpoint.path); give --model PATH");
+
+    if (!manifest["method"].is_string())
+        throw Error(manifestPath + ": \"method\" is not text");
+    const std::string method = manifest["method"].get<std::string>();
+    findStrategy(method);  // an unknown method fails before the model loads
+    const Backbone backbone = loadBackboneFor(method, modelPath, vocabulary, args.value("device", "auto"));
+    TaskSetup setup;
+    try {
+        setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
+        setup.shots = manifest.value("shots", 16);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(manifestPath + ": class_names or shots has the wrong type (" + e.what() + ")");
+    }
+    setup.promptTemplate = text(manifest, "template", setup.promptTemplate, manifestPath);
+    setup.datasetName = text(manifest, "dataset", "", manifestPath);
+    setup.tokenizer = backbone.tokenizer;
+    // Another model than the export's is refused here: predictions from it would look right and be wrong.
+    ImportedPrompt imported = PromptExport::read(manifestPath, backbone.build(), setup, ModelMismatch::Refuse);
+    Strategy& strategy = *imported.strategy;
+    const StrategyInfo& info = findStrategy(strategy.name());
+
+    // The hand-crafted prompt beside a prompt learner: zero-shot with the dataset's template on the same classes,
+    // on a fresh model (the tuned method's hooks must not leak in), as the run's evaluation compares them.
+    std::unique_ptr<Strategy> handcrafted;
+    if (info.capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
+        handcrafted = findStrategy("zeroshot").create();
+        handcrafted->attach(backbone.build(), setup, nlohmann::json::object());
+    }
+
+    // The run's evaluation pipeline: the threaded loader with the evaluation transform at the model's resolution.
+    auto dataset = std::make_shared<DatasetIndex>();
+    dataset->name = "predict";
+    dataset->classNames = setup.classNames;
+    for (const std::string& path : paths)
+        dataset->test.push_back(Sample{path});
+    auto source = makeSource(dataset, dataset->test, backbone.checkpoint.spec.vision.imageSize, std::nullopt, kPredictBatch, false, 1,
+                             loaderThreads);
+    std::vector<std::optional<nlohmann::json>> results(paths.size());
+    {
+        torch::NoGradGuard noGrad;
+        source->startEpoch(0);
+        while (auto batch = source->next()) {
+            const auto probabilities = strategy.logits(batch->inputs).to(torch::kCPU, torch::kDouble).softmax(-1);
+            at::Tensor handcraftedProbabilities;
+            if (handcrafted)
+                handcraftedProbabilities = handcrafted->logits(batch->inputs).to(torch::kCPU, torch::kDouble).softmax(-1);
+            for (size_t row = 0; row < batch->indices.size(); ++row) {
+                const auto index = static_cast<size_t>(batch->indices[row]);
+                const auto r = static_cast<int64_t>(row);
+                nlohmann::json entry = {{"path", paths[index]}, {"top", topClasses(probabilities[r], setup.classNames, top)}};
+                if (handcrafted)
+                    entry["handcrafted"] = topClasses(handcraftedProbabilities[r], setup.classNames, top);
+                results[index] = std::move(entry);
+            }
+        }
+    }
+    // Unreadable images are reported as training reports them, and left out; a single image that cannot be
+    // read is the one-line error itself.
+    const std::vector<std::string> problems = source->problems();
+    const auto predicted = static_cast<size_t>(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.has_value(); }));
+    if (predicted == 0 && problems.size() == 1)
+        throw Error(problems.front());
+    for (const std::string& problem : problems)
+        std::cerr << "skipped: " << problem << "\n";
+    if (predicted == 0)
+        throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
+
+    std::string csv = "path,rank,class,probability,handcrafted_class,handcrafted_probability\n";
+    for (const auto& result : results) {
+        if (!result)
+            continue;
+        std::cout << result->dump() << "\n";
+        const nlohmann::json& best = (*result)["top"];
+        for (size_t rank = 0; rank < best.size(); ++rank) {
+            csv += csvField((*result)["path"].get<std::string>()) + "," + std::to_string(rank + 1) + "," +
+                   csvField(best[rank]["class"].get<std::string>()) + "," + number(best[rank]["probability"].get<double>()) + ",";
+            if (result->contains("handcrafted")) {
+                const nlohmann::json& other = (*result)["handcrafted"][rank];
+                csv += csvField(other["class"].get<std::string>()) + "," + number(other["probability"].get<double>());
+            } else {
+                csv += ",";
+            }
+            csv += "\n";
+        }
+    }
+    std::cout.flush();
+    if (auto csvPath = args.value("csv"))
+        writeFileAtomically(*csvPath, csv);
+    std::cerr << "predicted " << predicted << " of " << paths.size() << " images with " << strategy.name() << " (" << manifestPath << ") on "
+              << describeDevice(backbone.device) << (problems.empty() ? "" : "; unreadable images skipped") << "\n";
+    return 0;
+}
+
+} // namespace
+
+Command predictCommand()
+{
+    return {"predict", "(--run RUN_DIR | --export EXPORT.json) (--image FILE... | --folder DIR) [--top K] [--csv OUT]",
+            "a tuned model's top-K classes with probabilities for each image, one JSON object per line (CLIP methods: the "
+            "hand-crafted prompt's top-K beside them)",
+            {
+                {"run", "RUN_DIR", "a finished run: its export and the model in its config.json"},
+                {"export", "EXPORT.json", "an export (tunebench-cli export): the model it names (checkpoint.path) unless --model"},
+                {"model", "PATH", "the checkpoint, instead of the run's or the export's (it must have the same SHA-256)"},
+                {"image", "FILE", "an image to classify (repeatable)"},
+                {"folder", "DIR", "every image file in the folder, in name order"},
+                {"top", "K", "classes per image (default 5)"},
+                {"csv", "OUT", "also write the predictions as CSV (path, rank, class, probability, handcrafted_class, handcrafted_probability)"},
+                {"vocab", "FILE", "the CLIP vocabulary (default: the run's, else beside the model)"},
+                {"loader-threads", "N", "image decoding threads"},
+                {"max-image-pixels", "N", "images with more pixels are skipped and reported, from their header (default 50000000)"},
+            },
+            runPredict};
+}
+
+} // namespace tunebench::cli
