@@ -317,7 +317,7 @@ private Q_SLOTS:
         QCOMPARE(results->selectedRun()->runId, importedRun.runId);
         QAction* exportAction = window->findChild<QAction*>("exportPromptAction");
         QVERIFY(exportAction && !exportAction->isEnabled());
-        QVERIFY2(exportAction->toolTip().contains("no learned prompt"), qPrintable(exportAction->toolTip()));
+        QVERIFY2(exportAction->toolTip().contains("nothing learned to export"), qPrintable(exportAction->toolTip()));
         table->setCurrentCell(1, 0);
         const RunResults coopRun = finished.first().first().value<RunResults>();
         QCOMPARE(results->selectedRun()->runId, coopRun.runId);

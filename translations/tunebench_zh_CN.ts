@@ -821,10 +821,6 @@
         <translation>打开数据集文件夹(&amp;D)...</translation>
     </message>
     <message>
-        <source>&amp;Export learned prompt...</source>
-        <translation>导出学到的提示(&amp;E)...</translation>
-    </message>
-    <message>
         <source>E&amp;valuate exported prompt...</source>
         <translation>评估导出的提示(&amp;V)...</translation>
     </message>
@@ -981,14 +977,6 @@
         <translation>基类到新类划分不适用于 %1：它适应目标域，并在目标域的所有类别上评估</translation>
     </message>
     <message>
-        <source>Export the learned prompt of %1 (%2)</source>
-        <translation>导出 %1（%2）学到的提示</translation>
-    </message>
-    <message>
-        <source>Could not export: select a run with a learned prompt in the Results table</source>
-        <translation>无法导出：请在结果表中选择一个带有学习提示的运行</translation>
-    </message>
-    <message>
         <source>Exported the prompt of %1 (%2) to %3</source>
         <translation>已将 %1（%2）的提示导出到 %3</translation>
     </message>
@@ -997,24 +985,40 @@
         <translation>无法导出 %1 的提示：%2</translation>
     </message>
     <message>
-        <source>Select a run in the Results table (finish a prompt-learning run first)</source>
-        <translation>请在结果表中选择一个运行（先完成一次提示学习运行）</translation>
-    </message>
-    <message>
-        <source>%1 (%2) has no learned prompt to export</source>
-        <translation>%1（%2）没有可导出的学习提示</translation>
-    </message>
-    <message>
-        <source>Export the learned prompt of %1 (%2): %3</source>
-        <translation>导出 %1（%2）学到的提示：%3</translation>
-    </message>
-    <message>
         <source>Could not open run %1: %2</source>
         <translation>无法打开运行 %1：%2</translation>
     </message>
     <message>
         <source>Run %1 stopped by request: %2</source>
         <translation>运行 %1 已按请求停止：%2</translation>
+    </message>
+    <message>
+        <source>&amp;Export tuned model...</source>
+        <translation>导出调优后的模型(&amp;E)...</translation>
+    </message>
+    <message>
+        <source>Export the tuned model of %1 (%2)</source>
+        <translation>导出 %1（%2）调优后的模型</translation>
+    </message>
+    <message>
+        <source>Tunebench export (*.json)</source>
+        <translation>Tunebench 导出文件 (*.json)</translation>
+    </message>
+    <message>
+        <source>Could not export: select a finished run in the Results table</source>
+        <translation>无法导出：请在结果表中选择一个已完成的运行</translation>
+    </message>
+    <message>
+        <source>Select a run in the Results table (finish a run first)</source>
+        <translation>请在结果表中选择一个运行（先完成一次运行）</translation>
+    </message>
+    <message>
+        <source>%1 (%2) has nothing learned to export</source>
+        <translation>%1（%2）没有可导出的学习内容</translation>
+    </message>
+    <message>
+        <source>Export the tuned model of %1 (%2): its learned tensors and manifest, %3</source>
+        <translation>导出 %1（%2）调优后的模型：其学习到的张量和清单，%3</translation>
     </message>
 </context>
 <context>

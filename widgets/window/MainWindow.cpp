@@ -369,7 +369,7 @@ void MainWindow::retranslateUi()
     m_recentMenu->setTitle(tr("Open &recent"));
     m_vocabAction->setText(tr("Choose &vocabulary..."));
     m_datasetAction->setText(tr("Open &dataset folder..."));
-    m_exportPromptAction->setText(tr("&Export learned prompt..."));
+    m_exportPromptAction->setText(tr("&Export tuned model..."));
     m_importPromptAction->setText(tr("E&valuate exported prompt..."));
     m_importPromptAction->setToolTip(tr("Evaluate a prompt exported by Tunebench on the classes of the open dataset"));
     m_quitAction->setText(tr("&Quit"));
@@ -636,8 +636,8 @@ void MainWindow::exportPrompt()
     const RunResults* run = m_results->selectedRun();
     if (!run || run->exportPath.isEmpty())
         return;
-    const QString target = QFileDialog::getSaveFileName(this, tr("Export the learned prompt of %1 (%2)").arg(run->runId, run->methodTitle),
-                                                        QFileInfo(run->exportPath).fileName(), tr("Prompt manifest (*.json)"));
+    const QString target = QFileDialog::getSaveFileName(this, tr("Export the tuned model of %1 (%2)").arg(run->runId, run->methodTitle),
+                                                        QFileInfo(run->exportPath).fileName(), tr("Tunebench export (*.json)"));
     if (!target.isEmpty())
         exportSelectedPrompt(target);
 }
@@ -646,7 +646,7 @@ bool MainWindow::exportSelectedPrompt(const QString& target)
 {
     const RunResults* run = m_results->selectedRun();
     if (!run || run->exportPath.isEmpty()) {
-        setStatus(tr("Could not export: select a run with a learned prompt in the Results table"), true);
+        setStatus(tr("Could not export: select a finished run in the Results table"), true);
         return false;
     }
     const QString base = target.endsWith(".json") ? target.chopped(5) : target;
@@ -706,10 +706,10 @@ void MainWindow::updateControls()
     // Export acts on the run selected in the Results table, and says which.
     const RunResults* selected = m_results->selectedRun();
     m_exportPromptAction->setEnabled(selected && !selected->exportPath.isEmpty());
-    m_exportPromptAction->setToolTip(!selected ? tr("Select a run in the Results table (finish a prompt-learning run first)")
+    m_exportPromptAction->setToolTip(!selected ? tr("Select a run in the Results table (finish a run first)")
                                      : selected->exportPath.isEmpty()
-                                         ? tr("%1 (%2) has no learned prompt to export").arg(selected->runId, selected->methodTitle)
-                                         : tr("Export the learned prompt of %1 (%2): %3").arg(selected->runId, selected->methodTitle, selected->exportPath));
+                                         ? tr("%1 (%2) has nothing learned to export").arg(selected->runId, selected->methodTitle)
+                                         : tr("Export the tuned model of %1 (%2): its learned tensors and manifest, %3").arg(selected->runId, selected->methodTitle, selected->exportPath));
     m_openAction->setEnabled(!running);
     m_datasetAction->setEnabled(!running);
     m_vocabAction->setEnabled(!running && hasText);
