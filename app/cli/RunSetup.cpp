@@ -1,7 +1,6 @@
 #include "app/cli/RunSetup.h"
 
 #include "app/cli/CliArgs.h"
-#include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/export/PromptExport.h"
@@ -237,7 +236,7 @@ Backbone loadBackboneFor(const std::string& method, const std::string& modelPath
 {
     if (findStrategy(method).capabilities.needsTextTower)
         return loadBackbone(modelPath, vocabulary, device);
-    return Backbone{modelPath, readCheckpoint(modelPath), nullptr, chooseDevice(device)};
+    return loadImageBackbone(modelPath, device);
 }
 
 DatasetIndex openDatasetLogged(const std::string& pathOrName)

@@ -119,6 +119,11 @@ ClipModel Backbone::build() const
     return model;
 }
 
+Backbone loadImageBackbone(const std::string& modelPath, const std::string& device)
+{
+    return Backbone{modelPath, readCheckpoint(modelPath), nullptr, chooseDevice(device)};
+}
+
 Backbone loadBackbone(const std::string& modelPath, const std::string& vocabulary, const std::string& device)
 {
     Backbone backbone;

@@ -36,6 +36,9 @@ struct Backbone
 };
 // Reads the checkpoint and, for CLIP models, locates and checks the vocabulary. `device`: see chooseDevice.
 Backbone loadBackbone(const std::string& modelPath, const std::string& vocabulary, const std::string& device);
+// The checkpoint alone, no vocabulary: what a method that never uses the text tower runs on (the classic ViT
+// methods and L2P, also on a CLIP model's image tower).
+Backbone loadImageBackbone(const std::string& modelPath, const std::string& device);
 
 // The method a run uses: settings.method, or the method written in the imported prompt's manifest.
 std::string experimentMethod(const RunSettings& settings);

@@ -1,6 +1,5 @@
 #include "core/experiment/Protocol.h"
 
-#include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/data/DomainAdaptationData.h"
@@ -89,7 +88,7 @@ Backbone loadCellBackbone(const RunSettings& settings)
 {
     if (findProtocol(settings.protocol).needsVocabulary)
         return loadBackbone(settings.model, settings.vocab, settings.device);
-    return Backbone{settings.model, readCheckpoint(settings.model), nullptr, chooseDevice(settings.device)};
+    return loadImageBackbone(settings.model, settings.device);
 }
 
 std::string CellBackbones::keyOf(const RunSettings& settings)

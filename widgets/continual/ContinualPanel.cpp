@@ -1,10 +1,8 @@
 #include "widgets/continual/ContinualPanel.h"
 
-#include "core/Device.h"
 #include "core/Error.h"
 #include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
-#include "core/io/CheckpointLoader.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
@@ -209,7 +207,7 @@ JobHost::Work ContinualPanel::prepareJob(const QList<int>& seeds)
     QPointer<ContinualPanel> self(this);
     return [self, job](const JobHost::Context& context) {
         const RunSettings& first = job->runs.front();
-        const Backbone backbone{first.model, readCheckpoint(first.model), nullptr, chooseDevice(first.device)};
+        const Backbone backbone = loadImageBackbone(first.model, first.device);
         std::vector<ContinualTask> tasks;
         if (job->classIncremental) {
             tasks = classIncrementalTasks(*cachedDataset(job->dataset.toStdString()), job->tasks, static_cast<std::uint64_t>(job->seeds.front()));

@@ -128,7 +128,7 @@ void ModelPanel::open(const QString& path)
             try {
                 backbone = cachedBackbone(path.toStdString(), vocabulary.toStdString());
             } catch (const std::exception&) {
-                backbone = std::make_shared<const Backbone>(Backbone{path.toStdString(), readCheckpoint(path.toStdString()), nullptr, c10::kCPU});
+                backbone = std::make_shared<const Backbone>(loadImageBackbone(path.toStdString(), "cpu"));
             }
             const Checkpoint& checkpoint = backbone->checkpoint;
             buildModel(checkpoint);
