@@ -19,6 +19,9 @@
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/prompt/ClipStrategy.h"
+#ifdef TUNEBENCH_WITH_ONNX
+#include "core/export/OnnxExport.h"
+#endif
 #include "report/Figures.h"
 
 #include <nlohmann/json.hpp>
@@ -254,6 +257,31 @@ int runEval(const CliArgs& args)
     return 0;
 }
 
+// export --onnx: the tuned model as one ONNX graph, with the run's evaluation preprocessing in its metadata.
+int writeRunOnnx(Strategy& strategy, const Backbone& backbone, const std::string& path, const CliArgs& args)
+{
+#ifdef TUNEBENCH_WITH_ONNX
+    OnnxOptions options;
+    options.opset = args.intValue("opset", options.opset);
+    options.fp16 = args.flag("fp16");
+    const EvalTransform transform{backbone.checkpoint.spec.vision.imageSize};
+    OnnxPreprocessing preprocessing;
+    preprocessing.resolution = transform.resolution;
+    preprocessing.resizeSize = transform.resizeSize();
+    preprocessing.filter = transform.filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear";
+    preprocessing.mean = transform.norm.mean;
+    preprocessing.std = transform.norm.std;
+    const nlohmann::json written = writeOnnx(strategy, preprocessing, path, options);
+    std::cerr << "wrote " << strategy.name() << " as ONNX (opset " << options.opset << ", " << written["precision"].get<std::string>()
+              << ", " << written["classes"] << " classes) to " << path << "\n";
+    std::cout << written.dump() << std::endl;
+    return 0;
+#else
+    (void)strategy, (void)backbone, (void)args;
+    throw Error(path + ": this build has no ONNX export (configure it with Debian's libonnx-dev and libprotobuf-dev)");
+#endif
+}
+
 int runExport(const CliArgs& args)
 {
     const auto runDir = args.value("run");
@@ -285,6 +313,8 @@ int runExport(const CliArgs& args)
     const bool finished = results.is_object() && results.value("status", "") == "finished";
     if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
         imported.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
+    if (const auto onnx = args.value("onnx"))
+        return writeRunOnnx(*imported.strategy, backbone, *onnx, args);
     // Every family exports: the CLIP methods as prompt.*, the others as tuned.*.
     const std::string out = args.value("out", (fs::path(manifestPath).parent_path() / fs::path(manifestPath).stem()).string());
     const nlohmann::json written = PromptExport::write(*imported.strategy, out, manifest.value("metrics", nlohmann::json::object()), 5,
@@ -602,12 +632,15 @@ Command evalCommand()
 
 Command exportCommand()
 {
-    return {"export", "--run RUN_DIR [--out PATH]",
+    return {"export", "--run RUN_DIR [--out PATH | --onnx OUT.onnx [--fp16] [--opset 17]]",
             "export a run's tuned state (.safetensors + .json manifest) for every method: the CLIP methods' prompts, the classic ViT "
-            "methods, L2P",
+            "methods, L2P; or, with --onnx, the tuned model as one ONNX graph (images -> logits, probabilities)",
             {
                 {"run", "RUN_DIR", "a finished run's folder"},
                 {"out", "PATH", "where the export goes (default: the run's export/ folder)"},
+                {"onnx", "OUT.onnx", "write an ONNX graph instead: the image tower with the method's changes and its head"},
+                {"fp16", "", "with --onnx: the image tower in fp16 (LayerNorm and the head stay fp32)"},
+                {"opset", "N", "with --onnx: the ONNX opset, 13 to 17 (default 17)"},
                 {"vocab", "FILE", "the CLIP vocabulary"},
             },
             runExport};

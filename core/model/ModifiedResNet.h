@@ -17,6 +17,7 @@ class FrozenBatchNorm2dImpl : public torch::nn::Module
 public:
     FrozenBatchNorm2dImpl(int channels, double eps = 1e-5);
     torch::Tensor forward(const torch::Tensor& x);
+    double eps() const { return m_eps; }
 
     torch::Tensor weight, bias, running_mean, running_var;
 
@@ -32,6 +33,8 @@ class ClipBottleneckImpl : public torch::nn::Module
 public:
     ClipBottleneckImpl(int inplanes, int planes, int stride);
     torch::Tensor forward(const torch::Tensor& x);
+
+    int stride() const { return m_stride; }
 
     static constexpr int kExpansion = 4;
     torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -51,6 +54,7 @@ class AttentionPool2dImpl : public torch::nn::Module
 public:
     AttentionPool2dImpl(int grid, int channels, int heads, int outputDim);
     torch::Tensor forward(const torch::Tensor& features);  // [B, C, H, W] -> [B, outputDim]
+    int heads() const { return m_heads; }
 
     torch::Tensor positional_embedding;
     torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, c_proj{nullptr};

@@ -8,6 +8,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <optional>
 #include <utility>
 
 namespace tunebench {
@@ -24,6 +25,16 @@ struct KeyValuePrefix
 // The layers inside a block that weight-space methods (LoRA, DoRA, SSF) adapt: the two LayerNorms and the
 // four linear layers (attention's packed q/k/v projection and output projection, the MLP's two).
 enum class BlockLayer { Norm1, QkvProjection, OutProjection, Norm2, MlpIn, MlpOut };
+
+// What an adapter's afterMlp adds to the MLP branch, for exporters that rebuild the block elsewhere (ONNX):
+// output + scale * up(nonlinearity(down(source))), where source is the MLP's output or the residual stream.
+struct MlpBranch
+{
+    enum class Source { MlpOutput, Stream } source = Source::MlpOutput;
+    enum class Nonlinearity { Gelu, Relu } nonlinearity = Nonlinearity::Gelu;
+    torch::Tensor downWeight, downBias, upWeight, upBias;
+    double scale = 1;
+};
 
 // Per-layer extension points of a transformer tower. Strategies insert or replace prompt tokens
 // (VPT-deep, deep text prompts, MaPLe), add branches (adapters) and change the block's own layers (LoRA,
@@ -53,6 +64,8 @@ public:
     // The output of LayerNorm `which` (Norm1, Norm2) of block `layer`, unchanged unless the method scales
     // and shifts it.
     virtual torch::Tensor afterNorm(int layer, BlockLayer which, const torch::Tensor& output) { return output; }
+    // afterMlp of block `layer` as an MlpBranch, when it is one (exporters check it against afterMlp).
+    virtual std::optional<MlpBranch> mlpBranch(int layer) const { return std::nullopt; }
 };
 
 // Block `layer`'s view of the hooks, as its sub-layers call them (no hooks, or hooks that adapt no layer:

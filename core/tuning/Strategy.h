@@ -2,6 +2,7 @@
 
 #include "core/model/ClipModel.h"
 #include "core/train/Trainer.h"
+#include "core/tuning/DeployableModel.h"
 #include "core/tuning/StrategyInfo.h"
 
 #include <nlohmann/json.hpp>
@@ -53,6 +54,9 @@ public:
     // fields (method, hyper-parameters, nearest words ...).
     virtual StateDict exportTensors() = 0;
     virtual nlohmann::json exportManifest() = 0;
+    // This tuned model as one feed-forward computation from images to logits (what ONNX export writes); an
+    // Error naming the method and the reason when it is not one (prompts that depend on the image).
+    virtual DeployableModel deployable();
 
     std::int64_t trainableParameterCount();
 };

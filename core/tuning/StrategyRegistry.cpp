@@ -93,6 +93,11 @@ const StrategyInfo& findStrategy(const std::string& name)
     throw Error("unknown strategy '" + name + "' (known: " + known + ")");
 }
 
+DeployableModel Strategy::deployable()
+{
+    throw Error(name() + ": this method cannot be written as one feed-forward graph from images to class scores");
+}
+
 std::int64_t Strategy::trainableParameterCount()
 {
     std::int64_t count = 0;

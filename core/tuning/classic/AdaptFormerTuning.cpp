@@ -40,6 +40,11 @@ public:
     {
         return mlpOutput + scale * adapters->ptr<ParallelAdapterImpl>(layer)->forward(stream);
     }
+    std::optional<MlpBranch> mlpBranch(int layer) const override
+    {
+        const auto* a = adapters->ptr<ParallelAdapterImpl>(layer).get();  // dropout is off outside training
+        return MlpBranch{MlpBranch::Source::Stream, MlpBranch::Nonlinearity::Relu, a->down->weight, a->down->bias, a->up->weight, a->up->bias, scale};
+    }
     torch::nn::ModuleList adapters{nullptr};
     double scale = 0.1;
 };

@@ -40,6 +40,11 @@ public:
     {
         return mlpOutput + adapters->ptr<BottleneckImpl>(layer)->forward(mlpOutput);
     }
+    std::optional<MlpBranch> mlpBranch(int layer) const override
+    {
+        const auto* b = adapters->ptr<BottleneckImpl>(layer).get();
+        return MlpBranch{MlpBranch::Source::MlpOutput, MlpBranch::Nonlinearity::Gelu, b->down->weight, b->down->bias, b->up->weight, b->up->bias, 1.0};
+    }
     torch::nn::ModuleList adapters{nullptr};
 };
 

@@ -240,6 +240,24 @@ StateDict ClassicPetlStrategy::exportTensors()
     return trainableState();
 }
 
+DeployableModel ClassicPetlStrategy::deployable()
+{
+    if (!m_head)
+        throw Error(name() + ": attach() must come before export");
+    if (m_head->hiddenLayers() > 0)
+        throw Error(name() + ": a head with hidden layers (BatchNorm, dropout) is not written to a graph yet");
+    DeployableModel d;
+    d.model = m_model;
+    // Not owned: the description lives no longer than the strategy.
+    if (TransformerHooks* own = hooks())
+        d.hooks = std::shared_ptr<TransformerHooks>(std::shared_ptr<TransformerHooks>(), own);
+    d.project = false;
+    d.normalize = false;
+    d.weight = m_head->last_layer->weight.detach();
+    d.bias = m_head->last_layer->bias.detach();
+    return d;
+}
+
 nlohmann::json ClassicPetlStrategy::exportManifest()
 {
     const ModelSpec& spec = m_model->spec();

@@ -31,6 +31,7 @@ public:
     int defaultBatchSize(int shots) const override;
     StateDict exportTensors() override;
     nlohmann::json exportManifest() override;
+    DeployableModel deployable() override;
 
     std::vector<at::Tensor> trainableParameters() override;
     void setTraining(bool training) override;

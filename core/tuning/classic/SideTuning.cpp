@@ -1,5 +1,7 @@
 #include "core/tuning/classic/SideTuning.h"
 
+#include "core/Error.h"
+
 #include <torch/torch.h>
 
 namespace tunebench {
@@ -60,6 +62,11 @@ StrategyInfo sidetuneStrategyInfo()
     return {"sidetune", "Side-tune", StrategyFamily::ClassicPetl,
             "A small conv side network (random init, not the reference's pretrained AlexNet) blended with the frozen feature.",
             {}, [] { return std::make_unique<SideTuning>(); }, vitOnlyCapabilities()};
+}
+
+DeployableModel SideTuning::deployable()
+{
+    throw Error("sidetune: the side network blended into the feature is not written to a graph yet");
 }
 
 } // namespace tunebench

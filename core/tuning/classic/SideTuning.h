@@ -17,6 +17,8 @@ public:
     ~SideTuning() override;
     std::string name() const override { return "sidetune"; }
     TrainerConfig defaultTrainerConfig(int shots) const override;
+    // Refused: the side network's convolutions are not written to a graph yet.
+    DeployableModel deployable() override;
 
     // The blend weight a = sigmoid(alpha).
     double blendWeight() const;

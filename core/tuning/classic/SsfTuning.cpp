@@ -90,6 +90,18 @@ at::Tensor SsfTuning::combineFeatures(const at::Tensor&, const at::Tensor& poole
     return m_hooks->final.apply(pooled);
 }
 
+DeployableModel SsfTuning::deployable()
+{
+    DeployableModel d = ClassicPetlStrategy::deployable();
+    d.model = copyModel(model());
+    auto parameters = d.model->named_parameters(true);
+    torch::NoGradGuard noGrad;
+    for (const auto& [name, tensor] : mergedBackbone())
+        parameters[name].copy_(tensor);
+    d.hooks = nullptr;
+    return d;
+}
+
 StateDict SsfTuning::mergedBackbone() const
 {
     StateDict merged;

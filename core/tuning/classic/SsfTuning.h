@@ -16,6 +16,8 @@ public:
     std::string name() const override { return "ssf"; }
     TrainerConfig defaultTrainerConfig(int shots) const override;
     TransformerHooks* hooks() override;
+    // The backbone with every scale and shift folded in (mergedBackbone), without hooks.
+    DeployableModel deployable() override;
     // The scaled and shifted weights and biases (and ln_post's), by their names in the model.
     StateDict mergedBackbone() const;
 

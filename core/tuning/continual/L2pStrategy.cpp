@@ -154,6 +154,14 @@ at::Tensor L2pStrategy::promptedFeatures(const at::Tensor& images, at::Tensor* p
     return visual->ln_post(out.narrow(1, 1, tokens)).mean(1);
 }
 
+DeployableModel L2pStrategy::deployable()
+{
+    if (m_pool)
+        throw Error("l2p: each image chooses its prompts from the pool by its own query feature (a top-k); "
+                    "ONNX export of L2P is not written yet");
+    throw Error("seq-ft: its feature is the mean of the prompt tokens' outputs, not [CLS]; ONNX export of it is not written yet");
+}
+
 at::Tensor L2pStrategy::features(const at::Tensor& images)
 {
     if (!model()->hasVitImageTower())

@@ -28,6 +28,9 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 16; }
     at::Tensor features(const at::Tensor& images) override;
+    // Refused: L2P's images pick their prompts from the pool by their own query feature, and both pool the
+    // prompt tokens' outputs rather than [CLS] (not written to a graph yet).
+    DeployableModel deployable() override;
     StepOutput trainStep(const Batch& batch) override;
     TransformerHooks* hooks() override;
     nlohmann::json exportManifest() override;

@@ -48,6 +48,13 @@ at::Tensor ClipAdapterStrategy::classLogits(const at::Tensor& images)
     return logitScale() * torch::matmul(l2Normalize(mixed), m_textFeatures.t());
 }
 
+DeployableModel ClipAdapterStrategy::deployable()
+{
+    DeployableModel d = ClipStrategy::deployable();
+    d.featureAdapter = DeployableModel::FeatureAdapter{m_down->weight.detach(), m_up->weight.detach(), m_params.at("ratio").get<double>()};
+    return d;
+}
+
 std::vector<at::Tensor> ClipAdapterStrategy::trainableParameters()
 {
     return {m_down->weight, m_up->weight};

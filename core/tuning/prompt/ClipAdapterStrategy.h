@@ -17,6 +17,7 @@ public:
     void loadTrainableState(const StateDict& state) override;
     TrainerConfig defaultTrainerConfig(int shots) const override;
     at::Tensor classTextFeatures() override { return m_textFeatures; }
+    DeployableModel deployable() override;
 
 protected:
     void onAttach() override;

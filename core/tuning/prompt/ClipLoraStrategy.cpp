@@ -81,6 +81,14 @@ at::Tensor ClipLoraStrategy::classTextFeatures()
     return textFeatures();
 }
 
+DeployableModel ClipLoraStrategy::deployable()
+{
+    DeployableModel d = ClipStrategy::deployable();
+    if (m_visionHooks)  // not owned: the description lives no longer than the strategy
+        d.hooks = std::shared_ptr<TransformerHooks>(std::shared_ptr<TransformerHooks>(), m_visionHooks.get());
+    return d;
+}
+
 at::Tensor ClipLoraStrategy::classLogits(const at::Tensor& images)
 {
     if (images.dim() == 2)

@@ -32,6 +32,9 @@ protected:
     void onClassesChanged() override;
     at::Tensor classLogits(const at::Tensor& images) override;
 
+public:
+    DeployableModel deployable() override;
+
 private:
     at::Tensor textFeatures();  // [C, E], normalised, through the adapted text tower
     std::vector<std::pair<std::string, at::Tensor>> ownTensors() const;

@@ -45,6 +45,17 @@ at::Tensor ClipStrategy::imageFeatures(const at::Tensor& images)
     return m_model->encodeImage(images.to(device()));
 }
 
+DeployableModel ClipStrategy::deployable()
+{
+    // The frozen image tower, then the cosine against the final class text features.
+    torch::NoGradGuard noGrad;
+    DeployableModel d;
+    d.model = m_model;
+    d.scale = logitScale().item<double>();
+    d.weight = classTextFeatures();
+    return d;
+}
+
 at::Tensor ClipStrategy::logitScale() const
 {
     return m_model->logit_scale.exp().detach();

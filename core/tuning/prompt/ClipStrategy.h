@@ -19,6 +19,7 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     StateDict exportTensors() override;
     nlohmann::json exportManifest() override;
+    DeployableModel deployable() override;
 
     // The classes and options the strategy was attached with.
     const TaskSetup& setup() const { return m_setup; }

@@ -55,6 +55,12 @@ at::Tensor CocoopStrategy::metaBias(const at::Tensor& normalisedImageFeatures)
     return m_linear2(torch::relu(m_linear1(normalisedImageFeatures)));
 }
 
+DeployableModel CocoopStrategy::deployable()
+{
+    throw Error("cocoop: its prompts depend on each image (the Meta-Net), so its graph needs the text tower; "
+                "ONNX export of CoCoOp is not written yet");
+}
+
 at::Tensor CocoopStrategy::classLogits(const at::Tensor& images)
 {
     auto features = l2Normalize(imageFeatures(images));  // [B, E]

@@ -19,6 +19,8 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 1; }
     nlohmann::json exportManifest() override;
+    // Refused: its prompts depend on the image, so the text tower would have to run inside the graph.
+    DeployableModel deployable() override;
 
     // The image-conditioned bias [B, D] for normalised image features [B, E].
     at::Tensor metaBias(const at::Tensor& normalisedImageFeatures);

@@ -141,6 +141,18 @@ at::Tensor LinearProbeStrategy::classLogits(const at::Tensor& images)
     return logitsFromFeatures(imageFeatures(images));
 }
 
+DeployableModel LinearProbeStrategy::deployable()
+{
+    if (!m_weight.defined())
+        throw Error("linear-probe: the classifier is not fitted yet: nothing to export");
+    DeployableModel d;
+    d.model = m_model;
+    d.normalize = false;  // the probe sees the unnormalised feature
+    d.weight = m_weight;
+    d.bias = m_bias;
+    return d;
+}
+
 void LinearProbeStrategy::onClassesChanged()
 {
     if (!m_fittedClasses.empty() && m_setup.classNames != m_fittedClasses) {

@@ -15,6 +15,7 @@ public:
     bool prepareWithAugmentation() const override { return false; }
     void prepare(BatchSource& train) override;
     void tuneOnValidation(BatchSource& val) override;
+    DeployableModel deployable() override;
     std::vector<at::Tensor> trainableParameters() override { return {}; }
     StateDict trainableState() override;
     void loadTrainableState(const StateDict& state) override;

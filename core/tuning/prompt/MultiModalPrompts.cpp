@@ -28,7 +28,7 @@ public:
     }
 
 private:
-    const std::vector<at::Tensor>& m_prompts;
+    std::vector<at::Tensor> m_prompts;  // handles: the deployable description keeps them past the call
     bool m_fromEnd;
 };
 
@@ -89,6 +89,23 @@ at::Tensor MultiModalPromptStrategy::promptedImageFeatures(const at::Tensor& ima
     const std::vector<at::Tensor> deeper(prompts.begin() + 1, prompts.end());
     ReplaceRows hooks(deeper, true);
     return visual->pool(visual->transformer(tokens, false, &hooks));
+}
+
+DeployableModel MultiModalPromptStrategy::deployable()
+{
+    torch::NoGradGuard noGrad;
+    auto prompts = visionPrompts();
+    DeployableModel d;
+    d.model = m_model;
+    auto& visual = m_model->visual;
+    d.appendedTokens = visual->spec().preNorm ? visual->ln_pre(prompts.front()) : prompts.front();
+    std::vector<at::Tensor> deeper;
+    for (size_t i = 1; i < prompts.size(); ++i)
+        deeper.push_back(prompts[i].detach());
+    d.hooks = std::make_shared<ReplaceRows>(deeper, true);
+    d.scale = logitScale().item<double>();
+    d.weight = classTextFeatures();
+    return d;
 }
 
 at::Tensor MultiModalPromptStrategy::classLogits(const at::Tensor& images)

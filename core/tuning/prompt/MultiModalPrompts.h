@@ -34,6 +34,7 @@ public:
     // Text features [C, E] and prompted image features [B, E], unnormalised.
     at::Tensor textFeatures();
     at::Tensor promptedImageFeatures(const at::Tensor& images);
+    DeployableModel deployable() override;
 
 protected:
     // The recipe's numbers, from the strategy's params.

@@ -103,6 +103,15 @@ at::Tensor TipAdapterStrategy::logitsFromFeatures(const at::Tensor& features, do
     return clipLogits + alpha * cacheLogits;
 }
 
+DeployableModel TipAdapterStrategy::deployable()
+{
+    DeployableModel d = ClipStrategy::deployable();
+    d.scale = 100.0;  // the reference's fixed factor, as logitsFromFeatures
+    if (m_keys.defined() && m_setup.classNames == m_cacheClasses)
+        d.cache = DeployableModel::Cache{m_keys.detach(), m_values.detach(), m_alpha, m_beta};
+    return d;
+}
+
 at::Tensor TipAdapterStrategy::classLogits(const at::Tensor& images)
 {
     return logitsFromFeatures(l2Normalize(imageFeatures(images)), m_alpha, m_beta);

@@ -22,6 +22,7 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 256; }
     at::Tensor classTextFeatures() override { return m_textFeatures; }
+    DeployableModel deployable() override;
     nlohmann::json exportManifest() override;
 
     // The formula on normalised image features [B, E].

@@ -1,0 +1,478 @@
+#include "core/export/OnnxExport.h"
+
+#include "core/Error.h"
+#include "core/Version.h"
+#include "core/export/OnnxGraph.h"
+#include "core/tuning/Strategy.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+namespace tunebench {
+
+namespace {
+
+constexpr std::int64_t kFloat32 = 1, kFloat16 = 10;  // ONNX TensorProto element types, for Cast
+
+std::string blockLayerName(BlockLayer which)
+{
+    switch (which) {
+    case BlockLayer::Norm1: return "ln_1";
+    case BlockLayer::QkvProjection: return "attn.in_proj";
+    case BlockLayer::OutProjection: return "attn.out_proj";
+    case BlockLayer::Norm2: return "ln_2";
+    case BlockLayer::MlpIn: return "mlp.c_fc";
+    case BlockLayer::MlpOut: return "mlp.c_proj";
+    }
+    return "?";
+}
+
+bool close(const at::Tensor& a, const at::Tensor& b, double tolerance = 1e-4)
+{
+    const double scale = std::max(1.0, b.abs().max().item<double>());
+    return a.sizes() == b.sizes() && (a - b).abs().max().item<double>() <= tolerance * scale;
+}
+
+// Writes the computation of a DeployableModel as ONNX nodes. The methods' hooks are not traced: what
+// each one does is read off by calling it on probe inputs (the rows a token hook copies or inserts, the
+// matrix an adapted linear layer applies) and checked on random inputs, so a hook that does something
+// else is refused, not mis-written.
+class Emitter
+{
+public:
+    Emitter(OnnxGraph& graph, const DeployableModel& deployable, std::string method, bool half)
+        : g(graph), d(deployable), m_method(std::move(method)), m_half(half)
+    {
+    }
+
+    // images [N, 3, H, W] -> features [N, E], fp32. Inside the ViT the tokens are rows [N * L, W], reshaped to
+    // [N, L, W] only where the sequence matters (attention, prompt rows): OpenCV 4.6 applies a per-channel
+    // constant (a bias, a LayerNorm's weight) along axis 1, and only to the last axis of a 2-D tensor is
+    // that the feature axis.
+    std::string features(const std::string& images)
+    {
+        std::string x = m_half ? g.op("Cast", {images}, {{"to", kFloat16}}) : images;
+        x = d.model->hasVitImageTower() ? vit(x) : resnet(x);
+        return m_half ? g.op("Cast", {x}, {{"to", kFloat32}}) : x;
+    }
+
+    // features [N, E] -> logits [N, C], fp32.
+    std::string head(std::string f)
+    {
+        if (d.featureAdapter) {
+            const auto& a = *d.featureAdapter;
+            auto adapted = g.op("Relu", {g.op("MatMul", {f, g.constant(a.down.t(), "adapter.down")})});
+            adapted = g.op("Relu", {g.op("MatMul", {adapted, g.constant(a.up.t(), "adapter.up")})});
+            f = g.op("Add", {g.op("Mul", {adapted, g.scalar(float(a.ratio))}), g.op("Mul", {f, g.scalar(float(1.0 - a.ratio))})},
+                     {}, "adapted_features");
+        }
+        if (d.normalize) {
+            // |f| repeated over the E entries (see spreadMean; OpenCV 4.6 has no LpNormalization either).
+            const std::int64_t width = d.weight.size(1);
+            auto squares = g.op("Mul", {spreadMean(g.op("Mul", {f, f}), width, "mean_square"), g.scalar(float(width))});
+            f = g.op("Div", {f, g.op("Sqrt", {squares})}, {}, "normalized_features");
+        }
+        // The scale folded into the class matrix: one product.
+        auto logits = g.op("MatMul", {f, g.constant((d.weight.to(torch::kFloat) * d.scale).t(), "class_weights")}, {}, "class_scores");
+        if (d.bias.defined())
+            logits = g.op("Add", {logits, g.constant(d.bias, "class_bias")});
+        if (d.cache) {
+            const auto& c = *d.cache;
+            // alpha * exp(-beta (1 - f K^T)) V
+            auto affinity = g.op("MatMul", {f, g.constant(c.keys.t(), "cache_keys")}, {}, "cache_affinity");
+            auto weights = g.op("Exp", {g.op("Mul", {g.op("Sub", {affinity, g.scalar(1.f)}), g.scalar(float(c.beta))})});
+            auto cached = g.op("MatMul", {weights, g.constant(c.values.to(torch::kFloat) * c.alpha, "cache_values")}, {}, "cache_scores");
+            logits = g.op("Add", {logits, cached});
+        }
+        return logits;
+    }
+
+private:
+    std::string constant(const at::Tensor& t, const std::string& hint) { return g.constant(t, hint, m_half); }
+
+    std::string linear(const std::string& x, const at::Tensor& weight, const at::Tensor& bias, const std::string& hint)
+    {
+        auto y = g.op("MatMul", {x, constant(weight.t(), hint + ".weight")}, {}, hint);
+        return bias.defined() ? g.op("Add", {y, constant(bias, hint + ".bias")}, {}, hint) : y;
+    }
+
+    // The mean over the last axis of x [..., W], repeated W times: [..., W]. Two thin products (with a column
+    // of 1/W, then a row of ones) instead of ReduceMean and broadcasting: OpenCV 4.6's ReduceMean gives a 3-D
+    // input a 4-D result, and its element-wise layers cannot broadcast a per-image [N, L, 1].
+    std::string spreadMean(const std::string& x, std::int64_t width, const std::string& hint)
+    {
+        auto mean = g.op("MatMul", {x, g.constant(torch::full({width, 1}, 1.0 / double(width)), "mean_column")});
+        return g.op("MatMul", {mean, g.constant(torch::ones({1, width}), "ones_row")}, {}, hint);
+    }
+
+    // LayerNorm over the last axis, written out in fp32 (OpenCV 4.6 has no LayerNormalization).
+    std::string layerNorm(const std::string& input, const at::Tensor& weight, const at::Tensor& bias, double eps, const std::string& hint)
+    {
+        const std::int64_t width = weight.size(0);
+        auto x = m_half ? g.op("Cast", {input}, {{"to", kFloat32}}) : input;
+        auto centred = g.op("Sub", {x, spreadMean(x, width, "mean")});
+        auto variance = spreadMean(g.op("Mul", {centred, centred}), width, "variance");
+        auto y = g.op("Div", {centred, g.op("Sqrt", {g.op("Add", {variance, g.scalar(float(eps))})})});
+        y = g.op("Add", {g.op("Mul", {y, g.constant(weight, hint + ".weight")}), g.constant(bias, hint + ".bias")}, {}, hint);
+        return m_half ? g.op("Cast", {y}, {{"to", kFloat16}}) : y;
+    }
+
+    // `rows` [P, W] repeated over the batch of `like` [N, L, W]: a one per image ([N, 1, 1], made from `like`)
+    // times the rows flattened, reshaped. No Shape/Expand and no broadcasting of a variable, which OpenCV
+    // 4.6 cannot follow; 1 x v is exact.
+    std::string batchRows(const std::string& like, const at::Tensor& rows, const std::string& hint)
+    {
+        auto corner = g.op("Slice", {like, g.ints({0, 0}, "start"), g.ints({1, 1}, "end"), g.ints({1, 2}, "axes")});
+        auto one = g.op("Add", {g.op("Mul", {corner, g.scalar(0.f, m_half)}), g.scalar(1.f, m_half)});
+        auto flat = g.op("MatMul", {one, constant(rows.reshape({1, -1}), hint)});
+        return reshape(flat, {-1, rows.size(0), rows.size(1)});
+    }
+
+    std::string slice(const std::string& x, std::int64_t start, std::int64_t end)
+    {
+        return g.op("Slice", {x, g.ints({start}, "start"), g.ints({end}, "end"), g.ints({1}, "axis")});
+    }
+
+    std::string reshape(const std::string& x, const std::vector<std::int64_t>& shape)
+    {
+        return g.op("Reshape", {x, g.ints(shape, "shape")});
+    }
+
+    std::string transpose(const std::string& x, const std::vector<std::int64_t>& perm)
+    {
+        return g.op("Transpose", {x}, {{"perm", perm}});
+    }
+
+    std::string gelu(const std::string& x)
+    {
+        // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), as torch::gelu.
+        auto erf = g.op("Erf", {g.op("Mul", {x, g.scalar(float(1.0 / std::sqrt(2.0)), m_half)})});
+        return g.op("Mul", {g.op("Mul", {x, g.scalar(0.5f, m_half)}), g.op("Add", {erf, g.scalar(1.f, m_half)})}, {}, "gelu");
+    }
+
+    // ---- The ViT image tower -------------------------------------------------------------------------
+
+    std::string vit(const std::string& images)
+    {
+        auto& visual = d.model->visual;
+        const VisionSpec& spec = visual->spec();
+        const std::int64_t width = spec.width, grid = spec.gridSize();
+        std::vector<std::string> convInputs = {images, constant(visual->conv1->weight, "visual.conv1.weight")};
+        if (visual->conv1->bias.defined())
+            convInputs.push_back(constant(visual->conv1->bias, "visual.conv1.bias"));
+        const std::vector<std::int64_t> patch = {spec.patchSize, spec.patchSize};
+        auto patches = g.op("Conv", convInputs, {{"kernel_shape", patch}, {"strides", patch}}, "patch_embedding");
+        patches = transpose(reshape(patches, {-1, width, grid * grid}), {0, 2, 1});  // [N, grid^2, width], row-major
+        auto x = g.op("Concat", {batchRows(patches, visual->class_embedding.view({1, width}), "visual.class_embedding"), patches},
+                      {{"axis", std::int64_t(1)}});
+        // [L, W], without a batch axis: OpenCV 4.6 broadcasts a constant of fewer axes, not one of batch 1.
+        x = g.op("Add", {x, constant(visual->positional_embedding, "visual.positional_embedding")});
+        std::int64_t length = 1 + grid * grid;
+        x = reshape(x, {-1, width});  // token rows from here on (see features())
+        if (spec.preNorm)
+            x = layerNorm(x, visual->ln_pre->weight, visual->ln_pre->bias, spec.layerNormEps, "visual.ln_pre");
+        if (d.appendedTokens.defined()) {
+            auto tokens = reshape(x, {-1, length, width});
+            tokens = g.op("Concat", {tokens, batchRows(tokens, d.appendedTokens, "visual.prompts")}, {{"axis", std::int64_t(1)}});
+            length += d.appendedTokens.size(0);
+            x = reshape(tokens, {-1, width});
+        }
+        for (int layer = 0; layer < visual->transformer->layers(); ++layer) {
+            if (d.hooks)
+                x = tokenHook(x, layer, length);
+            x = block(x, layer, length);
+        }
+        // ln_post over every token, then [CLS]: the same numbers.
+        auto normed = layerNorm(x, visual->ln_post->weight, visual->ln_post->bias, spec.layerNormEps, "visual.ln_post");
+        auto pooled = reshape(slice(reshape(normed, {-1, length, width}), 0, 1), {-1, width});  // [N, W]
+        if (d.project && visual->proj.defined())
+            pooled = g.op("MatMul", {pooled, constant(visual->proj, "visual.proj")}, {}, "image_features");
+        return pooled;
+    }
+
+    // beforeBlock(layer) as Concat of slices of its input and constant rows, read off from a probe of
+    // random tokens (two images, so that rows copied per image are told from constants).
+    std::string tokenHook(const std::string& rows, int layer, std::int64_t& length)
+    {
+        const std::int64_t width = d.model->visual->spec().width;
+        const auto options = d.model->visual->conv1->weight.options();
+        const auto probe = torch::randn({2, length, width}, options);
+        const auto out = d.hooks->beforeBlock(layer, probe).to(torch::kFloat);
+        if (out.sizes() == probe.sizes() && out.equal(probe.to(torch::kFloat)))
+            return rows;
+        const auto x = reshape(rows, {-1, length, width});
+        const auto second = d.hooks->beforeBlock(layer, torch::randn({2, length, width}, options)).to(torch::kFloat);
+        const auto first = probe[0].to(torch::kFloat);
+        struct Run
+        {
+            bool copied;
+            std::int64_t from, count;
+        };
+        std::vector<Run> runs;
+        for (std::int64_t row = 0; row < out.size(1); ++row) {
+            const auto same = (first == out[0][row]).all(1).nonzero();  // input rows equal to this one
+            const std::int64_t source = same.size(0) > 0 ? same[0][0].item<std::int64_t>() : -1;
+            const bool copied = source >= 0 && out[1][row].equal(probe[1][source].to(torch::kFloat));
+            if (!copied && !(out[0][row].equal(out[1][row]) && out[0][row].equal(second[0][row])))
+                throw Error(m_method + ": the tokens it puts before block " + std::to_string(layer) +
+                            " depend on the image; they cannot be a constant of the graph");
+            const std::int64_t from = copied ? source : row;
+            if (!runs.empty() && runs.back().copied == copied && runs.back().from + runs.back().count == from)
+                ++runs.back().count;
+            else
+                runs.push_back({copied, from, 1});
+        }
+        std::vector<std::string> parts;
+        for (const Run& run : runs)
+            parts.push_back(run.copied ? slice(x, run.from, run.from + run.count)
+                                       : batchRows(x, out[0].narrow(0, run.from, run.count), "visual.prompts." + std::to_string(layer)));
+        length = out.size(1);
+        return reshape(parts.size() == 1 ? parts.front() : g.op("Concat", parts, {{"axis", std::int64_t(1)}}, "tokens"), {-1, width});
+    }
+
+    // The weight and bias a block's linear layer applies with the method's adaptation (LoRA, DoRA, SSF):
+    // the hook's output for the identity rows and for zero, checked on random rows.
+    std::pair<at::Tensor, at::Tensor> adaptedLinear(int layer, BlockLayer which, const at::Tensor& weight, const at::Tensor& bias)
+    {
+        if (!d.hooks || !d.hooks->adaptsLayers())
+            return {weight, bias};
+        const std::int64_t in = weight.size(1);
+        auto probe = torch::cat({torch::eye(in, weight.options()), torch::zeros({1, in}, weight.options())}).unsqueeze(0);
+        const auto out = d.hooks->linear(layer, which, probe, weight, bias)[0];  // [in + 1, out]
+        const auto effectiveBias = out[in];
+        const auto effectiveWeight = (out.narrow(0, 0, in) - effectiveBias).t().contiguous();  // [out, in]
+        const auto check = torch::randn({1, 3, in}, weight.options());
+        if (!close(torch::linear(check, effectiveWeight, effectiveBias), d.hooks->linear(layer, which, check, weight, bias)))
+            throw Error(m_method + ": its change to block " + std::to_string(layer) + "'s " + blockLayerName(which) +
+                        " is not a linear layer; it cannot be folded into the graph's weights");
+        return {effectiveWeight, effectiveBias};
+    }
+
+    // A LayerNorm with the method's scale and shift after it (SSF) folded into its weight and bias.
+    std::pair<at::Tensor, at::Tensor> adaptedNorm(int layer, BlockLayer which, const at::Tensor& weight, const at::Tensor& bias)
+    {
+        if (!d.hooks || !d.hooks->adaptsLayers())
+            return {weight, bias};
+        const std::int64_t w = weight.size(0);
+        auto probe = torch::cat({torch::eye(w, weight.options()), torch::zeros({1, w}, weight.options())}).unsqueeze(0);
+        const auto out = d.hooks->afterNorm(layer, which, probe)[0];
+        const auto shift = out[w];
+        const auto matrix = out.narrow(0, 0, w) - shift;
+        const auto scale = matrix.diagonal();
+        if (!close(matrix, torch::diag(scale), 1e-6))
+            throw Error(m_method + ": what it does after block " + std::to_string(layer) + "'s " + blockLayerName(which) +
+                        " mixes channels; only a per-channel scale and shift folds into the graph");
+        return {weight * scale, bias * scale + shift};
+    }
+
+    std::string block(const std::string& input, int layer, std::int64_t length)
+    {
+        auto& visual = d.model->visual;
+        const VisionSpec& spec = visual->spec();
+        auto blk = visual->transformer->block(layer);
+        const std::string name = "visual.transformer.resblocks." + std::to_string(layer);
+        const std::int64_t width = spec.width, heads = spec.heads, headDim = width / heads;
+        if (d.hooks && !d.hooks->keyValuePrefix(layer).empty())
+            throw Error(m_method + ": key/value prefixes in the image tower are not written to a graph yet");
+
+        // Attention.
+        auto [n1w, n1b] = adaptedNorm(layer, BlockLayer::Norm1, blk->ln_1->weight, blk->ln_1->bias);
+        auto h = layerNorm(input, n1w, n1b, spec.layerNormEps, name + ".ln_1");
+        auto [qkvW, qkvB] = adaptedLinear(layer, BlockLayer::QkvProjection, blk->attn->in_proj_weight, blk->attn->in_proj_bias);
+        auto headsOf = [&](int part, const std::vector<std::int64_t>& perm, const char* label) {
+            auto y = linear(h, qkvW.narrow(0, part * width, width), qkvB.narrow(0, part * width, width), name + ".attn." + label);
+            return transpose(reshape(y, {-1, length, heads, headDim}), perm);
+        };
+        auto q = g.op("Mul", {headsOf(0, {0, 2, 1, 3}, "q"), g.scalar(float(1.0 / std::sqrt(double(headDim))), m_half)});
+        auto kT = headsOf(1, {0, 2, 3, 1}, "k");  // [N, H, d, L]
+        auto v = headsOf(2, {0, 2, 1, 3}, "v");
+        auto weights = g.op("Softmax", {g.op("MatMul", {q, kT})}, {{"axis", std::int64_t(-1)}}, name + ".attention");
+        auto context = reshape(transpose(g.op("MatMul", {weights, v}), {0, 2, 1, 3}), {-1, width});
+        auto [outW, outB] = adaptedLinear(layer, BlockLayer::OutProjection, blk->attn->out_proj->weight, blk->attn->out_proj->bias);
+        auto stream = g.op("Add", {input, linear(context, outW, outB, name + ".attn.out_proj")}, {}, name + ".attention_residual");
+
+        // MLP, and the method's branch beside it.
+        auto [n2w, n2b] = adaptedNorm(layer, BlockLayer::Norm2, blk->ln_2->weight, blk->ln_2->bias);
+        auto mlpInput = layerNorm(stream, n2w, n2b, spec.layerNormEps, name + ".ln_2");
+        auto [fcW, fcB] = adaptedLinear(layer, BlockLayer::MlpIn, blk->mlp->c_fc->weight, blk->mlp->c_fc->bias);
+        auto hidden = linear(mlpInput, fcW, fcB, name + ".mlp.c_fc");
+        hidden = spec.activation == Activation::QuickGelu
+                     ? g.op("Mul", {hidden, g.op("Sigmoid", {g.op("Mul", {hidden, g.scalar(1.702f, m_half)})})}, {}, "quick_gelu")
+                     : gelu(hidden);
+        auto [projW, projB] = adaptedLinear(layer, BlockLayer::MlpOut, blk->mlp->c_proj->weight, blk->mlp->c_proj->bias);
+        auto mlpOutput = linear(hidden, projW, projB, name + ".mlp.c_proj");
+        if (d.hooks)
+            mlpOutput = mlpHook(layer, mlpOutput, stream);
+        return g.op("Add", {stream, mlpOutput}, {}, name);
+    }
+
+    std::string mlpHook(int layer, const std::string& mlpOutput, const std::string& stream)
+    {
+        const std::int64_t width = d.model->visual->spec().width;
+        const auto options = d.model->visual->conv1->weight.options();
+        const auto output = torch::randn({1, 3, width}, options), input = torch::randn({1, 3, width}, options),
+                   residual = torch::randn({1, 3, width}, options);
+        const auto changed = d.hooks->afterMlp(layer, output, input, residual);
+        if (changed.equal(output))
+            return mlpOutput;
+        const auto branch = d.hooks->mlpBranch(layer);
+        auto branchOf = [&](const at::Tensor& source) {
+            auto down = torch::linear(source, branch->downWeight, branch->downBias);
+            down = branch->nonlinearity == MlpBranch::Nonlinearity::Relu ? torch::relu(down) : torch::gelu(down);
+            return output + branch->scale * torch::linear(down, branch->upWeight, branch->upBias);
+        };
+        const bool fromStream = branch && branch->source == MlpBranch::Source::Stream;
+        if (!branch || !close(branchOf(fromStream ? residual : output), changed))
+            throw Error(m_method + ": what it adds to block " + std::to_string(layer) + "'s MLP is not an adapter branch the graph writer knows");
+        const std::string name = "visual.adapters." + std::to_string(layer);
+        auto down = linear(fromStream ? stream : mlpOutput, branch->downWeight, branch->downBias, name + ".down");
+        down = branch->nonlinearity == MlpBranch::Nonlinearity::Relu ? g.op("Relu", {down}) : gelu(down);
+        auto up = linear(down, branch->upWeight, branch->upBias, name + ".up");
+        if (branch->scale != 1.0)
+            up = g.op("Mul", {up, g.scalar(float(branch->scale), m_half)});
+        return g.op("Add", {mlpOutput, up}, {}, name);
+    }
+
+    // ---- OpenAI's modified ResNet --------------------------------------------------------------------
+
+    // A convolution followed by a frozen BatchNorm, folded into one convolution.
+    std::string convNorm(const std::string& x, const torch::nn::Conv2d& conv, const FrozenBatchNorm2d& norm, const std::string& hint)
+    {
+        const auto scale = norm->weight / torch::sqrt(norm->running_var + norm->eps());
+        const auto weight = conv->weight * scale.view({-1, 1, 1, 1});
+        const auto bias = norm->bias - norm->running_mean * scale;
+        const auto& options = conv->options;
+        const std::int64_t kernel = (*options.kernel_size())[0], stride = (*options.stride())[0];
+        const std::int64_t pad = kernel / 2;  // every convolution of OpenAI's ResNet pads by half its kernel
+        return g.op("Conv", {x, constant(weight, hint + ".weight"), constant(bias, hint + ".bias")},
+                    {{"kernel_shape", std::vector<std::int64_t>{kernel, kernel}},
+                     {"strides", std::vector<std::int64_t>{stride, stride}},
+                     {"pads", std::vector<std::int64_t>{pad, pad, pad, pad}}},
+                    hint);
+    }
+
+    std::string averagePool(const std::string& x, std::int64_t size)
+    {
+        const std::vector<std::int64_t> window = {size, size};
+        return g.op("AveragePool", {x}, {{"kernel_shape", window}, {"strides", window}});
+    }
+
+    std::string resnet(const std::string& images)
+    {
+        if (d.hooks || d.appendedTokens.defined())
+            throw Error(m_method + ": a ResNet image tower takes no prompt tokens or hooks");
+        auto& r = d.model->resnet;
+        auto x = g.op("Relu", {convNorm(images, r->conv1, r->bn1, "visual.conv1")});
+        x = g.op("Relu", {convNorm(x, r->conv2, r->bn2, "visual.conv2")});
+        x = g.op("Relu", {convNorm(x, r->conv3, r->bn3, "visual.conv3")});
+        x = averagePool(x, 2);
+        for (size_t stage = 0; stage < r->stages.size(); ++stage) {
+            for (size_t i = 0; i < r->stages[stage]->size(); ++i) {
+                auto b = r->stages[stage]->ptr<ClipBottleneckImpl>(i);
+                const std::string name = "visual.layer" + std::to_string(stage + 1) + "." + std::to_string(i);
+                auto out = g.op("Relu", {convNorm(x, b->conv1, b->bn1, name + ".conv1")});
+                out = g.op("Relu", {convNorm(out, b->conv2, b->bn2, name + ".conv2")});
+                if (b->stride() > 1)
+                    out = averagePool(out, b->stride());
+                out = convNorm(out, b->conv3, b->bn3, name + ".conv3");
+                std::string identity = x;
+                if (b->downsampleConv)
+                    identity = convNorm(b->stride() > 1 ? averagePool(x, b->stride()) : x, b->downsampleConv, b->downsampleNorm,
+                                        name + ".downsample");
+                x = g.op("Relu", {g.op("Add", {out, identity})}, {}, name);
+            }
+        }
+        return attentionPool(x);
+    }
+
+    std::string attentionPool(const std::string& map)
+    {
+        auto& pool = d.model->resnet->attnpool;
+        const std::int64_t channels = pool->q_proj->weight.size(1), heads = pool->heads(), headDim = channels / heads;
+        const std::int64_t positions = pool->positional_embedding.size(0) - 1, length = positions + 1;
+        auto flat = reshape(map, {-1, channels, positions});
+        auto tokens = transpose(flat, {0, 2, 1});  // [N, HW, C]
+        // The mean over positions as a product with a column of 1/HW (see layerNorm), [N, 1, C].
+        auto mean = transpose(g.op("MatMul", {flat, constant(torch::full({positions, 1}, 1.0 / double(positions)), "mean_column")}), {0, 2, 1});
+        tokens = g.op("Concat", {mean, tokens}, {{"axis", std::int64_t(1)}});
+        tokens = g.op("Add", {tokens, constant(pool->positional_embedding, "visual.attnpool.positional_embedding")});
+        auto first = reshape(slice(tokens, 0, 1), {-1, channels});  // [N, C]
+        auto rows = reshape(tokens, {-1, channels});                    // [N * L, C], as in features()
+        auto q = linear(first, pool->q_proj->weight, pool->q_proj->bias, "visual.attnpool.q_proj");
+        q = g.op("Mul", {reshape(q, {-1, heads, 1, headDim}), g.scalar(float(1.0 / std::sqrt(double(headDim))), m_half)});
+        auto k = transpose(reshape(linear(rows, pool->k_proj->weight, pool->k_proj->bias, "visual.attnpool.k_proj"), {-1, length, heads, headDim}),
+                           {0, 2, 3, 1});
+        auto v = transpose(reshape(linear(rows, pool->v_proj->weight, pool->v_proj->bias, "visual.attnpool.v_proj"), {-1, length, heads, headDim}),
+                           {0, 2, 1, 3});
+        auto weights = g.op("Softmax", {g.op("MatMul", {q, k})}, {{"axis", std::int64_t(-1)}}, "visual.attnpool.attention");
+        auto pooled = reshape(g.op("MatMul", {weights, v}), {-1, channels});
+        return linear(pooled, pool->c_proj->weight, pool->c_proj->bias, "visual.attnpool.c_proj");
+    }
+
+    OnnxGraph& g;
+    const DeployableModel& d;
+    std::string m_method;
+    bool m_half;
+};
+
+std::string json(const nlohmann::json& value)
+{
+    return value.dump();
+}
+
+} // namespace
+
+nlohmann::json writeOnnx(Strategy& strategy, const OnnxPreprocessing& preprocessing, const std::string& path, const OnnxOptions& options)
+{
+    const std::string method = strategy.name();
+    if (options.opset < 13 || options.opset > 17)
+        throw Error("--opset " + std::to_string(options.opset) + ": the graph writer emits opsets 13 to 17");
+    const DeployableModel deployable = strategy.deployable();
+    const ModelSpec& spec = deployable.model->spec();
+
+    // The description must compute what the method computes: checked on two random images before writing.
+    torch::NoGradGuard noGrad;
+    const auto probe = torch::randn({2, 3, spec.vision.imageSize, spec.vision.imageSize}, torch::TensorOptions(deployable.model->device()));
+    const auto own = strategy.logits(probe).to(torch::kCPU, torch::kFloat);
+    const auto described = runDeployable(deployable, probe).to(torch::kCPU, torch::kFloat);
+    if (!close(described, own))
+        throw Error(method + ": its graph description differs from its own scores (by " +
+                    std::to_string((described - own).abs().max().item<double>()) + "); not exported");
+
+    OnnxGraph graph("tunebench_" + method);
+    const std::int64_t size = spec.vision.imageSize, classes = own.size(1);
+    graph.addInput("images", {-1, 3, size, size});
+    Emitter emitter(graph, deployable, method, options.fp16);
+    const std::string logits = emitter.head(emitter.features("images"));
+    graph.rename(logits, "logits");
+    graph.rename(graph.op("Softmax", {logits}, {{"axis", std::int64_t(-1)}}), "probabilities");
+    graph.addOutput("logits", {-1, classes});
+    graph.addOutput("probabilities", {-1, classes});
+
+    const nlohmann::json manifest = strategy.exportManifest();
+    graph.setMetadata("tunebench.method", method);
+    graph.setMetadata("tunebench.class_names", json(manifest.value("class_names", nlohmann::json::array())));
+    graph.setMetadata("tunebench.model", json({{"name", spec.name}, {"format", spec.format}, {"family", spec.familyName()}, {"sha256", spec.sha256}}));
+    graph.setMetadata("tunebench.preprocessing",
+                      json({{"input", "RGB, float32 in [0, 1], then (x - mean) / std, channels first"},
+                            {"resize_shorter_side", preprocessing.resizeSize},
+                            {"filter", preprocessing.filter},
+                            {"center_crop", preprocessing.resolution},
+                            {"mean", preprocessing.mean},
+                            {"std", preprocessing.std}}));
+    graph.setMetadata("tunebench.precision", options.fp16 ? "fp16 image tower, fp32 head" : "fp32");
+    graph.write(path, options.opset, tunebenchVersion());
+    return {{"onnx", path},
+            {"method", method},
+            {"classes", classes},
+            {"opset", options.opset},
+            {"precision", options.fp16 ? "fp16" : "fp32"},
+            {"nodes", graph.nodeCount()},
+            {"initializers", graph.initializerCount()},
+            {"bytes", static_cast<std::int64_t>(std::filesystem::file_size(path))}};
+}
+
+} // namespace tunebench
