@@ -53,16 +53,6 @@ std::vector<std::string> imagePaths(const CliArgs& args)
     return paths;
 }
 
-std::string text(const nlohmann::json& manifest, const char* key, const std::string& fallback, const std::string& manifestPath)
-{
-    const nlohmann::json value = manifest.value(key, nlohmann::json());
-    if (value.is_null())
-        return fallback;
-    if (!value.is_string())
-        throw Error(manifestPath + ": \"" + key + "\" is not text");
-    return value.get<std::string>();
-}
-
 // The K best classes of one row of probabilities, best first.
 nlohmann::json topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
 {
@@ -92,47 +82,14 @@ int runPredict(const CliArgs& args)
     configureThreads(args.intValue("threads", 0));
     setMaxImagePixels(maxImagePixelsFromArgs(args, 0));
 
-    // The manifest, and the model: the run's (config.json) or the one the export names, unless --model.
-    std::string manifestPath, modelPath, vocabulary = args.value("vocab", "");
-    if (runDir) {
-        const RunExport found = runExportOf(*runDir);
-        manifestPath = found.manifest;
-        modelPath = found.model;
-        if (vocabulary.empty())
-            vocabulary = found.vocab;
-    } else {
-        manifestPath = PromptExport::manifestFile(*exportArg);
-    }
-    const nlohmann::json manifest = RunStore::readJsonFile(manifestPath);
-    if (!manifest.is_object() || !manifest.contains("method") || !manifest.contains("class_names"))
-        throw Error(manifestPath + ": not a Tunebench export (no method or class_names)");
-    if (!runDir) {
-        const nlohmann::json checkpoint = manifest.value("checkpoint", nlohmann::json::object());
-        modelPath = checkpoint.is_object() ? text(checkpoint, "path", "", manifestPath) : std::string();
-    }
-    if (auto model = args.value("model"))
-        modelPath = *model;
-    if (modelPath.empty())
-        throw Error(manifestPath + ": the export names no model path (checkpoint.path); give --model PATH");
-
-    if (!manifest["method"].is_string())
-        throw Error(manifestPath + ": \"method\" is not text");
-    const std::string method = manifest["method"].get<std::string>();
-    findStrategy(method);  // an unknown method fails before the model loads
-    const Backbone backbone = loadBackboneFor(method, modelPath, vocabulary, args.value("device", "auto"));
-    TaskSetup setup;
-    try {
-        setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
-        setup.shots = manifest.value("shots", 16);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(manifestPath + ": class_names or shots has the wrong type (" + e.what() + ")");
-    }
-    setup.promptTemplate = text(manifest, "template", setup.promptTemplate, manifestPath);
-    setup.datasetName = text(manifest, "dataset", "", manifestPath);
-    setup.tokenizer = backbone.tokenizer;
-    // Another model than the export's is refused here: predictions from it would look right and be wrong.
-    ImportedPrompt imported = PromptExport::read(manifestPath, backbone.build(), setup, ModelMismatch::Refuse);
-    Strategy& strategy = *imported.strategy;
+    // The run's model (config.json) or the one the export names, unless --model. Another model than the
+    // export's is refused: predictions from it would look right and be wrong.
+    const std::string device = args.value("device", "auto"), model = args.value("model", ""), vocabulary = args.value("vocab", "");
+    const TunedModel tuned = runDir ? openTunedRun(*runDir, model, vocabulary, device, ModelMismatch::Refuse)
+                                    : openTunedExport(*exportArg, model, vocabulary, device, ModelMismatch::Refuse);
+    const Backbone& backbone = tuned.backbone;
+    const TaskSetup& setup = tuned.setup;
+    Strategy& strategy = *tuned.strategy;
     const StrategyInfo& info = findStrategy(strategy.name());
 
     // The hand-crafted prompt beside a prompt learner: zero-shot with the dataset's template on the same classes,
@@ -202,7 +159,7 @@ int runPredict(const CliArgs& args)
     std::cout.flush();
     if (auto csvPath = args.value("csv"))
         writeFileAtomically(*csvPath, csv);
-    std::cerr << "predicted " << predicted << " of " << paths.size() << " images with " << strategy.name() << " (" << manifestPath << ") on "
+    std::cerr << "predicted " << predicted << " of " << paths.size() << " images with " << strategy.name() << " (" << tuned.manifestPath << ") on "
               << describeDevice(backbone.device) << (problems.empty() ? "" : "; unreadable images skipped") << "\n";
     return 0;
 }

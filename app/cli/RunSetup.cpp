@@ -218,27 +218,6 @@ nlohmann::json parseOptions(const std::vector<std::string>& pairs)
     return out;
 }
 
-RunExport runExportOf(const std::string& runDir)
-{
-    const RunStore store = RunStore::open(runDir);
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
-    RunExport found;
-    found.manifest = PromptExport::findInRun(store.folder());
-    if (found.manifest.empty())
-        throw Error(runDir + ": the run has no export (export/prompt.json or export/tuned.json; it did not finish its evaluation)");
-    found.model = settings.model;
-    found.vocab = settings.vocab;
-    found.method = settings.method;
-    return found;
-}
-
-Backbone loadBackboneFor(const std::string& method, const std::string& modelPath, const std::string& vocabulary, const std::string& device)
-{
-    if (findStrategy(method).capabilities.needsTextTower)
-        return loadBackbone(modelPath, vocabulary, device);
-    return loadImageBackbone(modelPath, device);
-}
-
 DatasetIndex openDatasetLogged(const std::string& pathOrName)
 {
     return openDataset(pathOrName, {}, [](const std::string& message) { std::cerr << message << "\n"; });

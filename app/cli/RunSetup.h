@@ -2,6 +2,7 @@
 
 #include "app/cli/Command.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/TunedModel.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,19 +35,7 @@ std::int64_t maxImagePixelsFromArgs(const CliArgs& args, std::int64_t fallback);
 // --class-map FILE: a JSON object of target class name -> source class name; Error naming the file.
 std::map<std::string, std::string> readClassMap(const std::string& file);
 
-// A run folder's export (PromptExport::findInRun) and the model and vocabulary the run used (config.json's
-// settings); Error naming the folder when it has no export.
-struct RunExport
-{
-    std::string manifest;
-    std::string model;
-    std::string vocab;
-    std::string method;
-};
-RunExport runExportOf(const std::string& runDir);
-// The backbone an export of `method` runs on: with its vocabulary only when the method uses the text tower
-// (a classic method or L2P on a CLIP model needs none).
-Backbone loadBackboneFor(const std::string& method, const std::string& modelPath, const std::string& vocabulary, const std::string& device);
+// runExportOf and loadBackboneFor: core/experiment/TunedModel.h.
 
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> splitComma(const std::string& text);

@@ -289,35 +289,15 @@ int runExport(const CliArgs& args)
         throw Error("--run RUN_DIR is required");
     configureThreads(args.intValue("threads", 0));
     const RunStore store = RunStore::open(*runDir);
-    const RunExport found = runExportOf(*runDir);
-    const std::string& manifestPath = found.manifest;
-    const auto manifest = RunStore::readJsonFile(manifestPath);
-    const Backbone backbone =
-        loadBackboneFor(manifest.value("method", found.method), found.model, args.value("vocab", found.vocab), args.value("device", "cpu"));
-    TaskSetup setup;
-    try {
-        setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
-        setup.promptTemplate = manifest.value("template", setup.promptTemplate);
-        setup.datasetName = manifest.value("dataset", "");
-        setup.shots = manifest.value("shots", 16);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(manifestPath + ": class_names, template, dataset or shots is missing or has the wrong type (" + e.what() + ")");
-    }
-    setup.tokenizer = backbone.tokenizer;
-    ImportedPrompt imported = PromptExport::read(manifestPath, backbone.build(), setup);
-    for (const auto& warning : imported.warnings)
+    TunedModel tuned = openTunedRun(*runDir, "", args.value("vocab", ""), args.value("device", "cpu"), ModelMismatch::Warn);
+    for (const auto& warning : tuned.warnings)
         std::cerr << "warning: " << warning << "\n";
-    // A stopped run's last checkpoint is newer than its export. A finished run's export is its final state: it
-    // comes after validation tuning (Tip-Adapter-F's alpha and beta, the probe's C), which no checkpoint holds.
-    const nlohmann::json results = store.readResults();
-    const bool finished = results.is_object() && results.value("status", "") == "finished";
-    if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
-        imported.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
+    const std::string& manifestPath = tuned.manifestPath;
     if (const auto onnx = args.value("onnx"))
-        return writeRunOnnx(*imported.strategy, backbone, *onnx, args);
+        return writeRunOnnx(*tuned.strategy, tuned.backbone, *onnx, args);
     // Every family exports: the CLIP methods as prompt.*, the others as tuned.*.
     const std::string out = args.value("out", (fs::path(manifestPath).parent_path() / fs::path(manifestPath).stem()).string());
-    const nlohmann::json written = PromptExport::write(*imported.strategy, out, manifest.value("metrics", nlohmann::json::object()), 5,
+    const nlohmann::json written = PromptExport::write(*tuned.strategy, out, tuned.manifest.value("metrics", nlohmann::json::object()), 5,
                                                        fs::path(store.folder()).filename().string());
     std::string base = out;
     if (fs::path(base).extension() == ".json" || fs::path(base).extension() == ".safetensors")

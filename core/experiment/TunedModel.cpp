@@ -1,0 +1,94 @@
+#include "core/experiment/TunedModel.h"
+
+#include "core/Error.h"
+#include "core/io/StateDict.h"
+#include "core/train/RunStore.h"
+#include "core/train/Trainer.h"
+
+namespace tunebench {
+
+namespace {
+
+std::string text(const nlohmann::json& manifest, const char* key, const std::string& fallback, const std::string& manifestPath)
+{
+    const nlohmann::json value = manifest.value(key, nlohmann::json());
+    if (value.is_null())
+        return fallback;
+    if (!value.is_string())
+        throw Error(manifestPath + ": \"" + key + "\" is not text");
+    return value.get<std::string>();
+}
+
+} // namespace
+
+RunExport runExportOf(const std::string& runDir)
+{
+    const RunStore store = RunStore::open(runDir);
+    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
+    RunExport found;
+    found.manifest = PromptExport::findInRun(store.folder());
+    if (found.manifest.empty())
+        throw Error(runDir + ": the run has no export (export/prompt.json or export/tuned.json; it did not finish its evaluation)");
+    found.model = settings.model;
+    found.vocab = settings.vocab;
+    found.method = settings.method;
+    return found;
+}
+
+Backbone loadBackboneFor(const std::string& method, const std::string& modelPath, const std::string& vocabulary, const std::string& device)
+{
+    if (findStrategy(method).capabilities.needsTextTower)
+        return loadBackbone(modelPath, vocabulary, device);
+    return loadImageBackbone(modelPath, device);
+}
+
+TunedModel openTunedExport(const std::string& manifestPath, const std::string& modelPath, const std::string& vocabulary,
+                           const std::string& device, ModelMismatch mismatch)
+{
+    TunedModel tuned;
+    tuned.manifestPath = PromptExport::manifestFile(manifestPath);
+    tuned.manifest = RunStore::readJsonFile(tuned.manifestPath);
+    const nlohmann::json& manifest = tuned.manifest;
+    const std::string& path = tuned.manifestPath;
+    if (!manifest.is_object() || !manifest.contains("method") || !manifest.contains("class_names"))
+        throw Error(path + ": not a Tunebench export (no method or class_names)");
+    std::string model = modelPath;
+    if (model.empty()) {
+        const nlohmann::json checkpoint = manifest.value("checkpoint", nlohmann::json::object());
+        model = checkpoint.is_object() ? text(checkpoint, "path", "", path) : std::string();
+    }
+    if (model.empty())
+        throw Error(path + ": the export names no model path (checkpoint.path); give the model");
+    const std::string method = text(manifest, "method", "", path);
+    findStrategy(method);  // an unknown method fails before the model loads
+    tuned.backbone = loadBackboneFor(method, model, vocabulary, device);
+    try {
+        tuned.setup.classNames = manifest.at("class_names").get<std::vector<std::string>>();
+        tuned.setup.shots = manifest.value("shots", 16);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": class_names or shots has the wrong type (" + e.what() + ")");
+    }
+    tuned.setup.promptTemplate = text(manifest, "template", tuned.setup.promptTemplate, path);
+    tuned.setup.datasetName = text(manifest, "dataset", "", path);
+    tuned.setup.tokenizer = tuned.backbone.tokenizer;
+    ImportedPrompt imported = PromptExport::read(path, tuned.backbone.build(), tuned.setup, mismatch);
+    tuned.strategy = std::move(imported.strategy);
+    tuned.warnings = std::move(imported.warnings);
+    return tuned;
+}
+
+TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath, const std::string& vocabulary, const std::string& device,
+                        ModelMismatch mismatch)
+{
+    const RunExport found = runExportOf(runDir);
+    TunedModel tuned = openTunedExport(found.manifest, modelPath.empty() ? found.model : modelPath, vocabulary.empty() ? found.vocab : vocabulary,
+                                       device, mismatch);
+    const RunStore store = RunStore::open(runDir);
+    const nlohmann::json results = store.readResults();
+    const bool finished = results.is_object() && results.value("status", "") == "finished";
+    if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
+        tuned.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
+    return tuned;
+}
+
+} // namespace tunebench

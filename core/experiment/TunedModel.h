@@ -1,0 +1,50 @@
+#pragma once
+
+#include "core/experiment/Experiment.h"
+#include "core/export/PromptExport.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+// A run folder's export (PromptExport::findInRun) and the model and vocabulary the run used (config.json's
+// settings); Error naming the folder when it has no export.
+struct RunExport
+{
+    std::string manifest;
+    std::string model;
+    std::string vocab;
+    std::string method;
+};
+RunExport runExportOf(const std::string& runDir);
+
+// The backbone an export of `method` runs on: with its vocabulary only when the method uses the text tower
+// (a classic method or L2P on a CLIP model needs none).
+Backbone loadBackboneFor(const std::string& method, const std::string& modelPath, const std::string& vocabulary, const std::string& device);
+
+// A tuned model rebuilt from an export, ready to classify: what predict, export --onnx and the window's
+// "Try it" and ONNX export share.
+struct TunedModel
+{
+    Backbone backbone;
+    TaskSetup setup;  // the export's classes, template, dataset and shots
+    nlohmann::json manifest;
+    std::string manifestPath;
+    std::unique_ptr<Strategy> strategy;
+    std::vector<std::string> warnings;  // e.g. another model's hash, under ModelMismatch::Warn
+};
+
+// `modelPath` empty: the model the manifest names (checkpoint.path). Errors name the manifest.
+TunedModel openTunedExport(const std::string& manifestPath, const std::string& modelPath, const std::string& vocabulary,
+                           const std::string& device, ModelMismatch mismatch);
+// A run folder's tuned model: its export on the model and vocabulary of its config.json (unless given). A
+// stopped run's last checkpoint is newer than its export and replaces its tensors; a finished run's export is
+// its final state (after validation tuning, which no checkpoint holds).
+TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath, const std::string& vocabulary, const std::string& device,
+                        ModelMismatch mismatch);
+
+} // namespace tunebench
