@@ -331,6 +331,18 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(againManifest.value("run", "")), coopRun.runId);
         const QString status = child<QLabel>(window, "statusLine")->text();
         QVERIFY2(status.contains(coopRun.runId), qPrintable(status));
+#ifdef TUNEBENCH_WITH_ONNX
+        // The same run as one ONNX graph, written off the GUI thread (the CLI's export --onnx; tst_onnx_export
+        // runs such graphs against the engine).
+        QSignalSpy onnxWritten(window.get(), &MainWindow::onnxExported), onnxFailed(window.get(), &MainWindow::onnxExportFailed);
+        const QString onnxPath = m_dir.path() + "/selected.onnx";
+        window->exportSelectedOnnx(onnxPath);
+        QVERIFY(onnxWritten.wait(120000) || onnxWritten.size() == 1);
+        QVERIFY2(onnxFailed.isEmpty(), onnxFailed.isEmpty() ? "" : qPrintable(onnxFailed.first().first().toString()));
+        QVERIFY(QFileInfo(onnxPath).size() > 0);
+        const QString onnxStatus = child<QLabel>(window, "statusLine")->text();
+        QVERIFY2(onnxStatus.contains(coopRun.runId) && onnxStatus.contains("selected.onnx"), qPrintable(onnxStatus));
+#endif
 
         // Curves export in three formats.
         QVERIFY(child<CurvePlot>(window, "curvePlot")->exportPng(m_dir.path() + "/curves.png"));

@@ -364,6 +364,16 @@ private Q_SLOTS:
             QCOMPARE(summary["onnx"].get<std::string>(), onnxPath);
             QCOMPARE(summary["method"].get<std::string>(), std::string(method));
             QVERIFY(fs::file_size(onnxPath) > 0);
+            // Misused options are one-line errors that write nothing.
+            const std::string refused = root + "/refused.onnx";
+            for (const QStringList& bad : {QStringList{"--onnx", QString::fromStdString(refused), "--opset", "12"},
+                                           QStringList{"--onnx", QString::fromStdString(refused), "--out", QString::fromStdString(root + "/x")},
+                                           QStringList{"--fp16"}}) {
+                const auto result = test::runCli(QStringList{"export", "--run", run} + bad);
+                QVERIFY2(result.exitCode != 0 && result.out.empty(), result.out.c_str());
+                QCOMPARE(std::count(result.err.begin(), result.err.end(), '\n'), 1L);
+                QVERIFY(!fs::exists(refused));
+            }
             const auto predicted = test::runCli(QStringList{"predict", "--run", run, "--top", "1", "--threads", "2"} + images);
             QVERIFY2(predicted.exitCode == 0, predicted.err.c_str());
             if (onnxPython().isEmpty())

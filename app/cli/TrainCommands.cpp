@@ -19,9 +19,6 @@
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/prompt/ClipStrategy.h"
-#ifdef TUNEBENCH_WITH_ONNX
-#include "core/export/OnnxExport.h"
-#endif
 #include "report/Figures.h"
 
 #include <nlohmann/json.hpp>
@@ -257,44 +254,31 @@ int runEval(const CliArgs& args)
     return 0;
 }
 
-// export --onnx: the tuned model as one ONNX graph, with the run's evaluation preprocessing in its metadata.
-int writeRunOnnx(Strategy& strategy, const Backbone& backbone, const std::string& path, const CliArgs& args)
-{
-#ifdef TUNEBENCH_WITH_ONNX
-    OnnxOptions options;
-    options.opset = args.intValue("opset", options.opset);
-    options.fp16 = args.flag("fp16");
-    const EvalTransform transform{backbone.checkpoint.spec.vision.imageSize};
-    OnnxPreprocessing preprocessing;
-    preprocessing.resolution = transform.resolution;
-    preprocessing.resizeSize = transform.resizeSize();
-    preprocessing.filter = transform.filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear";
-    preprocessing.mean = transform.norm.mean;
-    preprocessing.std = transform.norm.std;
-    const nlohmann::json written = writeOnnx(strategy, preprocessing, path, options);
-    std::cerr << "wrote " << strategy.name() << " as ONNX (opset " << options.opset << ", " << written["precision"].get<std::string>()
-              << ", " << written["classes"] << " classes) to " << path << "\n";
-    std::cout << written.dump() << std::endl;
-    return 0;
-#else
-    (void)strategy, (void)backbone, (void)args;
-    throw Error(path + ": this build has no ONNX export (configure it with Debian's libonnx-dev and libprotobuf-dev)");
-#endif
-}
-
 int runExport(const CliArgs& args)
 {
     const auto runDir = args.value("run");
     if (!runDir)
         throw Error("--run RUN_DIR is required");
+    if (args.value("onnx") && args.value("out"))
+        throw Error("--out and --onnx name two different exports: give one");
+    if (!args.value("onnx") && (args.flag("fp16") || args.value("opset")))
+        throw Error("--fp16 and --opset are options of --onnx OUT.onnx");
     configureThreads(args.intValue("threads", 0));
     const RunStore store = RunStore::open(*runDir);
     TunedModel tuned = openTunedRun(*runDir, "", args.value("vocab", ""), args.value("device", "cpu"), ModelMismatch::Warn);
     for (const auto& warning : tuned.warnings)
         std::cerr << "warning: " << warning << "\n";
     const std::string& manifestPath = tuned.manifestPath;
-    if (const auto onnx = args.value("onnx"))
-        return writeRunOnnx(*tuned.strategy, tuned.backbone, *onnx, args);
+    if (const auto onnx = args.value("onnx")) {
+        OnnxOptions options;
+        options.opset = args.intValue("opset", options.opset);
+        options.fp16 = args.flag("fp16");
+        const nlohmann::json written = writeTunedOnnx(tuned, *onnx, options);
+        std::cerr << "wrote " << written["method"].get<std::string>() << " as ONNX (opset " << options.opset << ", "
+                  << written["precision"].get<std::string>() << ", " << written["classes"] << " classes) to " << *onnx << "\n";
+        std::cout << written.dump() << std::endl;
+        return 0;
+    }
     // Every family exports: the CLIP methods as prompt.*, the others as tuned.*.
     const std::string out = args.value("out", (fs::path(manifestPath).parent_path() / fs::path(manifestPath).stem()).string());
     const nlohmann::json written = PromptExport::write(*tuned.strategy, out, tuned.manifest.value("metrics", nlohmann::json::object()), 5,

@@ -1,6 +1,7 @@
 #include "core/experiment/TunedModel.h"
 
 #include "core/Error.h"
+#include "core/data/ImagePreprocess.h"
 #include "core/io/StateDict.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
@@ -89,6 +90,38 @@ TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath,
     if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
         tuned.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
     return tuned;
+}
+
+nlohmann::json writeTunedOnnx(TunedModel& tuned, const std::string& path, const OnnxOptions& options)
+{
+#ifdef TUNEBENCH_WITH_ONNX
+    const EvalTransform transform{tuned.backbone.checkpoint.spec.vision.imageSize};
+    OnnxPreprocessing preprocessing;
+    preprocessing.resolution = transform.resolution;
+    preprocessing.resizeSize = transform.resizeSize();
+    preprocessing.filter = transform.filter == ResizeFilter::Bicubic ? "bicubic" : "bilinear";
+    preprocessing.mean = transform.norm.mean;
+    preprocessing.std = transform.norm.std;
+    return writeOnnx(*tuned.strategy, preprocessing, path, options);
+#else
+    (void)tuned, (void)options;
+    throw Error(path + ": this build has no ONNX export (configure it with Debian's libonnx-dev and libprotobuf-dev)");
+#endif
+}
+
+nlohmann::json writeRunOnnx(const std::string& runDir, const std::string& path, const OnnxOptions& options, const std::string& device)
+{
+    TunedModel tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Warn);
+    return writeTunedOnnx(tuned, path, options);
+}
+
+bool onnxExportAvailable()
+{
+#ifdef TUNEBENCH_WITH_ONNX
+    return true;
+#else
+    return false;
+#endif
 }
 
 } // namespace tunebench

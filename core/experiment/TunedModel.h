@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/experiment/Experiment.h"
+#include "core/experiment/RunOnnx.h"
 #include "core/export/PromptExport.h"
 
 #include <nlohmann/json.hpp>
@@ -46,5 +47,9 @@ TunedModel openTunedExport(const std::string& manifestPath, const std::string& m
 // its final state (after validation tuning, which no checkpoint holds).
 TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath, const std::string& vocabulary, const std::string& device,
                         ModelMismatch mismatch);
+
+// Writes `tuned` as one ONNX graph (writeOnnx), with the evaluation preprocessing its runs use at the model's
+// resolution in the metadata. Error when this build has no ONNX export (no libonnx-dev at configure time).
+nlohmann::json writeTunedOnnx(TunedModel& tuned, const std::string& path, const OnnxOptions& options);
 
 } // namespace tunebench

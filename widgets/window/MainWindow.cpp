@@ -19,6 +19,7 @@
 #include "widgets/window/RunController.h"
 
 #include "core/Device.h"
+#include "core/experiment/RunOnnx.h"
 #include "core/Version.h"
 #include "core/tuning/StrategyInfo.h"
 
@@ -636,10 +637,53 @@ void MainWindow::exportPrompt()
     const RunResults* run = m_results->selectedRun();
     if (!run || run->exportPath.isEmpty())
         return;
-    const QString target = QFileDialog::getSaveFileName(this, tr("Export the tuned model of %1 (%2)").arg(run->runId, run->methodTitle),
-                                                        QFileInfo(run->exportPath).fileName(), tr("Tunebench export (*.json)"));
-    if (!target.isEmpty())
+    // The formats of `tunebench-cli export`: Tunebench's own, and ONNX where this build has it.
+    const QString tunebenchFilter = tr("Tunebench export (*.json)"), onnxFilter = tr("ONNX graph (*.onnx)");
+    QString chosenFilter;
+    QString target = QFileDialog::getSaveFileName(this, tr("Export the tuned model of %1 (%2)").arg(run->runId, run->methodTitle),
+                                                  QFileInfo(run->exportPath).fileName(),
+                                                  onnxExportAvailable() ? tunebenchFilter + ";;" + onnxFilter : tunebenchFilter, &chosenFilter);
+    if (target.isEmpty())
+        return;
+    if (chosenFilter == onnxFilter || target.endsWith(".onnx")) {
+        if (!target.endsWith(".onnx"))
+            target = (target.endsWith(".json") ? target.chopped(5) : target) + ".onnx";
+        exportSelectedOnnx(target);
+    } else {
         exportSelectedPrompt(target);
+    }
+}
+
+void MainWindow::exportSelectedOnnx(const QString& target)
+{
+    const RunResults* run = m_results->selectedRun();
+    if (!run || run->exportPath.isEmpty() || run->runFolder.isEmpty()) {
+        const QString message = tr("Could not export: select a finished run in the Results table");
+        setStatus(message, true);
+        Q_EMIT onnxExportFailed(message);
+        return;
+    }
+    const QString runId = run->runId, runFolder = run->runFolder;
+    setStatus(tr("Writing the ONNX graph of %1 (%2)...").arg(runId, run->methodTitle));
+    // Rebuilding the model and checking the graph description take seconds: off the GUI thread.
+    QPointer<MainWindow> self(this);
+    m_tasks->start("onnx-export", [self, runId, runFolder, target](const TaskToken&) {
+        QString problem;
+        try {
+            writeRunOnnx(runFolder.toStdString(), target.toStdString(), OnnxOptions{});
+        } catch (const std::exception& e) {
+            problem = firstLine(e);
+        }
+        postToGui(self, [runId, target, problem](MainWindow* window) {
+            if (problem.isEmpty()) {
+                window->setStatus(tr("Wrote the ONNX graph of %1 to %2").arg(runId, target));
+                Q_EMIT window->onnxExported(target);
+            } else {
+                window->setStatus(tr("Could not write the ONNX graph of %1: %2").arg(runId, problem), true);
+                Q_EMIT window->onnxExportFailed(problem);
+            }
+        });
+    });
 }
 
 bool MainWindow::exportSelectedPrompt(const QString& target)
@@ -709,7 +753,7 @@ void MainWindow::updateControls()
     m_exportPromptAction->setToolTip(!selected ? tr("Select a run in the Results table (finish a run first)")
                                      : selected->exportPath.isEmpty()
                                          ? tr("%1 (%2) has nothing learned to export").arg(selected->runId, selected->methodTitle)
-                                         : tr("Export the tuned model of %1 (%2): its learned tensors and manifest, %3").arg(selected->runId, selected->methodTitle, selected->exportPath));
+                                         : tr("Export the tuned model of %1 (%2): its learned tensors and manifest (%3), or one ONNX graph").arg(selected->runId, selected->methodTitle, selected->exportPath));
     m_openAction->setEnabled(!running);
     m_datasetAction->setEnabled(!running);
     m_vocabAction->setEnabled(!running && hasText);

@@ -57,6 +57,9 @@ public:
     // Copies the learned prompt of the run selected in the Results table to `target` (.json and
     // .safetensors beside it); false with the reason on the status line.
     bool exportSelectedPrompt(const QString& target);
+    // Writes the tuned model of the run selected in the Results table as one ONNX graph at `target`, off the
+    // GUI thread; onnxExported or onnxExportFailed follow (and the status line says which).
+    void exportSelectedOnnx(const QString& target);
     // Evaluates an exported prompt (its .json) on the open dataset's classes, as a run without training.
     bool evaluatePrompt(const QString& manifestPath);
     void setRunPaused(bool paused);
@@ -75,6 +78,8 @@ Q_SIGNALS:
     void datasetFailed(const QString& message);
     void runFinished(const tunebench::RunResults& results);
     void runFailed(const QString& message);
+    void onnxExported(const QString& path);
+    void onnxExportFailed(const QString& message);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
