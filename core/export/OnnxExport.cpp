@@ -69,6 +69,12 @@ public:
             f = g.op("Add", {g.op("Mul", {adapted, g.scalar(float(a.ratio))}), g.op("Mul", {f, g.scalar(float(1.0 - a.ratio))})},
                      {}, "adapted_features");
         }
+        for (size_t i = 0; i < d.hiddenLayers.size(); ++i) {
+            const auto& layer = d.hiddenLayers[i];
+            const std::string name = "head.hidden." + std::to_string(i);
+            f = g.op("Relu", {g.op("Add", {g.op("MatMul", {f, g.constant(layer.weight.t(), name + ".weight")}), g.constant(layer.bias, name + ".bias")})});
+            f = g.op("Add", {g.op("Mul", {f, g.constant(layer.scale, name + ".norm_scale")}), g.constant(layer.shift, name + ".norm_shift")}, {}, name);
+        }
         if (d.normalize) {
             // |f| repeated over the E entries (see spreadMean; OpenCV 4.6 has no LpNormalization either).
             const std::int64_t width = d.weight.size(1);

@@ -29,6 +29,8 @@ at::Tensor runDeployable(const DeployableModel& d, const at::Tensor& images)
         const auto adapted = torch::relu(torch::matmul(torch::relu(torch::matmul(f, d.featureAdapter->down.t())), d.featureAdapter->up.t()));
         f = d.featureAdapter->ratio * adapted + (1.0 - d.featureAdapter->ratio) * f;
     }
+    for (const auto& layer : d.hiddenLayers)
+        f = torch::relu(torch::linear(f, layer.weight, layer.bias)) * layer.scale + layer.shift;
     if (d.normalize)
         f = l2Normalize(f);
     auto logits = d.scale * torch::matmul(f, d.weight.to(f.device(), torch::kFloat).t());

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace tunebench {
 
@@ -13,6 +14,7 @@ namespace tunebench {
 //
 //   f = tower(images)                               the image tower with the method's tokens and hooks
 //   f = ratio * relu(up(relu(down f))) + (1 - ratio) f                      (featureAdapter, CLIP-Adapter)
+//   f = relu(f W^T + b) * scale + shift, per hidden layer                  (MLP-k: BatchNorm at inference)
 //   f = f / |f|                                                             (normalize)
 //   logits = scale * f weight^T + bias
 //          + alpha * exp(-beta (1 - f keys^T)) values                      (cache, Tip-Adapter)
@@ -32,6 +34,11 @@ struct DeployableModel
         double ratio = 0;
     };
     std::optional<FeatureAdapter> featureAdapter;
+    struct HiddenLayer
+    {
+        at::Tensor weight, bias, scale, shift;  // [H, E], [H], and the BatchNorm after the ReLU as [H], [H]
+    };
+    std::vector<HiddenLayer> hiddenLayers;
     bool normalize = true;
     double scale = 1;
     at::Tensor weight;  // [C, E]

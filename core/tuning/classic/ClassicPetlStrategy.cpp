@@ -244,9 +244,14 @@ DeployableModel ClassicPetlStrategy::deployable()
 {
     if (!m_head)
         throw Error(name() + ": attach() must come before export");
-    if (m_head->hiddenLayers() > 0)
-        throw Error(name() + ": a head with hidden layers (BatchNorm, dropout) is not written to a graph yet");
     DeployableModel d;
+    // MLP-k's hidden layers: Linear, ReLU, BatchNorm (its running statistics at inference), dropout (off).
+    for (int i = 0; i < m_head->hiddenLayers(); ++i) {
+        const auto* linear = m_head->projection[size_t(4 * i)]->as<torch::nn::Linear>();
+        const auto* norm = m_head->projection[size_t(4 * i + 2)]->as<torch::nn::BatchNorm1d>();
+        const auto scale = norm->weight / torch::sqrt(norm->running_var + norm->options.eps());
+        d.hiddenLayers.push_back({linear->weight.detach(), linear->bias.detach(), scale.detach(), (norm->bias - norm->running_mean * scale).detach()});
+    }
     d.model = m_model;
     // Not owned: the description lives no longer than the strategy.
     if (TransformerHooks* own = hooks())
