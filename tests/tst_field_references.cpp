@@ -112,6 +112,39 @@ private Q_SLOTS:
         }
     }
 
+    // ViT-L/14 at 336 pixels (issue 30): the geometry is recognised from the tensors' shapes, and the features
+    // and logits on 336-pixel images match open_clip's.
+    void vitL14At336MatchesTheLibrary()
+    {
+        const std::string path = m_root + "/open_clip-ViT-L-14-336/open_clip_model.safetensors";
+        LoadOptions options;
+        options.computeHash = false;
+        const Checkpoint checkpoint = readCheckpoint(path, options);
+        const VisionSpec& vision = checkpoint.spec.vision;
+        QCOMPARE(vision.imageSize, 336);
+        QCOMPARE(vision.patchSize, 14);
+        QCOMPARE(vision.width, 1024);
+        QCOMPARE(vision.layers, 24);
+        QCOMPARE(vision.gridSize() * vision.gridSize() + 1, 577);
+        QCOMPARE(checkpoint.spec.embedDim(), 768);
+        ClipModel model = buildModel(checkpoint);
+
+        torch::NoGradGuard noGrad;
+        const auto images = m_references.at("images336");
+        const auto imageFeatures = model->encodeImage(images);
+        const auto textFeatures = model->encodeText(m_tokens);
+        const auto logits = model->logits(imageFeatures, textFeatures);
+        const std::pair<const char*, torch::Tensor> results[] = {
+            {"image_features", imageFeatures}, {"text_features", textFeatures}, {"logits", logits}};
+        for (const auto& [name, actual] : results) {
+            const auto& expected = m_references.at(std::string("open_clip-ViT-L-14-336.") + name);
+            QCOMPARE(actual.sizes().vec(), expected.sizes().vec());
+            const double difference = test::maxDifference(actual, expected);
+            qInfo("ViT-L/14@336 %s: max abs difference %.3g (largest value %.3g)", name, difference, expected.abs().max().item<double>());
+            QVERIFY2(difference < kTolerance, qPrintable(QString("ViT-L/14@336 %1 differs by %2").arg(name).arg(difference)));
+        }
+    }
+
     void timmLogitsMatchTheLibrary()
     {
         const QString path = "timm-vit_base_patch16_224/model.safetensors";

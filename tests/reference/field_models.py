@@ -9,6 +9,9 @@ library's on-disk format, and writes fixed inputs and the library's own outputs 
 
 DIR/open_clip-ViT-B-16/   open_clip.create_model('ViT-B-16'), laid out as open_clip's save_for_hf writes it
                           (open_clip_config.json, open_clip_model.safetensors, open_clip_pytorch_model.bin)
+DIR/open_clip-ViT-L-14-336/open_clip_model.safetensors (+ open_clip_config.json)
+                          open_clip.create_model('ViT-L-14-336'): ViT-L/14 at 336 pixels (issue 30), with
+                          its own 336-pixel input images ("images336")
 DIR/open_clip-RN50/epoch_1.pt
                           open_clip.create_model('RN50') as open_clip's training loop checkpoints it
                           (epoch, name, DDP-prefixed state_dict, optimizer); no config beside it
@@ -213,6 +216,27 @@ def main():
     models.append({"name": "open_clip-ViT-B-16", "library": "open_clip", "activation": "gelu", "files": [
         os.path.join(vit_folder, "open_clip_model.safetensors"), os.path.join(vit_folder, "open_clip_pytorch_model.bin"),
         vit_folder]})
+    del model
+
+    # open_clip ViT-L-14-336, the largest geometry Tunebench documents (577 positions, 24 layers of width
+    # 1024): only the safetensors container, on its own 336-pixel images.
+    pixels336 = torch.randint(0, 256, (IMAGE_BATCH, 3, 336, 336), generator=generator).float() / 255.0
+    images336 = ((pixels336 - mean) / std).contiguous()
+    outputs["images336"] = images336
+    large_folder = os.path.join(args.out, "open_clip-ViT-L-14-336")
+    model = timed("open_clip ViT-L-14-336 build", lambda: build_open_clip(open_clip, "ViT-L-14-336", generator))
+    def save_large():
+        os.makedirs(large_folder, exist_ok=True)
+        save_file(model.state_dict(), os.path.join(large_folder, "open_clip_model.safetensors"))
+        from open_clip.push_to_hf_hub import save_config_for_hf
+        from pathlib import Path
+        save_config_for_hf(model, Path(large_folder) / "open_clip_config.json", model_config=open_clip.get_model_config("ViT-L-14-336"))
+    timed("open_clip ViT-L-14-336 save", save_large)
+    results = timed("open_clip ViT-L-14-336 forward", lambda: open_clip_outputs(model, images336, tokens))
+    for key, value in zip(("image_features", "text_features", "logits"), results):
+        outputs[f"open_clip-ViT-L-14-336.{key}"] = value
+    models.append({"name": "open_clip-ViT-L-14-336", "library": "open_clip", "activation": "gelu", "files": [
+        os.path.join(large_folder, "open_clip_model.safetensors")]})
     del model
 
     # open_clip RN50 (its text tower also uses exact GELU: RN50.json has no quick_gelu either).
