@@ -234,6 +234,18 @@ private Q_SLOTS:
         QVERIFY2(problem.empty(), problem.c_str());
     }
 
+    // Blocks that nothing trains through are not recomputed: Partial-1 trains the last block only, so only it is
+    // checkpointed (the first ones have frozen weights and a frozen input); a linear probe checkpoints none.
+    void frozenBlocksAreNotRecomputed()
+    {
+        auto partial = attached("partial", threeLayerTimm(), {{"k", 1}});
+        const std::string problem = sameGradients(*partial, toyBatch(32), CheckpointTowers::Image, 1);
+        QVERIFY2(problem.empty(), problem.c_str());
+        auto linear = attached("linear", threeLayerTimm());
+        const std::string none = sameGradients(*linear, toyBatch(32), CheckpointTowers::Image, 0);
+        QVERIFY2(none.empty(), none.c_str());
+    }
+
     // A ResNet CLIP checkpoints per stage (layer1..layer4).
     void resNetStagesGradientsAreTheSame()
     {

@@ -131,8 +131,13 @@ torch::Tensor ModifiedResNetImpl::featureMap(const torch::Tensor& images)
                 h = block->as<ClipBottleneck>()->forward(h);
             return h;
         };
-        x = checkpoint ? checkpointed([runStage](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{runStage(in[0])}; }, {x}).front()
-                       : runStage(x);
+        // A frozen stage with a frozen input keeps nothing for a backward pass: nothing to recompute.
+        bool trains = x.requires_grad();
+        for (const auto& parameter : stage->parameters())
+            trains = trains || parameter.requires_grad();
+        x = checkpoint && trains
+                ? checkpointed([runStage](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{runStage(in[0])}; }, {x}).front()
+                : runStage(x);
     }
     return x;
 }

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -289,6 +290,17 @@ TransformerHooks* hooksInside(TransformerHooks* hooks)
     return hooks && hooks->actsInsideBlocks() ? hooks : nullptr;
 }
 
+// Whether a gradient can flow through `block`: a frozen block with frozen inputs (a frozen tower under a
+// trained head, partial tuning's first blocks) keeps no activations anyway, and recomputing it is waste.
+// Hooks that act inside blocks (adapters, LoRA) hold tensors of their own: assumed trained.
+bool gradientFlows(const torch::nn::Module& block, const std::vector<at::Tensor>& inputs, TransformerHooks* inside)
+{
+    if (inside || std::any_of(inputs.begin(), inputs.end(), [](const at::Tensor& t) { return t.requires_grad(); }))
+        return true;
+    const auto parameters = block.parameters();
+    return std::any_of(parameters.begin(), parameters.end(), [](const at::Tensor& t) { return t.requires_grad(); });
+}
+
 } // namespace
 
 torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, TransformerHooks* hooks)
@@ -298,17 +310,18 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, Transformer
         if (hooks)
             x = hooks->beforeBlock(i, x);
         auto block = resblocks->ptr<ResidualAttentionBlockImpl>(i);
-        if (!checkpoint) {
-            x = block->forward(x, causal, i, hooks);
-            continue;
-        }
         const KeyValuePrefix extra = hooks ? hooks->keyValuePrefix(i) : KeyValuePrefix{};
         TransformerHooks* inside = hooksInside(hooks);
+        const auto inputs = blockInputs({x}, extra);
+        if (!checkpoint || !gradientFlows(*block, inputs, inside)) {
+            x = block->forward(x, causal, i, hooks, extra);
+            continue;
+        }
         x = checkpointed(
                 [block, causal, i, inside](const std::vector<at::Tensor>& in) {
                     return std::vector<at::Tensor>{block->forward(in[0], causal, i, inside, prefixAt(in, 1))};
                 },
-                blockInputs({x}, extra))
+                inputs)
                 .front();
     }
     return x;
@@ -325,18 +338,19 @@ std::pair<torch::Tensor, torch::Tensor> TransformerImpl::forwardSharedPrefix(tor
             prefix = replaced;
         }
         auto block = resblocks->ptr<ResidualAttentionBlockImpl>(i);
-        if (!checkpoint) {
-            std::tie(prefix, suffix) = block->forwardSharedPrefix(prefix, suffix, i, hooks);
-            continue;
-        }
         const KeyValuePrefix extra = hooks ? hooks->keyValuePrefix(i) : KeyValuePrefix{};
         TransformerHooks* inside = hooksInside(hooks);
+        const auto inputs = blockInputs({prefix, suffix}, extra);
+        if (!checkpoint || !gradientFlows(*block, inputs, inside)) {
+            std::tie(prefix, suffix) = block->forwardSharedPrefix(prefix, suffix, i, hooks, extra);
+            continue;
+        }
         const auto out = checkpointed(
             [block, i, inside](const std::vector<at::Tensor>& in) {
                 auto [p, s] = block->forwardSharedPrefix(in[0], in[1], i, inside, prefixAt(in, 2));
                 return std::vector<at::Tensor>{p, s};
             },
-            blockInputs({prefix, suffix}, extra));
+            inputs);
         prefix = out[0];
         suffix = out[1];
     }
