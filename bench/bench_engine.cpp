@@ -1,9 +1,10 @@
 // Engine benchmarks against the PyTorch reference in bench/reference (one executable, one task per call):
 //
-//   bench_engine --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
+//   bench_engine --task forward|coop|cocoop|maple|ivlp|promptsrc|prompt-tuning|p-tuning|prefix-tuning|p-tuning-v2|full|eval|load [--device cpu|cuda] [--threads N] [--repeats R]
 //                [--geometry b16|small|rn50] [--batch B] [--classes C] [--work DIR] [--vocab FILE]
 //                [--attention fused|explicit]  (LibTorch 2.x: scaled_dot_product_attention or the written-out product)
 //                [--precision fp32|bf16|fp16]  (forward only: autocast, as the Trainer's mixed precision; the CPU has bf16 only)
+//                [--checkpointing none|image|text|both]  (training steps: gradient checkpointing, as the Trainer's)
 //   bench_engine --load-only FILE [--load-mode read|load]   (child of --task load: peak resident memory of
 //                reading the checkpoint, or of loadModel, relative to the file size)
 //
@@ -22,6 +23,7 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/StateDict.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/model/Checkpointing.h"
 #include "core/model/ClipModel.h"
 #include "core/model/Transformer.h"
 #include "core/tuning/prompt/CocoopStrategy.h"
@@ -65,6 +67,7 @@ struct Options
     int shots = 16;        // eval: cache entries per class
     std::string attention = "fused";  // fused (scaled_dot_product_attention on LibTorch 2.x) or explicit
     std::string precision = "fp32";   // forward: fp32, or autocast to bf16 / fp16
+    CheckpointTowers checkpointing = CheckpointTowers::None;  // training steps
 };
 
 int positive(const std::string& flag, const char* value)
@@ -111,12 +114,13 @@ Options parse(int argc, char** argv)
         else if (flag == "--shots") o.shots = number();
         else if (flag == "--attention") o.attention = text();
         else if (flag == "--precision") o.precision = text();
+        else if (flag == "--checkpointing") o.checkpointing = parseCheckpointing(text());
         else throw Error("unknown option '" + flag + "'");
     }
     if (o.precision != "fp32" && o.task != "forward")
         throw Error("--precision " + o.precision + ": only --task forward runs in mixed precision (training steps are fp32 here)");
     if (o.task.empty() && o.loadOnly.empty())
-        throw Error("--task: missing (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, eval or load)");
+        throw Error("--task: missing (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, full, eval or load)");
     return o;
 }
 
@@ -235,7 +239,11 @@ TimedSteps timeTrainingSteps(Context& ctx, Strategy& strategy, const Batch& data
     strategy.setTraining(true);
     auto step = [&] {
         optimizer.zero_grad();
-        StepOutput output = strategy.trainStep(data);
+        StepOutput output;
+        {
+            CheckpointingScope checkpointing(ctx.options.checkpointing);
+            output = strategy.trainStep(data);
+        }
         output.loss.backward();
         optimizer.step();
         if (!out.firstLogits.defined()) {
@@ -354,8 +362,10 @@ void taskDeepPromptStep(Context& ctx, const std::string& method)
     Batch data{images.to(ctx.device), labels.to(ctx.device), {}};
     const StateDict initial = strategy->trainableState();
     resetPeakRss();
+    const std::int64_t rssBefore = procStatusBytes("VmRSS");
     const auto [seconds, firstLogits, firstLoss] = timeTrainingSteps(
         ctx, *strategy, data, torch::optim::SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weightDecay));
+    ctx.out["rss_before_bytes"] = rssBefore;
     recordTimes(ctx, seconds, batch);
     ctx.out["batch"] = batch;
     ctx.out["classes"] = classes;
@@ -497,6 +507,35 @@ void taskLoad(Context& ctx, const char* self)
 }
 
 } // namespace
+// Full fine-tuning of the image tower and a linear head (the classic "full" method) on random images: the
+// step's memory and time, with or without --checkpointing image. SGD with momentum, as the prompt tasks
+// (the recipe's AdamW would add one more copy of the tower to both). No PyTorch baseline.
+void taskFullStep(Context& ctx)
+{
+    const ModelSpec spec = clipGeometry(ctx.options.geometry);
+    auto model = randomModel(ctx, spec);
+    const int batch = ctx.options.batch > 0 ? ctx.options.batch : 8;
+    const int classes = ctx.options.classes > 0 ? ctx.options.classes : 10;
+    TaskSetup setup;
+    setup.classNames = classNames(classes);
+    torch::manual_seed(5);
+    auto strategy = findStrategy("full").create();
+    strategy->attach(model, setup, nlohmann::json::object());
+    const auto images = randomImages(spec, batch);
+    torch::manual_seed(11);
+    const auto labels = torch::randint(classes, {batch}, torch::kLong);
+    Batch data{images.to(ctx.device), labels.to(ctx.device), {}};
+    resetPeakRss();
+    const std::int64_t rssBefore = procStatusBytes("VmRSS");
+    const auto [seconds, firstLogits, firstLoss] = timeTrainingSteps(ctx, *strategy, data, torch::optim::SGDOptions(1e-4).momentum(0.9));
+    recordTimes(ctx, seconds, batch);
+    ctx.out["batch"] = batch;
+    ctx.out["classes"] = classes;
+    ctx.out["trainable"] = strategy->trainableParameterCount();
+    ctx.out["first_loss"] = firstLoss.item<double>();
+    ctx.out["rss_before_bytes"] = rssBefore;
+    ctx.out["peak_rss_bytes"] = procStatusBytes("VmHWM");
+}
 
 int main(int argc, char** argv)
 {
@@ -517,6 +556,7 @@ int main(int argc, char** argv)
         ctx.out["repeats"] = ctx.options.repeats;
         ctx.out["attention"] = attentionKernel() == AttentionKernel::Fused ? "fused" : "explicit";
         ctx.out["precision"] = ctx.options.precision;
+        ctx.out["checkpointing"] = checkpointingName(ctx.options.checkpointing);
         if (!ctx.options.loadOnly.empty())
             loadOnly(ctx);
         else if (ctx.options.task == "forward")
@@ -528,12 +568,14 @@ int main(int argc, char** argv)
         else if (std::set<std::string>{"maple", "ivlp", "promptsrc", "prompt-tuning", "p-tuning", "prefix-tuning", "p-tuning-v2"}.count(
                      ctx.options.task))
             taskDeepPromptStep(ctx, ctx.options.task);
+        else if (ctx.options.task == "full")
+            taskFullStep(ctx);
         else if (ctx.options.task == "eval")
             taskEval(ctx);
         else if (ctx.options.task == "load")
             taskLoad(ctx, fs::read_symlink("/proc/self/exe").string().c_str());
         else
-            throw Error("--task: unknown task '" + ctx.options.task + "' (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, eval or load)");
+            throw Error("--task: unknown task '" + ctx.options.task + "' (forward, coop, cocoop, maple, ivlp, promptsrc, prompt-tuning, p-tuning, prefix-tuning, p-tuning-v2, full, eval or load)");
         std::cout << ctx.out.dump() << std::endl;
         return 0;
     } catch (const std::exception& e) {

@@ -550,6 +550,39 @@ private Q_SLOTS:
         QVERIFY2(isOneLineError(zero) && zero.err.find("--accumulate") != std::string::npos, zero.err.c_str());
     }
 
+    // Issue 30 (1): --checkpointing none|image|text|both is a training option, written to config.json where
+    // it is not "none" and read back, a sweep's grid axis; another value is a one-line error naming it.
+    void checkpointingReachesTheRunConfig()
+    {
+        for (const char* command : {"train", "compare", "sweep"}) {
+            const CliResult r = runCli({command, "--help"});
+            QVERIFY2(r.exitCode == 0 && r.out.find("--checkpointing none|image|text|both") != std::string::npos, command);
+        }
+        const QStringList sweep = {"sweep", "--model", m_root + "/tiny.safetensors", "--datasets", "fashion-mnist", "--methods", "coop",
+                                   "--shots", "1", "--in-process", "--dry-run"};
+        const auto runConfigs = [](const QString& folder) {
+            std::vector<nlohmann::json> configs;
+            for (const auto& entry : std::filesystem::directory_iterator(folder.toStdString() + "/runs"))
+                configs.push_back(nlohmann::json::parse(std::ifstream(entry.path() / "config.json")));
+            return configs;
+        };
+        const CliResult one = runCli(sweep + QStringList{"--checkpointing", "text", "--out", m_root + "/checkpointing-one"});
+        QVERIFY2(one.exitCode == 0, one.err.c_str());
+        const std::vector<nlohmann::json> configs = runConfigs(m_root + "/checkpointing-one");
+        QCOMPARE(configs.size(), std::size_t(1));
+        QCOMPARE(configs[0]["settings"]["checkpointing"].get<std::string>(), std::string("text"));
+        QCOMPARE(RunSettings::fromJson(configs[0]["settings"]).checkpointing, std::string("text"));
+        const CliResult grid = runCli(sweep + QStringList{"--opt", "checkpointing=none,both", "--out", m_root + "/checkpointing-grid"});
+        QVERIFY2(grid.exitCode == 0, grid.err.c_str());
+        std::set<std::string> values;
+        for (const nlohmann::json& config : runConfigs(m_root + "/checkpointing-grid"))
+            values.insert(RunSettings::fromJson(config["settings"]).checkpointing);
+        QCOMPARE(values, (std::set<std::string>{"none", "both"}));
+        const CliResult bad = runCli(sweep + QStringList{"--checkpointing", "vision", "--out", m_root + "/checkpointing-bad"});
+        QVERIFY2(isOneLineError(bad) && bad.err.find("--checkpointing must be none, image, text or both, got 'vision'") != std::string::npos,
+                 bad.err.c_str());
+    }
+
     // A FIFO (or another non-regular file) is refused before it is opened, wherever a path is read: opening
     // one for reading would wait for a writer forever.
     void nonRegularFilesAreRefusedAtOnce()

@@ -164,7 +164,15 @@ private Q_SLOTS:
         accumulate->setValue(4);
         QCOMPARE(window->currentSettings().accumulate, 4);
         QVERIFY2(accumulate->toolTip().contains("effective batch"), qPrintable(accumulate->toolTip()));
+        // Gradient checkpointing (issue 30), beside it: none by default, each tower, into the settings and back.
+        auto* checkpointing = child<QComboBox>(window, "checkpointing");
+        QCOMPARE(checkpointing->count(), 4);
+        QCOMPARE(window->currentSettings().checkpointing, std::string("none"));
+        checkpointing->setCurrentIndex(checkpointing->findData(QString("both")));
+        QCOMPARE(window->currentSettings().checkpointing, std::string("both"));
+        QVERIFY2(checkpointing->toolTip().contains("backward pass"), qPrintable(checkpointing->toolTip()));
         QVERIFY(strategy->selectStrategy("zeroshot"));
+        QVERIFY(!checkpointing->isEnabled());
         QVERIFY(!child<QSpinBox>(window, "epochs")->isEnabled());
         QVERIFY(!accumulate->isEnabled());
         QVERIFY2(accumulate->toolTip().contains("trains nothing"), qPrintable(accumulate->toolTip()));

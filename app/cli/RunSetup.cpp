@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/export/PromptExport.h"
+#include "core/model/Checkpointing.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 
@@ -24,6 +25,9 @@ const Options& trainingOptions()
         {"batch-size", "B", "images per step (default: the recipe's)"},
         {"max-steps", "N", "stop after N optimiser steps (quick looks)"},
         {"accumulate", "K", "micro-batches per optimiser step (effective batch = K x batch size; default 1)"},
+        {"checkpointing", "none|image|text|both",
+         "recompute the towers' blocks in the backward pass instead of keeping their activations: less memory, about one more "
+         "forward (default none)"},
         {"precision", "fp32|bf16|fp16", "compute precision (default fp32; bf16 and fp16 are for GPUs)"},
         {"loader-threads", "N", "image decoding threads (default 0: chosen from the cores)"},
         {"log-every", "N", "a progress line every N steps (default: about 50 lines per run)"},
@@ -63,6 +67,8 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
     s.batchSize = intAtLeast(args, "batch-size", s.batchSize, 1);
     s.maxSteps = args.intValue("max-steps", static_cast<int>(s.maxSteps));
     s.accumulate = args.intValue("accumulate", s.accumulate);
+    s.checkpointing = args.value("checkpointing", s.checkpointing);
+    parseCheckpointing(s.checkpointing);
     s.loaderThreads = args.intValue("loader-threads", s.loaderThreads);
     s.logEvery = args.intValue("log-every", s.logEvery);
     if (args.value("crop-scale-min")) {

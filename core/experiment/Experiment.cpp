@@ -425,6 +425,7 @@ private:
         m_config.precision = m_settings.precision;
         m_config.maxSteps = m_settings.maxSteps;
         m_config.accumulate = m_settings.accumulate;
+        m_config.checkpointing = m_settings.checkpointing;
         if (m_store) {
             m_config.checkpointDir = m_store->checkpointDir();
             m_config.resume = m_resume;

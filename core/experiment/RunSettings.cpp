@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/JsonFields.h"
+#include "core/model/Checkpointing.h"
 #include "core/tuning/StrategyInfo.h"
 
 #include <cmath>
@@ -18,6 +19,8 @@ nlohmann::json RunSettings::toJson() const
     // Only where set, so that CLI configs keep their shape.
     if (accumulate != 1)
         json["accumulate"] = accumulate;
+    if (checkpointing != "none")
+        json["checkpointing"] = checkpointing;
     if (maxTestImages > 0)
         json["max_test_images"] = maxTestImages;
     if (compareHandcrafted)
@@ -83,6 +86,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
         s.batchSize = integerField(j, "batch_size", s.batchSize, kWhere);
         s.maxSteps = integerField(j, "max_steps", s.maxSteps, kWhere);
         s.accumulate = integerField(j, "accumulate", s.accumulate, kWhere);
+        s.checkpointing = j.value("checkpointing", s.checkpointing);
         s.loaderThreads = integerField(j, "loader_threads", s.loaderThreads, kWhere);
         s.logEvery = integerField(j, "log_every", s.logEvery, kWhere);
         s.cropScaleMin = numberField(j, "crop_scale_min", s.cropScaleMin, kWhere);
@@ -105,6 +109,7 @@ RunSettings RunSettings::fromJson(const nlohmann::json& j, const std::string& wh
         throw Error(where + ": a field has the wrong type (" + e.what() + ")");
     }
     s.checkRanges([&](const std::string& field) { return where + ": \"" + field + "\""; });
+    parseCheckpointing(s.checkpointing, where + ": \"checkpointing\"");
     return s;
 }
 

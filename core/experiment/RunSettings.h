@@ -28,6 +28,7 @@ struct RunSettings
     int batchSize = 0;       // 0 = the recipe's
     std::int64_t maxSteps = 0;
     int accumulate = 1;      // micro-batches (of batchSize) per optimiser step: gradient accumulation
+    std::string checkpointing = "none";  // gradient checkpointing: none | image | text | both (towers)
     int loaderThreads = 0;
     int logEvery = 0;        // 0 = about 50 lines per run
     double cropScaleMin = 0;     // random resized crop's smallest area fraction; 0 = the dataset's recipe (DatasetRecipe)

@@ -91,7 +91,8 @@ std::string valuePart(const nlohmann::json& value)
 
 const std::vector<std::string>& gridSettingNames()
 {
-    static const std::vector<std::string> names = {"lr", "epochs", "batch_size", "max_steps", "accumulate", "crop_scale_min", "precision"};
+    static const std::vector<std::string> names = {"lr", "epochs", "batch_size", "max_steps", "accumulate", "checkpointing", "crop_scale_min",
+                                                   "precision"};
     return names;
 }
 

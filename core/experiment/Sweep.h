@@ -34,7 +34,7 @@ struct SweepRun
 // run settings gridSettingNames() lists, or an option of at least one method of the sweep; a method runs
 // the product of the names it has (the others do not multiply its runs).
 using OptionGrid = std::map<std::string, std::vector<nlohmann::json>>;
-const std::vector<std::string>& gridSettingNames();  // lr, epochs, batch_size, max_steps, accumulate, crop_scale_min, precision
+const std::vector<std::string>& gridSettingNames();  // lr, epochs, batch_size, max_steps, accumulate, checkpointing, crop_scale_min, precision
 
 // `--opt name=VALUES` of a sweep: a JSON list (`n_ctx=[4,16]`, or `ctx_init=["a photo, of a"]` for a value with
 // a comma) or comma-separated values (`lr=0.002,0.0005`) are the grid's; each value is JSON where it parses

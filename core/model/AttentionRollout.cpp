@@ -1,6 +1,7 @@
 #include "core/model/AttentionRollout.h"
 
 #include "core/Error.h"
+#include "core/model/Checkpointing.h"
 
 #include <torch/torch.h>
 
@@ -34,15 +35,16 @@ bool AttentionRecorder::active()
     return t_recorder != nullptr;
 }
 
+// A checkpointed block computes its forward again in the backward pass: the recorder saw it the first time.
 void AttentionRecorder::recordSelfAttention(const torch::Tensor& weights)
 {
-    if (t_recorder)
+    if (t_recorder && !recomputingCheckpoint())
         t_recorder->m_layers.push_back(weights.detach().mean(1).to(torch::kCPU, torch::kFloat));
 }
 
 void AttentionRecorder::recordPool(const torch::Tensor& weights)
 {
-    if (t_recorder)
+    if (t_recorder && !recomputingCheckpoint())
         t_recorder->m_pool = weights.detach().mean(1).squeeze(1).to(torch::kCPU, torch::kFloat);
 }
 

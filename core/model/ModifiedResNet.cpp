@@ -1,6 +1,7 @@
 #include "core/model/ModifiedResNet.h"
 
 #include "core/model/AttentionRollout.h"
+#include "core/model/Checkpointing.h"
 
 #include <torch/torch.h>
 
@@ -121,9 +122,23 @@ torch::Tensor ModifiedResNetImpl::featureMap(const torch::Tensor& images)
     x = torch::relu(bn2(conv2(x)));
     x = torch::relu(bn3(conv3(x)));
     x = torch::avg_pool2d(x, 2);
-    for (auto& stage : stages)
-        for (const auto& block : *stage)
-            x = block->as<ClipBottleneck>()->forward(x);
+    // --checkpointing image|both: each stage (layer1..layer4) keeps only its input for the backward pass.
+    const bool checkpoint = checkpointsBlocks(Tower::Image);
+    for (auto& stage : stages) {
+        auto runStage = [stage](const torch::Tensor& input) {
+            auto h = input;
+            for (const auto& block : *stage)
+                h = block->as<ClipBottleneck>()->forward(h);
+            return h;
+        };
+        // A frozen stage with a frozen input keeps nothing for a backward pass: nothing to recompute.
+        bool trains = x.requires_grad();
+        for (const auto& parameter : stage->parameters())
+            trains = trains || parameter.requires_grad();
+        x = checkpoint && trains
+                ? checkpointed([runStage](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{runStage(in[0])}; }, {x}).front()
+                : runStage(x);
+    }
     return x;
 }
 

@@ -10,7 +10,7 @@ TextTransformerImpl::TextTransformerImpl(const TextSpec& spec)
     token_embedding = register_module("token_embedding", torch::nn::Embedding(spec.vocabSize, spec.width));
     torch::nn::init::normal_(token_embedding->weight, 0.0, 0.02);
     positional_embedding = register_parameter("positional_embedding", torch::randn({spec.contextLength, spec.width}) * 0.01);
-    transformer = register_module("transformer", Transformer(spec));
+    transformer = register_module("transformer", Transformer(spec, Tower::Text));
     ln_final = register_module("ln_final", Fp32LayerNorm(spec.width, spec.layerNormEps));
     text_projection = register_parameter("text_projection",
                                          torch::randn({spec.width, spec.outputDim}) / std::sqrt(static_cast<double>(spec.width)));

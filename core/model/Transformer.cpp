@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -211,8 +212,14 @@ torch::Tensor norm(Fp32LayerNorm& layerNorm, BlockLayer which, const torch::Tens
 
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks)
 {
+    return forward(x, causal, layer, hooks, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
+}
+
+torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks,
+                                                  const KeyValuePrefix& extra)
+{
     const BlockHooks own{hooks, layer};
-    auto h = x + attn->forward(norm(ln_1, BlockLayer::Norm1, x, own), causal, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{}, own);
+    auto h = x + attn->forward(norm(ln_1, BlockLayer::Norm1, x, own), causal, extra, own);
     auto mlpInput = norm(ln_2, BlockLayer::Norm2, h, own);
     auto mlpOutput = mlp->forward(mlpInput, own);
     if (hooks)
@@ -224,10 +231,16 @@ std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardShare
                                                                                        const torch::Tensor& suffix, int layer,
                                                                                        TransformerHooks* hooks)
 {
+    return forwardSharedPrefix(prefix, suffix, layer, hooks, hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{});
+}
+
+std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardSharedPrefix(const torch::Tensor& prefix,
+                                                                                       const torch::Tensor& suffix, int layer,
+                                                                                       TransformerHooks* hooks, const KeyValuePrefix& extra)
+{
     const BlockHooks own{hooks, layer};
     auto [prefixAttention, suffixAttention] =
-        attn->forwardSharedPrefix(norm(ln_1, BlockLayer::Norm1, prefix, own), norm(ln_1, BlockLayer::Norm1, suffix, own),
-                                  hooks ? hooks->keyValuePrefix(layer) : KeyValuePrefix{}, own);
+        attn->forwardSharedPrefix(norm(ln_1, BlockLayer::Norm1, prefix, own), norm(ln_1, BlockLayer::Norm1, suffix, own), extra, own);
     auto p = prefix + prefixAttention;
     auto s = suffix + suffixAttention;
     // The MLP branch is position-wise: running it on the two parts apart is exact, hooks included.
@@ -239,7 +252,8 @@ std::pair<torch::Tensor, torch::Tensor> ResidualAttentionBlockImpl::forwardShare
     return {p + mlpBranch(p), s + mlpBranch(s)};
 }
 
-TransformerImpl::TransformerImpl(const TowerSpec& spec)
+TransformerImpl::TransformerImpl(const TowerSpec& spec, Tower tower)
+    : m_tower(tower)
 {
     resblocks = register_module("resblocks", torch::nn::ModuleList());
     for (int i = 0; i < spec.layers; ++i)
@@ -251,12 +265,64 @@ ResidualAttentionBlock TransformerImpl::block(int layer) const
     return ResidualAttentionBlock(resblocks->ptr<ResidualAttentionBlockImpl>(layer));
 }
 
+namespace {
+
+// A checkpointed block's inputs: the tokens (or prefix and suffix), then the key/value prefix if any. The
+// prefix is asked for once, here, and goes in as inputs rather than captured: its gradient then reaches its
+// own graph (prefix tuning's reparameterising MLP, shared by all layers) through this node, like the tokens'.
+std::vector<at::Tensor> blockInputs(std::vector<at::Tensor> tokens, const KeyValuePrefix& extra)
+{
+    if (!extra.empty()) {
+        tokens.push_back(extra.keys);
+        tokens.push_back(extra.values);
+    }
+    return tokens;
+}
+
+KeyValuePrefix prefixAt(const std::vector<at::Tensor>& inputs, size_t first)
+{
+    return inputs.size() > first ? KeyValuePrefix{inputs[first], inputs[first + 1]} : KeyValuePrefix{};
+}
+
+// The hooks a recomputation may call: none when they act only between blocks (they may be gone by then).
+TransformerHooks* hooksInside(TransformerHooks* hooks)
+{
+    return hooks && hooks->actsInsideBlocks() ? hooks : nullptr;
+}
+
+// Whether a gradient can flow through `block`: a frozen block with frozen inputs (a frozen tower under a
+// trained head, partial tuning's first blocks) keeps no activations anyway, and recomputing it is waste.
+// Hooks that act inside blocks (adapters, LoRA) hold tensors of their own: assumed trained.
+bool gradientFlows(const torch::nn::Module& block, const std::vector<at::Tensor>& inputs, TransformerHooks* inside)
+{
+    if (inside || std::any_of(inputs.begin(), inputs.end(), [](const at::Tensor& t) { return t.requires_grad(); }))
+        return true;
+    const auto parameters = block.parameters();
+    return std::any_of(parameters.begin(), parameters.end(), [](const at::Tensor& t) { return t.requires_grad(); });
+}
+
+} // namespace
+
 torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, TransformerHooks* hooks)
 {
+    const bool checkpoint = checkpointsBlocks(m_tower);
     for (int i = 0; i < layers(); ++i) {
         if (hooks)
             x = hooks->beforeBlock(i, x);
-        x = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forward(x, causal, i, hooks);
+        auto block = resblocks->ptr<ResidualAttentionBlockImpl>(i);
+        const KeyValuePrefix extra = hooks ? hooks->keyValuePrefix(i) : KeyValuePrefix{};
+        TransformerHooks* inside = hooksInside(hooks);
+        const auto inputs = blockInputs({x}, extra);
+        if (!checkpoint || !gradientFlows(*block, inputs, inside)) {
+            x = block->forward(x, causal, i, hooks, extra);
+            continue;
+        }
+        x = checkpointed(
+                [block, causal, i, inside](const std::vector<at::Tensor>& in) {
+                    return std::vector<at::Tensor>{block->forward(in[0], causal, i, inside, prefixAt(in, 1))};
+                },
+                inputs)
+                .front();
     }
     return x;
 }
@@ -264,13 +330,29 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, Transformer
 std::pair<torch::Tensor, torch::Tensor> TransformerImpl::forwardSharedPrefix(torch::Tensor prefix, torch::Tensor suffix,
                                                                              TransformerHooks* hooks)
 {
+    const bool checkpoint = checkpointsBlocks(m_tower);
     for (int i = 0; i < layers(); ++i) {
         if (hooks) {
             auto replaced = hooks->beforeBlock(i, prefix);
             TORCH_CHECK(replaced.sizes() == prefix.sizes(), "a hook changed the shape of the shared prefix at layer ", i);
             prefix = replaced;
         }
-        std::tie(prefix, suffix) = resblocks->ptr<ResidualAttentionBlockImpl>(i)->forwardSharedPrefix(prefix, suffix, i, hooks);
+        auto block = resblocks->ptr<ResidualAttentionBlockImpl>(i);
+        const KeyValuePrefix extra = hooks ? hooks->keyValuePrefix(i) : KeyValuePrefix{};
+        TransformerHooks* inside = hooksInside(hooks);
+        const auto inputs = blockInputs({prefix, suffix}, extra);
+        if (!checkpoint || !gradientFlows(*block, inputs, inside)) {
+            std::tie(prefix, suffix) = block->forwardSharedPrefix(prefix, suffix, i, hooks, extra);
+            continue;
+        }
+        const auto out = checkpointed(
+            [block, i, inside](const std::vector<at::Tensor>& in) {
+                auto [p, s] = block->forwardSharedPrefix(in[0], in[1], i, inside, prefixAt(in, 2));
+                return std::vector<at::Tensor>{p, s};
+            },
+            inputs);
+        prefix = out[0];
+        suffix = out[1];
     }
     return {prefix, suffix};
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/model/Checkpointing.h"
 #include "core/model/ModelSpec.h"
 
 #include <torch/nn/module.h>
@@ -66,6 +67,11 @@ public:
     virtual torch::Tensor afterNorm(int layer, BlockLayer which, const torch::Tensor& output) { return output; }
     // afterMlp of block `layer` as an MlpBranch, when it is one (exporters check it against afterMlp).
     virtual std::optional<MlpBranch> mlpBranch(int layer) const { return std::nullopt; }
+    // Whether afterMlp, linear or afterNorm may change anything. A checkpointed block (Checkpointing.h)
+    // calls them again during the backward pass, with the same inputs: hooks that do must live until then
+    // and answer the same. Hooks that only insert tokens (beforeBlock) or give key/value prefixes, which are
+    // asked once, in the forward pass, may say false and live on the stack of the forward.
+    virtual bool actsInsideBlocks() const { return true; }
 };
 
 // Block `layer`'s view of the hooks, as its sub-layers call them (no hooks, or hooks that adapt no layer:
@@ -146,9 +152,13 @@ class ResidualAttentionBlockImpl : public torch::nn::Module
 public:
     explicit ResidualAttentionBlockImpl(const TowerSpec& spec);
     torch::Tensor forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks);
+    // With `extra` as the attention's key/value prefix instead of asking the hooks for it.
+    torch::Tensor forward(const torch::Tensor& x, bool causal, int layer, TransformerHooks* hooks, const KeyValuePrefix& extra);
     // Causal; see SelfAttentionImpl::forwardSharedPrefix. The hooks' key/value prefix and afterMlp apply.
     std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, int layer,
                                                                 TransformerHooks* hooks);
+    std::pair<torch::Tensor, torch::Tensor> forwardSharedPrefix(const torch::Tensor& prefix, const torch::Tensor& suffix, int layer,
+                                                                TransformerHooks* hooks, const KeyValuePrefix& extra);
 
     SelfAttention attn{nullptr};
     Fp32LayerNorm ln_1{nullptr};
@@ -157,10 +167,12 @@ public:
 };
 TORCH_MODULE(ResidualAttentionBlock);
 
+// `tower` says which --checkpointing value checkpoints its blocks (CheckpointingScope): each block then
+// keeps only its input for the backward pass. beforeBlock runs outside the checkpointed part, once.
 class TransformerImpl : public torch::nn::Module
 {
 public:
-    explicit TransformerImpl(const TowerSpec& spec);
+    explicit TransformerImpl(const TowerSpec& spec, Tower tower = Tower::Image);
     torch::Tensor forward(torch::Tensor x, bool causal, TransformerHooks* hooks = nullptr);
     // Causal; see SelfAttentionImpl::forwardSharedPrefix. Hooks apply as in forward, except that
     // beforeBlock sees only the shared prefix [N, P, W] and must keep its shape (deep prompts that replace
@@ -170,6 +182,9 @@ public:
     int layers() const { return static_cast<int>(resblocks->size()); }
 
     torch::nn::ModuleList resblocks{nullptr};
+
+private:
+    Tower m_tower;
 };
 TORCH_MODULE(Transformer);
 

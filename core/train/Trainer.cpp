@@ -5,6 +5,7 @@
 #include "core/io/AtomicFile.h"
 #include "core/io/JsonFields.h"
 #include "core/io/RegularFile.h"
+#include "core/model/Checkpointing.h"
 #include "core/train/RunControl.h"
 
 #include <ATen/autocast_mode.h>
@@ -250,7 +251,7 @@ std::optional<CheckpointInfo> findCheckpoint(const std::string& checkpointDir)
 
 nlohmann::json toJson(const TrainerConfig& c)
 {
-    return {{"optimizer", c.optimizer},   {"lr", c.lr},
+    nlohmann::json json = {{"optimizer", c.optimizer},   {"lr", c.lr},
             {"momentum", c.momentum},     {"weight_decay", c.weightDecay},
             {"adam_beta1", c.adamBeta1},  {"adam_beta2", c.adamBeta2},
             {"adam_eps", c.adamEps},      {"epochs", c.epochs},
@@ -258,6 +259,9 @@ nlohmann::json toJson(const TrainerConfig& c)
             {"cosine_per_step", c.cosinePerStep}, {"constant_lr", c.constantLr}, {"grad_clip_norm", c.gradClipNorm},
             {"precision", c.precision},   {"max_steps", c.maxSteps},
             {"accumulate", c.accumulate}};
+    if (c.checkpointing != "none")  // only where set, so that configs keep their shape
+        json["checkpointing"] = c.checkpointing;
+    return json;
 }
 
 TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
@@ -278,6 +282,7 @@ TrainerConfig trainerConfigFromJson(const nlohmann::json& j, TrainerConfig c)
     c.precision = j.value("precision", c.precision);
     c.maxSteps = j.value("max_steps", c.maxSteps);
     c.accumulate = j.value("accumulate", c.accumulate);
+    c.checkpointing = j.value("checkpointing", c.checkpointing);
     return c;
 }
 
@@ -313,6 +318,7 @@ Trainer::Trainer(TrainerConfig config)
         throw Error("epochs must be positive, got " + std::to_string(m_config.epochs));
     if (m_config.accumulate < 1)
         throw Error("accumulate must be at least 1, got " + std::to_string(m_config.accumulate));
+    parseCheckpointing(m_config.checkpointing, "checkpointing");
 }
 
 TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallbacks& callbacks, RunControl* control)
@@ -404,6 +410,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                 explainingOutOfMemory("the training step", batchSize, [&] {
                     {
                         AutocastScope autocast(c.precision, device.is_cuda());
+                        CheckpointingScope checkpointing(parseCheckpointing(c.checkpointing));
                         out = task.trainStep(*batch);
                     }
                     lossValue = out.loss.item<double>();

@@ -58,6 +58,9 @@ struct TrainerConfig
     // Micro-batches per optimiser step (gradient accumulation): the batch source's batch is the micro-batch,
     // the effective batch is `accumulate` times it. Steps, maxSteps and the schedule count optimiser steps.
     int accumulate = 1;
+    // Which towers recompute their blocks in the backward pass instead of keeping their activations
+    // (gradient checkpointing, core/model/Checkpointing.h): none | image | text | both.
+    std::string checkpointing = "none";
 };
 
 nlohmann::json toJson(const TrainerConfig& config);

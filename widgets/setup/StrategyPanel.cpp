@@ -4,6 +4,7 @@
 #include "widgets/window/BackgroundTasks.h"
 
 #include "core/experiment/Caches.h"
+#include "core/model/Checkpointing.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -67,6 +68,10 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     m_accumulate->setObjectName("accumulate");
     m_accumulate->setRange(1, 1024);
     m_accumulate->setValue(1);
+    m_checkpointing = new QComboBox(m_overridesBox);
+    m_checkpointing->setObjectName("checkpointing");
+    for (const std::string& name : checkpointingNames())
+        m_checkpointing->addItem(QString(), QString::fromStdString(name));  // texts: retranslate()
     m_testImages = new QSpinBox(m_overridesBox);
     m_testImages->setObjectName("testImages");
     m_testImages->setRange(0, 10000000);
@@ -76,8 +81,9 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     m_cropScale->setDecimals(2);
     m_cropScale->setRange(0, 1);
     m_cropScale->setSingleStep(0.05);
-    for (QAbstractSpinBox* spin : std::initializer_list<QAbstractSpinBox*>{m_epochs, m_lr, m_batch, m_accumulate, m_maxSteps, m_testImages, m_cropScale})
-        m_overridesForm->addRow(new QLabel(m_overridesBox), spin);
+    for (QWidget* field :
+         std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_accumulate, m_checkpointing, m_maxSteps, m_testImages, m_cropScale})
+        m_overridesForm->addRow(new QLabel(m_overridesBox), field);
 
     layout->addWidget(m_combo);
     layout->addWidget(m_description);
@@ -211,6 +217,7 @@ void StrategyPanel::fillSettings(RunSettings& settings) const
     settings.batchSize = m_batch->value();
     settings.maxSteps = m_maxSteps->value();
     settings.accumulate = m_accumulate->value();
+    settings.checkpointing = m_checkpointing->currentData().toString().toStdString();
     settings.maxTestImages = m_testImages->value();
     settings.cropScaleMin = m_cropScale->value();
 }
@@ -222,6 +229,7 @@ void StrategyPanel::applySettings(const RunSettings& settings)
     m_batch->setValue(settings.batchSize);
     m_maxSteps->setValue(static_cast<int>(std::min<std::int64_t>(settings.maxSteps, m_maxSteps->maximum())));
     m_accumulate->setValue(settings.accumulate);
+    m_checkpointing->setCurrentIndex(std::max(0, m_checkpointing->findData(QString::fromStdString(settings.checkpointing))));
     m_testImages->setValue(settings.maxTestImages);
     m_cropScale->setValue(settings.cropScaleMin);
     if (!settings.method.empty()) {
@@ -348,7 +356,7 @@ void StrategyPanel::updateTrainingOverrides()
     } catch (const std::exception&) {
         // no strategy chosen yet
     }
-    for (QWidget* w : std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_accumulate, m_maxSteps, m_cropScale}) {
+    for (QWidget* w : std::initializer_list<QWidget*>{m_epochs, m_lr, m_batch, m_accumulate, m_checkpointing, m_maxSteps, m_cropScale}) {
         w->setEnabled(!m_running && trains);
         // A method that trains shows the field's own tip (set by retranslate).
         w->setToolTip(trains ? w->property("fieldTip").toString() : tr("%1 trains nothing: this applies to methods that train").arg(title));
@@ -366,13 +374,19 @@ void StrategyPanel::retranslate()
     m_overridesBox->setTitle(tr("Training"));
     // The dataset's recipe value shows where the field is left at 0 (Dassl's per-dataset configs).
     setDatasetCropScale(m_datasetCropScale);
-    const QStringList labels = {tr("Epochs"), tr("Learning rate"), tr("Batch size"), tr("Accumulate"), tr("Max steps"), tr("Test images"),
-                                tr("Crop scale min")};
+    // CheckpointTowers' order, as the combo box holds them.
+    const QStringList towers = {tr("none"), tr("image tower"), tr("text tower"), tr("both towers")};
+    for (int i = 0; i < m_checkpointing->count() && i < towers.size(); ++i)
+        m_checkpointing->setItemText(i, towers[i]);
+    const QStringList labels = {tr("Epochs"),        tr("Learning rate"), tr("Batch size"),  tr("Accumulate"),
+                                tr("Checkpointing"), tr("Max steps"),     tr("Test images"), tr("Crop scale min")};
     const QStringList tips = {tr("Epochs to train; 'recipe' uses the method's published schedule"),
                               tr("Peak learning rate; 'recipe' uses the method's"),
                               tr("Images per step; 'recipe' uses the method's"),
                               tr("Micro-batches per optimiser step (gradient accumulation): the effective batch is this times the "
                                  "batch size, for a batch that does not fit in memory at once. Steps and the schedule count optimiser steps"),
+                              tr("Gradient checkpointing: the chosen towers keep only each block's input and compute the block again "
+                                 "in the backward pass. Less memory for about one more forward pass; the same gradients"),
                               tr("Stop training after this many steps (quick checks)"),
                               tr("Evaluate on a fixed random subset of each test split (quicker); 'all' uses every test image"),
                               tr("Smallest area fraction of the random resized crop; 'dataset' uses the dataset's recipe "

@@ -78,6 +78,7 @@ private:
     QSpinBox* m_batch = nullptr;
     QSpinBox* m_maxSteps = nullptr;
     QSpinBox* m_accumulate = nullptr;
+    QComboBox* m_checkpointing = nullptr;  // data: none, image, text, both
     QSpinBox* m_testImages = nullptr;
     QDoubleSpinBox* m_cropScale = nullptr;
     QTimer* m_countTimer = nullptr;

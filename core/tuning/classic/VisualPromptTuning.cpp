@@ -40,6 +40,7 @@ public:
         auto patches = layer == 0 ? tokens.narrow(1, 1, tokens.size(1) - 1) : tokens.narrow(1, 1 + p, tokens.size(1) - 1 - p);
         return torch::cat({cls, prompt, patches}, 1);
     }
+    bool actsInsideBlocks() const override { return false; }
     PromptBank bank{nullptr};
 };
 

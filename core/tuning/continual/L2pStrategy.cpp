@@ -43,6 +43,7 @@ public:
             return tokens;
         return torch::cat({tokens.narrow(1, 0, 1), selected.to(tokens.scalar_type()), tokens.narrow(1, 1, tokens.size(1) - 1)}, 1);
     }
+    bool actsInsideBlocks() const override { return false; }
     at::Tensor selected;  // [B, N x L, D] for the batch being run
 };
 

@@ -26,6 +26,7 @@ public:
         auto rows = prompt.to(tokens.scalar_type()).unsqueeze(0).expand({tokens.size(0), count, tokens.size(2)});
         return torch::cat({tokens.narrow(1, 0, first), rows, tokens.narrow(1, first + count, length - first - count)}, 1);
     }
+    bool actsInsideBlocks() const override { return false; }  // lives on the forward's stack
 
 private:
     std::vector<at::Tensor> m_prompts;  // handles: the deployable description keeps them past the call

@@ -16,6 +16,7 @@ class PrefixHooks : public TransformerHooks
 public:
     explicit PrefixHooks(const at::Tensor& prefixes) : m_prefixes(prefixes) {}
     KeyValuePrefix keyValuePrefix(int layer) override { return {m_prefixes[layer][0], m_prefixes[layer][1]}; }
+    bool actsInsideBlocks() const override { return false; }  // lives on textFeatures()'s stack
 
 private:
     at::Tensor m_prefixes;  // [layers, 2, p, width]
