@@ -522,14 +522,7 @@ private Q_SLOTS:
             const CliResult r = runCli({command, "--help"});
             QVERIFY2(r.exitCode == 0 && r.out.find("--accumulate K") != std::string::npos, command);
         }
-        const QStringList sweep = {"sweep", "--model", m_root + "/tiny.safetensors", "--datasets", "fashion-mnist", "--methods", "coop",
-                                   "--shots", "1", "--in-process", "--dry-run"};
-        const auto runConfigs = [](const QString& folder) {
-            std::vector<nlohmann::json> configs;
-            for (const auto& entry : std::filesystem::directory_iterator(folder.toStdString() + "/runs"))
-                configs.push_back(nlohmann::json::parse(std::ifstream(entry.path() / "config.json")));
-            return configs;
-        };
+        const QStringList sweep = dryCoopSweep();
         const CliResult one = runCli(sweep + QStringList{"--accumulate", "4", "--out", m_root + "/accumulate-one"});
         QVERIFY2(one.exitCode == 0, one.err.c_str());
         const std::vector<nlohmann::json> configs = runConfigs(m_root + "/accumulate-one");
@@ -558,14 +551,7 @@ private Q_SLOTS:
             const CliResult r = runCli({command, "--help"});
             QVERIFY2(r.exitCode == 0 && r.out.find("--checkpointing none|image|text|both") != std::string::npos, command);
         }
-        const QStringList sweep = {"sweep", "--model", m_root + "/tiny.safetensors", "--datasets", "fashion-mnist", "--methods", "coop",
-                                   "--shots", "1", "--in-process", "--dry-run"};
-        const auto runConfigs = [](const QString& folder) {
-            std::vector<nlohmann::json> configs;
-            for (const auto& entry : std::filesystem::directory_iterator(folder.toStdString() + "/runs"))
-                configs.push_back(nlohmann::json::parse(std::ifstream(entry.path() / "config.json")));
-            return configs;
-        };
+        const QStringList sweep = dryCoopSweep();
         const CliResult one = runCli(sweep + QStringList{"--checkpointing", "text", "--out", m_root + "/checkpointing-one"});
         QVERIFY2(one.exitCode == 0, one.err.c_str());
         const std::vector<nlohmann::json> configs = runConfigs(m_root + "/checkpointing-one");
@@ -620,6 +606,22 @@ private Q_SLOTS:
     }
 
 private:
+    // A dry sweep of one CoOp run on the tiny model: it writes the run's config.json and trains nothing.
+    QStringList dryCoopSweep() const
+    {
+        return {"sweep", "--model", m_root + "/tiny.safetensors", "--datasets", "fashion-mnist", "--methods", "coop",
+                "--shots", "1", "--in-process", "--dry-run"};
+    }
+
+    // The config.json of every run a sweep wrote under `folder`.
+    static std::vector<nlohmann::json> runConfigs(const QString& folder)
+    {
+        std::vector<nlohmann::json> configs;
+        for (const auto& entry : std::filesystem::directory_iterator(folder.toStdString() + "/runs"))
+            configs.push_back(nlohmann::json::parse(std::ifstream(entry.path() / "config.json")));
+        return configs;
+    }
+
     QTemporaryDir m_dir;
     QString m_root, m_vocab, m_imageA, m_imageB;
     ModelSpec m_spec;

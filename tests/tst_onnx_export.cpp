@@ -35,11 +35,11 @@ using test::errorOf;
 
 namespace {
 
-enum class Tower { ClipVit, ClipResNet, Timm };
+enum class TinyModel { ClipVit, ClipResNet, Timm };
 
-ClipModel tinyModel(Tower tower)
+ClipModel tinyModel(TinyModel tower)
 {
-    const ModelSpec spec = tower == Tower::ClipVit ? test::tinyClipSpec() : tower == Tower::ClipResNet ? test::tinyResNetClipSpec() : test::tinyTimmSpec();
+    const ModelSpec spec = tower == TinyModel::ClipVit ? test::tinyClipSpec() : tower == TinyModel::ClipResNet ? test::tinyResNetClipSpec() : test::tinyTimmSpec();
     Checkpoint checkpoint{spec, test::randomWeights(spec, 11)};
     checkpoint.spec.name = "tiny";
     checkpoint.spec.sha256 = "0123abcd";
@@ -86,9 +86,9 @@ std::unique_ptr<Strategy> trainedLike(const std::string& method, ClipModel model
     return strategy;
 }
 
-Tower towerFor(const StrategyInfo& info)
+TinyModel towerFor(const StrategyInfo& info)
 {
-    return info.capabilities.needsTextTower ? Tower::ClipVit : Tower::Timm;
+    return info.capabilities.needsTextTower ? TinyModel::ClipVit : TinyModel::Timm;
 }
 
 double maxDifference(const at::Tensor& a, const at::Tensor& b)
@@ -233,7 +233,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("method");
         QTest::addColumn<int>("tower");
         QTest::addColumn<QString>("options");
-        const int vit = int(Tower::ClipVit), resnet = int(Tower::ClipResNet), timm = int(Tower::Timm);
+        const int vit = int(TinyModel::ClipVit), resnet = int(TinyModel::ClipResNet), timm = int(TinyModel::Timm);
         QTest::newRow("zeroshot, ViT CLIP") << "zeroshot" << vit << "{}";
         QTest::newRow("coop, ViT CLIP") << "coop" << vit << "{}";
         QTest::newRow("kgcoop, ViT CLIP") << "kgcoop" << vit << "{}";
@@ -268,7 +268,7 @@ private Q_SLOTS:
         QFETCH(QString, method);
         QFETCH(int, tower);
         QFETCH(QString, options);
-        ClipModel model = tinyModel(Tower(tower));
+        ClipModel model = tinyModel(TinyModel(tower));
         auto strategy = trainedLike(method.toStdString(), model, json::parse(options.toStdString()));
         const std::string path = m_dir.filePath(QString("%1-%2.onnx").arg(method).arg(tower)).toStdString();
         const json summary = writeOnnx(*strategy, preprocessingFor(model), path);
@@ -287,7 +287,7 @@ private Q_SLOTS:
 
     void metadataSaysHowToFeedIt()
     {
-        ClipModel model = tinyModel(Tower::ClipVit);
+        ClipModel model = tinyModel(TinyModel::ClipVit);
         auto strategy = trainedLike("coop", model);
         const std::string path = m_dir.filePath("meta.onnx").toStdString();
         writeOnnx(*strategy, preprocessingFor(model), path);
@@ -308,7 +308,7 @@ private Q_SLOTS:
 
     void fp16HalvesTheWeights()
     {
-        ClipModel model = tinyModel(Tower::Timm);
+        ClipModel model = tinyModel(TinyModel::Timm);
         auto strategy = trainedLike("vpt-deep", model);
         const std::string full = m_dir.filePath("fp32.onnx").toStdString(), half = m_dir.filePath("fp16.onnx").toStdString();
         writeOnnx(*strategy, preprocessingFor(model), full);
@@ -409,7 +409,7 @@ private Q_SLOTS:
 
     void refusalsAreOneLineAndWriteNothing()
     {
-        ClipModel model = tinyModel(Tower::ClipVit);
+        ClipModel model = tinyModel(TinyModel::ClipVit);
         auto cocoop = trainedLike("cocoop", model);
         const std::string path = m_dir.filePath("refused.onnx").toStdString();
         std::string error = errorOf([&] { writeOnnx(*cocoop, preprocessingFor(model), path); });

@@ -153,25 +153,6 @@ private:
 
 } // namespace
 
-CheckpointTowers parseCheckpointing(const std::string& value, const std::string& what)
-{
-    const auto& names = checkpointingNames();
-    for (size_t i = 0; i < names.size(); ++i)
-        if (value == names[i])
-            return static_cast<CheckpointTowers>(i);
-    throw Error(what + " must be none, image, text or both, got '" + value + "'");
-}
-
-std::string checkpointingName(CheckpointTowers towers)
-{
-    return checkpointingNames().at(static_cast<size_t>(towers));
-}
-
-const std::vector<std::string>& checkpointingNames()
-{
-    static const std::vector<std::string> names = {"none", "image", "text", "both"};  // CheckpointTowers' order
-    return names;
-}
 
 CheckpointingScope::CheckpointingScope(CheckpointTowers towers)
     : m_previous(t_towers)
