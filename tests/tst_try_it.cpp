@@ -243,6 +243,10 @@ private Q_SLOTS:
         cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
         const std::string image = m_dir.path().toStdString() + "/" + dataset.classNames.at(static_cast<size_t>(sample.label)) + ".png";
         QVERIFY(cv::imwrite(image, bgr));
+        // The window as a user has it: the demo model open in the model dock.
+        QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+        m_window->openCheckpoint(MainWindow::demoModelPath());
+        QVERIFY(loaded.wait(60000));
         m_results->addResults(readRunFolder(run));
         QSignalSpy classified(m_panel, &TryItPanel::classified);
         m_panel->classifyImage(q(image));

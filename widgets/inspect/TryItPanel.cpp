@@ -4,6 +4,7 @@
 
 #include <QCheckBox>
 #include <QColor>
+#include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
@@ -37,7 +38,7 @@ constexpr int kDisplaySize = 320;  // the image's side on screen: a 224-pixel cr
 QColor heatColour(float value)
 {
     const float v = std::clamp(value, 0.0f, 1.0f);
-    return QColor::fromHsvF((1.0f - v) * 240.0f / 360.0f, 1.0f, 1.0f, 0.15f + 0.6f * v);
+    return QColor::fromHsvF((1.0f - v) * 240.0f / 360.0f, 1.0f, 1.0f, 0.1f + 0.45f * v);
 }
 
 } // namespace
@@ -152,7 +153,8 @@ void TryItPanel::deviceChanged(const QString& device)
 void TryItPanel::setRun(const RunResults* run)
 {
     const QString folder = run ? run->runFolder : QString();
-    m_runId = run ? run->runId : QString();
+    // A row without an id (a folder opened by a path ending in '/') is named by its folder.
+    m_runId = !run ? QString() : !run->runId.isEmpty() ? run->runId : QFileInfo(QDir::cleanPath(folder)).fileName();
     m_methodTitle = run ? run->methodTitle : QString();
     if (folder != m_runFolder) {
         m_runFolder = folder;
