@@ -254,6 +254,7 @@ private Q_SLOTS:
         m_window->findChild<QCheckBox*>("tryItWhereItLooks")->setChecked(true);
         m_window->findChild<QTabWidget*>("resultTabs")->setCurrentWidget(m_panel);
         m_window->resize(1500, 1000);
+        QTest::qWait(2000);  // the strategy dock's parameter count, counted in the background, fills in
         QVERIFY(m_window->grab().save(shot));
     }
 
