@@ -1,9 +1,9 @@
-// The window's "Try it" tab (issue 29, item 4): a short CoOp run and a VPT-Deep run on a tiny CLIP, each
-// selected in the Results table of the real window; an image classified in the tab shows the top 5 of
-// `tunebench-cli predict --run RUN --image IMG --top 5` (classes and probabilities), the hand-crafted prompt's
-// beside CoOp and not beside VPT-Deep, and "Where it looks" overlays the engine's attention rollout over the
-// patches (after VPT's prompt tokens) with its method named. An unreadable image and a run without an export
-// are one-line errors in the tab.
+// The window's "Try it" tab (issue 29, item 4): short CoOp and VPT-Deep runs on a tiny ViT CLIP and a CoOp run
+// on a tiny ResNet CLIP, each selected in the Results table of the real window; an image classified in the tab
+// shows the top 5 of `tunebench-cli predict --run RUN --image IMG --top 5` (classes and probabilities), the
+// hand-crafted prompt's beside CoOp and not beside VPT-Deep, and "Where it looks" overlays the engine's map with
+// its method named: the attention rollout over the patches (after VPT's prompt tokens), or the ResNet's
+// attention pool. An unreadable image and a run without an export are one-line errors in the tab.
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/ImagePreprocess.h"
@@ -30,6 +30,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -77,15 +78,19 @@ private Q_SLOTS:
                 }
             }
         m_image = m_dataset + "/test/cherry/0.png";
-        m_model = root + "/tiny.safetensors";
-        writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), m_model);
+        const std::string vit = root + "/tiny.safetensors", resnet = root + "/tiny-resnet.safetensors";
+        writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), vit);
+        writeOpenAiSafetensors(test::randomWeights(test::tinyResNetClipSpec(), 7), resnet);
         const std::string vocab = test::demoVocabularyPath();
-        for (const auto& [method, option] : {std::pair<std::string, std::string>{"coop", "n_ctx=4"}, {"vpt-deep", "prompt_tokens=2"}}) {
-            const auto trained = runCli({"train", "--model", q(m_model), "--vocab", q(vocab), "--dataset", q(m_dataset), "--method", q(method),
+        // Row name, model, method and its option.
+        const std::vector<std::array<std::string, 4>> runs = {
+            {"coop", vit, "coop", "n_ctx=4"}, {"vpt-deep", vit, "vpt-deep", "prompt_tokens=2"}, {"coop-resnet", resnet, "coop", "n_ctx=4"}};
+        for (const auto& [name, model, method, option] : runs) {
+            const auto trained = runCli({"train", "--model", q(model), "--vocab", q(vocab), "--dataset", q(m_dataset), "--method", q(method),
                                          "--opt", q(option), "--shots", "2", "--seed", "1", "--epochs", "1", "--batch-size", "4", "--runs",
                                          q(root + "/runs"), "--threads", "2"});
             QVERIFY2(trained.exitCode == 0, trained.err.c_str());
-            m_runs[method] = json::parse(trained.out)["run"].get<std::string>();
+            m_runs[name] = json::parse(trained.out)["run"].get<std::string>();
         }
         m_window = std::make_unique<MainWindow>();
         m_window->setRunsRoot(m_dir.path() + "/window-runs");
@@ -102,14 +107,17 @@ private Q_SLOTS:
         QTest::addColumn<QString>("method");
         QTest::addColumn<bool>("handcrafted");
         QTest::addColumn<int>("firstPatch");  // where the patches start among the image tower's tokens
-        QTest::newRow("coop") << "coop" << true << 1;
-        QTest::newRow("vpt-deep") << "vpt-deep" << false << 1 + 2;  // [CLS], 2 prompt tokens, the patches
+        QTest::addColumn<QString>("attentionMethod");
+        QTest::newRow("coop") << "coop" << true << 1 << "attention rollout over 2 layers";
+        QTest::newRow("vpt-deep") << "vpt-deep" << false << 1 + 2 << "attention rollout over 2 layers";  // [CLS], 2 prompts, the patches
+        QTest::newRow("coop-resnet") << "coop-resnet" << true << 1 << "attention pool (mean-token query)";
     }
     void matchesPredict()
     {
         QFETCH(QString, method);
         QFETCH(bool, handcrafted);
         QFETCH(int, firstPatch);
+        QFETCH(QString, attentionMethod);
         const std::string run = m_runs.at(method.toStdString());
         // The tab follows the run selected in the Results table.
         m_results->addResults(readRunFolder(q(run)));
@@ -159,7 +167,8 @@ private Q_SLOTS:
         torch::NoGradGuard noGrad;
         AttentionRecorder recorder;
         model.strategy->logits(pixels);
-        const int grid = model.backbone.checkpoint.spec.vision.gridSize();
+        const VisionSpec& vision = model.backbone.checkpoint.spec.vision;
+        const int grid = vision.isResNet() ? vision.imageSize / 32 : vision.gridSize();
         const AttentionMap expected = attentionMap(recorder, grid, firstPatch);
         QCOMPARE(trial.grid, grid);
         QCOMPARE(int(trial.attention.size()), grid * grid);
@@ -167,14 +176,14 @@ private Q_SLOTS:
         for (int i = 0; i < grid * grid; ++i)
             QVERIFY2(std::abs(trial.attention[static_cast<size_t>(i)] - values.data_ptr<float>()[i]) < 1e-6,
                      qPrintable(QString("attention %1: %2, by hand %3").arg(i).arg(trial.attention[static_cast<size_t>(i)]).arg(values.data_ptr<float>()[i])));
-        QCOMPARE(expected.method, std::string("attention rollout over 2 layers"));
+        QCOMPARE(q(expected.method), attentionMethod);
 
         auto* whereItLooks = m_window->findChild<QCheckBox*>("tryItWhereItLooks");
         auto* methodLabel = m_window->findChild<QLabel*>("tryItAttentionMethod");
         QVERIFY(whereItLooks->isEnabled());
         whereItLooks->setChecked(true);
         QVERIFY(!m_panel->overlayImage().isNull());
-        QVERIFY2(methodLabel->text().contains("attention rollout over 2 layers"), qPrintable(methodLabel->text()));
+        QVERIFY2(methodLabel->text().contains(attentionMethod), qPrintable(methodLabel->text()));
         // The overlay is drawn on the image: it differs from the image alone.
         const QImage shown = m_window->findChild<QLabel*>("tryItImage")->pixmap().toImage();
         QCOMPARE(shown.size(), m_panel->overlayImage().size());
@@ -260,7 +269,7 @@ private Q_SLOTS:
 
 private:
     QTemporaryDir m_dir;
-    std::string m_dataset, m_image, m_model;
+    std::string m_dataset, m_image;
     std::map<std::string, std::string> m_runs;
     std::unique_ptr<MainWindow> m_window;
     ResultsPanel* m_results = nullptr;
