@@ -1,7 +1,5 @@
 #include "core/model/Checkpointing.h"
 
-#include "core/Error.h"
-
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 

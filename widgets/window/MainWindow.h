@@ -24,6 +24,7 @@ class ModelPanel;
 class RunBar;
 class RunController;
 class StrategyPanel;
+class TryItPanel;
 class WorkbenchTab;
 
 // The workbench window: it wires the panels (model, dataset and strategy docks; the run bar, live curves
@@ -126,6 +127,7 @@ private:
     QList<WorkbenchTab*> m_tabPanels;     // the result area's tabs, in display order
     ResultsPanel* m_results = nullptr;    // one of them: shown when a run ends or opens
     HistoryPanel* m_history = nullptr;    // one of them: runs are followed there
+    TryItPanel* m_tryIt = nullptr;        // one of them: follows the Results table's selected run
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;
     QDockWidget* m_strategyDock = nullptr;

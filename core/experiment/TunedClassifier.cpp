@@ -1,0 +1,115 @@
+#include "core/experiment/TunedClassifier.h"
+
+#include "core/Error.h"
+#include "core/data/ImagePreprocess.h"
+#include "core/experiment/TunedModel.h"
+#include "core/model/AttentionRollout.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace tunebench {
+
+struct TunedClassifier::Open
+{
+    TunedModel tuned;
+    std::unique_ptr<Strategy> handcrafted;
+    const StrategyInfo* info = nullptr;
+};
+
+TunedClassifier::TunedClassifier(const std::string& runDir, const std::string& device)
+    : m_runDir(runDir), m_device(device), m_open(std::make_unique<Open>())
+{
+    // The run's model as predict --run opens it: another model than the export's is refused.
+    m_open->tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Refuse);
+    m_open->info = &findStrategy(m_open->tuned.strategy->name());
+    // Zero-shot with the dataset's template on a fresh model (the tuned method's hooks must not leak in), as
+    // predict and the run's evaluation compare them.
+    const Backbone& backbone = m_open->tuned.backbone;
+    if (m_open->info->capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
+        m_open->handcrafted = findStrategy("zeroshot").create();
+        m_open->handcrafted->attach(backbone.build(), m_open->tuned.setup, nlohmann::json::object());
+    }
+}
+
+TunedClassifier::~TunedClassifier() = default;
+
+const std::string& TunedClassifier::method() const
+{
+    return m_open->info->name;
+}
+
+bool TunedClassifier::comparesWithHandcrafted() const
+{
+    return m_open->handcrafted != nullptr;
+}
+
+namespace {
+
+std::vector<ClassScore> topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
+{
+    const auto [values, indices] = probabilities.topk(std::min<int64_t>(k, probabilities.size(0)));
+    std::vector<ClassScore> out;
+    for (int64_t i = 0; i < values.size(0); ++i)
+        out.push_back({classNames.at(static_cast<size_t>(indices[i].item<int64_t>())), values[i].item<double>()});
+    return out;
+}
+
+} // namespace
+
+ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
+{
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    const TunedModel& tuned = m_open->tuned;
+    const VisionSpec& vision = tuned.backbone.checkpoint.spec.vision;
+
+    ImageTrial trial;
+    trial.imagePath = imagePath;
+    const cv::Mat rgb = decodeImage(imagePath);  // Error naming the file
+    // The run's evaluation transform at the model's resolution (what predict's loader applies).
+    const EvalTransform transform{vision.imageSize};
+    trial.resolution = transform.resolution;
+    const cv::Mat cropped = centerCrop(resizeShorterSide(rgb, transform.resizeSize(), transform.filter), transform.resolution);
+    trial.rgb.resize(static_cast<size_t>(3 * transform.resolution * transform.resolution));
+    for (int y = 0; y < cropped.rows; ++y)
+        std::memcpy(trial.rgb.data() + static_cast<size_t>(3 * y * cropped.cols), cropped.ptr<std::uint8_t>(y), static_cast<size_t>(3 * cropped.cols));
+    auto pixels = torch::empty({1, 3, transform.resolution, transform.resolution});
+    transform.apply(rgb, pixels[0].data_ptr<float>());
+    pixels = pixels.to(tuned.backbone.device);
+
+    torch::NoGradGuard noGrad;
+    {
+        // The recorder lives only around the tuned model's call: the hand-crafted prompt's image tower must
+        // not add its layers.
+        AttentionRecorder recorder;
+        const auto probabilities = tuned.strategy->logits(pixels).to(torch::kCPU, torch::kDouble).softmax(-1);
+        trial.top = topClasses(probabilities[0], tuned.setup.classNames, top);
+        try {
+            // A ResNet's attention pool sees the image at 1/32 of its side; a ViT its patches.
+            trial.grid = vision.isResNet() ? vision.imageSize / 32 : vision.gridSize();
+            // Tokens beyond [CLS] and the patches are a method's prompts. The CLIP prompt learners' vision
+            // prompts (MaPLe, IVLP, PromptSRC) follow the patches; the classic and continual methods' (VPT,
+            // L2P) are inserted right after [CLS], so the patches start after them. Counting them from the
+            // recorded length needs no per-method option (VPT's prompt_tokens, L2P's top_k x length).
+            int64_t firstPatch = 1;
+            if (!recorder.layers().empty() && m_open->info->family != StrategyFamily::PromptLearning)
+                firstPatch = std::max<int64_t>(1, recorder.layers().back().size(-1) - int64_t(trial.grid) * trial.grid);
+            const AttentionMap map = attentionMap(recorder, trial.grid, firstPatch);
+            const auto values = map.map[0].to(torch::kCPU, torch::kFloat).contiguous();
+            trial.attention.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+            trial.attentionMethod = map.method;
+        } catch (const std::exception& e) {
+            trial.attention.clear();
+            trial.attentionProblem = firstLine(std::string(e.what()));
+        }
+    }
+    if (m_open->handcrafted) {
+        const auto probabilities = m_open->handcrafted->logits(pixels).to(torch::kCPU, torch::kDouble).softmax(-1);
+        trial.handcrafted = topClasses(probabilities[0], tuned.setup.classNames, top);
+    }
+    return trial;
+}
+
+} // namespace tunebench

@@ -1,0 +1,63 @@
+#pragma once
+// A run's tuned model kept open to classify one image at a time: what the window's "Try it" tab shows (the
+// tuned top-K, the hand-crafted prompt's top-K beside a CLIP prompt learner, the preprocessed image and
+// where the image tower looks). No LibTorch in this header, so the window's sources stay quick to build.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+struct ClassScore
+{
+    std::string className;
+    double probability = 0;  // softmax of the logits, in double as `tunebench-cli predict` computes it
+};
+
+struct ImageTrial
+{
+    std::string imagePath;
+    std::vector<ClassScore> top;          // best first
+    std::vector<ClassScore> handcrafted;  // the hand-crafted prompt's, best first; empty when the method has none
+    // The image as the model saw it: the evaluation transform's resize and centre crop, RGB, 8 bits,
+    // resolution x resolution.
+    int resolution = 0;
+    std::vector<std::uint8_t> rgb;
+    // Where it looks: grid x grid values scaled to a maximum of 1, row-major, over the cropped image; empty
+    // (and attentionProblem saying why) when no map could be made.
+    int grid = 0;
+    std::vector<float> attention;
+    std::string attentionMethod;  // AttentionMap::method ("attention rollout over N layers", ...)
+    std::string attentionProblem;
+};
+
+class TunedClassifier
+{
+public:
+    // Opens the run's tuned model (openTunedRun, the model of its config.json) and, when the method compares
+    // with one, the hand-crafted prompt on a fresh model. Slow: seconds. Error naming the folder or the export.
+    TunedClassifier(const std::string& runDir, const std::string& device);
+    ~TunedClassifier();
+    TunedClassifier(const TunedClassifier&) = delete;
+    TunedClassifier& operator=(const TunedClassifier&) = delete;
+
+    const std::string& runDir() const { return m_runDir; }
+    const std::string& device() const { return m_device; }
+    const std::string& method() const;
+    bool comparesWithHandcrafted() const;
+
+    // Classifies one image; Error naming the file when it cannot be read. Safe to call from any thread
+    // (calls are serialised: the attention is recorded on the calling thread).
+    ImageTrial classify(const std::string& imagePath, int top = 5);
+
+private:
+    struct Open;
+    std::string m_runDir, m_device;
+    std::unique_ptr<Open> m_open;
+    std::mutex m_mutex;
+};
+
+} // namespace tunebench

@@ -1,0 +1,92 @@
+#pragma once
+
+#include "core/experiment/TunedClassifier.h"
+#include "widgets/results/RunResults.h"
+#include "widgets/window/WorkbenchTab.h"
+
+#include <QImage>
+#include <QString>
+
+#include <memory>
+#include <optional>
+
+class QCheckBox;
+class QLabel;
+class QPushButton;
+class QTableWidget;
+
+namespace tunebench {
+
+class BackgroundTasks;
+
+// "Try it": the user's own image through a finished run's tuned model. It follows the run selected in the
+// Results table (a run opened from the history is selected there too) and shows the image as the model saw
+// it (resized and centre-cropped), the tuned model's top 5 with probabilities and, for a CLIP prompt learner,
+// the hand-crafted prompt's top 5 beside them; "Where it looks" overlays the image tower's attention as a
+// heat map, naming how it was computed. The run's model is opened once (kept until another run or device
+// is chosen) and each image classified on a background task; problems are one line in the panel.
+class TryItPanel : public WorkbenchTab
+{
+    Q_OBJECT
+
+public:
+    explicit TryItPanel(BackgroundTasks* tasks, QWidget* parent = nullptr);
+    ~TryItPanel() override;
+
+    // The run to try images with (the Results table's selection); null: none. Classifies the current image
+    // again with the new run.
+    void setRun(const RunResults* run);
+    QString runFolder() const { return m_runFolder; }
+    // Classifies `path` in the background: classified or failed follows.
+    void classifyImage(const QString& path);
+
+    // What is shown, for tests and the screenshot.
+    const std::optional<ImageTrial>& trial() const { return m_trial; }
+    QString errorText() const;
+    QImage overlayImage() const { return m_overlay; }  // the heat map over the cropped image; null when none
+
+    QString tabTitle() const override;
+    void retranslate() override;
+    void deviceChanged(const QString& device) override;
+
+Q_SIGNALS:
+    void classified();
+    void failed(const QString& message);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void openImage();
+    void showTrial(const ImageTrial& trial);
+    void showError(const QString& message);
+    void showImage();  // the cropped image, with the heat map when "Where it looks" is on
+    void updateControls();
+    static void fillTable(QTableWidget* table, const std::vector<ClassScore>& scores);
+
+    BackgroundTasks* m_tasks = nullptr;
+    QLabel* m_runLabel = nullptr;
+    QPushButton* m_open = nullptr;
+    QCheckBox* m_whereItLooks = nullptr;
+    QLabel* m_status = nullptr;       // what is happening, or the one-line error
+    QLabel* m_image = nullptr;
+    QLabel* m_attentionMethod = nullptr;
+    QLabel* m_tunedTitle = nullptr;
+    QTableWidget* m_tuned = nullptr;
+    QLabel* m_handcraftedTitle = nullptr;
+    QTableWidget* m_handcrafted = nullptr;
+    QLabel* m_handcraftedNote = nullptr;  // why there is no hand-crafted column
+
+    QString m_runFolder, m_runId, m_methodTitle;
+    QString m_device = "auto";
+    QString m_imagePath;
+    QString m_error;
+    bool m_busy = false;
+    std::shared_ptr<TunedClassifier> m_model;  // the open run's model, reused for each image
+    std::optional<ImageTrial> m_trial;
+    QImage m_base, m_overlay;
+    int m_request = 0;  // the latest classification: older answers are dropped
+};
+
+} // namespace tunebench
