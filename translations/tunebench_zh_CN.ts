@@ -1017,8 +1017,24 @@
         <translation>%1（%2）没有可导出的学习内容</translation>
     </message>
     <message>
-        <source>Export the tuned model of %1 (%2): its learned tensors and manifest, %3</source>
-        <translation>导出 %1（%2）调优后的模型：其学习到的张量和清单，%3</translation>
+        <source>ONNX graph (*.onnx)</source>
+        <translation>ONNX 计算图 (*.onnx)</translation>
+    </message>
+    <message>
+        <source>Writing the ONNX graph of %1 (%2)...</source>
+        <translation>正在写出 %1（%2）的 ONNX 计算图...</translation>
+    </message>
+    <message>
+        <source>Wrote the ONNX graph of %1 to %2</source>
+        <translation>已将 %1 的 ONNX 计算图写入 %2</translation>
+    </message>
+    <message>
+        <source>Could not write the ONNX graph of %1: %2</source>
+        <translation>无法写出 %1 的 ONNX 计算图：%2</translation>
+    </message>
+    <message>
+        <source>Export the tuned model of %1 (%2): its learned tensors and manifest (%3), or one ONNX graph</source>
+        <translation>导出 %1（%2）的调优模型：其学习到的张量和清单（%3），或一个 ONNX 计算图</translation>
     </message>
 </context>
 <context>
@@ -1769,6 +1785,30 @@ SHA-256：%8
         <source>Micro-batches per optimiser step (gradient accumulation): the effective batch is this times the batch size, for a batch that does not fit in memory at once. Steps and the schedule count optimiser steps</source>
         <translation>每个优化器步的微批次数（梯度累积）：有效批大小为该值乘以批大小，用于一次放不进内存的批。步数和学习率调度按优化器步计数</translation>
     </message>
+    <message>
+        <source>none</source>
+        <translation>不使用</translation>
+    </message>
+    <message>
+        <source>image tower</source>
+        <translation>图像塔</translation>
+    </message>
+    <message>
+        <source>text tower</source>
+        <translation>文本塔</translation>
+    </message>
+    <message>
+        <source>both towers</source>
+        <translation>两个塔</translation>
+    </message>
+    <message>
+        <source>Checkpointing</source>
+        <translation>梯度检查点</translation>
+    </message>
+    <message>
+        <source>Gradient checkpointing: the chosen towers keep only each block&apos;s input and compute the block again in the backward pass. Less memory for about one more forward pass; the same gradients</source>
+        <translation>梯度检查点：所选的塔只保存每个模块的输入，并在反向传播时重新计算该模块。内存更少，代价约为多一次前向传播；梯度不变</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::StudyPanel</name>
@@ -1882,6 +1922,113 @@ SHA-256：%8
     <message>
         <source>Sweeps</source>
         <translation>批量实验</translation>
+    </message>
+</context>
+<context>
+    <name>tunebench::TryItPanel</name>
+    <message>
+        <source>Try it</source>
+        <translation>试一试</translation>
+    </message>
+    <message>
+        <source>Open image...</source>
+        <translation>打开图像...</translation>
+    </message>
+    <message>
+        <source>Where it looks</source>
+        <translation>关注区域</translation>
+    </message>
+    <message>
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>Probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>Hand-crafted prompt (zero-shot CLIP)</source>
+        <translation>手工提示（零样本 CLIP）</translation>
+    </message>
+    <message>
+        <source>Open an image to classify</source>
+        <translation>打开要分类的图像</translation>
+    </message>
+    <message>
+        <source>Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)</source>
+        <translation>图像 (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.ppm *.pgm);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Select a finished run in the Results table (or open one from the History tab) to try %1 with</source>
+        <translation>请在结果表中选择一个已完成的运行（或从历史标签页打开一个），再用它来试 %1</translation>
+    </message>
+    <message>
+        <source>Run: none. Select a finished run in the Results table, or open one from the History tab.</source>
+        <translation>运行：无。请在结果表中选择一个已完成的运行，或从历史标签页打开一个。</translation>
+    </message>
+    <message>
+        <source>Select a finished run in the Results table first (the hand-crafted baseline rows have no tuned model)</source>
+        <translation>请先在结果表中选择一个已完成的运行（手工提示基线行没有调优模型）</translation>
+    </message>
+    <message>
+        <source>Run: %1 (%2), %3</source>
+        <translation>运行：%1（%2），%3</translation>
+    </message>
+    <message>
+        <source>Classify an image with the tuned model of %1; you can also drop an image file on this tab</source>
+        <translation>用 %1 的调优模型对图像分类；也可以把图像文件拖到此标签页上</translation>
+    </message>
+    <message>
+        <source>Tuned model</source>
+        <translation>调优模型</translation>
+    </message>
+    <message>
+        <source>Tuned model: %1</source>
+        <translation>调优模型：%1</translation>
+    </message>
+    <message>
+        <source>Classifying %1 ...</source>
+        <translation>正在分类 %1……</translation>
+    </message>
+    <message>
+        <source>Opening the tuned model of %1 and classifying %2 ...</source>
+        <translation>正在打开 %1 的调优模型并分类 %2……</translation>
+    </message>
+    <message>
+        <source>%1, as the model sees it (resized and centre-cropped to %2 x %2)</source>
+        <translation>%1，即模型看到的样子（缩放并中心裁剪为 %2 x %2）</translation>
+    </message>
+    <message>
+        <source>Open an image, or drop one on this tab.</source>
+        <translation>打开一张图像，或把图像拖到此标签页上。</translation>
+    </message>
+    <message>
+        <source>%1 has no hand-crafted prompt to compare with: only CLIP methods that learn from images (the prompt learners, adapters, Tip-Adapter, the linear probe) are compared with one.</source>
+        <translation>%1 没有可比较的手工提示：只有从图像学习的 CLIP 方法（提示学习方法、适配器、Tip-Adapter、线性探针）才与手工提示比较。</translation>
+    </message>
+    <message>
+        <source>Overlay where the image tower looks: %1</source>
+        <translation>叠加显示图像塔的关注区域：%1</translation>
+    </message>
+    <message>
+        <source>No attention map for this model: %1</source>
+        <translation>此模型没有注意力图：%1</translation>
+    </message>
+    <message>
+        <source>Classify an image first</source>
+        <translation>请先对一张图像分类</translation>
+    </message>
+    <message>
+        <source>Where it looks: not available (%1)</source>
+        <translation>关注区域：不可用（%1）</translation>
+    </message>
+    <message>
+        <source>Where it looks: %1 (red: most attention, blue: least)</source>
+        <translation>关注区域：%1（红色：注意力最多，蓝色：最少）</translation>
+    </message>
+    <message>
+        <source>Where it looks: %1 (tick the box to overlay it)</source>
+        <translation>关注区域：%1（勾选复选框以叠加显示）</translation>
     </message>
 </context>
 </TS>
