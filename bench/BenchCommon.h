@@ -3,18 +3,18 @@
 // Shared pieces of the engine benchmarks and the engine check: options, timing, model geometry,
 // resident-memory readings. Header-only so that each benchmark stays one translation unit.
 
+#include "core/Autocast.h"
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/model/ModelSpec.h"
 #include "core/tuning/ParameterBudget.h"
 
-#include <ATen/autocast_mode.h>
 #include <c10/core/DeviceType.h>
 #include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <string>
@@ -92,25 +92,9 @@ inline std::vector<double> timeRuns(int warmup, int repeats, const std::function
     return seconds;
 }
 
-// A field of /proc/self/status in bytes (VmRSS, VmHWM); 0 where there is no /proc.
-inline std::int64_t procStatusBytes(const std::string& field)
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field + ":", 0) == 0)
-            return std::stoll(line.substr(field.size() + 1)) * 1024;  // reported in kB
-    }
-    return 0;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0), so that a later VmHWM is the peak of one phase.
-inline bool resetPeakRss()
-{
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-    return static_cast<bool>(clear);
-}
+// A field of /proc/self/status in bytes, and resetting VmHWM: core/Device.h's.
+inline std::int64_t procStatusBytes(const std::string& field) { return processStatusBytes(field); }
+inline bool resetPeakRss() { return resetPeakResident(); }
 
 // Multiply-adds x 2 of one image through a ViT image tower: patch embedding, per layer the QKV, attention
 // (scores and weighted values), output and MLP products, then the pooled token's projection. Norms,
@@ -129,55 +113,15 @@ inline double vitForwardFlops(const VisionSpec& vision)
     return patchEmbedding + vision.layers * perLayer + 2 * width * std::max(0, vision.outputDim);
 }
 
-// Autocast for the duration of a scope, as the Trainer's mixed precision does it (bf16 or fp16 matrix
-// products, fp32 norms and reductions); fp32 is a no-op. On the CPU only bf16 is offered.
-class AutocastScope
+// --precision, checked: fp32, bf16 or fp16, and on the CPU bf16 only (its autocast has no fp16). What
+// core/Autocast.h's AutocastScope then turns on, as the Trainer's mixed precision does.
+inline const std::string& checkedPrecision(const std::string& precision, c10::DeviceType device)
 {
-public:
-    AutocastScope(const std::string& precision, c10::DeviceType device)
-        : m_device(device)
-        , m_enabled(precision != "fp32")
-    {
-        if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-            throw Error("--precision: expected fp32, bf16 or fp16, got '" + precision + "'");
-        if (!m_enabled)
-            return;
-        if (device == c10::DeviceType::CPU && precision != "bf16")
-            throw Error("--precision " + precision + ": the CPU autocasts to bf16 only");
-        const auto dtype = precision == "bf16" ? at::kBFloat16 : at::kHalf;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_dtype(device, dtype);
-        at::autocast::set_autocast_enabled(device, true);
-#else
-        if (device == c10::DeviceType::CUDA) {
-            at::autocast::set_autocast_gpu_dtype(dtype);
-            at::autocast::set_enabled(true);
-        } else {
-            at::autocast::set_autocast_cpu_dtype(dtype);
-            at::autocast::set_cpu_enabled(true);
-        }
-#endif
-    }
-    ~AutocastScope()
-    {
-        if (!m_enabled)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(m_device, false);
-#else
-        if (m_device == c10::DeviceType::CUDA)
-            at::autocast::set_enabled(false);
-        else
-            at::autocast::set_cpu_enabled(false);
-#endif
-        at::autocast::clear_cache();
-    }
-    AutocastScope(const AutocastScope&) = delete;
-    AutocastScope& operator=(const AutocastScope&) = delete;
-
-private:
-    c10::DeviceType m_device;
-    bool m_enabled;
-};
+    if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+        throw Error("--precision: expected fp32, bf16 or fp16, got '" + precision + "'");
+    if (device == c10::DeviceType::CPU && precision == "fp16")
+        throw Error("--precision fp16: the CPU autocasts to bf16 only");
+    return precision;
+}
 
 } // namespace tunebench::bench

@@ -210,7 +210,7 @@ void taskForward(Context& ctx)
     torch::NoGradGuard noGrad;
     at::Tensor features;
     const auto seconds = timeRuns(1, ctx.options.repeats, [&] {
-        AutocastScope autocast(ctx.options.precision, ctx.device.type());
+        AutocastScope autocast(checkedPrecision(ctx.options.precision, ctx.device.type()), ctx.device.type());
         features = model->encodeImage(deviceImages);
     }, [&] { ctx.sync(); });
     recordTimes(ctx, seconds, batch);

@@ -38,6 +38,12 @@ std::string resolveDeviceChoice(const std::vector<DeviceInfo>& devices, const st
 // in made element-wise ops several times slower than the arithmetic (measured on this VM).
 void configureThreads(int requested = 0);
 
+// A field of /proc/self/status in bytes (VmRSS, VmHWM); 0 where there is no /proc.
+std::int64_t processStatusBytes(const std::string& field);
+// Resets VmHWM to the current RSS (Linux >= 4.0), so that a later VmHWM is the peak of one phase; false
+// where the kernel does not let it.
+bool resetPeakResident();
+
 // CUDA caching-allocator statistics and the device's capacity, in bytes, for logs and the GUI.
 struct DeviceMemory
 {

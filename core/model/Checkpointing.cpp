@@ -1,6 +1,7 @@
 #include "core/model/Checkpointing.h"
 
-#include <ATen/autocast_mode.h>
+#include "core/Autocast.h"
+
 #include <torch/torch.h>
 
 #include <mutex>
@@ -13,30 +14,18 @@ namespace {
 thread_local CheckpointTowers t_towers = CheckpointTowers::None;
 thread_local bool t_recomputing = false;
 
-// The CUDA autocast state the trainer sets around its forward pass: the backward pass runs outside it, and
-// the recomputation must compute in the precision the first pass did.
-struct AutocastState
+// The autocast state around a forward pass (the trainer's on CUDA, a memory plan's on the CPU): the backward
+// pass runs outside it, and the recomputation must compute in the precision the first pass did.
+struct AutocastStates
 {
-    bool enabled = false;
-    at::ScalarType dtype = at::kHalf;
+    AutocastState cpu = AutocastState::current(c10::DeviceType::CPU);
+    AutocastState cuda = AutocastState::current(c10::DeviceType::CUDA);
 
-    static AutocastState current()
-    {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        return {at::autocast::is_autocast_enabled(at::kCUDA), at::autocast::get_autocast_dtype(at::kCUDA)};
-#else
-        return {at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype()};
-#endif
-    }
+    static AutocastStates current() { return {}; }
     void apply() const
     {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-        at::autocast::set_autocast_enabled(at::kCUDA, enabled);
-#else
-        at::autocast::set_autocast_gpu_dtype(dtype);
-        at::autocast::set_enabled(enabled);
-#endif
+        cpu.apply(c10::DeviceType::CPU);
+        cuda.apply(c10::DeviceType::CUDA);
     }
 };
 
@@ -63,7 +52,7 @@ struct CheckpointState : torch::CustomClassHolder
     at::Tensor cpuRng;
     std::optional<at::Device> cuda;
     at::Tensor cudaRng;
-    AutocastState autocast;
+    AutocastStates autocast;
 };
 
 // Sets the generators to the first pass's states and, on leaving, back to where they were: recomputing must
@@ -72,7 +61,7 @@ class ReplayedRandomness
 {
 public:
     explicit ReplayedRandomness(const CheckpointState& state)
-        : m_state(state), m_cpuRng(generatorState(at::kCPU)), m_autocast(AutocastState::current())
+        : m_state(state), m_cpuRng(generatorState(at::kCPU)), m_autocast(AutocastStates::current())
     {
         if (m_state.cuda)
             m_cudaRng = generatorState(*m_state.cuda);
@@ -94,7 +83,7 @@ public:
 private:
     const CheckpointState& m_state;
     at::Tensor m_cpuRng, m_cudaRng;
-    AutocastState m_autocast;
+    AutocastStates m_autocast;
 };
 
 class CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
@@ -193,7 +182,7 @@ std::vector<at::Tensor> checkpointed(CheckpointedRun run, const std::vector<at::
             break;
         }
     }
-    state->autocast = AutocastState::current();
+    state->autocast = AutocastStates::current();
     // The node must be recorded even when no input needs a gradient (a frozen embedding in front of blocks
     // that hold adapters or LoRA updates): an empty input that does makes it so.
     std::vector<at::Tensor> withAnchor = inputs;

@@ -1,5 +1,6 @@
 #include "core/train/Trainer.h"
 
+#include "core/Autocast.h"
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
@@ -8,7 +9,6 @@
 #include "core/model/Checkpointing.h"
 #include "core/train/RunControl.h"
 
-#include <ATen/autocast_mode.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -31,40 +31,6 @@ double secondsSince(Clock::time_point start)
 {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// Mixed precision on CUDA; a no-op for fp32 and on the CPU.
-class AutocastScope
-{
-public:
-    AutocastScope(const std::string& precision, bool cuda)
-        : m_enabled(cuda && precision != "fp32")
-    {
-        if (!m_enabled)
-            return;
-        const auto dtype = precision == "bf16" ? at::kBFloat16 : at::kHalf;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-        at::autocast::set_autocast_gpu_dtype(dtype);
-        at::autocast::set_enabled(true);
-#endif
-    }
-    ~AutocastScope()
-    {
-        if (!m_enabled)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-        at::autocast::set_enabled(false);
-#endif
-        at::autocast::clear_cache();
-    }
-
-private:
-    bool m_enabled;
-};
 
 // Dynamic loss scaling for fp16: skip the step and halve the scale on overflow, double it after a
 // run of good steps.
@@ -409,7 +375,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                 StepOutput out;
                 explainingOutOfMemory("the training step", batchSize, [&] {
                     {
-                        AutocastScope autocast(c.precision, device.is_cuda());
+                        AutocastScope autocast(device.is_cuda() ? c.precision : "fp32", c10::DeviceType::CUDA);  // bf16/fp16 on CUDA only
                         CheckpointingScope checkpointing(parseCheckpointing(c.checkpointing));
                         out = task.trainStep(*batch);
                     }
