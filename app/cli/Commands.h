@@ -21,6 +21,7 @@ Command predictCommand();
 Command compareCommand();
 Command petlTableCommand();
 Command paramsCommand();
+Command planCommand();
 Command continualCommand();
 Command adaptCommand();
 std::vector<Command> sweepCommands();    // sweep, sweep status, sweep collect

@@ -30,7 +30,7 @@ std::vector<Command> allCommands()
     std::vector<Command> commands = {tokenizeCommand(), infoCommand(), encodeCommand(), classifyCommand()};
     for (Command& command : datasetCommands())
         commands.push_back(std::move(command));
-    for (Command command : {trainCommand(), evalCommand(), exportCommand(), predictCommand(), compareCommand(), petlTableCommand(), paramsCommand(), continualCommand(),
+    for (Command command : {trainCommand(), evalCommand(), exportCommand(), predictCommand(), compareCommand(), petlTableCommand(), paramsCommand(), planCommand(), continualCommand(),
                             adaptCommand()})
         commands.push_back(std::move(command));
     for (Command& command : sweepCommands())
