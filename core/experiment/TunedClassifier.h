@@ -3,6 +3,8 @@
 // tuned top-K, the hand-crafted prompt's top-K beside a CLIP prompt learner, the preprocessed image and
 // where the image tower looks). No LibTorch in this header, so the window's sources stay quick to build.
 
+#include "core/experiment/ClassScore.h"
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -10,12 +12,6 @@
 #include <vector>
 
 namespace tunebench {
-
-struct ClassScore
-{
-    std::string className;
-    double probability = 0;  // softmax of the logits, in double as `tunebench-cli predict` computes it
-};
 
 struct ImageTrial
 {
