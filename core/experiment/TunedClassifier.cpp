@@ -40,15 +40,33 @@ bool TunedClassifier::comparesWithHandcrafted() const
     return m_open->handcrafted != nullptr;
 }
 
+void TunedClassifier::withModel(const std::function<void(TunedModel&)>& work)
+{
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    work(m_open->tuned);
+}
+
 ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
 {
+    const cv::Mat rgb = decodeImage(imagePath);  // Error naming the file
+    RgbImage image{rgb.cols, rgb.rows, {}};
+    image.pixels.resize(static_cast<size_t>(3 * rgb.cols * rgb.rows));
+    for (int y = 0; y < rgb.rows; ++y)
+        std::memcpy(image.pixels.data() + static_cast<size_t>(3 * y * rgb.cols), rgb.ptr<std::uint8_t>(y), static_cast<size_t>(3 * rgb.cols));
+    return classify(image, imagePath, top);
+}
+
+ImageTrial TunedClassifier::classify(const RgbImage& image, const std::string& name, int top)
+{
+    if (image.width <= 0 || image.height <= 0 || image.pixels.size() != static_cast<size_t>(3 * image.width * image.height))
+        throw Error(name + ": not an RGB image of " + std::to_string(image.width) + " x " + std::to_string(image.height) + " pixels");
     const std::lock_guard<std::mutex> lock(m_mutex);
     const TunedModel& tuned = m_open->tuned;
     const VisionSpec& vision = tuned.backbone.checkpoint.spec.vision;
 
     ImageTrial trial;
-    trial.imagePath = imagePath;
-    const cv::Mat rgb = decodeImage(imagePath);  // Error naming the file
+    trial.imagePath = name;
+    const cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
     // The run's evaluation transform at the model's resolution (what predict's loader applies).
     const EvalTransform transform{vision.imageSize};
     trial.resolution = transform.resolution;

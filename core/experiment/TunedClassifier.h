@@ -6,12 +6,23 @@
 #include "core/experiment/ClassScore.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace tunebench {
+
+struct TunedModel;
+
+// Decoded pixels: RGB, 8 bits, row-major, width x height.
+struct RgbImage
+{
+    int width = 0;
+    int height = 0;
+    std::vector<std::uint8_t> pixels;
+};
 
 struct ImageTrial
 {
@@ -48,6 +59,13 @@ public:
     // Classifies one image; Error naming the file when it cannot be read. Safe to call from any thread
     // (calls are serialised: the attention is recorded on the calling thread).
     ImageTrial classify(const std::string& imagePath, int top = 5);
+    // The same for pixels already decoded (a dataset's test image, in the Mistakes view); `name` becomes
+    // ImageTrial::imagePath.
+    ImageTrial classify(const RgbImage& image, const std::string& name, int top = 5);
+
+    // Runs `work` with the open tuned model (the Mistakes view scores a run's test images with it), serialised
+    // with classify().
+    void withModel(const std::function<void(TunedModel&)>& work);
 
 private:
     struct Open;
