@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QImage>
 #include <QLabel>
 #include <QListWidget>
@@ -16,6 +17,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSplitter>
+#include <QStyle>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -27,7 +29,7 @@ namespace {
 
 constexpr int kTop = 5;
 constexpr int kThumbnailSide = 96;  // on screen
-constexpr int kDetailSide = 320;
+constexpr int kDetailSide = 192;  // leaves the two top-5 tables their rows in a window of 1000 pixels
 
 QString percent(double probability)
 {
@@ -90,6 +92,8 @@ MistakesPanel::MistakesPanel(BackgroundTasks* tasks, QWidget* parent)
     m_thumbnails->setUniformItemSizes(true);
     m_thumbnails->setWordWrap(true);
     m_thumbnails->setSelectionMode(QAbstractItemView::SingleSelection);
+    // At least two columns of thumbnails beside the detail.
+    m_thumbnails->setMinimumWidth(2 * m_thumbnails->gridSize().width() + m_thumbnails->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 12);
     connect(m_thumbnails, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) { openMistake(item->data(Qt::UserRole).toInt()); });
 
     auto* detail = new QWidget(this);
@@ -109,15 +113,26 @@ MistakesPanel::MistakesPanel(BackgroundTasks* tasks, QWidget* parent)
     m_handcraftedNote = new QLabel(detail);
     m_handcraftedNote->setObjectName("mistakesHandcraftedNote");
     m_handcraftedNote->setWordWrap(true);
+    // Room for the whole top 5 in each table, side by side under the image.
+    for (QTableWidget* table : {m_tuned, m_handcrafted})
+        table->setMinimumHeight(table->horizontalHeader()->sizeHint().height() + kTop * table->verticalHeader()->defaultSectionSize() +
+                                2 * table->frameWidth() + 2);
+    auto* tunedColumn = new QVBoxLayout;
+    tunedColumn->addWidget(m_tunedTitle);
+    tunedColumn->addWidget(m_tuned, 1);
+    auto* handcraftedColumn = new QVBoxLayout;
+    handcraftedColumn->addWidget(m_handcraftedTitle);
+    handcraftedColumn->addWidget(m_handcrafted, 1);
+    handcraftedColumn->addWidget(m_handcraftedNote);
+    handcraftedColumn->addStretch(0);
+    auto* scores = new QHBoxLayout;
+    scores->addLayout(tunedColumn, 1);
+    scores->addLayout(handcraftedColumn, 1);
     auto* detailLayout = new QVBoxLayout(detail);
     detailLayout->setContentsMargins(0, 0, 0, 0);
     detailLayout->addWidget(m_detailImage, 0, Qt::AlignHCenter);
     detailLayout->addWidget(m_detailCaption);
-    detailLayout->addWidget(m_tunedTitle);
-    detailLayout->addWidget(m_tuned, 1);
-    detailLayout->addWidget(m_handcraftedTitle);
-    detailLayout->addWidget(m_handcrafted, 1);
-    detailLayout->addWidget(m_handcraftedNote);
+    detailLayout->addLayout(scores, 1);
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(m_trueLabel);
@@ -132,8 +147,8 @@ MistakesPanel::MistakesPanel(BackgroundTasks* tasks, QWidget* parent)
     auto* splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(m_thumbnails);
     splitter->addWidget(detail);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
+    splitter->setStretchFactor(0, 1);
+    splitter->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_runLabel);
     layout->addLayout(controls);
@@ -429,7 +444,7 @@ void MistakesPanel::showDetail(int index, const ImageTrial& trial)
     m_detailIndex = index;
     const Mistake& mistake = m_found->mistakes.at(static_cast<size_t>(index));
     m_detailImage->setPixmap(scaledPixmap(trial.rgb.data(), trial.resolution, trial.resolution, kDetailSide));
-    m_detailCaption->setText(tr("True class: %1. Predicted: %2 (%3). %4")
+    m_detailCaption->setText(tr("True class: %1, predicted: %2 (%3)\n%4")
                                  .arg(QString::fromStdString(m_found->classNames.at(static_cast<size_t>(mistake.trueLabel))),
                                       QString::fromStdString(m_found->classNames.at(static_cast<size_t>(mistake.predictedLabel))),
                                       percent(mistake.confidence), QString::fromStdString(mistake.source)));
