@@ -28,7 +28,8 @@ struct Mistake
     RgbImage thumbnail;          // as the model saw it (resized, centre-cropped), at most kMistakeThumbnailSize square
 };
 
-constexpr int kMistakeThumbnailSize = 96;
+// Small enough that a large test set's thousands of mistakes stay in memory (12 KiB each).
+constexpr int kMistakeThumbnailSize = 64;
 
 struct RunMistakes
 {

@@ -29,6 +29,7 @@ namespace {
 
 constexpr int kTop = 5;
 constexpr int kThumbnailSide = 96;  // on screen
+constexpr int kMaxListed = 1000;  // thumbnails in the list at once: the rest are reached by the filters and the order
 constexpr int kDetailSide = 192;  // leaves the two top-5 tables their rows in a window of 1000 pixels
 
 QString percent(double probability)
@@ -387,7 +388,8 @@ void MistakesPanel::applyFilter()
             return mostConfidentFirst ? ca > cb : ca < cb;
         });
         const auto className = [this](int label) { return QString::fromStdString(m_found->classNames.at(static_cast<size_t>(label))); };
-        for (int index : m_shown) {
+        for (size_t position = 0; position < m_shown.size() && position < static_cast<size_t>(kMaxListed); ++position) {
+            const int index = m_shown[position];
             const Mistake& mistake = mistakes[static_cast<size_t>(index)];
             auto* item = new QListWidgetItem(QIcon(scaledPixmap(mistake.thumbnail.pixels.data(), mistake.thumbnail.width, mistake.thumbnail.height,
                                                                 kThumbnailSide)),
@@ -500,6 +502,8 @@ void MistakesPanel::updateControls()
                                .arg(m_found->mistakes.size())
                                .arg(m_found->scoredImages)
                                .arg(m_shown.size());
+            if (m_shown.size() > static_cast<size_t>(kMaxListed))
+                text += ' ' + tr("The list holds the first %1 in this order: choose a class to see the others.").arg(kMaxListed);
             if (!m_found->cacheApplies)
                 text += ' ' + tr("The images were encoded again: %1 tunes the image tower, so its features cannot be cached.").arg(m_methodTitle);
             else if (m_found->featuresFromCache)
