@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace tunebench {
