@@ -7,6 +7,7 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImagePreprocess.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/TunedModel.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/CsvField.h"
@@ -53,13 +54,12 @@ std::vector<std::string> imagePaths(const CliArgs& args)
     return paths;
 }
 
-// The K best classes of one row of probabilities, best first.
-nlohmann::json topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
+// The K best classes of one row of probabilities, best first, as predict's JSON.
+nlohmann::json topClassesJson(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
 {
-    const auto [values, indices] = probabilities.topk(std::min<int64_t>(k, probabilities.size(0)));
     nlohmann::json out = nlohmann::json::array();
-    for (int64_t i = 0; i < values.size(0); ++i)
-        out.push_back({{"class", classNames.at(static_cast<size_t>(indices[i].item<int64_t>()))}, {"probability", values[i].item<double>()}});
+    for (const ClassScore& score : topClasses(probabilities, classNames, k))
+        out.push_back({{"class", score.className}, {"probability", score.probability}});
     return out;
 }
 
@@ -90,15 +90,9 @@ int runPredict(const CliArgs& args)
     const Backbone& backbone = tuned.backbone;
     const TaskSetup& setup = tuned.setup;
     Strategy& strategy = *tuned.strategy;
-    const StrategyInfo& info = findStrategy(strategy.name());
 
-    // The hand-crafted prompt beside a prompt learner: zero-shot with the dataset's template on the same classes,
-    // on a fresh model (the tuned method's hooks must not leak in), as the run's evaluation compares them.
-    std::unique_ptr<Strategy> handcrafted;
-    if (info.capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
-        handcrafted = findStrategy("zeroshot").create();
-        handcrafted->attach(backbone.build(), setup, nlohmann::json::object());
-    }
+    // The hand-crafted prompt beside a prompt learner, as the run's evaluation compares them.
+    std::unique_ptr<Strategy> handcrafted = handcraftedPromptFor(tuned);
 
     // The run's evaluation pipeline: the threaded loader with the evaluation transform at the model's resolution.
     auto dataset = std::make_shared<DatasetIndex>();
@@ -113,16 +107,16 @@ int runPredict(const CliArgs& args)
         torch::NoGradGuard noGrad;
         source->startEpoch(0);
         while (auto batch = source->next()) {
-            const auto probabilities = strategy.logits(batch->inputs).to(torch::kCPU, torch::kDouble).softmax(-1);
+            const auto probabilities = classProbabilities(strategy, batch->inputs);
             at::Tensor handcraftedProbabilities;
             if (handcrafted)
-                handcraftedProbabilities = handcrafted->logits(batch->inputs).to(torch::kCPU, torch::kDouble).softmax(-1);
+                handcraftedProbabilities = classProbabilities(*handcrafted, batch->inputs);
             for (size_t row = 0; row < batch->indices.size(); ++row) {
                 const auto index = static_cast<size_t>(batch->indices[row]);
                 const auto r = static_cast<int64_t>(row);
-                nlohmann::json entry = {{"path", paths[index]}, {"top", topClasses(probabilities[r], setup.classNames, top)}};
+                nlohmann::json entry = {{"path", paths[index]}, {"top", topClassesJson(probabilities[r], setup.classNames, top)}};
                 if (handcrafted)
-                    entry["handcrafted"] = topClasses(handcraftedProbabilities[r], setup.classNames, top);
+                    entry["handcrafted"] = topClassesJson(handcraftedProbabilities[r], setup.classNames, top);
                 results[index] = std::move(entry);
             }
         }

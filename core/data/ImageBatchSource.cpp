@@ -1,7 +1,7 @@
 #include "core/data/ImageBatchSource.h"
 
 #include "core/Error.h"
-#include "core/data/ImageDomains.h"
+#include "core/data/SampleImage.h"
 
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
@@ -225,28 +225,7 @@ void ImageBatchSource::workerLoop()
 void ImageBatchSource::loadSample(std::int64_t sampleIndex, std::uint64_t epoch, float* out) const
 {
     const Sample& sample = m_samples[static_cast<size_t>(sampleIndex)];
-    cv::Mat rgb;
-    if (sample.idxIndex >= 0) {
-        // IDX pixels are already in memory: wrap the grayscale image and widen it to RGB.
-        const IdxImages* images = nullptr;
-        if (m_dataset) {
-            for (const auto& candidate : {m_dataset->idxTrain, m_dataset->idxTest})
-                if (candidate && candidate->path == sample.path)
-                    images = candidate.get();
-        }
-        if (!images)
-            throw Error("not an IDX images file of the loaded dataset");
-        const std::uint8_t* pixels = images->image(sample.idxIndex);
-        if (!pixels)
-            throw Error("image " + std::to_string(sample.idxIndex) + " is out of range (the file has "
-                        + std::to_string(images->count) + ")");
-        const cv::Mat gray(images->rows, images->cols, CV_8UC1, const_cast<std::uint8_t*>(pixels));
-        cv::cvtColor(gray, rgb, cv::COLOR_GRAY2RGB);
-    } else {
-        rgb = decodeImage(sample.path);
-    }
-    if (sample.domain != 0)
-        renderImageDomain(sample.domain, rgb, sampleImageKey(sample));
+    cv::Mat rgb = readSampleImage(m_dataset.get(), sample);
 
     if (m_pipeline.train) {
         AugmentRng rng(sampleSeed(m_options.seed, epoch, static_cast<std::uint64_t>(sampleIndex)));

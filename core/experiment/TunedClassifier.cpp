@@ -25,13 +25,7 @@ TunedClassifier::TunedClassifier(const std::string& runDir, const std::string& d
     // The run's model as predict --run opens it: another model than the export's is refused.
     m_open->tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Refuse);
     m_open->info = &findStrategy(m_open->tuned.strategy->name());
-    // Zero-shot with the dataset's template on a fresh model (the tuned method's hooks must not leak in), as
-    // predict and the run's evaluation compare them.
-    const Backbone& backbone = m_open->tuned.backbone;
-    if (m_open->info->capabilities.comparesWithHandcrafted() && backbone.tokenizer) {
-        m_open->handcrafted = findStrategy("zeroshot").create();
-        m_open->handcrafted->attach(backbone.build(), m_open->tuned.setup, nlohmann::json::object());
-    }
+    m_open->handcrafted = handcraftedPromptFor(m_open->tuned);
 }
 
 TunedClassifier::~TunedClassifier() = default;
@@ -46,37 +40,43 @@ bool TunedClassifier::comparesWithHandcrafted() const
     return m_open->handcrafted != nullptr;
 }
 
-namespace {
-
-std::vector<ClassScore> topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
+void TunedClassifier::withModel(const std::function<void(TunedModel&)>& work)
 {
-    const auto [values, indices] = probabilities.topk(std::min<int64_t>(k, probabilities.size(0)));
-    std::vector<ClassScore> out;
-    for (int64_t i = 0; i < values.size(0); ++i)
-        out.push_back({classNames.at(static_cast<size_t>(indices[i].item<int64_t>())), values[i].item<double>()});
-    return out;
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    work(m_open->tuned);
 }
-
-} // namespace
 
 ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
 {
+    const cv::Mat rgb = decodeImage(imagePath);  // Error naming the file
+    RgbImage image{rgb.cols, rgb.rows, {}};
+    image.pixels.resize(static_cast<size_t>(3 * rgb.cols * rgb.rows));
+    for (int y = 0; y < rgb.rows; ++y)
+        std::memcpy(image.pixels.data() + static_cast<size_t>(3 * y * rgb.cols), rgb.ptr<std::uint8_t>(y), static_cast<size_t>(3 * rgb.cols));
+    return classify(image, imagePath, top);
+}
+
+ImageTrial TunedClassifier::classify(const RgbImage& image, const std::string& name, int top)
+{
+    if (image.width <= 0 || image.height <= 0 || image.pixels.size() != static_cast<size_t>(3 * image.width * image.height))
+        throw Error(name + ": not an RGB image of " + std::to_string(image.width) + " x " + std::to_string(image.height) + " pixels");
     const std::lock_guard<std::mutex> lock(m_mutex);
     const TunedModel& tuned = m_open->tuned;
     const VisionSpec& vision = tuned.backbone.checkpoint.spec.vision;
 
     ImageTrial trial;
-    trial.imagePath = imagePath;
-    const cv::Mat rgb = decodeImage(imagePath);  // Error naming the file
+    trial.imagePath = name;
+    const cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
     // The run's evaluation transform at the model's resolution (what predict's loader applies).
     const EvalTransform transform{vision.imageSize};
     trial.resolution = transform.resolution;
+    // EvalTransform::apply's steps, with the crop kept: resized and cropped once, shown and normalised.
     const cv::Mat cropped = centerCrop(resizeShorterSide(rgb, transform.resizeSize(), transform.filter), transform.resolution);
     trial.rgb.resize(static_cast<size_t>(3 * transform.resolution * transform.resolution));
     for (int y = 0; y < cropped.rows; ++y)
         std::memcpy(trial.rgb.data() + static_cast<size_t>(3 * y * cropped.cols), cropped.ptr<std::uint8_t>(y), static_cast<size_t>(3 * cropped.cols));
     auto pixels = torch::empty({1, 3, transform.resolution, transform.resolution});
-    transform.apply(rgb, pixels[0].data_ptr<float>());
+    toNormalizedChw(cropped, transform.norm, pixels[0].data_ptr<float>());
     pixels = pixels.to(tuned.backbone.device);
 
     torch::NoGradGuard noGrad;
@@ -84,7 +84,7 @@ ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
         // The recorder lives only around the tuned model's call: the hand-crafted prompt's image tower must
         // not add its layers.
         AttentionRecorder recorder;
-        const auto probabilities = tuned.strategy->logits(pixels).to(torch::kCPU, torch::kDouble).softmax(-1);
+        const auto probabilities = classProbabilities(*tuned.strategy, pixels);
         trial.top = topClasses(probabilities[0], tuned.setup.classNames, top);
         try {
             // A ResNet's attention pool sees the image at 1/32 of its side; a ViT its patches.
@@ -106,7 +106,7 @@ ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
         }
     }
     if (m_open->handcrafted) {
-        const auto probabilities = m_open->handcrafted->logits(pixels).to(torch::kCPU, torch::kDouble).softmax(-1);
+        const auto probabilities = classProbabilities(*m_open->handcrafted, pixels);
         trial.handcrafted = topClasses(probabilities[0], tuned.setup.classNames, top);
     }
     return trial;

@@ -3,7 +3,10 @@
 // tuned top-K, the hand-crafted prompt's top-K beside a CLIP prompt learner, the preprocessed image and
 // where the image tower looks). No LibTorch in this header, so the window's sources stay quick to build.
 
+#include "core/experiment/ClassScore.h"
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,10 +14,14 @@
 
 namespace tunebench {
 
-struct ClassScore
+struct TunedModel;
+
+// Decoded pixels: RGB, 8 bits, row-major, width x height.
+struct RgbImage
 {
-    std::string className;
-    double probability = 0;  // softmax of the logits, in double as `tunebench-cli predict` computes it
+    int width = 0;
+    int height = 0;
+    std::vector<std::uint8_t> pixels;
 };
 
 struct ImageTrial
@@ -52,6 +59,13 @@ public:
     // Classifies one image; Error naming the file when it cannot be read. Safe to call from any thread
     // (calls are serialised: the attention is recorded on the calling thread).
     ImageTrial classify(const std::string& imagePath, int top = 5);
+    // The same for pixels already decoded (a dataset's test image, in the Mistakes view); `name` becomes
+    // ImageTrial::imagePath.
+    ImageTrial classify(const RgbImage& image, const std::string& name, int top = 5);
+
+    // Runs `work` with the open tuned model (the Mistakes view scores a run's test images with it), serialised
+    // with classify().
+    void withModel(const std::function<void(TunedModel&)>& work);
 
 private:
     struct Open;

@@ -6,6 +6,10 @@
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 
+#include <torch/torch.h>
+
+#include <algorithm>
+
 namespace tunebench {
 
 namespace {
@@ -90,6 +94,29 @@ TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath,
     if (const auto checkpoint = finished ? std::nullopt : findCheckpoint(store.checkpointDir()))
         tuned.strategy->loadTrainableState(readSafetensors(checkpoint->trainablePath));
     return tuned;
+}
+
+std::unique_ptr<Strategy> handcraftedPromptFor(const TunedModel& tuned)
+{
+    if (!findStrategy(tuned.strategy->name()).capabilities.comparesWithHandcrafted() || !tuned.backbone.tokenizer)
+        return nullptr;
+    std::unique_ptr<Strategy> handcrafted = findStrategy("zeroshot").create();
+    handcrafted->attach(tuned.backbone.build(), tuned.setup, nlohmann::json::object());
+    return handcrafted;
+}
+
+at::Tensor classProbabilities(Strategy& strategy, const at::Tensor& inputs)
+{
+    return strategy.logits(inputs).to(torch::kCPU, torch::kDouble).softmax(-1);
+}
+
+std::vector<ClassScore> topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k)
+{
+    const auto [values, indices] = probabilities.topk(std::min<int64_t>(k, probabilities.size(0)));
+    std::vector<ClassScore> out;
+    for (int64_t i = 0; i < values.size(0); ++i)
+        out.push_back({classNames.at(static_cast<size_t>(indices[i].item<int64_t>())), values[i].item<double>()});
+    return out;
 }
 
 nlohmann::json writeTunedOnnx(TunedModel& tuned, const std::string& path, const OnnxOptions& options)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/experiment/ClassScore.h"
 #include "core/experiment/Experiment.h"
 #include "core/experiment/RunOnnx.h"
 #include "core/export/PromptExport.h"
@@ -47,6 +48,18 @@ TunedModel openTunedExport(const std::string& manifestPath, const std::string& m
 // its final state (after validation tuning, which no checkpoint holds).
 TunedModel openTunedRun(const std::string& runDir, const std::string& modelPath, const std::string& vocabulary, const std::string& device,
                         ModelMismatch mismatch);
+
+// The hand-crafted prompt a CLIP method that learns from images is compared with: zero-shot with the dataset's
+// template on the same classes, on a fresh model (the tuned method's hooks must not leak in), as the run's
+// evaluation compares them. Null when the method compares with none (or the model has no text tower).
+std::unique_ptr<Strategy> handcraftedPromptFor(const TunedModel& tuned);
+
+// A strategy's class probabilities for a batch of images (or of image-tower features): the softmax of its
+// logits in double, on the CPU, [B, C]. predict, "Try it" and the Mistakes view all score with this.
+at::Tensor classProbabilities(Strategy& strategy, const at::Tensor& inputs);
+
+// The K best classes of one row of probabilities [C], best first.
+std::vector<ClassScore> topClasses(const at::Tensor& probabilities, const std::vector<std::string>& classNames, int k);
 
 // Writes `tuned` as one ONNX graph (writeOnnx), with the evaluation preprocessing its runs use at the model's
 // resolution in the metadata. Error when this build has no ONNX export (no libonnx-dev at configure time).

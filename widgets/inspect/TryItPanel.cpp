@@ -1,5 +1,6 @@
 #include "widgets/inspect/TryItPanel.h"
 
+#include "widgets/inspect/ScoreTable.h"
 #include "widgets/window/BackgroundTasks.h"
 
 #include <QCheckBox>
@@ -10,13 +11,11 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QMimeData>
 #include <QPainter>
 #include <QPixmap>
 #include <QPointer>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QTableWidget>
@@ -77,22 +76,12 @@ TryItPanel::TryItPanel(BackgroundTasks* tasks, QWidget* parent)
     m_attentionMethod->setWordWrap(true);
     m_attentionMethod->setMaximumWidth(kDisplaySize);
 
-    auto makeTable = [this](const char* name) {
-        auto* table = new QTableWidget(0, 2, this);
-        table->setObjectName(name);
-        table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-        table->setSelectionMode(QAbstractItemView::NoSelection);
-        table->verticalHeader()->setVisible(false);
-        table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
-        table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
-        return table;
-    };
     m_tunedTitle = new QLabel(this);
     m_tunedTitle->setObjectName("tryItTunedTitle");
-    m_tuned = makeTable("tryItTuned");
+    m_tuned = makeScoreTable(this, "tryItTuned");
     m_handcraftedTitle = new QLabel(this);
     m_handcraftedTitle->setObjectName("tryItHandcraftedTitle");
-    m_handcrafted = makeTable("tryItHandcrafted");
+    m_handcrafted = makeScoreTable(this, "tryItHandcrafted");
     m_handcraftedNote = new QLabel(this);
     m_handcraftedNote->setObjectName("tryItHandcraftedNote");
     m_handcraftedNote->setWordWrap(true);
@@ -162,8 +151,8 @@ void TryItPanel::setRun(const RunResults* run)
         m_trial.reset();
         m_error.clear();
         m_base = m_overlay = QImage();
-        fillTable(m_tuned, {});
-        fillTable(m_handcrafted, {});
+        fillScoreTable(m_tuned, {});
+        fillScoreTable(m_handcrafted, {});
         showImage();
         // The image shown stays: it is tried again with the new run.
         if (!m_imagePath.isEmpty() && !m_runFolder.isEmpty())
@@ -245,8 +234,8 @@ void TryItPanel::showTrial(const ImageTrial& trial)
         QPainter painter(&m_overlay);
         painter.drawImage(m_overlay.rect(), heat.scaled(m_overlay.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
     }
-    fillTable(m_tuned, trial.top);
-    fillTable(m_handcrafted, trial.handcrafted);
+    fillScoreTable(m_tuned, trial.top);
+    fillScoreTable(m_handcrafted, trial.handcrafted);
     showImage();
     updateControls();
     Q_EMIT classified();
@@ -272,23 +261,6 @@ void TryItPanel::showImage()
         m_image->setPixmap(QPixmap());
     else
         m_image->setPixmap(QPixmap::fromImage(shown));
-}
-
-void TryItPanel::fillTable(QTableWidget* table, const std::vector<ClassScore>& scores)
-{
-    table->setRowCount(static_cast<int>(scores.size()));
-    for (int row = 0; row < table->rowCount(); ++row) {
-        const ClassScore& score = scores[static_cast<size_t>(row)];
-        auto* name = new QTableWidgetItem(QString::fromStdString(score.className));
-        name->setData(Qt::UserRole, score.probability);  // exact, for tests; the bar shows it rounded
-        table->setItem(row, 0, name);
-        auto* bar = new QProgressBar(table);
-        bar->setRange(0, 1000);
-        bar->setValue(static_cast<int>(std::lround(score.probability * 1000)));
-        bar->setFormat(QStringLiteral("%1 %").arg(score.probability * 100, 0, 'f', 1));
-        bar->setTextVisible(true);
-        table->setCellWidget(row, 1, bar);
-    }
 }
 
 void TryItPanel::updateControls()

@@ -63,7 +63,6 @@ private:
     void showError(const QString& message);
     void showImage();  // the cropped image, with the heat map when "Where it looks" is on
     void updateControls();
-    static void fillTable(QTableWidget* table, const std::vector<ClassScore>& scores);
 
     BackgroundTasks* m_tasks = nullptr;
     QLabel* m_runLabel = nullptr;

@@ -91,6 +91,10 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
     layout->addWidget(m_note);
+    connect(m_confusion, &QTableWidget::cellClicked, this, [this](int trueLabel, int predictedLabel) {
+        if (trueLabel != predictedLabel && selectedRun())
+            Q_EMIT confusionCellClicked(trueLabel, predictedLabel);
+    });
     connect(m_summary, &QTableWidget::currentCellChanged, this, [this](int row) {
         showDetails(row);
         Q_EMIT selectedRunChanged();
@@ -119,7 +123,7 @@ void ResultsPanel::retranslate()
                                  "finished run of each prompt learner on the same dataset; the best prompt of each class is highlighted"));
     m_nearestWords->setPlaceholderText(tr("The nearest vocabulary words of each learned context vector appear here after a prompt learner's run (CoOp, CoCoOp, KgCoOp ...)."));
     m_nearestWords->setToolTip(tr("For each learned context vector, the vocabulary words whose embeddings are nearest (Euclidean distance), as in CoOp's paper"));
-    m_confusion->setToolTip(tr("Rows: true class; columns: predicted class"));
+    m_confusion->setToolTip(tr("Rows: true class; columns: predicted class. Click a cell off the diagonal to see its images in the Mistakes tab"));
     for (int row = 0; row < m_results.size(); ++row)
         fillSummaryRow(row);
     showDetails(m_summary->currentRow());
@@ -229,7 +233,8 @@ void ResultsPanel::showDetails(int row)
         for (int p = 0; p < n && p < e.confusion[t].size(); ++p) {
             const qint64 v = e.confusion[t][p];
             auto* item = readOnlyItem(QString::number(v), Qt::AlignCenter);
-            item->setToolTip(tr("true %1, predicted %2").arg(e.classNames[t], e.classNames[p]));
+            item->setToolTip(t == p ? tr("true %1, predicted %2").arg(e.classNames[t], e.classNames[p])
+                                    : tr("true %1, predicted %2: click to see these images in the Mistakes tab").arg(e.classNames[t], e.classNames[p]));
             const double share = rowTotal > 0 ? double(v) / double(rowTotal) : 0.0;
             const QColor shade = t == p ? QColor(44, 160, 44) : QColor(214, 39, 40);
             QColor background = shade;

@@ -41,6 +41,9 @@ public:
 
 Q_SIGNALS:
     void selectedRunChanged();
+    // A cell off the confusion matrix's diagonal was clicked: the selected run's test images of class
+    // `trueLabel` predicted as `predictedLabel` (labels in its order).
+    void confusionCellClicked(int trueLabel, int predictedLabel);
 
 private:
     void showDetails(int row);

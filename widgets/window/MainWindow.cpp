@@ -3,6 +3,7 @@
 #include "report/AtomicSave.h"
 #include "widgets/adaptation/AdaptationPanel.h"
 #include "widgets/continual/ContinualPanel.h"
+#include "widgets/inspect/MistakesPanel.h"
 #include "widgets/inspect/TryItPanel.h"
 #include "widgets/petl/PetlTablePanel.h"
 #include "widgets/results/CurvePlot.h"
@@ -116,9 +117,11 @@ MainWindow::MainWindow(QWidget* parent)
     m_results = new ResultsPanel(m_tabs);
     m_history = new HistoryPanel(m_tabs);
     m_tryIt = new TryItPanel(m_tasks, m_tabs);
+    m_mistakes = new MistakesPanel(m_tasks, m_tabs);
     // The result area's tabs, in display order; each hears what it follows through WorkbenchTab.
     m_tabPanels = {m_results,
                    m_tryIt,
+                   m_mistakes,
                    new FewShotPanel(m_tabs),
                    new DomainGeneralisationPanel(m_tabs),
                    new ContinualPanel(m_jobs, m_tabs),
@@ -287,7 +290,16 @@ void MainWindow::connectPanels()
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
     connect(m_results, &ResultsPanel::selectedRunChanged, this, &MainWindow::updateControls);
     // "Try it" uses the run selected in the Results table (a run opened from the history is selected there).
-    connect(m_results, &ResultsPanel::selectedRunChanged, this, [this] { m_tryIt->setRun(m_results->selectedRun()); });
+    connect(m_results, &ResultsPanel::selectedRunChanged, this, [this] {
+        m_tryIt->setRun(m_results->selectedRun());
+        m_mistakes->setRun(m_results->selectedRun());
+    });
+    // A cell of the confusion matrix opens its images.
+    connect(m_results, &ResultsPanel::confusionCellClicked, this, [this](int trueLabel, int predictedLabel) {
+        m_mistakes->setRun(m_results->selectedRun());
+        m_mistakes->showConfusionCell(trueLabel, predictedLabel);
+        m_tabs->setCurrentWidget(m_mistakes);
+    });
     connect(m_strategy, &StrategyPanel::strategyChanged, this, &MainWindow::updateBaseNew);
 
     connect(m_jobs, &JobHost::runningChanged, this, &MainWindow::updateControls);

@@ -25,6 +25,7 @@ class RunBar;
 class RunController;
 class StrategyPanel;
 class TryItPanel;
+class MistakesPanel;
 class WorkbenchTab;
 
 // The workbench window: it wires the panels (model, dataset and strategy docks; the run bar, live curves
@@ -128,6 +129,7 @@ private:
     ResultsPanel* m_results = nullptr;    // one of them: shown when a run ends or opens
     HistoryPanel* m_history = nullptr;    // one of them: runs are followed there
     TryItPanel* m_tryIt = nullptr;        // one of them: follows the Results table's selected run
+    MistakesPanel* m_mistakes = nullptr;  // one of them: follows it too, and opens from its confusion matrix
     QDockWidget* m_modelDock = nullptr;
     QDockWidget* m_datasetDock = nullptr;
     QDockWidget* m_strategyDock = nullptr;
