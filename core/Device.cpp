@@ -58,11 +58,24 @@ std::string gibibytes(std::int64_t bytes)
     return text;
 }
 
+// The machine's memory: MemTotal of /proc/meminfo; 0 where there is none.
+std::int64_t systemMemoryBytes()
+{
+    std::ifstream meminfo("/proc/meminfo");
+    std::string name, unit;
+    std::int64_t kib = 0;
+    while (meminfo >> name >> kib >> unit)
+        if (name == "MemTotal:")
+            return kib * 1024;
+    return 0;
+}
+
 DeviceInfo cpuInfo()
 {
     DeviceInfo cpu;
     cpu.id = "cpu";
     cpu.threads = torch::get_num_threads();
+    cpu.memoryBytes = systemMemoryBytes();
     return cpu;
 }
 

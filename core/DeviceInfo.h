@@ -14,7 +14,7 @@ struct DeviceInfo
     std::string id;                // "cpu", "cuda:0": what --device and RunSettings::device take
     int index = -1;                // the GPU's CUDA index; -1 for the CPU
     std::string name;              // the GPU's name; empty when the build cannot ask (see BuildInfo::cudaCompiled)
-    std::int64_t memoryBytes = 0;  // the GPU's total memory; 0 when unknown
+    std::int64_t memoryBytes = 0;  // the GPU's total memory, the machine's for the CPU; 0 when unknown
     int threads = 0;               // the CPU's LibTorch threads
 
     bool isGpu() const { return index >= 0; }

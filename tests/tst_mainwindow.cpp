@@ -18,6 +18,8 @@
 #include "core/io/CheckpointLoader.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/experiment/Caches.h"
+#include "core/tuning/MemoryPlan.h"
 #include "core/tuning/StrategyInfo.h"
 #include "tests/GuiFixtures.h"
 #include "tests/WindowFixtures.h"
@@ -45,6 +47,7 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QTreeWidget>
+
 #include <QtTest>
 
 #include <atomic>
@@ -89,6 +92,40 @@ private Q_SLOTS:
         QVERIFY(counted.wait(20000));
         QCOMPARE(counted.last().first().toLongLong(), qint64(6 * 64));
         QVERIFY(child<QPushButton>(window, "startButton")->isEnabled());
+    }
+
+    // Under the Training box: the memory plan of the chosen settings on the chosen device, the same figure
+    // `tunebench-cli plan` gives, and what to change when it does not fit.
+    void showsTheMemoryPlanUnderTheTrainingBox()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        auto* strategy = child<StrategyPanel>(window, "strategyPanel");
+        auto* label = child<QLabel>(window, "memoryPlan");
+        QTRY_VERIFY2_WITH_TIMEOUT(label->text().startsWith("Memory: needs"), qPrintable(label->text()), 60000);
+        QVERIFY2(label->text().contains(" on CPU ("), qPrintable(label->text()));  // the machine's memory, on the CPU
+        child<QSpinBox>(window, "batchSize")->setValue(8);
+        QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("at batch 8"), 60000);
+
+        const auto* model = child<ModelPanel>(window, "modelPanel");
+        const auto backbone = cachedBackbone(model->modelPath().toStdString(), model->vocabularyPath().toStdString());
+        MemoryPlanRequest request;
+        request.spec = backbone->checkpoint.spec;
+        request.tokenizer = backbone->tokenizer;
+        request.method = strategy->strategy().toStdString();
+        RunSettings settings;
+        strategy->fillSettings(settings);
+        request.options = settings.options;
+        request.batchSize = 8;
+        request.classes = 4;
+        const MemoryPlan plan = planMemory(request);
+        QVERIFY2(label->text().contains("needs ~" + QString::fromStdString(formatBytes(static_cast<double>(plan.total())))), qPrintable(label->text()));
+
+        strategy->setMemoryTarget("a small GPU", plan.total() / 2, true);
+        QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("Does not fit"), 60000);
+        QVERIFY2(label->text().contains("of " + QString::fromStdString(formatBytes(static_cast<double>(plan.total() / 2))) + " on a small GPU"),
+                 qPrintable(label->text()));
+        QVERIFY2(label->text().contains("--checkpointing both") || label->text().contains("--accumulate"), qPrintable(label->text()));
     }
 
     // The strategy list follows the loaded model: what cannot run on it is greyed out, with the reason.
@@ -617,6 +654,9 @@ private Q_SLOTS:
         child<QSpinBox>(window, "shots")->setValue(16);
         setTraining(window, 3, 0, 16);
         child<QSpinBox>(window, "testImages")->setValue(500);
+        // The memory estimate under the Training box, before Start (it stays as it was while a run goes on).
+        auto* memory = child<QLabel>(window, "memoryPlan");
+        QTRY_VERIFY2_WITH_TIMEOUT(memory->text().startsWith("Memory: needs"), qPrintable(memory->text()), 60000);
         // A first finished run, so that the results table and a second curve show in the screenshot.
         QSignalSpy finished(&window, &MainWindow::runFinished);
         QVERIFY(window.startRun());
@@ -648,6 +688,8 @@ private Q_SLOTS:
 
         QVERIFY(child<StrategyPanel>(window, "strategyPanel")->selectStrategy("cocoop"));
         setTraining(window, 6, 0, 8);
+        QTRY_VERIFY2_WITH_TIMEOUT(memory->text().startsWith("Memory: needs") && memory->text().contains("at batch 8"), qPrintable(memory->text()),
+                                  60000);
         QVERIFY(window.startRun());
         QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->pointCount(1) >= 12, 60000);
         // The finished CoOp run's prompt comparison: every class, the hand-crafted prompt next to CoOp.
@@ -668,6 +710,7 @@ private Q_SLOTS:
         const QString chineseShot = qEnvironmentVariable("TUNEBENCH_SCREENSHOT_ZH");
         if (!chineseShot.isEmpty()) {
             window.setLanguage("zh_CN");
+            QTRY_VERIFY_WITH_TIMEOUT(memory->text().startsWith("内存：在"), 60000);
             QVERIFY(window.startRun());
             QTRY_VERIFY_WITH_TIMEOUT(child<CurvePlot>(window, "curvePlot")->runCount() == 3 && child<CurvePlot>(window, "curvePlot")->pointCount(2) >= 12, 60000);
             details->setCurrentIndex(2);

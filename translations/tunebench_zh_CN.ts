@@ -1038,6 +1038,165 @@
     </message>
 </context>
 <context>
+    <name>tunebench::MistakesPanel</name>
+    <message>
+        <source>Mistakes</source>
+        <translation>错例</translation>
+    </message>
+    <message>
+        <source>True class:</source>
+        <translation>真实类别：</translation>
+    </message>
+    <message>
+        <source>Predicted:</source>
+        <translation>预测类别：</translation>
+    </message>
+    <message>
+        <source>Order:</source>
+        <translation>排序：</translation>
+    </message>
+    <message>
+        <source>Most confident first</source>
+        <translation>置信度高的在前</translation>
+    </message>
+    <message>
+        <source>Least confident first</source>
+        <translation>置信度低的在前</translation>
+    </message>
+    <message>
+        <source>Sort by the confidence of the wrong prediction</source>
+        <translation>按错误预测的置信度排序</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>任意</translation>
+    </message>
+    <message>
+        <source>Find mistakes</source>
+        <translation>查找错例</translation>
+    </message>
+    <message>
+        <source>Score the run&apos;s test images again with its tuned model and show the misclassified ones</source>
+        <translation>用该运行的微调模型重新给测试图像打分，并显示分错的图像</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Class</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>Probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>Hand-crafted prompt (zero-shot CLIP)</source>
+        <translation>手工提示（零样本 CLIP）</translation>
+    </message>
+    <message>
+        <source>Select a finished run in the Results table (or open one from the History tab) to see its mistakes</source>
+        <translation>在结果表中选择一个已完成的运行（或从历史标签页打开一个）以查看其错例</translation>
+    </message>
+    <message>
+        <source>Opening the tuned model of %1 ...</source>
+        <translation>正在打开 %1 的微调模型……</translation>
+    </message>
+    <message>
+        <source>Encoding the test images with the image tower (kept in the image-tower cache for next time) ...</source>
+        <translation>正在用图像塔编码测试图像（保存在图像塔缓存中供下次使用）……</translation>
+    </message>
+    <message>
+        <source>Scoring the test images: %1 of %2</source>
+        <translation>正在给测试图像打分：%1 / %2</translation>
+    </message>
+    <message>
+        <source>Drawing the thumbnails: %1 of %2</source>
+        <translation>正在绘制缩略图：%1 / %2</translation>
+    </message>
+    <message>
+        <source>%1 → %2
+%3</source>
+        <translation>%1 → %2
+%3</translation>
+    </message>
+    <message>
+        <source>%1
+true: %2, predicted: %3 (%4)</source>
+        <translation>%1
+真实：%2，预测：%3（%4）</translation>
+    </message>
+    <message>
+        <source>True class: %1, predicted: %2 (%3)
+%4</source>
+        <translation>真实类别：%1，预测：%2（%3）
+%4</translation>
+    </message>
+    <message>
+        <source>Run: none. Select a finished run in the Results table, or open one from the History tab.</source>
+        <translation>运行：无。请在结果表中选择一个已完成的运行，或从历史标签页打开一个。</translation>
+    </message>
+    <message>
+        <source>Run: %1 (%2), %3</source>
+        <translation>运行：%1（%2），%3</translation>
+    </message>
+    <message>
+        <source>Cancelled: press Find mistakes to start again.</source>
+        <translation>已取消：按“查找错例”重新开始。</translation>
+    </message>
+    <message>
+        <source>%1 of %2 test images misclassified; %3 shown.</source>
+        <translation>%2 张测试图像中有 %1 张分错；显示 %3 张。</translation>
+    </message>
+    <message>
+        <source>The list holds the first %1 in this order: choose a class to see the others.</source>
+        <translation>列表按此顺序只保留前 %1 张：选择一个类别以查看其余图像。</translation>
+    </message>
+    <message>
+        <source>The images were encoded again: %1 tunes the image tower, so its features cannot be cached.</source>
+        <translation>图像已重新编码：%1 会微调图像塔，因此其特征无法缓存。</translation>
+    </message>
+    <message>
+        <source>Image features read from the image-tower cache.</source>
+        <translation>图像特征读取自图像塔缓存。</translation>
+    </message>
+    <message>
+        <source>Image features computed and kept in the image-tower cache.</source>
+        <translation>图像特征已计算并保存在图像塔缓存中。</translation>
+    </message>
+    <message>
+        <source>These differ from the run&apos;s confusion matrix: its model changed after its evaluation (a stopped run&apos;s later checkpoint).</source>
+        <translation>这些结果与该运行的混淆矩阵不同：其模型在评估后发生了变化（已停止运行的较新检查点）。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n unreadable image(s) left out, as the run left them.</source>
+        <translation>
+            <numerusform>有 %n 张无法读取的图像被略去，与该运行的处理一致。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Press Find mistakes, or click a cell of the Results tab&apos;s confusion matrix.</source>
+        <translation>按“查找错例”，或点击结果标签页混淆矩阵中的单元格。</translation>
+    </message>
+    <message>
+        <source>Tuned model</source>
+        <translation>微调模型</translation>
+    </message>
+    <message>
+        <source>Tuned model: %1</source>
+        <translation>微调模型：%1</translation>
+    </message>
+    <message>
+        <source>%1 has no hand-crafted prompt to compare with.</source>
+        <translation>%1 没有可对比的手工提示。</translation>
+    </message>
+    <message>
+        <source>Click an image to see it larger with its scores.</source>
+        <translation>点击图像可放大查看及其得分。</translation>
+    </message>
+</context>
+<context>
     <name>tunebench::ModelPanel</name>
     <message>
         <source>Open checkpoint</source>
@@ -1443,10 +1602,6 @@ SHA-256：%8
         <translation>每个学习到的上下文向量在词嵌入空间中（欧氏距离）最近的词表单词，与 CoOp 论文相同</translation>
     </message>
     <message>
-        <source>Rows: true class; columns: predicted class</source>
-        <translation>行：真实类别；列：预测类别</translation>
-    </message>
-    <message>
         <source>finished</source>
         <translation>已完成</translation>
     </message>
@@ -1537,6 +1692,14 @@ SHA-256：%8
     <message>
         <source>Stopped by request.</source>
         <translation>已按请求停止。</translation>
+    </message>
+    <message>
+        <source>Rows: true class; columns: predicted class. Click a cell off the diagonal to see its images in the Mistakes tab</source>
+        <translation>行：真实类别；列：预测类别。点击对角线以外的单元格，可在“错例”标签页中查看其图像</translation>
+    </message>
+    <message>
+        <source>true %1, predicted %2: click to see these images in the Mistakes tab</source>
+        <translation>真实 %1，预测 %2：点击在“错例”标签页中查看这些图像</translation>
     </message>
 </context>
 <context>
@@ -1808,6 +1971,50 @@ SHA-256：%8
     <message>
         <source>Gradient checkpointing: the chosen towers keep only each block&apos;s input and compute the block again in the backward pass. Less memory for about one more forward pass; the same gradients</source>
         <translation>梯度检查点：所选的塔只保存每个模块的输入，并在反向传播时重新计算该模块。内存更少，代价约为多一次前向传播；梯度不变</translation>
+    </message>
+    <message>
+        <source>Memory: estimating...</source>
+        <translation>内存：估算中...</translation>
+    </message>
+    <message>
+        <source>Memory: needs ~%1 of %2 on %3</source>
+        <translation>内存：在 %3 上需要约 %1（共 %2）</translation>
+    </message>
+    <message>
+        <source>Memory: needs ~%1</source>
+        <translation>内存：需要约 %1</translation>
+    </message>
+    <message>
+        <source>weights %1, gradients and optimiser %2, activations %3, text side %4 at batch %5</source>
+        <translation>批大小 %5 时：权重 %1，梯度与优化器 %2，激活 %3，文本侧 %4</translation>
+    </message>
+    <message>
+        <source>the weights; this method trains nothing</source>
+        <translation>仅权重；该方法不做训练</translation>
+    </message>
+    <message>
+        <source>Does not fit. Try %1</source>
+        <translation>放不下。可尝试 %1</translation>
+    </message>
+    <message>
+        <source>a smaller model</source>
+        <translation>更小的模型</translation>
+    </message>
+    <message>
+        <source>; or </source>
+        <translation>；或 </translation>
+    </message>
+    <message>
+        <source>Fits: up to batch %1 here</source>
+        <translation>放得下：此处最大批大小为 %1</translation>
+    </message>
+    <message>
+        <source>Memory: cannot estimate (%1)</source>
+        <translation>内存：无法估算（%1）</translation>
+    </message>
+    <message>
+        <source>Estimated from the method&apos;s own training step on narrow copies of the model, on this machine&apos;s CPU kernels (tunebench-cli plan)</source>
+        <translation>由该方法自身的训练步在模型的窄副本上估算，使用本机的 CPU 内核（tunebench-cli plan）</translation>
     </message>
 </context>
 <context>

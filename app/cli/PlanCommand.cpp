@@ -17,7 +17,6 @@
 
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -52,19 +51,6 @@ std::int64_t parseMemory(const std::string& text)
     return static_cast<std::int64_t>(value * found->second);
 }
 
-// The CPU's memory: MemTotal of /proc/meminfo; 0 when unknown.
-std::int64_t systemMemoryBytes()
-{
-    std::ifstream meminfo("/proc/meminfo");
-    std::string name;
-    std::int64_t kib = 0;
-    std::string unit;
-    while (meminfo >> name >> kib >> unit)
-        if (name == "MemTotal:")
-            return kib * 1024;
-    return 0;
-}
-
 struct Target
 {
     std::string id, name;
@@ -81,7 +67,7 @@ std::vector<Target> targets(const CliArgs& args)
         if (device.isGpu())
             found.push_back({device.id, describeDevice(device), device.memoryBytes, true});
         else
-            found.push_back({device.id, "CPU", systemMemoryBytes(), false});
+            found.push_back({device.id, "CPU", device.memoryBytes, false});
     }
     return found;
 }

@@ -4,7 +4,9 @@
 #include "widgets/window/BackgroundTasks.h"
 
 #include "core/experiment/Caches.h"
+#include "core/io/CheckpointLoader.h"
 #include "core/model/Checkpointing.h"
+#include "core/tuning/MemoryPlan.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -90,11 +92,22 @@ StrategyPanel::StrategyPanel(BackgroundTasks* tasks, QWidget* parent)
     layout->addWidget(scroll, 1);
     layout->addWidget(m_countLabel);
     layout->addWidget(m_overridesBox);
+    m_memoryLabel = new QLabel(this);
+    m_memoryLabel->setObjectName("memoryPlan");
+    m_memoryLabel->setWordWrap(true);
+    m_memoryLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_memoryLabel);
 
     m_countTimer = new QTimer(this);
     m_countTimer->setSingleShot(true);
     m_countTimer->setInterval(250);
     connect(m_countTimer, &QTimer::timeout, this, &StrategyPanel::count);
+    m_planTimer = new QTimer(this);
+    m_planTimer->setSingleShot(true);
+    m_planTimer->setInterval(400);
+    connect(m_planTimer, &QTimer::timeout, this, &StrategyPanel::plan);
+    connect(m_batch, &QSpinBox::valueChanged, this, &StrategyPanel::schedulePlan);
+    connect(m_checkpointing, &QComboBox::currentIndexChanged, this, &StrategyPanel::schedulePlan);
     connect(m_combo, &QComboBox::currentIndexChanged, this, [this] {
         rebuildForm();
         updateTrainingOverrides();
@@ -292,6 +305,91 @@ void StrategyPanel::scheduleCount()
     m_countLabel->setText(m_modelPath.isEmpty() ? tr("Trainable parameters: load a model") : tr("Trainable parameters: counting..."));
     if (!m_modelPath.isEmpty() && m_modelUsable)
         m_countTimer->start();
+    schedulePlan();
+}
+
+void StrategyPanel::setMemoryTarget(const QString& deviceText, qint64 bytes, bool gpu)
+{
+    m_memoryDevice = deviceText;
+    m_memoryBytes = bytes;
+    m_memoryGpu = gpu;
+    schedulePlan();
+}
+
+void StrategyPanel::schedulePlan()
+{
+    if (m_running)
+        return;  // the estimate's copies would take the run's cores; it stays as it was at Start
+    if (m_modelPath.isEmpty()) {
+        m_memoryLabel->clear();
+        return;
+    }
+    m_memoryLabel->setText(tr("Memory: estimating..."));
+    ++m_planGeneration;  // an estimate still running is out of date
+    m_planTimer->start();
+}
+
+void StrategyPanel::plan()
+{
+    if (m_modelPath.isEmpty() || strategy().isEmpty() || m_running)
+        return;
+    RunSettings settings;
+    fillSettings(settings);
+    const std::string model = m_modelPath.toStdString(), vocabulary = m_vocabularyPath.toStdString();
+    const int classes = std::max<int>(2, static_cast<int>(m_classNames.size()));
+    const int shots = m_shots;
+    const qint64 available = m_memoryBytes;
+    const bool gpu = m_memoryGpu;
+    const QString device = m_memoryDevice;
+    const int generation = ++m_planGeneration;
+    QPointer<StrategyPanel> self(this);
+    m_tasks->start("memory plan", [self, settings, model, vocabulary, classes, shots, available, gpu, device, generation](const TaskToken& token) {
+        QString text, problem;
+        try {
+            const auto backbone = cachedBackbone(model, vocabulary);
+            MemoryPlanRequest request;
+            request.spec = backbone->checkpoint.spec;
+            request.tokenizer = backbone->tokenizer;
+            request.method = settings.method;
+            request.options = settings.options;
+            request.batchSize = settings.batchSize;
+            request.classes = classes;
+            request.shots = shots;
+            request.precision = settings.precision;
+            request.checkpointing = settings.checkpointing;
+            const MemoryPlan plan = planMemory(request, [&token](int, int) {
+                if (token.cancelled())
+                    throw Error("superseded");  // settings changed: a newer estimate has started
+            });
+            const auto gib = [](std::int64_t bytes) { return QString::fromStdString(formatBytes(static_cast<double>(bytes))); };
+            const QString needs = available > 0 ? tr("Memory: needs ~%1 of %2 on %3").arg(gib(plan.total()), gib(available), device)
+                                                : tr("Memory: needs ~%1").arg(gib(plan.total()));
+            const QString parts = plan.trains ? tr("weights %1, gradients and optimiser %2, activations %3, text side %4 at batch %5")
+                                                    .arg(gib(plan.weights), gib(plan.gradients + plan.optimiserState), gib(plan.activations),
+                                                         gib(plan.textSide))
+                                                    .arg(plan.batchSize)
+                                              : tr("the weights; this method trains nothing");
+            text = needs + " (" + parts + ")";
+            if (available > 0 && plan.total() > available) {
+                QStringList advice;
+                for (const std::string& line : memoryAdvice(request, plan, available, gpu))
+                    advice << QString::fromStdString(line);
+                text += "\n" + tr("Does not fit. Try %1").arg(advice.isEmpty() ? tr("a smaller model") : advice.join(tr("; or ")));
+            } else if (available > 0 && plan.trains) {
+                text += "\n" + tr("Fits: up to batch %1 here").arg(plan.largestBatch(available));
+            }
+        } catch (const std::exception& e) {
+            problem = firstLine(e);
+        }
+        postToGui(self, [text, problem, generation](StrategyPanel* panel) {
+            if (generation != panel->m_planGeneration)
+                return;  // the settings changed meanwhile; a newer estimate is on its way
+            panel->m_memoryEstimate = problem.isEmpty() ? text : tr("Memory: cannot estimate (%1)").arg(problem);
+            panel->m_memoryLabel->setText(panel->m_memoryEstimate);
+            panel->m_memoryLabel->setToolTip(tr("Estimated from the method's own training step on narrow copies of the model, "
+                                                "on this machine's CPU kernels (tunebench-cli plan)"));
+        });
+    });
 }
 
 void StrategyPanel::count()
@@ -338,6 +436,13 @@ void StrategyPanel::showParameterCount(qint64 count)
 void StrategyPanel::setRunning(bool running)
 {
     m_running = running;
+    if (!running) {
+        schedulePlan();
+    } else if (m_planTimer->isActive()) {
+        // An estimate not yet started waits for the run's end; the last one stays in view meanwhile.
+        m_planTimer->stop();
+        m_memoryLabel->setText(m_memoryEstimate);
+    }
     for (QWidget* w : std::initializer_list<QWidget*>{m_combo, m_form, m_overridesBox})
         w->setEnabled(!running);
     updateTrainingOverrides();

@@ -48,6 +48,10 @@ public:
     nlohmann::json rememberedOptions() const;
     void setRememberedOptions(const nlohmann::json& optionsByStrategy);
 
+    // Where a run would train: the memory estimate under the Training box compares with `bytes` (0: unknown).
+    void setMemoryTarget(const QString& deviceText, qint64 bytes, bool gpu);
+    QLabel* memoryLabel() const { return m_memoryLabel; }
+
     // The run's own count once it starts.
     void showParameterCount(qint64 count);
     qint64 parameterCount() const { return m_count; }  // -1 while unknown
@@ -65,12 +69,21 @@ private:
     void showDescription();
     void scheduleCount();
     void count();
+    void schedulePlan();
+    void plan();  // the memory plan (core/tuning/MemoryPlan.h), off the GUI thread
 
     BackgroundTasks* m_tasks = nullptr;
     QComboBox* m_combo = nullptr;
     QLabel* m_description = nullptr;
     ParamForm* m_form = nullptr;
     QLabel* m_countLabel = nullptr;
+    QLabel* m_memoryLabel = nullptr;
+    QTimer* m_planTimer = nullptr;
+    int m_planGeneration = 0;
+    QString m_memoryDevice;
+    QString m_memoryEstimate;  // the last estimate shown
+    qint64 m_memoryBytes = 0;
+    bool m_memoryGpu = false;
     QGroupBox* m_overridesBox = nullptr;
     QFormLayout* m_overridesForm = nullptr;
     QSpinBox* m_epochs = nullptr;

@@ -788,6 +788,10 @@ void MainWindow::useDevice(const QString& id)
 {
     for (WorkbenchTab* tab : m_tabPanels)
         tab->deviceChanged(id);
+    if (m_model->hasBuildInfo())
+        for (const DeviceInfo& device : m_model->buildInfo().devices)
+            if (QString::fromStdString(device.id) == m_model->selectedDevice())
+                m_strategy->setMemoryTarget(ModelPanel::deviceText(device), device.memoryBytes, device.isGpu());
 }
 
 void MainWindow::showAbout()
