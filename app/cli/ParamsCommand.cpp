@@ -1,6 +1,8 @@
 // params: trainable parameters of a strategy and the storage multiplier for N tasks (VPT paper, Table 1).
 #include "app/cli/Commands.h"
 
+#include "app/cli/RunSetup.h"
+
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/io/CheckpointLoader.h"
@@ -18,36 +20,12 @@ namespace tunebench::cli {
 
 namespace {
 
-// --opt name=value: integers, numbers and true/false keep their type, anything else is a string.
-nlohmann::json parseOptions(const std::vector<std::string>& options)
-{
-    nlohmann::json out = nlohmann::json::object();
-    for (const std::string& option : options) {
-        const size_t equals = option.find('=');
-        if (equals == std::string::npos || equals == 0)
-            throw Error("--opt '" + option + "' must be name=value");
-        const std::string name = option.substr(0, equals);
-        const std::string text = option.substr(equals + 1);
-        nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-        if (value.is_discarded() || !(value.is_number() || value.is_boolean()))
-            value = text;
-        out[name] = value;
-    }
-    return out;
-}
-
 constexpr int kMaxClasses = 100'000;
 
 int runParams(const CliArgs& args)
 {
     configureThreads(args.intValue("threads", 0));
-    const auto modelName = args.value("model");
-    if (!modelName) {
-        std::string names;
-        for (const std::string& name : geometryNames())
-            names += (names.empty() ? "" : ", ") + name;
-        throw Error("--model PATH|GEOMETRY is required (geometries: " + names + ")");
-    }
+    const std::string modelName = modelOrGeometry(args);
     const auto strategyName = args.value("strategy");
     if (!strategyName)
         throw Error("--strategy NAME is required");
@@ -63,11 +41,11 @@ int runParams(const CliArgs& args)
     const nlohmann::json params = resolveParams(info.schema, parseOptions(args.values("opt")));
 
     ClipModel model{nullptr};
-    if (isGeometryName(*modelName)) {
+    if (isGeometryName(modelName)) {
         torch::NoGradGuard noGrad;
-        model = ClipModel(modelGeometry(*modelName));
+        model = ClipModel(modelGeometry(modelName));
     } else {
-        model = loadModel(*modelName, LoadOptions{std::nullopt, /*computeHash=*/false});
+        model = loadModel(modelName, LoadOptions{std::nullopt, /*computeHash=*/false});
     }
 
     TaskSetup setup;
@@ -77,9 +55,9 @@ int runParams(const CliArgs& args)
         setup.domainNames = {"source", "target"};  // the words do not change the count
     const std::string refusal = strategyRefusal(info, model->spec());
     if (!refusal.empty())
-        throw Error(*modelName + ": " + refusal);
+        throw Error(modelName + ": " + refusal);
     if (info.capabilities.needsTextTower) {
-        setup.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), *modelName)));
+        setup.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), modelName)));
     }
     auto strategy = info.create();
     strategy->attach(model, setup, params);

@@ -84,21 +84,15 @@ std::string row(const std::string& label, std::int64_t bytes, const std::string&
 int runPlan(const CliArgs& args)
 {
     configureThreads(args.intValue("threads", 0));
-    const auto modelName = args.value("model");
-    if (!modelName) {
-        std::string names;
-        for (const std::string& name : geometryNames())
-            names += (names.empty() ? "" : ", ") + name;
-        throw Error("--model PATH|GEOMETRY is required (geometries: " + names + ")");
-    }
+    const std::string modelName = modelOrGeometry(args);
     const auto method = args.value("method");
     if (!method)
         throw Error("--method NAME is required");
     const StrategyInfo& info = findStrategy(*method);
 
     MemoryPlanRequest request;
-    request.spec = isGeometryName(*modelName) ? modelGeometry(*modelName)
-                                              : readCheckpoint(*modelName, LoadOptions{std::nullopt, /*computeHash=*/false}).spec;
+    request.spec = isGeometryName(modelName) ? modelGeometry(modelName)
+                                              : readCheckpoint(modelName, LoadOptions{std::nullopt, /*computeHash=*/false}).spec;
     request.method = *method;
     request.options = parseOptions(args.values("opt"));
     request.batchSize = intAtLeast(args, "batch-size", 0, 1);
@@ -108,7 +102,7 @@ int runPlan(const CliArgs& args)
     request.checkpointing = args.value("checkpointing", "none");
     parseCheckpointing(request.checkpointing);
     if (info.capabilities.needsTextTower && request.spec.text)
-        request.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), *modelName)));
+        request.tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::load(locateVocabulary(args.value("vocab", ""), modelName)));
 
     const std::vector<Target> devices = targets(args);
     const MemoryPlan plan = planMemory(request, [](int done, int total) {

@@ -7,6 +7,7 @@
 #include "core/model/Checkpointing.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
+#include "core/tuning/ParameterBudget.h"
 
 #include <algorithm>
 #include <atomic>
@@ -181,6 +182,16 @@ std::vector<int> parseSeeds(const std::string& text)
     if (seeds.empty() || text.back() == ',')
         throw Error("--seeds '" + text + "': give at least one seed, without a trailing comma");
     return seeds;
+}
+
+std::string modelOrGeometry(const CliArgs& args)
+{
+    if (const auto model = args.value("model"))
+        return *model;
+    std::string names;
+    for (const std::string& name : geometryNames())
+        names += (names.empty() ? "" : ", ") + name;
+    throw Error("--model PATH|GEOMETRY is required (geometries: " + names + ")");
 }
 
 int intAtLeast(const CliArgs& args, const std::string& name, int fallback, int minimum)

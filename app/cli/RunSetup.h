@@ -48,6 +48,9 @@ int intAtLeast(const CliArgs& args, const std::string& name, int fallback, int m
 // --shots "1,2,4,8,16": positive whole numbers, increasing; a single 0 means every training image.
 std::vector<int> parseShotCounts(const std::string& text);
 
+// --model's value (a checkpoint or a geometry's name: params, plan), or an Error listing the geometries.
+std::string modelOrGeometry(const CliArgs& args);
+
 // --opt name=value: the value as JSON when it parses (numbers, true/false), else as a string.
 nlohmann::json parseOptions(const std::vector<std::string>& pairs);
 // Opens a dataset by path or name, logging progress on stderr.
