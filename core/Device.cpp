@@ -14,6 +14,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <new>
 #include <thread>
 
 #if defined(TUNEBENCH_WITH_CUDA)
@@ -263,21 +264,39 @@ void resetPeakMemory(const c10::Device& device)
 #endif
 }
 
-std::string explainOutOfMemory(const std::string& what, int batchSize)
+std::vector<std::string> lessMemoryOptions(const MemorySettings& settings)
+{
+    std::vector<std::string> options;
+    if (settings.batchSize > 1)
+        options.push_back("--batch-size " + std::to_string(settings.batchSize / 2) + " --accumulate " +
+                          std::to_string(std::max(1, settings.accumulate) * 2));
+    if (settings.checkpointing != "both")
+        options.push_back("--checkpointing both");
+    if (settings.cuda && settings.precision == "fp32")
+        options.push_back("--precision bf16");
+    return options;
+}
+
+std::string explainOutOfMemory(const std::string& what, const MemorySettings& settings)
 {
     std::string text = "out of memory during " + what;
-    if (batchSize > 0)
-        text += " with batch size " + std::to_string(batchSize);
-    if (torch::cuda::is_available()) {
+    if (settings.batchSize > 0)
+        text += " with batch size " + std::to_string(settings.batchSize);
+    if (settings.cuda && torch::cuda::is_available()) {
         const DeviceMemory memory = deviceMemory(c10::Device(c10::kCUDA, 0));
         if (memory.available)
             text += " (" + describeMemory(memory) + ")";
     }
-    // Halving the batch and accumulating two of them keeps the step the recipe's (--accumulate).
-    if (batchSize > 1)
-        text += "; try --batch-size " + std::to_string(batchSize / 2) + " --accumulate 2 (the same effective batch), or --precision bf16";
-    else
-        text += "; try a smaller model or image size, or --precision bf16";
+    const std::vector<std::string> options = lessMemoryOptions(settings);
+    if (options.empty())
+        return text + "; nothing in the run's settings is left to lower: try a smaller model or image size";
+    text += "; try ";
+    for (size_t i = 0; i < options.size(); ++i) {
+        text += (i == 0 ? "" : i + 1 == options.size() ? " or " : ", ") + options[i];
+        // Halving the batch and accumulating twice as many keeps the recipe's step.
+        if (i == 0 && settings.batchSize > 1)
+            text += " (the same effective batch)";
+    }
     return text;
 }
 
@@ -287,9 +306,13 @@ bool isOutOfMemory(const std::exception& e)
     if (dynamic_cast<const c10::OutOfMemoryError*>(&e))
         return true;
 #endif
-    // 1.x raises a plain c10::Error; CPU allocation failures say "can't allocate memory".
+    if (dynamic_cast<const std::bad_alloc*>(&e))
+        return true;
+    // 1.x raises a plain c10::Error for CUDA; a failed CPU allocation is a plain c10::Error in every version,
+    // saying "can't allocate memory" (1.x) or "not enough memory" (2.x).
     const std::string message = e.what();
-    return message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos;
+    return message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos ||
+           message.find("DefaultCPUAllocator: not enough memory") != std::string::npos;
 }
 
 } // namespace tunebench

@@ -1,12 +1,14 @@
 #pragma once
 
 #include "core/DeviceInfo.h"
+#include "core/Error.h"
 
 #include <c10/core/Device.h>
 
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tunebench {
@@ -56,8 +58,33 @@ DeviceMemory deviceMemory(const c10::Device& device);
 std::string describeMemory(const DeviceMemory& memory);
 // Clears the allocator's peak counter (benchmarks measure one phase at a time); no-op without CUDA.
 void resetPeakMemory(const c10::Device& device);
-// One line for a failed allocation: what ran out, the memory state, and "try --batch-size N/2".
-std::string explainOutOfMemory(const std::string& what, int batchSize);
+// What a run that ran out of memory was using: the basis of the options that would use less.
+struct MemorySettings
+{
+    int batchSize = 0;          // the micro-batch's images (0: unknown)
+    int accumulate = 1;         // micro-batches per optimiser step
+    std::string checkpointing = "none";
+    std::string precision = "fp32";
+    bool cuda = false;          // bf16 autocast only applies on CUDA
+};
+// The flags that would use less memory, most effective first: half the batch accumulated twice as often
+// (the same effective batch), gradient checkpointing in both towers, bf16 on CUDA. Empty when none is left.
+std::vector<std::string> lessMemoryOptions(const MemorySettings& settings);
+// One line for a failed allocation: what ran out, with what batch, the memory state, and the options of
+// lessMemoryOptions ("try --batch-size 16 --accumulate 2 (the same effective batch), ...").
+std::string explainOutOfMemory(const std::string& what, const MemorySettings& settings);
+// A run that ran out of memory: it stopped at its last checkpoint, and `options` (lessMemoryOptions) are
+// what the line that says how to continue suggests.
+class OutOfMemory : public Error
+{
+public:
+    OutOfMemory(const std::string& message, std::vector<std::string> options)
+        : Error(message)
+        , options(std::move(options))
+    {
+    }
+    std::vector<std::string> options;
+};
 // Whether `e` is LibTorch's out-of-memory error (CUDA or a failed CPU allocation).
 bool isOutOfMemory(const std::exception& e);
 

@@ -1,10 +1,13 @@
 // The run controller: a real run on its worker thread, reported through queued signals, while the GUI
-// thread's event loop stays responsive; pause, resume and stop; clear failures on bad input.
+// thread's event loop stays responsive; pause, resume and stop; clear failures on bad input; out of memory
+// mid-run.
 #include "widgets/window/RunController.h"
 
 #include "core/train/RunControl.h"
+#include "widgets/results/RunResults.h"
 #include "widgets/window/JobHost.h"
 
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/experiment/Caches.h"
@@ -13,6 +16,7 @@
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "tests/GuiFixtures.h"
+#include "tests/MemoryCeiling.h"
 #include "tests/ScopedEnvironment.h"
 
 #include <QDir>
@@ -26,6 +30,7 @@
 #include <QtTest>
 
 #include <filesystem>
+#include <optional>
 
 using namespace tunebench;
 
@@ -309,6 +314,92 @@ private Q_SLOTS:
         const auto runs = listRuns((m_dir.path() + "/failing").toStdString());
         QCOMPARE(runs.size(), size_t(1));
         QCOMPARE(runs.front().status, std::string("failed"));
+    }
+
+    // A batch that no longer fits in the middle of a run (a ceiling on the training thread's blocks, between
+    // the largest of a batch of 4 and of 8): the run ends with status out_of_memory, its first epoch's
+    // checkpoint kept and a line that says how to go on with less memory; that resume finishes the run.
+    void outOfMemoryEndsTheRunResumably()
+    {
+        const Backbone backbone = loadBackbone(m_files.clipFolder.toStdString(), m_files.vocabulary.toStdString(), "cpu");
+        const DatasetIndex dataset = openDataset(m_files.datasetFolder.toStdString());
+        RunSettings settings = tinyCoop();
+        settings.baseNew = false;
+        settings.compareHandcrafted = false;
+        settings.shots = 4;  // 16 images: two steps an epoch at batch 8, and at 4 accumulated twice
+        settings.epochs = 3;
+        settings.batchSize = 8;
+
+        // The largest block a training epoch asks for at a batch size.
+        const auto largestBlock = [&](int batch) {
+            RunSettings one = settings;
+            one.batchSize = batch;
+            one.epochs = 1;
+            std::optional<test::MemoryCeiling> recorder;
+            std::size_t largest = 0;
+            ExperimentCallbacks callbacks;
+            callbacks.onStage = [&](ExperimentStage stage) {
+                if (stage == ExperimentStage::Training)
+                    recorder.emplace();
+                else if (recorder) {
+                    largest = recorder->largestAsked();
+                    recorder.reset();
+                }
+            };
+            runExperiment(one, backbone, dataset, nullptr, false, callbacks);
+            return largest;
+        };
+        const std::size_t at4 = largestBlock(4), at8 = largestBlock(8);
+        QVERIFY2(at8 > at4 + at4 / 4, qPrintable(QString("largest blocks %1 (batch 4) and %2 (batch 8)").arg(at4).arg(at8)));
+        const std::size_t ceiling = (at4 + at8) / 2;
+        qInfo("largest blocks: %zu bytes at batch 4, %zu at batch 8; ceiling %zu", at4, at8, ceiling);
+
+        RunStore store = RunStore::create((m_dir.path() + "/out-of-memory").toStdString(), "coop", dataset.name);
+        store.writeConfig(runConfig(settings, dataset, backbone));
+        std::optional<test::MemoryCeiling> device;
+        ExperimentCallbacks tight;
+        tight.onEpoch = [&](const EpochReport& r) {
+            if (r.epoch == 0)  // from the second epoch on, batch 8 no longer fits
+                device.emplace(ceiling);
+        };
+        std::string message;
+        try {
+            runExperiment(settings, backbone, dataset, &store, false, tight);
+            QFAIL("the run fitted under the ceiling");
+        } catch (const OutOfMemory& e) {
+            message = e.what();
+        }
+        device.reset();
+        qInfo("%s", message.c_str());
+        QVERIFY2(message.find("out of memory during the training step with batch size 8") == 0, message.c_str());
+        QVERIFY2(message.find("the checkpoint keeps epoch 1 of 3") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("--checkpointing both") != std::string::npos, message.c_str());
+        const std::string resume = "continue with tunebench-cli train --resume " + store.folder() + " --batch-size 4 --accumulate 2";
+        QVERIFY2(message.size() >= resume.size() && message.compare(message.size() - resume.size(), resume.size(), resume) == 0, message.c_str());
+        QCOMPARE(findCheckpoint(store.checkpointDir())->epochsDone, 1);
+        const nlohmann::json stopped = store.readResults();
+        QCOMPARE(stopped.value("status", ""), std::string("out_of_memory"));
+        QCOMPARE(stopped.value("message", ""), message);
+        QCOMPARE(listRuns((m_dir.path() + "/out-of-memory").toStdString()).front().status, std::string("out_of_memory"));
+        QCOMPARE(runStatusText("out_of_memory"), QString("out of memory"));
+
+        // The resume the line names, as train --resume does it: the folder's settings with the new flags.
+        settings.batchSize = 4;
+        settings.accumulate = 2;
+        store.writeConfig(runConfig(settings, dataset, backbone));
+        ExperimentCallbacks fitting;
+        fitting.onStage = [&](ExperimentStage stage) {
+            if (stage == ExperimentStage::Training)
+                device.emplace(ceiling);
+            else
+                device.reset();
+        };
+        const ExperimentResult resumed = runExperiment(settings, backbone, dataset, &store, true, fitting);
+        device.reset();
+        QCOMPARE(resumed.status, std::string("finished"));
+        QCOMPARE(resumed.json["train"]["epochs_done"].get<int>(), 3);
+        QCOMPARE(resumed.json["train"]["steps"].get<int>(), 6);
+        QCOMPARE(store.readResults().value("status", ""), std::string("finished"));
     }
 
     // A hand-edited results.json: a number that is no integer where one belongs is an error naming the file

@@ -1,6 +1,7 @@
 // The trainer on a tiny linear classifier: the Dassl schedule, shortened recipes, resume that equals an
-// uninterrupted run, the NaN guard keeping the last good checkpoint, cooperative stop, and gradient
-// accumulation (K micro-batches per optimiser step equal one batch of their images).
+// uninterrupted run, the NaN guard keeping the last good checkpoint, cooperative stop, gradient
+// accumulation (K micro-batches per optimiser step equal one batch of their images), and out of memory
+// mid-run (a stop at the checkpoint, and a resume with less memory that ends where the run would have).
 #include "core/Device.h"
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
@@ -8,6 +9,7 @@
 #include "core/train/RunControl.h"
 #include "core/train/Trainer.h"
 #include "core/tuning/StrategyInfo.h"
+#include "tests/MemoryCeiling.h"
 
 #include <QtTest>
 
@@ -30,16 +32,18 @@ namespace {
 class LinearTask : public Trainable
 {
 public:
-    explicit LinearTask(int poisonAtStep = -1) : m_poisonAtStep(poisonAtStep)
+    // `widen`: the four features repeated that many times before the layer, so that the step's largest
+    // tensors (batch x 4 x widen floats) outgrow the weights (3 x 4 x widen).
+    explicit LinearTask(int poisonAtStep = -1, int widen = 1) : m_poisonAtStep(poisonAtStep), m_widen(widen)
     {
         torch::manual_seed(3);
-        m_layer = torch::nn::Linear(4, 3);
+        m_layer = torch::nn::Linear(4 * widen, 3);
     }
     std::vector<at::Tensor> trainableParameters() override { return m_layer->parameters(); }
     void setTraining(bool training) override { m_layer->train(training); }
     StepOutput trainStep(const Batch& batch) override
     {
-        auto logits = m_layer(batch.inputs);
+        auto logits = m_layer(m_widen > 1 ? batch.inputs.repeat({1, m_widen}) : batch.inputs);
         auto loss = torch::cross_entropy_loss(logits, batch.labels);
         if (++m_steps == m_poisonAtStep)
             loss = loss * std::numeric_limits<float>::quiet_NaN();
@@ -60,6 +64,7 @@ public:
 
 private:
     int m_poisonAtStep;
+    int m_widen;
     int m_steps = 0;
 };
 
@@ -646,16 +651,78 @@ private Q_SLOTS:
         }
     }
 
-    // Out of memory names what helps: half the batch accumulated twice (the same step), or bf16.
+    // Out of memory names what uses less: half the batch accumulated twice as often (the same step),
+    // checkpointing in both towers, bf16 on CUDA; only what the run does not use already.
     void outOfMemoryNamesTheOptionsThatHelp()
     {
-        const std::string batch = explainOutOfMemory("the training step", 32);
+        const std::string batch = explainOutOfMemory("the training step", {32, 1, "none", "fp32", true});
         QVERIFY2(batch.find("during the training step with batch size 32") != std::string::npos, batch.c_str());
-        QVERIFY2(batch.find("--batch-size 16 --accumulate 2") != std::string::npos, batch.c_str());
-        QVERIFY2(batch.find("--precision bf16") != std::string::npos, batch.c_str());
-        const std::string single = explainOutOfMemory("the backward pass", 1);
-        QVERIFY2(single.find("--accumulate") == std::string::npos, single.c_str());  // nothing left to split
-        QVERIFY2(single.find("--precision bf16") != std::string::npos, single.c_str());
+        QVERIFY2(batch.find("try --batch-size 16 --accumulate 2 (the same effective batch), --checkpointing both or --precision bf16") !=
+                     std::string::npos,
+                 batch.c_str());
+        QCOMPARE(lessMemoryOptions({32, 4, "image", "fp32", false}),
+                 (std::vector<std::string>{"--batch-size 16 --accumulate 8", "--checkpointing both"}));  // no bf16 on the CPU
+        QCOMPARE(lessMemoryOptions({1, 1, "both", "bf16", true}), std::vector<std::string>{});
+        const std::string none = explainOutOfMemory("the backward pass", {1, 1, "both", "bf16", true});
+        QVERIFY2(none.find("--") == std::string::npos && none.find("smaller model") != std::string::npos, none.c_str());
+    }
+
+    // A batch that no longer fits in the middle of a run: the run stops at its last checkpoint with a line
+    // that names what uses less, and a resume with half the batch accumulated twice goes on and ends where
+    // the uninterrupted run ends. The ceiling lets blocks of 6,000 bytes through: the widened step needs
+    // 8 KiB at batch 8 and 4 KiB at batch 4.
+    void outOfMemoryStopsAtTheCheckpointAndAResumeWithLessMemoryGoesOn()
+    {
+        constexpr int widen = 64;
+        LinearTask straight(-1, widen);
+        auto data = orderedData(16, 8);
+        QCOMPARE(Trainer(config(4)).fit(straight, data).steps, std::int64_t(8));
+
+        QTemporaryDir dir;
+        TrainerConfig first = config(4);
+        first.checkpointDir = dir.path().toStdString();
+        first.maxSteps = 4;  // two epochs of two steps, checkpointed
+        LinearTask part(-1, widen);
+        auto data2 = orderedData(16, 8);
+        QCOMPARE(Trainer(first).fit(part, data2).epochsDone, 2);
+
+        TrainerConfig rest = config(4);
+        rest.checkpointDir = first.checkpointDir;
+        rest.resume = true;
+        LinearTask tooBig(-1, widen);
+        auto data3 = orderedData(16, 8);
+        std::vector<std::string> options;
+        std::string message;
+        {
+            const test::MemoryCeiling ceiling(6000);
+            try {
+                Trainer(rest).fit(tooBig, data3);
+            } catch (const OutOfMemory& e) {
+                message = e.what();
+                options = e.options;
+            }
+        }
+        QVERIFY2(message.find("out of memory during the training step with batch size 8") == 0, message.c_str());
+        QVERIFY2(message.find("try --batch-size 4 --accumulate 2 (the same effective batch) or --checkpointing both") != std::string::npos,
+                 message.c_str());
+        QVERIFY2(message.find("the checkpoint keeps epoch 2 of 4") != std::string::npos, message.c_str());
+        QCOMPARE(options.front(), std::string("--batch-size 4 --accumulate 2"));
+        QCOMPARE(findCheckpoint(rest.checkpointDir)->epochsDone, 2);  // nothing written after the failure
+        QCOMPARE(findCheckpoint(rest.checkpointDir)->steps, std::int64_t(4));
+
+        TrainerConfig lessMemory = rest;
+        lessMemory.accumulate = 2;
+        LinearTask resumed(-1, widen);
+        auto halves = orderedData(16, 4);
+        TrainResult result;
+        {
+            const test::MemoryCeiling ceiling(6000);
+            result = Trainer(lessMemory).fit(resumed, halves);
+        }
+        QCOMPARE(int(result.status), int(TrainResult::Status::Finished));
+        QCOMPARE(result.steps, std::int64_t(8));
+        QVERIFY2(maxDifference(weightsOf(resumed), weightsOf(straight)) < 1e-5, std::to_string(maxDifference(weightsOf(resumed), weightsOf(straight))).c_str());
+        QVERIFY(maxDifference(weightsOf(resumed), weightsOf(part)) > 1e-3);  // the last two epochs moved the weights
     }
 
     void stopRequestEndsTheRun()

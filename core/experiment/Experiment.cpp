@@ -805,6 +805,17 @@ private:
     std::string m_cacheWriteProblem;
 };
 
+// results.json of a run that ended without results: its status ("failed", "out_of_memory") and why.
+void recordFailure(RunStore& store, const RunSettings& settings, const DatasetIndex& dataset, const std::string& status,
+                   const std::string& message)
+{
+    try {
+        store.writeResults({{"method", settings.method}, {"dataset", dataset.name}, {"status", status}, {"message", message}, {"run", store.folder()}});
+    } catch (const std::exception&) {
+        // The original failure matters more than a second one while recording it.
+    }
+}
+
 } // namespace
 
 ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
@@ -818,16 +829,18 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                  openTargetDatasets(settings, dataset, callbacks.onLog))
                 .run();
         return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control, targets).run();
+    } catch (const OutOfMemory& e) {
+        // Stopped at the last checkpoint: the line says how to go on from it with less memory.
+        if (!store)
+            throw;
+        const std::string resume = "tunebench-cli train --resume " + store->folder() + (e.options.empty() ? "" : " " + e.options.front());
+        const OutOfMemory stopped(firstLine(e.what()) + "; continue with " + resume, e.options);
+        recordFailure(*store, settings, dataset, "out_of_memory", stopped.what());
+        throw stopped;
     } catch (const std::exception& e) {
         // The run folder stays (config, metrics, the last epoch's checkpoint); the history shows why it ended.
-        if (store) {
-            try {
-                store->writeResults({{"method", settings.method}, {"dataset", dataset.name}, {"status", "failed"},
-                                     {"message", firstLine(e.what())}, {"run", store->folder()}});
-            } catch (const std::exception&) {
-                // The original failure matters more than a second one while recording it.
-            }
-        }
+        if (store)
+            recordFailure(*store, settings, dataset, "failed", firstLine(e.what()));
         throw;
     }
 }

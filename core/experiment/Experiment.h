@@ -152,10 +152,11 @@ struct ExperimentResult
 // One experiment: few-shot sampling, (base) training, validation tuning, evaluation (base and new), the
 // hand-crafted comparison, export into the run folder, results.json. With `store`, metrics go to its
 // metrics.jsonl; results.json is written there (also with status "failed" when an exception escapes,
-// which is rethrown). `resume` continues from the store's checkpoint. `targets`: what
-// openTargetDatasets opens (settings.adaptTarget, then settings.evalDatasets), so that a series of
-// experiments opens them once; opened here when empty. A method that adapts (DAPL) also trains on the
-// adaptation target's training images, without their labels.
+// which is rethrown; "out_of_memory" when a step ran out of memory, rethrown as OutOfMemory with the
+// command that goes on from the last checkpoint with less memory). `resume` continues from the store's
+// checkpoint. `targets`: what openTargetDatasets opens (settings.adaptTarget, then settings.evalDatasets),
+// so that a series of experiments opens them once; opened here when empty. A method that adapts (DAPL) also
+// trains on the adaptation target's training images, without their labels.
 ExperimentResult runExperiment(const RunSettings& settings, const Backbone& backbone, const DatasetIndex& dataset, RunStore* store,
                                bool resume, const ExperimentCallbacks& callbacks = {}, RunControl* control = nullptr,
                                const std::vector<DatasetIndex>& targets = {});

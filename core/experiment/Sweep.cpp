@@ -345,7 +345,7 @@ RunState runFolderState(const std::string& folder)
     const std::string status = RunStore::readJsonFile(results.string()).value("status", "");
     if (status == "finished")
         return RunState::Finished;
-    if (status == "failed" || status == "diverged")
+    if (status == "failed" || status == "diverged" || status == "out_of_memory")  // the same settings would end the same way
         return RunState::Failed;
     return RunState::Pending;  // stopped: resumable
 }

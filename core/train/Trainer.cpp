@@ -153,10 +153,10 @@ std::optional<Progress> loadCheckpoint(const fs::path& dir, Trainable& task, tor
     return Progress{found->epochsDone, found->steps, found->finalLoss, found->seconds};
 }
 
-// Runs `work`; LibTorch's out-of-memory error becomes an Error that says what to change (a smaller batch)
-// instead of the allocator's dump. Every other error passes through unchanged.
+// Runs `work`; LibTorch's out-of-memory error becomes OutOfMemory, one line that says what ran out and
+// which settings would use less, instead of the allocator's dump. Every other error passes through unchanged.
 template <typename Work>
-void explainingOutOfMemory(const char* what, std::int64_t batchSize, Work&& work)
+void explainingOutOfMemory(const char* what, const MemorySettings& settings, const std::string& progress, Work&& work)
 {
     try {
         work();
@@ -165,7 +165,7 @@ void explainingOutOfMemory(const char* what, std::int64_t batchSize, Work&& work
     } catch (const std::exception& e) {
         if (!isOutOfMemory(e))
             throw;
-        throw Error(explainOutOfMemory(what, static_cast<int>(batchSize)));
+        throw OutOfMemory(explainOutOfMemory(what, settings) + progress, lessMemoryOptions(settings));
     }
 }
 
@@ -330,6 +330,12 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
         double lossSum = 0;
         std::int64_t lossCount = 0, correct = 0, seen = 0;
         bool cutInsideEpoch = false;
+        // Out of memory ends the run where it is: this epoch's steps are dropped (nothing is saved after a
+        // failed allocation), and a resume with a smaller micro-batch, checkpointing or bf16 goes on from
+        // the last checkpoint.
+        const std::string kept = c.checkpointDir.empty() ? std::string()
+                                 : epoch > 0 ? "; the checkpoint keeps epoch " + std::to_string(epoch) + " of " + std::to_string(c.epochs)
+                                             : "; no epoch had finished, so a resume starts from the first";
         if (!c.cosinePerStep)
             setLr(*optimizer, scheduledLr(c, epoch, 0, totalSteps));
         std::optional<Batch> batch;
@@ -363,17 +369,17 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
             std::map<std::string, double> weightedMetrics, metrics;
             bool epochEnded = false;
             for (;;) {
-                // Page-locked host memory lets the copy overlap with the previous step's kernels.
-                if (device.is_cuda() && batch->inputs.device().is_cpu() && !batch->inputs.is_pinned())
-                    batch->inputs = batch->inputs.pin_memory();
-                batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
-                batch->labels = batch->labels.to(device, true);
-
                 const auto batchSize = batch->labels.size(0);
                 if (micro == 0)
                     firstImages = std::max<std::int64_t>(1, batchSize);
+                const MemorySettings memory{static_cast<int>(batchSize), static_cast<int>(accumulate), c.checkpointing, c.precision, device.is_cuda()};
                 StepOutput out;
-                explainingOutOfMemory("the training step", batchSize, [&] {
+                explainingOutOfMemory("the training step", memory, kept, [&] {
+                    // Page-locked host memory lets the copy overlap with the previous step's kernels.
+                    if (device.is_cuda() && batch->inputs.device().is_cpu() && !batch->inputs.is_pinned())
+                        batch->inputs = batch->inputs.pin_memory();
+                    batch->inputs = batch->inputs.to(device, /*non_blocking=*/true);
+                    batch->labels = batch->labels.to(device, true);
                     {
                         AutocastScope autocast(device.is_cuda() ? c.precision : "fp32", c10::DeviceType::CUDA);  // bf16/fp16 on CUDA only
                         CheckpointingScope checkpointing(parseCheckpointing(c.checkpointing));
@@ -389,7 +395,7 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                                      " (try a lower learning rate)";
                     break;
                 }
-                explainingOutOfMemory("the backward pass", batchSize, [&] {
+                explainingOutOfMemory("the backward pass", memory, kept, [&] {
                     const double weight = static_cast<double>(batchSize) / static_cast<double>(accumulate * firstImages);
                     scaler.scale(accumulate == 1 ? out.loss : out.loss * weight).backward();
                 });
@@ -421,7 +427,8 @@ TrainResult Trainer::fit(Trainable& task, BatchSource& data, const TrainerCallba
                     value /= static_cast<double>(groupImages);
                 metrics = weightedMetrics;
             }
-            explainingOutOfMemory("the backward pass", firstImages, [&] {
+            const MemorySettings memory{static_cast<int>(firstImages), static_cast<int>(accumulate), c.checkpointing, c.precision, device.is_cuda()};
+            explainingOutOfMemory("the optimiser step", memory, kept, [&] {
                 const std::int64_t nominal = accumulate * firstImages;
                 if (groupImages > 0 && groupImages != nominal) {
                     torch::NoGradGuard noGrad;

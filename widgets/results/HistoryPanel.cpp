@@ -1,5 +1,6 @@
 #include "widgets/results/HistoryPanel.h"
 
+#include "widgets/results/RunResults.h"
 #include "widgets/window/BackgroundTasks.h"
 
 #include "core/experiment/PetlStudy.h"
@@ -80,7 +81,7 @@ void HistoryPanel::refresh()
         item->setText(0, QString::fromStdString(run.id));
         item->setText(1, QString::fromStdString(run.method));
         item->setText(2, QString::fromStdString(run.dataset));
-        item->setText(3, QString::fromStdString(run.status));
+        item->setText(3, runStatusText(run.status));
         QString result;
         if (run.results.is_object()) {
             try {

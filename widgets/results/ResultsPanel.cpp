@@ -175,10 +175,7 @@ void ResultsPanel::fillSummaryRow(int row)
     h->setFont(bold);
     m_summary->setItem(row, 5, h);
     m_summary->setItem(row, 6, readOnlyItem(QLocale().toString(r.trainableParameters)));
-    const QString status = r.status == "finished" ? tr("finished") : r.status == "stopped" ? tr("stopped") : r.status == "diverged" ? tr("diverged")
-                         : r.status == "failed"   ? tr("failed")
-                                                  : r.status;
-    auto* statusItem = readOnlyItem(status, Qt::AlignLeft | Qt::AlignVCenter);
+    auto* statusItem = readOnlyItem(runStatusText(r.status.toStdString()), Qt::AlignLeft | Qt::AlignVCenter);
     statusItem->setToolTip(r.message.isEmpty() ? r.novelMessage : r.message);
     m_summary->setItem(row, 7, statusItem);
     m_summary->resizeColumnsToContents();

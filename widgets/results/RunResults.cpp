@@ -216,6 +216,20 @@ std::optional<RunResults> handcraftedBaseline(const RunResults& run)
     return r;
 }
 
+QString runStatusText(const std::string& status)
+{
+    static const std::pair<const char*, const char*> texts[] = {
+        {"finished", QT_TRANSLATE_NOOP("RunStatus", "finished")},     {"stopped", QT_TRANSLATE_NOOP("RunStatus", "stopped")},
+        {"diverged", QT_TRANSLATE_NOOP("RunStatus", "diverged")},     {"failed", QT_TRANSLATE_NOOP("RunStatus", "failed")},
+        {"out_of_memory", QT_TRANSLATE_NOOP("RunStatus", "out of memory")}, {"running", QT_TRANSLATE_NOOP("RunStatus", "running")},
+        {"unreadable", QT_TRANSLATE_NOOP("RunStatus", "unreadable")},
+    };
+    for (const auto& [name, text] : texts)
+        if (status == name)
+            return QCoreApplication::translate("RunStatus", text);
+    return QString::fromStdString(status);
+}
+
 int storeRun(QVector<RunResults>& runs, const RunResults& results)
 {
     for (int i = 0; i < runs.size(); ++i)

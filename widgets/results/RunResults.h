@@ -49,7 +49,7 @@ struct RunResults
     QString method;           // registry key
     QString methodTitle;
     QString dataset;
-    QString status;           // finished | stopped | diverged
+    QString status;           // finished | stopped | diverged (runStatusText)
     QString message;
     QString runFolder;
     QString exportPath;       // the prompt export's .json, when written
@@ -89,6 +89,10 @@ std::optional<RunResults> handcraftedBaseline(const RunResults& run);
 
 // A finished run's folder read back; throws tunebench::Error when it has no results.json.
 RunResults readRunFolder(const QString& folder);
+
+// A run's status in the window's words and language: results.json's (finished, stopped, diverged, failed,
+// out_of_memory) and the history's (running, unreadable); an unknown one as it is.
+QString runStatusText(const std::string& status);
 
 // Puts `results` into `runs`: in place of the run with the same (non-empty) id, else appended. Returns its
 // index. The result views keep their runs this way, so a reopened run replaces its earlier row.
