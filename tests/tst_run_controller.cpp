@@ -1,6 +1,6 @@
 // The run controller: a real run on its worker thread, reported through queued signals, while the GUI
 // thread's event loop stays responsive; pause, resume and stop; clear failures on bad input; out of memory
-// mid-run.
+// mid-run; background work that draws random numbers leaving a run's draws alone.
 #include "widgets/window/RunController.h"
 
 #include "core/train/RunControl.h"
@@ -13,6 +13,7 @@
 #include "core/experiment/Caches.h"
 #include "core/experiment/Experiment.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/train/GeneratorLock.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 #include "tests/GuiFixtures.h"
@@ -29,8 +30,12 @@
 #include <QTimer>
 #include <QtTest>
 
+#include <torch/torch.h>
+
+#include <atomic>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 using namespace tunebench;
 
@@ -314,6 +319,51 @@ private Q_SLOTS:
         const auto runs = listRuns((m_dir.path() + "/failing").toStdString());
         QCOMPARE(runs.size(), size_t(1));
         QCOMPARE(runs.front().status, std::string("failed"));
+    }
+
+    // LibTorch has one CPU generator per process. Work beside a run that draws from it (the window's parameter
+    // count and memory plan, a model rebuilt for Try it) takes a GeneratorLock and so waits for the run: the
+    // run draws what it draws alone. CLIP-LoRA's dropout draws at every step; without the lock, the same
+    // background draws change the run.
+    void backgroundDrawsLeaveTheRunAlone()
+    {
+        const Backbone backbone = loadBackbone(m_files.clipFolder.toStdString(), m_files.vocabulary.toStdString(), "cpu");
+        const DatasetIndex dataset = openDataset(m_files.datasetFolder.toStdString());
+        RunSettings settings = tinyCoop();
+        settings.method = "clip-lora";
+        settings.options = nlohmann::json::object();
+        settings.baseNew = false;
+        settings.compareHandcrafted = false;
+        const auto finalLoss = [&](bool background, bool locked) {
+            std::atomic<bool> done{false};
+            std::atomic<int> draws{0};
+            std::thread drawing;
+            if (background)
+                drawing = std::thread([&] {
+                    while (!done) {
+                        std::optional<GeneratorLock> generator;
+                        if (locked) {
+                            try {
+                                generator.emplace("the test's draws", [&] { return done.load(); });
+                            } catch (const Error&) {
+                                break;  // the run ended while this waited
+                            }
+                        }
+                        torch::randn({16});
+                        ++draws;
+                    }
+                });
+            const ExperimentResult result = runExperiment(settings, backbone, dataset, nullptr, false);
+            done = true;
+            if (drawing.joinable())
+                drawing.join();
+            if (background && draws == 0)
+                throw std::runtime_error("the background thread never drew");
+            return result.json["train"]["final_loss"].get<double>();
+        };
+        const double alone = finalLoss(false, false);
+        QCOMPARE(finalLoss(true, true), alone);
+        QVERIFY(finalLoss(true, false) != alone);  // the test can fail: unlocked draws shift the dropout masks
     }
 
     // A batch that no longer fits in the middle of a run (a ceiling on the training thread's blocks, between

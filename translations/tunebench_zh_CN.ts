@@ -49,6 +49,37 @@
     </message>
 </context>
 <context>
+    <name>RunStatus</name>
+    <message>
+        <source>finished</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>diverged</source>
+        <translation>已发散</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>已失败</translation>
+    </message>
+    <message>
+        <source>out of memory</source>
+        <translation>内存不足</translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation>运行中</translation>
+    </message>
+    <message>
+        <source>unreadable</source>
+        <translation>无法读取</translation>
+    </message>
+</context>
+<context>
     <name>tunebench::AdaptationPanel</name>
     <message>
         <source>A series is running</source>
@@ -1036,6 +1067,10 @@
         <source>Export the tuned model of %1 (%2): its learned tensors and manifest (%3), or one ONNX graph</source>
         <translation>导出 %1（%2）的调优模型：其学习到的张量和清单（%3），或一个 ONNX 计算图</translation>
     </message>
+    <message>
+        <source>Writing the ONNX graph of %1 (%2) once the run in progress lets go of LibTorch&apos;s random numbers (rebuilding the model draws them)...</source>
+        <translation>正在进行的运行释放 LibTorch 的随机数后（重建模型会抽取随机数），将写出 %1（%2）的 ONNX 图……</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::MistakesPanel</name>
@@ -1194,6 +1229,10 @@ true: %2, predicted: %3 (%4)</source>
     <message>
         <source>Click an image to see it larger with its scores.</source>
         <translation>点击图像可放大查看及其得分。</translation>
+    </message>
+    <message>
+        <source>Opening the tuned model of %1 once the run in progress lets go of LibTorch&apos;s random numbers (building a model draws them) ...</source>
+        <translation>正在进行的运行释放 LibTorch 的随机数后（构建模型会抽取随机数），将打开 %1 的调优模型……</translation>
     </message>
 </context>
 <context>
@@ -1602,22 +1641,6 @@ SHA-256：%8
         <translation>每个学习到的上下文向量在词嵌入空间中（欧氏距离）最近的词表单词，与 CoOp 论文相同</translation>
     </message>
     <message>
-        <source>finished</source>
-        <translation>已完成</translation>
-    </message>
-    <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
-    </message>
-    <message>
-        <source>diverged</source>
-        <translation>已发散</translation>
-    </message>
-    <message>
-        <source>failed</source>
-        <translation>已失败</translation>
-    </message>
-    <message>
         <source>Results appear here when a run ends.</source>
         <translation>运行结束后结果会显示在这里。</translation>
     </message>
@@ -2016,6 +2039,10 @@ SHA-256：%8
         <source>Estimated from the method&apos;s own training step on narrow copies of the model, on this machine&apos;s CPU kernels (tunebench-cli plan)</source>
         <translation>由该方法自身的训练步在模型的窄副本上估算，使用本机的 CPU 内核（tunebench-cli plan）</translation>
     </message>
+    <message>
+        <source>Memory: estimated when the run ends</source>
+        <translation>内存：运行结束后再估算</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::StudyPanel</name>
@@ -2236,6 +2263,10 @@ SHA-256：%8
     <message>
         <source>Where it looks: %1 (tick the box to overlay it)</source>
         <translation>关注区域：%1（勾选复选框以叠加显示）</translation>
+    </message>
+    <message>
+        <source>Opening the tuned model of %1 and classifying %2 once the run in progress lets go of LibTorch&apos;s random numbers (building a model draws them) ...</source>
+        <translation>正在进行的运行释放 LibTorch 的随机数后（构建模型会抽取随机数），将打开 %1 的调优模型并分类 %2……</translation>
     </message>
 </context>
 </TS>

@@ -11,6 +11,7 @@
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/StateDict.h"
+#include "core/train/GeneratorLock.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
 #include "core/tuning/continual/ContinualLearner.h"
@@ -252,6 +253,8 @@ ContinualResult runContinual(const Backbone& backbone, const std::vector<Continu
         throw Error("'" + settings.method + "' is not a continual-learning method (" + continualMethodList() + ")");
 
     // The prompts start from the seed; every stage below reseeds, so that a resumed stage runs as it would have.
+    // Nothing else in the process draws meanwhile (GeneratorLock).
+    const GeneratorLock generator("the continual run", [control] { return control && control->stopRequested(); });
     torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
     TaskSetup setup;
     setup.classNames = tasks.front().data.classNames;

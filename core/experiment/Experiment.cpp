@@ -11,6 +11,7 @@
 #include "core/export/PromptExport.h"
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
+#include "core/train/GeneratorLock.h"
 #include "core/train/PairedBatchSource.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
@@ -823,6 +824,9 @@ ExperimentResult runExperiment(const RunSettings& settings, const Backbone& back
                                const std::vector<DatasetIndex>& targets)
 {
     try {
+        // The run seeds LibTorch's generator and draws from it to the end; nothing else in the process draws
+        // meanwhile (the window's background work waits), so that it draws what the same run draws alone.
+        const GeneratorLock generator("the run", [control] { return control && control->stopRequested(); });
         setMaxImagePixels(settings.maxImagePixels);  // every image this run decodes
         if (targets.empty() && (!settings.evalDatasets.empty() || !settings.adaptTarget.empty()))
             return ExperimentRun(settings, backbone, dataset, store, resume, callbacks, control,

@@ -4,6 +4,7 @@
 #include "core/data/ImagePreprocess.h"
 #include "core/experiment/TunedModel.h"
 #include "core/model/AttentionRollout.h"
+#include "core/train/GeneratorLock.h"
 
 #include <torch/torch.h>
 
@@ -22,6 +23,9 @@ struct TunedClassifier::Open
 TunedClassifier::TunedClassifier(const std::string& runDir, const std::string& device)
     : m_runDir(runDir), m_device(device), m_open(std::make_unique<Open>())
 {
+    // Building the model draws initial values (replaced by the run's) from LibTorch's generator: not while a
+    // run in this process does (GeneratorLock).
+    const GeneratorLock generator;
     // The run's model as predict --run opens it: another model than the export's is refused.
     m_open->tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Refuse);
     m_open->info = &findStrategy(m_open->tuned.strategy->name());

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/data/ImagePreprocess.h"
 #include "core/io/StateDict.h"
+#include "core/train/GeneratorLock.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
 
@@ -138,6 +139,9 @@ nlohmann::json writeTunedOnnx(TunedModel& tuned, const std::string& path, const 
 
 nlohmann::json writeRunOnnx(const std::string& runDir, const std::string& path, const OnnxOptions& options, const std::string& device)
 {
+    // Rebuilding the model and checking the graph on random inputs draw from LibTorch's generator: not while
+    // a run in this process does (GeneratorLock).
+    const GeneratorLock generator;
     TunedModel tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Warn);
     return writeTunedOnnx(tuned, path, options);
 }

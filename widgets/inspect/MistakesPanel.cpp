@@ -1,6 +1,7 @@
 #include "widgets/inspect/MistakesPanel.h"
 
 #include "core/experiment/TunedModel.h"
+#include "core/train/GeneratorLock.h"
 #include "widgets/inspect/ScoreTable.h"
 #include "widgets/window/BackgroundTasks.h"
 
@@ -274,7 +275,11 @@ void MistakesPanel::findMistakes()
     m_cancelled = false;
     m_error.clear();
     m_found.reset();
-    m_progressText = m_classifier ? QString() : tr("Opening the tuned model of %1 ...").arg(m_runId);
+    m_progressText = m_classifier                     ? QString()
+                     : GeneratorLock::heldElsewhere() ? tr("Opening the tuned model of %1 once the run in progress lets go of LibTorch's "
+                                                           "random numbers (building a model draws them) ...")
+                                                            .arg(m_runId)
+                                                      : tr("Opening the tuned model of %1 ...").arg(m_runId);
     m_progress->setRange(0, 0);
     clearDetail();
     applyFilter();

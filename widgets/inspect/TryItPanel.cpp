@@ -3,6 +3,8 @@
 #include "widgets/inspect/ScoreTable.h"
 #include "widgets/window/BackgroundTasks.h"
 
+#include "core/train/GeneratorLock.h"
+
 #include <QCheckBox>
 #include <QColor>
 #include <QDir>
@@ -284,7 +286,11 @@ void TryItPanel::updateControls()
     } else {
         m_status->setStyleSheet(QString());
         if (m_busy)
-            m_status->setText(m_model ? tr("Classifying %1 ...").arg(image) : tr("Opening the tuned model of %1 and classifying %2 ...").arg(m_runId, image));
+            m_status->setText(m_model                          ? tr("Classifying %1 ...").arg(image)
+                              : GeneratorLock::heldElsewhere() ? tr("Opening the tuned model of %1 and classifying %2 once the run in progress "
+                                                                    "lets go of LibTorch's random numbers (building a model draws them) ...")
+                                                                     .arg(m_runId, image)
+                                                               : tr("Opening the tuned model of %1 and classifying %2 ...").arg(m_runId, image));
         else if (m_trial)
             m_status->setText(tr("%1, as the model sees it (resized and centre-cropped to %2 x %2)").arg(m_imagePath).arg(m_trial->resolution));
         else if (!m_runFolder.isEmpty())

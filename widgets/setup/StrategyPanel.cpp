@@ -6,6 +6,7 @@
 #include "core/experiment/Caches.h"
 #include "core/io/CheckpointLoader.h"
 #include "core/model/Checkpointing.h"
+#include "core/train/GeneratorLock.h"
 #include "core/tuning/MemoryPlan.h"
 
 #include <QComboBox>
@@ -343,6 +344,7 @@ void StrategyPanel::plan()
     const QString device = m_memoryDevice;
     const int generation = ++m_planGeneration;
     QPointer<StrategyPanel> self(this);
+    m_planInFlight = true;
     m_tasks->start("memory plan", [self, settings, model, vocabulary, classes, shots, available, gpu, device, generation](const TaskToken& token) {
         QString text, problem;
         try {
@@ -357,6 +359,9 @@ void StrategyPanel::plan()
             request.shots = shots;
             request.precision = settings.precision;
             request.checkpointing = settings.checkpointing;
+            // The copies draw random weights: not while a run does (GeneratorLock); a run started meanwhile
+            // waits for this estimate to give up (setRunning cancels it).
+            const GeneratorLock generator("the memory estimate", [&token] { return token.cancelled(); });
             const MemoryPlan plan = planMemory(request, [&token](int, int) {
                 if (token.cancelled())
                     throw Error("superseded");  // settings changed: a newer estimate has started
@@ -384,6 +389,7 @@ void StrategyPanel::plan()
         postToGui(self, [text, problem, generation](StrategyPanel* panel) {
             if (generation != panel->m_planGeneration)
                 return;  // the settings changed meanwhile; a newer estimate is on its way
+            panel->m_planInFlight = false;
             panel->m_memoryEstimate = problem.isEmpty() ? text : tr("Memory: cannot estimate (%1)").arg(problem);
             panel->m_memoryLabel->setText(panel->m_memoryEstimate);
             panel->m_memoryLabel->setToolTip(tr("Estimated from the method's own training step on narrow copies of the model, "
@@ -407,10 +413,12 @@ void StrategyPanel::count()
         classes.push_back(name.toStdString());
     const int generation = ++m_countGeneration;
     QPointer<StrategyPanel> self(this);
-    m_tasks->start("count", [self, settings, classes, generation](const TaskToken&) {
+    m_tasks->start("count", [self, settings, classes, generation](const TaskToken& token) {
         qint64 count = -1;
         QString problem;
         try {
+            // Attaching the method draws its initial values: not while a run does (GeneratorLock).
+            const GeneratorLock generator("the parameter count", [&token] { return token.cancelled(); });
             count = countTrainableParameters(*cachedBackbone(settings.model, settings.vocab), settings, classes);
         } catch (const std::exception& e) {
             problem = firstLine(e);
@@ -438,10 +446,20 @@ void StrategyPanel::setRunning(bool running)
     m_running = running;
     if (!running) {
         schedulePlan();
-    } else if (m_planTimer->isActive()) {
-        // An estimate not yet started waits for the run's end; the last one stays in view meanwhile.
+    } else {
+        // The run waits for LibTorch's generator while an estimate holds it (GeneratorLock): the estimate
+        // gives up at its next narrow copy.
+        m_tasks->cancel("memory plan");
+        if (m_planInFlight) {
+            // The current settings' estimate is made when the run ends.
+            ++m_planGeneration;
+            m_planInFlight = false;
+            m_memoryLabel->setText(tr("Memory: estimated when the run ends"));
+        } else if (m_planTimer->isActive()) {
+            // An estimate not yet started waits for the run's end; the last one stays in view meanwhile.
+            m_memoryLabel->setText(m_memoryEstimate);
+        }
         m_planTimer->stop();
-        m_memoryLabel->setText(m_memoryEstimate);
     }
     for (QWidget* w : std::initializer_list<QWidget*>{m_combo, m_form, m_overridesBox})
         w->setEnabled(!running);

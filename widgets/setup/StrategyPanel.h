@@ -80,6 +80,7 @@ private:
     QLabel* m_memoryLabel = nullptr;
     QTimer* m_planTimer = nullptr;
     int m_planGeneration = 0;
+    bool m_planInFlight = false;  // an estimate of the current generation is being computed
     QString m_memoryDevice;
     QString m_memoryEstimate;  // the last estimate shown
     qint64 m_memoryBytes = 0;

@@ -20,9 +20,7 @@ void BackgroundTasks::start(const QString& name, std::function<void(const TaskTo
     if (m_closing)
         return;
     forgetFinished();
-    for (Task& task : m_tasks)
-        if (task.name == name)
-            task.token.m_cancelled->store(true);
+    cancel(name);
     Task task;
     task.name = name;
     const TaskToken token = task.token;
@@ -36,6 +34,13 @@ void BackgroundTasks::start(const QString& name, std::function<void(const TaskTo
     task.thread->setObjectName("tunebench-" + name);
     task.thread->start();
     m_tasks.push_back(task);
+}
+
+void BackgroundTasks::cancel(const QString& name)
+{
+    for (Task& task : m_tasks)
+        if (task.name == name)
+            task.token.m_cancelled->store(true);
 }
 
 bool BackgroundTasks::shutdown(int timeoutMs)

@@ -42,6 +42,8 @@ public:
     ~BackgroundTasks() override;
 
     void start(const QString& name, std::function<void(const TaskToken&)> work);
+    // Asks the running task of that name to give up (its token says so); it ends at its next check.
+    void cancel(const QString& name);
     // Cancels every task and waits up to `timeoutMs` for them to end. A task that is still inside a step
     // it cannot interrupt (reading one file, say) is then abandoned: its thread object is left alive,
     // never destroyed while running. Returns whether every task ended.

@@ -22,6 +22,7 @@
 
 #include "core/Device.h"
 #include "core/experiment/RunOnnx.h"
+#include "core/train/GeneratorLock.h"
 #include "core/Version.h"
 #include "core/tuning/StrategyInfo.h"
 
@@ -681,7 +682,10 @@ void MainWindow::exportSelectedOnnx(const QString& target)
         return;
     }
     const QString runId = run->runId, runFolder = run->runFolder;
-    setStatus(tr("Writing the ONNX graph of %1 (%2)...").arg(runId, run->methodTitle));
+    setStatus(GeneratorLock::heldElsewhere() ? tr("Writing the ONNX graph of %1 (%2) once the run in progress lets go of LibTorch's random numbers "
+                                                  "(rebuilding the model draws them)...")
+                                                   .arg(runId, run->methodTitle)
+                                             : tr("Writing the ONNX graph of %1 (%2)...").arg(runId, run->methodTitle));
     // Rebuilding the model and checking the graph description take seconds: off the GUI thread.
     QPointer<MainWindow> self(this);
     m_tasks->start("onnx-export", [self, runId, runFolder, target](const TaskToken&) {
