@@ -200,6 +200,8 @@ private Q_SLOTS:
     {
         torch::set_num_threads(2);
         QVERIFY(m_dir.isValid());
+        // predict's image-tower cache: this test's folder, never the user's.
+        qputenv("TUNEBENCH_CACHE_DIR", (m_dir.path() + "/feature-cache").toUtf8());
     }
 
     // Every registered method either describes its own scores exactly or is one of the known refusals,

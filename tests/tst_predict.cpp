@@ -7,6 +7,7 @@
 #include "core/export/PromptExport.h"
 #include "core/io/CheckpointWriter.h"
 #include "core/io/StateDict.h"
+#include "core/train/FeatureCache.h"
 #include "core/train/RunStore.h"
 #include "tests/CliRunner.h"
 #include "tests/ClipVocabulary.h"
@@ -54,6 +55,27 @@ void expectOneLineError(const CliResult& result, const std::vector<std::string>&
         QVERIFY2(result.err.find(word) != std::string::npos, (word + " not in: " + result.err).c_str());
 }
 
+// Two predict outputs for the same images: the same paths and classes in the same order, probabilities within 1e-6.
+void expectSamePredictions(const std::string& actual, const std::string& expected)
+{
+    const std::vector<json> a = jsonLines(actual), e = jsonLines(expected);
+    QCOMPARE(a.size(), e.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        QCOMPARE(a[i]["path"].dump(), e[i]["path"].dump());
+        QCOMPARE(a[i].contains("handcrafted"), e[i].contains("handcrafted"));
+        for (const char* column : {"top", "handcrafted"}) {
+            if (!e[i].contains(column))
+                continue;
+            QCOMPARE(a[i][column].size(), e[i][column].size());
+            for (size_t k = 0; k < e[i][column].size(); ++k) {
+                QCOMPARE(a[i][column][k]["class"].dump(), e[i][column][k]["class"].dump());
+                const double difference = std::abs(a[i][column][k]["probability"].get<double>() - e[i][column][k]["probability"].get<double>());
+                QVERIFY2(difference < 1e-6, (a[i].dump() + " vs " + e[i].dump()).c_str());
+            }
+        }
+    }
+}
+
 } // namespace
 
 class TestPredict : public QObject
@@ -84,6 +106,9 @@ private Q_SLOTS:
         writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), m_model);
         m_vocab = test::demoVocabularyPath();
         m_runs = m_root + "/runs";
+        // The image-tower cache's default folder (predict's, where a run names none): this test's, never the user's.
+        m_defaultCache = m_root + "/default-feature-cache";
+        qputenv("TUNEBENCH_CACHE_DIR", QByteArray::fromStdString(m_defaultCache));
     }
 
     void predictMatchesTheRunAndTheEngine_data()
@@ -111,6 +136,7 @@ private Q_SLOTS:
         const json results = json::parse(trained.out);
         QCOMPARE(results["n"].get<int>(), 12);
         const std::string run = results["run"].get<std::string>();
+        m_trained[method.toStdString()] = run;
         const std::string manifestPath = run + "/export/" + exportFile.toStdString();
         QVERIFY2(fs::exists(manifestPath), manifestPath.c_str());
         QCOMPARE(results["export"].get<std::string>(), manifestPath);
@@ -199,6 +225,66 @@ private Q_SLOTS:
         QCOMPARE(byAgain.out, byRun.out);
         if (method == "coop")
             m_coopRun = run;
+    }
+
+    // The image-tower cache (issue 29, item 5): CoOp keeps the image tower frozen, so a second predict over the
+    // same files reads every image's features back and prints the same; without the cache the scores agree
+    // within 1e-6; a file rewritten with other pixels is encoded again, and scored as its new pixels are.
+    // VPT-Deep tunes its image tower: encoded every time, nothing stored.
+    void predictReusesTheImageTowerCache()
+    {
+        QVERIFY2(m_trained.count("coop") && m_trained.count("vpt-deep"), "the rows of predictMatchesTheRunAndTheEngine did not run");
+        const fs::path images = fs::path(m_root) / "cached-images";
+        fs::create_directories(images);
+        for (size_t i = 0; i < 4; ++i)
+            fs::copy_file(m_testImages[i * 3].first, images / ("image-" + std::to_string(i) + ".png"));
+        const std::string cache = m_root + "/predict-cache";
+        const auto predict = [&](const std::string& run, const QStringList& cacheOptions) {
+            return runCli(QStringList{"predict", "--run", q(run), "--folder", q(images.string()), "--top", "4", "--threads", "2"} + cacheOptions);
+        };
+        const QStringList inCache = {"--feature-cache", q(cache)};
+        const auto expectReport = [](const CliResult& result, const std::string& report) {
+            QVERIFY2(result.exitCode == 0, result.err.c_str());
+            QVERIFY2(result.err.find(report + "\n") != std::string::npos, ("'" + report + "' not in: " + result.err).c_str());
+        };
+        const auto counts = [&cache](int fromCache, int encoded) {
+            return "image-tower cache " + cache + ": " + std::to_string(fromCache) + " images from the cache, " + std::to_string(encoded) + " encoded";
+        };
+        const std::string coop = m_trained.at("coop");
+
+        const auto first = predict(coop, inCache);
+        expectReport(first, counts(0, 4));
+        QCOMPARE(FeatureCache(cache).usage().files, std::int64_t(1));
+        const auto second = predict(coop, inCache);
+        expectReport(second, counts(4, 0));
+        QCOMPARE(second.out, first.out);
+        const auto uncached = predict(coop, {"--no-feature-cache"});
+        expectReport(uncached, "image-tower cache: off; 4 encoded");
+        expectSamePredictions(uncached.out, first.out);
+        // The run names no folder (train had no --feature-cache): the default one, $TUNEBENCH_CACHE_DIR.
+        const auto byDefault = predict(coop, {});
+        expectReport(byDefault, "image-tower cache " + m_defaultCache + ": 0 images from the cache, 4 encoded");
+        expectSamePredictions(byDefault.out, first.out);
+
+        // One file rewritten with other pixels: the list is encoded again, and that image scored as it is now
+        // (stale features would repeat its old scores).
+        cv::Mat other(20, 24, CV_8UC3);
+        cv::randn(other, cv::Scalar(230, 20, 200), cv::Scalar(20, 20, 20));
+        QVERIFY(cv::imwrite((images / "image-1.png").string(), other));
+        const auto rewritten = predict(coop, inCache);
+        expectReport(rewritten, counts(0, 4));
+        expectSamePredictions(rewritten.out, predict(coop, {"--no-feature-cache"}).out);
+        QVERIFY2(jsonLines(rewritten.out).at(1) != jsonLines(first.out).at(1), rewritten.out.c_str());
+        const auto afterRewrite = predict(coop, inCache);
+        expectReport(afterRewrite, counts(4, 0));
+        QCOMPARE(afterRewrite.out, rewritten.out);
+
+        const std::int64_t files = FeatureCache(cache).usage().files;
+        for (int pass = 0; pass < 2; ++pass)
+            expectReport(predict(m_trained.at("vpt-deep"), inCache), "image-tower cache: not used (VPT-Deep tunes its image tower); 4 encoded");
+        QCOMPARE(FeatureCache(cache).usage().files, files);
+
+        expectOneLineError(predict(coop, inCache + QStringList{"--no-feature-cache"}), {"--feature-cache", "--no-feature-cache"});
     }
 
     // L2P through the continual command: its export (export.json in the run folder) predicts through both paths.
@@ -313,7 +399,8 @@ private:
     static QString q(const std::string& text) { return QString::fromStdString(text); }
 
     QTemporaryDir m_dir;
-    std::string m_root, m_dataset, m_model, m_vocab, m_runs, m_coopRun;
+    std::string m_root, m_dataset, m_model, m_vocab, m_runs, m_coopRun, m_defaultCache;
+    std::map<std::string, std::string> m_trained;  // method -> run folder of predictMatchesTheRunAndTheEngine
     std::vector<std::pair<std::string, int>> m_testImages;
 };
 

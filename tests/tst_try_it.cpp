@@ -64,6 +64,8 @@ private Q_SLOTS:
         QCoreApplication::setOrganizationName("TunebenchTests");
         QCoreApplication::setApplicationName("tst_try_it");
         const std::string root = m_dir.path().toStdString();
+        // The image-tower cache the tab and predict share (the runs name none): this test's, never the user's.
+        qputenv("TUNEBENCH_CACHE_DIR", QByteArray::fromStdString(root + "/feature-cache"));
         // tst_predict's folder dataset: a colour per class.
         m_dataset = root + "/fruit";
         cv::RNG rng(5);
@@ -108,9 +110,10 @@ private Q_SLOTS:
         QTest::addColumn<bool>("handcrafted");
         QTest::addColumn<int>("firstPatch");  // where the patches start among the image tower's tokens
         QTest::addColumn<QString>("attentionMethod");
-        QTest::newRow("coop") << "coop" << true << 1 << "attention rollout over 2 layers";
-        QTest::newRow("vpt-deep") << "vpt-deep" << false << 1 + 2 << "attention rollout over 2 layers";  // [CLS], 2 prompts, the patches
-        QTest::newRow("coop-resnet") << "coop-resnet" << true << 1 << "attention pool (mean-token query)";
+        QTest::addColumn<bool>("cached");  // the image tower is frozen: its features go through the image-tower cache
+        QTest::newRow("coop") << "coop" << true << 1 << "attention rollout over 2 layers" << true;
+        QTest::newRow("vpt-deep") << "vpt-deep" << false << 1 + 2 << "attention rollout over 2 layers" << false;  // [CLS], 2 prompts, the patches
+        QTest::newRow("coop-resnet") << "coop-resnet" << true << 1 << "attention pool (mean-token query)" << true;
     }
     void matchesPredict()
     {
@@ -118,6 +121,7 @@ private Q_SLOTS:
         QFETCH(bool, handcrafted);
         QFETCH(int, firstPatch);
         QFETCH(QString, attentionMethod);
+        QFETCH(bool, cached);
         const std::string run = m_runs.at(method.toStdString());
         // The tab follows the run selected in the Results table.
         m_results->addResults(readRunFolder(q(run)));
@@ -130,6 +134,20 @@ private Q_SLOTS:
         m_panel->classifyImage(q(m_image));
         QVERIFY2(classified.wait(120000), qPrintable(m_panel->errorText()));
         QVERIFY(failed.isEmpty());
+        QVERIFY(m_panel->trial().has_value());
+        QVERIFY(!m_panel->trial()->featuresFromCache);  // this model has not seen the image yet
+        // The same image again: where the image tower is frozen, its features come back from the cache, and
+        // the scores and the map are the same.
+        const ImageTrial encoded = *m_panel->trial();
+        m_panel->classifyImage(q(m_image));
+        QVERIFY2(classified.wait(120000), qPrintable(m_panel->errorText()));
+        QCOMPARE(m_panel->trial()->featuresFromCache, cached);
+        QCOMPARE(m_panel->trial()->top.size(), encoded.top.size());
+        for (size_t k = 0; k < encoded.top.size(); ++k) {
+            QCOMPARE(q(m_panel->trial()->top[k].className), q(encoded.top[k].className));
+            QVERIFY(std::abs(m_panel->trial()->top[k].probability - encoded.top[k].probability) < 1e-6);
+        }
+        QVERIFY(m_panel->trial()->attention == encoded.attention);
 
         const auto predicted = runCli({"predict", "--run", q(run), "--image", q(m_image), "--top", "5", "--threads", "2"});
         QVERIFY2(predicted.exitCode == 0, predicted.err.c_str());

@@ -56,8 +56,8 @@ const char* kNotes = R"(
 Methods with a frozen image tower (zero-shot, CoOp, CoCoOp, KgCoOp, the adapters, the linear probe, the
 text-side prompt methods, DAPL's evaluation) share its outputs through a cache on disk: compare and adapt
 use $TUNEBENCH_CACHE_DIR (default ~/.cache/tunebench/features), a sweep DIR/feature-cache, train only
-with --feature-cache DIR. $TUNEBENCH_CACHE_LIMIT bounds its size (default 10G; least recently used
-views go first).
+with --feature-cache DIR, predict the run's folder (else the default) unless --no-feature-cache.
+$TUNEBENCH_CACHE_LIMIT bounds its size (default 10G; least recently used views go first).
 PATH is an OpenAI TorchScript .pt, a .safetensors file (OpenAI/open_clip, Hugging Face or timm names)
 or a Hugging Face CLIP folder. The vocabulary comes from --vocab, else next to the checkpoint, else
 $TUNEBENCH_CLIP_VOCAB, else the clip/open_clip Python packages and the Hugging Face cache.

@@ -7,10 +7,12 @@
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImagePreprocess.h"
 #include "core/experiment/Experiment.h"
+#include "core/experiment/TunedImageSource.h"
 #include "core/experiment/TunedModel.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/CsvField.h"
+#include "core/train/FeatureCache.h"
 #include "core/train/RunStore.h"
 
 #include <nlohmann/json.hpp>
@@ -85,8 +87,11 @@ int runPredict(const CliArgs& args)
     // The run's model (config.json) or the one the export names, unless --model. Another model than the
     // export's is refused: predictions from it would look right and be wrong.
     const std::string device = args.value("device", "auto"), model = args.value("model", ""), vocabulary = args.value("vocab", "");
-    const TunedModel tuned = runDir ? openTunedRun(*runDir, model, vocabulary, device, ModelMismatch::Refuse)
-                                    : openTunedExport(*exportArg, model, vocabulary, device, ModelMismatch::Refuse);
+    // The image-tower cache: the run's folder (config.json's feature_cache, else the default, where the Mistakes
+    // view reads), the default for an export, unless --feature-cache DIR or --no-feature-cache.
+    const std::string cacheFolder = featureCacheFolder(args, runDir ? runFeatureCacheFolder(*runDir) : FeatureCache::defaultFolder());
+    TunedModel tuned = runDir ? openTunedRun(*runDir, model, vocabulary, device, ModelMismatch::Refuse)
+                              : openTunedExport(*exportArg, model, vocabulary, device, ModelMismatch::Refuse);
     const Backbone& backbone = tuned.backbone;
     const TaskSetup& setup = tuned.setup;
     Strategy& strategy = *tuned.strategy;
@@ -94,14 +99,9 @@ int runPredict(const CliArgs& args)
     // The hand-crafted prompt beside a prompt learner, as the run's evaluation compares them.
     std::unique_ptr<Strategy> handcrafted = handcraftedPromptFor(tuned);
 
-    // The run's evaluation pipeline: the threaded loader with the evaluation transform at the model's resolution.
-    auto dataset = std::make_shared<DatasetIndex>();
-    dataset->name = "predict";
-    dataset->classNames = setup.classNames;
-    for (const std::string& path : paths)
-        dataset->test.push_back(Sample{path});
-    auto source = makeSource(dataset, dataset->test, backbone.checkpoint.spec.vision.imageSize, std::nullopt, kPredictBatch, false, 1,
-                             loaderThreads);
+    // The run's evaluation pipeline: the threaded loader with the evaluation transform at the model's resolution,
+    // or, where the image tower is frozen, its features from the image-tower cache (encoded there when missing).
+    auto source = std::make_unique<TunedImageSource>(tuned, paths, cacheFolder, kPredictBatch, loaderThreads);
     std::vector<std::optional<nlohmann::json>> results(paths.size());
     {
         torch::NoGradGuard noGrad;
@@ -153,6 +153,9 @@ int runPredict(const CliArgs& args)
     std::cout.flush();
     if (auto csvPath = args.value("csv"))
         writeFileAtomically(*csvPath, csv);
+    std::cerr << source->cacheReport() << "\n";
+    if (const std::string problem = source->cacheWriteProblem(); !problem.empty())
+        std::cerr << "image-tower cache: the features were not stored (" << problem << ")\n";
     std::cerr << "predicted " << predicted << " of " << paths.size() << " images with " << strategy.name() << " (" << tuned.manifestPath << ") on "
               << describeDevice(backbone.device) << (problems.empty() ? "" : "; unreadable images skipped") << "\n";
     return 0;
@@ -175,6 +178,10 @@ Command predictCommand()
                 {"csv", "OUT", "also write the predictions as CSV (path, rank, class, probability, handcrafted_class, handcrafted_probability)"},
                 {"vocab", "FILE", "the CLIP vocabulary (default: the run's, else beside the model)"},
                 {"loader-threads", "N", "image decoding threads"},
+                {"feature-cache", "DIR",
+                 "the image-tower cache's folder, for the methods that keep the image tower frozen (default: the run's, else "
+                 "$TUNEBENCH_CACHE_DIR or ~/.cache/tunebench/features)"},
+                {"no-feature-cache", "", "no image-tower cache: every image is encoded"},
                 {"max-image-pixels", "N", "images with more pixels are skipped and reported, from their header (default 50000000)"},
             },
             runPredict};

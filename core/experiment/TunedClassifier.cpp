@@ -2,9 +2,11 @@
 
 #include "core/Error.h"
 #include "core/data/ImagePreprocess.h"
+#include "core/experiment/TunedImageSource.h"
 #include "core/experiment/TunedModel.h"
 #include "core/model/AttentionRollout.h"
 #include "core/train/GeneratorLock.h"
+#include "core/tuning/prompt/ClipStrategy.h"
 
 #include <torch/torch.h>
 
@@ -18,6 +20,7 @@ struct TunedClassifier::Open
     TunedModel tuned;
     std::unique_ptr<Strategy> handcrafted;
     const StrategyInfo* info = nullptr;
+    std::string cacheFolder;  // empty: the image tower is not frozen, nothing to cache
 };
 
 TunedClassifier::TunedClassifier(const std::string& runDir, const std::string& device)
@@ -30,6 +33,8 @@ TunedClassifier::TunedClassifier(const std::string& runDir, const std::string& d
     m_open->tuned = openTunedRun(runDir, "", "", device, ModelMismatch::Refuse);
     m_open->info = &findStrategy(m_open->tuned.strategy->name());
     m_open->handcrafted = handcraftedPromptFor(m_open->tuned);
+    if (whyNoImageTowerCache(m_open->tuned).empty())
+        m_open->cacheFolder = runFeatureCacheFolder(runDir);
 }
 
 TunedClassifier::~TunedClassifier() = default;
@@ -57,10 +62,15 @@ ImageTrial TunedClassifier::classify(const std::string& imagePath, int top)
     image.pixels.resize(static_cast<size_t>(3 * rgb.cols * rgb.rows));
     for (int y = 0; y < rgb.rows; ++y)
         std::memcpy(image.pixels.data() + static_cast<size_t>(3 * y * rgb.cols), rgb.ptr<std::uint8_t>(y), static_cast<size_t>(3 * rgb.cols));
-    return classify(image, imagePath, top);
+    return score(image, imagePath, top, &imagePath);
 }
 
 ImageTrial TunedClassifier::classify(const RgbImage& image, const std::string& name, int top)
+{
+    return score(image, name, top, nullptr);
+}
+
+ImageTrial TunedClassifier::score(const RgbImage& image, const std::string& name, int top, const std::string* file)
 {
     if (image.width <= 0 || image.height <= 0 || image.pixels.size() != static_cast<size_t>(3 * image.width * image.height))
         throw Error(name + ": not an RGB image of " + std::to_string(image.width) + " x " + std::to_string(image.height) + " pixels");
@@ -84,11 +94,25 @@ ImageTrial TunedClassifier::classify(const RgbImage& image, const std::string& n
     pixels = pixels.to(tuned.backbone.device);
 
     torch::NoGradGuard noGrad;
+    // What the tuned model and the hand-crafted prompt score: the pixels, or, for a file whose image tower is
+    // frozen, its image-tower features as predict reads them (from the cache, else encoded and stored there).
+    at::Tensor inputs = pixels;
+    if (file && !m_open->cacheFolder.empty()) {
+        TunedImageSource source(m_open->tuned, {*file}, m_open->cacheFolder, 1, 1);
+        source.startEpoch(0);
+        const auto batch = source.next();
+        if (!batch)
+            throw Error(source.problems().empty() ? *file + ": cannot be read" : source.problems().front());
+        inputs = batch->inputs;
+        trial.featuresFromCache = source.imagesFromCache() > 0;
+    }
     {
-        // The recorder lives only around the tuned model's call: the hand-crafted prompt's image tower must
-        // not add its layers.
+        // The recorder lives only around the tuned model's image tower: the hand-crafted prompt's must not add
+        // its layers. Scored from features, the frozen tower still runs once, for where it looks.
         AttentionRecorder recorder;
-        const auto probabilities = classProbabilities(*tuned.strategy, pixels);
+        if (inputs.dim() == 2)
+            dynamic_cast<ClipStrategy&>(*tuned.strategy).imageFeatures(pixels);
+        const auto probabilities = classProbabilities(*tuned.strategy, inputs);
         trial.top = topClasses(probabilities[0], tuned.setup.classNames, top);
         try {
             // A ResNet's attention pool sees the image at 1/32 of its side; a ViT its patches.
@@ -110,7 +134,7 @@ ImageTrial TunedClassifier::classify(const RgbImage& image, const std::string& n
         }
     }
     if (m_open->handcrafted) {
-        const auto probabilities = classProbabilities(*m_open->handcrafted, pixels);
+        const auto probabilities = classProbabilities(*m_open->handcrafted, inputs);
         trial.handcrafted = topClasses(probabilities[0], tuned.setup.classNames, top);
     }
     return trial;

@@ -39,6 +39,9 @@ struct ImageTrial
     std::vector<float> attention;
     std::string attentionMethod;  // AttentionMap::method ("attention rollout over N layers", ...)
     std::string attentionProblem;
+    // Whether the scores came from the image tower's features in the image-tower cache (predict's, for the
+    // same file), rather than from the image encoded here.
+    bool featuresFromCache = false;
 };
 
 class TunedClassifier
@@ -46,6 +49,8 @@ class TunedClassifier
 public:
     // Opens the run's tuned model (openTunedRun, the model of its config.json) and, when the method compares
     // with one, the hand-crafted prompt on a fresh model. Slow: seconds. Error naming the folder or the export.
+    // Where the method keeps the image tower frozen, an image file's features go through the image-tower cache
+    // as predict --run's do (runFeatureCacheFolder), so a file scored by either is not encoded again.
     TunedClassifier(const std::string& runDir, const std::string& device);
     ~TunedClassifier();
     TunedClassifier(const TunedClassifier&) = delete;
@@ -56,11 +61,12 @@ public:
     const std::string& method() const;
     bool comparesWithHandcrafted() const;
 
-    // Classifies one image; Error naming the file when it cannot be read. Safe to call from any thread
-    // (calls are serialised: the attention is recorded on the calling thread).
+    // Classifies one image file, its features read from (or stored in) the image-tower cache where the image
+    // tower is frozen (predict's path: TunedImageSource); Error naming the file when it cannot be read. Safe to
+    // call from any thread (calls are serialised: the attention is recorded on the calling thread).
     ImageTrial classify(const std::string& imagePath, int top = 5);
-    // The same for pixels already decoded (a dataset's test image, in the Mistakes view); `name` becomes
-    // ImageTrial::imagePath.
+    // The same for pixels already decoded (a dataset's test image, in the Mistakes view), always encoded here;
+    // `name` becomes ImageTrial::imagePath.
     ImageTrial classify(const RgbImage& image, const std::string& name, int top = 5);
 
     // Runs `work` with the open tuned model (the Mistakes view scores a run's test images with it), serialised
@@ -68,6 +74,9 @@ public:
     void withModel(const std::function<void(TunedModel&)>& work);
 
 private:
+    // `file`: the image's file, whose features may come from the cache; null for pixels alone.
+    ImageTrial score(const RgbImage& image, const std::string& name, int top, const std::string* file);
+
     struct Open;
     std::string m_runDir, m_device;
     std::unique_ptr<Open> m_open;
