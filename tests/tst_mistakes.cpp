@@ -181,7 +181,9 @@ private Q_SLOTS:
             QVERIFY2(byPath.count(mistake.source), mistake.source.c_str());
             const json& best = byPath.at(mistake.source);
             QCOMPARE(q(best["class"].get<std::string>()), q(found->classNames.at(static_cast<size_t>(mistake.predictedLabel))));
-            QVERIFY2(std::abs(best["probability"].get<double>() - mistake.confidence) < 1e-6,
+            // Another process scoring the same images in other batches and threads: the same sums in another
+            // order, 3e-6 apart on an AMD EPYC's OpenBLAS kernels.
+            QVERIFY2(std::abs(best["probability"].get<double>() - mistake.confidence) < 1e-5,
                      qPrintable(QString("%1: %2, predict %3").arg(q(mistake.source)).arg(mistake.confidence).arg(best["probability"].get<double>())));
         }
 

@@ -135,7 +135,12 @@ private Q_SLOTS:
         QVERIFY2(classified.wait(120000), qPrintable(m_panel->errorText()));
         QVERIFY(failed.isEmpty());
         QVERIFY(m_panel->trial().has_value());
-        QVERIFY(!m_panel->trial()->featuresFromCache);  // this model has not seen the image yet
+        // The first image the tab ever tries has not been seen by any model yet. Later rows cannot say so: a
+        // tab that shows an image tries it again with the newly selected run at once, and that attempt (its
+        // answer superseded by this one) may have stored the features first.
+        if (!m_triedAnImage)
+            QVERIFY(!m_panel->trial()->featuresFromCache);
+        m_triedAnImage = true;
         // The same image again: where the image tower is frozen, its features come back from the cache, and
         // the scores and the map are the same.
         const ImageTrial encoded = *m_panel->trial();
@@ -159,7 +164,9 @@ private Q_SLOTS:
                 QCOMPARE(table->item(row, 0)->text(), q(top[static_cast<size_t>(row)]["class"].get<std::string>()));
                 const double shown = table->item(row, 0)->data(Qt::UserRole).toDouble();
                 const double expected = top[static_cast<size_t>(row)]["probability"].get<double>();
-                QVERIFY2(std::abs(shown - expected) < 1e-6, qPrintable(QString("%1 row %2: %3, predict %4").arg(QString::fromLatin1(name)).arg(row).arg(shown).arg(expected)));
+                // predict's process scores the image along another path (its own batch and threads): the same
+                // sums in another order, 2e-6 apart on an AMD EPYC's OpenBLAS kernels.
+                QVERIFY2(std::abs(shown - expected) < 1e-5, qPrintable(QString("%1 row %2: %3, predict %4").arg(QString::fromLatin1(name)).arg(row).arg(shown).arg(expected)));
             }
         };
         auto* tuned = m_window->findChild<QTableWidget*>("tryItTuned");
@@ -292,6 +299,7 @@ private:
     std::unique_ptr<MainWindow> m_window;
     ResultsPanel* m_results = nullptr;
     TryItPanel* m_panel = nullptr;
+    bool m_triedAnImage = false;
 };
 
 QTEST_MAIN(TestTryIt)
