@@ -399,10 +399,11 @@ void checkOutOfMemory(Checks& checks, const c10::Device& device)
     }
     if (message.size() > 400)
         message = message.substr(0, 400) + "...";
-    // The options that use less on CUDA: half the batch accumulated twice, checkpointing, bf16.
+    // The options that use less: half the batch accumulated twice, checkpointing, and bf16 where it applies (CUDA).
     const bool clear = recognised && message.find("out of memory") != std::string::npos &&
                        message.find("--batch-size 32 --accumulate 2") != std::string::npos &&
-                       message.find("--checkpointing both") != std::string::npos && message.find("--precision bf16") != std::string::npos;
+                       message.find("--checkpointing both") != std::string::npos &&
+                       (message.find("--precision bf16") != std::string::npos) == device.is_cuda();
     checks.add("out_of_memory_message", clear, {{"message", message}});
 }
 
