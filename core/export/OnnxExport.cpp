@@ -9,7 +9,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 namespace tunebench {
 
@@ -54,8 +56,10 @@ public:
     // that the feature axis.
     std::string features(const std::string& images)
     {
-        std::string x = m_half ? g.op("Cast", {images}, {{"to", kFloat16}}) : images;
-        x = d.model->hasVitImageTower() ? vit(x) : resnet(x);
+        const std::string input = m_half ? g.op("Cast", {images}, {{"to", kFloat16}}) : images;
+        std::string x = d.model->hasVitImageTower() ? vit(input) : resnet(input);
+        if (d.sideNetwork)
+            x = blendSideNetwork(x, input);
         return m_half ? g.op("Cast", {x}, {{"to", kFloat32}}) : x;
     }
 
@@ -97,7 +101,18 @@ public:
     }
 
 private:
-    std::string constant(const at::Tensor& t, const std::string& hint) { return g.constant(t, hint, m_half); }
+    // One initializer per tensor, however often it is used (L2P's query pass runs the tower's blocks a second
+    // time). The cache holds the tensors: no address it keys on is reused while the Emitter lives.
+    std::string constant(const at::Tensor& t, const std::string& hint)
+    {
+        auto key = std::make_tuple(t.data_ptr(), t.sizes().vec(), t.strides().vec(), t.scalar_type());
+        const auto found = m_constants.find(key);
+        if (found != m_constants.end())
+            return found->second.second;
+        std::string name = g.constant(t, hint, m_half);
+        m_constants.emplace(std::move(key), std::make_pair(t, name));
+        return name;
+    }
 
     std::string linear(const std::string& x, const at::Tensor& weight, const at::Tensor& bias, const std::string& hint)
     {
@@ -186,17 +201,136 @@ private:
             length += d.appendedTokens.size(0);
             x = reshape(tokens, {-1, width});
         }
+        if (d.promptPool)
+            x = poolPrompts(x, length);
         for (int layer = 0; layer < visual->transformer->layers(); ++layer) {
             if (d.hooks)
                 x = tokenHook(x, layer, length);
             x = block(x, layer, length);
         }
-        // ln_post over every token, then [CLS]: the same numbers.
+        // ln_post over every token, then the pooled rows: the same numbers.
         auto normed = layerNorm(x, visual->ln_post->weight, visual->ln_post->bias, spec.layerNormEps, "visual.ln_post");
-        auto pooled = reshape(slice(reshape(normed, {-1, length, width}), 0, 1), {-1, width});  // [N, W]
+        const auto& rows = d.pooledRows;
+        if (rows.first < 0 || rows.count < 1 || rows.first + rows.count > length)
+            throw Error(m_method + ": the pooled token rows [" + std::to_string(rows.first) + ", " + std::to_string(rows.first + rows.count) +
+                        ") are outside the tower's " + std::to_string(length) + " tokens");
+        auto picked = slice(reshape(normed, {-1, length, width}), rows.first, rows.first + rows.count);
+        std::string pooled;  // [N, W]
+        if (rows.count == 1) {
+            pooled = reshape(picked, {-1, width});
+        } else {
+            // The mean over the rows as a product with a column of 1/count (see spreadMean): [N, W, 1].
+            const auto column = torch::full({rows.count, 1}, 1.0 / double(rows.count));
+            pooled = reshape(g.op("MatMul", {transpose(picked, {0, 2, 1}), constant(column, "mean_column")}), {-1, width});
+        }
         if (d.project && visual->proj.defined())
             pooled = g.op("MatMul", {pooled, constant(visual->proj, "visual.proj")}, {}, "image_features");
         return pooled;
+    }
+
+    // L2P with batchwise false: each image's query (ln_post([CLS]) of the same blocks without hooks) picks its
+    // topK prompts from the pool, whose rows go in after [CLS] (the description's promptPool; choosePoolPrompts is the engine's).
+    // OpenCV 4.6 has no TopK and gathers only by constant indices, so the choice is written as topK rounds
+    // of a one-hot row of each image's best remaining prompt (1 - Sign(max - score), the max taken by a
+    // MaxPool across the row, which OpenCV 4.6 reads where its ReduceMax is not, and spread over the row by
+    // a product with a row of ones), and the chosen rows as that one-hot times the pool's [M, L x W] table. The
+    // query is not normalised: a positive factor per image leaves its order of keys as it is. Two prompts of
+    // exactly equal similarity would both be taken, where the engine takes one.
+    std::string poolPrompts(const std::string& embedded, std::int64_t& length)
+    {
+        if (d.hooks || d.appendedTokens.defined())
+            throw Error(m_method + ": a prompt pool beside other prompt tokens or hooks is not written to a graph");
+        const auto& pool = *d.promptPool;
+        if (pool.batchwise)
+            throw Error(m_method + ": its batch-wise prompt choice (option batchwise, the default) makes an image's scores depend on its "
+                        "batch; the batch's vote is not written to a graph that OpenCV 4.6 runs (a run with batchwise false exports)");
+        auto& visual = d.model->visual;
+        const VisionSpec& spec = visual->spec();
+        const std::int64_t width = spec.width, size = pool.prompts.size(0), promptRows = pool.prompts.size(1);
+        std::string x = embedded;
+        for (int layer = 0; layer < visual->transformer->layers(); ++layer)
+            x = block(x, layer, length);
+        auto query = reshape(slice(reshape(x, {-1, length, width}), 0, 1), {-1, width});
+        query = layerNorm(query, visual->ln_post->weight, visual->ln_post->bias, spec.layerNormEps, "prompt_pool.query");
+        if (m_half)
+            query = g.op("Cast", {query}, {{"to", kFloat32}});
+        const auto keys = l2Normalize(pool.keys.to(torch::kCPU, torch::kFloat));
+        auto scores = g.op("MatMul", {query, g.constant(keys.t().contiguous(), "prompt_pool.keys")}, {}, "prompt_similarity");  // [N, M]
+        auto picks = bestRounds(scores, size, pool.topK);
+        auto tokens = reshape(embedded, {-1, length, width});
+        std::vector<std::string> parts = {slice(tokens, 0, 1)};
+        const auto table = pool.prompts.reshape({size, promptRows * width});
+        for (const auto& pick : picks) {
+            auto rows = g.op("MatMul", {m_half ? g.op("Cast", {pick}, {{"to", kFloat16}}) : pick, constant(table, "prompt_pool.prompts")});
+            parts.push_back(reshape(rows, {-1, promptRows, width}));
+        }
+        parts.push_back(slice(tokens, 1, length));
+        length += pool.topK * promptRows;
+        return reshape(g.op("Concat", parts, {{"axis", std::int64_t(1)}}, "tokens"), {-1, width});
+    }
+
+    // `rounds` one-hot rows [N, M] (fp32): each row's best entry of `scores` [N, M], then the best of the rest, ...
+    std::vector<std::string> bestRounds(std::string scores, std::int64_t size, std::int64_t rounds)
+    {
+        std::vector<std::string> picks;
+        for (std::int64_t round = 0; round < rounds; ++round) {
+            auto max = reshape(g.op("MaxPool", {reshape(scores, {-1, 1, 1, size})}, {{"kernel_shape", std::vector<std::int64_t>{1, size}}}), {-1, 1});
+            auto spread = g.op("MatMul", {max, g.constant(torch::ones({1, size}), "ones_row")});
+            auto below = g.op("Sign", {g.op("Sub", {spread, scores})});  // 0 at the max, 1 elsewhere
+            picks.push_back(g.op("Add", {g.op("Mul", {below, g.scalar(-1.f)}), g.scalar(1.f)}, {}, "prompt_pick"));
+            // Taken entries sink far below any score (scores of the others are left exactly as they were).
+            scores = g.op("Sub", {scores, g.op("Mul", {picks.back(), g.scalar(1e9f)})});
+        }
+        return picks;
+    }
+
+    // Side-tune: f = blend * f + (1 - blend) * projection(pool(relu(conv ... relu(conv(images))))).
+    std::string blendSideNetwork(const std::string& features, const std::string& images)
+    {
+        const auto& side = *d.sideNetwork;
+        std::int64_t size = d.model->spec().vision.imageSize, channels = 3;
+        std::string x = images;
+        for (size_t i = 0; i < side.convolutions.size(); ++i) {
+            const auto& conv = side.convolutions[i];
+            const std::string name = "side.features." + std::to_string(i);
+            const std::int64_t kernel = conv.weight.size(2), stride = conv.stride, pad = conv.padding;
+            std::vector<std::string> inputs = {x, constant(conv.weight, name + ".weight")};
+            if (conv.bias.defined())
+                inputs.push_back(constant(conv.bias, name + ".bias"));
+            x = g.op("Relu", {g.op("Conv", inputs,
+                                   {{"kernel_shape", std::vector<std::int64_t>{kernel, kernel}},
+                                    {"strides", std::vector<std::int64_t>{stride, stride}},
+                                    {"pads", std::vector<std::int64_t>{pad, pad, pad, pad}}},
+                                   name)});
+            size = (size + 2 * pad - kernel) / stride + 1;
+            channels = conv.weight.size(0);
+        }
+        const std::int64_t out = side.pooledSize;
+        if (size % out == 0) {
+            if (size != out)
+                x = averagePool(x, size / out);
+        } else {
+            // AdaptiveAvgPool2d's uneven, overlapping windows (e.g. 42 -> 4 at 336 pixels) as one product with
+            // their weights, [N, C, size^2] x [size^2, out^2].
+            x = g.op("MatMul", {reshape(x, {-1, channels, size * size}), constant(adaptivePoolMatrix(size, out), "side.pool")});
+        }
+        auto projected = g.op("MatMul", {reshape(x, {-1, channels * out * out}), constant(side.projection.t(), "side.projection")}, {},
+                              "side_features");
+        return g.op("Add", {g.op("Mul", {features, g.scalar(float(side.blend), m_half)}),
+                            g.op("Mul", {projected, g.scalar(float(1.0 - side.blend), m_half)})},
+                    {}, "blended_features");
+    }
+
+    // [size^2, out^2]: entry (y size + x, i out + j) weighs pixel (y, x) in output cell (i, j), as
+    // AdaptiveAvgPool2d's windows [floor(i size / out), ceil((i + 1) size / out)) do.
+    static at::Tensor adaptivePoolMatrix(std::int64_t size, std::int64_t out)
+    {
+        auto windows = torch::zeros({out, size});
+        for (std::int64_t i = 0; i < out; ++i) {
+            const std::int64_t start = (i * size) / out, end = ((i + 1) * size + out - 1) / out;
+            windows[i].narrow(0, start, end - start).fill_(1.0 / double(end - start));
+        }
+        return torch::kron(windows, windows).t().contiguous();
     }
 
     // beforeBlock(layer) as Concat of slices of its input and constant rows, read off from a probe of
@@ -422,6 +556,7 @@ private:
     const DeployableModel& d;
     std::string m_method;
     bool m_half;
+    std::map<std::tuple<void*, std::vector<std::int64_t>, std::vector<std::int64_t>, at::ScalarType>, std::pair<at::Tensor, std::string>> m_constants;
 };
 
 std::string json(const nlohmann::json& value)

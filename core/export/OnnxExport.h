@@ -27,9 +27,10 @@ struct OnnxPreprocessing
 
 // Writes a tuned model as one ONNX graph: "images" [N, 3, H, W] (RGB, normalised as `preprocessing` says)
 // -> "logits" [N, C] and "probabilities" [N, C]. The graph is the method's Strategy::deployable(): the image
-// tower with the method's prompt tokens, adapted layers (folded into the weights) and adapter branches,
-// then its head (fixed class text features as a [C, E] constant, CLIP-Adapter, Tip-Adapter's cache, a
-// probe's or a classic method's linear head). Metadata: class names, preprocessing, method, model hash.
+// tower with the method's prompt tokens (L2P's chosen per image from its pool), adapted layers (folded into
+// the weights) and adapter branches, pooled at [CLS] or over the prompt tokens (Seq-FT, L2P), Side-tune's
+// side network blended in, then its head (fixed class text features as a [C, E] constant, CLIP-Adapter,
+// Tip-Adapter's cache, a probe's or a classic method's linear head). Metadata: class names, preprocessing, method, model hash.
 // A method that cannot be written is an Error naming it and why; nothing is written then.
 // Returns a summary: nodes, initializers, the classes and the file's size.
 nlohmann::json writeOnnx(Strategy& strategy, const OnnxPreprocessing& preprocessing, const std::string& path,

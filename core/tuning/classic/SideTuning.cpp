@@ -66,7 +66,40 @@ StrategyInfo sidetuneStrategyInfo()
 
 DeployableModel SideTuning::deployable()
 {
-    throw Error("sidetune: the side network blended into the feature is not written to a graph yet");
+    DeployableModel d = ClassicPetlStrategy::deployable();
+    auto* side = static_cast<SideNetworkImpl*>(methodModule().get());
+    DeployableModel::SideNetwork network;
+    // features: (Conv2d, ReLU) x n, then AdaptiveAvgPool2d, read off the modules.
+    const auto modules = side->features->children();
+    bool pooled = false;
+    for (size_t i = 0; i < modules.size(); ++i) {
+        const bool reluNext = i + 1 < modules.size() && modules[i + 1]->as<torch::nn::ReLU>();
+        if (const auto* conv = modules[i]->as<torch::nn::Conv2d>()) {
+            const auto& o = conv->options;
+            const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());  // not kValid or kSame
+            const bool plain = padding && (**padding)[0] == (**padding)[1] && (*o.kernel_size())[0] == (*o.kernel_size())[1] &&
+                               (*o.stride())[0] == (*o.stride())[1] && (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 &&
+                               o.groups() == 1 && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
+            if (!plain || !reluNext || pooled)
+                throw Error(name() + ": its side network's convolution " + std::to_string(network.convolutions.size() + 1) +
+                            " is not a square, ungrouped, zero-padded convolution followed by a ReLU");
+            network.convolutions.push_back({conv->weight.detach(), conv->bias.detach(), (*o.stride())[0], (**padding)[0]});
+        } else if (const auto* pool = modules[i]->as<torch::nn::AdaptiveAvgPool2d>()) {
+            const auto& size = *pool->options.output_size();
+            if (i + 1 != modules.size() || !size[0] || !size[1] || *size[0] != *size[1])
+                throw Error(name() + ": its side network does not end in a square adaptive average pool");
+            network.pooledSize = *size[0];
+            pooled = true;
+        } else if (!modules[i]->as<torch::nn::ReLU>()) {
+            throw Error(name() + ": its side network holds a " + modules[i]->name() + ", which the graph description does not know");
+        }
+    }
+    if (!pooled)
+        throw Error(name() + ": its side network does not end in a square adaptive average pool");
+    network.projection = side->projection->weight.detach();
+    network.blend = blendWeight();
+    d.sideNetwork = std::move(network);
+    return d;
 }
 
 } // namespace tunebench

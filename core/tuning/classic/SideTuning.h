@@ -17,7 +17,7 @@ public:
     ~SideTuning() override;
     std::string name() const override { return "sidetune"; }
     TrainerConfig defaultTrainerConfig(int shots) const override;
-    // Refused: the side network's convolutions are not written to a graph yet.
+    // The classic description with the side network and the blend weight (sideNetwork).
     DeployableModel deployable() override;
 
     // The blend weight a = sigmoid(alpha).

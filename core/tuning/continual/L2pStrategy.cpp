@@ -41,10 +41,13 @@ public:
     {
         if (layer != 0 || !selected.defined())
             return tokens;
-        return torch::cat({tokens.narrow(1, 0, 1), selected.to(tokens.scalar_type()), tokens.narrow(1, 1, tokens.size(1) - 1)}, 1);
+        auto rows = selected.to(tokens.scalar_type());
+        if (rows.size(0) == 1)
+            rows = rows.expand({tokens.size(0), -1, -1});
+        return torch::cat({tokens.narrow(1, 0, 1), rows, tokens.narrow(1, 1, tokens.size(1) - 1)}, 1);
     }
     bool actsInsideBlocks() const override { return false; }
-    at::Tensor selected;  // [B, N x L, D] for the batch being run
+    at::Tensor selected;  // [B, N x L, D] for the batch being run, or [1, N x L, D] for every image
 };
 
 L2pStrategy::L2pStrategy(bool pool) : m_pool(pool) {}
@@ -107,20 +110,10 @@ at::Tensor L2pStrategy::selectPrompts(const at::Tensor& queries)
     const int64_t batch = queries.size(0), topK = m_params.value("top_k", 1);
     const auto device = queries.device();
     at::Tensor chosen;
-    if (!m_poolModule->keys.defined()) {
-        chosen = torch::arange(topK, torch::TensorOptions(device).dtype(torch::kLong)).unsqueeze(0).expand({batch, topK});
-    } else {
-        torch::NoGradGuard noGrad;
-        const auto similarity = torch::matmul(l2Normalized(queries), l2Normalized(m_poolModule->keys.to(queries.scalar_type())).t());
-        chosen = std::get<1>(similarity.topk(topK, 1));  // [B, N]
-        if (m_params.value("batchwise", false)) {
-            // The N prompts chosen most often in the batch, ties to the lower id (a stable sort by count).
-            const auto counts = torch::bincount(chosen.flatten(), {}, m_poolModule->prompts.size(0));
-            const auto order = std::get<1>(torch::sort(counts, /*stable=*/true, 0, /*descending=*/true));
-            chosen = order.narrow(0, 0, topK).unsqueeze(0).expand({batch, topK});
-        }
-    }
-    chosen = chosen.contiguous();
+    if (!m_poolModule->keys.defined())
+        chosen = torch::arange(topK, torch::TensorOptions(device).dtype(torch::kLong)).unsqueeze(0).expand({batch, topK}).contiguous();
+    else
+        chosen = choosePoolPrompts(queries, m_poolModule->keys, topK, m_params.value("batchwise", false));  // [B, N]
     if (!m_poolModule->is_training()) {
         const auto ids = chosen.flatten().to(torch::kCPU);
         const auto* id = ids.data_ptr<int64_t>();
@@ -157,10 +150,22 @@ at::Tensor L2pStrategy::promptedFeatures(const at::Tensor& images, at::Tensor* p
 
 DeployableModel L2pStrategy::deployable()
 {
-    if (m_pool)
-        throw Error("l2p: each image chooses its prompts from the pool by its own query feature (a top-k); "
-                    "ONNX export of L2P is not written yet");
-    throw Error("seq-ft: its feature is the mean of the prompt tokens' outputs, not [CLS]; ONNX export of it is not written yet");
+    DeployableModel d = ClassicPetlStrategy::deployable();
+    if (!model()->hasVitImageTower())
+        throw Error(name() + ": needs a ViT image tower");
+    const auto prompts = m_poolModule->prompts.detach();
+    const std::int64_t topK = m_params.value("top_k", 1), length = prompts.size(1), width = prompts.size(2);
+    if (m_poolModule->keys.defined()) {
+        d.hooks = nullptr;  // the pool's choice is the description's own (promptPool)
+        d.promptPool = DeployableModel::PromptPool{prompts, m_poolModule->keys.detach(), topK, m_params.value("batchwise", false)};
+    } else {
+        // Every image takes the first topK prompts: constant rows, inserted by a hook the description owns.
+        auto constantPrompts = std::make_shared<Hooks>();
+        constantPrompts->selected = prompts.narrow(0, 0, topK).reshape({1, topK * length, width});
+        d.hooks = constantPrompts;
+    }
+    d.pooledRows = {1, topK * length};  // the prompts' outputs, right after [CLS]
+    return d;
 }
 
 at::Tensor L2pStrategy::features(const at::Tensor& images)

@@ -28,8 +28,8 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 16; }
     at::Tensor features(const at::Tensor& images) override;
-    // Refused: L2P's images pick their prompts from the pool by their own query feature, and both pool the
-    // prompt tokens' outputs rather than [CLS] (not written to a graph yet).
+    // The prompted tower pooled over the prompt rows; with keys, the pool's choice per image (promptPool),
+    // without, the first top_k prompts as constant rows.
     DeployableModel deployable() override;
     StepOutput trainStep(const Batch& batch) override;
     TransformerHooks* hooks() override;
