@@ -2,8 +2,9 @@
 // on a tiny ResNet CLIP, each selected in the Results table of the real window; an image classified in the tab
 // shows the top 5 of `tunebench-cli predict --run RUN --image IMG --top 5` (classes and probabilities), the
 // hand-crafted prompt's beside CoOp and not beside VPT-Deep, and "Where it looks" overlays the engine's map with
-// its method named: the attention rollout over the patches (after VPT's prompt tokens), or the ResNet's
-// attention pool. An unreadable image and a run without an export are one-line errors in the tab.
+// its method named: the attention rollout over the patches (after VPT's and L2P's prompt tokens, over L2P's
+// prompted pass), or the ResNet's attention pool. An unreadable image and a run without an export are one-line errors in the tab. A folder is
+// listed as `predict --folder` scores it (the same best classes and CSV), and can be cancelled.
 #include "core/data/DatasetLayouts.h"
 #include "core/data/ImageDomains.h"
 #include "core/data/ImagePreprocess.h"
@@ -33,6 +34,8 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace tunebench;
@@ -94,6 +97,13 @@ private Q_SLOTS:
             QVERIFY2(trained.exitCode == 0, trained.err.c_str());
             m_runs[name] = json::parse(trained.out)["run"].get<std::string>();
         }
+        // L2P, trained by the continual protocol: its image tower runs twice per image (the query pass, then the
+        // pass with the chosen prompts).
+        const auto continual = runCli({"continual", "--model", q(vit), "--dataset", q(m_dataset), "--tasks", "2", "--methods", "l2p", "--seeds", "1",
+                                       "--epochs-per-task", "1", "--batch-size", "4", "--opt", "pool_size=4", "--opt", "top_k=2", "--opt",
+                                       "length=2", "--runs", q(root + "/continual"), "--threads", "2"});
+        QVERIFY2(continual.exitCode == 0, continual.err.c_str());
+        m_runs["l2p"] = json::parse(continual.out)["methods"]["l2p"]["per_seed"][0]["run"].get<std::string>();
         m_window = std::make_unique<MainWindow>();
         m_window->setRunsRoot(m_dir.path() + "/window-runs");
         m_window->show();
@@ -114,6 +124,8 @@ private Q_SLOTS:
         QTest::newRow("coop") << "coop" << true << 1 << "attention rollout over 2 layers" << true;
         QTest::newRow("vpt-deep") << "vpt-deep" << false << 1 + 2 << "attention rollout over 2 layers" << false;  // [CLS], 2 prompts, the patches
         QTest::newRow("coop-resnet") << "coop-resnet" << true << 1 << "attention pool (mean-token query)" << true;
+        // [CLS], top_k x length = 2 x 2 chosen prompt tokens, the patches; the prompted pass's 2 layers.
+        QTest::newRow("l2p") << "l2p" << false << 1 + 2 * 2 << "attention rollout over 2 layers" << false;
     }
     void matchesPredict()
     {
@@ -194,7 +206,10 @@ private Q_SLOTS:
         model.strategy->logits(pixels);
         const VisionSpec& vision = model.backbone.checkpoint.spec.vision;
         const int grid = vision.isResNet() ? vision.imageSize / 32 : vision.gridSize();
-        const AttentionMap expected = attentionMap(recorder, grid, firstPatch);
+        // L2P ran the tower twice (its query pass first); the map is the classifying pass's.
+        if (method == "l2p")
+            QCOMPARE(int(recorder.layers().size()), 2 * vision.layers);
+        const AttentionMap expected = attentionMap(recorder, grid, firstPatch, vision.isResNet() ? 0 : vision.layers);
         QCOMPARE(trial.grid, grid);
         QCOMPARE(int(trial.attention.size()), grid * grid);
         const auto values = expected.map[0].contiguous();
@@ -255,6 +270,121 @@ private Q_SLOTS:
         const QString message = m_panel->errorText();
         QVERIFY2(message.contains(q(copy)) && message.contains("no export"), qPrintable(message));
         QVERIFY(!message.contains('\n'));
+    }
+
+    // A folder is listed as predict --folder scores it: each readable image's best class and probability for the
+    // tuned model and the hand-crafted prompt, an unreadable file marked with the loader's reason, the same CSV;
+    // the first image is then shown with its top 5, and choosing a row shows that one.
+    void folderMatchesPredictFolder()
+    {
+        const std::string run = m_runs.at("coop");
+        m_results->addResults(readRunFolder(q(run)));
+        QCOMPARE(m_panel->runFolder(), q(run));
+        const fs::path folder = m_dir.path().toStdString() + "/folder";
+        fs::create_directories(folder);
+        for (const char* fruit : {"apple", "grape", "lemon", "plum"})
+            fs::copy_file(m_dataset + "/test/" + fruit + "/1.png", folder / (std::string(fruit) + ".png"));
+        {
+            std::ofstream out(folder / "broken.png", std::ios::binary);
+            out << "not a picture";
+        }
+        std::ofstream(folder / "notes.txt") << "not an image file: left out of the list";
+        const QString csv = q((folder.parent_path() / "folder.csv").string());
+        const auto predicted = runCli({"predict", "--run", q(run), "--folder", q(folder.string()), "--top", "5", "--threads", "2", "--csv", csv});
+        QVERIFY2(predicted.exitCode == 0, predicted.err.c_str());
+
+        QSignalSpy listed(m_panel, &TryItPanel::listClassified);
+        QSignalSpy classified(m_panel, &TryItPanel::classified);
+        QSignalSpy failed(m_panel, &TryItPanel::failed);
+        m_panel->classifyFolder(q(folder.string()));
+        QVERIFY(m_panel->listBusy());
+        QVERIFY2(listed.wait(120000), qPrintable(m_panel->errorText()));
+        QVERIFY(failed.isEmpty());
+        const QStringList paths = m_panel->listPaths();
+        QCOMPARE(paths.size(), 5);  // four images and the broken one, by name; not the text file
+        QVERIFY(paths[1].endsWith("broken.png"));
+        auto* table = m_window->findChild<QTableWidget*>("tryItList");
+        QVERIFY(table && table->isVisibleTo(m_panel));
+        QCOMPARE(table->rowCount(), 5);
+        std::map<std::string, json> lines;
+        std::istringstream out(predicted.out);
+        for (std::string line; std::getline(out, line);)
+            lines[json::parse(line)["path"].get<std::string>()] = json::parse(line);
+        QCOMPARE(lines.size(), size_t(4));
+        for (int row = 0; row < table->rowCount(); ++row) {
+            const std::string path = paths[row].toStdString();
+            if (!lines.count(path)) {
+                QVERIFY2(table->item(row, 1)->text().startsWith("unreadable: "), qPrintable(table->item(row, 1)->text()));
+                QVERIFY(predicted.err.find("skipped: " + path) != std::string::npos);
+                continue;
+            }
+            const json& line = lines.at(path);
+            QCOMPARE(table->item(row, 1)->text(), q(line["top"][0]["class"].get<std::string>()));
+            QVERIFY(std::abs(table->item(row, 2)->data(Qt::UserRole).toDouble() - line["top"][0]["probability"].get<double>()) < 1e-5);
+            QCOMPARE(table->item(row, 3)->text(), q(line["handcrafted"][0]["class"].get<std::string>()));
+            QVERIFY(std::abs(table->item(row, 4)->data(Qt::UserRole).toDouble() - line["handcrafted"][0]["probability"].get<double>()) < 1e-5);
+        }
+        // The same CSV as predict's, to the last digit where the probabilities agree to it.
+        const QString saved = m_dir.path() + "/window.csv";
+        QVERIFY(m_panel->saveListCsv(saved));
+        const auto readRows = [](const QString& file) {
+            std::vector<std::vector<std::string>> rows;
+            std::ifstream in(file.toStdString());
+            for (std::string line; std::getline(in, line);) {
+                std::vector<std::string> fields;
+                std::istringstream split(line);
+                for (std::string field; std::getline(split, field, ',');)
+                    fields.push_back(field);
+                rows.push_back(fields);
+            }
+            return rows;
+        };
+        const auto windowRows = readRows(saved), predictRows = readRows(csv);
+        QCOMPARE(windowRows.size(), size_t(1 + 4 * 5));
+        QCOMPARE(windowRows.size(), predictRows.size());
+        for (size_t i = 0; i < windowRows.size(); ++i)
+            for (size_t f = 0; f < windowRows[i].size(); ++f)
+                if (i == 0 || (f != 3 && f != 5))
+                    QCOMPARE(q(windowRows[i][f]), q(predictRows[i].at(f)));
+                else
+                    QVERIFY(std::abs(std::stod(windowRows[i][f]) - std::stod(predictRows[i].at(f))) < 1e-5);
+
+        // The first readable image is shown as one image is; then the row chosen.
+        QTRY_VERIFY_WITH_TIMEOUT(m_panel->trial() && q(m_panel->trial()->imagePath) == paths[0], 120000);
+        QCOMPARE(table->currentRow(), 0);
+        table->setCurrentCell(3, 0);
+        QVERIFY(classified.wait(120000));
+        QCOMPARE(q(m_panel->trial()->imagePath), paths[3]);
+        QCOMPARE(q(m_panel->trial()->top.front().className), table->item(3, 1)->text());
+    }
+
+    void folderCanBeCancelled()
+    {
+        m_results->addResults(readRunFolder(q(m_runs.at("vpt-deep"))));
+        QCOMPARE(m_panel->runFolder(), q(m_runs.at("vpt-deep")));
+        const fs::path folder = m_dir.path().toStdString() + "/many";
+        fs::create_directories(folder);
+        for (int i = 0; i < 60; ++i)
+            fs::copy_file(m_image, folder / ("image-" + std::to_string(100 + i) + ".png"));
+        QSignalSpy listed(m_panel, &TryItPanel::listClassified);
+        QSignalSpy failed(m_panel, &TryItPanel::failed);
+        m_panel->classifyFolder(q(folder.string()));
+        auto* cancel = m_window->findChild<QPushButton*>("tryItCancelList");
+        QVERIFY(cancel && cancel->isVisibleTo(m_panel));
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QVERIFY(failed.wait(120000));
+        QVERIFY2(failed.front().front().toString().contains("cancelled"), qPrintable(failed.front().front().toString()));
+        QVERIFY(listed.isEmpty());
+        QVERIFY(!m_panel->listPredictions());
+        QVERIFY(!m_panel->listBusy());
+        QVERIFY(!cancel->isVisibleTo(m_panel));
+        QVERIFY(!m_window->findChild<QPushButton*>("tryItSaveList")->isEnabled());
+
+        // A folder without images is one line naming it.
+        const QString empty = m_dir.path() + "/empty";
+        QVERIFY(QDir().mkpath(empty));
+        m_panel->classifyFolder(empty);
+        QVERIFY(m_panel->errorText().contains(empty) && m_panel->errorText().contains("no image files"));
     }
 
     // TUNEBENCH_SCREENSHOT_TRY_IT=docs/screenshot-try-it.png with TUNEBENCH_TRY_IT_RUN=RUN_DIR (a run of the demo

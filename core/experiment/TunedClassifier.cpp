@@ -49,6 +49,13 @@ bool TunedClassifier::comparesWithHandcrafted() const
     return m_open->handcrafted != nullptr;
 }
 
+ImagePredictions TunedClassifier::classifyAll(const std::vector<std::string>& paths, PredictionOptions options)
+{
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    options.cacheFolder = m_open->cacheFolder;
+    return predictImages(m_open->tuned, m_open->handcrafted.get(), paths, options);
+}
+
 void TunedClassifier::withModel(const std::function<void(TunedModel&)>& work)
 {
     const std::lock_guard<std::mutex> lock(m_mutex);
@@ -124,7 +131,7 @@ ImageTrial TunedClassifier::score(const RgbImage& image, const std::string& name
             int64_t firstPatch = 1;
             if (!recorder.layers().empty() && m_open->info->family != StrategyFamily::PromptLearning)
                 firstPatch = std::max<int64_t>(1, recorder.layers().back().size(-1) - int64_t(trial.grid) * trial.grid);
-            const AttentionMap map = attentionMap(recorder, trial.grid, firstPatch);
+            const AttentionMap map = attentionMap(recorder, trial.grid, firstPatch, vision.layers);
             const auto values = map.map[0].to(torch::kCPU, torch::kFloat).contiguous();
             trial.attention.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
             trial.attentionMethod = map.method;

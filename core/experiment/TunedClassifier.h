@@ -4,6 +4,7 @@
 // where the image tower looks). No LibTorch in this header, so the window's sources stay quick to build.
 
 #include "core/experiment/ClassScore.h"
+#include "core/experiment/ImagePredictions.h"
 
 #include <cstdint>
 #include <functional>
@@ -68,6 +69,11 @@ public:
     // The same for pixels already decoded (a dataset's test image, in the Mistakes view), always encoded here;
     // `name` becomes ImageTrial::imagePath.
     ImageTrial classify(const RgbImage& image, const std::string& name, int top = 5);
+
+    // Every file of `paths` as predict --run scores them (predictImages: the loader's batches, the run's
+    // image-tower cache where the image tower is frozen; options.cacheFolder is ignored), with the hand-crafted
+    // prompt's scores beside them; serialised with classify().
+    ImagePredictions classifyAll(const std::vector<std::string>& paths, PredictionOptions options);
 
     // Runs `work` with the open tuned model (the Mistakes view scores a run's test images with it), serialised
     // with classify().

@@ -47,7 +47,7 @@ std::string runFeatureCacheFolder(const std::string& runDir)
 }
 
 TunedImageSource::TunedImageSource(TunedModel& tuned, const std::vector<std::string>& paths, const std::string& cacheFolder, int batchSize,
-                                   int loaderThreads)
+                                   int loaderThreads, Watch watch)
     : m_cacheFolder(cacheFolder), m_whyNoCache(whyNoImageTowerCache(tuned)), m_sources(std::make_unique<Sources>())
 {
     auto dataset = std::make_shared<DatasetIndex>();
@@ -69,9 +69,15 @@ TunedImageSource::TunedImageSource(TunedModel& tuned, const std::vector<std::str
     // The features are always computed in fp32 (predict has no autocast); the device names where.
     const CachedFeatureSource::Identity identity{backbone.checkpoint.spec.sha256, describeDevice(backbone.device), kDatasetName, kRole};
     auto* clip = dynamic_cast<ClipStrategy*>(tuned.strategy.get());
-    m_sources->features = std::make_unique<CachedFeatureSource>(
-        dataset, dataset->test, pipeline, options, [clip](const at::Tensor& images) { return clip->imageFeatures(images); },
-        std::make_shared<FeatureCache>(m_cacheFolder), identity);
+    auto encode = [clip, encoded = watch.encoded, count = std::int64_t(0)](const at::Tensor& images) mutable {
+        at::Tensor features = clip->imageFeatures(images);
+        count += images.size(0);
+        if (encoded)
+            encoded(count);
+        return features;
+    };
+    m_sources->features = std::make_unique<CachedFeatureSource>(dataset, dataset->test, pipeline, options, std::move(encode),
+                                                                std::make_shared<FeatureCache>(m_cacheFolder), identity, watch.cancelled);
 }
 
 TunedImageSource::~TunedImageSource() = default;

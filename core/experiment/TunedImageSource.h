@@ -7,6 +7,7 @@
 #include "core/train/BatchSource.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,8 +32,16 @@ public:
     // kept under one key for the whole list (CachedFeatureSource's: the model's SHA-256, the device, the
     // evaluation transform and each file's path, size and modification time), so a changed file encodes the
     // list again. A list with an unreadable image is not stored.
+    // `watch`: for a long list, where the frozen tower encodes into the cache, `encoded` hears the images
+    // encoded so far after each batch, and `cancelled` is polled between batches (true drops the view: the
+    // epoch then yields nothing).
+    struct Watch
+    {
+        std::function<void(std::int64_t encoded)> encoded;
+        std::function<bool()> cancelled;
+    };
     TunedImageSource(TunedModel& tuned, const std::vector<std::string>& paths, const std::string& cacheFolder, int batchSize,
-                     int loaderThreads);
+                     int loaderThreads, Watch watch = {});
     ~TunedImageSource() override;
     TunedImageSource(const TunedImageSource&) = delete;
     TunedImageSource& operator=(const TunedImageSource&) = delete;

@@ -66,16 +66,19 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& layers)
     return rollout.to(torch::kFloat);
 }
 
-AttentionMap attentionMap(const AttentionRecorder& recorder, int64_t grid, int64_t firstPatch)
+AttentionMap attentionMap(const AttentionRecorder& recorder, int64_t grid, int64_t firstPatch, int64_t depth)
 {
     const int64_t patches = grid * grid;
     if (!recorder.layers().empty()) {
-        const torch::Tensor rollout = attentionRollout(recorder.layers());
+        std::vector<torch::Tensor> layers = recorder.layers();
+        if (depth > 0 && static_cast<int64_t>(layers.size()) > depth)
+            layers.erase(layers.begin(), layers.end() - depth);
+        const torch::Tensor rollout = attentionRollout(layers);
         if (firstPatch < 1 || firstPatch + patches > rollout.size(-1))
             throw Error("attention rollout: " + std::to_string(patches) + " patch tokens from position " + std::to_string(firstPatch) +
                         " do not fit in " + std::to_string(rollout.size(-1)) + " tokens");
         return {toGrid(rollout.select(1, 0).narrow(1, firstPatch, patches), grid),
-                "attention rollout over " + std::to_string(recorder.layers().size()) + " layers"};
+                "attention rollout over " + std::to_string(layers.size()) + " layers"};
     }
     if (recorder.pool().defined()) {
         if (recorder.pool().size(-1) != 1 + patches)

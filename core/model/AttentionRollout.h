@@ -53,7 +53,10 @@ struct AttentionMap
 // From what `recorder` holds: the rollout's [CLS] row (token 0) over the grid x grid patch tokens starting
 // at `firstPatch` (1 for a plain ViT and for prompts appended after the patches, as MaPLe's; 1 + P for P
 // prompts inserted after [CLS], as VPT's and L2P's), or the attention pool's weights over its positions.
+// `depth`: the tower's layers. A method that runs the tower twice per image (L2P: a query pass without prompts
+// picks the prompts of the pass that classifies) records more; the last `depth` layers, the pass whose
+// features are scored, make the map. 0: every layer recorded.
 // Error naming what is missing when the recorder holds neither, or the tokens do not fit.
-AttentionMap attentionMap(const AttentionRecorder& recorder, int64_t grid, int64_t firstPatch = 1);
+AttentionMap attentionMap(const AttentionRecorder& recorder, int64_t grid, int64_t firstPatch = 1, int64_t depth = 0);
 
 } // namespace tunebench

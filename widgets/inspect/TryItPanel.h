@@ -4,14 +4,18 @@
 #include "widgets/results/RunResults.h"
 #include "widgets/window/WorkbenchTab.h"
 
+#include <QElapsedTimer>
 #include <QImage>
 #include <QString>
+#include <QStringList>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
 class QCheckBox;
 class QLabel;
+class QProgressBar;
 class QPushButton;
 class QTableWidget;
 
@@ -23,8 +27,11 @@ class BackgroundTasks;
 // Results table (a run opened from the history is selected there too) and shows the image as the model saw
 // it (resized and centre-cropped), the tuned model's top 5 with probabilities and, for a CLIP prompt learner,
 // the hand-crafted prompt's top 5 beside them; "Where it looks" overlays the image tower's attention as a
-// heat map, naming how it was computed. The run's model is opened once (kept until another run or device
-// is chosen) and each image classified on a background task; problems are one line in the panel.
+// heat map, naming how it was computed. A folder (or several images dropped together) is listed with each
+// image's best class, scored as predict --folder scores it, with progress and Cancel; clicking a row shows
+// that image as above, and the list saves as predict's CSV. The run's model is opened once (kept until
+// another run or device is chosen) and the images classified on background tasks; problems are one line in
+// the panel, and an unreadable image of a list is marked in its row.
 class TryItPanel : public WorkbenchTab
 {
     Q_OBJECT
@@ -39,11 +46,22 @@ public:
     QString runFolder() const { return m_runFolder; }
     // Classifies `path` in the background: classified or failed follows.
     void classifyImage(const QString& path);
+    // Classifies every image file in `folder` (imageFilesInFolder), or the files `paths`, in the background and
+    // lists them: listClassified or failed follows (also when cancelled). The first readable image is then
+    // shown as classifyImage shows it.
+    void classifyFolder(const QString& folder);
+    void classifyFiles(const QStringList& paths);
+    void cancelList();
+    // Writes the list's predictions as predict --csv does; false (and the error shown) when it cannot.
+    bool saveListCsv(const QString& path);
 
     // What is shown, for tests and the screenshot.
     const std::optional<ImageTrial>& trial() const { return m_trial; }
     QString errorText() const;
     QImage overlayImage() const { return m_overlay; }  // the heat map over the cropped image; null when none
+    std::shared_ptr<const ImagePredictions> listPredictions() const { return m_list; }
+    QStringList listPaths() const { return m_listPaths; }
+    bool listBusy() const { return m_listBusy; }
 
     QString tabTitle() const override;
     void retranslate() override;
@@ -51,6 +69,7 @@ public:
 
 Q_SIGNALS:
     void classified();
+    void listClassified();
     void failed(const QString& message);
 
 protected:
@@ -59,6 +78,13 @@ protected:
 
 private:
     void openImage();
+    void openFolder();
+    void saveList();
+    void startList(const QStringList& paths, const QString& title);
+    void showListProgress(const QString& step, qint64 done, qint64 total);
+    void showList(std::shared_ptr<const ImagePredictions> predictions);
+    void clearList();
+    void resetListRows();  // the list's images, without classes
     void showTrial(const ImageTrial& trial);
     void showError(const QString& message);
     void showImage();  // the cropped image, with the heat map when "Where it looks" is on
@@ -67,6 +93,13 @@ private:
     BackgroundTasks* m_tasks = nullptr;
     QLabel* m_runLabel = nullptr;
     QPushButton* m_open = nullptr;
+    QPushButton* m_openFolder = nullptr;
+    QPushButton* m_cancelList = nullptr;
+    QPushButton* m_saveList = nullptr;
+    QProgressBar* m_listProgress = nullptr;
+    QLabel* m_listStatus = nullptr;  // the list's progress or summary
+    QTableWidget* m_listTable = nullptr;
+    QWidget* m_listBox = nullptr;  // the list with its controls, shown once there is a list
     QCheckBox* m_whereItLooks = nullptr;
     QLabel* m_status = nullptr;       // what is happening, or the one-line error
     QLabel* m_image = nullptr;
@@ -86,6 +119,15 @@ private:
     std::optional<ImageTrial> m_trial;
     QImage m_base, m_overlay;
     int m_request = 0;  // the latest classification: older answers are dropped
+
+    // The list of images (a folder, or files dropped together).
+    QStringList m_listPaths;
+    QString m_listTitle;
+    std::shared_ptr<const ImagePredictions> m_list;
+    bool m_listBusy = false;
+    std::shared_ptr<std::atomic<bool>> m_listCancel;
+    QElapsedTimer m_listClock;
+    int m_listRequest = 0;
 };
 
 } // namespace tunebench
