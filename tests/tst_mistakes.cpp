@@ -4,7 +4,8 @@
 // results.json's confusion matrix counts; each listed image's predicted class and confidence are those of
 // `tunebench-cli predict --run`; the filters and the order do what they say; clicking a confusion cell opens its
 // images; clicking an image shows the scores "Try it" shows. The frozen image tower's features come from the run's
-// image-tower cache; a run without an export is a one-line error.
+// image-tower cache; a run without an export is a one-line error. A target the run was scored on (another dataset
+// of the same classes, or DAPL's target domain) lists its own mistakes, as results.json's details.targets counts.
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/experiment/RunMistakes.h"
@@ -13,6 +14,7 @@
 #include "core/train/FeatureCache.h"
 #include "tests/CliRunner.h"
 #include "tests/ClipVocabulary.h"
+#include "tests/ErrorOf.h"
 #include "tests/ModelFixtures.h"
 #include "widgets/inspect/MistakesPanel.h"
 #include "widgets/results/ResultsPanel.h"
@@ -89,13 +91,27 @@ private Q_SLOTS:
                     QVERIFY(cv::imwrite((folder / (std::to_string(i) + ".png")).string(), image));
                 }
             }
+        // A darker domain of the same classes: a target to score on (coop) and to adapt to (DAPL).
+        m_target = root + "/fruit-dark";
+        for (int c = 0; c < 6; ++c)
+            for (auto [split, count] : {std::pair<const char*, int>{"train", 3}, {"val", 1}, {"test", 4}}) {
+                const fs::path folder = fs::path(m_target) / split / kClasses[static_cast<size_t>(c)];
+                fs::create_directories(folder);
+                for (int i = 0; i < count; ++i) {
+                    cv::Mat image(22, 22, CV_8UC3);
+                    rng.fill(image, cv::RNG::NORMAL, cv::Scalar(20 * c, 110 - 15 * c, 50), cv::Scalar(50, 50, 50));
+                    QVERIFY(cv::imwrite((folder / (std::to_string(i) + ".png")).string(), image));
+                }
+            }
         const std::string model = root + "/tiny.safetensors";
         writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), model);
         const std::string vocab = test::demoVocabularyPath();
         // Row name, method, its option, and extra flags.
         const std::vector<std::array<std::string, 4>> runs = {{"coop", "coop", "n_ctx=4", ""},
                                                               {"vpt-deep", "vpt-deep", "prompt_tokens=2", ""},
-                                                              {"coop-base-new", "coop", "n_ctx=4", "base-new"}};
+                                                              {"coop-base-new", "coop", "n_ctx=4", "base-new"},
+                                                              {"coop-target", "coop", "n_ctx=4", "target"},
+                                                              {"dapl", "dapl", "n_ctx=4", "adapt"}};
         for (const auto& [name, method, option, extra] : runs) {
             QStringList arguments = {"train", "--model", q(model), "--vocab", q(vocab), "--dataset", q(m_dataset), "--method", q(method),
                                      "--opt", q(option), "--shots", "2", "--seed", "1", "--epochs", "1", "--batch-size", "4", "--runs",
@@ -106,6 +122,10 @@ private Q_SLOTS:
                 std::ofstream(config) << json{{"max_test_images", 10}}.dump();
                 arguments << "--base-new" << "--config" << q(config);
             }
+            if (extra == "target")
+                arguments << "--eval-datasets" << q(m_target);
+            if (extra == "adapt")
+                arguments << "--adapt-to" << q(m_target);
             const auto trained = runCli(arguments);
             QVERIFY2(trained.exitCode == 0, trained.err.c_str());
             m_runs[name] = json::parse(trained.out)["run"].get<std::string>();
@@ -351,6 +371,72 @@ private Q_SLOTS:
         }
     }
 
+    // A target's test images: those of a dataset the run was also scored on, or DAPL's target domain (whose
+    // prompts its export holds, so its own test set is the target's), as many per cell as results.json's
+    // details.targets counts.
+    void targetsListTheirOwnMistakes_data()
+    {
+        QTest::addColumn<QString>("run");
+        QTest::addColumn<bool>("ownTestSet");  // whether the run's own test images are offered too
+        QTest::newRow("coop-target") << "coop-target" << true;
+        QTest::newRow("dapl") << "dapl" << false;
+    }
+    void targetsListTheirOwnMistakes()
+    {
+        QFETCH(QString, run);
+        QFETCH(bool, ownTestSet);
+        const std::string folder = m_runs.at(run.toStdString());
+        const json target = readJson(folder + "/results.json")["details"]["targets"][0];
+        const std::string name = target["dataset"].get<std::string>();
+        std::vector<std::string> expected = {name};
+        if (ownTestSet)
+            expected.insert(expected.begin(), "");
+        QCOMPARE(runMistakeTestSets(folder), expected);
+
+        TunedModel tuned = openTunedRun(folder, "", "", "cpu", ModelMismatch::Refuse);
+        MistakeSearch search;
+        search.testSetName = ownTestSet ? name : "";  // DAPL: "" is its target
+        const RunMistakes found = findRunMistakes(folder, tuned, search);
+        QCOMPARE(q(found.testSetName), q(name));
+        QCOMPARE(q(found.dataset), q(name));
+        const auto confusion = target["confusion"].get<std::vector<std::vector<std::int64_t>>>();
+        QCOMPARE(found.storedConfusion, confusion);
+        QVERIFY(found.agreesWithRun());
+        std::int64_t images = 0;
+        for (const auto& row : confusion)
+            for (std::int64_t count : row)
+                images += count;
+        QCOMPARE(found.scoredImages, images);
+        QCOMPARE(images, std::int64_t(6 * 4));
+        for (const Mistake& mistake : found.mistakes)
+            QVERIFY2(mistake.source.rfind(m_target, 0) == 0, mistake.source.c_str());
+        if (ownTestSet) {
+            search.testSetName = "no-such-set";
+            const std::string message = test::errorOf([&] { findRunMistakes(folder, tuned, search); });
+            QVERIFY2(message.find("no target named no-such-set (it scored " + name + ")") != std::string::npos, message.c_str());
+        }
+
+        // The tab offers the same choice, and finds the target's mistakes when it is chosen.
+        m_results->addResults(readRunFolder(q(folder)));
+        QCOMPARE(m_panel->runFolder(), q(folder));
+        m_tabs->setCurrentWidget(m_panel);
+        auto* sets = m_window->findChild<QComboBox*>("mistakesTestSet");
+        QCOMPARE(sets->count(), int(expected.size()));
+        QCOMPARE(sets->isEnabled(), ownTestSet);
+        QSignalSpy foundSignal(m_panel, &MistakesPanel::mistakesFound);
+        sets->setCurrentIndex(sets->findData(q(name)));
+        QTRY_VERIFY_WITH_TIMEOUT(m_panel->mistakes() && m_panel->mistakes()->testSetName == name && !m_panel->busy(), 120000);
+        QCOMPARE(m_panel->mistakes()->mistakes.size(), found.mistakes.size());
+        const QString status = m_window->findChild<QLabel*>("mistakesStatus")->text();
+        QVERIFY2(status.contains(q(name)), qPrintable(status));
+        // A cell of the Results tab's matrix (the run's own test images) goes back to them where they are offered.
+        if (ownTestSet) {
+            Q_EMIT m_results->confusionCellClicked(0, 1);
+            QCOMPARE(sets->currentData().toString(), QString());
+            QTRY_VERIFY_WITH_TIMEOUT(m_panel->mistakes() && m_panel->mistakes()->testSetName.empty() && !m_panel->busy(), 120000);
+        }
+    }
+
     void runWithoutExportIsOneLine()
     {
         const std::string copy = m_dir.path().toStdString() + "/no-export-run";
@@ -427,7 +513,7 @@ private:
     }
 
     QTemporaryDir m_dir;
-    std::string m_dataset, m_cache;
+    std::string m_dataset, m_target, m_cache;
     std::map<std::string, std::string> m_runs;
     std::unique_ptr<MainWindow> m_window;
     ResultsPanel* m_results = nullptr;

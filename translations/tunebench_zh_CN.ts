@@ -1181,10 +1181,6 @@ true: %2, predicted: %3 (%4)</source>
         <translation>已取消：按“查找错例”重新开始。</translation>
     </message>
     <message>
-        <source>%1 of %2 test images misclassified; %3 shown.</source>
-        <translation>%2 张测试图像中有 %1 张分错；显示 %3 张。</translation>
-    </message>
-    <message>
         <source>The list holds the first %1 in this order: choose a class to see the others.</source>
         <translation>列表按此顺序只保留前 %1 张：选择一个类别以查看其余图像。</translation>
     </message>
@@ -1233,6 +1229,22 @@ true: %2, predicted: %3 (%4)</source>
     <message>
         <source>Opening the tuned model of %1 once the run in progress lets go of LibTorch&apos;s random numbers (building a model draws them) ...</source>
         <translation>正在进行的运行释放 LibTorch 的随机数后（构建模型会抽取随机数），将打开 %1 的调优模型……</translation>
+    </message>
+    <message>
+        <source>Test images:</source>
+        <translation>测试图像：</translation>
+    </message>
+    <message>
+        <source>The run&apos;s own test images, or those of a target it was scored on</source>
+        <translation>运行自身的测试图像，或它评估过的某个目标数据集的测试图像</translation>
+    </message>
+    <message>
+        <source>the run&apos;s (%1)</source>
+        <translation>运行自身的（%1）</translation>
+    </message>
+    <message>
+        <source>%1 of %2 test images of %3 misclassified; %4 shown.</source>
+        <translation>%3 的 %2 张测试图像中有 %1 张分类错误；显示 %4 张。</translation>
     </message>
 </context>
 <context>
@@ -2267,6 +2279,90 @@ SHA-256：%8
     <message>
         <source>Opening the tuned model of %1 and classifying %2 once the run in progress lets go of LibTorch&apos;s random numbers (building a model draws them) ...</source>
         <translation>正在进行的运行释放 LibTorch 的随机数后（构建模型会抽取随机数），将打开 %1 的调优模型并分类 %2……</translation>
+    </message>
+    <message>
+        <source>Open folder...</source>
+        <translation>打开文件夹...</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Save as CSV...</source>
+        <translation>另存为 CSV...</translation>
+    </message>
+    <message>
+        <source>Image</source>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>Hand-crafted prompt</source>
+        <translation>手工提示</translation>
+    </message>
+    <message>
+        <source>Open a folder of images to classify</source>
+        <translation>打开要分类的图像文件夹</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n dropped image(s)</source>
+        <translation><numerusform>%n 张拖入的图像</numerusform></translation>
+    </message>
+    <message>
+        <source>%1: cancelled; nothing was kept.</source>
+        <translation>%1：已取消，未保留任何结果。</translation>
+    </message>
+    <message>
+        <source>, about %1 s left</source>
+        <translation>，约剩 %1 秒</translation>
+    </message>
+    <message>
+        <source>%1: encoding %2 of %3 images with the image tower (kept in the image-tower cache)%4</source>
+        <translation>%1：正在用图像塔编码第 %2/%3 张图像（保存在图像塔缓存中）%4</translation>
+    </message>
+    <message>
+        <source>%1: classifying %2 of %3 images%4</source>
+        <translation>%1：正在分类第 %2/%3 张图像%4</translation>
+    </message>
+    <message>
+        <source>could not be read</source>
+        <translation>无法读取</translation>
+    </message>
+    <message>
+        <source>unreadable: %1</source>
+        <translation>无法读取：%1</translation>
+    </message>
+    <message>
+        <source>%1: %2 images classified; choose one to see its top 5 and where it looks</source>
+        <translation>%1：已分类 %2 张图像；选择一张查看其前 5 名和关注区域</translation>
+    </message>
+    <message>
+        <source>%1: %2 of %3 images classified, %4 unreadable (marked in the list); choose one to see its top 5 and where it looks</source>
+        <translation>%1：已分类 %2/%3 张图像，%4 张无法读取（已在列表中标出）；选择一张查看其前 5 名和关注区域</translation>
+    </message>
+    <message>
+        <source>Save the predictions as CSV</source>
+        <translation>将预测结果另存为 CSV</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV 文件 (*.csv)</translation>
+    </message>
+    <message>
+        <source>%1: saved as %2</source>
+        <translation>%1：已保存为 %2</translation>
+    </message>
+    <message>
+        <source>Classify every image in a folder with the tuned model of %1, as tunebench-cli predict --folder does; you can also drop a folder or several images on this tab</source>
+        <translation>用 %1 的微调模型对文件夹中的每张图像分类，与 tunebench-cli predict --folder 相同；也可以把文件夹或多张图像拖到此标签页上</translation>
+    </message>
+    <message>
+        <source>Save every image&apos;s top %1 as tunebench-cli predict --csv writes them</source>
+        <translation>按 tunebench-cli predict --csv 的格式保存每张图像的前 %1 名</translation>
+    </message>
+    <message>
+        <source>Classify a folder first</source>
+        <translation>请先对一个文件夹分类</translation>
     </message>
 </context>
 </TS>

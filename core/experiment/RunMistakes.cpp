@@ -7,6 +7,8 @@
 #include "core/data/SampleImage.h"
 #include "core/experiment/CachedFeatureSource.h"
 #include "core/experiment/Caches.h"
+#include "core/experiment/Experiment.h"
+#include "core/experiment/TunedImageSource.h"
 #include "core/experiment/TunedModel.h"
 #include "core/train/FeatureCache.h"
 #include "core/train/RunStore.h"
@@ -55,11 +57,53 @@ std::vector<std::vector<std::int64_t>> confusionOf(const nlohmann::json& evaluat
             throw Error(where + ": the confusion matrix has " + std::to_string(confusion.size()) + " rows for " + std::to_string(classes) + " classes");
         return confusion;
     } catch (const nlohmann::json::exception& e) {
-        throw Error(where + ": no confusion matrix in details.first (" + e.what() + ")");
+        throw Error(where + ": no confusion matrix (" + e.what() + ")");
     }
 }
 
+// What findRunMistakes and runMistakeTestSets read of a run.
+struct StoredRun
+{
+    std::string configPath, resultsPath;
+    RunSettings settings;
+    nlohmann::json results;
+    bool adapts = false;  // the method adapts to a target: its export holds the target's prompts
+
+    explicit StoredRun(const std::string& runDir)
+    {
+        const RunStore store = RunStore::open(runDir);
+        configPath = store.folder() + "/config.json";
+        resultsPath = store.folder() + "/results.json";
+        settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), configPath);
+        results = store.readResults();
+        if (!results.is_object())
+            throw Error(runDir + ": the run has no results.json (it has not been evaluated)");
+        if (!settings.protocol.empty())
+            throw Error(runDir + ": a " + settings.protocol + " run has no single test set; the mistakes are shown for few-shot runs");
+        adapts = findStrategy(settings.method).capabilities.adaptsToTarget;
+    }
+    nlohmann::json details() const { return results.value("details", nlohmann::json::object()); }
+    // details.targets: one evaluation per target, in the order the run opened them (older files: none).
+    nlohmann::json targets() const
+    {
+        const nlohmann::json list = details().value("targets", nlohmann::json::array());
+        return list.is_array() ? list : nlohmann::json::array();
+    }
+};
+
 } // namespace
+
+std::vector<std::string> runMistakeTestSets(const std::string& runDir)
+{
+    const StoredRun run(runDir);
+    std::vector<std::string> sets;
+    if (!run.adapts)
+        sets.push_back("");
+    for (const nlohmann::json& target : run.targets())
+        if (target.is_object() && target.contains("confusion"))
+            sets.push_back(target.value("dataset", ""));
+    return sets;
+}
 
 bool RunMistakes::agreesWithRun() const
 {
@@ -84,41 +128,69 @@ RunMistakes findRunMistakes(const std::string& runDir, TunedModel& tuned, const 
             search.progress(step, done, total);
     };
 
-    const RunStore store = RunStore::open(runDir);
-    const std::string configPath = store.folder() + "/config.json", resultsPath = store.folder() + "/results.json";
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), configPath);
-    const nlohmann::json results = store.readResults();
-    if (!results.is_object())
-        throw Error(runDir + ": the run has no results.json (it has not been evaluated)");
-    if (!settings.protocol.empty())
-        throw Error(runDir + ": a " + settings.protocol + " run has no single test set; the mistakes are shown for few-shot runs");
+    const StoredRun run(runDir);
+    const RunSettings& settings = run.settings;
+    const std::string& resultsPath = run.resultsPath;
     const StrategyInfo& info = findStrategy(tuned.strategy->name());
-    if (info.capabilities.adaptsToTarget)
-        throw Error(runDir + ": " + info.name + " scored its source with the source's prompts, which its export does not hold (it holds the target's)");
-    const nlohmann::json first = results.value("details", nlohmann::json::object()).value("first", nlohmann::json());
-    if (!first.is_object())
-        throw Error(resultsPath + ": no confusion matrix (details.first); the run was written by an older Tunebench");
+
+    // The evaluation whose mistakes are asked for: the run's own test set ("first"), or a target's.
+    std::string wanted = search.testSetName;
+    const nlohmann::json targets = run.targets();
+    if (run.adapts && wanted.empty()) {
+        if (targets.empty())
+            throw Error(resultsPath + ": no target domain's confusion matrix (details.targets); the run was written by an older Tunebench");
+        wanted = targets.front().value("dataset", "");
+    }
+    nlohmann::json evaluation;
+    if (wanted.empty()) {
+        evaluation = run.details().value("first", nlohmann::json());
+        if (!evaluation.is_object())
+            throw Error(resultsPath + ": no confusion matrix (details.first); the run was written by an older Tunebench");
+    } else {
+        std::string scored;
+        for (const nlohmann::json& target : targets) {
+            const std::string name = target.value("dataset", "");
+            if (name == wanted)
+                evaluation = target;
+            scored += (scored.empty() ? "" : ", ") + name;
+        }
+        if (!evaluation.is_object())
+            throw Error(runDir + ": the run scored no target named " + wanted + (scored.empty() ? std::string(" (it scored none)") : " (it scored " + scored + ")"));
+    }
 
     RunMistakes found;
     found.runDir = runDir;
     found.method = info.name;
+    found.testSetName = wanted;
+    const std::string where = resultsPath + (wanted.empty() ? ": details.first" : ": the target " + wanted);
     try {
-        found.classNames = first.at("classes").get<std::vector<std::string>>();
+        found.classNames = evaluation.at("classes").get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
-        throw Error(resultsPath + ": details.first.classes is not a list of class names (" + e.what() + ")");
+        throw Error(where + " has no list of class names (" + e.what() + ")");
     }
-    found.storedConfusion = confusionOf(first, found.classNames.size(), resultsPath);
+    found.storedConfusion = confusionOf(evaluation, found.classNames.size(), where);
     if (tuned.setup.classNames != found.classNames)
         throw Error(runDir + ": the export's classes are not the classes of the run's confusion matrix");
 
     // The test set as the run's evaluation built it: few-shot split, then the base classes under base-to-new
-    // (relabelled in sorted order), then the seeded test-image limit.
+    // (relabelled in sorted order), then the seeded test-image limit. A target is opened as the run opened it,
+    // its classes paired with the source's, and limited alike.
     const auto dataset = cachedDataset(settings.dataset);
-    const DatasetIndex fewShot = applyFewShot(*dataset, {settings.shots, static_cast<std::uint64_t>(settings.seed)});
+    const bool baseNew = run.results.value("base_new", false);
     auto testSet = std::make_shared<RunTestSet>();
-    testSet->set = std::make_shared<const DatasetIndex>(results.value("base_new", false) ? subsampleClasses(fewShot, ClassSubset::Base) : fewShot);
+    if (wanted.empty()) {
+        const DatasetIndex fewShot = applyFewShot(*dataset, {settings.shots, static_cast<std::uint64_t>(settings.seed)});
+        testSet->set = std::make_shared<const DatasetIndex>(baseNew ? subsampleClasses(fewShot, ClassSubset::Base) : fewShot);
+    } else {
+        for (DatasetIndex& target : openTargetDatasets(settings, *dataset))
+            if (target.name == wanted)
+                testSet->set = std::make_shared<const DatasetIndex>(baseNew ? subsampleClasses(target, ClassSubset::Base) : std::move(target));
+        if (!testSet->set)
+            throw Error(runDir + ": the target " + wanted + " is not among the datasets its config.json names");
+    }
     if (testSet->set->classNames != found.classNames)
-        throw Error(runDir + ": the test set rebuilt from " + settings.dataset + " does not have the classes of the run's confusion matrix");
+        throw Error(runDir + ": the test set rebuilt from " + (wanted.empty() ? settings.dataset : wanted) +
+                    " does not have the classes of the run's confusion matrix");
     testSet->samples = limitSamples(testSet->set->test, settings.maxTestImages, static_cast<std::uint64_t>(settings.seed));
     found.dataset = testSet->set->name;
     found.testSet = testSet;
@@ -140,7 +212,7 @@ RunMistakes findRunMistakes(const std::string& runDir, TunedModel& tuned, const 
     std::unique_ptr<CachedFeatureSource> cached;
     std::unique_ptr<ImageBatchSource> images;
     if (found.cacheApplies) {
-        found.cacheFolder = settings.featureCache.empty() ? FeatureCache::defaultFolder() : settings.featureCache;
+        found.cacheFolder = runFeatureCacheFolder(runDir);
         const CachedFeatureSource::Identity identity{backbone.checkpoint.spec.sha256, describeDevice(backbone.device), testSet->set->name, "test"};
         cached = std::make_unique<CachedFeatureSource>(
             testSet->set, testSet->samples, pipeline, options, [clip](const at::Tensor& batch) { return clip->imageFeatures(batch); },

@@ -35,7 +35,8 @@ struct RunMistakes
 {
     std::string runDir;
     std::string method;
-    std::string dataset;
+    std::string dataset;                            // the test images' dataset (the run's, or a target's)
+    std::string testSetName;                        // which of runMistakeTestSets (MistakeSearch::testSetName, resolved)
     std::vector<std::string> classNames;            // the labels' order, as results.json's confusion matrix has it
     std::int64_t scoredImages = 0;                  // test images scored (unreadable ones are left out, as the run left them)
     std::vector<Mistake> mistakes;                  // in test-image order
@@ -60,14 +61,24 @@ struct MistakeSearch
     // Polled between batches: when it returns true the search ends with Error "cancelled".
     std::function<bool()> cancelled;
     int loaderThreads = 0;
+    // Which test images: "" for the run's own, or a target the run scored (runMistakeTestSets). A method that
+    // adapts to a target (DAPL) holds only the target's prompts in its export: "" then means its target.
+    std::string testSetName;
 };
+
+// The test sets whose mistakes can be found for a run, in results.json's order: "" (the run's own test images)
+// unless the method adapts to a target, then each target domain or evaluation dataset it scored, by name.
+// Error (one line) when the run has no config.json or results.json.
+std::vector<std::string> runMistakeTestSets(const std::string& runDir);
 
 // Scores the run's test images with `tuned` (the run's own model: openTunedRun, or TunedClassifier::withModel).
 // Where the method's image tower is frozen, its features come from (or go to) the image-tower cache the run
 // used (config.json's feature_cache, else FeatureCache::defaultFolder()), under the key the run's evaluation
-// used, so a run's mistakes are found without encoding its images again. Errors (one line, naming the run):
-// no config.json or results.json, no confusion matrix, a continual or adapted run (no single test set the
-// export scores), classes that differ from the export's.
+// used, so a run's mistakes are found without encoding its images again. A target's test images are
+// rebuilt as the run opened them (openTargetDatasets) and scored as its evaluation scored them. Errors (one
+// line, naming the run): no config.json or results.json, no confusion matrix, a continual run, a test set
+// the run did not score (or, for DAPL, its source, scored with prompts the export does not hold), classes
+// that differ from the export's.
 RunMistakes findRunMistakes(const std::string& runDir, TunedModel& tuned, const MistakeSearch& search = {});
 
 // The full image of a mistake, as stored (before the evaluation transform): what the view shows larger and

@@ -59,6 +59,16 @@ MistakesPanel::MistakesPanel(BackgroundTasks* tasks, QWidget* parent)
     m_runLabel->setWordWrap(true);
     m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
+    m_testSetLabel = new QLabel(this);
+    m_testSet = new QComboBox(this);
+    m_testSet->setObjectName("mistakesTestSet");
+    connect(m_testSet, &QComboBox::currentIndexChanged, this, [this] {
+        m_found.reset();
+        clearDetail();
+        applyFilter();
+        if (isVisible() && !m_runFolder.isEmpty())
+            findMistakes();
+    });
     m_trueLabel = new QLabel(this);
     m_trueClass = new QComboBox(this);
     m_trueClass->setObjectName("mistakesTrueClass");
@@ -137,6 +147,8 @@ MistakesPanel::MistakesPanel(BackgroundTasks* tasks, QWidget* parent)
     detailLayout->addLayout(scores, 1);
 
     auto* controls = new QHBoxLayout;
+    controls->addWidget(m_testSetLabel);
+    controls->addWidget(m_testSet);
     controls->addWidget(m_trueLabel);
     controls->addWidget(m_trueClass);
     controls->addWidget(m_predictedLabel);
@@ -172,6 +184,9 @@ QString MistakesPanel::tabTitle() const
 
 void MistakesPanel::retranslate()
 {
+    m_testSetLabel->setText(tr("Test images:"));
+    m_testSet->setToolTip(tr("The run's own test images, or those of a target it was scored on"));
+    fillTestSets();
     m_trueLabel->setText(tr("True class:"));
     m_predictedLabel->setText(tr("Predicted:"));
     m_orderLabel->setText(tr("Order:"));
@@ -213,7 +228,9 @@ void MistakesPanel::setRun(const RunResults* run)
         m_classifier.reset();
         m_found.reset();
         m_error.clear();
+        m_runDataset = run ? run->dataset : QString();
         fillClassFilters(run ? run->trainingClasses.classNames : QStringList());
+        fillTestSets();
         clearDetail();
         applyFilter();
         if (isVisible() && !m_runFolder.isEmpty())
@@ -241,6 +258,23 @@ void MistakesPanel::fillClassFilters(const QStringList& classNames)
     }
 }
 
+void MistakesPanel::fillTestSets()
+{
+    std::vector<std::string> names;
+    try {
+        if (!m_runFolder.isEmpty())
+            names = runMistakeTestSets(m_runFolder.toStdString());
+    } catch (const std::exception&) {
+        // finding the mistakes says what is wrong with the run
+    }
+    const QString current = m_testSet->currentData().toString();
+    const QSignalBlocker block(m_testSet);
+    m_testSet->clear();
+    for (const std::string& name : names)
+        m_testSet->addItem(name.empty() ? tr("the run's (%1)").arg(m_runDataset) : QString::fromStdString(name), QString::fromStdString(name));
+    m_testSet->setCurrentIndex(std::max(0, m_testSet->findData(current)));
+}
+
 void MistakesPanel::setFilter(int trueLabel, int predictedLabel)
 {
     {
@@ -258,8 +292,17 @@ void MistakesPanel::setOrder(Order order)
 
 void MistakesPanel::showConfusionCell(int trueLabel, int predictedLabel)
 {
+    // The Results tab's matrix is of the run's own test images.
+    bool switched = false;
+    if (const int own = m_testSet->findData(QString()); own >= 0 && own != m_testSet->currentIndex()) {
+        const QSignalBlocker block(m_testSet);
+        m_testSet->setCurrentIndex(own);
+        m_found.reset();
+        clearDetail();
+        switched = true;
+    }
     setFilter(trueLabel, predictedLabel);
-    if (!m_found && !m_busy && !m_runFolder.isEmpty())
+    if ((switched || (!m_found && !m_busy)) && !m_runFolder.isEmpty())
         findMistakes();
 }
 
@@ -288,9 +331,10 @@ void MistakesPanel::findMistakes()
     QPointer<MistakesPanel> self(this);
     const std::shared_ptr<TunedClassifier> model = m_classifier;
     const std::string folder = m_runFolder.toStdString(), device = m_device.toStdString();
+    const std::string testSet = m_testSet->currentData().toString().toStdString();
     // Opening the model takes seconds, scoring the test images up to minutes: both off the GUI thread. A
     // newer search, another run, Cancel or closing the window ends this one between batches.
-    m_tasks->start("mistakes", [self, request, model, folder, device, cancelRequest](const TaskToken& token) {
+    m_tasks->start("mistakes", [self, request, model, folder, device, testSet, cancelRequest](const TaskToken& token) {
         const auto cancelled = [token, cancelRequest] { return token.cancelled() || cancelRequest->load(); };
         std::shared_ptr<TunedClassifier> classifier = model;
         std::shared_ptr<const RunMistakes> found;
@@ -300,6 +344,7 @@ void MistakesPanel::findMistakes()
                 classifier = std::make_shared<TunedClassifier>(folder, device);
             MistakeSearch search;
             search.cancelled = cancelled;
+            search.testSetName = testSet;
             search.progress = [self, request](const std::string& step, std::int64_t done, std::int64_t total) {
                 postToGui(self, [request, step, done, total](MistakesPanel* panel) {
                     if (request == panel->m_request)
@@ -492,6 +537,7 @@ void MistakesPanel::updateControls()
     m_progress->setVisible(m_busy);
     for (QComboBox* box : {m_trueClass, m_predictedClass})
         box->setEnabled(m_classNames.size() > 0);
+    m_testSet->setEnabled(m_testSet->count() > 1);
 
     if (!m_error.isEmpty()) {
         m_status->setStyleSheet("color: #b00020;");
@@ -503,9 +549,10 @@ void MistakesPanel::updateControls()
         } else if (m_cancelled) {
             m_status->setText(tr("Cancelled: press Find mistakes to start again."));
         } else if (m_found) {
-            QString text = tr("%1 of %2 test images misclassified; %3 shown.")
+            QString text = tr("%1 of %2 test images of %3 misclassified; %4 shown.")
                                .arg(m_found->mistakes.size())
                                .arg(m_found->scoredImages)
+                               .arg(QString::fromStdString(m_found->dataset))
                                .arg(m_shown.size());
             if (m_shown.size() > static_cast<size_t>(kMaxListed))
                 text += ' ' + tr("The list holds the first %1 in this order: choose a class to see the others.").arg(kMaxListed);

@@ -24,7 +24,9 @@ class BackgroundTasks;
 
 // "Mistakes": the misclassified test images of the run selected in the Results table, as thumbnails with
 // their true class, predicted class and confidence; filtered by true and predicted class (a cell of the
-// confusion matrix sets both) and sorted by confidence either way. Clicking one shows it larger with the
+// confusion matrix sets both) and sorted by confidence either way. The test images are the run's own, or
+// those of a target it scored (a domain-generalisation dataset; DAPL's target domain, whose prompts its
+// export holds). Clicking one shows it larger with the
 // tuned model's top 5 and, for a CLIP method that learns from images, the hand-crafted prompt's top 5 (what
 // "Try it" computes). Finding them scores the run's test images again (RunMistakes) on a background task,
 // with progress and a Cancel button; the run's image-tower cache spares the encoding where the method keeps
@@ -82,11 +84,14 @@ private:
     void showDetail(int index, const ImageTrial& trial);
     void clearDetail();
     void fillClassFilters(const QStringList& classNames);
+    void fillTestSets();
     void applyFilter();  // fills the thumbnails from m_found, the filters and the order
     void updateControls();
 
     BackgroundTasks* m_tasks = nullptr;
     QLabel* m_runLabel = nullptr;
+    QLabel* m_testSetLabel = nullptr;
+    QComboBox* m_testSet = nullptr;  // the run's test images, or a target's (runMistakeTestSets)
     QComboBox* m_trueClass = nullptr;
     QComboBox* m_predictedClass = nullptr;
     QComboBox* m_order = nullptr;
@@ -106,7 +111,7 @@ private:
     QTableWidget* m_handcrafted = nullptr;
     QLabel* m_handcraftedNote = nullptr;
 
-    QString m_runFolder, m_runId, m_methodTitle;
+    QString m_runFolder, m_runId, m_methodTitle, m_runDataset;
     QStringList m_classNames;
     QString m_device = "auto";
     QString m_error, m_progressText;
