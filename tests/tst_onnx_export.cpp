@@ -360,7 +360,7 @@ private Q_SLOTS:
                  std::to_string(maxDifference(logits, expected)).c_str());
     }
 
-    // The CLI on a short CoOp run and a VPT-Deep run: export --onnx writes the graph, and the program of
+    // The CLI on a short CoOp, CoCoOp and VPT-Deep run each: export --onnx writes the graph, and the program of
     // docs/export.md (ONNX Runtime, numpy and Pillow only) gives predict's top-1 and probability.
     void exportCommandAndTheDocsProgram()
     {
@@ -384,7 +384,7 @@ private Q_SLOTS:
             }
         writeOpenAiSafetensors(test::randomWeights(test::tinyClipSpec(), 7), model);
         const QString vocab = QString::fromStdString(test::demoVocabularyPath());
-        for (const char* method : {"coop", "vpt-deep"}) {
+        for (const char* method : {"coop", "cocoop", "vpt-deep"}) {
             const auto trained = test::runCli({"train", "--model", QString::fromStdString(model), "--vocab", vocab, "--dataset",
                                                QString::fromStdString(dataset), "--method", method, "--shots", "2", "--epochs", "1",
                                                "--batch-size", "3", "--runs", QString::fromStdString(runs), "--threads", "2"});
