@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/Version.h"
 #include "core/export/OnnxGraph.h"
+#include "core/tuning/ConditionalText.h"
 #include "core/tuning/Strategy.h"
 
 #include <torch/torch.h>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -45,8 +47,8 @@ bool close(const at::Tensor& a, const at::Tensor& b, double tolerance = 1e-4)
 class Emitter
 {
 public:
-    Emitter(OnnxGraph& graph, const DeployableModel& deployable, std::string method, bool half)
-        : g(graph), d(deployable), m_method(std::move(method)), m_half(half)
+    Emitter(OnnxGraph& graph, const DeployableModel& deployable, std::string method, bool half, const ConditionalTextModel* text = nullptr)
+        : g(graph), d(deployable), m_method(std::move(method)), m_half(half), m_text(text)
     {
     }
 
@@ -79,12 +81,8 @@ public:
             f = g.op("Relu", {g.op("Add", {g.op("MatMul", {f, g.constant(layer.weight.t(), name + ".weight")}), g.constant(layer.bias, name + ".bias")})});
             f = g.op("Add", {g.op("Mul", {f, g.constant(layer.scale, name + ".norm_scale")}), g.constant(layer.shift, name + ".norm_shift")}, {}, name);
         }
-        if (d.normalize) {
-            // |f| repeated over the E entries (see spreadMean; OpenCV 4.6 has no LpNormalization either).
-            const std::int64_t width = d.weight.size(1);
-            auto squares = g.op("Mul", {spreadMean(g.op("Mul", {f, f}), width, "mean_square"), g.scalar(float(width))});
-            f = g.op("Div", {f, g.op("Sqrt", {squares})}, {}, "normalized_features");
-        }
+        if (d.normalize)
+            f = normalized(f, d.weight.size(1), "normalized_features");
         // The scale folded into the class matrix: one product.
         auto logits = g.op("MatMul", {f, g.constant((d.weight.to(torch::kFloat) * d.scale).t(), "class_weights")}, {}, "class_scores");
         if (d.bias.defined())
@@ -100,7 +98,89 @@ public:
         return logits;
     }
 
+    // CoCoOp (ConditionalTextModel): features [N, E] -> logits [N, C], fp32. The Meta-Net's bias per image,
+    // the N x C prompts as token rows [N * C * L, D] (image-major, then class), the text tower's blocks with
+    // the causal mask, each prompt's end-of-text row, ln_final, the projection, and per image the products of
+    // its normalised feature with its C normalised text features. A text pass per (image, class) pair is what
+    // CoCoOp is: the graph's cost grows with N x C.
+    std::string conditionalHead(const std::string& features)
+    {
+        const ConditionalTextModel& m = *m_text;
+        auto& text = d.model->text;
+        const TextSpec& spec = text->spec();
+        const std::int64_t embed = m.linear1Weight.size(1), width = spec.width, classes = m.suffixes.size(0);
+        const std::int64_t contextLength = m.context.size(0), suffixLength = m.suffixes.size(1), length = 1 + contextLength + suffixLength;
+        if (m.context.size(1) != width || m.linear2Weight.size(0) != width || length > spec.contextLength)
+            throw Error(m_method + ": its prompts (" + std::to_string(length) + " tokens of width " + std::to_string(m.context.size(1)) +
+                        ") do not fit the text tower");
+        for (std::int64_t end : m.endPositions)
+            if (end < 1 + contextLength || end >= length)
+                throw Error(m_method + ": an end-of-text position (" + std::to_string(end) + ") lies outside its class's words");
+        const auto fp32 = [](const at::Tensor& t) { return t.detach().to(torch::kCPU, torch::kFloat).contiguous(); };
+        const auto positions = fp32(text->positional_embedding).narrow(0, 0, length);
+
+        auto f = normalized(features, embed, "normalized_features");
+        // The Meta-Net, in fp32.
+        auto hidden = g.op("Relu", {g.op("Add", {g.op("MatMul", {f, g.constant(fp32(m.linear1Weight).t(), "meta_net.linear1.weight")}),
+                                                  g.constant(fp32(m.linear1Bias), "meta_net.linear1.bias")})});
+        auto bias = g.op("Add", {g.op("MatMul", {hidden, g.constant(fp32(m.linear2Weight).t(), "meta_net.linear2.weight")}),
+                                 g.constant(fp32(m.linear2Bias), "meta_net.linear2.bias")},
+                         {}, "meta_net_bias");  // [N, D]
+
+        // The context rows of every (image, class) pair: the bias spread over C x M rows by a product with a row
+        // of ones ([N, D, 1] x [1, C M], transposed), reshaped to [N C, M, D], plus the context and its
+        // positions as one constant [M, D] (a constant of fewer axes, which OpenCV 4.6 broadcasts).
+        auto spread = g.op("MatMul", {reshape(bias, {-1, width, 1}), g.constant(torch::ones({1, classes * contextLength}), "ones_row")});
+        auto context = reshape(transpose(spread, {0, 2, 1}), {-1, contextLength, width});
+        context = g.op("Add", {context, g.constant(fp32(m.context) + positions.narrow(0, 1, contextLength), "prompt_learner.ctx")}, {},
+                       "conditional_context");
+        // The frozen rows with their positions: the start token, the same for all, and each class's suffix, as a
+        // one per image ([N, 1], from the bias) times the rows flattened (see batchRows).
+        auto one = g.op("Add", {g.op("Mul", {slice(bias, 0, 1), g.scalar(0.f)}), g.scalar(1.f)});
+        const auto startRows = (fp32(m.start) + positions.narrow(0, 0, 1)).reshape({1, -1}).repeat({1, classes});
+        auto start = reshape(g.op("MatMul", {one, g.constant(startRows, "prompt_learner.token_prefix")}), {-1, 1, width});
+        const auto suffixRows = (fp32(m.suffixes) + positions.narrow(0, 1 + contextLength, suffixLength).unsqueeze(0)).reshape({1, -1});
+        auto suffix = reshape(g.op("MatMul", {one, g.constant(suffixRows, "prompt_learner.token_suffix")}), {-1, suffixLength, width});
+        auto x = reshape(g.op("Concat", {start, context, suffix}, {{"axis", std::int64_t(1)}}, "prompts"), {-1, width});  // [N C L, D]
+        if (m_half)
+            x = g.op("Cast", {x}, {{"to", kFloat16}});
+
+        // The text transformer: position i attends to positions <= i (an additive mask; -1e4 is far below any
+        // score and exact zero after the softmax, in fp16 too).
+        const auto mask = torch::full({length, length}, -1e4).triu(1);
+        const std::string causal = g.constant(mask, "text.causal_mask", m_half);
+        for (int layer = 0; layer < text->transformer->layers(); ++layer)
+            x = residualBlock(x, text->transformer->block(layer), spec, "text.transformer.resblocks." + std::to_string(layer), layer, length,
+                              false, causal);
+
+        // Each prompt's end-of-text row (constant positions per class: a slice each), then ln_final, the projection.
+        auto sequences = reshape(x, {-1, classes * length, width});
+        std::vector<std::string> ends;
+        for (std::int64_t c = 0; c < classes; ++c) {
+            const std::int64_t row = c * length + m.endPositions[size_t(c)];
+            ends.push_back(slice(sequences, row, row + 1));
+        }
+        auto pooled = reshape(ends.size() == 1 ? ends.front() : g.op("Concat", ends, {{"axis", std::int64_t(1)}}, "end_of_text"), {-1, width});
+        pooled = layerNorm(pooled, text->ln_final->weight, text->ln_final->bias, spec.layerNormEps, "text.ln_final");
+        auto textFeatures = g.op("MatMul", {pooled, constant(text->text_projection, "text.text_projection")});
+        if (m_half)
+            textFeatures = g.op("Cast", {textFeatures}, {{"to", kFloat32}});
+        const std::int64_t outputs = text->text_projection.size(1);
+        textFeatures = reshape(normalized(textFeatures, outputs, "text_features"), {-1, classes, outputs});  // [N, C, E]
+        // logits[n, c] = scale * t[n, c] . f[n]: [N, C, E] x [N, E, 1].
+        auto scaled = g.op("Mul", {f, g.scalar(float(m.scale))});
+        return reshape(g.op("MatMul", {textFeatures, reshape(scaled, {-1, outputs, 1})}), {-1, classes});
+    }
+
 private:
+    // x / |x| over the last axis of rows [R, width]: |x| repeated over the entries (see spreadMean; OpenCV 4.6
+    // has no LpNormalization either).
+    std::string normalized(const std::string& x, std::int64_t width, const std::string& hint)
+    {
+        auto squares = g.op("Mul", {spreadMean(g.op("Mul", {x, x}), width, "mean_square"), g.scalar(float(width))});
+        return g.op("Div", {x, g.op("Sqrt", {squares})}, {}, hint);
+    }
+
     // One initializer per tensor, however often it is used (L2P's query pass runs the tower's blocks a second
     // time). The cache holds the tensors: no address it keys on is reused while the Emitter lives.
     std::string constant(const at::Tensor& t, const std::string& hint)
@@ -411,17 +491,30 @@ private:
     std::string block(const std::string& input, int layer, std::int64_t length)
     {
         auto& visual = d.model->visual;
-        const VisionSpec& spec = visual->spec();
-        auto blk = visual->transformer->block(layer);
-        const std::string name = "visual.transformer.resblocks." + std::to_string(layer);
+        return residualBlock(input, visual->transformer->block(layer), visual->spec(), "visual.transformer.resblocks." + std::to_string(layer),
+                             layer, length, true, {});
+    }
+
+    // One pre-norm block on token rows [N * length, width]. `hooked`: the method's hooks apply (the image
+    // tower's); `mask`: an additive [length, length] constant on the attention scores, or none.
+    std::string residualBlock(const std::string& input, const ResidualAttentionBlock& blk, const TowerSpec& spec, const std::string& name,
+                              int layer, std::int64_t length, bool hooked, const std::string& mask)
+    {
         const std::int64_t width = spec.width, heads = spec.heads, headDim = width / heads;
-        if (d.hooks && !d.hooks->keyValuePrefix(layer).empty())
+        if (hooked && d.hooks && !d.hooks->keyValuePrefix(layer).empty())
             throw Error(m_method + ": key/value prefixes in the image tower are not written to a graph yet");
+        using Pair = std::pair<at::Tensor, at::Tensor>;
+        const auto norm = [&](BlockLayer which, const at::Tensor& w, const at::Tensor& b) {
+            return hooked ? adaptedNorm(layer, which, w, b) : Pair{w, b};
+        };
+        const auto adapted = [&](BlockLayer which, const at::Tensor& w, const at::Tensor& b) {
+            return hooked ? adaptedLinear(layer, which, w, b) : Pair{w, b};
+        };
 
         // Attention.
-        auto [n1w, n1b] = adaptedNorm(layer, BlockLayer::Norm1, blk->ln_1->weight, blk->ln_1->bias);
+        auto [n1w, n1b] = norm(BlockLayer::Norm1, blk->ln_1->weight, blk->ln_1->bias);
         auto h = layerNorm(input, n1w, n1b, spec.layerNormEps, name + ".ln_1");
-        auto [qkvW, qkvB] = adaptedLinear(layer, BlockLayer::QkvProjection, blk->attn->in_proj_weight, blk->attn->in_proj_bias);
+        auto [qkvW, qkvB] = adapted(BlockLayer::QkvProjection, blk->attn->in_proj_weight, blk->attn->in_proj_bias);
         auto headsOf = [&](int part, const std::vector<std::int64_t>& perm, const char* label) {
             auto y = linear(h, qkvW.narrow(0, part * width, width), qkvB.narrow(0, part * width, width), name + ".attn." + label);
             return transpose(reshape(y, {-1, length, heads, headDim}), perm);
@@ -429,22 +522,25 @@ private:
         auto q = g.op("Mul", {headsOf(0, {0, 2, 1, 3}, "q"), g.scalar(float(1.0 / std::sqrt(double(headDim))), m_half)});
         auto kT = headsOf(1, {0, 2, 3, 1}, "k");  // [N, H, d, L]
         auto v = headsOf(2, {0, 2, 1, 3}, "v");
-        auto weights = g.op("Softmax", {g.op("MatMul", {q, kT})}, {{"axis", std::int64_t(-1)}}, name + ".attention");
+        auto scores = g.op("MatMul", {q, kT});
+        if (!mask.empty())
+            scores = g.op("Add", {scores, mask});  // [L, L] on [N, H, L, L]: a constant of fewer axes
+        auto weights = g.op("Softmax", {scores}, {{"axis", std::int64_t(-1)}}, name + ".attention");
         auto context = reshape(transpose(g.op("MatMul", {weights, v}), {0, 2, 1, 3}), {-1, width});
-        auto [outW, outB] = adaptedLinear(layer, BlockLayer::OutProjection, blk->attn->out_proj->weight, blk->attn->out_proj->bias);
+        auto [outW, outB] = adapted(BlockLayer::OutProjection, blk->attn->out_proj->weight, blk->attn->out_proj->bias);
         auto stream = g.op("Add", {input, linear(context, outW, outB, name + ".attn.out_proj")}, {}, name + ".attention_residual");
 
         // MLP, and the method's branch beside it.
-        auto [n2w, n2b] = adaptedNorm(layer, BlockLayer::Norm2, blk->ln_2->weight, blk->ln_2->bias);
+        auto [n2w, n2b] = norm(BlockLayer::Norm2, blk->ln_2->weight, blk->ln_2->bias);
         auto mlpInput = layerNorm(stream, n2w, n2b, spec.layerNormEps, name + ".ln_2");
-        auto [fcW, fcB] = adaptedLinear(layer, BlockLayer::MlpIn, blk->mlp->c_fc->weight, blk->mlp->c_fc->bias);
+        auto [fcW, fcB] = adapted(BlockLayer::MlpIn, blk->mlp->c_fc->weight, blk->mlp->c_fc->bias);
         auto hidden = linear(mlpInput, fcW, fcB, name + ".mlp.c_fc");
         hidden = spec.activation == Activation::QuickGelu
                      ? g.op("Mul", {hidden, g.op("Sigmoid", {g.op("Mul", {hidden, g.scalar(1.702f, m_half)})})}, {}, "quick_gelu")
                      : gelu(hidden);
-        auto [projW, projB] = adaptedLinear(layer, BlockLayer::MlpOut, blk->mlp->c_proj->weight, blk->mlp->c_proj->bias);
+        auto [projW, projB] = adapted(BlockLayer::MlpOut, blk->mlp->c_proj->weight, blk->mlp->c_proj->bias);
         auto mlpOutput = linear(hidden, projW, projB, name + ".mlp.c_proj");
-        if (d.hooks)
+        if (hooked && d.hooks)
             mlpOutput = mlpHook(layer, mlpOutput, stream);
         return g.op("Add", {stream, mlpOutput}, {}, name);
     }
@@ -556,6 +652,7 @@ private:
     const DeployableModel& d;
     std::string m_method;
     bool m_half;
+    const ConditionalTextModel* m_text;  // CoCoOp's text side, or null
     std::map<std::tuple<void*, std::vector<std::int64_t>, std::vector<std::int64_t>, at::ScalarType>, std::pair<at::Tensor, std::string>> m_constants;
 };
 
@@ -571,14 +668,17 @@ nlohmann::json writeOnnx(Strategy& strategy, const OnnxPreprocessing& preprocess
     const std::string method = strategy.name();
     if (options.opset < 13 || options.opset > 17)
         throw Error("--opset " + std::to_string(options.opset) + ": the graph writer emits opsets 13 to 17");
-    const DeployableModel deployable = strategy.deployable();
+    // A method whose class text depends on the image (CoCoOp) is described with its text tower.
+    auto* conditional = dynamic_cast<ConditionalTextStrategy*>(&strategy);
+    const std::optional<ConditionalTextModel> text = conditional ? std::optional<ConditionalTextModel>(conditional->conditionalText()) : std::nullopt;
+    const DeployableModel deployable = text ? text->image : strategy.deployable();
     const ModelSpec& spec = deployable.model->spec();
 
     // The description must compute what the method computes: checked on two random images before writing.
     torch::NoGradGuard noGrad;
     const auto probe = torch::randn({2, 3, spec.vision.imageSize, spec.vision.imageSize}, torch::TensorOptions(deployable.model->device()));
     const auto own = strategy.logits(probe).to(torch::kCPU, torch::kFloat);
-    const auto described = runDeployable(deployable, probe).to(torch::kCPU, torch::kFloat);
+    const auto described = (text ? runConditionalText(*text, probe) : runDeployable(deployable, probe)).to(torch::kCPU, torch::kFloat);
     if (!close(described, own))
         throw Error(method + ": its graph description differs from its own scores (by " +
                     std::to_string((described - own).abs().max().item<double>()) + "); not exported");
@@ -586,8 +686,9 @@ nlohmann::json writeOnnx(Strategy& strategy, const OnnxPreprocessing& preprocess
     OnnxGraph graph("tunebench_" + method);
     const std::int64_t size = spec.vision.imageSize, classes = own.size(1);
     graph.addInput("images", {-1, 3, size, size});
-    Emitter emitter(graph, deployable, method, options.fp16);
-    const std::string logits = emitter.head(emitter.features("images"));
+    Emitter emitter(graph, deployable, method, options.fp16, text ? &*text : nullptr);
+    const std::string features = emitter.features("images");
+    const std::string logits = text ? emitter.conditionalHead(features) : emitter.head(features);
     graph.rename(logits, "logits");
     graph.rename(graph.op("Softmax", {logits}, {{"axis", std::int64_t(-1)}}), "probabilities");
     graph.addOutput("logits", {-1, classes});
@@ -604,7 +705,9 @@ nlohmann::json writeOnnx(Strategy& strategy, const OnnxPreprocessing& preprocess
                             {"center_crop", preprocessing.resolution},
                             {"mean", preprocessing.mean},
                             {"std", preprocessing.std}}));
-    graph.setMetadata("tunebench.precision", options.fp16 ? "fp16 image tower, fp32 head" : "fp32");
+    graph.setMetadata("tunebench.precision", !options.fp16 ? "fp32"
+                                             : text        ? "fp16 image and text towers, fp32 head and Meta-Net"
+                                                           : "fp16 image tower, fp32 head");
     graph.write(path, options.opset, tunebenchVersion());
     return {{"onnx", path},
             {"method", method},

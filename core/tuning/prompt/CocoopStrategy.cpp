@@ -57,8 +57,29 @@ at::Tensor CocoopStrategy::metaBias(const at::Tensor& normalisedImageFeatures)
 
 DeployableModel CocoopStrategy::deployable()
 {
-    throw Error("cocoop: its prompts depend on each image (the Meta-Net), so its graph needs the text tower; "
-                "ONNX export of CoCoOp is not written yet");
+    throw Error("cocoop: its prompts depend on each image (the Meta-Net), so it is described with its text tower "
+                "(conditionalText), not as a fixed head");
+}
+
+ConditionalTextModel CocoopStrategy::conditionalText()
+{
+    const PromptLearnerOptions& options = m_learner->options();
+    if (options.classSpecific || options.classTokenPosition != "end")
+        throw Error("cocoop: only a unified context before the class name (class_token_position end) is described for export");
+    torch::NoGradGuard noGrad;
+    ConditionalTextModel m;
+    m.image.model = m_model;
+    m.scale = logitScale().item<double>();
+    m.linear1Weight = m_linear1->weight.detach().clone();
+    m.linear1Bias = m_linear1->bias.detach().clone();
+    m.linear2Weight = m_linear2->weight.detach().clone();
+    m.linear2Bias = m_linear2->bias.detach().clone();
+    m.context = m_learner->context().detach().clone();
+    m.start = m_learner->startEmbeddings().select(0, 0).detach().clone();  // the same start token for every class
+    m.suffixes = m_learner->suffixEmbeddings().detach().clone();
+    const auto ends = m_learner->endPositions().to(torch::kCPU, torch::kLong).contiguous();
+    m.endPositions.assign(ends.data_ptr<std::int64_t>(), ends.data_ptr<std::int64_t>() + ends.numel());
+    return m;
 }
 
 at::Tensor CocoopStrategy::classLogits(const at::Tensor& images)

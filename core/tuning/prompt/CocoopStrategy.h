@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/tuning/ConditionalText.h"
 #include "core/tuning/prompt/CoopStrategy.h"
 
 #include <torch/nn/modules/linear.h>
@@ -9,7 +10,7 @@ namespace tunebench {
 // CoCoOp: CoOp's context plus a Meta-Net (Linear E -> E/16, ReLU, Linear E/16 -> D) whose output, computed
 // from the normalised image feature, is added to every context vector. Batched: the B x C prompts of a
 // batch go through the text tower in one pass.
-class CocoopStrategy : public CoopStrategy
+class CocoopStrategy : public CoopStrategy, public ConditionalTextStrategy
 {
 public:
     std::string name() const override { return "cocoop"; }
@@ -19,8 +20,10 @@ public:
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 1; }
     nlohmann::json exportManifest() override;
-    // Refused: its prompts depend on the image, so the text tower would have to run inside the graph.
+    // Refused: its prompts depend on the image, so its description needs the text tower (conditionalText).
     DeployableModel deployable() override;
+    // The image tower, the Meta-Net, the context, each class's frozen prompt parts and the text tower.
+    ConditionalTextModel conditionalText() override;
 
     // The image-conditioned bias [B, D] for normalised image features [B, E].
     at::Tensor metaBias(const at::Tensor& normalisedImageFeatures);

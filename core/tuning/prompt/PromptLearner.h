@@ -56,6 +56,13 @@ public:
     // The words the placeholders stand for in the tokenized prompt ("X X X X" or the init phrase).
     const std::string& promptPrefix() const { return m_promptPrefix; }
     const std::vector<std::string>& classNames() const { return m_classNames; }
+    // The frozen parts of each class's prompt, for exporters that assemble the prompts themselves: the start
+    // token's embedding [C, 1, D], what follows the context up to the last end-of-text token [C, S, D], and
+    // each prompt's end-of-text position [C]. classTokenPosition "end" puts them around the context in that order.
+    const at::Tensor& startEmbeddings() const { return m_prefix; }
+    const at::Tensor& suffixEmbeddings() const { return m_suffix; }
+    const at::Tensor& endPositions() const { return m_endPositions; }
+    const PromptLearnerOptions& options() const { return m_options; }
 
 private:
     // Embedded prompts [N, C, L, D] for contexts [N, C, M, D].
