@@ -176,6 +176,8 @@ private Q_SLOTS:
         QCOMPARE(list->count(), int(found->mistakes.size()));
         QVERIFY(!list->item(0)->icon().isNull());
         QVERIFY2(!m_panel->findChild<QLabel*>("mistakesStatus")->text().isEmpty(), "no summary");
+        // No target: nothing to choose, no chooser.
+        QVERIFY(!m_window->findChild<QComboBox*>("mistakesTestSet")->isVisibleTo(m_panel));
     }
 
     void matchesPredict_data() { runRows(); }
@@ -422,6 +424,7 @@ private Q_SLOTS:
         m_tabs->setCurrentWidget(m_panel);
         auto* sets = m_window->findChild<QComboBox*>("mistakesTestSet");
         QCOMPARE(sets->count(), int(expected.size()));
+        QVERIFY(sets->isVisibleTo(m_panel));
         QCOMPARE(sets->isEnabled(), ownTestSet);
         QSignalSpy foundSignal(m_panel, &MistakesPanel::mistakesFound);
         sets->setCurrentIndex(sets->findData(q(name)));

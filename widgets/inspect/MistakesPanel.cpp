@@ -537,6 +537,10 @@ void MistakesPanel::updateControls()
     m_progress->setVisible(m_busy);
     for (QComboBox* box : {m_trueClass, m_predictedClass})
         box->setEnabled(m_classNames.size() > 0);
+    // The choice is shown where there is one, or where the only test images are a target's (DAPL).
+    const bool choice = m_testSet->count() > 1 || (m_testSet->count() == 1 && !m_testSet->itemData(0).toString().isEmpty());
+    m_testSetLabel->setVisible(choice);
+    m_testSet->setVisible(choice);
     m_testSet->setEnabled(m_testSet->count() > 1);
 
     if (!m_error.isEmpty()) {

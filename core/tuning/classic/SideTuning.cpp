@@ -3,10 +3,25 @@
 #include "core/Error.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
+
+#include <variant>
 
 namespace tunebench {
 
 namespace {
+
+// An option's alternative of type T, or null: the options are a c10::variant in LibTorch 1.x, a std::variant
+// from 2.0 on.
+template <typename T, typename Variant>
+const T* alternative(const Variant& options)
+{
+#if TORCH_VERSION_MAJOR >= 2
+    return std::get_if<T>(&options);
+#else
+    return c10::get_if<T>(&options);
+#endif
+}
 
 struct SideNetworkImpl : torch::nn::Module
 {
@@ -76,10 +91,10 @@ DeployableModel SideTuning::deployable()
         const bool reluNext = i + 1 < modules.size() && modules[i + 1]->as<torch::nn::ReLU>();
         if (const auto* conv = modules[i]->as<torch::nn::Conv2d>()) {
             const auto& o = conv->options;
-            const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());  // not kValid or kSame
+            const auto* padding = alternative<torch::ExpandingArray<2>>(o.padding());  // not kValid or kSame
             const bool plain = padding && (**padding)[0] == (**padding)[1] && (*o.kernel_size())[0] == (*o.kernel_size())[1] &&
                                (*o.stride())[0] == (*o.stride())[1] && (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 &&
-                               o.groups() == 1 && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
+                               o.groups() == 1 && alternative<torch::enumtype::kZeros>(o.padding_mode());
             if (!plain || !reluNext || pooled)
                 throw Error(name() + ": its side network's convolution " + std::to_string(network.convolutions.size() + 1) +
                             " is not a square, ungrouped, zero-padded convolution followed by a ReLU");
