@@ -400,6 +400,7 @@ private Q_SLOTS:
         search.testSetName = ownTestSet ? name : "";  // DAPL: "" is its target
         const RunMistakes found = findRunMistakes(folder, tuned, search);
         QCOMPARE(q(found.testSetName), q(name));
+        QCOMPARE(found.testSets, expected);  // what the tab's chooser offers, read by the search
         QCOMPARE(q(found.dataset), q(name));
         const auto confusion = target["confusion"].get<std::vector<std::vector<std::int64_t>>>();
         QCOMPARE(found.storedConfusion, confusion);
@@ -422,8 +423,11 @@ private Q_SLOTS:
         m_results->addResults(readRunFolder(q(folder)));
         QCOMPARE(m_panel->runFolder(), q(folder));
         m_tabs->setCurrentWidget(m_panel);
+        // The first search (on showing the tab) reads which test sets the run has, off the GUI thread.
+        QTRY_VERIFY_WITH_TIMEOUT(m_panel->mistakes() && !m_panel->busy(), 120000);
         auto* sets = m_window->findChild<QComboBox*>("mistakesTestSet");
         QCOMPARE(sets->count(), int(expected.size()));
+        QCOMPARE(sets->currentData().toString(), q(m_panel->mistakes()->testSetName));
         QVERIFY(sets->isVisibleTo(m_panel));
         QCOMPARE(sets->isEnabled(), ownTestSet);
         QSignalSpy foundSignal(m_panel, &MistakesPanel::mistakesFound);

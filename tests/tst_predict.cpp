@@ -230,7 +230,7 @@ private Q_SLOTS:
     // The image-tower cache (issue 29, item 5): CoOp keeps the image tower frozen, so a second predict over the
     // same files reads every image's features back and prints the same; without the cache the scores agree
     // within 1e-6; a file rewritten with other pixels is encoded again, and scored as its new pixels are.
-    // VPT-Deep tunes its image tower: encoded every time, nothing stored.
+    // VPT-Deep changes the image tower's features: encoded every time, nothing stored.
     void predictReusesTheImageTowerCache()
     {
         QVERIFY2(m_trained.count("coop") && m_trained.count("vpt-deep"), "the rows of predictMatchesTheRunAndTheEngine did not run");
@@ -281,7 +281,7 @@ private Q_SLOTS:
 
         const std::int64_t files = FeatureCache(cache).usage().files;
         for (int pass = 0; pass < 2; ++pass)
-            expectReport(predict(m_trained.at("vpt-deep"), inCache), "image-tower cache: not used (VPT-Deep tunes its image tower); 4 encoded");
+            expectReport(predict(m_trained.at("vpt-deep"), inCache), "image-tower cache: not used (VPT-Deep changes the image tower's features); 4 encoded");
         QCOMPARE(FeatureCache(cache).usage().files, files);
 
         expectOneLineError(predict(coop, inCache + QStringList{"--no-feature-cache"}), {"--feature-cache", "--no-feature-cache"});

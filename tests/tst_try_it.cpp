@@ -314,8 +314,14 @@ private Q_SLOTS:
         for (int row = 0; row < table->rowCount(); ++row) {
             const std::string path = paths[row].toStdString();
             if (!lines.count(path)) {
-                QVERIFY2(table->item(row, 1)->text().startsWith("unreadable: "), qPrintable(table->item(row, 1)->text()));
-                QVERIFY(predicted.err.find("skipped: " + path) != std::string::npos);
+                // The row carries predict's reason for the file: "skipped: PATH: why".
+                const std::string skipped = "skipped: " + path + ": ";
+                const auto at = predicted.err.find(skipped);
+                QVERIFY2(at != std::string::npos, predicted.err.c_str());
+                const auto start = at + skipped.size();
+                const std::string why = predicted.err.substr(start, predicted.err.find('\n', start) - start);
+                QVERIFY(!why.empty());
+                QCOMPARE(table->item(row, 1)->text(), "unreadable: " + q(why));
                 continue;
             }
             const json& line = lines.at(path);

@@ -72,9 +72,10 @@ int runPredict(const CliArgs& args)
     // Unreadable images are reported as training reports them, and left out; a single image that cannot be
     // read is the one-line error itself.
     const std::int64_t predicted = predictions.predicted();
-    if (predicted == 0 && predictions.problems.size() == 1)
-        throw Error(predictions.problems.front());
-    for (const std::string& problem : predictions.problems)
+    const std::vector<std::string> problems = predictions.problems();
+    if (predicted == 0 && problems.size() == 1)
+        throw Error(problems.front());
+    for (const std::string& problem : problems)
         std::cerr << "skipped: " << problem << "\n";
     if (predicted == 0)
         throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
@@ -94,7 +95,7 @@ int runPredict(const CliArgs& args)
     if (!predictions.cacheWriteProblem.empty())
         std::cerr << "image-tower cache: the features were not stored (" << predictions.cacheWriteProblem << ")\n";
     std::cerr << "predicted " << predicted << " of " << paths.size() << " images with " << tuned.strategy->name() << " (" << tuned.manifestPath << ") on "
-              << describeDevice(tuned.backbone.device) << (predictions.problems.empty() ? "" : "; unreadable images skipped") << "\n";
+              << describeDevice(tuned.backbone.device) << (problems.empty() ? "" : "; unreadable images skipped") << "\n";
     return 0;
 }
 

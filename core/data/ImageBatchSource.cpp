@@ -28,14 +28,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "PATH: why", without repeating the path that decodeImage's messages already quote.
-std::string describeProblem(const std::string& name, const std::string& message)
+// Why an image was skipped, without the path that decodeImage's messages quote (its problem line names it).
+std::string skipReason(const std::string& name, const std::string& message)
 {
     const std::string quotedName = "'" + name + "': ";
     const auto at = message.find(quotedName);
-    if (at != std::string::npos)
-        return name + ": " + message.substr(at + quotedName.size());
-    return name + ": " + message;
+    return at != std::string::npos ? message.substr(at + quotedName.size()) : message;
 }
 
 } // namespace
@@ -209,11 +207,13 @@ void ImageBatchSource::workerLoop()
         if (failure.empty()) {
             ++m_imagesDone;
             batch.loaded[static_cast<size_t>(row)] = 1;
-        } else if (m_skippedSamples.insert(sampleIndex).second) {
+        } else if (!m_skippedSamples.count(sampleIndex)) {
             const Sample& sample = m_samples[static_cast<size_t>(sampleIndex)];
             const std::string name =
                 sample.idxIndex >= 0 ? sample.path + "[" + std::to_string(sample.idxIndex) + "]" : sample.path;
-            std::string problem = describeProblem(name, failure);
+            const std::string why = skipReason(name, failure);
+            m_skippedSamples.emplace(sampleIndex, why);
+            std::string problem = name + ": " + why;
             if (m_problemSet.insert(problem).second)
                 m_problems.push_back(std::move(problem));
         }
@@ -297,6 +297,12 @@ std::vector<std::string> ImageBatchSource::problems() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     return m_problems;
+}
+
+std::map<std::int64_t, std::string> ImageBatchSource::skipReasons() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_skippedSamples;
 }
 
 } // namespace tunebench

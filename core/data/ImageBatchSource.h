@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -70,6 +71,8 @@ public:
     std::int64_t skippedCount() const;
     // "PATH: why" per skipped image, deduplicated, in the order first seen.
     std::vector<std::string> problems() const;
+    // Why each skipped sample (by its index in the sample list) could not be read, without its path.
+    std::map<std::int64_t, std::string> skipReasons() const;
 
     int threadCount() const { return m_threadCount; }
     int resolution() const;
@@ -107,7 +110,7 @@ private:
     std::int64_t m_imagesDone = 0;   // this epoch, successes
     double m_workerSeconds = 0;      // this epoch
     double m_previousImagesPerSecond = 0;
-    std::set<std::int64_t> m_skippedSamples;
+    std::map<std::int64_t, std::string> m_skippedSamples;  // sample index -> why
     std::vector<std::string> m_problems;
     std::set<std::string> m_problemSet;
 };

@@ -149,9 +149,12 @@ void CachedFeatureSource::loadView(std::int64_t epoch)
     for (const std::string& problem : images.problems())
         if (std::find(m_problems.begin(), m_problems.end(), problem) == m_problems.end())
             m_problems.push_back(problem);
+    const auto reasons = images.skipReasons();
     for (std::size_t i = 0; i < n && !abandoned; ++i)
-        if (!m_present[i])
-            m_skipped.insert(static_cast<std::int64_t>(i));
+        if (!m_present[i]) {
+            const auto reason = reasons.find(static_cast<std::int64_t>(i));
+            m_skipped.emplace(static_cast<std::int64_t>(i), reason != reasons.end() ? reason->second : "could not be read");
+        }
     if (abandoned) {
         m_present.assign(n, 0);
         return;

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ public:
     // As ImageBatchSource's: samples skipped so far (each once), and "PATH: why" per skipped image.
     std::int64_t skippedCount() const { return static_cast<std::int64_t>(m_skipped.size()); }
     std::vector<std::string> problems() const { return m_problems; }
+    const std::map<std::int64_t, std::string>& skipReasons() const { return m_skipped; }
     // Views read from the cache, and views encoded here, so far.
     int viewsReused() const { return m_reused; }
     int viewsComputed() const { return m_computed; }
@@ -80,7 +82,7 @@ private:
     std::int64_t m_position = 0;
     bool m_epochStarted = false;
 
-    std::set<std::int64_t> m_skipped;
+    std::map<std::int64_t, std::string> m_skipped;  // sample index -> why it could not be read
     std::vector<std::string> m_problems;
     int m_reused = 0, m_computed = 0;
     std::string m_writeProblem;

@@ -49,6 +49,15 @@ std::int64_t ImagePredictions::predicted() const
     return std::count_if(images.begin(), images.end(), [](const auto& image) { return image.has_value(); });
 }
 
+std::vector<std::string> ImagePredictions::problems() const
+{
+    std::vector<std::string> lines;
+    for (size_t i = 0; i < paths.size(); ++i)
+        if (!unreadable[i].empty())
+            lines.push_back(paths[i] + ": " + unreadable[i]);
+    return lines;
+}
+
 ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const std::vector<std::string>& paths, const PredictionOptions& options)
 {
     const auto total = static_cast<std::int64_t>(paths.size());
@@ -66,6 +75,7 @@ ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const s
     TunedImageSource source(tuned, paths, options.cacheFolder, options.batchSize, options.loaderThreads, watch);
 
     ImagePredictions out;
+    out.paths = paths;
     out.images.resize(paths.size());
     torch::NoGradGuard noGrad;
     if (source.usesCache())
@@ -91,7 +101,9 @@ ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const s
         done += static_cast<std::int64_t>(batch->indices.size());
         report("scoring", done);
     }
-    out.problems = source.problems();
+    out.unreadable.resize(paths.size());
+    for (const auto& [index, why] : source.skipReasons())
+        out.unreadable[static_cast<size_t>(index)] = why;
     out.cacheReport = source.cacheReport();
     out.cacheWriteProblem = source.cacheWriteProblem();
     return out;

@@ -29,11 +29,13 @@ struct ImagePrediction
 
 struct ImagePredictions
 {
+    std::vector<std::string> paths;                      // as given
     std::vector<std::optional<ImagePrediction>> images;  // one per path, in order; empty where it could not be read
-    std::vector<std::string> problems;                   // "PATH: why" per unreadable image
+    std::vector<std::string> unreadable;                 // one per path: why it could not be read; empty where it was
     std::string cacheReport;                             // TunedImageSource::cacheReport
     std::string cacheWriteProblem;                       // empty, or why the features were not stored
     std::int64_t predicted() const;
+    std::vector<std::string> problems() const;  // "PATH: why" per unreadable image, in order
 };
 
 struct PredictionOptions
@@ -50,7 +52,7 @@ struct PredictionOptions
 
 // Scores `paths` with `tuned` (and `handcrafted` beside it, when not null) as the run's evaluation does: the
 // threaded loader with the evaluation transform or, where the image tower is frozen, its features from the
-// image-tower cache (TunedImageSource). Unreadable images are left out and reported in `problems`.
+// image-tower cache (TunedImageSource). Unreadable images are left out and reported in `unreadable`.
 ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const std::vector<std::string>& paths,
                                const PredictionOptions& options = {});
 

@@ -91,11 +91,8 @@ struct StoredRun
     }
 };
 
-} // namespace
-
-std::vector<std::string> runMistakeTestSets(const std::string& runDir)
+std::vector<std::string> testSetsOf(const StoredRun& run)
 {
-    const StoredRun run(runDir);
     std::vector<std::string> sets;
     if (!run.adapts)
         sets.push_back("");
@@ -103,6 +100,13 @@ std::vector<std::string> runMistakeTestSets(const std::string& runDir)
         if (target.is_object() && target.contains("confusion"))
             sets.push_back(target.value("dataset", ""));
     return sets;
+}
+
+} // namespace
+
+std::vector<std::string> runMistakeTestSets(const std::string& runDir)
+{
+    return testSetsOf(StoredRun(runDir));
 }
 
 bool RunMistakes::agreesWithRun() const
@@ -162,6 +166,7 @@ RunMistakes findRunMistakes(const std::string& runDir, TunedModel& tuned, const 
     found.runDir = runDir;
     found.method = info.name;
     found.testSetName = wanted;
+    found.testSets = testSetsOf(run);
     const std::string where = resultsPath + (wanted.empty() ? ": details.first" : ": the target " + wanted);
     try {
         found.classNames = evaluation.at("classes").get<std::vector<std::string>>();
@@ -212,7 +217,7 @@ RunMistakes findRunMistakes(const std::string& runDir, TunedModel& tuned, const 
     std::unique_ptr<CachedFeatureSource> cached;
     std::unique_ptr<ImageBatchSource> images;
     if (found.cacheApplies) {
-        found.cacheFolder = runFeatureCacheFolder(runDir);
+        found.cacheFolder = runFeatureCacheFolder(settings);
         const CachedFeatureSource::Identity identity{backbone.checkpoint.spec.sha256, describeDevice(backbone.device), testSet->set->name, "test"};
         cached = std::make_unique<CachedFeatureSource>(
             testSet->set, testSet->samples, pipeline, options, [clip](const at::Tensor& batch) { return clip->imageFeatures(batch); },

@@ -36,7 +36,8 @@ struct RunMistakes
     std::string runDir;
     std::string method;
     std::string dataset;                            // the test images' dataset (the run's, or a target's)
-    std::string testSetName;                        // which of runMistakeTestSets (MistakeSearch::testSetName, resolved)
+    std::string testSetName;                        // which of testSets (MistakeSearch::testSetName, resolved)
+    std::vector<std::string> testSets;              // runMistakeTestSets: every test set that could be shown
     std::vector<std::string> classNames;            // the labels' order, as results.json's confusion matrix has it
     std::int64_t scoredImages = 0;                  // test images scored (unreadable ones are left out, as the run left them)
     std::vector<Mistake> mistakes;                  // in test-image order

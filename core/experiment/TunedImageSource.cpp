@@ -31,7 +31,7 @@ std::string whyNoImageTowerCache(const TunedModel& tuned)
 {
     const StrategyInfo& info = findStrategy(tuned.strategy->name());
     if (!info.capabilities.frozenImageTower)
-        return info.title + " tunes its image tower";
+        return info.title + " changes the image tower's features";  // tunes it, or adds prompts or modules inside it
     if (!dynamic_cast<const ClipStrategy*>(tuned.strategy.get()))
         return info.title + " does not score image-tower features";
     if (tuned.backbone.checkpoint.spec.sha256.empty())
@@ -42,7 +42,11 @@ std::string whyNoImageTowerCache(const TunedModel& tuned)
 std::string runFeatureCacheFolder(const std::string& runDir)
 {
     const RunStore store = RunStore::open(runDir);
-    const RunSettings settings = RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json");
+    return runFeatureCacheFolder(RunSettings::fromJson(store.readConfig().value("settings", nlohmann::json::object()), store.folder() + "/config.json"));
+}
+
+std::string runFeatureCacheFolder(const RunSettings& settings)
+{
     return settings.featureCache.empty() ? FeatureCache::defaultFolder() : settings.featureCache;
 }
 
@@ -123,6 +127,11 @@ std::int64_t TunedImageSource::imagesEncoded() const
 std::vector<std::string> TunedImageSource::problems() const
 {
     return m_sources->features ? m_sources->features->problems() : m_sources->images->problems();
+}
+
+std::map<std::int64_t, std::string> TunedImageSource::skipReasons() const
+{
+    return m_sources->features ? m_sources->features->skipReasons() : m_sources->images->skipReasons();
 }
 
 std::string TunedImageSource::cacheReport() const

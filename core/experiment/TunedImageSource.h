@@ -8,15 +8,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace tunebench {
 
+struct RunSettings;
 struct TunedModel;
 
-// Why `tuned`'s image-tower features cannot be cached ("VPT-Deep tunes its image tower", ...), or empty when
+// Why `tuned`'s image-tower features cannot be cached ("VPT-Deep changes the image tower's features", ...), or empty when
 // they can: a CLIP method whose image tower stays frozen (capabilities.frozenImageTower), on a checkpoint
 // with a SHA-256.
 std::string whyNoImageTowerCache(const TunedModel& tuned);
@@ -24,6 +26,7 @@ std::string whyNoImageTowerCache(const TunedModel& tuned);
 // The image-tower cache a run's images go to: its config.json's feature_cache, else
 // FeatureCache::defaultFolder() (where the Mistakes view reads the run's test images too).
 std::string runFeatureCacheFolder(const std::string& runDir);
+std::string runFeatureCacheFolder(const RunSettings& settings);  // the same, from settings already read
 
 class TunedImageSource : public BatchSource
 {
@@ -62,6 +65,8 @@ public:
     std::int64_t imagesEncoded() const;
     // "PATH: why" per unreadable image (left out of the batches), as ImageBatchSource reports them.
     std::vector<std::string> problems() const;
+    // Why each unreadable image (by its index in the paths) could not be read, without its path.
+    std::map<std::int64_t, std::string> skipReasons() const;
     // One line for messages: "image-tower cache DIR: 3 images from the cache, 0 encoded", or why none was used.
     std::string cacheReport() const;
     // Empty, or why the features could not be stored (the images are scored all the same).

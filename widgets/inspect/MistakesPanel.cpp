@@ -33,11 +33,6 @@ constexpr int kThumbnailSide = 96;  // on screen
 constexpr int kMaxListed = 1000;  // thumbnails in the list at once: the rest are reached by the filters and the order
 constexpr int kDetailSide = 192;  // leaves the two top-5 tables their rows in a window of 1000 pixels
 
-QString percent(double probability)
-{
-    return QStringLiteral("%1 %").arg(probability * 100, 0, 'f', 1);
-}
-
 // Small crops (a 28-pixel model) are drawn as pixels, larger ones smoothed.
 QPixmap scaledPixmap(const std::uint8_t* rgb, int width, int height, int side)
 {
@@ -186,7 +181,7 @@ void MistakesPanel::retranslate()
 {
     m_testSetLabel->setText(tr("Test images:"));
     m_testSet->setToolTip(tr("The run's own test images, or those of a target it was scored on"));
-    fillTestSets();
+    fillTestSets(m_testSetNames, m_testSet->currentData().toString());
     m_trueLabel->setText(tr("True class:"));
     m_predictedLabel->setText(tr("Predicted:"));
     m_orderLabel->setText(tr("Order:"));
@@ -230,7 +225,7 @@ void MistakesPanel::setRun(const RunResults* run)
         m_error.clear();
         m_runDataset = run ? run->dataset : QString();
         fillClassFilters(run ? run->trainingClasses.classNames : QStringList());
-        fillTestSets();
+        fillTestSets({});  // the search reads which the run has
         clearDetail();
         applyFilter();
         if (isVisible() && !m_runFolder.isEmpty())
@@ -258,16 +253,9 @@ void MistakesPanel::fillClassFilters(const QStringList& classNames)
     }
 }
 
-void MistakesPanel::fillTestSets()
+void MistakesPanel::fillTestSets(const std::vector<std::string>& names, const QString& current)
 {
-    std::vector<std::string> names;
-    try {
-        if (!m_runFolder.isEmpty())
-            names = runMistakeTestSets(m_runFolder.toStdString());
-    } catch (const std::exception&) {
-        // finding the mistakes says what is wrong with the run
-    }
-    const QString current = m_testSet->currentData().toString();
+    m_testSetNames = names;
     const QSignalBlocker block(m_testSet);
     m_testSet->clear();
     for (const std::string& name : names)
@@ -405,6 +393,7 @@ void MistakesPanel::showMistakes(std::shared_ptr<const RunMistakes> found)
 {
     m_found = std::move(found);
     m_error.clear();
+    fillTestSets(m_found->testSets, QString::fromStdString(m_found->testSetName));
     // The engine's classes are results.json's, the filters' the Results table's: the same list, unless an
     // older results file named them otherwise.
     QStringList names;
@@ -444,11 +433,11 @@ void MistakesPanel::applyFilter()
             auto* item = new QListWidgetItem(QIcon(scaledPixmap(mistake.thumbnail.pixels.data(), mistake.thumbnail.width, mistake.thumbnail.height,
                                                                 kThumbnailSide)),
                                              tr("%1 → %2\n%3").arg(className(mistake.trueLabel), className(mistake.predictedLabel),
-                                                                   percent(mistake.confidence)));
+                                                                   probabilityText(mistake.confidence)));
             item->setData(Qt::UserRole, index);
             item->setToolTip(tr("%1\ntrue: %2, predicted: %3 (%4)")
                                  .arg(QString::fromStdString(mistake.source), className(mistake.trueLabel), className(mistake.predictedLabel),
-                                      percent(mistake.confidence)));
+                                      probabilityText(mistake.confidence)));
             m_thumbnails->addItem(item);
         }
     }
@@ -499,7 +488,7 @@ void MistakesPanel::showDetail(int index, const ImageTrial& trial)
     m_detailCaption->setText(tr("True class: %1, predicted: %2 (%3)\n%4")
                                  .arg(QString::fromStdString(m_found->classNames.at(static_cast<size_t>(mistake.trueLabel))),
                                       QString::fromStdString(m_found->classNames.at(static_cast<size_t>(mistake.predictedLabel))),
-                                      percent(mistake.confidence), QString::fromStdString(mistake.source)));
+                                      probabilityText(mistake.confidence), QString::fromStdString(mistake.source)));
     fillScoreTable(m_tuned, trial.top);
     fillScoreTable(m_handcrafted, trial.handcrafted);
     updateControls();

@@ -84,7 +84,8 @@ private:
     void showDetail(int index, const ImageTrial& trial);
     void clearDetail();
     void fillClassFilters(const QStringList& classNames);
-    void fillTestSets();
+    // The chooser's test sets (RunMistakes::testSets, known once a search has read the run), `current` chosen.
+    void fillTestSets(const std::vector<std::string>& names, const QString& current = {});
     void applyFilter();  // fills the thumbnails from m_found, the filters and the order
     void updateControls();
 
@@ -92,6 +93,7 @@ private:
     QLabel* m_runLabel = nullptr;
     QLabel* m_testSetLabel = nullptr;
     QComboBox* m_testSet = nullptr;  // the run's test images, or a target's (runMistakeTestSets)
+    std::vector<std::string> m_testSetNames;
     QComboBox* m_trueClass = nullptr;
     QComboBox* m_predictedClass = nullptr;
     QComboBox* m_order = nullptr;

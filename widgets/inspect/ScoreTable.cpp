@@ -9,6 +9,11 @@
 
 namespace tunebench {
 
+QString probabilityText(double probability)
+{
+    return QStringLiteral("%1 %").arg(probability * 100, 0, 'f', 1);
+}
+
 QTableWidget* makeScoreTable(QWidget* parent, const char* objectName)
 {
     auto* table = new QTableWidget(0, 2, parent);
@@ -32,7 +37,7 @@ void fillScoreTable(QTableWidget* table, const std::vector<ClassScore>& scores)
         auto* bar = new QProgressBar(table);
         bar->setRange(0, 1000);
         bar->setValue(static_cast<int>(std::lround(score.probability * 1000)));
-        bar->setFormat(QStringLiteral("%1 %").arg(score.probability * 100, 0, 'f', 1));
+        bar->setFormat(probabilityText(score.probability));
         bar->setTextVisible(true);
         table->setCellWidget(row, 1, bar);
     }

@@ -6,10 +6,14 @@
 
 #include <vector>
 
+class QString;
 class QTableWidget;
 class QWidget;
 
 namespace tunebench {
+
+// A probability as the inspection views show it: 0.8123 -> "81.2 %".
+QString probabilityText(double probability);
 
 // Read-only, no selection; the caller names its columns (they are translated with the caller's context).
 QTableWidget* makeScoreTable(QWidget* parent, const char* objectName);

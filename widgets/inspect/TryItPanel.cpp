@@ -47,11 +47,6 @@ QColor heatColour(float value)
     return QColor::fromHsvF((1.0f - v) * 240.0f / 360.0f, 1.0f, 1.0f, 0.1f + 0.45f * v);
 }
 
-QString percentText(double probability)
-{
-    return QStringLiteral("%1 %").arg(probability * 100, 0, 'f', 1);
-}
-
 // The list's columns: the image, then the best class and its probability for the tuned model and for the
 // hand-crafted prompt.
 enum ListColumn { ImageColumn, TunedClassColumn, TunedProbabilityColumn, HandcraftedClassColumn, HandcraftedProbabilityColumn, ListColumns };
@@ -228,9 +223,7 @@ void TryItPanel::setRun(const RunResults* run)
         else if (!m_imagePath.isEmpty() && !m_runFolder.isEmpty())
             classifyImage(m_imagePath);
         else if (!m_listPaths.isEmpty()) {
-            cancelList();
-            ++m_listRequest;
-            m_listBusy = false;
+            abandonList();
             resetListRows();  // the names stay, without the last run's classes
         }
     }
@@ -452,13 +445,8 @@ void TryItPanel::showList(std::shared_ptr<const ImagePredictions> predictions)
             m_listTable->setItem(row, column, item);
         };
         if (!image) {
-            // The loader's own line for this file, as predict prints it under "skipped:".
-            const std::string prefix = m_listPaths[row].toStdString() + ":";
-            QString why = tr("could not be read");
-            for (const std::string& problem : m_list->problems)
-                if (problem.rfind(prefix, 0) == 0)
-                    why = QString::fromStdString(problem.substr(prefix.size())).trimmed();
-            put(TunedClassColumn, tr("unreadable: %1").arg(why));
+            // The loader's reason, as predict prints it under "skipped:".
+            put(TunedClassColumn, tr("unreadable: %1").arg(QString::fromStdString(m_list->unreadable[static_cast<size_t>(row)])));
             m_listTable->item(row, TunedClassColumn)->setForeground(QColor("#b00020"));
             continue;
         }
@@ -468,11 +456,11 @@ void TryItPanel::showList(std::shared_ptr<const ImagePredictions> predictions)
             current = row;
         if (!image->top.empty()) {
             put(TunedClassColumn, QString::fromStdString(image->top.front().className));
-            put(TunedProbabilityColumn, percentText(image->top.front().probability), image->top.front().probability);
+            put(TunedProbabilityColumn, probabilityText(image->top.front().probability), image->top.front().probability);
         }
         if (!image->handcrafted.empty()) {
             put(HandcraftedClassColumn, QString::fromStdString(image->handcrafted.front().className));
-            put(HandcraftedProbabilityColumn, percentText(image->handcrafted.front().probability), image->handcrafted.front().probability);
+            put(HandcraftedProbabilityColumn, probabilityText(image->handcrafted.front().probability), image->handcrafted.front().probability);
         }
     }
     const qint64 total = m_listPaths.size(), read = m_list->predicted();
@@ -496,17 +484,19 @@ void TryItPanel::showList(std::shared_ptr<const ImagePredictions> predictions)
     Q_EMIT listClassified();
 }
 
-void TryItPanel::clearList()
+void TryItPanel::abandonList()
 {
     cancelList();
-    ++m_listRequest;
+    ++m_listRequest;  // a result still on its way is dropped
     m_listBusy = false;
+}
+
+void TryItPanel::clearList()
+{
+    abandonList();
     m_listPaths.clear();
     m_listTitle.clear();
-    m_list.reset();
-    m_listTable->setRowCount(0);
-    m_listStatus->clear();
-    updateControls();
+    resetListRows();
 }
 
 void TryItPanel::saveList()

@@ -83,6 +83,7 @@ private:
     void startList(const QStringList& paths, const QString& title);
     void showListProgress(const QString& step, qint64 done, qint64 total);
     void showList(std::shared_ptr<const ImagePredictions> predictions);
+    void abandonList();  // stops the list's scoring and drops its result; the rows stay
     void clearList();
     void resetListRows();  // the list's images, without classes
     void showTrial(const ImageTrial& trial);
