@@ -126,6 +126,15 @@ private Q_SLOTS:
         QVERIFY2(label->text().contains("of " + QString::fromStdString(formatBytes(static_cast<double>(plan.total() / 2))) + " on a small GPU"),
                  qPrintable(label->text()));
         QVERIFY2(label->text().contains("--checkpointing both") || label->text().contains("--accumulate"), qPrintable(label->text()));
+
+        // Where it fits, the largest batch that does; past 4096 (a tiny model on a big device) only that it is more.
+        strategy->setMemoryTarget("a snug GPU", plan.total(), true);
+        const QString snug = QString("Fits: up to batch %1 here").arg(plan.largestBatch(plan.total()));
+        QTRY_VERIFY2_WITH_TIMEOUT(label->text().contains(snug), qPrintable(label->text()), 60000);
+        const std::int64_t terabyte = std::int64_t(1) << 40;
+        QVERIFY(plan.largestBatch(terabyte) > 4096);
+        strategy->setMemoryTarget("a huge GPU", terabyte, true);
+        QTRY_VERIFY2_WITH_TIMEOUT(label->text().contains("Fits: any batch up to 4096, and more, here"), qPrintable(label->text()), 60000);
     }
 
     // The strategy list follows the loaded model: what cannot run on it is greyed out, with the reason.

@@ -2055,6 +2055,10 @@ SHA-256：%8
         <source>Memory: estimated when the run ends</source>
         <translation>内存：运行结束后再估算</translation>
     </message>
+    <message>
+        <source>Fits: any batch up to %1, and more, here</source>
+        <translation>放得下：此处 %1 以内的任何批大小都可以，更大的也行</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::StudyPanel</name>
@@ -2306,7 +2310,9 @@ SHA-256：%8
     </message>
     <message numerus="yes">
         <source>%n dropped image(s)</source>
-        <translation><numerusform>%n 张拖入的图像</numerusform></translation>
+        <translation>
+            <numerusform>%n 张拖入的图像</numerusform>
+        </translation>
     </message>
     <message>
         <source>%1: cancelled; nothing was kept.</source>
@@ -2323,10 +2329,6 @@ SHA-256：%8
     <message>
         <source>%1: classifying %2 of %3 images%4</source>
         <translation>%1：正在分类第 %2/%3 张图像%4</translation>
-    </message>
-    <message>
-        <source>could not be read</source>
-        <translation>无法读取</translation>
     </message>
     <message>
         <source>unreadable: %1</source>

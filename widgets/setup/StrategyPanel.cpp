@@ -381,7 +381,11 @@ void StrategyPanel::plan()
                     advice << QString::fromStdString(line);
                 text += "\n" + tr("Does not fit. Try %1").arg(advice.isEmpty() ? tr("a smaller model") : advice.join(tr("; or ")));
             } else if (available > 0 && plan.trains) {
-                text += "\n" + tr("Fits: up to batch %1 here").arg(plan.largestBatch(available));
+                // A small model on a big device fits batches of six figures: true, and no help in choosing one.
+                constexpr int kLargestBatchShown = 4096;
+                const int largest = plan.largestBatch(available);
+                text += "\n" + (largest > kLargestBatchShown ? tr("Fits: any batch up to %1, and more, here").arg(kLargestBatchShown)
+                                                              : tr("Fits: up to batch %1 here").arg(largest));
             }
         } catch (const std::exception& e) {
             problem = firstLine(e);
