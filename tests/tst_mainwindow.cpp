@@ -19,6 +19,9 @@
 #include "core/io/ClipTokenizer.h"
 #include "core/io/VocabularyLocator.h"
 #include "core/experiment/Caches.h"
+#include "core/experiment/RunSettings.h"
+#include "core/train/RunStore.h"
+#include "core/train/Trainer.h"
 #include "core/tuning/MemoryPlan.h"
 #include "core/tuning/StrategyInfo.h"
 #include "tests/GuiFixtures.h"
@@ -50,7 +53,10 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -618,6 +624,78 @@ private Q_SLOTS:
         QVERIFY2(child<QLabel>(window, "statusLine")->text().contains("in progress"), qPrintable(child<QLabel>(window, "statusLine")->text()));
         window->stopRun();
         QVERIFY(finished.wait(30000) || finished.size() == 2);
+    }
+
+    // A stopped run goes on from the History tab: in its own folder, from its last finished epoch, with its own
+    // settings (not what the panels say now), and without logging a step twice.
+    void aStoppedRunContinuesFromTheHistory()
+    {
+        auto window = tinyWindow();
+        QVERIFY(window);
+        const QString root = m_dir.path() + "/continue-runs";
+        window->setRunsRoot(root);
+        const auto runFolders = [&root] { return QDir(root).entryList(QDir::Dirs | QDir::NoDotAndDotDot); };
+        const auto checkpointed = [&]() -> std::optional<CheckpointInfo> {
+            const QStringList runs = runFolders();
+            if (runs.size() != 1)
+                return std::nullopt;
+            return findCheckpoint(RunStore::open((root + "/" + runs.front()).toStdString()).checkpointDir());
+        };
+        setTraining(window, 300, 0, 2);
+        QSignalSpy finished(window.get(), &MainWindow::runFinished);
+        QVERIFY2(window->startRun(), qPrintable(child<QLabel>(window, "statusLine")->text()));
+        QTRY_VERIFY_WITH_TIMEOUT(checkpointed() && checkpointed()->epochsDone >= 2, 60000);
+        window->stopRun();
+        QVERIFY(finished.wait(30000) || !finished.isEmpty());
+        QCOMPARE(finished.last().first().value<RunResults>().status, QString("stopped"));
+        const CheckpointInfo stopped = *checkpointed();
+        const QString folder = root + "/" + runFolders().front();
+
+        // The panels now ask for something else; the run goes on as it was set up.
+        setTraining(window, 1, 0, 4);
+        auto* tree = child<QTreeWidget>(window, "historyTree");
+        auto* continueButton = child<QPushButton>(window, "historyContinue");
+        QTest::mouseClick(child<QPushButton>(window, "historyRefresh"), Qt::LeftButton);
+        QCOMPARE(tree->topLevelItemCount(), 1);
+        QVERIFY(!continueButton->isEnabled());  // nothing selected
+        tree->topLevelItem(0)->setSelected(true);
+        QVERIFY(continueButton->isEnabled());
+        QTest::mouseClick(continueButton, Qt::LeftButton);
+        QVERIFY(window->isRunning());
+        QVERIFY(!continueButton->isEnabled());  // not while a run goes on
+        QTRY_VERIFY_WITH_TIMEOUT(checkpointed() && checkpointed()->epochsDone >= stopped.epochsDone + 2, 60000);
+        window->stopRun();
+        QVERIFY(finished.wait(30000) || finished.size() == 2);
+        QCOMPARE(finished.size(), 2);
+        const RunResults continued = finished.last().first().value<RunResults>();
+        QCOMPARE(continued.status, QString("stopped"));
+        QCOMPARE(continued.runFolder, folder);
+        QCOMPARE(runFolders().size(), 1);  // no new folder
+        const RunSettings settings = RunSettings::fromJson(RunStore::readJsonFile((folder + "/config.json").toStdString())["settings"], "config.json");
+        QCOMPARE(settings.epochs, 300);
+        QCOMPARE(settings.batchSize, 2);
+        // Each epoch is logged once, in order, across the stop: none before the checkpoint is trained again.
+        std::vector<int> epochs;
+        std::ifstream metrics((folder + "/metrics.jsonl").toStdString());
+        for (std::string line; std::getline(metrics, line);)
+            if (const auto record = nlohmann::json::parse(line); record.value("type", "") == "epoch")
+                epochs.push_back(record["epoch"].get<int>());
+        QVERIFY2(int(epochs.size()) >= stopped.epochsDone + 2, qPrintable(QString::number(epochs.size())));
+        for (size_t i = 0; i < epochs.size(); ++i)
+            QCOMPARE(epochs[i], int(i));
+
+        // A finished run has nothing to continue: the button stays off.
+        QTest::mouseClick(child<QPushButton>(window, "historyRefresh"), Qt::LeftButton);
+        setTraining(window, 1, 0, 2);
+        QVERIFY(window->startRun());
+        QVERIFY(finished.wait(60000) || finished.size() == 3);
+        QTest::mouseClick(child<QPushButton>(window, "historyRefresh"), Qt::LeftButton);
+        QCOMPARE(tree->topLevelItemCount(), 2);
+        for (int i = 0; i < tree->topLevelItemCount(); ++i) {
+            tree->clearSelection();
+            tree->topLevelItem(i)->setSelected(true);
+            QCOMPARE(continueButton->isEnabled(), tree->topLevelItem(i)->data(0, Qt::UserRole).toString() == folder);
+        }
     }
 
     void smoothingIsTheDebiasedMovingAverage()

@@ -761,6 +761,14 @@
         <source>target %1%</source>
         <translation>目标 %1%</translation>
     </message>
+    <message>
+        <source>Continue run</source>
+        <translation>继续运行</translation>
+    </message>
+    <message>
+        <source>Train the selected stopped run on from its last finished epoch, in its own folder and with its own settings (tunebench-cli train --resume)</source>
+        <translation>从上一个完成的轮次起继续训练所选的已停止运行，沿用其文件夹和设置（tunebench-cli train --resume）</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::JobHost</name>
@@ -1070,6 +1078,14 @@
     <message>
         <source>Writing the ONNX graph of %1 (%2) once the run in progress lets go of LibTorch&apos;s random numbers (rebuilding the model draws them)...</source>
         <translation>正在进行的运行释放 LibTorch 的随机数后（重建模型会抽取随机数），将写出 %1（%2）的 ONNX 图……</translation>
+    </message>
+    <message>
+        <source>Cannot continue %1: %2</source>
+        <translation>无法继续 %1：%2</translation>
+    </message>
+    <message>
+        <source>Continuing %1 from its last finished epoch ...</source>
+        <translation>正在从上一个完成的轮次继续 %1 ...</translation>
     </message>
 </context>
 <context>

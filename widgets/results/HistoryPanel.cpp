@@ -38,9 +38,12 @@ HistoryPanel::HistoryPanel(QWidget* parent)
     m_open->setObjectName("historyOpen");
     m_delete = new QPushButton(this);
     m_delete->setObjectName("historyDelete");
+    m_continue = new QPushButton(this);
+    m_continue->setObjectName("historyContinue");
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_refresh);
     buttons->addWidget(m_open);
+    buttons->addWidget(m_continue);
     buttons->addWidget(m_delete);
     buttons->addStretch(1);
     layout->addWidget(m_rootLabel);
@@ -49,6 +52,10 @@ HistoryPanel::HistoryPanel(QWidget* parent)
     connect(m_refresh, &QPushButton::clicked, this, &HistoryPanel::refresh);
     connect(m_open, &QPushButton::clicked, this, &HistoryPanel::openSelected);
     connect(m_delete, &QPushButton::clicked, this, &HistoryPanel::deleteSelected);
+    connect(m_continue, &QPushButton::clicked, this, [this] {
+        if (const auto items = m_tree->selectedItems(); items.size() == 1)
+            Q_EMIT continueRequested(items.front()->data(0, Qt::UserRole).toString());
+    });
     connect(m_tree, &QTreeWidget::itemSelectionChanged, this, &HistoryPanel::updateButtons);
     connect(m_tree, &QTreeWidget::itemDoubleClicked, this, &HistoryPanel::openSelected);
     updateButtons();
@@ -65,6 +72,7 @@ void HistoryPanel::setActiveRun(const QString& runId, bool running)
 {
     m_activeRunId = runId;
     m_running = running;
+    updateButtons();
 }
 
 void HistoryPanel::refresh()
@@ -106,6 +114,9 @@ void HistoryPanel::refresh()
         }
         item->setText(4, result);
         item->setData(0, Qt::UserRole, QString::fromStdString(run.folder));
+        // A stopped training run can go on from its last finished epoch (a study's cells go on from their tabs).
+        const bool continues = run.status == "stopped" && run.results.is_object() && run.results.value("protocol", "").empty();
+        item->setData(3, Qt::UserRole, continues);
         item->setToolTip(0, QString::fromStdString(run.folder));
     }
     for (int i = 0; i < 5; ++i)
@@ -157,6 +168,8 @@ void HistoryPanel::updateButtons()
     const bool selection = !m_tree->selectedItems().isEmpty();
     m_open->setEnabled(selection);
     m_delete->setEnabled(selection);
+    const auto selected = m_tree->selectedItems();
+    m_continue->setEnabled(!m_running && selected.size() == 1 && selected.front()->data(3, Qt::UserRole).toBool());
 }
 
 QString HistoryPanel::tabTitle() const
@@ -172,6 +185,9 @@ void HistoryPanel::retranslate()
     m_open->setToolTip(tr("Add the selected runs to the results table, to compare them"));
     m_delete->setText(tr("Delete"));
     m_delete->setToolTip(tr("Delete the selected run folders from disk"));
+    m_continue->setText(tr("Continue run"));
+    m_continue->setToolTip(tr("Train the selected stopped run on from its last finished epoch, in its own folder and with its own "
+                              "settings (tunebench-cli train --resume)"));
     m_rootLabel->setText(tr("Runs are stored in %1").arg(QDir::toNativeSeparators(m_root)));
 }
 

@@ -36,6 +36,7 @@ Q_SIGNALS:
     void runOpened(const tunebench::RunResults& results);
     void continualRunOpened(const QString& folder);  // a continual stream: its own tab shows it
     void petlTableOpened(const QString& folder);     // a PETL table's folder: its tab shows it
+    void continueRequested(const QString& folder);   // "Continue run" on a stopped run
     void problem(const QString& message);
 
 private:
@@ -46,6 +47,7 @@ private:
     QPushButton* m_refresh = nullptr;
     QPushButton* m_open = nullptr;
     QPushButton* m_delete = nullptr;
+    QPushButton* m_continue = nullptr;
     QString m_root;
     QString m_activeRunId;
     bool m_running = false;

@@ -289,6 +289,7 @@ void MainWindow::connectPanels()
             }
     });
     connect(m_history, &HistoryPanel::problem, this, [this](const QString& message) { setStatus(message, true); });
+    connect(m_history, &HistoryPanel::continueRequested, this, &MainWindow::continueRun);
     connect(m_results, &ResultsPanel::selectedRunChanged, this, &MainWindow::updateControls);
     // "Try it" uses the run selected in the Results table (a run opened from the history is selected there).
     connect(m_results, &ResultsPanel::selectedRunChanged, this, [this] {
@@ -572,6 +573,24 @@ bool MainWindow::startRun()
     m_runBar->showStarting();
     m_controller->start(settings, m_history->runsRoot());
     setStatus(tr("Running %1 on %2 ...").arg(m_strategy->strategyTitle(), QString::fromStdString(settings.dataset)));
+    updateControls();
+    return true;
+}
+
+bool MainWindow::continueRun(const QString& folder)
+{
+    const QString runId = QFileInfo(QDir::cleanPath(folder)).fileName();
+    if (isRunning()) {
+        refuseWhileRunning(tr("Cannot continue %1: %2")
+                               .arg(runId, m_controller->isRunning() ? tr("a run is already in progress")
+                                                                     : tr("another job is running (one job runs at a time)")));
+        return false;
+    }
+    m_curveRun = -1;
+    m_history->setActiveRun(runId, true);
+    m_runBar->showStarting();
+    m_controller->continueRun(folder);
+    setStatus(tr("Continuing %1 from its last finished epoch ...").arg(runId));
     updateControls();
     return true;
 }

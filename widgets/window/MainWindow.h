@@ -56,6 +56,9 @@ public:
     // The run the panels describe, as the CLI's --config would hold it.
     RunSettings currentSettings() const;
     bool startRun();  // false (and the reason on the status line) when a run cannot start now
+    // Trains the stopped run in `folder` on from its last finished epoch, with its own settings (the History
+    // tab's "Continue run"); false with the reason on the status line.
+    bool continueRun(const QString& folder);
     // Copies the learned prompt of the run selected in the Results table to `target` (.json and
     // .safetensors beside it); false with the reason on the status line.
     bool exportSelectedPrompt(const QString& target);

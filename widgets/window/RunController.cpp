@@ -20,9 +20,20 @@ namespace {
 
 const QString kOwner = QStringLiteral("run");  // the controller's jobs on the JobHost
 
+// Methods with a frozen image tower share its outputs through the image-tower cache, as the CLI's do, so a
+// second Start of the same run encodes no image again.
+RunSettings withFeatureCache(RunSettings settings)
+{
+    if (settings.featureCache.empty())
+        settings.featureCache = FeatureCache::defaultFolder();
+    return settings;
+}
+
 // One run from its settings to its results, on the job's worker thread; `report` posts what it says to the
-// GUI thread.
-RunResults executeRun(const RunSettings& settings, const QString& runsRoot, const JobHost::Context& context, RunController* controller)
+// GUI thread. With `continueFolder`, the stopped run there goes on from its last checkpoint with the settings
+// its config.json holds (as train --resume does), and `requested` is not used.
+RunResults executeRun(const RunSettings& requested, const QString& runsRoot, const QString& continueFolder, const JobHost::Context& context,
+                      RunController* controller)
 {
     QPointer<RunController> target(controller);
     auto report = [&context, target](auto emitIt) {
@@ -32,6 +43,22 @@ RunResults executeRun(const RunSettings& settings, const QString& runsRoot, cons
         });
     };
     auto stage = [&](const QString& what) { report([what](RunController* c) { Q_EMIT c->stageChanged(what); }); };
+
+    std::optional<RunStore> store;
+    std::optional<FolderLock> lock;  // held while this run writes its folder, as the CLI holds it
+    RunSettings settings = requested;
+    if (!continueFolder.isEmpty()) {
+        store = RunStore::open(continueFolder.toStdString());
+        lock.emplace(store->lock());
+        settings = withFeatureCache(
+            RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json"));
+        if (store->readResults().value("status", "") == "finished")
+            throw Error(store->folder() + ": the run is finished; nothing is left to train");
+        // These run in their own tabs (or only from the CLI), each with its own way to go on.
+        if (!settings.protocol.empty() || !settings.adaptTarget.empty() || !settings.importPrompt.empty())
+            throw Error(store->folder() + ": only a training run of the Start button continues here; continue this one with tunebench-cli train --resume " +
+                        store->folder());
+    }
 
     stage(RunController::tr("Loading model"));
     Backbone backbone = *cachedBackbone(settings.model, settings.vocab);  // shares the weights; the device is this run's
@@ -44,16 +71,16 @@ RunResults executeRun(const RunSettings& settings, const QString& runsRoot, cons
     const bool imported = !settings.importPrompt.empty();
     const StrategyInfo& info = findStrategy(experimentMethod(settings));
 
-    std::optional<RunStore> store;
-    std::optional<FolderLock> lock;  // held while this run writes its folder, as the CLI holds it
     QString runFolder, runId;
-    if (!runsRoot.isEmpty()) {
+    if (!store && !runsRoot.isEmpty()) {
         store = RunStore::create(runsRoot.toStdString(), imported ? info.name + "-imported" : info.name, dataset->name);
         lock.emplace(store->lock());
         nlohmann::json config = runConfig(settings, *dataset, backbone);
         config["method"] = info.name;
         config["source"] = "tunebench (GUI)";
         store->writeConfig(config);
+    }
+    if (store) {
         runFolder = QString::fromStdString(store->folder());
         runId = QFileInfo(runFolder).fileName();
     } else {
@@ -92,7 +119,8 @@ RunResults executeRun(const RunSettings& settings, const QString& runsRoot, cons
         report([p](RunController* c) { Q_EMIT c->progress(p); });
     };
 
-    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, false, callbacks, &context.control());
+    const bool resume = !continueFolder.isEmpty();
+    const ExperimentResult r = runExperiment(settings, backbone, *dataset, store ? &*store : nullptr, resume, callbacks, &context.control());
     // Read back as a reopened run is: one reader of the results format (what results.json holds).
     nlohmann::json json = r.json;
     json["details"] = r.details();
@@ -123,17 +151,22 @@ RunController::RunController(JobHost* jobs, QObject* parent)
 
 RunController::~RunController() = default;
 
-bool RunController::start(const RunSettings& requested, const QString& runsRoot)
+bool RunController::start(const RunSettings& settings, const QString& runsRoot)
 {
-    // Like the CLI: methods with a frozen image tower share its outputs through the image-tower cache, so
-    // a second Start of the same run encodes no image again.
-    RunSettings settings = requested;
-    if (settings.featureCache.empty())
-        settings.featureCache = FeatureCache::defaultFolder();
+    return submit(withFeatureCache(settings), runsRoot, QString());
+}
+
+bool RunController::continueRun(const QString& runFolder)
+{
+    return submit(RunSettings(), QString(), runFolder);
+}
+
+bool RunController::submit(const RunSettings& settings, const QString& runsRoot, const QString& continueFolder)
+{
     auto results = std::make_shared<RunResults>();
     QPointer<RunController> self(this);
-    if (!m_jobs->submit(kOwner, [settings, runsRoot, results, self](const JobHost::Context& context) {
-            *results = executeRun(settings, runsRoot, context, self.data());
+    if (!m_jobs->submit(kOwner, [settings, runsRoot, continueFolder, results, self](const JobHost::Context& context) {
+            *results = executeRun(settings, runsRoot, continueFolder, context, self.data());
             return true;
         }))
         return false;

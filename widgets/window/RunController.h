@@ -26,6 +26,9 @@ public:
     // Starts a run of `settings`, in a new folder under `runsRoot` (none when empty); false (and nothing
     // starts) while any job of the host runs.
     bool start(const RunSettings& settings, const QString& runsRoot);
+    // Continues the stopped run in `runFolder` from its last finished epoch, with the settings of its
+    // config.json, in that folder (tunebench-cli train --resume). false while any job of the host runs.
+    bool continueRun(const QString& runFolder);
     void requestStop();  // first call: training ends, evaluation still runs; second call: everything ends
     void abort();  // ends training and evaluation at once (closing the window)
     void setPaused(bool paused);
@@ -42,6 +45,8 @@ Q_SIGNALS:
     void failed(const QString& message);
 
 private:
+    bool submit(const RunSettings& settings, const QString& runsRoot, const QString& continueFolder);
+
     JobHost* m_jobs = nullptr;
     std::shared_ptr<RunResults> m_results;  // the running job's, filled on its thread before it ends
 };
