@@ -32,8 +32,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -450,6 +452,82 @@ private Q_SLOTS:
         QCOMPARE(resumed.json["train"]["epochs_done"].get<int>(), 3);
         QCOMPARE(resumed.json["train"]["steps"].get<int>(), 6);
         QCOMPARE(store.readResults().value("status", ""), std::string("finished"));
+    }
+
+    // Test images that do not fit the device at the evaluation's batch (a ceiling just below the largest block
+    // the evaluation asks for): they are scored in smaller batches to the same results, read as images or
+    // encoded into the image-tower cache. Where not even one image fits, the run ends as out of memory with
+    // its training kept.
+    void evaluationOutOfMemoryScoresInSmallerBatches_data()
+    {
+        QTest::addColumn<bool>("cache");
+        QTest::newRow("images") << false;
+        QTest::newRow("image-tower cache") << true;
+    }
+    void evaluationOutOfMemoryScoresInSmallerBatches()
+    {
+        QFETCH(bool, cache);
+        const Backbone backbone = loadBackbone(m_files.clipFolder.toStdString(), m_files.vocabulary.toStdString(), "cpu");
+        const DatasetIndex dataset = openDataset(m_files.datasetFolder.toStdString());
+        RunSettings settings = tinyCoop();
+        settings.baseNew = false;
+        settings.compareHandcrafted = false;
+        int caches = 0;
+        std::optional<test::MemoryCeiling> device;
+        std::size_t largest = 0;
+        std::vector<std::string> logs;
+        const auto run = [&](std::size_t ceiling, RunStore* store) {
+            RunSettings one = settings;
+            // A new cache each time, so that the test images are encoded under the ceiling.
+            one.featureCache = cache ? (m_dir.path() + "/eval-cache-" + QString::number(++caches)).toStdString() : "";
+            ExperimentCallbacks callbacks;
+            callbacks.onStage = [&](ExperimentStage stage) {
+                if (stage == ExperimentStage::Evaluating)
+                    device.emplace(ceiling);
+            };
+            callbacks.onLog = [&](const std::string& line) { logs.push_back(line); };
+            const auto measured = [&] {
+                if (device)
+                    largest = device->largestAsked();
+                device.reset();
+            };
+            try {
+                const ExperimentResult result = runExperiment(one, backbone, dataset, store, false, callbacks);
+                measured();
+                return result;
+            } catch (...) {
+                measured();
+                throw;
+            }
+        };
+        const ExperimentResult free = run(std::numeric_limits<std::size_t>::max(), nullptr);
+        const std::size_t full = largest;
+        QVERIFY(full > 0);
+        const ExperimentResult tight = run(full - 1, nullptr);
+        QCOMPARE(tight.status, std::string("finished"));
+        QCOMPARE(tight.json["accuracy"], free.json["accuracy"]);
+        QCOMPARE(tight.json["per_class"], free.json["per_class"]);
+        QVERIFY(tight.trainingClasses && free.trainingClasses);
+        QCOMPARE(tight.trainingClasses->evaluation.confusion, free.trainingClasses->evaluation.confusion);
+        QCOMPARE(largest, full);  // the whole batch's block was asked for, and refused: the smaller batches scored it
+        const bool halved = std::any_of(logs.begin(), logs.end(), [](const std::string& line) { return line.find("at a time; scoring them") != std::string::npos; });
+        QCOMPARE(halved, !cache);  // the cache encodes a batch that does not fit in halves itself
+
+        // Not even one image fits.
+        RunStore store = RunStore::create((m_dir.path() + "/eval-out-of-memory").toStdString(), "coop", dataset.name);
+        store.writeConfig(runConfig(settings, dataset, backbone));
+        std::string message;
+        try {
+            run(64, &store);
+            QFAIL("the evaluation fitted in 64 bytes");
+        } catch (const OutOfMemory& e) {
+            message = e.what();
+        }
+        QVERIFY2(message.find("out of memory scoring " + dataset.name + "'s test images even one at a time (training finished; its checkpoint is kept)") == 0,
+                 message.c_str());
+        QVERIFY2(message.find("continue with tunebench-cli train --resume " + store.folder()) != std::string::npos, message.c_str());
+        QCOMPARE(store.readResults().value("status", ""), std::string("out_of_memory"));
+        QCOMPARE(findCheckpoint(store.checkpointDir())->epochsDone, settings.epochs);
     }
 
     // A hand-edited results.json: a number that is no integer where one belongs is an error naming the file

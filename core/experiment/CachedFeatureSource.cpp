@@ -1,5 +1,6 @@
 #include "core/experiment/CachedFeatureSource.h"
 
+#include "core/Device.h"
 #include "core/Utf8Path.h"
 #include "core/io/Sha256.h"
 
@@ -18,6 +19,20 @@ namespace tunebench {
 namespace {
 
 constexpr int kEncodeBatch = 64;
+
+// The frozen tower's features of `inputs` on the CPU. A batch that does not fit the device is encoded in
+// halves, down to single images: each image's features do not depend on the rest of its batch.
+at::Tensor encodeInPieces(const CachedFeatureSource::Encoder& encode, const at::Tensor& inputs)
+{
+    try {
+        return encode(inputs).to(torch::kCPU);
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e) || inputs.size(0) == 1)
+            throw;
+    }  // the failed attempt's tensors are freed here, before the halves run
+    const std::int64_t half = inputs.size(0) / 2;
+    return torch::cat({encodeInPieces(encode, inputs.slice(0, 0, half)), encodeInPieces(encode, inputs.slice(0, half))});
+}
 
 std::string numberText(double value)
 {
@@ -133,7 +148,7 @@ void CachedFeatureSource::loadView(std::int64_t epoch)
             abandoned = true;
             break;
         }
-        const at::Tensor encoded = m_encode(batch->inputs).to(torch::kCPU);
+        const at::Tensor encoded = encodeInPieces(m_encode, batch->inputs);
         if (!features.defined())
             features = torch::zeros({static_cast<std::int64_t>(n), encoded.size(1)}, encoded.options());
         const auto rows = torch::tensor(batch->indices, torch::kLong);

@@ -498,14 +498,32 @@ private:
         return limitSamples(set.test, m_settings.maxTestImages, static_cast<std::uint64_t>(m_settings.seed));
     }
     // `evaluated` (the strategy, or the hand-crafted prompt beside it) on `set`'s test samples.
+    // A test batch that does not fit is scored again in halves, down to single images: an image's scores do
+    // not depend on its batch (except under L2P's batch-wise vote, which then ends as training does).
     Evaluation evaluateSplit(Strategy& evaluated, const DatasetIndex& set)
     {
-        InputSource input =
-            inputSource(std::make_shared<const DatasetIndex>(set), testSamples(set), "test", std::nullopt, kEvalBatch, false, 1);
-        Evaluation evaluation = tunebench::evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
-                                         static_cast<int>(set.classNames.size()), abandon());
-        finish(input);
-        return evaluation;
+        const auto shared = std::make_shared<const DatasetIndex>(set);
+        for (int batch = kEvalBatch;; batch /= 2) {
+            try {
+                InputSource input = inputSource(shared, testSamples(set), "test", std::nullopt, batch, false, 1);
+                Evaluation evaluation = tunebench::evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
+                                                            static_cast<int>(set.classNames.size()), abandon());
+                finish(input);
+                return evaluation;
+            } catch (const std::exception& e) {
+                if (!isOutOfMemory(e))
+                    throw;
+                // Nothing in the run's settings sizes the evaluation: the line says so, and that training is kept.
+                if (batch == 1)
+                    throw OutOfMemory("out of memory scoring " + set.name + "'s test images even one at a time (training finished; its checkpoint is kept)", {});
+                if (evaluated.scoresDependOnBatch())
+                    throw OutOfMemory("out of memory scoring " + set.name + "'s test images " + std::to_string(batch) + " at a time, and " +
+                                          findStrategy(evaluated.name()).title + " scores a batch as a whole (training finished; its checkpoint is kept)",
+                                      {});
+                log("out of memory scoring " + set.name + "'s test images " + std::to_string(batch) + " at a time; scoring them " +
+                    std::to_string(batch / 2) + " at a time");
+            }
+        }
     }
 
     // ---- preparation: cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1) ----

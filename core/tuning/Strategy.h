@@ -44,6 +44,9 @@ public:
     // The recipe's optimiser, schedule and batch size for this many shots.
     virtual TrainerConfig defaultTrainerConfig(int shots) const = 0;
     virtual int defaultBatchSize(int shots) const { return 32; }
+    // Whether an image's scores depend on the other images of its batch (L2P's batch-wise prompt vote): then
+    // the evaluation cannot score a batch that does not fit in smaller pieces.
+    virtual bool scoresDependOnBatch() const { return false; }
     // Training-free methods (zero-shot) return false; Tip-Adapter builds its cache in prepare().
     virtual bool needsTraining() const { return true; }
     virtual void prepare(BatchSource& train) {}

@@ -53,6 +53,11 @@ public:
 L2pStrategy::L2pStrategy(bool pool) : m_pool(pool) {}
 L2pStrategy::~L2pStrategy() = default;
 
+bool L2pStrategy::scoresDependOnBatch() const
+{
+    return m_pool && m_params.value("batchwise", false);
+}
+
 ParamSchema L2pStrategy::schema(bool pool)
 {
     if (!pool)

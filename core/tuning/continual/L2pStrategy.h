@@ -27,6 +27,7 @@ public:
     void attach(ClipModel model, const TaskSetup& setup, const nlohmann::json& params) override;
     TrainerConfig defaultTrainerConfig(int shots) const override;
     int defaultBatchSize(int shots) const override { return 16; }
+    bool scoresDependOnBatch() const override;
     at::Tensor features(const at::Tensor& images) override;
     // The prompted tower pooled over the prompt rows; with keys, the pool's choice per image (promptPool),
     // without, the first top_k prompts as constant rows.
