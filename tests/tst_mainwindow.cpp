@@ -13,6 +13,7 @@
 #include "widgets/window/RunController.h"
 
 #include "core/Device.h"
+#include "core/Error.h"
 #include "core/export/PromptExport.h"
 #include "core/io/AtomicFile.h"
 #include "core/io/CheckpointLoader.h"
@@ -639,7 +640,11 @@ private Q_SLOTS:
             const QStringList runs = runFolders();
             if (runs.size() != 1)
                 return std::nullopt;
-            return findCheckpoint(RunStore::open((root + "/" + runs.front()).toStdString()).checkpointDir());
+            try {
+                return findCheckpoint(RunStore::open((root + "/" + runs.front()).toStdString()).checkpointDir());
+            } catch (const Error&) {
+                return std::nullopt;  // the run is still setting its folder up: no config.json yet
+            }
         };
         setTraining(window, 300, 0, 2);
         QSignalSpy finished(window.get(), &MainWindow::runFinished);
