@@ -701,6 +701,29 @@ private Q_SLOTS:
             tree->topLevelItem(i)->setSelected(true);
             QCOMPARE(continueButton->isEnabled(), tree->topLevelItem(i)->data(0, Qt::UserRole).toString() == folder);
         }
+
+        // A stopped domain adaptation goes on only from the CLI: the button stays off and says so, without a
+        // click that is then refused.
+        const QString adaptation = root + "/zz-adaptation";
+        QVERIFY(QDir().mkpath(adaptation));
+        nlohmann::json config = RunStore::readJsonFile((folder + "/config.json").toStdString());
+        config["settings"]["adapt_target"] = "target";
+        RunStore::at(adaptation.toStdString()).writeConfig(config);
+        RunStore::at(adaptation.toStdString()).writeResults({{"status", "stopped"}});
+        QTest::mouseClick(child<QPushButton>(window, "historyRefresh"), Qt::LeftButton);
+        QCOMPARE(tree->topLevelItemCount(), 3);
+        tree->clearSelection();
+        tree->topLevelItem(0)->setSelected(true);  // newest first: "zz" sorts above the timestamps
+        QCOMPARE(tree->topLevelItem(0)->data(0, Qt::UserRole).toString(), QFileInfo(adaptation).absoluteFilePath());
+        QVERIFY(!continueButton->isEnabled());
+        QVERIFY2(continueButton->toolTip().contains("tunebench-cli train --resume " + QFileInfo(adaptation).absoluteFilePath()),
+                 qPrintable(continueButton->toolTip()));
+        // The controller applies the same rule to a caller that skips the button.
+        QSignalSpy failed(window.get(), &MainWindow::runFailed);
+        QVERIFY(window->continueRun(adaptation));
+        QVERIFY(failed.wait(30000) || !failed.isEmpty());
+        QVERIFY2(failed.first().first().toString().contains("continue this one with tunebench-cli train --resume"),
+                 qPrintable(failed.first().first().toString()));
     }
 
     void smoothingIsTheDebiasedMovingAverage()

@@ -769,6 +769,10 @@
         <source>Train the selected stopped run on from its last finished epoch, in its own folder and with its own settings (tunebench-cli train --resume)</source>
         <translation>从上一个完成的轮次起继续训练所选的已停止运行，沿用其文件夹和设置（tunebench-cli train --resume）</translation>
     </message>
+    <message>
+        <source>Cannot continue: %1</source>
+        <translation>无法继续：%1</translation>
+    </message>
 </context>
 <context>
     <name>tunebench::JobHost</name>

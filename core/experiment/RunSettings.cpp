@@ -126,4 +126,19 @@ bool seedMatters(const StrategyInfo& info, const RunSettings& settings)
     return info.capabilities.usesTrainingImages || settings.maxTestImages > 0;
 }
 
+std::string whyNotContinuedInWindow(const RunSettings& settings, const std::string& status, const std::string& folder)
+{
+    const std::string resume = "tunebench-cli train --resume " + folder;
+    if (status == "finished")
+        return "the run is finished; nothing is left to train";
+    if (!settings.protocol.empty() || !settings.adaptTarget.empty() || !settings.importPrompt.empty())
+        return "only a training run of the Start button continues here; continue this one with " + resume;
+    if (status == "out_of_memory")
+        return "the run ran out of memory; continue it with options that fit (a smaller batch, --accumulate, "
+               "--checkpointing, bf16): " + resume;
+    if (status != "stopped")
+        return "only a stopped run continues here (this one is " + (status.empty() ? std::string("unknown") : status) + ")";
+    return {};
+}
+
 } // namespace tunebench

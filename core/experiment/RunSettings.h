@@ -75,4 +75,10 @@ struct StrategyInfo;
 // runs such a method once.
 bool seedMatters(const StrategyInfo& info, const RunSettings& settings);
 
+// Why the window's Continue run does not take the run in `folder`, whose config.json holds `settings` and whose
+// results.json says `status`; "" when it does. Only a stopped training run of the Start button goes on there:
+// a protocol, a domain adaptation or an imported prompt goes on with tunebench-cli train --resume (as does a
+// run that ran out of memory, which needs other options to fit).
+std::string whyNotContinuedInWindow(const RunSettings& settings, const std::string& status, const std::string& folder);
+
 } // namespace tunebench

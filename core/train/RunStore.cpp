@@ -259,6 +259,7 @@ std::vector<RunSummary> listRuns(const std::string& root)
             summary.dataset = config.value("dataset", "");
             summary.model = config.value("model", "");
             summary.created = config.value("created", "");
+            summary.settings = config.value("settings", nlohmann::json());
             const fs::path resultsPath = entry.path() / "results.json";
             if (fs::exists(resultsPath)) {
                 summary.results = RunStore::readJsonFile(resultsPath.string());

@@ -21,7 +21,8 @@ struct RunSummary
     std::string model;
     std::string created;  // ISO 8601 UTC
     std::string status;   // "running" until results.json exists, then its "status" (finished, stopped, diverged)
-    nlohmann::json results;  // results.json, or null
+    nlohmann::json settings;  // config.json's "settings" (RunSettings' JSON), or null
+    nlohmann::json results;   // results.json, or null
 };
 
 // One run = one folder: config.json (enough to rerun), metrics.jsonl (one JSON object per logged

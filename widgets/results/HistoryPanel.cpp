@@ -5,6 +5,7 @@
 
 #include "core/experiment/PetlStudy.h"
 #include "core/experiment/RunOutcome.h"
+#include "core/experiment/RunSettings.h"
 #include "core/train/RunStore.h"
 
 #include <QDir>
@@ -114,9 +115,16 @@ void HistoryPanel::refresh()
         }
         item->setText(4, result);
         item->setData(0, Qt::UserRole, QString::fromStdString(run.folder));
-        // A stopped training run can go on from its last finished epoch (a study's cells go on from their tabs).
-        const bool continues = run.status == "stopped" && run.results.is_object() && run.results.value("protocol", "").empty();
-        item->setData(3, Qt::UserRole, continues);
+        // Why Continue run does not take this run ("" when it does), by the rule the run controller applies.
+        QString noContinue;
+        try {
+            noContinue = QString::fromStdString(
+                whyNotContinuedInWindow(RunSettings::fromJson(run.settings.is_object() ? run.settings : nlohmann::json::object(), run.folder + "/config.json"),
+                                        run.status, run.folder));
+        } catch (const std::exception& e) {
+            noContinue = firstLine(e);
+        }
+        item->setData(3, Qt::UserRole, noContinue);
         item->setToolTip(0, QString::fromStdString(run.folder));
     }
     for (int i = 0; i < 5; ++i)
@@ -169,7 +177,10 @@ void HistoryPanel::updateButtons()
     m_open->setEnabled(selection);
     m_delete->setEnabled(selection);
     const auto selected = m_tree->selectedItems();
-    m_continue->setEnabled(!m_running && selected.size() == 1 && selected.front()->data(3, Qt::UserRole).toBool());
+    const QString noContinue = selected.size() == 1 ? selected.front()->data(3, Qt::UserRole).toString() : QString();
+    m_continue->setEnabled(!m_running && selected.size() == 1 && noContinue.isEmpty());
+    // A disabled button says why, for the one run selected.
+    m_continue->setToolTip(noContinue.isEmpty() ? m_continueHelp : tr("Cannot continue: %1").arg(noContinue));
 }
 
 QString HistoryPanel::tabTitle() const
@@ -186,9 +197,10 @@ void HistoryPanel::retranslate()
     m_delete->setText(tr("Delete"));
     m_delete->setToolTip(tr("Delete the selected run folders from disk"));
     m_continue->setText(tr("Continue run"));
-    m_continue->setToolTip(tr("Train the selected stopped run on from its last finished epoch, in its own folder and with its own "
-                              "settings (tunebench-cli train --resume)"));
+    m_continueHelp = tr("Train the selected stopped run on from its last finished epoch, in its own folder and with its own "
+                        "settings (tunebench-cli train --resume)");
     m_rootLabel->setText(tr("Runs are stored in %1").arg(QDir::toNativeSeparators(m_root)));
+    updateButtons();
 }
 
 } // namespace tunebench

@@ -48,6 +48,7 @@ private:
     QPushButton* m_open = nullptr;
     QPushButton* m_delete = nullptr;
     QPushButton* m_continue = nullptr;
+    QString m_continueHelp;  // Continue run's tooltip when it can act
     QString m_root;
     QString m_activeRunId;
     bool m_running = false;

@@ -545,11 +545,16 @@ bool MainWindow::isRunning() const
     return m_jobs->isRunning();
 }
 
+QString MainWindow::whyBusy() const
+{
+    return m_controller->isRunning() ? tr("a run is already in progress") : tr("another job is running (one job runs at a time)");
+}
+
 bool MainWindow::startRun()
 {
     QString why;
     if (isRunning())
-        why = m_controller->isRunning() ? tr("a run is already in progress") : tr("another job is running (one job runs at a time)");
+        why = whyBusy();
     else if (m_model->modelPath().isEmpty())
         why = tr("no model is loaded");
     else if (!m_model->problem().isEmpty())
@@ -581,9 +586,7 @@ bool MainWindow::continueRun(const QString& folder)
 {
     const QString runId = QFileInfo(QDir::cleanPath(folder)).fileName();
     if (isRunning()) {
-        refuseWhileRunning(tr("Cannot continue %1: %2")
-                               .arg(runId, m_controller->isRunning() ? tr("a run is already in progress")
-                                                                     : tr("another job is running (one job runs at a time)")));
+        refuseWhileRunning(tr("Cannot continue %1: %2").arg(runId, whyBusy()));
         return false;
     }
     m_curveRun = -1;

@@ -100,6 +100,7 @@ private:
     void updateBaseNew();  // whether base-to-new can apply to the chosen method on the loaded model
     void setStatus(const QString& message, bool error = false);
     void refuseWhileRunning(const QString& message);  // in red, until the job host is idle again
+    QString whyBusy() const;  // which job keeps a new one from starting
     void restoreSettings();
     void rememberSettings(const RunSettings& settings);
     void rememberRecent(const QString& path);

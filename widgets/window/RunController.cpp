@@ -52,12 +52,10 @@ RunResults executeRun(const RunSettings& requested, const QString& runsRoot, con
         lock.emplace(store->lock());
         settings = withFeatureCache(
             RunSettings::fromJson(store->readConfig().value("settings", nlohmann::json::object()), store->folder() + "/config.json"));
-        if (store->readResults().value("status", "") == "finished")
-            throw Error(store->folder() + ": the run is finished; nothing is left to train");
-        // These run in their own tabs (or only from the CLI), each with its own way to go on.
-        if (!settings.protocol.empty() || !settings.adaptTarget.empty() || !settings.importPrompt.empty())
-            throw Error(store->folder() + ": only a training run of the Start button continues here; continue this one with tunebench-cli train --resume " +
-                        store->folder());
+        const nlohmann::json results = store->readResults();
+        const std::string status = results.is_object() ? results.value("status", "finished") : "running";
+        if (const std::string why = whyNotContinuedInWindow(settings, status, store->folder()); !why.empty())
+            throw Error(store->folder() + ": " + why);
     }
 
     stage(RunController::tr("Loading model"));
