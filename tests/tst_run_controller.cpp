@@ -16,6 +16,7 @@
 #include "core/train/GeneratorLock.h"
 #include "core/train/RunStore.h"
 #include "core/train/Trainer.h"
+#include "core/tuning/Strategy.h"
 #include "tests/GuiFixtures.h"
 #include "tests/MemoryCeiling.h"
 #include "tests/ScopedEnvironment.h"
@@ -24,6 +25,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QThread>
@@ -528,6 +530,63 @@ private Q_SLOTS:
         QVERIFY2(message.find("continue with tunebench-cli train --resume " + store.folder()) != std::string::npos, message.c_str());
         QCOMPARE(store.readResults().value("status", ""), std::string("out_of_memory"));
         QCOMPARE(findCheckpoint(store.checkpointDir())->epochsDone, settings.epochs);
+    }
+
+    // tunebench-cli eval's evaluation scores in halves too, to the same results; L2P's batch-wise vote, whose scores
+    // depend on the batch, ends with OutOfMemory instead, and without the vote it halves as any method does.
+    void evaluateOnScoresInSmallerBatches_data()
+    {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<QString>("options");
+        QTest::addColumn<bool>("halves");
+        QTest::newRow("zero-shot") << "zeroshot" << "{}" << true;
+        QTest::newRow("L2P, a choice per image") << "l2p" << R"({"batchwise": false})" << true;
+        QTest::newRow("L2P, batch-wise") << "l2p" << R"({"batchwise": true})" << false;
+    }
+    void evaluateOnScoresInSmallerBatches()
+    {
+        QFETCH(QString, method);
+        QFETCH(QString, options);
+        QFETCH(bool, halves);
+        const Backbone backbone = loadBackbone(m_files.clipFolder.toStdString(), m_files.vocabulary.toStdString(), "cpu");
+        const DatasetIndex dataset = openDataset(m_files.datasetFolder.toStdString());
+        TaskSetup setup;
+        setup.classNames = dataset.classNames;
+        setup.promptTemplate = dataset.promptTemplate;
+        setup.datasetName = dataset.name;
+        setup.tokenizer = backbone.tokenizer;
+        torch::manual_seed(1);
+        const auto strategy = findStrategy(method.toStdString()).create();
+        strategy->attach(backbone.build(), setup, nlohmann::json::parse(options.toStdString()));
+        const int resolution = backbone.checkpoint.spec.vision.imageSize;
+        std::vector<std::string> logs;
+        std::size_t largest = 0;
+        const auto evaluated = [&](std::size_t ceiling) {
+            test::MemoryCeiling device(ceiling);
+            const auto measured = qScopeGuard([&] { largest = device.largestAsked(); });
+            return evaluateOn(*strategy, dataset, dataset.test, resolution, 1, nullptr, nullptr,
+                              [&](const std::string& line) { logs.push_back(line); });
+        };
+        const Evaluation free = evaluated(std::numeric_limits<std::size_t>::max());
+        const std::size_t full = largest;
+        QVERIFY(full > 0);
+        QVERIFY(logs.empty());
+        if (!halves) {
+            try {
+                evaluated(full - 1);
+                QFAIL("scored under a ceiling below its batch");
+            } catch (const OutOfMemory& e) {
+                QVERIFY2(std::string(e.what()).find("scores a batch as a whole") != std::string::npos, e.what());
+            }
+            return;
+        }
+        const Evaluation tight = evaluated(full - 1);
+        QCOMPARE(largest, full);  // the whole batch was asked for, and refused
+        QCOMPARE(tight.accuracy, free.accuracy);
+        QCOMPARE(tight.confusion, free.confusion);
+        QVERIFY(!logs.empty());
+        QVERIFY2(logs.front().find("out of memory scoring " + dataset.name + "'s images 64 at a time; scoring them 32 at a time") == 0,
+                 logs.front().c_str());
     }
 
     // A hand-edited results.json: a number that is no integer where one belongs is an error naming the file

@@ -234,12 +234,13 @@ int runEval(const CliArgs& args)
             std::cerr << "warning: " << method << " is evaluated untrained (use --tuned EXPORT.json for a trained one)\n";
     }
     SkippedImages skipped;
-    const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads, &skipped);
+    const auto logLine = [](const std::string& line) { std::cerr << line << "\n"; };
+    const Evaluation evaluation = evaluateOn(*strategy, first, samplesOf(first), resolution, loaderThreads, &skipped, nullptr, logLine);
     nlohmann::json out = accuracyJson(evaluation, first.classNames);
     if (baseNew) {
         const DatasetIndex novel = subsampleClasses(dataset, ClassSubset::New);
         strategy->setClasses(novel.classNames);
-        const Evaluation newEval = evaluateOn(*strategy, novel, samplesOf(novel), resolution, loaderThreads, &skipped);
+        const Evaluation newEval = evaluateOn(*strategy, novel, samplesOf(novel), resolution, loaderThreads, &skipped, nullptr, logLine);
         out["base"] = evaluation.accuracy;
         out["new"] = newEval.accuracy;
         out["h"] = harmonicMean(evaluation.accuracy, newEval.accuracy);

@@ -46,6 +46,31 @@ std::string formatDuration(double seconds)
     return buffer;
 }
 
+// `scoreAt(batch)` from kEvalBatch down: a batch that runs out of memory is scored again at half the size (logged),
+// down to one image at a time, since an image's scores do not depend on its batch, unless `strategy` scores a batch
+// as a whole (L2P's batch-wise vote). Past that, OutOfMemory naming `what` ("D's test images") and ending in `note`.
+Evaluation scoreInFittingBatches(const Strategy& strategy, const std::string& what, const std::function<Evaluation(int batch)>& scoreAt,
+                                 const std::function<void(const std::string&)>& log, const std::string& note)
+{
+    for (int batch = kEvalBatch;; batch /= 2) {
+        try {
+            return scoreAt(batch);
+        } catch (const std::exception& e) {
+            if (!isOutOfMemory(e))
+                throw;
+            if (batch == 1)
+                throw OutOfMemory("out of memory scoring " + what + " even one at a time" + note, {});
+            if (strategy.scoresDependOnBatch())
+                throw OutOfMemory("out of memory scoring " + what + " " + std::to_string(batch) + " at a time, and " +
+                                      findStrategy(strategy.name()).title + " scores a batch as a whole" + note,
+                                  {});
+            if (log)
+                log("out of memory scoring " + what + " " + std::to_string(batch) + " at a time; scoring them " + std::to_string(batch / 2) +
+                    " at a time");
+        }
+    }
+}
+
 TaskSetup taskSetup(const Backbone& backbone, const DatasetIndex& dataset, const std::vector<std::string>& classNames, int shots)
 {
     TaskSetup setup;
@@ -223,18 +248,23 @@ void SkippedImages::add(const std::vector<std::string>& problems)
 }
 
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads, SkippedImages* skipped, const RunControl* control)
+                      int loaderThreads, SkippedImages* skipped, const RunControl* control, const std::function<void(const std::string&)>& log)
 {
     auto shared = std::make_shared<const DatasetIndex>(dataset);
-    auto source = makeSource(shared, samples, resolution, std::nullopt, kEvalBatch, false, 1, loaderThreads);
     std::function<bool()> abandon;
     if (control)
         abandon = [control] { return control->abortRequested(); };
-    Evaluation evaluation = evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
-                                     static_cast<int>(dataset.classNames.size()), abandon);
-    if (skipped)
-        skipped->add(source->problems());
-    return evaluation;
+    return scoreInFittingBatches(
+        strategy, dataset.name + "'s images",
+        [&](int batch) {
+            auto source = makeSource(shared, samples, resolution, std::nullopt, batch, false, 1, loaderThreads);
+            Evaluation evaluation = evaluate([&](const at::Tensor& images) { return strategy.logits(images); }, *source,
+                                             static_cast<int>(dataset.classNames.size()), abandon);
+            if (skipped)
+                skipped->add(source->problems());
+            return evaluation;
+        },
+        log, "");
 }
 
 nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames)
@@ -497,33 +527,21 @@ private:
     {
         return limitSamples(set.test, m_settings.maxTestImages, static_cast<std::uint64_t>(m_settings.seed));
     }
-    // `evaluated` (the strategy, or the hand-crafted prompt beside it) on `set`'s test samples.
-    // A test batch that does not fit is scored again in halves, down to single images: an image's scores do
-    // not depend on its batch (except under L2P's batch-wise vote, which then ends as training does).
+    // `evaluated` (the strategy, or the hand-crafted prompt beside it) on `set`'s test samples, in batches that fit.
     Evaluation evaluateSplit(Strategy& evaluated, const DatasetIndex& set)
     {
         const auto shared = std::make_shared<const DatasetIndex>(set);
-        for (int batch = kEvalBatch;; batch /= 2) {
-            try {
+        // Nothing in the run's settings sizes the evaluation: an out-of-memory line says that training is kept.
+        return scoreInFittingBatches(
+            evaluated, set.name + "'s test images",
+            [&](int batch) {
                 InputSource input = inputSource(shared, testSamples(set), "test", std::nullopt, batch, false, 1);
                 Evaluation evaluation = tunebench::evaluate([&](const at::Tensor& images) { return evaluated.logits(images); }, input.get(),
                                                             static_cast<int>(set.classNames.size()), abandon());
                 finish(input);
                 return evaluation;
-            } catch (const std::exception& e) {
-                if (!isOutOfMemory(e))
-                    throw;
-                // Nothing in the run's settings sizes the evaluation: the line says so, and that training is kept.
-                if (batch == 1)
-                    throw OutOfMemory("out of memory scoring " + set.name + "'s test images even one at a time (training finished; its checkpoint is kept)", {});
-                if (evaluated.scoresDependOnBatch())
-                    throw OutOfMemory("out of memory scoring " + set.name + "'s test images " + std::to_string(batch) + " at a time, and " +
-                                          findStrategy(evaluated.name()).title + " scores a batch as a whole (training finished; its checkpoint is kept)",
-                                      {});
-                log("out of memory scoring " + set.name + "'s test images " + std::to_string(batch) + " at a time; scoring them " +
-                    std::to_string(batch / 2) + " at a time");
-            }
-        }
+            },
+            [this](const std::string& line) { log(line); }, " (training finished; its checkpoint is kept)");
     }
 
     // ---- preparation: cache-style methods read the training images once (Tip-Adapter: augmented passes, scale 0.5-1) ----

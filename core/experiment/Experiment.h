@@ -84,9 +84,11 @@ private:
 
 // Evaluates a strategy's logits on samples of `dataset` with the evaluation transform; images that cannot
 // be read are left out of the counts and added to `skipped`. An abort requested on `control` ends it
-// (Error "evaluation stopped by request").
+// (Error "evaluation stopped by request"). Batches that run out of memory are scored in halves, each halving
+// a line to `log`, as a run's evaluation does (OutOfMemory when one image does not fit).
 Evaluation evaluateOn(Strategy& strategy, const DatasetIndex& dataset, const std::vector<Sample>& samples, int resolution,
-                      int loaderThreads, SkippedImages* skipped = nullptr, const RunControl* control = nullptr);
+                      int loaderThreads, SkippedImages* skipped = nullptr, const RunControl* control = nullptr,
+                      const std::function<void(const std::string&)>& log = {});
 // {"accuracy", "per_class", "n"} of an evaluation.
 nlohmann::json accuracyJson(const Evaluation& evaluation, const std::vector<std::string>& classNames);
 
