@@ -281,7 +281,8 @@ private Q_SLOTS:
     {
         const QString model = QString::fromStdString(m_modelPath), dataset = QString::fromStdString(m_dataset);
         const QString runs = QString::fromStdString(m_root + "/runs");
-        const auto r = test::runCli({"continual", "--model", model, "--dataset", dataset, "--tasks", "2", "--methods", "l2p,seq-ft,joint", "--seeds",
+        // A list typed with spaces after its commas reads as one without (splitCommaList).
+        const auto r = test::runCli({"continual", "--model", model, "--dataset", dataset, "--tasks", "2", "--methods", "l2p, seq-ft, joint", "--seeds",
                                      "1,2", "--epochs-per-task", "1", "--batch-size", "4", "--opt", "pool_size=4", "--opt", "top_k=2", "--runs", runs,
                                      "--threads", "2"});
         QVERIFY2(r.exitCode == 0, r.err.c_str());

@@ -37,7 +37,7 @@ int runAdapt(const CliArgs& args)
     if (settings.base.dataset.empty() || settings.target.empty())
         throw Error("--source and --target are both required (datasets with the same classes, e.g. --source fashion-mnist "
                     "--target fashion-mnist:sketch)");
-    settings.methods = splitComma(args.value("methods", "zeroshot,coop,dapl"));
+    settings.methods = splitCommaList(args.value("methods", "zeroshot,coop,dapl"));
     settings.seeds = parseSeeds(args.value("seeds", "1"));
     if (settings.methods.empty() || settings.seeds.empty())
         throw Error("--methods and --seeds need at least one value each");

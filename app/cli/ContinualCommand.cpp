@@ -31,7 +31,7 @@ int runContinual(const CliArgs& args)
     const std::string protocol = args.value("protocol", args.value("datasets") ? "domain" : "class");
     if (protocol != "class" && protocol != "domain")
         throw Error("--protocol must be class or domain, got '" + protocol + "'");
-    const auto methods = splitComma(args.value("methods", "l2p,seq-ft,joint"));
+    const auto methods = splitCommaList(args.value("methods", "l2p,seq-ft,joint"));
     const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");
@@ -65,7 +65,7 @@ int runContinual(const CliArgs& args)
             throw Error("--tasks " + std::to_string(taskCount) + ": a stream needs at least 2 tasks (one task is plain training: use train)");
         base.protocolOptions["tasks"] = taskCount;
     } else {
-        base.protocolOptions["datasets"] = splitComma(args.value("datasets", ""));
+        base.protocolOptions["datasets"] = splitCommaList(args.value("datasets", ""));
     }
     std::vector<RunSettings> cells;
     for (const auto& method : methods)

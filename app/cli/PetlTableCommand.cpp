@@ -34,13 +34,13 @@ namespace {
 
 int runPetlTable(const CliArgs& args)
 {
-    const std::vector<std::string> items = splitComma(args.value("benchmark", ""));
+    const std::vector<std::string> items = splitCommaList(args.value("benchmark", ""));
     if (items.empty())
         throw Error("--benchmark vtab-1k|fgvc|DIR|DATASET,... is required");
     std::string defaultMethods;
     for (const std::string& method : vptTableMethods())
         defaultMethods += (defaultMethods.empty() ? "" : ",") + method;
-    const std::vector<std::string> methods = splitComma(args.value("methods", defaultMethods));
+    const std::vector<std::string> methods = splitCommaList(args.value("methods", defaultMethods));
     const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty())
         throw Error("--methods needs at least one method");

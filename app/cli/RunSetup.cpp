@@ -53,7 +53,7 @@ RunSettings settingsFromArgs(const CliArgs& args, RunSettings s, bool shotList)
     if (!shotList)
         s.shots = args.intValue("shots", s.shots);
     if (auto names = args.value("eval-datasets"))
-        s.evalDatasets = splitComma(*names);
+        s.evalDatasets = splitCommaList(*names);
     s.adaptTarget = args.value("adapt-to", s.adaptTarget);
     s.seed = args.intValue("seed", s.seed);
     s.baseNew = s.baseNew || args.flag("base-new");
@@ -144,17 +144,6 @@ std::string featureCacheFolder(const CliArgs& args, const std::string& fallback)
     return std::filesystem::absolute(*folder).lexically_normal().string();
 }
 
-std::vector<std::string> splitComma(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::stringstream stream(text);
-    std::string piece;
-    while (std::getline(stream, piece, ','))
-        if (!piece.empty())
-            out.push_back(piece);
-    return out;
-}
-
 int parseInteger(const std::string& option, const std::string& text)
 {
     try {
@@ -205,7 +194,7 @@ int intAtLeast(const CliArgs& args, const std::string& name, int fallback, int m
 std::vector<int> parseShotCounts(const std::string& text)
 {
     std::vector<int> counts;
-    for (const std::string& piece : splitComma(text))
+    for (const std::string& piece : splitCommaList(text))
         counts.push_back(parseInteger("--shots", piece));
     if (counts.empty())
         throw Error("--shots needs at least one count, e.g. --shots 16 or --shots 1,2,4,8,16");

@@ -3,6 +3,7 @@
 #include "app/cli/Command.h"
 #include "core/experiment/Experiment.h"
 #include "core/experiment/TunedModel.h"
+#include "core/io/CommaList.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,8 +38,6 @@ std::map<std::string, std::string> readClassMap(const std::string& file);
 
 // runExportOf and loadBackboneFor: core/experiment/TunedModel.h.
 
-// "a,b,,c" -> {"a", "b", "c"}.
-std::vector<std::string> splitComma(const std::string& text);
 // A whole number, or an Error naming `option` and the text.
 int parseInteger(const std::string& option, const std::string& text);
 // --seeds "1,2,3": whole numbers >= 0; an empty item ("1,,2") or none at all is an Error.

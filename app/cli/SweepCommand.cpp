@@ -131,7 +131,7 @@ int planAndRun(const CliArgs& args)
         }
     }
     std::vector<std::string> datasets;
-    for (const std::string& dataset : splitComma(args.value("datasets", "")))
+    for (const std::string& dataset : splitCommaList(args.value("datasets", "")))
         datasets.push_back(absoluteIfPath(dataset));
     // The kind of study: few-shot (the default), or another protocol with its options.
     base.protocol = args.value("protocol", "");
@@ -142,12 +142,13 @@ int planAndRun(const CliArgs& args)
         base.protocolOptions["target"] = absoluteIfPath(base.protocolOptions["target"].get<std::string>());
     if (base.protocol.empty() && !base.protocolOptions.empty())
         throw Error("--protocol-opt: the few-shot protocol has no options (its settings are flags: --base-new, --eval-datasets, ...)");
+    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));  // at least one, or an Error
     if (base.protocol == "continual") {
         if (base.protocolOptions.value("stream", "class") != "class")
             throw Error("--protocol continual: a sweep runs class-incremental streams (--protocol-opt tasks=T on each of --datasets); a "
                         "domain-incremental stream is one command: tunebench-cli continual --datasets D1,D2,...");
         if (!base.protocolOptions.contains("order_seed"))  // every seed sees the stream in the same class order
-            base.protocolOptions["order_seed"] = parseInteger("--seeds", splitComma(args.value("seeds", "1")).front());
+            base.protocolOptions["order_seed"] = seeds.front();
     }
     const auto out = args.value("out");
     if (!out)
@@ -160,8 +161,7 @@ int planAndRun(const CliArgs& args)
     if (int(slurm) + int(inProcess) + int(static_cast<bool>(local)) != 1)
         throw Error("say where the runs go: --in-process (one after another in this process), --local N (worker processes here) or "
                     "--slurm (one job array)");
-    const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
-    const SweepPlan plan = makeSweepPlan(*out, base, datasets, splitComma(args.value("methods", "")),
+    const SweepPlan plan = makeSweepPlan(*out, base, datasets, splitCommaList(args.value("methods", "")),
                                          parseShotCounts(args.value("shots", "16")), seeds, grid);
     writeSweepPlan(plan);
     if (slurm) {

@@ -389,7 +389,7 @@ int runCompare(const CliArgs& args)
     settings.shots = shotCounts.back();
     settings.baseNew = !args.flag("no-base-new");
     settings.maxTestImages = intAtLeast(args, "max-test-images", 0, 0);  // a fixed seeded subset of each test split
-    const auto methods = splitComma(args.value("methods", "zeroshot,coop,cocoop"));
+    const auto methods = splitCommaList(args.value("methods", "zeroshot,coop,cocoop"));
     const std::vector<int> seeds = parseSeeds(args.value("seeds", "1"));
     if (methods.empty() || seeds.empty())
         throw Error("--methods and --seeds need at least one value each");

@@ -5,6 +5,7 @@
 #include "core/experiment/Caches.h"
 #include "core/experiment/PetlStudy.h"
 #include "core/experiment/Protocol.h"
+#include "core/io/CommaList.h"
 #include "core/io/FolderLock.h"
 #include "core/train/RunControl.h"
 #include "core/train/RunStore.h"
@@ -42,15 +43,6 @@ std::vector<std::string> classicMethods()
         if (info.family == StrategyFamily::ClassicPetl)
             methods.push_back(info.name);
     return methods;
-}
-
-std::vector<std::string> splitItems(const QString& text)
-{
-    std::vector<std::string> items;
-    for (const QString& item : text.split(',', Qt::SkipEmptyParts))
-        if (!item.trimmed().isEmpty())
-            items.push_back(item.trimmed().toStdString());
-    return items;
 }
 
 QString methodTitle(const std::string& method)
@@ -125,7 +117,7 @@ QString PetlTablePanel::settingsProblem() const
 {
     if (model().path.isEmpty())
         return tr("Open a model first (a ViT, or a CLIP model for its image tower)");
-    if (splitItems(m_tasks->currentText()).empty())
+    if (splitCommaList(m_tasks->currentText().toStdString()).empty())
         return tr("Name the tasks: vtab-1k, fgvc, task folders or datasets, separated by commas");
     return modelRefusal(chosenMethods());
 }
@@ -136,7 +128,7 @@ JobHost::Work PetlTablePanel::prepareJob(const QList<int>& seeds)
     job->modelPath = model().path;
     job->vocabulary = model().vocabulary;
     job->runsRoot = runsRoot().isEmpty() ? QString::fromStdString(RunStore::defaultRoot()) : runsRoot();
-    job->benchmark = splitItems(m_tasks->currentText());
+    job->benchmark = splitCommaList(m_tasks->currentText().toStdString());
     job->group = m_group->text().trimmed().isEmpty() ? "Other" : m_group->text().trimmed().toStdString();
     for (const QString& method : chosenMethods())
         job->methods.push_back(method.toStdString());
