@@ -80,10 +80,11 @@ int runPredict(const CliArgs& args)
     if (predicted == 0)
         throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
 
-    for (const auto& image : predictions.images) {
+    for (size_t i = 0; i < predictions.images.size(); ++i) {
+        const auto& image = predictions.images[i];
         if (!image)
             continue;
-        nlohmann::json entry = {{"path", image->path}, {"top", scoresJson(image->top)}};
+        nlohmann::json entry = {{"path", predictions.paths[i]}, {"top", scoresJson(image->top)}};
         if (handcrafted)
             entry["handcrafted"] = scoresJson(image->handcrafted);
         std::cout << entry.dump() << "\n";

@@ -93,7 +93,7 @@ ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const s
         for (size_t row = 0; row < batch->indices.size(); ++row) {
             const auto index = static_cast<size_t>(batch->indices[row]);
             const auto r = static_cast<int64_t>(row);
-            ImagePrediction prediction{paths[index], topClasses(probabilities[r], tuned.setup.classNames, options.top), {}};
+            ImagePrediction prediction{topClasses(probabilities[r], tuned.setup.classNames, options.top), {}};
             if (handcrafted)
                 prediction.handcrafted = topClasses(handcraftedProbabilities[r], tuned.setup.classNames, options.top);
             out.images[index] = std::move(prediction);
@@ -112,11 +112,12 @@ ImagePredictions predictImages(TunedModel& tuned, Strategy* handcrafted, const s
 std::string predictionsCsv(const ImagePredictions& predictions)
 {
     std::string csv = "path,rank,class,probability,handcrafted_class,handcrafted_probability\n";
-    for (const auto& image : predictions.images) {
+    for (size_t i = 0; i < predictions.images.size(); ++i) {
+        const auto& image = predictions.images[i];
         if (!image)
             continue;
         for (size_t rank = 0; rank < image->top.size(); ++rank) {
-            csv += csvField(image->path) + "," + std::to_string(rank + 1) + "," + csvField(image->top[rank].className) + "," +
+            csv += csvField(predictions.paths[i]) + "," + std::to_string(rank + 1) + "," + csvField(image->top[rank].className) + "," +
                    number(image->top[rank].probability) + ",";
             if (rank < image->handcrafted.size())
                 csv += csvField(image->handcrafted[rank].className) + "," + number(image->handcrafted[rank].probability);

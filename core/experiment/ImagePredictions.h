@@ -20,9 +20,9 @@ class Strategy;
 // folder when it is not one, cannot be listed or holds no image file.
 std::vector<std::string> imageFilesInFolder(const std::string& folder);
 
+// One image's scores (its path is ImagePredictions::paths' at the same index).
 struct ImagePrediction
 {
-    std::string path;
     std::vector<ClassScore> top;          // best first
     std::vector<ClassScore> handcrafted;  // the hand-crafted prompt's, best first; empty without one
 };
