@@ -1,5 +1,6 @@
 // Continual learning (issue 16): the metrics, L2P's mechanics (logit mask, top-N and batch-wise selection,
 // the pool's size), the task streams and their errors, resume at a task boundary, and `tunebench-cli continual`.
+#include "core/Device.h"
 #include "core/Error.h"
 #include "core/data/DatasetLayouts.h"
 #include "core/experiment/ContinualLearning.h"
@@ -11,6 +12,7 @@
 #include "core/tuning/continual/L2pStrategy.h"
 #include "tests/CliRunner.h"
 #include "tests/ErrorOf.h"
+#include "tests/MemoryCeiling.h"
 #include "tests/ModelFixtures.h"
 
 #include <QtTest>
@@ -238,6 +240,38 @@ private Q_SLOTS:
         QVERIFY2(message.find("at least 2") != std::string::npos, message.c_str());
         message = errorOf([] { domainIncrementalTasks({namesOnly(4), namesOnly(5)}); });
         QVERIFY2(message != "(no error)", message.c_str());
+    }
+
+    // A stream that runs out of memory ends as out_of_memory, as a few-shot run does, not as failed (here LibTorch's
+    // own allocation error, before any training step could explain it).
+    void outOfMemoryIsRecordedAsSuch()
+    {
+        const Backbone backbone{m_modelPath, readCheckpoint(m_modelPath), nullptr, c10::kCPU};
+        const auto tasks = classIncrementalTasks(openDataset(m_dataset), 2, 1);
+        RunSettings settings;
+        settings.model = m_modelPath;
+        settings.dataset = m_dataset;
+        settings.method = "l2p";
+        settings.options = {{"pool_size", 4}, {"length", 2}, {"top_k", 2}};
+        settings.epochs = 1;
+        settings.batchSize = 4;
+        settings.loaderThreads = 1;
+        settings.protocol = "continual";
+        settings.protocolOptions = {{"stream", "class"}, {"tasks", 2}};
+        RunStore store = RunStore::at(m_root + "/out-of-memory");
+        std::string message;
+        {
+            const test::MemoryCeiling device(64);
+            try {
+                runContinualCell(settings, backbone, tasks, "class", store, {}, nullptr);
+            } catch (const std::exception& e) {  // LibTorch's own error where no step explains it
+                message = e.what();
+            }
+        }
+        QVERIFY2(isOutOfMemory(std::runtime_error(message)), message.c_str());
+        const nlohmann::json results = store.readResults();
+        QCOMPARE(results.value("status", ""), std::string("out_of_memory"));
+        QCOMPARE(results.value("message", ""), message.substr(0, message.find('\n')));
     }
 
     // Stopping after task 1 and running again gives what an uninterrupted run gives, bit for bit.

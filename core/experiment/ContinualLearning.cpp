@@ -435,9 +435,11 @@ std::string streamKind(const RunSettings& settings)
 
 void writeFailure(RunStore& store, const RunSettings& settings, const std::string& stream, const std::exception& e)
 {
+    // Out of memory is its own status, as for a few-shot run: the same settings would end the same way.
+    const bool outOfMemory = dynamic_cast<const OutOfMemory*>(&e) || isOutOfMemory(e);
     try {
         store.writeResults({{"method", continualLabel(continualSettingsOf(settings))}, {"dataset", stream}, {"protocol", "continual"},
-                            {"status", "failed"}, {"message", firstLine(e.what())}, {"run", store.folder()}});
+                            {"status", outOfMemory ? "out_of_memory" : "failed"}, {"message", firstLine(e.what())}, {"run", store.folder()}});
     } catch (const std::exception&) {
         // The original failure matters more than a second one while recording it.
     }
